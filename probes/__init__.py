@@ -1,0 +1,46 @@
+"""Probes: one module per kind, each ``probe(target, settings, *, deadline) -> ProbeResult``.
+
+``REGISTRY`` maps a kind name to its settings model, function and metric specs.
+Probes never raise for a failing target: failure is a ProbeResult with a reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from probes import dns, host, http, icmp, node, tcp, tls
+from probes.result import MetricSpec, ProbeResult
+from probes.settings import Settings
+
+ProbeFunction = Callable[..., ProbeResult]
+
+
+@dataclass(frozen=True)
+class ProbeKind:
+    name: str
+    settings: type[Settings]
+    probe: ProbeFunction
+    metrics: tuple[MetricSpec, ...]
+    batch: bool = False  # probed per cycle in one batch (ICMP) rather than one call per target
+
+
+def _kind(module: Any, settings: type[Settings], *, batch: bool = False) -> ProbeKind:
+    return ProbeKind(module.KIND, settings, module.probe, tuple(module.METRICS), batch)
+
+
+REGISTRY: dict[str, ProbeKind] = {
+    k.name: k
+    for k in (
+        _kind(icmp, icmp.IcmpSettings, batch=True),
+        _kind(tcp, tcp.TcpSettings),
+        _kind(http, http.HttpSettings),
+        _kind(dns, dns.DnsSettings),
+        _kind(tls, tls.TlsSettings),
+        _kind(host, host.HostSettings),
+        _kind(node, node.NodeSettings),
+    )
+}
+
+__all__ = ["REGISTRY", "ProbeKind", "ProbeResult"]

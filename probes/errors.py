@@ -1,0 +1,66 @@
+"""vigia's exception tree.
+
+Exceptions are for configuration errors and bugs; a failing target is data
+(a ProbeResult with success=False), never an exception.
+
+    VigiaError
+    ├── ConfigError        invalid configuration; carries every problem found
+    ├── StoreError         the history database could not be read or written
+    ├── ProbeSetupError    a probe engine cannot start (e.g. no raw socket)
+    └── DrillError         a continuity drill definition or run is unusable
+
+The tree lives in the bottom package (probes) because every other package may
+import probes but probes imports nothing else of the project.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class VigiaError(Exception):
+    """Base of every error vigia raises on purpose."""
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One problem in a configuration file, located for the person fixing it."""
+
+    file: str
+    line: int | None
+    column: int | None
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        key = f" {self.key}:" if self.key else ""
+        return f"{where}:{key} {self.message}"
+
+
+class ConfigError(VigiaError):
+    """A configuration file is invalid; ``problems`` lists every finding."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class StoreError(VigiaError):
+    """The history store failed; probing and /metrics go on regardless."""
+
+
+class ProbeSetupError(VigiaError):
+    """A probe engine could not be set up (missing privilege, no socket)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
+class DrillError(VigiaError):
+    """A continuity drill definition or run is unusable."""

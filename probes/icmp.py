@@ -1,0 +1,411 @@
+"""ICMP echo probe: one shared raw socket per address family, batch per cycle.
+
+Why not ``ping3.ping()`` from a thread pool: every raw socket sees every ICMP
+reply, ping3's id derives from pid/thread and its sequence is always 0, so under
+load replies get credited to the wrong target and live hosts look down. Here one
+engine per daemon owns one raw socket per family and one receiver thread; every
+echo request gets a fresh sequence number and a reply counts only when id,
+sequence and source address all match. ping3 builds the checksum and parses
+the headers; the kernel timestamps each reply (SO_TIMESTAMPNS).
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import ipaddress
+import logging
+import math
+import random
+import select
+import socket
+import struct
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+
+import ping3
+from pydantic import Field
+
+from probes import result as r
+from probes.errors import ProbeSetupError
+from probes.result import MetricSpec, ProbeResult, Timer
+from probes.settings import Settings
+
+log = logging.getLogger(__name__)
+
+KIND = "icmp"
+
+_ECHO_REQUEST_V4 = 8
+_ECHO_REPLY_V4 = 0
+_ECHO_REQUEST_V6 = 128
+_ECHO_REPLY_V6 = 129
+_SOL_RAW = 255
+_ICMP_FILTER = 1
+_ICMP6_FILTER = 1
+_HEADER = struct.Struct(ping3.ICMP_HEADER_FORMAT)
+_TIMESPEC = struct.Struct("@qq")
+_RCVBUF = 4 * 1024 * 1024
+_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux value; Python lacks the name
+
+
+class IcmpSettings(Settings):
+    """Settings of an ``icmp`` target."""
+
+    address: str = Field(min_length=1, description="IPv4/IPv6 address or host name")
+    packets: int | None = Field(default=None, ge=1, le=100, description="defaults.packets if unset")
+    size: int = Field(default=56, ge=8, le=1400, description="ICMP payload bytes")
+    max_loss_ratio: float = Field(
+        default=0.99, ge=0.0, lt=1.0,
+        description="the probe fails when more than this share of packets is lost",
+    )
+
+
+METRICS = (
+    MetricSpec("rtt_min_seconds", "icmp_rtt_seconds", "ICMP echo round-trip time of the last cycle.",
+               const_labels=(("stat", "min"),)),
+    MetricSpec("rtt_avg_seconds", "icmp_rtt_seconds", "", const_labels=(("stat", "avg"),)),
+    MetricSpec("rtt_max_seconds", "icmp_rtt_seconds", "", const_labels=(("stat", "max"),)),
+    MetricSpec("rtt_jitter_seconds", "icmp_rtt_seconds", "", const_labels=(("stat", "jitter"),)),
+    MetricSpec("loss_ratio", "icmp_packet_loss_ratio", "Share of echo requests unanswered in the last cycle (0-1)."),
+    MetricSpec("packets_sent", "icmp_packets_sent", "Echo requests sent in the last cycle."),
+    MetricSpec("packets_received", "icmp_packets_received", "Matching echo replies received in the last cycle."),
+)
+
+
+@dataclass(slots=True)
+class _Slot:
+    """One echo request in flight."""
+
+    address: str
+    job: _Job
+    index: int
+    seq: int
+    sent_ns: int = 0
+    rtt: float | None = None
+
+
+@dataclass(slots=True)
+class _Job:
+    """One target's share of a batch."""
+
+    target: str
+    settings: IcmpSettings
+    packets: int
+    family: int = socket.AF_INET
+    address: str = ""
+    error_reason: str = ""
+    error_message: str = ""
+    rtts: list[float | None] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class IcmpRequest:
+    target: str
+    settings: IcmpSettings
+    packets: int
+
+
+class IcmpEngine:
+    """Shared ICMP sender/receiver. Thread-safe; several batches may overlap."""
+
+    def __init__(self, *, pace: float = 0.0001, round_interval: float = 0.05) -> None:
+        self.pace = pace
+        self.round_interval = round_interval
+        self._ident = random.randrange(1, 0xFFFF)
+        self._seq = random.randrange(0, 0xFFFF)
+        self._lock = threading.Lock()
+        self._pending: dict[int, _Slot] = {}
+        self._cond = threading.Condition(self._lock)
+        self._stop = threading.Event()
+        self._sockets: dict[int, socket.socket] = {}
+        self._threads: list[threading.Thread] = []
+        self._setup_error: ProbeSetupError | None = None
+        self._resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="icmp-resolve")
+        self.duplicates = 0
+        self._open(socket.AF_INET)
+
+    # -- sockets ---------------------------------------------------------
+
+    def _open(self, family: int) -> socket.socket | None:
+        if family in self._sockets:
+            return self._sockets[family]
+        proto = socket.IPPROTO_ICMP if family == socket.AF_INET else socket.IPPROTO_ICMPV6
+        try:
+            sock = socket.socket(family, socket.SOCK_RAW, proto)
+        except PermissionError as exc:
+            self._setup_error = ProbeSetupError(
+                r.PERMISSION,
+                f"cannot open a raw ICMP socket ({exc.strerror}): run as root or grant "
+                "CAP_NET_RAW (the systemd unit does)",
+            )
+            return None
+        except OSError as exc:
+            if family == socket.AF_INET6:
+                return None
+            raise ProbeSetupError(r.INTERNAL, f"cannot open raw ICMP socket: {exc}") from exc
+        sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _RCVBUF)
+        sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+        # Let the kernel drop everything but echo replies before they reach Python.
+        if family == socket.AF_INET:
+            sock.setsockopt(_SOL_RAW, _ICMP_FILTER, struct.pack("I", ~(1 << _ECHO_REPLY_V4) & 0xFFFFFFFF))
+        else:
+            blocked = [0xFFFFFFFF] * 8
+            blocked[_ECHO_REPLY_V6 >> 5] &= ~(1 << (_ECHO_REPLY_V6 & 31)) & 0xFFFFFFFF
+            sock.setsockopt(socket.IPPROTO_ICMPV6, _ICMP6_FILTER, struct.pack("8I", *blocked))
+        self._sockets[family] = sock
+        thread = threading.Thread(
+            target=self._receive_loop, args=(sock, family), name=f"icmp-rx-{family}", daemon=True
+        )
+        thread.start()
+        self._threads.append(thread)
+        return sock
+
+    def close(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=2.0)
+        for sock in self._sockets.values():
+            sock.close()
+        self._sockets.clear()
+        self._resolver.shutdown(wait=False, cancel_futures=True)
+
+    # -- receiving -------------------------------------------------------
+
+    def _receive_loop(self, sock: socket.socket, family: int) -> None:
+        ancsize = socket.CMSG_SPACE(_TIMESPEC.size)
+        reply_type = _ECHO_REPLY_V4 if family == socket.AF_INET else _ECHO_REPLY_V6
+        while not self._stop.is_set():
+            try:
+                ready, _, _ = select.select([sock], [], [], 0.2)
+            except (OSError, ValueError):
+                return
+            if not ready:
+                continue
+            for _ in range(4096):  # drain what is queued, bounded
+                try:
+                    data, ancdata, _flags, addr = sock.recvmsg(2048, ancsize)
+                except BlockingIOError:
+                    break
+                except OSError:
+                    return
+                rx_ns = 0
+                for level, ctype, cdata in ancdata:
+                    if level == socket.SOL_SOCKET and ctype == _SO_TIMESTAMPNS:
+                        sec, nsec = _TIMESPEC.unpack(cdata[: _TIMESPEC.size])
+                        rx_ns = sec * 1_000_000_000 + nsec
+                if not rx_ns:
+                    rx_ns = time.time_ns()
+                # IPv4 raw sockets deliver the IP header; IPv6 ones do not.
+                offset = (data[0] & 0x0F) * 4 if family == socket.AF_INET else 0
+                if len(data) < offset + _HEADER.size:
+                    continue
+                header = ping3.read_icmp_header(data[offset : offset + _HEADER.size])
+                if header["type"] != reply_type or header["id"] != self._ident:
+                    continue
+                self._credit(header["seq"], _normalise(addr[0]), rx_ns)
+
+    def _credit(self, seq: int, source: str, rx_ns: int) -> None:
+        with self._cond:
+            slot = self._pending.get(seq)
+            if slot is None or slot.address != source or not slot.sent_ns:
+                return
+            if slot.rtt is not None:
+                self.duplicates += 1
+                return
+            slot.rtt = max(0.0, (rx_ns - slot.sent_ns) / 1e9)
+            slot.job.rtts[slot.index] = slot.rtt
+            self._cond.notify_all()
+
+    # -- sending ---------------------------------------------------------
+
+    def _next_seq(self) -> int:
+        # Called with the lock held; skips numbers still in flight after a wrap.
+        for _ in range(0x10000):
+            self._seq = (self._seq + 1) & 0xFFFF
+            if self._seq not in self._pending:
+                return self._seq
+        raise ProbeSetupError(r.INTERNAL, "more than 65535 ICMP echo requests in flight")
+
+    def _packet(self, family: int, seq: int, size: int) -> bytes:
+        payload = _payload(size)
+        icmp_type = _ECHO_REQUEST_V4 if family == socket.AF_INET else _ECHO_REQUEST_V6
+        if family == socket.AF_INET6:
+            # The kernel fills in the ICMPv6 checksum for raw ICMPv6 sockets.
+            return _HEADER.pack(icmp_type, 0, 0, self._ident, seq) + payload
+        csum = ping3.checksum(_HEADER.pack(icmp_type, 0, 0, self._ident, seq) + payload)
+        return _HEADER.pack(icmp_type, 0, socket.htons(csum), self._ident, seq) + payload
+
+    def _resolve(self, jobs: Sequence[_Job], deadline: float) -> None:
+        names = {j.settings.address for j in jobs if _literal(j.settings.address) is None}
+        resolved: dict[str, tuple[int, str] | str] = {}
+        if names:
+            futures = {n: self._resolver.submit(_lookup, n) for n in names}
+            for name, fut in futures.items():
+                try:
+                    resolved[name] = fut.result(timeout=max(0.0, deadline - time.monotonic()))
+                except FutureTimeout:
+                    resolved[name] = "name resolution did not finish before the deadline"
+        for job in jobs:
+            lit = _literal(job.settings.address)
+            got = lit if lit is not None else resolved[job.settings.address]
+            if isinstance(got, str):
+                job.error_reason, job.error_message = r.DNS, f"{job.settings.address}: {got}"
+            else:
+                job.family, job.address = got
+
+    def probe_batch(self, requests: Sequence[IcmpRequest], *, deadline: float) -> list[ProbeResult]:
+        """Probe every request once per packet; return one result per request, in order.
+
+        Sends round by round (packet k of every target, then k+1), paced, then
+        waits for replies until ``deadline`` (monotonic) at the latest.
+        """
+        timer = Timer()
+        jobs = [_Job(q.target, q.settings, q.packets, rtts=[None] * q.packets) for q in requests]
+        self._resolve(jobs, deadline)
+        slots: list[_Slot] = []
+        rounds = max((j.packets for j in jobs), default=0)
+        sent_at_round_start = time.monotonic()
+        for k in range(rounds):
+            if k:
+                pause = self.round_interval - (time.monotonic() - sent_at_round_start)
+                if pause > 0 and time.monotonic() + pause < deadline:
+                    time.sleep(pause)
+            sent_at_round_start = time.monotonic()
+            batch = [j for j in jobs if k < j.packets and not j.error_reason]
+            slots.extend(self._send_round(batch, k, deadline))
+        with self._cond:
+            while time.monotonic() < deadline and any(s.rtt is None for s in slots):
+                self._cond.wait(timeout=min(0.05, max(0.0, deadline - time.monotonic())))
+            # Late replies find no slot and are ignored: they count as lost.
+            for slot in slots:
+                self._pending.pop(slot.seq, None)
+        return [_summarise(job, timer) for job in jobs]
+
+    def _send_round(self, jobs: Sequence[_Job], index: int, deadline: float) -> list[_Slot]:
+        slots: list[_Slot] = []
+        start = time.monotonic()
+        for n, job in enumerate(jobs):
+            if time.monotonic() >= deadline:
+                job.error_reason = job.error_reason or r.TIMEOUT
+                job.error_message = job.error_message or "deadline reached before all packets were sent"
+                continue
+            sock = self._sockets.get(job.family) or self._open(job.family)
+            if sock is None:
+                job.error_reason = r.PERMISSION if self._setup_error else r.UNREACHABLE
+                job.error_message = (
+                    str(self._setup_error) if self._setup_error else "IPv6 is not available here"
+                )
+                continue
+            # Pace sends on a schedule, not per packet: a sleep per packet costs more than a send.
+            ahead = start + n * self.pace - time.monotonic()
+            if ahead > 0.001:
+                time.sleep(ahead)
+            with self._cond:
+                seq = self._next_seq()
+                slot = _Slot(job.address, job, index, seq)
+                self._pending[seq] = slot
+            packet = self._packet(job.family, seq, job.settings.size)
+            err = self._sendto(sock, packet, job.address, deadline, slot)
+            if err:
+                with self._cond:
+                    self._pending.pop(seq, None)
+                job.error_reason, job.error_message = err
+                continue
+            slots.append(slot)
+        return slots
+
+    def _sendto(
+        self, sock: socket.socket, packet: bytes, address: str, deadline: float, slot: _Slot
+    ) -> tuple[str, str] | None:
+        for _ in range(100):  # a full send buffer drains in microseconds on any sane host
+            slot.sent_ns = time.time_ns()
+            try:
+                sock.sendto(packet, (address, 0))
+                return None
+            except (BlockingIOError, InterruptedError):
+                select.select([], [sock], [], min(0.01, max(0.0, deadline - time.monotonic())))
+            except OSError as exc:
+                if exc.errno in (errno.EPERM, errno.EACCES):
+                    return r.PERMISSION, f"sending to {address} was refused: {exc.strerror}"
+                return r.UNREACHABLE, f"cannot send to {address}: {exc.strerror}"
+            if time.monotonic() >= deadline:
+                break
+        return r.TIMEOUT, f"socket send buffer stayed full; nothing sent to {address}"
+
+
+@functools.lru_cache(maxsize=16)
+def _payload(size: int) -> bytes:
+    return bytes(i & 0xFF for i in range(size))
+
+
+def _normalise(address: str) -> str:
+    return address.split("%", 1)[0]
+
+
+def _literal(address: str) -> tuple[int, str] | None:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    return (socket.AF_INET if ip.version == 4 else socket.AF_INET6, str(ip))
+
+
+def _lookup(name: str) -> tuple[int, str] | str:
+    try:
+        infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as exc:
+        return f"cannot resolve: {exc.strerror}"
+    infos.sort(key=lambda i: 0 if i[0] == socket.AF_INET else 1)
+    family, addr = infos[0][0], str(infos[0][4][0])
+    return (int(family), addr)
+
+
+def _summarise(job: _Job, timer: Timer) -> ProbeResult:
+    got = [x for x in job.rtts if x is not None]
+    values: dict[str, float] = {"packets_sent": float(job.packets), "packets_received": float(len(got))}
+    loss = 1.0 - len(got) / job.packets
+    values["loss_ratio"] = loss
+    if got:
+        values["rtt_min_seconds"] = min(got)
+        values["rtt_max_seconds"] = max(got)
+        values["rtt_avg_seconds"] = math.fsum(got) / len(got)
+        diffs = [abs(b - a) for a, b in zip(got, got[1:], strict=False)]
+        values["rtt_jitter_seconds"] = math.fsum(diffs) / len(diffs) if diffs else 0.0
+    if job.error_reason and not got:
+        return timer.fail(job.target, KIND, job.error_reason, job.error_message, values)
+    if loss > job.settings.max_loss_ratio:
+        return timer.fail(
+            job.target, KIND, r.LOSS if got else r.TIMEOUT,
+            f"{len(got)} of {job.packets} echo replies from {job.address or job.settings.address}",
+            values,
+        )
+    return timer.ok(job.target, KIND, values)
+
+
+_shared: IcmpEngine | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_engine() -> IcmpEngine:
+    """The process-wide engine, opened on first use (one raw socket per daemon)."""
+    global _shared  # noqa: PLW0603 - one engine per process is the design
+    with _shared_lock:
+        if _shared is None:
+            _shared = IcmpEngine()
+        return _shared
+
+
+def probe(target: str, settings: IcmpSettings, *, deadline: float, packets: int = 3) -> ProbeResult:
+    """Probe one target through the shared engine (same shape as the other probes)."""
+    count = settings.packets or packets
+    try:
+        engine = shared_engine()
+    except ProbeSetupError as exc:
+        return Timer().fail(target, KIND, exc.reason, str(exc))
+    return engine.probe_batch([IcmpRequest(target, settings, count)], deadline=deadline)[0]

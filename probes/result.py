@@ -1,0 +1,122 @@
+"""The data every probe returns, and how its values are exposed."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Final
+
+# Reason codes for a failed probe: stable strings, stored and exported as labels.
+TIMEOUT: Final = "timeout"
+REFUSED: Final = "refused"
+UNREACHABLE: Final = "unreachable"
+CONNECTION: Final = "connection"
+DNS: Final = "dns"
+TLS: Final = "tls"
+CERT_EXPIRED: Final = "cert_expired"
+CERT_UNTRUSTED: Final = "cert_untrusted"
+CERT_NAME_MISMATCH: Final = "cert_name_mismatch"
+HTTP_STATUS: Final = "http_status"
+BODY_MISMATCH: Final = "body_mismatch"
+BANNER_MISMATCH: Final = "banner_mismatch"
+ANSWER_MISMATCH: Final = "answer_mismatch"
+RCODE: Final = "rcode"
+PERMISSION: Final = "permission"
+LOSS: Final = "loss"
+PROTOCOL: Final = "protocol"
+TOO_LARGE: Final = "too_large"
+REDIRECT: Final = "redirect"
+OVERRUN: Final = "overrun"
+INTERNAL: Final = "internal"
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """A value with labels of its own (a filesystem, an interface)."""
+
+    name: str
+    labels: tuple[tuple[str, str], ...]
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """Outcome of one probe of one target.
+
+    ``values`` holds named numbers in base units (seconds, bytes, ratios);
+    ``labels`` short descriptive strings (certificate issuer, TLS version) for
+    info metrics; ``series`` values that carry labels of their own. No field
+    ever mixes types.
+    """
+
+    target: str
+    probe: str
+    started_at: datetime
+    duration: float
+    success: bool
+    reason: str = ""
+    message: str = ""
+    values: dict[str, float] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    series: tuple[Series, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    """How one named value of a probe is exposed; the metrics module builds the family.
+
+    ``key`` is a key of ``ProbeResult.values`` or a ``Series.name``;
+    ``const_labels`` tell several keys apart inside one metric (stat="min").
+    """
+
+    key: str
+    metric: str
+    help: str
+    kind: str = "gauge"  # or "counter"
+    const_labels: tuple[tuple[str, str], ...] = ()
+
+
+class Timer:
+    """Measures one probe: UTC wall-clock start, monotonic duration."""
+
+    __slots__ = ("_t0", "started_at")
+
+    def __init__(self) -> None:
+        self.started_at = datetime.now(UTC)
+        self._t0 = time.monotonic()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self._t0
+
+    def ok(
+        self,
+        target: str,
+        probe: str,
+        values: dict[str, float] | None = None,
+        labels: dict[str, str] | None = None,
+        series: tuple[Series, ...] = (),
+    ) -> ProbeResult:
+        return ProbeResult(
+            target, probe, self.started_at, self.elapsed(), True, "", "",
+            values or {}, labels or {}, series,
+        )
+
+    def fail(
+        self,
+        target: str,
+        probe: str,
+        reason: str,
+        message: str,
+        values: dict[str, float] | None = None,
+        labels: dict[str, str] | None = None,
+    ) -> ProbeResult:
+        return ProbeResult(
+            target, probe, self.started_at, self.elapsed(), False, reason, message,
+            values or {}, labels or {},
+        )
+
+
+def remaining(deadline: float) -> float:
+    """Seconds left until a monotonic ``deadline`` (never negative)."""
+    return max(0.0, deadline - time.monotonic())

@@ -1,0 +1,171 @@
+"""TLS probe: certificate expiry, issuer, name match and negotiated protocol version.
+
+The handshake is verified first (chain, name, validity); when verification
+fails a second, unverified handshake still reads the certificate so that an
+expired or self-signed certificate's dates and issuer are reported.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import ssl
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+from pydantic import Field
+
+from probes import result as r
+from probes.netutil import ProbeFailure, classify, connect
+from probes.result import MetricSpec, ProbeResult, Timer, remaining
+from probes.settings import Settings
+
+KIND = "tls"
+
+
+class TlsSettings(Settings):
+    host: str = Field(min_length=1)
+    port: int = Field(default=443, ge=1, le=65535)
+    server_name: str | None = Field(default=None, description="SNI and name to match; host if unset")
+    ca_file: str | None = None
+
+
+METRICS = (
+    MetricSpec("tls_certificate_expiry_timestamp_seconds", "tls_certificate_expiry_timestamp_seconds",
+               "Unix time the leaf certificate presented by the target expires."),
+    MetricSpec("tls_certificate_not_before_timestamp_seconds", "tls_certificate_not_before_timestamp_seconds",
+               "Unix time the leaf certificate presented by the target became valid."),
+    MetricSpec("tls_name_match", "tls_certificate_name_match",
+               "1 if the certificate is valid for the configured server name."),
+    MetricSpec("tls_verified", "tls_certificate_verified",
+               "1 if the chain verified against the trust store and the name matched."),
+    MetricSpec("tls_key_bits", "tls_certificate_key_bits", "Size of the leaf certificate's public key."),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateFacts:
+    not_before: float
+    not_after: float
+    subject: str
+    issuer: str
+    self_signed: bool
+    key_type: str
+    key_bits: int
+    dns_names: tuple[str, ...]
+    ip_addresses: tuple[str, ...]
+
+
+def _name(name: x509.Name) -> str:
+    for oid in (NameOID.COMMON_NAME, NameOID.ORGANIZATION_NAME):
+        attrs = name.get_attributes_for_oid(oid)
+        if attrs:
+            return str(attrs[0].value)
+    return name.rfc4514_string()
+
+
+def certificate_facts(der: bytes) -> CertificateFacts:
+    cert = x509.load_der_x509_certificate(der)
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        key_type, bits = "rsa", key.key_size
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        key_type, bits = "ec", key.curve.key_size
+    else:
+        key_type, bits = type(key).__name__.lower(), 0
+    dns_names: list[str] = []
+    ips: list[str] = []
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        dns_names = [str(n) for n in san.get_values_for_type(x509.DNSName)]
+        ips = [str(i) for i in san.get_values_for_type(x509.IPAddress)]
+    except x509.ExtensionNotFound:
+        pass
+    return CertificateFacts(
+        not_before=cert.not_valid_before_utc.timestamp(),
+        not_after=cert.not_valid_after_utc.timestamp(),
+        subject=_name(cert.subject),
+        issuer=_name(cert.issuer),
+        self_signed=cert.issuer == cert.subject,
+        key_type=key_type,
+        key_bits=bits,
+        dns_names=tuple(dns_names),
+        ip_addresses=tuple(ips),
+    )
+
+
+def name_matches(facts: CertificateFacts, name: str) -> bool:
+    """RFC 6125 matching against the SANs: exact, or one left-most wildcard label."""
+    try:
+        ip = ipaddress.ip_address(name)
+    except ValueError:
+        ip = None
+    if ip is not None:
+        return any(ipaddress.ip_address(a) == ip for a in facts.ip_addresses)
+    host = name.lower().rstrip(".")
+    for pattern in (n.lower().rstrip(".") for n in facts.dns_names):
+        if pattern == host:
+            return True
+        if pattern.startswith("*.") and "." in host:
+            first, rest = host.split(".", 1)
+            if first and rest == pattern[2:]:
+                return True
+    return False
+
+
+def _handshake(settings: TlsSettings, verify: bool, deadline: float) -> tuple[bytes, str, str]:
+    name = settings.server_name or settings.host
+    ctx = ssl.create_default_context(cafile=settings.ca_file)
+    if not verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    sock = connect(settings.host, settings.port, deadline)
+    try:
+        sock.settimeout(max(0.001, remaining(deadline)))
+        sni = None if _is_ip(name) else name
+        with ctx.wrap_socket(sock, server_hostname=sni) as tls:
+            der = tls.getpeercert(binary_form=True) or b""
+            return der, tls.version() or "", (tls.cipher() or ("", "", 0))[0]
+    finally:
+        sock.close()
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def probe(target: str, settings: TlsSettings, *, deadline: float) -> ProbeResult:
+    timer = Timer()
+    where = f"{settings.host}:{settings.port}"
+    name = settings.server_name or settings.host
+    failure: ProbeFailure | None = None
+    try:
+        der, version, cipher = _handshake(settings, True, deadline)
+    except Exception as exc:  # any failure of the target is data
+        failure = classify(exc, where)
+        if failure.reason not in (r.CERT_EXPIRED, r.CERT_UNTRUSTED, r.CERT_NAME_MISMATCH):
+            return timer.fail(target, KIND, failure.reason, str(failure))
+        try:
+            der, version, cipher = _handshake(settings, False, deadline)
+        except Exception as exc2:  # noqa: BLE001 - reported as data
+            second = classify(exc2, where)
+            return timer.fail(target, KIND, failure.reason, f"{failure}; then {second}")
+    if not der:
+        return timer.fail(target, KIND, r.TLS, f"{where}: no certificate presented")
+    facts = certificate_facts(der)
+    values = {
+        "tls_certificate_expiry_timestamp_seconds": facts.not_after,
+        "tls_certificate_not_before_timestamp_seconds": facts.not_before,
+        "tls_name_match": 1.0 if name_matches(facts, name) else 0.0,
+        "tls_verified": 0.0 if failure else 1.0,
+        "tls_key_bits": float(facts.key_bits),
+    }
+    labels = {"issuer": facts.issuer, "subject": facts.subject, "version": version, "cipher": cipher}
+    if failure is not None:
+        return timer.fail(target, KIND, failure.reason, str(failure), values, labels)
+    return timer.ok(target, KIND, values, labels)
