@@ -1,0 +1,1 @@
+"""vigia's daemon: configuration, scheduling, state, store, metrics and the CLI."""

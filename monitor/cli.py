@@ -1,0 +1,165 @@
+"""The ``vigia`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from monitor import config as cfg
+from probes.errors import ConfigError, VigiaError
+
+DEFAULT_CONFIG = "/etc/vigia/vigia.yml"
+
+DESCRIPTION = """\
+vigia watches a data centre and public Wi-Fi zones, exposes Prometheus
+metrics, keeps history for monthly reports and runs continuity drills.
+
+commands:
+  run            run the daemon: probe on schedule, store history, serve /metrics
+  check-config   validate a configuration file; print every problem with file:line:column
+  probe          probe one target once and print the result (no daemon needed)
+  version        print the version
+"""
+
+
+def _setup_logging(level: str) -> None:
+    # Under systemd the journal stamps each line; elsewhere add our own timestamp.
+    fmt = "%(levelname)s %(name)s: %(message)s"
+    if "JOURNAL_STREAM" not in os.environ:
+        fmt = "%(asctime)s " + fmt
+    logging.basicConfig(level=getattr(logging, level), format=fmt, stream=sys.stderr)
+    # APScheduler logs every job run at INFO: one line per cycle is noise in the journal.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, getattr(logging, level)))
+
+
+def _print_problems(exc: ConfigError) -> None:
+    for problem in exc.problems:
+        print(problem, file=sys.stderr)
+    n = len(exc.problems)
+    print(f"{n} problem{'s' if n != 1 else ''} found", file=sys.stderr)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from monitor.daemon import Daemon
+
+    try:
+        daemon = Daemon(args.config, state_dir=args.state_dir, listen=args.listen)
+    except ConfigError as exc:
+        _print_problems(exc)
+        return 1
+    _setup_logging(args.log_level or daemon.config.log_level)
+    try:
+        return daemon.serve_forever()
+    except VigiaError as exc:
+        logging.getLogger("vigia").error("%s", exc)
+        return 1
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    try:
+        conf = cfg.parse(args.file)
+    except ConfigError as exc:
+        _print_problems(exc)
+        return 1
+    print(f"{args.file}: OK ({len(conf.targets)} targets, {len(conf.maintenance)} maintenance windows)")
+    return 0
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from monitor.cycle import CycleRunner
+
+    try:
+        conf = cfg.parse(args.config)
+    except ConfigError as exc:
+        _print_problems(exc)
+        return 1
+    try:
+        target = conf.target(args.target)
+    except KeyError:
+        known = ", ".join(t.id for t in conf.targets) or "none"
+        print(f"{args.config}: no target {args.target!r} (targets: {known})", file=sys.stderr)
+        return 2
+    runner = CycleRunner(workers=1)
+    try:
+        outcome = runner.run([target])
+    finally:
+        runner.close()
+    res = outcome.results[0]
+    if args.json:
+        print(json.dumps({
+            "target": res.target, "probe": res.probe, "started_at": res.started_at.isoformat(),
+            "duration_seconds": res.duration, "success": res.success, "reason": res.reason,
+            "message": res.message, "values": res.values, "labels": res.labels,
+            "series": [{"name": s.name, "labels": dict(s.labels), "value": s.value} for s in res.series],
+        }, indent=2, sort_keys=True))
+    else:
+        status = "OK" if res.success else f"FAIL ({res.reason})"
+        print(f"{res.target} [{res.probe}] {status} in {res.duration * 1000:.1f} ms")
+        if res.message:
+            print(f"  {res.message}")
+        for k, v in sorted(res.values.items()):
+            print(f"  {k} = {v:g}")
+        for k, v in sorted(res.labels.items()):
+            print(f"  {k}: {v}")
+        for s in res.series:
+            lbl = ",".join(f"{k}={v}" for k, v in s.labels)
+            print(f"  {s.name}{{{lbl}}} = {s.value:g}")
+    return 0 if res.success else 3
+
+
+def cmd_version(_args: argparse.Namespace) -> int:
+    from monitor.daemon import vigia_version
+
+    print(f"vigia {vigia_version()}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vigia", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    run = sub.add_parser("run", help="run the daemon", description=(
+        "Run the daemon in the foreground (systemd: Type=notify comes with the deploy unit). "
+        "Probes every target on its interval, keeps state and history in the store and serves "
+        "/metrics, /-/healthy and /-/ready. SIGHUP reloads the configuration (an invalid file keeps "
+        "the running one); SIGTERM finishes the running cycle's writes and exits 0."))
+    run.add_argument("--config", "-c", default=os.environ.get("VIGIA_CONFIG", DEFAULT_CONFIG),
+                     help=f"configuration file (default: $VIGIA_CONFIG or {DEFAULT_CONFIG})")
+    run.add_argument("--state-dir", help="state directory, overriding state_dir in the file")
+    run.add_argument("--listen", help="address:port for the HTTP endpoints, overriding web.listen")
+    run.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser("check-config", help="validate a configuration file", description=(
+        "Validate a configuration file without running anything. Exit 0 when valid; otherwise print "
+        "every problem as FILE:LINE:COLUMN: KEY: MESSAGE and exit 1."))
+    check.add_argument("file", help="configuration file")
+    check.set_defaults(func=cmd_check_config)
+
+    probe = sub.add_parser("probe", help="probe one target once", description=(
+        "Probe one configured target once, with its configured timeout, and print the result. "
+        "Exit 0 if the probe succeeded, 3 if it failed, 1 for an invalid config, 2 for an unknown target."))
+    probe.add_argument("--config", "-c", default=os.environ.get("VIGIA_CONFIG", DEFAULT_CONFIG))
+    probe.add_argument("--json", action="store_true", help="print the result as JSON")
+    probe.add_argument("target", help="target id")
+    probe.set_defaults(func=cmd_probe)
+
+    ver = sub.add_parser("version", help="print the version")
+    ver.set_defaults(func=cmd_version)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

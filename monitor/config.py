@@ -1,0 +1,351 @@
+"""The configuration file: schema, strict validation, and the resolved view the daemon uses.
+
+Every problem is collected (not just the first) and names file, line, column
+and key path. Probe settings models live next to their probes; this module
+composes them through the probe registry.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zoneinfo
+from dataclasses import dataclass, field
+from datetime import datetime
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from probes import REGISTRY
+from probes.errors import ConfigError, ConfigProblem
+from probes.settings import Duration, Settings, format_duration
+from monitor.yamlsource import Document, Path, load
+
+_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"
+_LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+RESERVED_LABELS = frozenset({"target", "probe", "group", "reason", "state", "stat", "instance", "job"})
+SECRET_WORDS = ("password", "secret", "community", "token", "passphrase")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Defaults(_Strict):
+    interval: Duration = 60.0
+    timeout: Duration = 10.0
+    packets: int = Field(default=3, ge=1, le=100)
+    failures_before_down: int = Field(default=3, ge=1, le=100)
+    successes_before_up: int = Field(default=1, ge=1, le=100)
+
+
+class StoreSettings(_Strict):
+    url: str | None = Field(default=None, description="SQLAlchemy URL without password")
+    url_file: str | None = Field(default=None, description="file holding the URL (may carry a password)")
+    url_env: str | None = Field(default=None, description="environment variable holding the URL")
+    raw_retention: Duration = 35 * 86400.0
+    rollup_retention: Duration | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _no_inline_password(cls, value: str | None) -> str | None:
+        if value and re.search(r"://[^/@]*:[^/@]*@", value):
+            raise ValueError("the URL carries a password: put it in url_file or url_env instead")
+        return value
+
+
+class WebSettings(_Strict):
+    listen: str = Field(default="127.0.0.1:9842", pattern=r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$")
+
+
+class MaintenanceWindow(_Strict):
+    id: str = Field(pattern=_ID)
+    targets: list[str] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list)
+    cron: str | None = Field(default=None, description="crontab start times, in the configured timezone")
+    duration: Duration | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    reason: str = ""
+
+
+class TargetSettings(BaseModel):
+    """The keys every target has; the probe's own section is checked by its settings model."""
+
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+
+    id: str = Field(pattern=_ID)
+    probe: str
+    group: str = Field(default="datacenter", pattern=r"^[a-z][a-z0-9_]*$")
+    description: str = ""
+    labels: dict[str, str] = Field(default_factory=dict)
+    interval: Duration | None = None
+    timeout: Duration | None = None
+    failures_before_down: int | None = Field(default=None, ge=1, le=100)
+    successes_before_up: int | None = Field(default=None, ge=1, le=100)
+
+
+class FileSettings(_Strict):
+    timezone: str = "America/Bogota"
+    instance: str = Field(default="vigia", pattern=_ID)
+    state_dir: str | None = None
+    log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    defaults: Defaults = Field(default_factory=Defaults)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (use an IANA name such as America/Bogota)") from None
+        return value
+
+
+@dataclass(frozen=True)
+class Target:
+    """A target as the daemon sees it: defaults applied, settings validated."""
+
+    id: str
+    probe: str
+    group: str
+    labels: dict[str, str]
+    description: str
+    interval: float
+    timeout: float
+    failures_before_down: int
+    successes_before_up: int
+    packets: int
+    settings: Settings
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    id: str
+    targets: frozenset[str]
+    reason: str
+    trigger: CronTrigger | None
+    duration: float
+    start: datetime | None
+    end: datetime | None
+
+
+@dataclass(frozen=True)
+class Config:
+    file: str
+    timezone: zoneinfo.ZoneInfo
+    instance: str
+    state_dir: str
+    log_level: str
+    defaults: Defaults
+    store: StoreSettings
+    web: WebSettings
+    targets: tuple[Target, ...]
+    maintenance: tuple[Maintenance, ...] = ()
+    raw: FileSettings | None = field(default=None, compare=False)
+
+    def target(self, target_id: str) -> Target:
+        for t in self.targets:
+            if t.id == target_id:
+                return t
+        raise KeyError(target_id)
+
+
+def _pydantic_problems(doc: Document, exc: ValidationError, prefix: Path) -> list[ConfigProblem]:
+    out = []
+    for err in exc.errors():
+        path: Path = (*prefix, *err["loc"])
+        kind = err["type"]
+        message = str(err["msg"])
+        if kind == "extra_forbidden":
+            key = str(path[-1])
+            message = "unknown key"
+            if any(w in key.lower() for w in SECRET_WORDS):
+                message += ": secrets are never written inline, use a *_file or *_env key"
+            out.append(doc.problem(path, message, key=True))
+            continue
+        if kind == "missing":
+            out.append(doc.problem(path, "missing required key", key=True))
+            continue
+        message = message.removeprefix("Value error, ")
+        if "input" in err and kind.endswith("_type"):
+            message += f" (got {type(err['input']).__name__} {err['input']!r:.40})"
+        out.append(doc.problem(path, message))
+    return out
+
+
+def parse(file: str, text: str | None = None, *, state_dir: str | None = None) -> Config:
+    """Read and validate a configuration file; raise ConfigError listing every problem."""
+    doc = load(file, text)
+    if doc.problems and doc.data is None:
+        raise ConfigError(doc.problems)
+    problems = list(doc.problems)
+    if not isinstance(doc.data, dict):
+        problems.append(doc.problem((), "the file must be a mapping of settings"))
+        raise ConfigError(problems)
+    # Targets are validated one by one so that one bad target hides no other problem.
+    data = dict(doc.data)
+    items = data.pop("targets", [])
+    windows = data.pop("maintenance", [])
+    raw = FileSettings()
+    try:
+        raw = FileSettings.model_validate(data)
+    except ValidationError as exc:
+        problems += _pydantic_problems(doc, exc, ())
+    entries: list[tuple[int, TargetSettings]] = []
+    if not isinstance(items, list):
+        problems.append(doc.problem(("targets",), "targets must be a list"))
+        items = []
+    for i, item in enumerate(items):
+        try:
+            entries.append((i, TargetSettings.model_validate(item)))
+        except ValidationError as exc:
+            problems += _pydantic_problems(doc, exc, ("targets", i))
+    targets = _targets(doc, raw, entries, problems)
+    try:
+        raw = raw.model_copy(update={"maintenance": FileSettings.model_validate({"maintenance": windows}).maintenance})
+        maintenance = _maintenance(doc, raw, targets, problems)
+    except ValidationError as exc:
+        problems += _pydantic_problems(doc, exc, ())
+        maintenance = []
+    if problems:
+        raise ConfigError(_sorted(problems))
+    return Config(
+        file=file,
+        timezone=zoneinfo.ZoneInfo(raw.timezone),
+        instance=raw.instance,
+        state_dir=state_dir or raw.state_dir or os.environ.get("STATE_DIRECTORY", "/var/lib/vigia"),
+        log_level=raw.log_level,
+        defaults=raw.defaults,
+        store=raw.store,
+        web=raw.web,
+        targets=tuple(targets),
+        maintenance=tuple(maintenance),
+        raw=raw,
+    )
+
+
+def _sorted(problems: list[ConfigProblem]) -> list[ConfigProblem]:
+    return sorted(problems, key=lambda p: (p.line or 0, p.column or 0, p.key))
+
+
+def _targets(
+    doc: Document, raw: FileSettings, entries: list[tuple[int, TargetSettings]],
+    problems: list[ConfigProblem],
+) -> list[Target]:
+    out: list[Target] = []
+    seen: dict[str, int] = {}
+    d = raw.defaults
+    for i, t in entries:
+        base: Path = ("targets", i)
+        if t.id in seen:
+            first_line = doc.where(("targets", seen[t.id], "id"))[0]
+            problems.append(doc.problem((*base, "id"), f"duplicate target id {t.id!r} (first at line {first_line})"))
+        else:
+            seen[t.id] = i
+        for name in t.labels:
+            if not _LABEL.match(name) or name.startswith("__"):
+                problems.append(doc.problem((*base, "labels", name), f"{name!r} is not a valid label name", key=True))
+            elif name in RESERVED_LABELS:
+                problems.append(doc.problem((*base, "labels", name), f"label {name!r} is reserved by vigia", key=True))
+        kind = REGISTRY.get(t.probe)
+        extra = dict(t.model_extra or {})
+        if kind is None:
+            problems.append(doc.problem(
+                (*base, "probe"), f"unknown probe kind {t.probe!r} (known: {', '.join(sorted(REGISTRY))})"
+            ))
+            continue
+        for key in extra:
+            if key != kind.name:
+                msg = "unknown key"
+                if key in REGISTRY:
+                    msg += f": this target's probe is {kind.name!r}, so its settings go under '{kind.name}:'"
+                elif any(w in key.lower() for w in SECRET_WORDS):
+                    msg += ": secrets are never written inline, use a *_file or *_env key"
+                problems.append(doc.problem((*base, key), msg, key=True))
+        section = extra.get(kind.name, {})
+        if kind.name not in extra and kind.settings.model_fields and any(
+            f.is_required() for f in kind.settings.model_fields.values()
+        ):
+            problems.append(doc.problem((*base, kind.name), f"missing required key (settings of the {kind.name} probe)", key=True))
+            continue
+        try:
+            settings = kind.settings.model_validate(section if section is not None else {})
+        except ValidationError as exc:
+            problems += _pydantic_problems(doc, exc, (*base, kind.name))
+            continue
+        interval = t.interval if t.interval is not None else d.interval
+        timeout = t.timeout if t.timeout is not None else d.timeout
+        if interval <= 0:
+            problems.append(doc.problem((*base, "interval"), "interval must be positive"))
+        if timeout >= interval:
+            where = (*base, "timeout") if t.timeout is not None else ("defaults", "timeout")
+            problems.append(doc.problem(
+                where,
+                f"timeout ({format_duration(timeout)}) must be shorter than the interval "
+                f"({format_duration(interval)}) of target {t.id!r}",
+            ))
+        out.append(Target(
+            id=t.id, probe=kind.name, group=t.group, labels=dict(t.labels), description=t.description,
+            interval=interval, timeout=timeout,
+            failures_before_down=t.failures_before_down or d.failures_before_down,
+            successes_before_up=t.successes_before_up or d.successes_before_up,
+            packets=getattr(settings, "packets", None) or d.packets,
+            settings=settings,
+        ))
+    if raw.defaults.timeout >= raw.defaults.interval:
+        problems.append(doc.problem(("defaults", "timeout"), "timeout must be shorter than interval"))
+    return out
+
+
+def _maintenance(
+    doc: Document, raw: FileSettings, targets: list[Target], problems: list[ConfigProblem]
+) -> list[Maintenance]:
+    out = []
+    ids = {t.id for t in targets}
+    groups = {t.group for t in targets}
+    tz = zoneinfo.ZoneInfo(raw.timezone)
+    for i, w in enumerate(raw.maintenance):
+        base: Path = ("maintenance", i)
+        for j, tid in enumerate(w.targets):
+            if tid not in ids:
+                problems.append(doc.problem((*base, "targets", j), f"unknown target {tid!r}"))
+        for j, g in enumerate(w.groups):
+            if g not in groups:
+                problems.append(doc.problem((*base, "groups", j), f"no target is in group {g!r}"))
+        if not w.targets and not w.groups:
+            problems.append(doc.problem(base, "a maintenance window needs 'targets' or 'groups'"))
+        trigger = None
+        if w.cron is not None:
+            if w.duration is None or w.start is not None or w.end is not None:
+                problems.append(doc.problem(base, "a recurring window takes 'cron' and 'duration' (not start/end)"))
+            try:
+                trigger = CronTrigger.from_crontab(w.cron, timezone=tz)
+            except ValueError as exc:
+                problems.append(doc.problem((*base, "cron"), f"invalid crontab expression: {exc}"))
+        elif w.start is None or w.end is None:
+            problems.append(doc.problem(base, "a window takes either 'cron' + 'duration' or 'start' + 'end'"))
+        elif w.end <= w.start:
+            problems.append(doc.problem((*base, "end"), "end must be after start"))
+        members = set(w.targets) | {t.id for t in targets if t.group in w.groups}
+        start = _aware(w.start, tz)
+        end = _aware(w.end, tz)
+        out.append(Maintenance(w.id, frozenset(members), w.reason, trigger, w.duration or 0.0, start, end))
+    return out
+
+
+def _aware(value: datetime | None, tz: zoneinfo.ZoneInfo) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=tz)
+
+
+def check(file: str) -> list[ConfigProblem]:
+    """Every problem in ``file``; empty when it is valid."""
+    try:
+        parse(file)
+    except ConfigError as exc:
+        return exc.problems
+    return []

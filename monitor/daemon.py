@@ -1,0 +1,355 @@
+"""The vigia daemon: wires config, scheduler, probes, state, store and /metrics together.
+
+Threads: APScheduler's worker runs the cycles; one writer thread owns every
+store write (SQLite wants one writer); the HTTP server answers scrapes from the
+cached exposition; the main thread waits for signals (SIGTERM/SIGINT stop,
+SIGHUP reload).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import random
+import signal
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.executors.pool import ThreadPoolExecutor as APSThreadPool
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor import config as cfg
+from monitor.cycle import CycleRunner
+from monitor.httpserver import MetricsServer
+from monitor.maintenance import active_window
+from monitor.metrics import CycleStats, DaemonStats, Exposition
+from monitor.state import State, TargetState, Transition
+from monitor.store import Store, safe_url
+from probes.errors import ConfigError, StoreError
+from probes.result import ProbeResult
+
+log = logging.getLogger("vigia")
+
+# Results kept in memory while the store is failing; beyond this the oldest are dropped (and counted).
+MAX_PENDING_RESULTS = 200_000
+
+
+def vigia_version() -> str:
+    try:
+        return version("vigia-ops")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def store_url(config: cfg.Config) -> str:
+    """The store URL from config, file or environment; SQLite in the state directory by default."""
+    s = config.store
+    if s.url_file:
+        with open(s.url_file, encoding="utf-8") as fh:
+            return fh.read().strip()
+    if s.url_env:
+        value = os.environ.get(s.url_env)
+        if not value:
+            raise StoreError(f"store.url_env names {s.url_env!r}, which is not set")
+        return value
+    if s.url:
+        return s.url
+    return "sqlite:///" + os.path.abspath(os.path.join(config.state_dir, "vigia.db"))
+
+
+@dataclass
+class _Batch:
+    results: list[ProbeResult]
+    transitions: list[Transition]
+
+
+class StoreWriter:
+    """The single writer: takes cycle batches from a queue, retries failed ones, never blocks probing."""
+
+    def __init__(self, store: Store, stats: DaemonStats) -> None:
+        self.store = store
+        self.stats = stats
+        self._queue: queue.Queue[_Batch | None] = queue.Queue()
+        self._pending: deque[_Batch] = deque()
+        self._thread = threading.Thread(target=self._loop, name="store-writer", daemon=True)
+        self.maintenance_jobs: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, batch: _Batch) -> None:
+        self._queue.put(batch)
+
+    def run_in_writer(self, name: str, fn: Any) -> None:
+        """Queue a store job (rollups, retention) so it runs on the writer thread."""
+        self.maintenance_jobs.put((name, fn))
+        self._queue.put(_Batch([], []))  # wake the loop
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=timeout)
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                item = self._queue.get(timeout=5.0)
+            except queue.Empty:
+                item = _Batch([], [])  # retry pending batches while idle
+            if item is None:
+                self._flush(final=True)
+                return
+            if item.results or item.transitions:
+                self._pending.append(item)
+            self._flush(final=False)
+            while not self.maintenance_jobs.empty():
+                name, fn = self.maintenance_jobs.get_nowait()
+                try:
+                    fn()
+                except Exception as exc:  # store trouble must not kill the writer
+                    self.stats.store_errors += 1
+                    log.error("store job %s failed: %s", name, exc)
+
+    def _flush(self, *, final: bool) -> None:
+        while self._pending:
+            batch = self._pending[0]
+            t0 = time.perf_counter()
+            try:
+                self.store.write_cycle(batch.results, batch.transitions, time.time())
+            except Exception as exc:  # keep the batch, count, retry later
+                self.stats.store_errors += 1
+                log.error("cannot write to the store (%d results kept for retry): %s",
+                          sum(len(b.results) for b in self._pending), str(exc).splitlines()[0][:300])
+                self._trim()
+                if final:
+                    log.error("stopping with %d results not stored", self.stats.store_pending)
+                return
+            self._pending.popleft()
+            self.stats.store_writes += 1
+            self.stats.store_write_seconds += time.perf_counter() - t0
+            self.stats.store_pending = sum(len(b.results) for b in self._pending)
+
+    def _trim(self) -> None:
+        total = sum(len(b.results) for b in self._pending)
+        while total > MAX_PENDING_RESULTS and len(self._pending) > 1:
+            dropped = self._pending.popleft()
+            # Keep the state changes of a dropped batch: outages matter more than samples.
+            if dropped.transitions:
+                self._pending[0].transitions[:0] = dropped.transitions
+            total -= len(dropped.results)
+            self.stats.store_dropped += len(dropped.results)
+        self.stats.store_pending = total
+
+
+class Daemon:
+    def __init__(self, config_path: str, *, state_dir: str | None = None, listen: str | None = None) -> None:
+        self.config_path = config_path
+        self._state_dir_override = state_dir
+        self.config = cfg.parse(config_path, state_dir=state_dir)
+        self.listen = listen or self.config.web.listen
+        self.stats = DaemonStats(version=vigia_version())
+        self._lock = threading.RLock()
+        self.states: dict[str, TargetState] = {}
+        self._first_cycle_done: set[float] = set()
+        self._stop = threading.Event()
+        self._reload = threading.Event()
+        self.runner = CycleRunner()
+        self.exposition = Exposition(self)
+        self.store = Store(store_url(self.config), self.config.instance)
+        log.info("store: %s", safe_url(self.store.url))
+        self.writer = StoreWriter(self.store, self.stats)
+        self.scheduler = BackgroundScheduler(
+            timezone=self.config.timezone,
+            executors={"default": APSThreadPool(max_workers=8)},
+            job_defaults={"coalesce": True, "max_instances": 1},
+        )
+        self.scheduler.add_listener(self._on_job_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+        self.server: MetricsServer | None = None
+
+    # -- the view the metrics collector reads -------------------------
+
+    def current_targets(self) -> tuple[cfg.Target, ...]:
+        return self.config.targets
+
+    def current_states(self) -> dict[str, TargetState]:
+        with self._lock:
+            return dict(self.states)
+
+    def ready(self) -> bool:
+        intervals = {t.interval for t in self.config.targets}
+        return intervals <= self._first_cycle_done
+
+    # -- lifecycle -----------------------------------------------------
+
+    def start(self) -> None:
+        """Open the store, restore state, start the writer, HTTP server and scheduler."""
+        os.makedirs(self.config.state_dir, exist_ok=True)
+        self.store.migrate()
+        self.store.start_run(socket.gethostname(), self.stats.version, time.time())
+        self._restore_states()
+        self.writer.start()
+        self.exposition.refresh()
+        self.server = MetricsServer(self.listen, self.exposition, self.ready)
+        self.server.start()
+        log.info("serving /metrics on http://%s:%d/metrics", *self.server.address[:2])
+        self._schedule()
+        self.scheduler.start()
+
+    def _restore_states(self) -> None:
+        stored = self.store.load_states()
+        with self._lock:
+            self.states = {t.id: self._new_state(t) for t in self.config.targets}
+            for tid, st in self.states.items():
+                saved = stored.get(tid)
+                if saved is not None and saved.state != State.UNKNOWN:
+                    st.state = saved.state
+                    st.since = datetime.fromtimestamp(saved.since, UTC) if saved.since else None
+
+    @staticmethod
+    def _new_state(t: cfg.Target) -> TargetState:
+        return TargetState(t.id, t.failures_before_down, t.successes_before_up)
+
+    def _schedule(self) -> None:
+        intervals = sorted({t.interval for t in self.config.targets})
+        for interval in intervals:
+            jitter = random.uniform(0, min(interval, 5.0) * 0.2)
+            self.scheduler.add_job(
+                self.run_cycle, IntervalTrigger(seconds=interval, timezone=self.config.timezone),
+                args=[interval], id=f"cycle-{interval:g}", name=f"probe cycle every {interval:g}s",
+                next_run_time=datetime.now(UTC) + timedelta(seconds=jitter),
+                misfire_grace_time=max(1, int(interval)), replace_existing=True,
+            )
+            self.stats.cycles.setdefault(interval, CycleStats(interval))
+        self.scheduler.add_job(self._rollup_job, CronTrigger(minute=5, timezone=self.config.timezone),
+                               id="rollup", name="hourly rollup and retention", replace_existing=True)
+
+    def _rollup_job(self) -> None:
+        now = time.time()
+        store_cfg = self.config.store
+
+        def work() -> None:
+            hours = self.store.rollup(now)
+            deleted = self.store.apply_retention(now, store_cfg.raw_retention, store_cfg.rollup_retention)
+            log.info("rollup: %d hour(s) aggregated, %d raw result(s) past retention deleted", hours, deleted)
+
+        self.writer.run_in_writer("rollup", work)
+
+    def _on_job_event(self, event: JobExecutionEvent) -> None:
+        job_id = str(event.job_id)
+        if not job_id.startswith("cycle-"):
+            return
+        interval = float(job_id.removeprefix("cycle-"))
+        c = self.stats.cycles.get(interval)
+        if c is not None:
+            c.skipped += 1
+            c.overruns += 1
+        log.warning("probe cycle every %gs skipped: the previous one was still running", interval)
+
+    def run_cycle(self, interval: float) -> None:
+        with self._lock:
+            targets = [t for t in self.config.targets if t.interval == interval]
+        if not targets:
+            return
+        outcome = self.runner.run(targets)
+        self.stats.probe_exceptions += outcome.exceptions
+        now = datetime.now(UTC)
+        transitions: list[Transition] = []
+        with self._lock:
+            for res in outcome.results:
+                st = self.states.get(res.target)
+                if st is None:  # removed by a reload during the cycle
+                    continue
+                window = active_window(self.config.maintenance, res.target, now)
+                if window is not None:
+                    tr = st.enter_maintenance(now, window.id, window.reason)
+                else:
+                    tr = st.leave_maintenance(now)
+                if tr is not None:
+                    transitions.append(tr)
+                tr = st.observe(res)
+                if tr is not None:
+                    transitions.append(tr)
+        for tr in transitions:
+            log.info("target %s: %s -> %s%s", tr.target, tr.old.value, tr.new.value,
+                     f" ({tr.reason}: {tr.message})" if tr.reason else "")
+        self.writer.submit(_Batch(outcome.results, transitions))
+        c = self.stats.cycles.setdefault(interval, CycleStats(interval))
+        c.runs += 1
+        c.last_duration = outcome.duration
+        c.last_end = time.time()
+        if outcome.duration > interval:
+            c.overruns += 1
+        self._first_cycle_done.add(interval)
+        self.exposition.refresh()
+
+    def reload(self) -> bool:
+        """Re-read the config; on any error keep running the old one and say why."""
+        self.stats.reloads += 1
+        try:
+            new = cfg.parse(self.config_path, state_dir=self._state_dir_override)
+        except ConfigError as exc:
+            self.stats.reload_ok = False
+            log.error("reload failed, still running the previous configuration:\n%s", exc)
+            self.exposition.refresh()
+            return False
+        if new.store != self.config.store or new.web != self.config.web or new.state_dir != self.config.state_dir:
+            log.warning("store, web and state_dir changes take effect after a restart")
+        with self._lock:
+            old_states = self.states
+            self.states = {t.id: old_states.get(t.id) or self._new_state(t) for t in new.targets}
+            for t in new.targets:
+                st = self.states[t.id]
+                st.failures_before_down = t.failures_before_down
+                st.successes_before_up = t.successes_before_up
+            self.config = new
+            self._first_cycle_done &= {t.interval for t in new.targets}
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("cycle-"):
+                job.remove()
+        self._schedule()
+        self.stats.reload_ok = True
+        self.stats.reload_ok_at = time.time()
+        log.info("configuration reloaded: %d targets", len(new.targets))
+        self.exposition.refresh()
+        return True
+
+    def stop(self) -> None:
+        """Finish the running cycle and its writes, close the store."""
+        log.info("stopping: waiting for the running cycle to finish")
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        self.writer.stop()
+        try:
+            self.store.stop_run(time.time())
+        except Exception as exc:  # noqa: BLE001 - stopping goes on regardless
+            log.error("cannot record the end of this run: %s", exc)
+        self.store.close()
+        if self.server is not None:
+            self.server.stop()
+        self.runner.close()
+        log.info("stopped")
+
+    # -- signals -------------------------------------------------------
+
+    def serve_forever(self) -> int:
+        """Run until SIGTERM/SIGINT; SIGHUP reloads. Returns the process exit code."""
+        signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
+        signal.signal(signal.SIGINT, lambda *_: self._stop.set())
+        signal.signal(signal.SIGHUP, lambda *_: self._reload.set())
+        self.start()
+        while not self._stop.is_set():
+            self._stop.wait(0.2)
+            if self._reload.is_set():
+                self._reload.clear()
+                self.reload()
+        self.stop()
+        return 0

@@ -1,0 +1,128 @@
+"""The daemon's HTTP endpoints: /metrics, /-/healthy, /-/ready and a landing page.
+
+Nothing in a request chooses a target, a file or a command: the paths are a
+fixed table, only GET and HEAD are answered, and /metrics serves a cached body.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from monitor.metrics import CONTENT_TYPE, Exposition
+
+log = logging.getLogger(__name__)
+
+LANDING = b"""<!doctype html><html><head><meta charset="utf-8"><title>vigia</title></head>
+<body><h1>vigia</h1><p>IT operations and continuity monitoring.</p>
+<ul><li><a href="metrics">/metrics</a></li><li><a href="-/healthy">/-/healthy</a></li>
+<li><a href="-/ready">/-/ready</a></li></ul></body></html>
+"""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+class MetricsServer:
+    def __init__(self, listen: str, exposition: Exposition, ready: Callable[[], bool]) -> None:
+        host, port = parse_listen(listen)
+        self.exposition = exposition
+        self.ready = ready
+        handler = self._handler_class()
+        family_v6 = ":" in host
+        server_cls: type[_Server] = _Server
+        if family_v6:
+            import socket
+
+            class _V6(_Server):
+                address_family = socket.AF_INET6
+
+            server_cls = _V6
+        self.httpd = server_cls((host, port), handler)
+        self.address = self.httpd.server_address
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name="http", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self.address[1])
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            server_version = "vigia"
+            sys_version = ""
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                self._answer(send_body=True)
+
+            def do_HEAD(self) -> None:
+                self._answer(send_body=False)
+
+            def _answer(self, *, send_body: bool) -> None:
+                path = self.path.split("?", 1)[0]
+                headers: dict[str, str] = {}
+                if path == "/metrics":
+                    gz = "gzip" in self.headers.get("Accept-Encoding", "")
+                    body = server.exposition.body(gzipped=gz)
+                    if not body:
+                        status, body, ctype = 503, b"no probe cycle has finished yet\n", "text/plain"
+                    else:
+                        status, ctype = 200, CONTENT_TYPE
+                        if gz:
+                            headers["Content-Encoding"] = "gzip"
+                elif path == "/-/healthy":
+                    status, body, ctype = 200, b"OK\n", "text/plain"
+                elif path == "/-/ready":
+                    ok = server.ready()
+                    status = 200 if ok else 503
+                    body = b"Ready\n" if ok else b"not ready: waiting for the first probe cycle\n"
+                    ctype = "text/plain"
+                elif path == "/":
+                    status, body, ctype = 200, LANDING, "text/html; charset=utf-8"
+                else:
+                    status, body, ctype = 404, b"not found\n", "text/plain"
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                if send_body:
+                    self.wfile.write(body)
+
+            def _refuse(self) -> None:
+                body = b"method not allowed\n"
+                self.send_response(405)
+                self.send_header("Allow", "GET, HEAD")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+                log.debug("http %s %s", self.address_string(), format % args)
+
+        return Handler

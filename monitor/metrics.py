@@ -1,0 +1,261 @@
+"""Prometheus exposition: a custom Collector over the daemon's view, rendered once per cycle.
+
+Scrapes never compute anything: ``Exposition.refresh()`` renders the text (and
+its gzip form) after each probe cycle and every scrape is served from that
+cache, so a busy Prometheus (or several) costs the daemon almost nothing.
+"""
+
+from __future__ import annotations
+
+import gzip
+import platform
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
+
+from monitor.config import Target
+from monitor.state import State, TargetState
+from probes import REGISTRY
+from probes.result import MetricSpec
+
+PREFIX = "vigia_"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+@dataclass
+class CycleStats:
+    interval: float
+    runs: int = 0
+    overruns: int = 0
+    skipped: int = 0
+    last_duration: float = 0.0
+    last_end: float = 0.0
+
+
+@dataclass
+class DaemonStats:
+    """Counters about vigia itself, updated by the daemon, read at render time."""
+
+    version: str
+    started_at: float = field(default_factory=time.time)
+    reload_ok: bool = True
+    reload_ok_at: float = field(default_factory=time.time)
+    reloads: int = 0
+    store_errors: int = 0
+    store_writes: int = 0
+    store_write_seconds: float = 0.0
+    store_pending: int = 0
+    store_dropped: int = 0
+    probe_exceptions: int = 0
+    cycles: dict[float, CycleStats] = field(default_factory=dict)
+
+
+class DaemonView(Protocol):
+    """What the collector needs from the daemon (kept small so tests can provide it)."""
+
+    stats: DaemonStats
+
+    def current_targets(self) -> tuple[Target, ...]: ...
+
+    def current_states(self) -> dict[str, TargetState]: ...
+
+
+def _specs() -> dict[str, dict[str, list[MetricSpec]]]:
+    """probe kind -> value key -> specs (a key may feed several metrics)."""
+    out: dict[str, dict[str, list[MetricSpec]]] = {}
+    for kind in REGISTRY.values():
+        table: dict[str, list[MetricSpec]] = {}
+        for spec in kind.metrics:
+            table.setdefault(spec.key, []).append(spec)
+        out[kind.name] = table
+    return out
+
+
+class VigiaCollector(Collector):
+    """Builds fresh metric families from the daemon's current view on every collect()."""
+
+    def __init__(self, view: DaemonView) -> None:
+        self.view = view
+        self.specs = _specs()
+        self.helps: dict[str, str] = {}
+        for kind in REGISTRY.values():
+            for spec in kind.metrics:
+                if spec.help and spec.metric not in self.helps:
+                    self.helps[spec.metric] = spec.help
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self.view.stats
+        targets = self.view.current_targets()
+        states = self.view.current_states()
+        yield from self._self_metrics(stats)
+        yield from self._inventory(targets)
+        yield from self._states(targets, states)
+        yield from self._values(targets, states)
+
+    def _self_metrics(self, stats: DaemonStats) -> Iterator[Metric]:
+        info = InfoMetricFamily(PREFIX + "build", "vigia version and runtime.")
+        info.add_metric([], {"version": stats.version, "python": platform.python_version()})
+        yield info
+        yield GaugeMetricFamily(PREFIX + "start_time_seconds", "Unix time the daemon started.", value=stats.started_at)
+        yield GaugeMetricFamily(PREFIX + "config_last_reload_successful",
+                                "1 if the last configuration (re)load succeeded.", value=1.0 if stats.reload_ok else 0.0)
+        yield GaugeMetricFamily(PREFIX + "config_last_reload_success_timestamp_seconds",
+                                "Unix time of the last successful configuration load.", value=stats.reload_ok_at)
+        yield CounterMetricFamily(PREFIX + "config_reloads", "Configuration reloads attempted.", value=stats.reloads)
+        yield CounterMetricFamily(PREFIX + "store_errors", "Failed writes to the history store.", value=stats.store_errors)
+        yield CounterMetricFamily(PREFIX + "store_writes", "Cycles written to the history store.", value=stats.store_writes)
+        yield CounterMetricFamily(PREFIX + "store_write_seconds", "Time spent writing to the store.",
+                                  value=stats.store_write_seconds)
+        yield GaugeMetricFamily(PREFIX + "store_pending_results",
+                                "Probe results waiting to be written (grows while the store fails).",
+                                value=stats.store_pending)
+        yield CounterMetricFamily(PREFIX + "store_dropped_results",
+                                  "Probe results dropped because the store stayed unavailable too long.",
+                                  value=stats.store_dropped)
+        yield CounterMetricFamily(PREFIX + "probe_exceptions",
+                                  "Probes that raised instead of returning a result (bugs).",
+                                  value=stats.probe_exceptions)
+        dur = GaugeMetricFamily(PREFIX + "cycle_duration_seconds", "Duration of the last probe cycle.",
+                                labels=["interval"])
+        last = GaugeMetricFamily(PREFIX + "cycle_last_timestamp_seconds", "Unix time the last probe cycle ended.",
+                                 labels=["interval"])
+        runs = CounterMetricFamily(PREFIX + "cycles", "Probe cycles run.", labels=["interval"])
+        over = CounterMetricFamily(PREFIX + "cycle_overruns",
+                                   "Probe cycles that took longer than their interval.", labels=["interval"])
+        skipped = CounterMetricFamily(PREFIX + "cycles_skipped",
+                                      "Probe cycles skipped because the previous one was still running.",
+                                      labels=["interval"])
+        for c in stats.cycles.values():
+            key = [f"{c.interval:g}s"]
+            dur.add_metric(key, c.last_duration)
+            last.add_metric(key, c.last_end)
+            runs.add_metric(key, c.runs)
+            over.add_metric(key, c.overruns)
+            skipped.add_metric(key, c.skipped)
+        yield from (dur, last, runs, over, skipped)
+
+    def _inventory(self, targets: Iterable[Target]) -> Iterator[Metric]:
+        targets = list(targets)
+        names = sorted({k for t in targets for k in t.labels})
+        info = InfoMetricFamily(PREFIX + "target", "Inventory of each target; join on target in PromQL.")
+        for t in targets:
+            labels = {"target": t.id, "group": t.group, "probe": t.probe, "description": t.description}
+            labels.update({n: t.labels.get(n, "") for n in names})
+            info.add_metric([], labels)
+        yield info
+        interval = GaugeMetricFamily(PREFIX + "target_interval_seconds", "Configured probe interval.",
+                                     labels=["target"])
+        for t in targets:
+            interval.add_metric([t.id], t.interval)
+        yield interval
+
+    def _states(self, targets: Iterable[Target], states: dict[str, TargetState]) -> Iterator[Metric]:
+        up = GaugeMetricFamily(PREFIX + "target_up", "1 if the target is up, 0 if down; absent while unknown "
+                               "or in maintenance.", labels=["target"])
+        state = GaugeMetricFamily(PREFIX + "target_state", "Current state of the target (one series per state, "
+                                  "1 for the current one).", labels=["target", "state"])
+        since = GaugeMetricFamily(PREFIX + "target_state_since_timestamp_seconds",
+                                  "Unix time the target entered its current state.", labels=["target"])
+        trans = CounterMetricFamily(PREFIX + "target_transitions", "State changes of the target.", labels=["target"])
+        success = GaugeMetricFamily(PREFIX + "probe_success", "1 if the last probe succeeded.", labels=["target", "probe"])
+        duration = GaugeMetricFamily(PREFIX + "probe_duration_seconds", "Duration of the last probe.",
+                                     labels=["target", "probe"])
+        last_ts = GaugeMetricFamily(PREFIX + "probe_last_timestamp_seconds", "Unix time the last probe started.",
+                                    labels=["target", "probe"])
+        failure = GaugeMetricFamily(PREFIX + "probe_failure", "1 for the reason of the last probe's failure.",
+                                    labels=["target", "probe", "reason"])
+        counts = CounterMetricFamily(PREFIX + "probe_results", "Probe results by outcome.",
+                                     labels=["target", "probe", "result"])
+        for t in targets:
+            st = states.get(t.id)
+            if st is None:
+                continue
+            if st.state in (State.UP, State.DOWN):
+                up.add_metric([t.id], 1.0 if st.state == State.UP else 0.0)
+            for s in State:
+                state.add_metric([t.id, s.value], 1.0 if st.state == s else 0.0)
+            if st.since is not None:
+                since.add_metric([t.id], st.since.timestamp())
+            trans.add_metric([t.id], st.transitions)
+            counts.add_metric([t.id, t.probe, "success"], st.results[True])
+            counts.add_metric([t.id, t.probe, "failure"], st.results[False])
+            r = st.last
+            if r is None:
+                continue
+            success.add_metric([t.id, t.probe], 1.0 if r.success else 0.0)
+            duration.add_metric([t.id, t.probe], r.duration)
+            last_ts.add_metric([t.id, t.probe], r.started_at.timestamp())
+            if not r.success:
+                failure.add_metric([t.id, t.probe, r.reason], 1.0)
+        yield from (up, state, since, trans, success, duration, last_ts, failure, counts)
+
+    def _values(self, targets: Iterable[Target], states: dict[str, TargetState]) -> Iterator[Metric]:
+        families: dict[str, GaugeMetricFamily | CounterMetricFamily] = {}
+        infos: dict[str, InfoMetricFamily] = {}
+
+        def family(spec: MetricSpec, extra: tuple[str, ...]) -> GaugeMetricFamily | CounterMetricFamily:
+            fam = families.get(spec.metric)
+            if fam is None:
+                labels = ["target", *(k for k, _ in spec.const_labels), *extra]
+                cls = CounterMetricFamily if spec.kind == "counter" else GaugeMetricFamily
+                fam = cls(PREFIX + spec.metric, self.helps.get(spec.metric, spec.metric), labels=labels)
+                families[spec.metric] = fam
+            return fam
+
+        for t in targets:
+            st = states.get(t.id)
+            if st is None or st.last is None:
+                continue
+            r = st.last
+            table = self.specs.get(r.probe, {})
+            for key, value in sorted(r.values.items()):
+                for spec in table.get(key, ()):
+                    family(spec, ()).add_metric([t.id, *(v for _, v in spec.const_labels)], value)
+            for s in r.series:
+                for spec in table.get(s.name, ()):
+                    family(spec, tuple(k for k, _ in s.labels)).add_metric(
+                        [t.id, *(v for _, v in spec.const_labels), *(v for _, v in s.labels)], s.value)
+            if r.labels:
+                info = infos.get(r.probe)
+                if info is None:
+                    info = InfoMetricFamily(PREFIX + r.probe + "_details",
+                                            f"Descriptive facts from the last {r.probe} probe.")
+                    infos[r.probe] = info
+                info.add_metric([], {"target": t.id, **r.labels})
+        yield from families.values()
+        yield from infos.values()
+
+
+class Exposition:
+    """The rendered /metrics body, refreshed once per cycle and shared by every scrape."""
+
+    def __init__(self, view: DaemonView, *, process_metrics: bool = True) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(VigiaCollector(view))
+        if process_metrics:
+            ProcessCollector(registry=self.registry)
+        self._lock = threading.Lock()
+        self._body = b""
+        self._gzip = b""
+        self.rendered_at = 0.0
+        self.render_seconds = 0.0
+
+    def refresh(self) -> None:
+        t0 = time.perf_counter()
+        body = generate_latest(self.registry)
+        packed = gzip.compress(body, compresslevel=5)
+        with self._lock:
+            self._body, self._gzip = body, packed
+            self.rendered_at = time.time()
+            self.render_seconds = time.perf_counter() - t0
+
+    def body(self, *, gzipped: bool = False) -> bytes:
+        with self._lock:
+            return self._gzip if gzipped else self._body

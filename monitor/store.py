@@ -1,0 +1,427 @@
+"""History store (SQLAlchemy Core): SQLite by default, PostgreSQL for several instances.
+
+Times are stored as Unix seconds (UTC, float): unambiguous, comparable in every
+engine, and what Prometheus uses too. Each row carries the vigia instance name,
+so several instances can share one PostgreSQL database.
+
+Schema versions are numbered; ``migrate()`` brings an older database up to
+date on start and refuses a newer one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from monitor.state import State, Transition
+from probes.errors import StoreError
+from probes.result import ProbeResult
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "vigia_schema", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("migrated_at", sa.Float, nullable=False),
+)
+
+results = sa.Table(
+    "probe_results", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("instance", sa.String(100), nullable=False),
+    sa.Column("target", sa.String(100), nullable=False),
+    sa.Column("probe", sa.String(32), nullable=False),
+    sa.Column("ts", sa.Float, nullable=False),
+    sa.Column("duration", sa.Float, nullable=False),
+    sa.Column("success", sa.Boolean, nullable=False),
+    sa.Column("reason", sa.String(32), nullable=False, default=""),
+    sa.Column("message", sa.Text, nullable=False, default=""),
+    # {"values": {...}, "labels": {...}, "series": [[name, {labels}, value], ...]}
+    sa.Column("data", sa.Text, nullable=False, default="{}"),
+    sa.Index("ix_probe_results_target_ts", "instance", "target", "ts"),
+    sa.Index("ix_probe_results_ts", "ts"),
+)
+
+outages = sa.Table(
+    "outages", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("instance", sa.String(100), nullable=False),
+    sa.Column("target", sa.String(100), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # down | maintenance
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("ended_at", sa.Float, nullable=True),
+    sa.Column("reason", sa.String(32), nullable=False, default=""),
+    sa.Column("message", sa.Text, nullable=False, default=""),
+    sa.Index("ix_outages_target_start", "instance", "target", "started_at"),
+    sa.Index("ix_outages_end", "ended_at"),
+)
+
+target_state = sa.Table(
+    "target_state", metadata,
+    sa.Column("instance", sa.String(100), primary_key=True),
+    sa.Column("target", sa.String(100), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("since", sa.Float, nullable=True),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+# One row per daemon run, with a heartbeat: gaps between runs are "no data", not downtime.
+daemon_runs = sa.Table(
+    "daemon_runs", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("instance", sa.String(100), nullable=False),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("version", sa.String(32), nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("last_seen", sa.Float, nullable=False),
+    sa.Column("stopped_at", sa.Float, nullable=True),
+)
+
+hourly = sa.Table(
+    "hourly_results", metadata,
+    sa.Column("instance", sa.String(100), primary_key=True),
+    sa.Column("target", sa.String(100), primary_key=True),
+    sa.Column("hour", sa.Float, primary_key=True),
+    sa.Column("probe", sa.String(32), nullable=False),
+    sa.Column("samples", sa.Integer, nullable=False),
+    sa.Column("successes", sa.Integer, nullable=False),
+    sa.Column("duration_sum", sa.Float, nullable=False),
+    sa.Column("duration_max", sa.Float, nullable=False),
+)
+
+hourly_values = sa.Table(
+    "hourly_values", metadata,
+    sa.Column("instance", sa.String(100), primary_key=True),
+    sa.Column("target", sa.String(100), primary_key=True),
+    sa.Column("hour", sa.Float, primary_key=True),
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("labels", sa.String(400), primary_key=True),  # JSON, sorted keys; "" for plain values
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("sum", sa.Float, nullable=False),
+    sa.Column("min", sa.Float, nullable=False),
+    sa.Column("max", sa.Float, nullable=False),
+    sa.Column("last", sa.Float, nullable=False),
+)
+
+meta = sa.Table(
+    "vigia_meta", metadata,
+    sa.Column("instance", sa.String(100), primary_key=True),
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+# Ordered migrations: MIGRATIONS[n] takes a database from version n to n + 1.
+MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {}
+
+
+def engine_for(url: str) -> Engine:
+    """An engine with the settings vigia relies on for each backend."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite"):
+        path = sa.engine.make_url(url).database
+        if path and path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 10, "check_same_thread": False})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=2)
+
+
+def _encode(result: ProbeResult) -> str:
+    data: dict[str, Any] = {}
+    if result.values:
+        data["values"] = result.values
+    if result.labels:
+        data["labels"] = result.labels
+    if result.series:
+        data["series"] = [[s.name, dict(s.labels), s.value] for s in result.series]
+    return json.dumps(data, separators=(",", ":"), allow_nan=False, default=_finite)
+
+
+def _finite(value: Any) -> Any:
+    raise TypeError(f"not JSON serialisable: {value!r}")
+
+
+def _clean(values: dict[str, float]) -> dict[str, float]:
+    return {k: v for k, v in values.items() if math.isfinite(v)}
+
+
+@dataclass(frozen=True)
+class StoredState:
+    state: State
+    since: float | None
+
+
+@dataclass(frozen=True)
+class OpenOutage:
+    target: str
+    kind: str
+    started_at: float
+    reason: str
+
+
+class Store:
+    """All reads and writes of vigia's history. Writes come from one writer thread."""
+
+    def __init__(self, url: str, instance: str) -> None:
+        self.url = url
+        self.instance = instance
+        try:
+            self.engine = engine_for(url)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise StoreError(f"cannot open the store: {type(exc).__name__}: {exc}") from exc
+        self.run_id: int | None = None
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- schema ----------------------------------------------------------
+
+    def migrate(self) -> int:
+        """Create or upgrade the schema; returns the version now in place."""
+        try:
+            with self.engine.begin() as conn:
+                inspector = sa.inspect(conn)
+                if not inspector.has_table(schema_version.name):
+                    metadata.create_all(conn)
+                    conn.execute(schema_version.insert().values(id=1, version=SCHEMA_VERSION, migrated_at=time.time()))
+                    return SCHEMA_VERSION
+                version = conn.execute(sa.select(schema_version.c.version).where(schema_version.c.id == 1)).scalar_one()
+                if version > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"the database schema is version {version}, newer than this vigia understands "
+                        f"({SCHEMA_VERSION}): upgrade vigia or point it at another database"
+                    )
+                while version < SCHEMA_VERSION:
+                    log.info("migrating store schema from version %d to %d", version, version + 1)
+                    MIGRATIONS[version](conn)
+                    version += 1
+                    conn.execute(schema_version.update().where(schema_version.c.id == 1).values(
+                        version=version, migrated_at=time.time()))
+                return int(version)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot prepare the store schema: {type(exc).__name__}: {_short(exc)}") from exc
+
+    def schema_version(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(schema_version.c.version)).scalar_one())
+
+    # -- writes (writer thread) -----------------------------------------
+
+    def start_run(self, host: str, version: str, now: float) -> None:
+        with self.engine.begin() as conn:
+            res = conn.execute(daemon_runs.insert().values(
+                instance=self.instance, host=host, version=version, started_at=now, last_seen=now))
+            self.run_id = int(res.inserted_primary_key[0]) if res.inserted_primary_key else None
+
+    def stop_run(self, now: float) -> None:
+        if self.run_id is None:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(daemon_runs.update().where(daemon_runs.c.id == self.run_id).values(
+                last_seen=now, stopped_at=now))
+
+    def write_cycle(self, batch: Sequence[ProbeResult], transitions: Sequence[Transition], now: float) -> None:
+        """Store one cycle in one transaction: results, state changes, outages, heartbeat."""
+        with self.engine.begin() as conn:
+            if batch:
+                conn.execute(results.insert(), [
+                    {
+                        "instance": self.instance, "target": r.target, "probe": r.probe,
+                        "ts": r.started_at.timestamp(), "duration": r.duration, "success": r.success,
+                        "reason": r.reason, "message": r.message[:1000], "data": _encode(r),
+                    }
+                    for r in batch
+                ])
+            for t in transitions:
+                self._apply_transition(conn, t)
+            if self.run_id is not None:
+                conn.execute(daemon_runs.update().where(daemon_runs.c.id == self.run_id).values(last_seen=now))
+
+    def _apply_transition(self, conn: sa.Connection, t: Transition) -> None:
+        at = t.at.timestamp()
+        if t.old in (State.DOWN, State.MAINTENANCE):
+            kind = "down" if t.old == State.DOWN else "maintenance"
+            conn.execute(outages.update().where(
+                outages.c.instance == self.instance, outages.c.target == t.target,
+                outages.c.kind == kind, outages.c.ended_at.is_(None),
+            ).values(ended_at=at))
+        if t.new in (State.DOWN, State.MAINTENANCE):
+            start = t.outage_start.timestamp() if t.outage_start else at
+            conn.execute(outages.insert().values(
+                instance=self.instance, target=t.target,
+                kind="down" if t.new == State.DOWN else "maintenance",
+                started_at=start, ended_at=None, reason=t.reason, message=t.message[:1000]))
+        since = t.outage_start.timestamp() if t.outage_start else at
+        updated = conn.execute(target_state.update().where(
+            target_state.c.instance == self.instance, target_state.c.target == t.target,
+        ).values(state=t.new.value, since=since, updated_at=time.time()))
+        if updated.rowcount == 0:
+            conn.execute(target_state.insert().values(
+                instance=self.instance, target=t.target, state=t.new.value, since=since, updated_at=time.time()))
+
+    # -- reads -----------------------------------------------------------
+
+    def load_states(self) -> dict[str, StoredState]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(target_state).where(target_state.c.instance == self.instance))
+            return {row.target: StoredState(State(row.state), row.since) for row in rows}
+
+    def open_outages(self) -> list[OpenOutage]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(outages).where(
+                outages.c.instance == self.instance, outages.c.ended_at.is_(None)).order_by(outages.c.started_at))
+            return [OpenOutage(r.target, r.kind, r.started_at, r.reason) for r in rows]
+
+    def outages_between(self, start: float, end: float, target: str | None = None) -> list[sa.Row[Any]]:
+        """Outages overlapping [start, end)."""
+        q = sa.select(outages).where(
+            outages.c.instance == self.instance, outages.c.started_at < end,
+            sa.or_(outages.c.ended_at.is_(None), outages.c.ended_at > start),
+        )
+        if target is not None:
+            q = q.where(outages.c.target == target)
+        with self.engine.connect() as conn:
+            return list(conn.execute(q.order_by(outages.c.started_at)))
+
+    def results_between(self, start: float, end: float, target: str | None = None) -> list[sa.Row[Any]]:
+        q = sa.select(results).where(
+            results.c.instance == self.instance, results.c.ts >= start, results.c.ts < end)
+        if target is not None:
+            q = q.where(results.c.target == target)
+        with self.engine.connect() as conn:
+            return list(conn.execute(q.order_by(results.c.ts, results.c.id)))
+
+    def count_results(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(results).where(
+                results.c.instance == self.instance)).scalar_one())
+
+    def get_meta(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(meta.c.value).where(
+                meta.c.instance == self.instance, meta.c.key == key)).scalar_one_or_none()
+
+    def _set_meta(self, conn: sa.Connection, key: str, value: str) -> None:
+        done = conn.execute(meta.update().where(meta.c.instance == self.instance, meta.c.key == key).values(value=value))
+        if done.rowcount == 0:
+            conn.execute(meta.insert().values(instance=self.instance, key=key, value=value))
+
+    # -- rollups and retention --------------------------------------------
+
+    def rollup(self, now: float, *, max_hours: int = 24 * 40) -> int:
+        """Aggregate every complete hour not yet rolled up; returns hours done (bounded)."""
+        done_until = self.get_meta("rollup_done_until")
+        current_hour = math.floor(now / 3600) * 3600
+        if done_until is None:
+            with self.engine.connect() as conn:
+                first = conn.execute(sa.select(sa.func.min(results.c.ts)).where(
+                    results.c.instance == self.instance)).scalar_one_or_none()
+            if first is None:
+                return 0
+            start = math.floor(first / 3600) * 3600
+        else:
+            start = float(done_until)
+        hours = 0
+        while start < current_hour and hours < max_hours:
+            end = start + 3600
+            rows = self.results_between(start, end)
+            with self.engine.begin() as conn:
+                conn.execute(hourly.delete().where(hourly.c.instance == self.instance, hourly.c.hour == start))
+                conn.execute(hourly_values.delete().where(
+                    hourly_values.c.instance == self.instance, hourly_values.c.hour == start))
+                plain, valued = _aggregate(rows, start)
+                if plain:
+                    conn.execute(hourly.insert(), [{"instance": self.instance, **p} for p in plain])
+                if valued:
+                    conn.execute(hourly_values.insert(), [{"instance": self.instance, **v} for v in valued])
+                self._set_meta(conn, "rollup_done_until", repr(end))
+            start = end
+            hours += 1
+        return hours
+
+    def apply_retention(self, now: float, raw_retention: float, rollup_retention: float | None) -> int:
+        """Delete raw results older than the retention, but only hours already rolled up."""
+        done = self.get_meta("rollup_done_until")
+        limit = now - raw_retention
+        if done is not None:
+            limit = min(limit, float(done))
+        else:
+            return 0
+        deleted = 0
+        with self.engine.begin() as conn:
+            res = conn.execute(results.delete().where(results.c.instance == self.instance, results.c.ts < limit))
+            deleted += res.rowcount or 0
+            if rollup_retention is not None:
+                old = now - rollup_retention
+                conn.execute(hourly.delete().where(hourly.c.instance == self.instance, hourly.c.hour < old))
+                conn.execute(hourly_values.delete().where(
+                    hourly_values.c.instance == self.instance, hourly_values.c.hour < old))
+        return deleted
+
+
+def _aggregate(rows: Iterable[sa.Row[Any]], hour: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    plain: dict[str, dict[str, Any]] = {}
+    stats: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for row in rows:
+        p = plain.setdefault(row.target, {
+            "target": row.target, "hour": hour, "probe": row.probe,
+            "samples": 0, "successes": 0, "duration_sum": 0.0, "duration_max": 0.0,
+        })
+        p["samples"] += 1
+        p["successes"] += 1 if row.success else 0
+        p["duration_sum"] += row.duration
+        p["duration_max"] = max(p["duration_max"], row.duration)
+        data = json.loads(row.data or "{}")
+        for name, value in _clean(data.get("values", {})).items():
+            stats[(row.target, name, "")].append(float(value))
+        for name, labels, value in data.get("series", []):
+            stats[(row.target, name, json.dumps(labels, sort_keys=True))].append(float(value))
+    valued = [
+        {"target": t, "hour": hour, "name": n, "labels": lb, "count": len(v), "sum": math.fsum(v),
+         "min": min(v), "max": max(v), "last": v[-1]}
+        for (t, n, lb), v in stats.items()
+    ]
+    return list(plain.values()), valued
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:300]
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password masked, for logs and errors."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a malformed URL is shown as a placeholder
+        return "<invalid store URL>"
