@@ -212,6 +212,8 @@ def _fetch_once(
             body = resp.read(settings.max_body_bytes + 1)
             if len(body) > settings.max_body_bytes:
                 raise ProbeFailure(r.TOO_LARGE, f"{url}: body larger than {settings.max_body_bytes} bytes")
+        if guard.fired:  # the guard cut the socket: what was read is incomplete
+            raise ProbeFailure(r.TIMEOUT, f"{url}: no complete answer before the deadline")
         return resp.status, resp.getheader("Location"), body, expiry
     except (OSError, http.client.HTTPException) as exc:
         if guard.fired:

@@ -123,20 +123,12 @@ def _handshake(settings: TlsSettings, verify: bool, deadline: float) -> tuple[by
     sock = connect(settings.host, settings.port, deadline)
     try:
         sock.settimeout(max(0.001, remaining(deadline)))
-        sni = None if _is_ip(name) else name
-        with ctx.wrap_socket(sock, server_hostname=sni) as tls:
+        # An IP address here is matched against IP SANs and sent without SNI by the ssl module.
+        with ctx.wrap_socket(sock, server_hostname=name) as tls:
             der = tls.getpeercert(binary_form=True) or b""
             return der, tls.version() or "", (tls.cipher() or ("", "", 0))[0]
     finally:
         sock.close()
-
-
-def _is_ip(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
 
 
 def probe(target: str, settings: TlsSettings, *, deadline: float) -> ProbeResult:

@@ -1,0 +1,106 @@
+"""The network lab: real hosts in network namespaces, joined to this host by veth pairs.
+
+Each lab host gets a /30 from 10.213.0.0/16 that exists only on its veth pair,
+so nothing the tests send can leave the machine. Everything is torn down on
+exit, even when a test fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from types import TracebackType
+
+_counter = itertools.count(1)
+
+
+def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(args), check=check, capture_output=True, text=True, timeout=30)
+
+
+@dataclass
+class LabHost:
+    ns: str
+    host_if: str
+    ns_if: str
+    address: str
+    gateway: str
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def run(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return sh("ip", "netns", "exec", self.ns, *argv, check=check)
+
+    def spawn(self, *argv: str, **kwargs: object) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(["ip", "netns", "exec", self.ns, *argv], **kwargs)  # type: ignore[call-overload]
+        self.processes.append(proc)
+        return proc
+
+    def down(self) -> None:
+        """The host stops answering: its side of the link goes down."""
+        self.run("ip", "link", "set", self.ns_if, "down")
+
+    def up(self) -> None:
+        self.run("ip", "link", "set", self.ns_if, "up")
+        self.run("ip", "route", "replace", "default", "via", self.gateway)
+
+    def sysctl(self, key: str, value: str) -> None:
+        self.run("sysctl", "-q", "-w", f"{key}={value}")
+
+
+class Lab:
+    def __init__(self) -> None:
+        self.hosts: list[LabHost] = []
+        self.tag = f"{os.getpid() % 10000}"
+
+    def add_host(self) -> LabHost:
+        n = next(_counter)
+        if n > 250:
+            raise RuntimeError("the lab hands out at most 250 hosts per test run")
+        ns = f"vgt-{self.tag}-{n}"
+        host_if, ns_if = f"vgh{self.tag}n{n}"[:15], f"vgn{self.tag}n{n}"[:15]
+        gateway, address = f"10.213.{n}.1", f"10.213.{n}.2"
+        sh("ip", "netns", "add", ns)
+        host = LabHost(ns, host_if, ns_if, address, gateway)
+        self.hosts.append(host)
+        sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if)
+        sh("ip", "link", "set", ns_if, "netns", ns)
+        sh("ip", "addr", "add", f"{gateway}/30", "dev", host_if)
+        sh("ip", "link", "set", host_if, "up")
+        host.run("ip", "addr", "add", f"{address}/30", "dev", ns_if)
+        host.run("ip", "link", "set", "lo", "up")
+        host.up()
+        self._wait_reachable(host)
+        return host
+
+    @staticmethod
+    def _wait_reachable(host: LabHost) -> None:
+        # The veth pair takes a moment to carry traffic (DAD, carrier); wait, bounded.
+        for _ in range(50):
+            out = sh("ip", "-o", "link", "show", host.host_if, check=False).stdout
+            if "LOWER_UP" in out:
+                return
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        for host in self.hosts:
+            for proc in host.processes:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.terminate()
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=5)
+            sh("ip", "netns", "del", host.ns, check=False)
+            sh("ip", "link", "del", host.host_if, check=False)
+        self.hosts.clear()
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()

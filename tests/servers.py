@@ -1,0 +1,180 @@
+"""Real servers for the probe tests: HTTP(S), raw TCP, and certificates made on the fly."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from ipaddress import ip_address
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+
+@dataclass
+class Pki:
+    """A test CA and leaf certificates written under a directory."""
+
+    root: Path
+    ca_key: ec.EllipticCurvePrivateKey = field(init=False)
+    ca_cert: x509.Certificate = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ca_key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vigia test CA")])
+        now = dt.datetime.now(dt.UTC)
+        self.ca_cert = (
+            x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(self.ca_key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(self.ca_key, hashes.SHA256())
+        )
+        self.ca_file = self.root / "ca.pem"
+        self.ca_file.write_bytes(self.ca_cert.public_bytes(serialization.Encoding.PEM))
+
+    def leaf(self, name: str, *, dns: list[str] | None = None, ips: list[str] | None = None,
+             days: float = 90, start_days_ago: float = 1, self_signed: bool = False) -> tuple[Path, Path, x509.Certificate]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        now = dt.datetime.now(dt.UTC)
+        sans: list[x509.GeneralName] = [x509.DNSName(d) for d in (dns or [])]
+        sans += [x509.IPAddress(ip_address(i)) for i in (ips or [])]
+        builder = (
+            x509.CertificateBuilder().subject_name(subject)
+            .issuer_name(subject if self_signed else self.ca_cert.subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=start_days_ago))
+            .not_valid_after(now - dt.timedelta(days=start_days_ago) + dt.timedelta(days=days))
+        )
+        if sans:
+            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        cert = builder.sign(key if self_signed else self.ca_key, hashes.SHA256())
+        cert_file = self.root / f"{name}.crt"
+        key_file = self.root / f"{name}.key"
+        cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+        return cert_file, key_file, cert
+
+
+Route = Callable[[BaseHTTPRequestHandler], tuple[int, dict[str, str], bytes]]
+
+
+@dataclass
+class HttpServer:
+    host: str
+    port: int
+    seen: list[dict[str, str]]
+
+    def url(self, path: str = "/", scheme: str = "http") -> str:
+        return f"{scheme}://{self.host}:{self.port}{path}"
+
+
+@contextmanager
+def http_server(routes: dict[str, Route], host: str = "127.0.0.1",
+                tls: tuple[Path, Path] | None = None) -> Iterator[HttpServer]:
+    """A real HTTP(S) server on a free port; records the headers of every request."""
+    seen: list[dict[str, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            seen.append({"path": self.path, **{k.lower(): v for k, v in self.headers.items()}})
+            route = routes.get(self.path.split("?")[0])
+            if route is None:
+                status, headers, body = 404, {}, b"not found"
+            else:
+                status, headers, body = route(self)
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            if "Content-Length" not in headers:
+                self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        do_HEAD = do_GET
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer((host, 0), Handler)
+    server.daemon_threads = True
+    if tls is not None:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(str(tls[0]), str(tls[1]))
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield HttpServer(host, server.server_address[1], seen)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@contextmanager
+def tcp_server(on_connect: Callable[[socket.socket], None], host: str = "127.0.0.1") -> Iterator[tuple[int, list[int]]]:
+    """A TCP server calling ``on_connect`` per connection; yields (port, accepted-count box)."""
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind((host, 0))
+    lsock.listen(64)
+    lsock.settimeout(0.1)
+    stop = threading.Event()
+    accepted = [0]
+    conns: list[socket.socket] = []
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = lsock.accept()
+            except (TimeoutError, OSError):
+                continue
+            accepted[0] += 1
+            conns.append(conn)
+            threading.Thread(target=on_connect, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield lsock.getsockname()[1], accepted
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        lsock.close()
+        for c in conns:
+            c.close()
+
+
+@contextmanager
+def tls_server(cert: Path, key: Path, host: str = "127.0.0.1",
+               versions: tuple[ssl.TLSVersion, ssl.TLSVersion] | None = None) -> Iterator[int]:
+    """A TLS server that completes handshakes and closes; yields its port."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(cert), str(key))
+    if versions:
+        ctx.minimum_version, ctx.maximum_version = versions
+
+    def handle(conn: socket.socket) -> None:
+        try:
+            conn.settimeout(5)
+            with ctx.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(1)
+        except (OSError, ssl.SSLError):
+            pass
+
+    with tcp_server(handle, host) as (port, _):
+        yield port

@@ -1,0 +1,91 @@
+"""host (psutil) and node (node_exporter) probes give the same values for the same machine."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import psutil
+import pytest
+
+from probes import result as r
+from probes.host import HostSettings
+from probes.host import probe as host_probe
+from probes.node import NodeSettings
+from probes.node import probe as node_probe
+from tests.conftest import free_port, need_binary
+from tests.servers import http_server
+
+
+def test_host_reports_this_machine() -> None:
+    res = host_probe("local", HostSettings(), deadline=time.monotonic() + 2)
+    assert res.success
+    v = res.values
+    assert v["cpu_count"] == psutil.cpu_count()
+    assert 0.0 <= v["cpu_utilisation_ratio"] <= 1.0
+    assert v["memory_total_bytes"] == psutil.virtual_memory().total
+    assert 0 < v["memory_available_bytes"] <= v["memory_total_bytes"]
+    assert v["load1"] == pytest.approx(os.getloadavg()[0], abs=1.0)
+    assert abs(v["boot_time_seconds"] - psutil.boot_time()) < 1
+    names = {s.name for s in res.series}
+    assert {"filesystem_size_bytes", "filesystem_avail_bytes", "network_receive_bytes_total"} <= names
+    root = [s for s in res.series if s.name == "filesystem_size_bytes" and ("mountpoint", "/") in s.labels]
+    if root:
+        assert root[0].value == psutil.disk_usage("/").total
+
+
+@pytest.fixture(scope="module")
+def node_exporter() -> Iterator[str]:
+    binary = need_binary("prometheus-node-exporter", "prometheus-node-exporter")
+    port = free_port()
+    proc = subprocess.Popen([binary, f"--web.listen-address=127.0.0.1:{port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(url, timeout=1).read()
+                break
+            except OSError:
+                assert proc.poll() is None, "node_exporter exited"
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
+
+
+def test_node_exporter_scraped_for_real(node_exporter: str) -> None:
+    settings = NodeSettings(url=node_exporter)
+    first = node_probe("srv-1", settings, deadline=time.monotonic() + 5)
+    assert first.success, first.message
+    time.sleep(0.3)
+    res = node_probe("srv-1", settings, deadline=time.monotonic() + 5)
+    assert res.success, res.message
+    v = res.values
+    assert v["cpu_count"] == psutil.cpu_count()
+    assert 0.0 <= v["cpu_utilisation_ratio"] <= 1.0
+    assert v["memory_total_bytes"] == psutil.virtual_memory().total
+    assert abs(v["boot_time_seconds"] - psutil.boot_time()) <= 1
+    assert v["uptime_seconds"] > 0
+    local = host_probe("local", HostSettings(), deadline=time.monotonic() + 2)
+    fs_node = {dict(s.labels)["mountpoint"] for s in res.series if s.name == "filesystem_size_bytes"}
+    fs_host = {dict(s.labels)["mountpoint"] for s in local.series if s.name == "filesystem_size_bytes"}
+    assert fs_host & fs_node, (fs_host, fs_node)
+
+
+def test_node_target_that_is_not_node_exporter() -> None:
+    with http_server({"/metrics": lambda _h: (200, {}, b"# just some app\napp_requests_total 3\n")}) as srv:
+        res = node_probe("x", NodeSettings(url=srv.url("/metrics")), deadline=time.monotonic() + 2)
+    assert res.reason == r.PROTOCOL
+    with http_server({"/metrics": lambda _h: (200, {}, b"<html>hello</html>")}) as srv:
+        res = node_probe("x", NodeSettings(url=srv.url("/metrics")), deadline=time.monotonic() + 2)
+    assert res.reason == r.PROTOCOL
+
+
+def test_node_down_is_refused() -> None:
+    res = node_probe("x", NodeSettings(url=f"http://127.0.0.1:{free_port()}/metrics"), deadline=time.monotonic() + 2)
+    assert res.reason == r.REFUSED

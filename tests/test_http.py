@@ -1,0 +1,150 @@
+"""HTTP probe against real HTTP(S) servers started by the tests."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from probes import result as r
+from probes.http import HttpSettings, probe
+from probes.settings import Secret
+from tests.servers import Pki, http_server
+
+
+def ok(body: bytes = b"portal cautivo OK"):
+    return lambda _h: (200, {"Content-Type": "text/html"}, body)
+
+
+def redirect(to: str, status: int = 302):
+    return lambda _h: (status, {"Location": to}, b"")
+
+
+def run(settings: HttpSettings, timeout: float = 3.0):
+    return probe("web", settings, deadline=time.monotonic() + timeout)
+
+
+def test_status_latency_and_body_regex() -> None:
+    with http_server({"/": ok()}) as srv:
+        res = run(HttpSettings(url=srv.url("/"), body_regex="portal cautivo"))
+        assert res.success, res.message
+        assert res.values["status_code"] == 200
+        assert res.values["content_length_bytes"] == len(b"portal cautivo OK")
+        assert res.duration < 1
+        res = run(HttpSettings(url=srv.url("/"), body_regex="^Bienvenido"))
+        assert res.reason == r.BODY_MISMATCH
+        res = run(HttpSettings(url=srv.url("/"), body_not_regex="OK"))
+        assert res.reason == r.BODY_MISMATCH
+
+
+def test_status_codes() -> None:
+    with http_server({"/gone": lambda _h: (503, {}, b"down")}) as srv:
+        res = run(HttpSettings(url=srv.url("/gone")))
+        assert not res.success and res.reason == r.HTTP_STATUS
+        assert res.values["status_code"] == 503
+        assert run(HttpSettings(url=srv.url("/gone"), valid_status_codes=[503])).success
+
+
+def test_redirects_followed_and_capped() -> None:
+    routes = {"/a": redirect("/b"), "/b": redirect("/c", 301), "/c": ok()}
+    with http_server(routes) as srv:
+        res = run(HttpSettings(url=srv.url("/a")))
+        assert res.success, res.message
+        assert res.values["redirects"] == 2
+        res = run(HttpSettings(url=srv.url("/a"), max_redirects=1))
+        assert res.reason == r.REDIRECT
+        res = run(HttpSettings(url=srv.url("/a"), follow_redirects=False, valid_status_codes=[302]))
+        assert res.success and res.values["status_code"] == 302
+
+
+def test_redirect_loop_is_capped() -> None:
+    with http_server({"/loop": redirect("/loop")}) as srv:
+        res = run(HttpSettings(url=srv.url("/loop"), max_redirects=5))
+        assert res.reason == r.REDIRECT
+        assert len(srv.seen) == 6
+
+
+@pytest.mark.parametrize("target", ["ftp://127.0.0.1/file", "file:///etc/passwd", "gopher://127.0.0.1/"])
+def test_never_follows_to_a_non_http_scheme(target: str) -> None:
+    with http_server({"/": redirect(target)}) as srv:
+        res = run(HttpSettings(url=srv.url("/")))
+        assert not res.success
+        assert res.reason == r.REDIRECT
+        assert "non-http" in res.message
+
+
+def test_response_size_capped() -> None:
+    with http_server({"/big": ok(b"x" * 100_000)}) as srv:
+        res = run(HttpSettings(url=srv.url("/big"), max_body_bytes=10_000))
+        assert res.reason == r.TOO_LARGE
+        assert run(HttpSettings(url=srv.url("/big"), max_body_bytes=200_000)).success
+
+
+def test_credentials_only_to_the_configured_host(tmp_path: Path) -> None:
+    secret = tmp_path / "pw"
+    secret.write_text("s3creto\n")
+    auth = {"username": "noc", "password": Secret(file=str(secret))}
+    with http_server({"/landing": ok()}, host="127.0.0.2") as other, \
+         http_server({"/login": redirect(other.url("/landing")), "/here": redirect("/final"),
+                      "/final": ok()}) as home:
+        res = run(HttpSettings(url=home.url("/login"), basic_auth=auth))
+        assert res.success, res.message
+        assert home.seen[0]["authorization"].startswith("Basic ")
+        assert "authorization" not in other.seen[0]
+        res = run(HttpSettings(url=home.url("/here"), basic_auth=auth))
+        assert res.success
+        assert all("authorization" in s for s in home.seen[1:])
+
+
+def test_tls_verification(tmp_path: Path) -> None:
+    pki = Pki(tmp_path)
+    cert, key, _ = pki.leaf("portal", ips=["127.0.0.1"])
+    with http_server({"/": ok()}, tls=(cert, key)) as srv:
+        url = srv.url("/", scheme="https")
+        res = run(HttpSettings(url=url))
+        assert not res.success and res.reason == r.CERT_UNTRUSTED
+        res = run(HttpSettings(url=url, ca_file=str(pki.ca_file)))
+        assert res.success, res.message
+        assert res.values["tls_certificate_expiry_timestamp_seconds"] > time.time() + 80 * 86400
+        assert run(HttpSettings(url=url, tls_verify=False)).success
+
+
+def test_refused_and_timeout() -> None:
+    from tests.conftest import free_port
+    from tests.servers import tcp_server
+
+    res = run(HttpSettings(url=f"http://127.0.0.1:{free_port()}/"))
+    assert res.reason == r.REFUSED
+    with tcp_server(lambda c: time.sleep(3)) as (port, _):
+        t0 = time.monotonic()
+        res = run(HttpSettings(url=f"http://127.0.0.1:{port}/"), timeout=0.5)
+        assert res.reason == r.TIMEOUT
+        assert time.monotonic() - t0 < 1.0
+
+
+def test_slow_drip_response_is_cut_at_the_deadline() -> None:
+    import socket
+
+    def drip(conn: socket.socket) -> None:
+        try:
+            conn.recv(1000)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+            for _ in range(40):
+                conn.sendall(b"x")
+                time.sleep(0.05)
+        except OSError:
+            pass
+
+    from tests.servers import tcp_server
+
+    with tcp_server(drip) as (port, _):
+        t0 = time.monotonic()
+        res = run(HttpSettings(url=f"http://127.0.0.1:{port}/"), timeout=0.5)
+        assert res.reason == r.TIMEOUT, res
+        assert time.monotonic() - t0 < 1.0
+
+
+def test_inline_secret_headers_refused() -> None:
+    with pytest.raises(ValueError, match="carries a secret"):
+        HttpSettings(url="http://127.0.0.1/", headers={"Authorization": "Basic eA=="})

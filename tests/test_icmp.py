@@ -1,0 +1,136 @@
+"""ICMP engine: real echo requests to loopback addresses and to lab hosts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from probes import result as r
+from probes.icmp import IcmpEngine, IcmpRequest, IcmpSettings
+from tests.conftest import need_binary, need_root
+
+
+@pytest.fixture
+def engine():
+    need_root()
+    eng = IcmpEngine()
+    yield eng
+    eng.close()
+
+
+def loopback(n: int) -> list[str]:
+    return [f"127.{10 + i // 62500}.{(i // 250) % 250}.{i % 250 + 1}" for i in range(n)]
+
+
+def test_hundreds_of_loopback_addresses_all_answer_and_are_credited(engine: IcmpEngine) -> None:
+    addresses = loopback(600)
+    reqs = [IcmpRequest(f"t{i}", IcmpSettings(address=a), 3) for i, a in enumerate(addresses)]
+    results = engine.probe_batch(reqs, deadline=time.monotonic() + 3.0)
+    assert [res.target for res in results] == [f"t{i}" for i in range(600)]
+    failed = [res for res in results if not res.success]
+    assert failed == []
+    for res in results:
+        assert res.values["packets_sent"] == 3
+        assert res.values["packets_received"] == 3
+        assert res.values["loss_ratio"] == 0.0
+        assert 0 < res.values["rtt_min_seconds"] <= res.values["rtt_avg_seconds"] <= res.values["rtt_max_seconds"] < 1
+        assert res.values["rtt_jitter_seconds"] >= 0
+
+
+def test_ipv6_loopback(engine: IcmpEngine) -> None:
+    [res] = engine.probe_batch([IcmpRequest("v6", IcmpSettings(address="::1"), 2)], deadline=time.monotonic() + 2)
+    assert res.success, res.message
+    assert res.values["packets_received"] == 2
+
+
+def test_silent_lab_host_is_loss_not_misattributed(engine: IcmpEngine, lab) -> None:
+    live = lab.add_host()
+    silent = lab.add_host()
+    silent.sysctl("net.ipv4.icmp_echo_ignore_all", "1")
+    reqs = [
+        IcmpRequest("live", IcmpSettings(address=live.address), 3),
+        IcmpRequest("silent", IcmpSettings(address=silent.address), 3),
+        *(IcmpRequest(f"lo{i}", IcmpSettings(address=a), 3) for i, a in enumerate(loopback(50))),
+    ]
+    t0 = time.monotonic()
+    results = {res.target: res for res in engine.probe_batch(reqs, deadline=t0 + 1.0)}
+    elapsed = time.monotonic() - t0
+    assert elapsed < 1.5, "the batch must end at its deadline"
+    assert results["live"].success
+    assert results["silent"].success is False
+    assert results["silent"].reason == r.TIMEOUT
+    assert results["silent"].values["packets_received"] == 0
+    assert results["silent"].values["loss_ratio"] == 1.0
+    assert all(results[f"lo{i}"].success for i in range(50))
+
+
+def _responder(host, *args: str):
+    host.sysctl("net.ipv4.icmp_echo_ignore_all", "1")
+    proc = host.spawn(sys.executable, os.path.join(os.path.dirname(__file__), "icmp_responder.py"),
+                      *args, "--seconds", "30", stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == b"ready"
+    return proc
+
+
+def test_partial_loss_reported_as_ratio(engine: IcmpEngine, lab) -> None:
+    host = lab.add_host()
+    _responder(host, "--drop-every", "2")
+    [res] = engine.probe_batch([IcmpRequest("lossy", IcmpSettings(address=host.address, max_loss_ratio=0.6), 4)],
+                               deadline=time.monotonic() + 2)
+    assert res.values["packets_sent"] == 4
+    assert res.values["packets_received"] == 2
+    assert res.values["loss_ratio"] == 0.5
+    assert res.success
+    [res] = engine.probe_batch([IcmpRequest("lossy", IcmpSettings(address=host.address, max_loss_ratio=0.25), 4)],
+                               deadline=time.monotonic() + 2)
+    assert not res.success
+    assert res.reason == r.LOSS
+
+
+def test_slow_host_rtt_measured_and_late_replies_are_lost(engine: IcmpEngine, lab) -> None:
+    host = lab.add_host()
+    _responder(host, "--delay", "0.2")
+    [res] = engine.probe_batch([IcmpRequest("slow", IcmpSettings(address=host.address), 1)],
+                               deadline=time.monotonic() + 1.5)
+    assert res.success
+    assert 0.19 < res.values["rtt_avg_seconds"] < 0.6
+    t0 = time.monotonic()
+    [res] = engine.probe_batch([IcmpRequest("slow", IcmpSettings(address=host.address), 1)],
+                               deadline=t0 + 0.1)
+    assert time.monotonic() - t0 < 0.3
+    assert not res.success
+    assert res.reason == r.TIMEOUT
+
+
+def test_missing_privilege_is_reason_permission_not_down() -> None:
+    need_root()  # to drop to an unprivileged user first
+    code = textwrap.dedent("""
+        import time
+        from probes.icmp import probe, IcmpSettings
+        res = probe("gw", IcmpSettings(address="127.0.0.1"), deadline=time.monotonic() + 1)
+        print(res.success, res.reason, res.message)
+    """)
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    # Root without CAP_NET_RAW: what a unit missing AmbientCapabilities would get.
+    setpriv = need_binary("setpriv", "util-linux")
+    out = subprocess.run([setpriv, "--bounding-set", "-net_raw", "--inh-caps", "-net_raw", "--",
+                          sys.executable, "-c", code], capture_output=True, text=True, timeout=20, env=env,
+                         cwd=os.getcwd())
+    assert out.returncode == 0, out.stderr
+    success, reason, message = out.stdout.strip().split(" ", 2)
+    assert success == "False"
+    assert reason == r.PERMISSION
+    assert "CAP_NET_RAW" in message
+
+
+def test_hostname_that_does_not_resolve_is_reason_dns(engine: IcmpEngine) -> None:
+    [res] = engine.probe_batch([IcmpRequest("x", IcmpSettings(address="no-such-host.invalid"), 1)],
+                               deadline=time.monotonic() + 2)
+    assert not res.success
+    assert res.reason == r.DNS
