@@ -30,7 +30,7 @@ class HostSettings(Settings):
 
 METRICS = (
     MetricSpec("cpu_utilisation_ratio", "host_cpu_utilisation_ratio", "Share of CPU time not idle since the previous probe (0-1)."),
-    MetricSpec("cpu_count", "host_cpu_count", "Logical CPUs."),
+    MetricSpec("cpus", "host_cpus", "Logical CPUs."),
     MetricSpec("memory_total_bytes", "host_memory_total_bytes", "Physical memory."),
     MetricSpec("memory_available_bytes", "host_memory_available_bytes", "Memory available to new processes without swapping."),
     MetricSpec("memory_utilisation_ratio", "host_memory_utilisation_ratio", "1 - available/total."),
@@ -86,7 +86,7 @@ def probe(target: str, settings: HostSettings, *, deadline: float) -> ProbeResul
         time.sleep(min(0.25, remaining(deadline) / 2))
         busy, total = _cpu_sample()
         ratio = cpu_ratio(target, busy, total)
-    values: dict[str, float] = {"cpu_count": float(psutil.cpu_count() or 0)}
+    values: dict[str, float] = {"cpus": float(psutil.cpu_count() or 0)}
     if ratio is not None:
         values["cpu_utilisation_ratio"] = ratio
     mem = psutil.virtual_memory()

@@ -82,7 +82,7 @@ def _values(target: str, samples: Samples, settings: NodeSettings) -> tuple[dict
         if labels.get("mode") not in ("idle", "iowait"):
             busy += value
     if cpus:
-        values["cpu_count"] = float(len(cpus))
+        values["cpus"] = float(len(cpus))
         ratio = host.cpu_ratio(target, busy, total)
         if ratio is not None:
             values["cpu_utilisation_ratio"] = ratio

@@ -24,7 +24,7 @@ def test_host_reports_this_machine() -> None:
     res = host_probe("local", HostSettings(), deadline=time.monotonic() + 2)
     assert res.success
     v = res.values
-    assert v["cpu_count"] == psutil.cpu_count()
+    assert v["cpus"] == psutil.cpu_count()
     assert 0.0 <= v["cpu_utilisation_ratio"] <= 1.0
     assert v["memory_total_bytes"] == psutil.virtual_memory().total
     assert 0 < v["memory_available_bytes"] <= v["memory_total_bytes"]
@@ -66,7 +66,7 @@ def test_node_exporter_scraped_for_real(node_exporter: str) -> None:
     res = node_probe("srv-1", settings, deadline=time.monotonic() + 5)
     assert res.success, res.message
     v = res.values
-    assert v["cpu_count"] == psutil.cpu_count()
+    assert v["cpus"] == psutil.cpu_count()
     assert 0.0 <= v["cpu_utilisation_ratio"] <= 1.0
     assert v["memory_total_bytes"] == psutil.virtual_memory().total
     assert abs(v["boot_time_seconds"] - psutil.boot_time()) <= 1

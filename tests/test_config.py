@@ -1,0 +1,88 @@
+"""Configuration: one invalid file per kind of error, each with its exact message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor import config as cfg
+from monitor.cli import main
+from probes.errors import ConfigError
+from probes.icmp import IcmpSettings
+
+INVALID = sorted((Path(__file__).parent / "configs" / "invalid").glob("*.yml"))
+ROOT = Path(__file__).parent.parent
+
+
+def expected(path: Path) -> list[str]:
+    lines = [ln.removeprefix("# expect: ") for ln in path.read_text().splitlines() if ln.startswith("# expect: ")]
+    return [ln.replace("{file}", str(path)) for ln in lines]
+
+
+@pytest.mark.parametrize("path", INVALID, ids=[p.stem for p in INVALID])
+def test_invalid_file_gives_exact_messages(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    want = expected(path)
+    assert want, f"{path} has no '# expect:' line"
+    assert main(["check-config", str(path)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[:-1] == want
+    assert err[-1] == f"{len(want)} problem{'s' if len(want) != 1 else ''} found"
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    text = "".join(p.read_text() for p in INVALID if p.stem in ("unknown_probe", "duplicate_id"))
+    # Two files' targets merged into one list: both problems must come out together.
+    merged = tmp_path / "merged.yml"
+    merged.write_text("targets:\n" + "\n".join(
+        ln for ln in text.splitlines() if ln.startswith("  ")))
+    with pytest.raises(ConfigError) as info:
+        cfg.parse(str(merged))
+    messages = [p.message for p in info.value.problems]
+    assert any("duplicate target id" in m for m in messages)
+    assert any("unknown probe kind" in m for m in messages)
+
+
+def test_demo_and_examples_are_valid(capsys: pytest.CaptureFixture[str]) -> None:
+    for example in sorted((ROOT / "examples").glob("*.yml")):
+        assert main(["check-config", str(example)]) == 0, capsys.readouterr().err
+        assert "OK" in capsys.readouterr().out
+
+
+def test_defaults_apply_and_can_be_overridden(tmp_path: Path) -> None:
+    path = tmp_path / "c.yml"
+    path.write_text(
+        "defaults: {interval: 30s, timeout: 4s, packets: 5, failures_before_down: 2}\n"
+        "targets:\n"
+        "  - {id: a, probe: icmp, icmp: {address: 127.0.0.1}}\n"
+        "  - {id: b, probe: icmp, interval: 1m, timeout: 1500ms, successes_before_up: 2,\n"
+        "     labels: {role: gateway, criticality: alta, site: cdc}, icmp: {address: 127.0.0.2, packets: 2}}\n"
+    )
+    conf = cfg.parse(str(path), state_dir=str(tmp_path))
+    a, b = conf.targets
+    assert (a.interval, a.timeout, a.packets, a.failures_before_down, a.successes_before_up) == (30, 4, 5, 2, 1)
+    assert (b.interval, b.timeout, b.packets, b.successes_before_up) == (60, 1.5, 2, 2)
+    assert b.labels == {"role": "gateway", "criticality": "alta", "site": "cdc"}
+    assert isinstance(b.settings, IcmpSettings)
+    assert conf.timezone.key == "America/Bogota"
+    assert conf.state_dir == str(tmp_path)
+
+
+def test_missing_file() -> None:
+    with pytest.raises(ConfigError, match="nope.yml: cannot read: No such file"):
+        cfg.parse("nope.yml")
+
+
+def test_secrets_by_file_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "pw").write_text("clave\n")
+    monkeypatch.setenv("VIGIA_TEST_PW", "otra")
+    path = tmp_path / "c.yml"
+    path.write_text(
+        "targets:\n"
+        f"  - {{id: a, probe: http, http: {{url: 'http://127.0.0.1/', basic_auth: {{username: u, password: {{file: {tmp_path}/pw}}}}}}}}\n"
+        "  - {id: b, probe: http, http: {url: 'http://127.0.0.1/', basic_auth: {username: u, password: {env: VIGIA_TEST_PW}}}}\n"
+    )
+    conf = cfg.parse(str(path))
+    assert conf.targets[0].settings.basic_auth.password.read() == "clave"  # type: ignore[attr-defined]
+    assert conf.targets[1].settings.basic_auth.password.read() == "otra"  # type: ignore[attr-defined]
+    assert "clave" not in repr(conf)

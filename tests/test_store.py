@@ -1,0 +1,147 @@
+"""Store: SQLite and the local PostgreSQL server, schema versions, batches, rollups, retention."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from monitor import store as st
+from monitor.state import State, Transition
+from probes.errors import StoreError
+from probes.result import ProbeResult, Series
+from tests.conftest import need
+
+T0 = datetime(2025, 1, 31, 23, 0, tzinfo=UTC)  # 18:00 in Bogotá
+
+
+def pg_url() -> str | None:
+    try:
+        import psycopg
+    except ImportError:
+        return None
+    try:
+        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", connect_timeout=3) as conn:
+            conn.execute("select 1")
+    except Exception:
+        return None
+    return "postgresql+psycopg://postgres@127.0.0.1:5432/"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/vigia.db"
+        return
+    base = pg_url()
+    need(base is not None, "needs the local PostgreSQL server on 127.0.0.1:5432 (deploy/test-services.sh starts it)")
+    import psycopg
+
+    name = f"vigia_test_{secrets.token_hex(4)}"
+    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{base}{name}"
+    finally:
+        with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def result(target: str, minutes: float, ok: bool = True, rtt: float = 0.001) -> ProbeResult:
+    return ProbeResult(target, "icmp", T0 + timedelta(minutes=minutes), 0.05, ok, "" if ok else "timeout",
+                       "" if ok else "0 of 3", {"rtt_avg_seconds": rtt, "loss_ratio": 0.0 if ok else 1.0},
+                       {}, (Series("x", (("device", "eth0"),), 5.0),))
+
+
+def test_migrate_write_and_read_back(url: str) -> None:
+    store = st.Store(url, "cdc")
+    assert store.migrate() == st.SCHEMA_VERSION
+    assert store.migrate() == st.SCHEMA_VERSION  # idempotent
+    store.start_run("host", "1.0", T0.timestamp())
+    batch = [result("gw", 0), result("web", 0, ok=False)]
+    store.write_cycle(batch, [], T0.timestamp())
+    rows = store.results_between(T0.timestamp() - 1, T0.timestamp() + 1)
+    assert [(r.target, r.success, r.reason) for r in rows] == [("gw", True, ""), ("web", False, "timeout")]
+    data = json.loads(rows[0].data)
+    assert data["values"]["rtt_avg_seconds"] == 0.001
+    assert data["series"] == [["x", {"device": "eth0"}, 5.0]]
+    other = st.Store(url, "other-instance")
+    assert other.count_results() == 0
+    store.close()
+    other.close()
+
+
+def test_outages_from_transitions(url: str) -> None:
+    store = st.Store(url, "cdc")
+    store.migrate()
+    down = Transition("gw", T0 + timedelta(minutes=3), State.UP, State.DOWN, "timeout", "0 of 3",
+                      outage_start=T0 + timedelta(minutes=1))
+    store.write_cycle([], [down], T0.timestamp())
+    [open_] = store.open_outages()
+    assert (open_.target, open_.kind, open_.started_at) == ("gw", "down", (T0 + timedelta(minutes=1)).timestamp())
+    up = Transition("gw", T0 + timedelta(minutes=7), State.DOWN, State.UP, "", "")
+    store.write_cycle([], [up], T0.timestamp())
+    assert store.open_outages() == []
+    [row] = store.outages_between(T0.timestamp(), (T0 + timedelta(hours=1)).timestamp())
+    assert row.ended_at - row.started_at == 360
+    assert store.load_states()["gw"].state == State.UP
+    store.close()
+
+
+def test_newer_schema_is_refused(url: str) -> None:
+    store = st.Store(url, "cdc")
+    store.migrate()
+    with store.engine.begin() as conn:
+        conn.execute(st.schema_version.update().values(version=st.SCHEMA_VERSION + 1))
+    with pytest.raises(StoreError, match="newer than this vigia"):
+        store.migrate()
+    store.close()
+
+
+def test_rollup_then_retention_keeps_hourly_figures(url: str) -> None:
+    store = st.Store(url, "cdc")
+    store.migrate()
+    batch = [result("gw", m, ok=(m % 4 != 0), rtt=0.001 * (1 + m % 3)) for m in range(0, 120)]
+    store.write_cycle(batch, [], T0.timestamp())
+    now = (T0 + timedelta(days=40)).timestamp()
+    assert store.rollup(now) == 24 * 40
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(st.hourly).order_by(st.hourly.c.hour)).all()
+        assert [(r.samples, r.successes) for r in rows[:2]] == [(60, 45), (60, 45)]
+        vals = conn.execute(sa.select(st.hourly_values).where(
+            st.hourly_values.c.name == "rtt_avg_seconds").order_by(st.hourly_values.c.hour)).all()
+        assert vals[0].count == 60
+        assert vals[0].min == pytest.approx(0.001) and vals[0].max == pytest.approx(0.003)
+        assert vals[0].sum == pytest.approx(0.001 * 20 + 0.002 * 20 + 0.003 * 20)
+    deleted = store.apply_retention(now, raw_retention=35 * 86400, rollup_retention=None)
+    assert deleted == 120
+    assert store.count_results() == 0
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(st.hourly)).scalar_one() == 2
+    store.close()
+
+
+def test_retention_never_deletes_what_is_not_rolled_up(url: str) -> None:
+    store = st.Store(url, "cdc")
+    store.migrate()
+    store.write_cycle([result("gw", 0)], [], T0.timestamp())
+    assert store.apply_retention((T0 + timedelta(days=90)).timestamp(), 35 * 86400, None) == 0
+    assert store.count_results() == 1
+    store.close()
+
+
+def test_safe_url_masks_password() -> None:
+    assert "s3creto" not in st.safe_url("postgresql://vigia:s3creto@db/vigia")
+
+
+def test_sqlite_is_in_wal_mode(tmp_path) -> None:
+    store = st.Store(f"sqlite:///{tmp_path}/v.db", "cdc")
+    store.migrate()
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10000
+    store.close()

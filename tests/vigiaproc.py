@@ -1,0 +1,97 @@
+"""Run the real ``vigia`` daemon as a child process for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class VigiaProcess:
+    def __init__(self, config_text: str, tmp: Path, *, name: str = "vigia.yml") -> None:
+        self.tmp = tmp
+        self.config = tmp / name
+        self.port = free_port()
+        self.config.write_text(config_text.replace("{port}", str(self.port)).replace("{state}", str(tmp / "state")))
+        self.log = tmp / "vigia.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *extra: str) -> VigiaProcess:
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "monitor", "run", "--config", str(self.config),
+                 "--listen", f"127.0.0.1:{self.port}", "--log-level", "DEBUG", *extra],
+                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(self.tmp),
+            )
+        return self
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=3) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    def wait_for(self, what: Callable[[], bool], timeout: float = 20.0, message: str = "") -> None:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            assert self.proc is None or self.proc.poll() is None, f"vigia exited:\n{self.log.read_text()}"
+            try:
+                if what():
+                    return
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {message or what}\n--- log ---\n{self.log.read_text()[-4000:]}")
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        self.wait_for(lambda: self.get("/-/ready")[0] == 200, timeout, "/-/ready")
+
+    def metrics(self) -> dict[str, list[tuple[dict[str, str], float]]]:
+        status, body = self.get("/metrics")
+        assert status == 200
+        out: dict[str, list[tuple[dict[str, str], float]]] = {}
+        for fam in text_string_to_metric_families(body.decode()):
+            for s in fam.samples:
+                out.setdefault(s.name, []).append((s.labels, s.value))
+        return out
+
+    def value(self, name: str, **labels: str) -> float | None:
+        for lb, v in self.metrics().get(name, []):
+            if all(lb.get(k) == val for k, val in labels.items()):
+                return v
+        return None
+
+    def signal(self, sig: signal.Signals) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout: float = 10.0) -> int:
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+                raise
+        return int(self.proc.returncode)
