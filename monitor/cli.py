@@ -90,12 +90,24 @@ def cmd_probe(args: argparse.Namespace) -> int:
         runner.close()
     res = outcome.results[0]
     if args.json:
-        print(json.dumps({
-            "target": res.target, "probe": res.probe, "started_at": res.started_at.isoformat(),
-            "duration_seconds": res.duration, "success": res.success, "reason": res.reason,
-            "message": res.message, "values": res.values, "labels": res.labels,
-            "series": [{"name": s.name, "labels": dict(s.labels), "value": s.value} for s in res.series],
-        }, indent=2, sort_keys=True))
+        print(
+            json.dumps(
+                {
+                    "target": res.target,
+                    "probe": res.probe,
+                    "started_at": res.started_at.isoformat(),
+                    "duration_seconds": res.duration,
+                    "success": res.success,
+                    "reason": res.reason,
+                    "message": res.message,
+                    "values": res.values,
+                    "labels": res.labels,
+                    "series": [{"name": s.name, "labels": dict(s.labels), "value": s.value} for s in res.series],
+                },
+                indent=2,
+                sort_keys=True,
+            )
+        )
     else:
         status = "OK" if res.success else f"FAIL ({res.reason})"
         print(f"{res.target} [{res.probe}] {status} in {res.duration * 1000:.1f} ms")
@@ -103,8 +115,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
             print(f"  {res.message}")
         for k, v in sorted(res.values.items()):
             print(f"  {k} = {v:g}")
-        for k, v in sorted(res.labels.items()):
-            print(f"  {k}: {v}")
+        for k, text in sorted(res.labels.items()):
+            print(f"  {k}: {text}")
         for s in res.series:
             lbl = ",".join(f"{k}={v}" for k, v in s.labels)
             print(f"  {s.name}{{{lbl}}} = {s.value:g}")
@@ -125,27 +137,46 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    run = sub.add_parser("run", help="run the daemon", description=(
-        "Run the daemon in the foreground (systemd: Type=notify comes with the deploy unit). "
-        "Probes every target on its interval, keeps state and history in the store and serves "
-        "/metrics, /-/healthy and /-/ready. SIGHUP reloads the configuration (an invalid file keeps "
-        "the running one); SIGTERM finishes the running cycle's writes and exits 0."))
-    run.add_argument("--config", "-c", default=os.environ.get("VIGIA_CONFIG", DEFAULT_CONFIG),
-                     help=f"configuration file (default: $VIGIA_CONFIG or {DEFAULT_CONFIG})")
+    run = sub.add_parser(
+        "run",
+        help="run the daemon",
+        description=(
+            "Run the daemon in the foreground (systemd: Type=notify comes with the deploy unit). "
+            "Probes every target on its interval, keeps state and history in the store and serves "
+            "/metrics, /-/healthy and /-/ready. SIGHUP reloads the configuration (an invalid file keeps "
+            "the running one); SIGTERM finishes the running cycle's writes and exits 0."
+        ),
+    )
+    run.add_argument(
+        "--config",
+        "-c",
+        default=os.environ.get("VIGIA_CONFIG", DEFAULT_CONFIG),
+        help=f"configuration file (default: $VIGIA_CONFIG or {DEFAULT_CONFIG})",
+    )
     run.add_argument("--state-dir", help="state directory, overriding state_dir in the file")
     run.add_argument("--listen", help="address:port for the HTTP endpoints, overriding web.listen")
     run.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     run.set_defaults(func=cmd_run)
 
-    check = sub.add_parser("check-config", help="validate a configuration file", description=(
-        "Validate a configuration file without running anything. Exit 0 when valid; otherwise print "
-        "every problem as FILE:LINE:COLUMN: KEY: MESSAGE and exit 1."))
+    check = sub.add_parser(
+        "check-config",
+        help="validate a configuration file",
+        description=(
+            "Validate a configuration file without running anything. Exit 0 when valid; otherwise print "
+            "every problem as FILE:LINE:COLUMN: KEY: MESSAGE and exit 1."
+        ),
+    )
     check.add_argument("file", help="configuration file")
     check.set_defaults(func=cmd_check_config)
 
-    probe = sub.add_parser("probe", help="probe one target once", description=(
-        "Probe one configured target once, with its configured timeout, and print the result. "
-        "Exit 0 if the probe succeeded, 3 if it failed, 1 for an invalid config, 2 for an unknown target."))
+    probe = sub.add_parser(
+        "probe",
+        help="probe one target once",
+        description=(
+            "Probe one configured target once, with its configured timeout, and print the result. "
+            "Exit 0 if the probe succeeded, 3 if it failed, 1 for an invalid config, 2 for an unknown target."
+        ),
+    )
     probe.add_argument("--config", "-c", default=os.environ.get("VIGIA_CONFIG", DEFAULT_CONFIG))
     probe.add_argument("--json", action="store_true", help="print the result as JSON")
     probe.add_argument("target", help="target id")

@@ -12,13 +12,14 @@ import re
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import datetime
+
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from monitor.yamlsource import Document, Path, load
 from probes import REGISTRY
 from probes.errors import ConfigError, ConfigProblem
 from probes.settings import Duration, Settings, format_duration
-from monitor.yamlsource import Document, Path, load
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -232,7 +233,9 @@ def _sorted(problems: list[ConfigProblem]) -> list[ConfigProblem]:
 
 
 def _targets(
-    doc: Document, raw: FileSettings, entries: list[tuple[int, TargetSettings]],
+    doc: Document,
+    raw: FileSettings,
+    entries: list[tuple[int, TargetSettings]],
     problems: list[ConfigProblem],
 ) -> list[Target]:
     out: list[Target] = []
@@ -253,9 +256,9 @@ def _targets(
         kind = REGISTRY.get(t.probe)
         extra = dict(t.model_extra or {})
         if kind is None:
-            problems.append(doc.problem(
-                (*base, "probe"), f"unknown probe kind {t.probe!r} (known: {', '.join(sorted(REGISTRY))})"
-            ))
+            problems.append(
+                doc.problem((*base, "probe"), f"unknown probe kind {t.probe!r} (known: {', '.join(sorted(REGISTRY))})")
+            )
             continue
         for key in extra:
             if key != kind.name:
@@ -266,10 +269,14 @@ def _targets(
                     msg += ": secrets are never written inline, use a *_file or *_env key"
                 problems.append(doc.problem((*base, key), msg, key=True))
         section = extra.get(kind.name, {})
-        if kind.name not in extra and kind.settings.model_fields and any(
-            f.is_required() for f in kind.settings.model_fields.values()
+        if (
+            kind.name not in extra
+            and kind.settings.model_fields
+            and any(f.is_required() for f in kind.settings.model_fields.values())
         ):
-            problems.append(doc.problem((*base, kind.name), f"missing required key (settings of the {kind.name} probe)", key=True))
+            problems.append(
+                doc.problem((*base, kind.name), f"missing required key (settings of the {kind.name} probe)", key=True)
+            )
             continue
         try:
             settings = kind.settings.model_validate(section if section is not None else {})
@@ -282,19 +289,28 @@ def _targets(
             problems.append(doc.problem((*base, "interval"), "interval must be positive"))
         if timeout >= interval:
             where = (*base, "timeout") if t.timeout is not None else ("defaults", "timeout")
-            problems.append(doc.problem(
-                where,
-                f"timeout ({format_duration(timeout)}) must be shorter than the interval "
-                f"({format_duration(interval)}) of target {t.id!r}",
-            ))
-        out.append(Target(
-            id=t.id, probe=kind.name, group=t.group, labels=dict(t.labels), description=t.description,
-            interval=interval, timeout=timeout,
-            failures_before_down=t.failures_before_down or d.failures_before_down,
-            successes_before_up=t.successes_before_up or d.successes_before_up,
-            packets=getattr(settings, "packets", None) or d.packets,
-            settings=settings,
-        ))
+            problems.append(
+                doc.problem(
+                    where,
+                    f"timeout ({format_duration(timeout)}) must be shorter than the interval "
+                    f"({format_duration(interval)}) of target {t.id!r}",
+                )
+            )
+        out.append(
+            Target(
+                id=t.id,
+                probe=kind.name,
+                group=t.group,
+                labels=dict(t.labels),
+                description=t.description,
+                interval=interval,
+                timeout=timeout,
+                failures_before_down=t.failures_before_down or d.failures_before_down,
+                successes_before_up=t.successes_before_up or d.successes_before_up,
+                packets=getattr(settings, "packets", None) or d.packets,
+                settings=settings,
+            )
+        )
     if raw.defaults.timeout >= raw.defaults.interval:
         problems.append(doc.problem(("defaults", "timeout"), "timeout must be shorter than interval"))
     return out

@@ -69,8 +69,9 @@ class CycleRunner:
             with self._lock:
                 stuck = t.id in self._busy
             if stuck:
-                results[t.id] = Timer().fail(t.id, t.probe, r.OVERRUN,
-                                             "the previous probe of this target has not returned yet")
+                results[t.id] = Timer().fail(
+                    t.id, t.probe, r.OVERRUN, "the previous probe of this target has not returned yet"
+                )
                 continue
             if REGISTRY[t.probe].batch:
                 icmp_groups.setdefault(t.timeout, []).append(t)
@@ -92,13 +93,11 @@ class CycleRunner:
                 exceptions += 1
                 for t in futures[fut]:
                     log.exception("probe %s of target %s raised", t.probe, t.id, exc_info=exc)
-                    results[t.id] = Timer().fail(t.id, t.probe, r.INTERNAL,
-                                                 f"probe raised {type(exc).__name__}: {exc}")
+                    results[t.id] = Timer().fail(t.id, t.probe, r.INTERNAL, f"probe raised {type(exc).__name__}: {exc}")
         for fut in not_done:
             for t in futures[fut]:
                 log.warning("target %s: %s probe still running after its %.3gs deadline", t.id, t.probe, t.timeout)
-                results[t.id] = Timer().fail(t.id, t.probe, r.TIMEOUT,
-                                             f"no result within the {t.timeout:g}s deadline")
+                results[t.id] = Timer().fail(t.id, t.probe, r.TIMEOUT, f"no result within the {t.timeout:g}s deadline")
         ordered = [results[t.id] for t in targets if t.id in results]
         return CycleOutcome(ordered, time.monotonic() - t0, exceptions)
 

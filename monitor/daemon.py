@@ -127,8 +127,11 @@ class StoreWriter:
                 self.store.write_cycle(batch.results, batch.transitions, time.time())
             except Exception as exc:  # keep the batch, count, retry later
                 self.stats.store_errors += 1
-                log.error("cannot write to the store (%d results kept for retry): %s",
-                          sum(len(b.results) for b in self._pending), str(exc).splitlines()[0][:300])
+                log.error(
+                    "cannot write to the store (%d results kept for retry): %s",
+                    sum(len(b.results) for b in self._pending),
+                    str(exc).splitlines()[0][:300],
+                )
                 self._trim()
                 if final:
                     log.error("stopping with %d results not stored", self.stats.store_pending)
@@ -165,7 +168,6 @@ class Daemon:
         self.runner = CycleRunner()
         self.exposition = Exposition(self)
         self.store = Store(store_url(self.config), self.config.instance)
-        log.info("store: %s", safe_url(self.store.url))
         self.writer = StoreWriter(self.store, self.stats)
         self.scheduler = BackgroundScheduler(
             timezone=self.config.timezone,
@@ -193,6 +195,12 @@ class Daemon:
     def start(self) -> None:
         """Open the store, restore state, start the writer, HTTP server and scheduler."""
         os.makedirs(self.config.state_dir, exist_ok=True)
+        log.info(
+            "vigia %s starting: %d targets, store %s",
+            self.stats.version,
+            len(self.config.targets),
+            safe_url(self.store.url),
+        )
         self.store.migrate()
         self.store.start_run(socket.gethostname(), self.stats.version, time.time())
         self._restore_states()
@@ -223,14 +231,23 @@ class Daemon:
         for interval in intervals:
             jitter = random.uniform(0, min(interval, 5.0) * 0.2)
             self.scheduler.add_job(
-                self.run_cycle, IntervalTrigger(seconds=interval, timezone=self.config.timezone),
-                args=[interval], id=f"cycle-{interval:g}", name=f"probe cycle every {interval:g}s",
+                self.run_cycle,
+                IntervalTrigger(seconds=interval, timezone=self.config.timezone),
+                args=[interval],
+                id=f"cycle-{interval:g}",
+                name=f"probe cycle every {interval:g}s",
                 next_run_time=datetime.now(UTC) + timedelta(seconds=jitter),
-                misfire_grace_time=max(1, int(interval)), replace_existing=True,
+                misfire_grace_time=max(1, int(interval)),
+                replace_existing=True,
             )
             self.stats.cycles.setdefault(interval, CycleStats(interval))
-        self.scheduler.add_job(self._rollup_job, CronTrigger(minute=5, timezone=self.config.timezone),
-                               id="rollup", name="hourly rollup and retention", replace_existing=True)
+        self.scheduler.add_job(
+            self._rollup_job,
+            CronTrigger(minute=5, timezone=self.config.timezone),
+            id="rollup",
+            name="hourly rollup and retention",
+            replace_existing=True,
+        )
 
     def _rollup_job(self) -> None:
         now = time.time()
@@ -279,8 +296,13 @@ class Daemon:
                 if tr is not None:
                     transitions.append(tr)
         for tr in transitions:
-            log.info("target %s: %s -> %s%s", tr.target, tr.old.value, tr.new.value,
-                     f" ({tr.reason}: {tr.message})" if tr.reason else "")
+            log.info(
+                "target %s: %s -> %s%s",
+                tr.target,
+                tr.old.value,
+                tr.new.value,
+                f" ({tr.reason}: {tr.message})" if tr.reason else "",
+            )
         self.writer.submit(_Batch(outcome.results, transitions))
         c = self.stats.cycles.setdefault(interval, CycleStats(interval))
         c.runs += 1
@@ -330,7 +352,7 @@ class Daemon:
         self.writer.stop()
         try:
             self.store.stop_run(time.time())
-        except Exception as exc:  # noqa: BLE001 - stopping goes on regardless
+        except Exception as exc:
             log.error("cannot record the end of this run: %s", exc)
         self.store.close()
         if self.server is not None:

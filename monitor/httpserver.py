@@ -51,8 +51,9 @@ class MetricsServer:
             server_cls = _V6
         self.httpd = server_cls((host, port), handler)
         self.address = self.httpd.server_address
-        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="http", daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="http", daemon=True
+        )
 
     @property
     def port(self) -> int:
@@ -122,7 +123,7 @@ class MetricsServer:
 
             do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args: Any) -> None:
                 log.debug("http %s %s", self.address_string(), format % args)
 
         return Handler

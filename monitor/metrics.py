@@ -104,34 +104,56 @@ class VigiaCollector(Collector):
         info.add_metric([], {"version": stats.version, "python": platform.python_version()})
         yield info
         yield GaugeMetricFamily(PREFIX + "start_time_seconds", "Unix time the daemon started.", value=stats.started_at)
-        yield GaugeMetricFamily(PREFIX + "config_last_reload_successful",
-                                "1 if the last configuration (re)load succeeded.", value=1.0 if stats.reload_ok else 0.0)
-        yield GaugeMetricFamily(PREFIX + "config_last_reload_success_timestamp_seconds",
-                                "Unix time of the last successful configuration load.", value=stats.reload_ok_at)
+        yield GaugeMetricFamily(
+            PREFIX + "config_last_reload_successful",
+            "1 if the last configuration (re)load succeeded.",
+            value=1.0 if stats.reload_ok else 0.0,
+        )
+        yield GaugeMetricFamily(
+            PREFIX + "config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful configuration load.",
+            value=stats.reload_ok_at,
+        )
         yield CounterMetricFamily(PREFIX + "config_reloads", "Configuration reloads attempted.", value=stats.reloads)
-        yield CounterMetricFamily(PREFIX + "store_errors", "Failed writes to the history store.", value=stats.store_errors)
-        yield CounterMetricFamily(PREFIX + "store_writes", "Cycles written to the history store.", value=stats.store_writes)
-        yield CounterMetricFamily(PREFIX + "store_write_seconds", "Time spent writing to the store.",
-                                  value=stats.store_write_seconds)
-        yield GaugeMetricFamily(PREFIX + "store_pending_results",
-                                "Probe results waiting to be written (grows while the store fails).",
-                                value=stats.store_pending)
-        yield CounterMetricFamily(PREFIX + "store_dropped_results",
-                                  "Probe results dropped because the store stayed unavailable too long.",
-                                  value=stats.store_dropped)
-        yield CounterMetricFamily(PREFIX + "probe_exceptions",
-                                  "Probes that raised instead of returning a result (bugs).",
-                                  value=stats.probe_exceptions)
-        dur = GaugeMetricFamily(PREFIX + "cycle_duration_seconds", "Duration of the last probe cycle.",
-                                labels=["interval"])
-        last = GaugeMetricFamily(PREFIX + "cycle_last_timestamp_seconds", "Unix time the last probe cycle ended.",
-                                 labels=["interval"])
+        yield CounterMetricFamily(
+            PREFIX + "store_errors", "Failed writes to the history store.", value=stats.store_errors
+        )
+        yield CounterMetricFamily(
+            PREFIX + "store_writes", "Cycles written to the history store.", value=stats.store_writes
+        )
+        yield CounterMetricFamily(
+            PREFIX + "store_write_seconds", "Time spent writing to the store.", value=stats.store_write_seconds
+        )
+        yield GaugeMetricFamily(
+            PREFIX + "store_pending_results",
+            "Probe results waiting to be written (grows while the store fails).",
+            value=stats.store_pending,
+        )
+        yield CounterMetricFamily(
+            PREFIX + "store_dropped_results",
+            "Probe results dropped because the store stayed unavailable too long.",
+            value=stats.store_dropped,
+        )
+        yield CounterMetricFamily(
+            PREFIX + "probe_exceptions",
+            "Probes that raised instead of returning a result (bugs).",
+            value=stats.probe_exceptions,
+        )
+        dur = GaugeMetricFamily(
+            PREFIX + "cycle_duration_seconds", "Duration of the last probe cycle.", labels=["interval"]
+        )
+        last = GaugeMetricFamily(
+            PREFIX + "cycle_last_timestamp_seconds", "Unix time the last probe cycle ended.", labels=["interval"]
+        )
         runs = CounterMetricFamily(PREFIX + "cycles", "Probe cycles run.", labels=["interval"])
-        over = CounterMetricFamily(PREFIX + "cycle_overruns",
-                                   "Probe cycles that took longer than their interval.", labels=["interval"])
-        skipped = CounterMetricFamily(PREFIX + "cycles_skipped",
-                                      "Probe cycles skipped because the previous one was still running.",
-                                      labels=["interval"])
+        over = CounterMetricFamily(
+            PREFIX + "cycle_overruns", "Probe cycles that took longer than their interval.", labels=["interval"]
+        )
+        skipped = CounterMetricFamily(
+            PREFIX + "cycles_skipped",
+            "Probe cycles skipped because the previous one was still running.",
+            labels=["interval"],
+        )
         for c in stats.cycles.values():
             key = [f"{c.interval:g}s"]
             dur.add_metric(key, c.last_duration)
@@ -150,29 +172,47 @@ class VigiaCollector(Collector):
             labels.update({n: t.labels.get(n, "") for n in names})
             info.add_metric([], labels)
         yield info
-        interval = GaugeMetricFamily(PREFIX + "target_interval_seconds", "Configured probe interval.",
-                                     labels=["target"])
+        interval = GaugeMetricFamily(
+            PREFIX + "target_interval_seconds", "Configured probe interval.", labels=["target"]
+        )
         for t in targets:
             interval.add_metric([t.id], t.interval)
         yield interval
 
     def _states(self, targets: Iterable[Target], states: dict[str, TargetState]) -> Iterator[Metric]:
-        up = GaugeMetricFamily(PREFIX + "target_up", "1 if the target is up, 0 if down; absent while unknown "
-                               "or in maintenance.", labels=["target"])
-        state = GaugeMetricFamily(PREFIX + "target_state", "Current state of the target (one series per state, "
-                                  "1 for the current one).", labels=["target", "state"])
-        since = GaugeMetricFamily(PREFIX + "target_state_since_timestamp_seconds",
-                                  "Unix time the target entered its current state.", labels=["target"])
+        up = GaugeMetricFamily(
+            PREFIX + "target_up",
+            "1 if the target is up, 0 if down; absent while unknown or in maintenance.",
+            labels=["target"],
+        )
+        state = GaugeMetricFamily(
+            PREFIX + "target_state",
+            "Current state of the target (one series per state, 1 for the current one).",
+            labels=["target", "state"],
+        )
+        since = GaugeMetricFamily(
+            PREFIX + "target_state_since_timestamp_seconds",
+            "Unix time the target entered its current state.",
+            labels=["target"],
+        )
         trans = CounterMetricFamily(PREFIX + "target_transitions", "State changes of the target.", labels=["target"])
-        success = GaugeMetricFamily(PREFIX + "probe_success", "1 if the last probe succeeded.", labels=["target", "probe"])
-        duration = GaugeMetricFamily(PREFIX + "probe_duration_seconds", "Duration of the last probe.",
-                                     labels=["target", "probe"])
-        last_ts = GaugeMetricFamily(PREFIX + "probe_last_timestamp_seconds", "Unix time the last probe started.",
-                                    labels=["target", "probe"])
-        failure = GaugeMetricFamily(PREFIX + "probe_failure", "1 for the reason of the last probe's failure.",
-                                    labels=["target", "probe", "reason"])
-        counts = CounterMetricFamily(PREFIX + "probe_results", "Probe results by outcome.",
-                                     labels=["target", "probe", "result"])
+        success = GaugeMetricFamily(
+            PREFIX + "probe_success", "1 if the last probe succeeded.", labels=["target", "probe"]
+        )
+        duration = GaugeMetricFamily(
+            PREFIX + "probe_duration_seconds", "Duration of the last probe.", labels=["target", "probe"]
+        )
+        last_ts = GaugeMetricFamily(
+            PREFIX + "probe_last_timestamp_seconds", "Unix time the last probe started.", labels=["target", "probe"]
+        )
+        failure = GaugeMetricFamily(
+            PREFIX + "probe_failure",
+            "1 for the reason of the last probe's failure.",
+            labels=["target", "probe", "reason"],
+        )
+        counts = CounterMetricFamily(
+            PREFIX + "probe_results", "Probe results by outcome.", labels=["target", "probe", "result"]
+        )
         for t in targets:
             st = states.get(t.id)
             if st is None:
@@ -221,12 +261,14 @@ class VigiaCollector(Collector):
             for s in r.series:
                 for spec in table.get(s.name, ()):
                     family(spec, tuple(k for k, _ in s.labels)).add_metric(
-                        [t.id, *(v for _, v in spec.const_labels), *(v for _, v in s.labels)], s.value)
+                        [t.id, *(v for _, v in spec.const_labels), *(v for _, v in s.labels)], s.value
+                    )
             if r.labels:
                 info = infos.get(r.probe)
                 if info is None:
-                    info = InfoMetricFamily(PREFIX + r.probe + "_details",
-                                            f"Descriptive facts from the last {r.probe} probe.")
+                    info = InfoMetricFamily(
+                        PREFIX + r.probe + "_details", f"Descriptive facts from the last {r.probe} probe."
+                    )
                     infos[r.probe] = info
                 info.add_metric([], {"target": t.id, **r.labels})
         yield from families.values()

@@ -35,14 +35,16 @@ SCHEMA_VERSION = 1
 metadata = sa.MetaData()
 
 schema_version = sa.Table(
-    "vigia_schema", metadata,
+    "vigia_schema",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("migrated_at", sa.Float, nullable=False),
 )
 
 results = sa.Table(
-    "probe_results", metadata,
+    "probe_results",
+    metadata,
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
     sa.Column("instance", sa.String(100), nullable=False),
     sa.Column("target", sa.String(100), nullable=False),
@@ -59,7 +61,8 @@ results = sa.Table(
 )
 
 outages = sa.Table(
-    "outages", metadata,
+    "outages",
+    metadata,
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
     sa.Column("instance", sa.String(100), nullable=False),
     sa.Column("target", sa.String(100), nullable=False),
@@ -73,7 +76,8 @@ outages = sa.Table(
 )
 
 target_state = sa.Table(
-    "target_state", metadata,
+    "target_state",
+    metadata,
     sa.Column("instance", sa.String(100), primary_key=True),
     sa.Column("target", sa.String(100), primary_key=True),
     sa.Column("state", sa.String(16), nullable=False),
@@ -83,7 +87,8 @@ target_state = sa.Table(
 
 # One row per daemon run, with a heartbeat: gaps between runs are "no data", not downtime.
 daemon_runs = sa.Table(
-    "daemon_runs", metadata,
+    "daemon_runs",
+    metadata,
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
     sa.Column("instance", sa.String(100), nullable=False),
     sa.Column("host", sa.String(255), nullable=False),
@@ -94,7 +99,8 @@ daemon_runs = sa.Table(
 )
 
 hourly = sa.Table(
-    "hourly_results", metadata,
+    "hourly_results",
+    metadata,
     sa.Column("instance", sa.String(100), primary_key=True),
     sa.Column("target", sa.String(100), primary_key=True),
     sa.Column("hour", sa.Float, primary_key=True),
@@ -106,7 +112,8 @@ hourly = sa.Table(
 )
 
 hourly_values = sa.Table(
-    "hourly_values", metadata,
+    "hourly_values",
+    metadata,
     sa.Column("instance", sa.String(100), primary_key=True),
     sa.Column("target", sa.String(100), primary_key=True),
     sa.Column("hour", sa.Float, primary_key=True),
@@ -120,7 +127,8 @@ hourly_values = sa.Table(
 )
 
 meta = sa.Table(
-    "vigia_meta", metadata,
+    "vigia_meta",
+    metadata,
     sa.Column("instance", sa.String(100), primary_key=True),
     sa.Column("key", sa.String(100), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
@@ -225,8 +233,11 @@ class Store:
                     log.info("migrating store schema from version %d to %d", version, version + 1)
                     MIGRATIONS[version](conn)
                     version += 1
-                    conn.execute(schema_version.update().where(schema_version.c.id == 1).values(
-                        version=version, migrated_at=time.time()))
+                    conn.execute(
+                        schema_version.update()
+                        .where(schema_version.c.id == 1)
+                        .values(version=version, migrated_at=time.time())
+                    )
                 return int(version)
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot prepare the store schema: {type(exc).__name__}: {_short(exc)}") from exc
@@ -239,29 +250,42 @@ class Store:
 
     def start_run(self, host: str, version: str, now: float) -> None:
         with self.engine.begin() as conn:
-            res = conn.execute(daemon_runs.insert().values(
-                instance=self.instance, host=host, version=version, started_at=now, last_seen=now))
+            res = conn.execute(
+                daemon_runs.insert().values(
+                    instance=self.instance, host=host, version=version, started_at=now, last_seen=now
+                )
+            )
             self.run_id = int(res.inserted_primary_key[0]) if res.inserted_primary_key else None
 
     def stop_run(self, now: float) -> None:
         if self.run_id is None:
             return
         with self.engine.begin() as conn:
-            conn.execute(daemon_runs.update().where(daemon_runs.c.id == self.run_id).values(
-                last_seen=now, stopped_at=now))
+            conn.execute(
+                daemon_runs.update().where(daemon_runs.c.id == self.run_id).values(last_seen=now, stopped_at=now)
+            )
 
     def write_cycle(self, batch: Sequence[ProbeResult], transitions: Sequence[Transition], now: float) -> None:
         """Store one cycle in one transaction: results, state changes, outages, heartbeat."""
         with self.engine.begin() as conn:
             if batch:
-                conn.execute(results.insert(), [
-                    {
-                        "instance": self.instance, "target": r.target, "probe": r.probe,
-                        "ts": r.started_at.timestamp(), "duration": r.duration, "success": r.success,
-                        "reason": r.reason, "message": r.message[:1000], "data": _encode(r),
-                    }
-                    for r in batch
-                ])
+                conn.execute(
+                    results.insert(),
+                    [
+                        {
+                            "instance": self.instance,
+                            "target": r.target,
+                            "probe": r.probe,
+                            "ts": r.started_at.timestamp(),
+                            "duration": r.duration,
+                            "success": r.success,
+                            "reason": r.reason,
+                            "message": r.message[:1000],
+                            "data": _encode(r),
+                        }
+                        for r in batch
+                    ],
+                )
             for t in transitions:
                 self._apply_transition(conn, t)
             if self.run_id is not None:
@@ -271,23 +295,44 @@ class Store:
         at = t.at.timestamp()
         if t.old in (State.DOWN, State.MAINTENANCE):
             kind = "down" if t.old == State.DOWN else "maintenance"
-            conn.execute(outages.update().where(
-                outages.c.instance == self.instance, outages.c.target == t.target,
-                outages.c.kind == kind, outages.c.ended_at.is_(None),
-            ).values(ended_at=at))
+            conn.execute(
+                outages.update()
+                .where(
+                    outages.c.instance == self.instance,
+                    outages.c.target == t.target,
+                    outages.c.kind == kind,
+                    outages.c.ended_at.is_(None),
+                )
+                .values(ended_at=at)
+            )
         if t.new in (State.DOWN, State.MAINTENANCE):
             start = t.outage_start.timestamp() if t.outage_start else at
-            conn.execute(outages.insert().values(
-                instance=self.instance, target=t.target,
-                kind="down" if t.new == State.DOWN else "maintenance",
-                started_at=start, ended_at=None, reason=t.reason, message=t.message[:1000]))
+            conn.execute(
+                outages.insert().values(
+                    instance=self.instance,
+                    target=t.target,
+                    kind="down" if t.new == State.DOWN else "maintenance",
+                    started_at=start,
+                    ended_at=None,
+                    reason=t.reason,
+                    message=t.message[:1000],
+                )
+            )
         since = t.outage_start.timestamp() if t.outage_start else at
-        updated = conn.execute(target_state.update().where(
-            target_state.c.instance == self.instance, target_state.c.target == t.target,
-        ).values(state=t.new.value, since=since, updated_at=time.time()))
+        updated = conn.execute(
+            target_state.update()
+            .where(
+                target_state.c.instance == self.instance,
+                target_state.c.target == t.target,
+            )
+            .values(state=t.new.value, since=since, updated_at=time.time())
+        )
         if updated.rowcount == 0:
-            conn.execute(target_state.insert().values(
-                instance=self.instance, target=t.target, state=t.new.value, since=since, updated_at=time.time()))
+            conn.execute(
+                target_state.insert().values(
+                    instance=self.instance, target=t.target, state=t.new.value, since=since, updated_at=time.time()
+                )
+            )
 
     # -- reads -----------------------------------------------------------
 
@@ -298,14 +343,18 @@ class Store:
 
     def open_outages(self) -> list[OpenOutage]:
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(outages).where(
-                outages.c.instance == self.instance, outages.c.ended_at.is_(None)).order_by(outages.c.started_at))
+            rows = conn.execute(
+                sa.select(outages)
+                .where(outages.c.instance == self.instance, outages.c.ended_at.is_(None))
+                .order_by(outages.c.started_at)
+            )
             return [OpenOutage(r.target, r.kind, r.started_at, r.reason) for r in rows]
 
     def outages_between(self, start: float, end: float, target: str | None = None) -> list[sa.Row[Any]]:
         """Outages overlapping [start, end)."""
         q = sa.select(outages).where(
-            outages.c.instance == self.instance, outages.c.started_at < end,
+            outages.c.instance == self.instance,
+            outages.c.started_at < end,
             sa.or_(outages.c.ended_at.is_(None), outages.c.ended_at > start),
         )
         if target is not None:
@@ -314,8 +363,7 @@ class Store:
             return list(conn.execute(q.order_by(outages.c.started_at)))
 
     def results_between(self, start: float, end: float, target: str | None = None) -> list[sa.Row[Any]]:
-        q = sa.select(results).where(
-            results.c.instance == self.instance, results.c.ts >= start, results.c.ts < end)
+        q = sa.select(results).where(results.c.instance == self.instance, results.c.ts >= start, results.c.ts < end)
         if target is not None:
             q = q.where(results.c.target == target)
         with self.engine.connect() as conn:
@@ -323,16 +371,22 @@ class Store:
 
     def count_results(self) -> int:
         with self.engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(results).where(
-                results.c.instance == self.instance)).scalar_one())
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count()).select_from(results).where(results.c.instance == self.instance)
+                ).scalar_one()
+            )
 
     def get_meta(self, key: str) -> str | None:
         with self.engine.connect() as conn:
-            return conn.execute(sa.select(meta.c.value).where(
-                meta.c.instance == self.instance, meta.c.key == key)).scalar_one_or_none()
+            return conn.execute(
+                sa.select(meta.c.value).where(meta.c.instance == self.instance, meta.c.key == key)
+            ).scalar_one_or_none()
 
     def _set_meta(self, conn: sa.Connection, key: str, value: str) -> None:
-        done = conn.execute(meta.update().where(meta.c.instance == self.instance, meta.c.key == key).values(value=value))
+        done = conn.execute(
+            meta.update().where(meta.c.instance == self.instance, meta.c.key == key).values(value=value)
+        )
         if done.rowcount == 0:
             conn.execute(meta.insert().values(instance=self.instance, key=key, value=value))
 
@@ -344,8 +398,9 @@ class Store:
         current_hour = math.floor(now / 3600) * 3600
         if done_until is None:
             with self.engine.connect() as conn:
-                first = conn.execute(sa.select(sa.func.min(results.c.ts)).where(
-                    results.c.instance == self.instance)).scalar_one_or_none()
+                first = conn.execute(
+                    sa.select(sa.func.min(results.c.ts)).where(results.c.instance == self.instance)
+                ).scalar_one_or_none()
             if first is None:
                 return 0
             start = math.floor(first / 3600) * 3600
@@ -357,8 +412,11 @@ class Store:
             rows = self.results_between(start, end)
             with self.engine.begin() as conn:
                 conn.execute(hourly.delete().where(hourly.c.instance == self.instance, hourly.c.hour == start))
-                conn.execute(hourly_values.delete().where(
-                    hourly_values.c.instance == self.instance, hourly_values.c.hour == start))
+                conn.execute(
+                    hourly_values.delete().where(
+                        hourly_values.c.instance == self.instance, hourly_values.c.hour == start
+                    )
+                )
                 plain, valued = _aggregate(rows, start)
                 if plain:
                     conn.execute(hourly.insert(), [{"instance": self.instance, **p} for p in plain])
@@ -384,8 +442,9 @@ class Store:
             if rollup_retention is not None:
                 old = now - rollup_retention
                 conn.execute(hourly.delete().where(hourly.c.instance == self.instance, hourly.c.hour < old))
-                conn.execute(hourly_values.delete().where(
-                    hourly_values.c.instance == self.instance, hourly_values.c.hour < old))
+                conn.execute(
+                    hourly_values.delete().where(hourly_values.c.instance == self.instance, hourly_values.c.hour < old)
+                )
         return deleted
 
 
@@ -393,10 +452,18 @@ def _aggregate(rows: Iterable[sa.Row[Any]], hour: float) -> tuple[list[dict[str,
     plain: dict[str, dict[str, Any]] = {}
     stats: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     for row in rows:
-        p = plain.setdefault(row.target, {
-            "target": row.target, "hour": hour, "probe": row.probe,
-            "samples": 0, "successes": 0, "duration_sum": 0.0, "duration_max": 0.0,
-        })
+        p = plain.setdefault(
+            row.target,
+            {
+                "target": row.target,
+                "hour": hour,
+                "probe": row.probe,
+                "samples": 0,
+                "successes": 0,
+                "duration_sum": 0.0,
+                "duration_max": 0.0,
+            },
+        )
         p["samples"] += 1
         p["successes"] += 1 if row.success else 0
         p["duration_sum"] += row.duration
@@ -407,8 +474,17 @@ def _aggregate(rows: Iterable[sa.Row[Any]], hour: float) -> tuple[list[dict[str,
         for name, labels, value in data.get("series", []):
             stats[(row.target, name, json.dumps(labels, sort_keys=True))].append(float(value))
     valued = [
-        {"target": t, "hour": hour, "name": n, "labels": lb, "count": len(v), "sum": math.fsum(v),
-         "min": min(v), "max": max(v), "last": v[-1]}
+        {
+            "target": t,
+            "hour": hour,
+            "name": n,
+            "labels": lb,
+            "count": len(v),
+            "sum": math.fsum(v),
+            "min": min(v),
+            "max": max(v),
+            "last": v[-1],
+        }
         for (t, n, lb), v in stats.items()
     ]
     return list(plain.values()), valued
@@ -423,5 +499,5 @@ def safe_url(url: str) -> str:
     """The URL with any password masked, for logs and errors."""
     try:
         return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - a malformed URL is shown as a placeholder
+    except Exception:
         return "<invalid store URL>"

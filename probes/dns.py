@@ -77,7 +77,9 @@ def probe(target: str, settings: DnsSettings, *, deadline: float) -> ProbeResult
     values = {"answers": float(len(records)), "rcode": float(rcode)}
     if rcode != dns.rcode.from_text(settings.expect_rcode):
         return timer.fail(
-            target, KIND, r.RCODE,
+            target,
+            KIND,
+            r.RCODE,
             f"{where}: {settings.name} {settings.type} answered {dns.rcode.to_text(rcode)}, "
             f"expected {settings.expect_rcode}",
             values,
@@ -85,7 +87,9 @@ def probe(target: str, settings: DnsSettings, *, deadline: float) -> ProbeResult
     missing = [a for a in settings.expect_answers if a not in records]
     if missing:
         return timer.fail(
-            target, KIND, r.ANSWER_MISMATCH,
+            target,
+            KIND,
+            r.ANSWER_MISMATCH,
             f"{where}: {settings.name} {settings.type} lacks {', '.join(missing)} (got {', '.join(records) or 'none'})",
             values,
         )

@@ -29,10 +29,16 @@ class HostSettings(Settings):
 
 
 METRICS = (
-    MetricSpec("cpu_utilisation_ratio", "host_cpu_utilisation_ratio", "Share of CPU time not idle since the previous probe (0-1)."),
+    MetricSpec(
+        "cpu_utilisation_ratio",
+        "host_cpu_utilisation_ratio",
+        "Share of CPU time not idle since the previous probe (0-1).",
+    ),
     MetricSpec("cpus", "host_cpus", "Logical CPUs."),
     MetricSpec("memory_total_bytes", "host_memory_total_bytes", "Physical memory."),
-    MetricSpec("memory_available_bytes", "host_memory_available_bytes", "Memory available to new processes without swapping."),
+    MetricSpec(
+        "memory_available_bytes", "host_memory_available_bytes", "Memory available to new processes without swapping."
+    ),
     MetricSpec("memory_utilisation_ratio", "host_memory_utilisation_ratio", "1 - available/total."),
     MetricSpec("swap_total_bytes", "host_swap_total_bytes", "Swap space."),
     MetricSpec("swap_used_bytes", "host_swap_used_bytes", "Swap space in use."),
@@ -42,10 +48,16 @@ METRICS = (
     MetricSpec("uptime_seconds", "host_uptime_seconds", "Seconds since boot."),
     MetricSpec("boot_time_seconds", "host_boot_time_seconds", "Unix time of the last boot."),
     MetricSpec("filesystem_size_bytes", "host_filesystem_size_bytes", "Filesystem size."),
-    MetricSpec("filesystem_avail_bytes", "host_filesystem_avail_bytes", "Filesystem space available to unprivileged users."),
+    MetricSpec(
+        "filesystem_avail_bytes", "host_filesystem_avail_bytes", "Filesystem space available to unprivileged users."
+    ),
     MetricSpec("filesystem_utilisation_ratio", "host_filesystem_utilisation_ratio", "1 - avail/size."),
-    MetricSpec("network_receive_bytes_total", "host_network_receive_bytes_total", "Bytes received by the interface.", "counter"),
-    MetricSpec("network_transmit_bytes_total", "host_network_transmit_bytes_total", "Bytes sent by the interface.", "counter"),
+    MetricSpec(
+        "network_receive_bytes_total", "host_network_receive_bytes_total", "Bytes received by the interface.", "counter"
+    ),
+    MetricSpec(
+        "network_transmit_bytes_total", "host_network_transmit_bytes_total", "Bytes sent by the interface.", "counter"
+    ),
 )
 
 _cpu_lock = threading.Lock()

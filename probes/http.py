@@ -8,8 +8,10 @@ configured scheme, host and port (never to where a redirect points).
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import re
+import socket
 import ssl
 import threading
 from urllib.parse import urljoin, urlsplit
@@ -36,9 +38,7 @@ class HttpSettings(Settings):
     url: str
     method: str = Field(default="GET", pattern="^(GET|HEAD)$")
     headers: dict[str, str] = Field(default_factory=dict)
-    valid_status_codes: list[int] = Field(
-        default_factory=list, description="empty means any 2xx"
-    )
+    valid_status_codes: list[int] = Field(default_factory=list, description="empty means any 2xx")
     body_regex: Regex | None = None
     body_not_regex: Regex | None = None
     follow_redirects: bool = True
@@ -61,9 +61,7 @@ class HttpSettings(Settings):
     def _no_secret_headers(cls, value: dict[str, str]) -> dict[str, str]:
         for name in value:
             if name.lower() in ("authorization", "cookie", "proxy-authorization"):
-                raise ValueError(
-                    f"header {name!r} carries a secret: use basic_auth with a password file or env"
-                )
+                raise ValueError(f"header {name!r} carries a secret: use basic_auth with a password file or env")
         return value
 
 
@@ -71,8 +69,11 @@ METRICS = (
     MetricSpec("status_code", "http_status_code", "HTTP status code of the final response."),
     MetricSpec("redirects", "http_redirects", "Redirects followed to reach the final response."),
     MetricSpec("content_length_bytes", "http_content_length_bytes", "Body bytes read from the final response."),
-    MetricSpec("tls_certificate_expiry_timestamp_seconds", "tls_certificate_expiry_timestamp_seconds",
-               "Unix time the leaf certificate presented by the target expires."),
+    MetricSpec(
+        "tls_certificate_expiry_timestamp_seconds",
+        "tls_certificate_expiry_timestamp_seconds",
+        "Unix time the leaf certificate presented by the target expires.",
+    ),
 )
 
 
@@ -103,10 +104,8 @@ class _Guard:
         self.fired = True
         conn = self.conn
         if conn is not None and conn.sock is not None:
-            try:
-                conn.sock.shutdown(2)
-            except OSError:
-                pass
+            with contextlib.suppress(OSError):  # already closed by the probe itself
+                conn.sock.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> _Guard:
         self._timer.start()
@@ -127,7 +126,9 @@ def probe(target: str, settings: HttpSettings, *, deadline: float) -> ProbeResul
             try:
                 password = settings.basic_auth.password.read()
             except (OSError, KeyError) as exc:
-                raise ProbeFailure(r.INTERNAL, f"cannot read the basic_auth password: {exc.__class__.__name__}") from None
+                raise ProbeFailure(
+                    r.INTERNAL, f"cannot read the basic_auth password: {exc.__class__.__name__}"
+                ) from None
             token = base64.b64encode(f"{settings.basic_auth.username}:{password}".encode()).decode()
             auth_header = f"Basic {token}"
         ctx: ssl.SSLContext | None = None  # built on the first https hop only
@@ -136,19 +137,21 @@ def probe(target: str, settings: HttpSettings, *, deadline: float) -> ProbeResul
             while True:
                 if ctx is None and url.startswith("https"):
                     ctx = _tls_context(settings)
-                status, location, body, expiry = _fetch_once(
-                    url, settings, home, auth_header, ctx, guard, deadline
-                )
+                status, location, body, expiry = _fetch_once(url, settings, home, auth_header, ctx, guard, deadline)
                 if expiry is not None:
                     values["tls_certificate_expiry_timestamp_seconds"] = expiry
                 if status in _REDIRECTS and settings.follow_redirects and location is not None:
                     redirects += 1
                     values["redirects"] = float(redirects)
                     if redirects > settings.max_redirects:
-                        raise ProbeFailure(r.REDIRECT, f"more than {settings.max_redirects} redirects (last to {location})")
+                        raise ProbeFailure(
+                            r.REDIRECT, f"more than {settings.max_redirects} redirects (last to {location})"
+                        )
                     nxt = urljoin(url, location)
                     if urlsplit(nxt).scheme not in ("http", "https"):
-                        raise ProbeFailure(r.REDIRECT, f"refused to follow a redirect to a non-http(s) URL: {nxt[:100]}")
+                        raise ProbeFailure(
+                            r.REDIRECT, f"refused to follow a redirect to a non-http(s) URL: {nxt[:100]}"
+                        )
                     url = nxt
                     continue
                 break
@@ -164,8 +167,10 @@ def probe(target: str, settings: HttpSettings, *, deadline: float) -> ProbeResul
         if settings.body_not_regex is not None and re.search(settings.body_not_regex, text) is not None:
             raise ProbeFailure(r.BODY_MISMATCH, f"{url}: body matches /{settings.body_not_regex}/")
     except Exception as exc:  # any failure of the target is data
-        failure = classify(exc, url) if not isinstance(exc, http.client.HTTPException) else ProbeFailure(
-            r.PROTOCOL, f"{url}: invalid HTTP response ({type(exc).__name__})"
+        failure = (
+            classify(exc, url)
+            if not isinstance(exc, http.client.HTTPException)
+            else ProbeFailure(r.PROTOCOL, f"{url}: invalid HTTP response ({type(exc).__name__})")
         )
         if isinstance(exc, OSError) and failure.reason == r.CONNECTION and remaining(deadline) <= 0:
             failure = ProbeFailure(r.TIMEOUT, f"{url}: no complete answer before the deadline")
@@ -228,13 +233,12 @@ def fetch(settings: HttpSettings, *, deadline: float) -> bytes | tuple[str, str]
     try:
         with _Guard(deadline) as guard:
             ctx = _tls_context(settings) if settings.url.startswith("https") else None
-            status, _, body, _ = _fetch_once(
-                settings.url, settings, _origin(settings.url), "", ctx, guard, deadline
-            )
+            status, _, body, _ = _fetch_once(settings.url, settings, _origin(settings.url), "", ctx, guard, deadline)
     except Exception as exc:  # any failure of the target is data
         failure = (
             ProbeFailure(r.PROTOCOL, f"{settings.url}: invalid HTTP response")
-            if isinstance(exc, http.client.HTTPException) else classify(exc, settings.url)
+            if isinstance(exc, http.client.HTTPException)
+            else classify(exc, settings.url)
         )
         return failure.reason, str(failure)
     if not 200 <= status < 300:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import functools
 import ipaddress
+import itertools
 import logging
 import math
 import random
@@ -59,14 +60,20 @@ class IcmpSettings(Settings):
     packets: int | None = Field(default=None, ge=1, le=100, description="defaults.packets if unset")
     size: int = Field(default=56, ge=8, le=1400, description="ICMP payload bytes")
     max_loss_ratio: float = Field(
-        default=0.99, ge=0.0, lt=1.0,
+        default=0.99,
+        ge=0.0,
+        lt=1.0,
         description="the probe fails when more than this share of packets is lost",
     )
 
 
 METRICS = (
-    MetricSpec("rtt_min_seconds", "icmp_rtt_seconds", "ICMP echo round-trip time of the last cycle.",
-               const_labels=(("stat", "min"),)),
+    MetricSpec(
+        "rtt_min_seconds",
+        "icmp_rtt_seconds",
+        "ICMP echo round-trip time of the last cycle.",
+        const_labels=(("stat", "min"),),
+    ),
     MetricSpec("rtt_avg_seconds", "icmp_rtt_seconds", "", const_labels=(("stat", "avg"),)),
     MetricSpec("rtt_max_seconds", "icmp_rtt_seconds", "", const_labels=(("stat", "max"),)),
     MetricSpec("rtt_jitter_seconds", "icmp_rtt_seconds", "", const_labels=(("stat", "jitter"),)),
@@ -159,9 +166,7 @@ class IcmpEngine:
             blocked[_ECHO_REPLY_V6 >> 5] &= ~(1 << (_ECHO_REPLY_V6 & 31)) & 0xFFFFFFFF
             sock.setsockopt(socket.IPPROTO_ICMPV6, _ICMP6_FILTER, struct.pack("8I", *blocked))
         self._sockets[family] = sock
-        thread = threading.Thread(
-            target=self._receive_loop, args=(sock, family), name=f"icmp-rx-{family}", daemon=True
-        )
+        thread = threading.Thread(target=self._receive_loop, args=(sock, family), name=f"icmp-rx-{family}", daemon=True)
         thread.start()
         self._threads.append(thread)
         return sock
@@ -298,9 +303,7 @@ class IcmpEngine:
             sock = self._sockets.get(job.family) or self._open(job.family)
             if sock is None:
                 job.error_reason = r.PERMISSION if self._setup_error else r.UNREACHABLE
-                job.error_message = (
-                    str(self._setup_error) if self._setup_error else "IPv6 is not available here"
-                )
+                job.error_message = str(self._setup_error) if self._setup_error else "IPv6 is not available here"
                 continue
             # Pace sends on a schedule, not per packet: a sleep per packet costs more than a send.
             ahead = start + n * self.pace - time.monotonic()
@@ -375,13 +378,15 @@ def _summarise(job: _Job, timer: Timer) -> ProbeResult:
         values["rtt_min_seconds"] = min(got)
         values["rtt_max_seconds"] = max(got)
         values["rtt_avg_seconds"] = math.fsum(got) / len(got)
-        diffs = [abs(b - a) for a, b in zip(got, got[1:], strict=False)]
+        diffs = [abs(b - a) for a, b in itertools.pairwise(got)]
         values["rtt_jitter_seconds"] = math.fsum(diffs) / len(diffs) if diffs else 0.0
     if job.error_reason and not got:
         return timer.fail(job.target, KIND, job.error_reason, job.error_message, values)
     if loss > job.settings.max_loss_ratio:
         return timer.fail(
-            job.target, KIND, r.LOSS if got else r.TIMEOUT,
+            job.target,
+            KIND,
+            r.LOSS if got else r.TIMEOUT,
             f"{len(got)} of {job.packets} echo replies from {job.address or job.settings.address}",
             values,
         )

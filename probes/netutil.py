@@ -51,7 +51,10 @@ def classify(exc: BaseException, where: str) -> ProbeFailure:
     if isinstance(exc, ConnectionRefusedError):
         return ProbeFailure(r.REFUSED, f"{where}: connection refused")
     if isinstance(exc, OSError) and exc.errno in (
-        errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.EHOSTDOWN,
+        errno.ENETDOWN,
     ):
         return ProbeFailure(r.UNREACHABLE, f"{where}: {exc.strerror}")
     if isinstance(exc, OSError):

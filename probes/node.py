@@ -40,8 +40,13 @@ class NodeSettings(Settings):
 def probe(target: str, settings: NodeSettings, *, deadline: float) -> ProbeResult:
     timer = Timer()
     fetched = fetch(
-        HttpSettings(url=settings.url, tls_verify=settings.tls_verify, ca_file=settings.ca_file,
-                     max_body_bytes=settings.max_body_bytes, follow_redirects=False),
+        HttpSettings(
+            url=settings.url,
+            tls_verify=settings.tls_verify,
+            ca_file=settings.ca_file,
+            max_body_bytes=settings.max_body_bytes,
+            follow_redirects=False,
+        ),
         deadline=deadline,
     )
     if isinstance(fetched, tuple):
@@ -110,8 +115,7 @@ def _values(target: str, samples: Samples, settings: NodeSettings) -> tuple[dict
     series: list[Series] = []
     skip_fs = re.compile(settings.filesystems_exclude)
     avail = {
-        (lb.get("device", ""), lb.get("mountpoint", "")): v
-        for lb, v in samples.get("node_filesystem_avail_bytes", [])
+        (lb.get("device", ""), lb.get("mountpoint", "")): v for lb, v in samples.get("node_filesystem_avail_bytes", [])
     }
     for labels, size in samples.get("node_filesystem_size_bytes", []):
         fstype = labels.get("fstype", "")
@@ -120,8 +124,10 @@ def _values(target: str, samples: Samples, settings: NodeSettings) -> tuple[dict
             continue
         series += host.filesystem_series(key[1], fstype, key[0], size, avail[key])
     skip_if = re.compile(settings.interfaces_exclude)
-    for name, metric in (("network_receive_bytes_total", "node_network_receive_bytes_total"),
-                         ("network_transmit_bytes_total", "node_network_transmit_bytes_total")):
+    for name, metric in (
+        ("network_receive_bytes_total", "node_network_receive_bytes_total"),
+        ("network_transmit_bytes_total", "node_network_transmit_bytes_total"),
+    ):
         for labels, value in samples.get(metric, []):
             device = labels.get("device", "")
             if not skip_if.search(device):

@@ -98,8 +98,16 @@ class Timer:
         series: tuple[Series, ...] = (),
     ) -> ProbeResult:
         return ProbeResult(
-            target, probe, self.started_at, self.elapsed(), True, "", "",
-            values or {}, labels or {}, series,
+            target,
+            probe,
+            self.started_at,
+            self.elapsed(),
+            True,
+            "",
+            "",
+            values or {},
+            labels or {},
+            series,
         )
 
     def fail(
@@ -112,8 +120,15 @@ class Timer:
         labels: dict[str, str] | None = None,
     ) -> ProbeResult:
         return ProbeResult(
-            target, probe, self.started_at, self.elapsed(), False, reason, message,
-            values or {}, labels or {},
+            target,
+            probe,
+            self.started_at,
+            self.elapsed(),
+            False,
+            reason,
+            message,
+            values or {},
+            labels or {},
         )
 
 

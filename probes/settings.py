@@ -9,7 +9,13 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
 _UNIT_SECONDS = {
-    "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0, "y": 31536000.0,
+    "ms": 0.001,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+    "d": 86400.0,
+    "w": 604800.0,
+    "y": 31536000.0,
 }
 
 
@@ -30,8 +36,7 @@ def parse_duration(value: Any) -> float:
         pos = match.end()
     if pos != len(text) or not text:
         raise ValueError(
-            f"invalid duration {value!r}: use a number and a unit (ms, s, m, h, d, w, y), "
-            "e.g. '30s', '1m30s', '35d'"
+            f"invalid duration {value!r}: use a number and a unit (ms, s, m, h, d, w, y), e.g. '30s', '1m30s', '35d'"
         )
     return total
 

@@ -22,9 +22,7 @@ class TcpSettings(Settings):
     read_bytes: int = Field(default=1024, ge=1, le=65536)
 
 
-METRICS = (
-    MetricSpec("connect_seconds", "tcp_connect_seconds", "Time to establish the TCP connection."),
-)
+METRICS = (MetricSpec("connect_seconds", "tcp_connect_seconds", "Time to establish the TCP connection."),)
 
 
 def probe(target: str, settings: TcpSettings, *, deadline: float) -> ProbeResult:

@@ -32,14 +32,24 @@ class TlsSettings(Settings):
 
 
 METRICS = (
-    MetricSpec("tls_certificate_expiry_timestamp_seconds", "tls_certificate_expiry_timestamp_seconds",
-               "Unix time the leaf certificate presented by the target expires."),
-    MetricSpec("tls_certificate_not_before_timestamp_seconds", "tls_certificate_not_before_timestamp_seconds",
-               "Unix time the leaf certificate presented by the target became valid."),
-    MetricSpec("tls_name_match", "tls_certificate_name_match",
-               "1 if the certificate is valid for the configured server name."),
-    MetricSpec("tls_verified", "tls_certificate_verified",
-               "1 if the chain verified against the trust store and the name matched."),
+    MetricSpec(
+        "tls_certificate_expiry_timestamp_seconds",
+        "tls_certificate_expiry_timestamp_seconds",
+        "Unix time the leaf certificate presented by the target expires.",
+    ),
+    MetricSpec(
+        "tls_certificate_not_before_timestamp_seconds",
+        "tls_certificate_not_before_timestamp_seconds",
+        "Unix time the leaf certificate presented by the target became valid.",
+    ),
+    MetricSpec(
+        "tls_name_match", "tls_certificate_name_match", "1 if the certificate is valid for the configured server name."
+    ),
+    MetricSpec(
+        "tls_verified",
+        "tls_certificate_verified",
+        "1 if the chain verified against the trust store and the name matched.",
+    ),
     MetricSpec("tls_key_bits", "tls_certificate_key_bits", "Size of the leaf certificate's public key."),
 )
 
@@ -144,7 +154,7 @@ def probe(target: str, settings: TlsSettings, *, deadline: float) -> ProbeResult
             return timer.fail(target, KIND, failure.reason, str(failure))
         try:
             der, version, cipher = _handshake(settings, False, deadline)
-        except Exception as exc2:  # noqa: BLE001 - reported as data
+        except Exception as exc2:
             second = classify(exc2, where)
             return timer.fail(target, KIND, failure.reason, f"{failure}; then {second}")
     if not der:

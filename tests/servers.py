@@ -32,26 +32,40 @@ class Pki:
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vigia test CA")])
         now = dt.datetime.now(dt.UTC)
         self.ca_cert = (
-            x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(self.ca_key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=3650))
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self.ca_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=3650))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .sign(self.ca_key, hashes.SHA256())
         )
         self.ca_file = self.root / "ca.pem"
         self.ca_file.write_bytes(self.ca_cert.public_bytes(serialization.Encoding.PEM))
 
-    def leaf(self, name: str, *, dns: list[str] | None = None, ips: list[str] | None = None,
-             days: float = 90, start_days_ago: float = 1, self_signed: bool = False) -> tuple[Path, Path, x509.Certificate]:
+    def leaf(
+        self,
+        name: str,
+        *,
+        dns: list[str] | None = None,
+        ips: list[str] | None = None,
+        days: float = 90,
+        start_days_ago: float = 1,
+        self_signed: bool = False,
+    ) -> tuple[Path, Path, x509.Certificate]:
         key = ec.generate_private_key(ec.SECP256R1())
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
         now = dt.datetime.now(dt.UTC)
         sans: list[x509.GeneralName] = [x509.DNSName(d) for d in (dns or [])]
         sans += [x509.IPAddress(ip_address(i)) for i in (ips or [])]
         builder = (
-            x509.CertificateBuilder().subject_name(subject)
+            x509.CertificateBuilder()
+            .subject_name(subject)
             .issuer_name(subject if self_signed else self.ca_cert.subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(days=start_days_ago))
             .not_valid_after(now - dt.timedelta(days=start_days_ago) + dt.timedelta(days=days))
         )
@@ -61,8 +75,11 @@ class Pki:
         cert_file = self.root / f"{name}.crt"
         key_file = self.root / f"{name}.key"
         cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
         return cert_file, key_file, cert
 
 
@@ -80,8 +97,9 @@ class HttpServer:
 
 
 @contextmanager
-def http_server(routes: dict[str, Route], host: str = "127.0.0.1",
-                tls: tuple[Path, Path] | None = None) -> Iterator[HttpServer]:
+def http_server(
+    routes: dict[str, Route], host: str = "127.0.0.1", tls: tuple[Path, Path] | None = None
+) -> Iterator[HttpServer]:
     """A real HTTP(S) server on a free port; records the headers of every request."""
     seen: list[dict[str, str]] = []
 
@@ -160,8 +178,9 @@ def tcp_server(on_connect: Callable[[socket.socket], None], host: str = "127.0.0
 
 
 @contextmanager
-def tls_server(cert: Path, key: Path, host: str = "127.0.0.1",
-               versions: tuple[ssl.TLSVersion, ssl.TLSVersion] | None = None) -> Iterator[int]:
+def tls_server(
+    cert: Path, key: Path, host: str = "127.0.0.1", versions: tuple[ssl.TLSVersion, ssl.TLSVersion] | None = None
+) -> Iterator[int]:
     """A TLS server that completes handshakes and closes; yields its port."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(str(cert), str(key))

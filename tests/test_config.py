@@ -34,8 +34,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     text = "".join(p.read_text() for p in INVALID if p.stem in ("unknown_probe", "duplicate_id"))
     # Two files' targets merged into one list: both problems must come out together.
     merged = tmp_path / "merged.yml"
-    merged.write_text("targets:\n" + "\n".join(
-        ln for ln in text.splitlines() if ln.startswith("  ")))
+    merged.write_text("targets:\n" + "\n".join(ln for ln in text.splitlines() if ln.startswith("  ")))
     with pytest.raises(ConfigError) as info:
         cfg.parse(str(merged))
     messages = [p.message for p in info.value.problems]
@@ -69,7 +68,7 @@ def test_defaults_apply_and_can_be_overridden(tmp_path: Path) -> None:
 
 
 def test_missing_file() -> None:
-    with pytest.raises(ConfigError, match="nope.yml: cannot read: No such file"):
+    with pytest.raises(ConfigError, match=r"nope\.yml: cannot read: No such file"):
         cfg.parse("nope.yml")
 
 
@@ -79,8 +78,10 @@ def test_secrets_by_file_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     path = tmp_path / "c.yml"
     path.write_text(
         "targets:\n"
-        f"  - {{id: a, probe: http, http: {{url: 'http://127.0.0.1/', basic_auth: {{username: u, password: {{file: {tmp_path}/pw}}}}}}}}\n"
-        "  - {id: b, probe: http, http: {url: 'http://127.0.0.1/', basic_auth: {username: u, password: {env: VIGIA_TEST_PW}}}}\n"
+        "  - id: a\n    probe: http\n    http:\n      url: http://127.0.0.1/\n"
+        f"      basic_auth: {{username: u, password: {{file: {tmp_path}/pw}}}}\n"
+        "  - id: b\n    probe: http\n    http:\n      url: http://127.0.0.1/\n"
+        "      basic_auth: {username: u, password: {env: VIGIA_TEST_PW}}\n"
     )
     conf = cfg.parse(str(path))
     assert conf.targets[0].settings.basic_auth.password.read() == "clave"  # type: ignore[attr-defined]

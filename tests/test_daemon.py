@@ -93,7 +93,8 @@ def test_sigterm_mid_cycle_loses_no_stored_row(tmp_path: Path) -> None:
     release = threading.Event()
     with tcp_server(lambda c: release.wait(5)) as (port, accepted):
         config = BASE.replace("defaults: {interval: 1s, timeout: 500ms", "defaults: {interval: 3s, timeout: 1500ms") + (
-            f"  - {{id: mute, probe: tcp, tcp: {{host: 127.0.0.1, port: {port}, expect: '^220'}}}}\n")
+            f"  - {{id: mute, probe: tcp, tcp: {{host: 127.0.0.1, port: {port}, expect: '^220'}}}}\n"
+        )
         vigia = VigiaProcess(config, tmp_path).start()
         try:
             vigia.wait_for(lambda: accepted[0] >= 2, timeout=30, message="two cycles started")
@@ -128,8 +129,10 @@ def test_a_mute_peer_costs_the_cycle_its_timeout_and_nothing_more(tmp_path: Path
         )
         vigia = VigiaProcess(config, tmp_path).start()
         try:
-            vigia.wait_for(lambda: vigia.value("vigia_probe_failure", target="mute", probe="tcp",
-                                               reason="timeout") == 1.0, message="mute peer timed out")
+            vigia.wait_for(
+                lambda: vigia.value("vigia_probe_failure", target="mute", probe="tcp", reason="timeout") == 1.0,
+                message="mute peer timed out",
+            )
             assert vigia.value("vigia_probe_success", target="lo-1", probe="icmp") == 1.0
             assert vigia.value("vigia_probe_duration_seconds", target="lo-1", probe="icmp") < 0.7
             assert 0.65 < vigia.value("vigia_probe_duration_seconds", target="mute", probe="tcp") < 0.9
@@ -198,6 +201,60 @@ def test_restart_keeps_an_open_outage_open(lab, tmp_path: Path) -> None:
 
 def test_socket_helper_is_loopback_only() -> None:
     # Guard for the suite itself: every server the tests start binds loopback.
-    with tcp_server(lambda c: None) as (port, _):
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            pass
+    with tcp_server(lambda c: None) as (port, _), socket.create_connection(("127.0.0.1", port), timeout=1):
+        pass
+
+
+def test_store_failure_keeps_probing_and_loses_nothing(tmp_path: Path) -> None:
+    """The store goes away mid-run (PostgreSQL table renamed): probing and /metrics go on,
+    errors are counted, and once it is back every held result is written."""
+    need_root()
+    from tests.test_store import pg_url
+
+    base = pg_url()
+    from tests.conftest import need
+
+    need(base is not None, "needs the local PostgreSQL server on 127.0.0.1:5432")
+    import secrets
+
+    import psycopg
+
+    name = f"vigia_test_{secrets.token_hex(4)}"
+    admin = "host=127.0.0.1 user=postgres dbname=postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url_file = tmp_path / "store-url"
+    # Trust auth on the test server ignores the password; it is there to prove it never leaks.
+    url_file.write_text(f"{base}{name}\n".replace("postgres@", "postgres:s3creto-pw@"))
+    config = (
+        "state_dir: {state}\ndefaults: {interval: 1s, timeout: 500ms}\n"
+        f"store: {{url_file: {url_file}}}\ntargets:\n"
+        "  - {id: lo-1, probe: icmp, icmp: {address: 127.0.0.1}}\n"
+    )
+    vigia = VigiaProcess(config, tmp_path).start()
+    db = f"host=127.0.0.1 user=postgres dbname={name}"
+    try:
+        vigia.wait_ready()
+        vigia.wait_for(lambda: (vigia.value("vigia_store_writes_total") or 0) >= 1, message="first write")
+        with psycopg.connect(db, autocommit=True) as conn:
+            conn.execute("ALTER TABLE probe_results RENAME TO probe_results_away")
+        vigia.wait_for(lambda: (vigia.value("vigia_store_errors_total") or 0) >= 2, message="store errors")
+        assert vigia.value("vigia_target_up", target="lo-1") == 1.0
+        assert vigia.value("vigia_store_pending_results") >= 1
+        cycles_during = vigia.value("vigia_cycles_total", interval="1s")
+        with psycopg.connect(db, autocommit=True) as conn:
+            conn.execute("ALTER TABLE probe_results_away RENAME TO probe_results")
+        vigia.wait_for(
+            lambda: vigia.value("vigia_store_pending_results") == 0.0, timeout=30, message="held results written"
+        )
+        assert "cannot write to the store" in vigia.log.read_text()
+        assert b"s3creto-pw" not in vigia.get("/metrics")[1]
+    finally:
+        assert vigia.stop() == 0
+    with psycopg.connect(db) as conn:
+        stored = conn.execute("select count(*) from probe_results where target='lo-1'").fetchone()[0]
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    assert stored >= cycles_during
+    assert "s3creto-pw" not in vigia.log.read_text()
+    assert "postgres:***@" in vigia.log.read_text()

@@ -41,8 +41,9 @@ def test_host_reports_this_machine() -> None:
 def node_exporter() -> Iterator[str]:
     binary = need_binary("prometheus-node-exporter", "prometheus-node-exporter")
     port = free_port()
-    proc = subprocess.Popen([binary, f"--web.listen-address=127.0.0.1:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [binary, f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}/metrics"
     try:
         for _ in range(100):

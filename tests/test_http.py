@@ -85,9 +85,10 @@ def test_credentials_only_to_the_configured_host(tmp_path: Path) -> None:
     secret = tmp_path / "pw"
     secret.write_text("s3creto\n")
     auth = {"username": "noc", "password": Secret(file=str(secret))}
-    with http_server({"/landing": ok()}, host="127.0.0.2") as other, \
-         http_server({"/login": redirect(other.url("/landing")), "/here": redirect("/final"),
-                      "/final": ok()}) as home:
+    with (
+        http_server({"/landing": ok()}, host="127.0.0.2") as other,
+        http_server({"/login": redirect(other.url("/landing")), "/here": redirect("/final"), "/final": ok()}) as home,
+    ):
         res = run(HttpSettings(url=home.url("/login"), basic_auth=auth))
         assert res.success, res.message
         assert home.seen[0]["authorization"].startswith("Basic ")

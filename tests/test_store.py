@@ -52,9 +52,18 @@ def url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
 
 
 def result(target: str, minutes: float, ok: bool = True, rtt: float = 0.001) -> ProbeResult:
-    return ProbeResult(target, "icmp", T0 + timedelta(minutes=minutes), 0.05, ok, "" if ok else "timeout",
-                       "" if ok else "0 of 3", {"rtt_avg_seconds": rtt, "loss_ratio": 0.0 if ok else 1.0},
-                       {}, (Series("x", (("device", "eth0"),), 5.0),))
+    return ProbeResult(
+        target,
+        "icmp",
+        T0 + timedelta(minutes=minutes),
+        0.05,
+        ok,
+        "" if ok else "timeout",
+        "" if ok else "0 of 3",
+        {"rtt_avg_seconds": rtt, "loss_ratio": 0.0 if ok else 1.0},
+        {},
+        (Series("x", (("device", "eth0"),), 5.0),),
+    )
 
 
 def test_migrate_write_and_read_back(url: str) -> None:
@@ -78,8 +87,15 @@ def test_migrate_write_and_read_back(url: str) -> None:
 def test_outages_from_transitions(url: str) -> None:
     store = st.Store(url, "cdc")
     store.migrate()
-    down = Transition("gw", T0 + timedelta(minutes=3), State.UP, State.DOWN, "timeout", "0 of 3",
-                      outage_start=T0 + timedelta(minutes=1))
+    down = Transition(
+        "gw",
+        T0 + timedelta(minutes=3),
+        State.UP,
+        State.DOWN,
+        "timeout",
+        "0 of 3",
+        outage_start=T0 + timedelta(minutes=1),
+    )
     store.write_cycle([], [down], T0.timestamp())
     [open_] = store.open_outages()
     assert (open_.target, open_.kind, open_.started_at) == ("gw", "down", (T0 + timedelta(minutes=1)).timestamp())
@@ -112,8 +128,11 @@ def test_rollup_then_retention_keeps_hourly_figures(url: str) -> None:
     with store.engine.connect() as conn:
         rows = conn.execute(sa.select(st.hourly).order_by(st.hourly.c.hour)).all()
         assert [(r.samples, r.successes) for r in rows[:2]] == [(60, 45), (60, 45)]
-        vals = conn.execute(sa.select(st.hourly_values).where(
-            st.hourly_values.c.name == "rtt_avg_seconds").order_by(st.hourly_values.c.hour)).all()
+        vals = conn.execute(
+            sa.select(st.hourly_values)
+            .where(st.hourly_values.c.name == "rtt_avg_seconds")
+            .order_by(st.hourly_values.c.hour)
+        ).all()
         assert vals[0].count == 60
         assert vals[0].min == pytest.approx(0.001) and vals[0].max == pytest.approx(0.003)
         assert vals[0].sum == pytest.approx(0.001 * 20 + 0.002 * 20 + 0.003 * 20)

@@ -17,8 +17,7 @@ def test_connect_and_banner() -> None:
         conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
 
     with tcp_server(greet) as (port, _):
-        res = probe("ssh", TcpSettings(host="127.0.0.1", port=port, expect="^SSH-2.0"),
-                    deadline=time.monotonic() + 2)
+        res = probe("ssh", TcpSettings(host="127.0.0.1", port=port, expect="^SSH-2.0"), deadline=time.monotonic() + 2)
         assert res.success, res.message
         assert 0 < res.values["connect_seconds"] < 1
         res = probe("ssh", TcpSettings(host="127.0.0.1", port=port, expect="^SMTP"), deadline=time.monotonic() + 2)
@@ -33,8 +32,11 @@ def test_send_then_expect() -> None:
         conn.sendall(conn.recv(100).upper())
 
     with tcp_server(echo) as (port, _):
-        res = probe("echo", TcpSettings(host="127.0.0.1", port=port, send="ping\n", expect="^PING"),
-                    deadline=time.monotonic() + 2)
+        res = probe(
+            "echo",
+            TcpSettings(host="127.0.0.1", port=port, send="ping\n", expect="^PING"),
+            deadline=time.monotonic() + 2,
+        )
         assert res.success, res.message
 
 

@@ -36,9 +36,23 @@ class VigiaProcess:
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "monitor", "run", "--config", str(self.config),
-                 "--listen", f"127.0.0.1:{self.port}", "--log-level", "DEBUG", *extra],
-                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(self.tmp),
+                [
+                    sys.executable,
+                    "-m",
+                    "monitor",
+                    "run",
+                    "--config",
+                    str(self.config),
+                    "--listen",
+                    f"127.0.0.1:{self.port}",
+                    "--log-level",
+                    "DEBUG",
+                    *extra,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=str(self.tmp),
             )
         return self
 
