@@ -11,7 +11,8 @@ test:
 	.venv/bin/python -m pytest
 
 lint:
-	.venv/bin/ruff check monitor probes tests benchmarks
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 
 bench:

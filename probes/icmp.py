@@ -50,6 +50,7 @@ _ICMP6_FILTER = 1
 _HEADER = struct.Struct(ping3.ICMP_HEADER_FORMAT)
 _TIMESPEC = struct.Struct("@qq")
 _RCVBUF = 4 * 1024 * 1024
+_ANCSIZE = socket.CMSG_SPACE(16)
 _SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux value; Python lacks the name
 
 
@@ -83,6 +84,17 @@ METRICS = (
 )
 
 
+class _Waiter:
+    """Counts one batch's replies still expected; wakes the batch when none are left."""
+
+    __slots__ = ("done", "outstanding", "sending")
+
+    def __init__(self) -> None:
+        self.outstanding = 0
+        self.sending = True
+        self.done = threading.Event()
+
+
 @dataclass(slots=True)
 class _Slot:
     """One echo request in flight."""
@@ -91,6 +103,7 @@ class _Slot:
     job: _Job
     index: int
     seq: int
+    waiter: _Waiter
     sent_ns: int = 0
     rtt: float | None = None
 
@@ -126,13 +139,14 @@ class IcmpEngine:
         self._seq = random.randrange(0, 0xFFFF)
         self._lock = threading.Lock()
         self._pending: dict[int, _Slot] = {}
-        self._cond = threading.Condition(self._lock)
         self._stop = threading.Event()
         self._sockets: dict[int, socket.socket] = {}
         self._threads: list[threading.Thread] = []
         self._setup_error: ProbeSetupError | None = None
         self._resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="icmp-resolve")
         self.duplicates = 0
+        self._senders = 0  # batches currently sending (they drain the socket themselves)
+        self.mismatched = 0  # replies with our id and a known sequence but from the wrong source
         self._open(socket.AF_INET)
 
     # -- sockets ---------------------------------------------------------
@@ -155,8 +169,12 @@ class IcmpEngine:
                 return None
             raise ProbeSetupError(r.INTERNAL, f"cannot open raw ICMP socket: {exc}") from exc
         sock.setblocking(False)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _RCVBUF)
+        for force, plain in ((33, socket.SO_RCVBUF), (32, socket.SO_SNDBUF)):  # SO_*BUFFORCE
+            try:
+                # Beyond net.core.rmem_max only with CAP_NET_ADMIN; otherwise the plain cap applies.
+                sock.setsockopt(socket.SOL_SOCKET, force, _RCVBUF)
+            except OSError:
+                sock.setsockopt(socket.SOL_SOCKET, plain, _RCVBUF)
         sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
         # Let the kernel drop everything but echo replies before they reach Python.
         if family == socket.AF_INET:
@@ -183,49 +201,69 @@ class IcmpEngine:
     # -- receiving -------------------------------------------------------
 
     def _receive_loop(self, sock: socket.socket, family: int) -> None:
-        ancsize = socket.CMSG_SPACE(_TIMESPEC.size)
-        reply_type = _ECHO_REPLY_V4 if family == socket.AF_INET else _ECHO_REPLY_V6
         while not self._stop.is_set():
+            if self._senders:
+                # A batch is sending and drains the socket itself between sends: stay out of its
+                # way, since every GIL hand-over between two Python threads costs more than a reply.
+                time.sleep(0.002)
+                continue
             try:
-                ready, _, _ = select.select([sock], [], [], 0.2)
+                ready, _, _ = select.select([sock], [], [], 0.1)
             except (OSError, ValueError):
                 return
             if not ready:
                 continue
-            for _ in range(4096):  # drain what is queued, bounded
-                try:
-                    data, ancdata, _flags, addr = sock.recvmsg(2048, ancsize)
-                except BlockingIOError:
-                    break
-                except OSError:
-                    return
-                rx_ns = 0
-                for level, ctype, cdata in ancdata:
-                    if level == socket.SOL_SOCKET and ctype == _SO_TIMESTAMPNS:
-                        sec, nsec = _TIMESPEC.unpack(cdata[: _TIMESPEC.size])
-                        rx_ns = sec * 1_000_000_000 + nsec
-                if not rx_ns:
-                    rx_ns = time.time_ns()
-                # IPv4 raw sockets deliver the IP header; IPv6 ones do not.
-                offset = (data[0] & 0x0F) * 4 if family == socket.AF_INET else 0
-                if len(data) < offset + _HEADER.size:
-                    continue
-                header = ping3.read_icmp_header(data[offset : offset + _HEADER.size])
-                if header["type"] != reply_type or header["id"] != self._ident:
-                    continue
-                self._credit(header["seq"], _normalise(addr[0]), rx_ns)
+            # Replies carry kernel timestamps, so handling them a moment later costs no accuracy.
+            time.sleep(0.001)
+            if self._drain(sock, family, 8192) < 0:
+                return
+
+    def _drain(self, sock: socket.socket, family: int, limit: int) -> int:
+        """Read and credit up to ``limit`` queued replies without blocking; -1 if the socket is gone."""
+        ancsize = _ANCSIZE
+        reply_type = _ECHO_REPLY_V4 if family == socket.AF_INET else _ECHO_REPLY_V6
+        count = 0
+        for count in range(limit):
+            try:
+                data, ancdata, _flags, addr = sock.recvmsg(2048, ancsize)
+            except BlockingIOError:
+                return count
+            except OSError:
+                return -1
+            rx_ns = 0
+            for level, ctype, cdata in ancdata:
+                if level == socket.SOL_SOCKET and ctype == _SO_TIMESTAMPNS:
+                    sec, nsec = _TIMESPEC.unpack(cdata[: _TIMESPEC.size])
+                    rx_ns = sec * 1_000_000_000 + nsec
+            if not rx_ns:
+                rx_ns = time.time_ns()
+            # IPv4 raw sockets deliver the IP header; IPv6 ones do not.
+            offset = (data[0] & 0x0F) * 4 if family == socket.AF_INET else 0
+            if len(data) < offset + _HEADER.size:
+                continue
+            icmp_type, _code, _csum, ident, seq = _HEADER.unpack_from(data, offset)
+            if icmp_type != reply_type or ident != self._ident:
+                continue
+            self._credit(seq, addr[0] if family == socket.AF_INET else _normalise(addr[0]), rx_ns)
+        return count
 
     def _credit(self, seq: int, source: str, rx_ns: int) -> None:
-        with self._cond:
+        with self._lock:
             slot = self._pending.get(seq)
-            if slot is None or slot.address != source or not slot.sent_ns:
+            if slot is None or not slot.sent_ns:
+                return
+            if slot.address != source:
+                self.mismatched += 1
                 return
             if slot.rtt is not None:
                 self.duplicates += 1
                 return
             slot.rtt = max(0.0, (rx_ns - slot.sent_ns) / 1e9)
             slot.job.rtts[slot.index] = slot.rtt
-            self._cond.notify_all()
+            waiter = slot.waiter
+            waiter.outstanding -= 1
+            if waiter.outstanding == 0 and not waiter.sending:
+                waiter.done.set()
 
     # -- sending ---------------------------------------------------------
 
@@ -238,13 +276,7 @@ class IcmpEngine:
         raise ProbeSetupError(r.INTERNAL, "more than 65535 ICMP echo requests in flight")
 
     def _packet(self, family: int, seq: int, size: int) -> bytes:
-        payload = _payload(size)
-        icmp_type = _ECHO_REQUEST_V4 if family == socket.AF_INET else _ECHO_REQUEST_V6
-        if family == socket.AF_INET6:
-            # The kernel fills in the ICMPv6 checksum for raw ICMPv6 sockets.
-            return _HEADER.pack(icmp_type, 0, 0, self._ident, seq) + payload
-        csum = ping3.checksum(_HEADER.pack(icmp_type, 0, 0, self._ident, seq) + payload)
-        return _HEADER.pack(icmp_type, 0, socket.htons(csum), self._ident, seq) + payload
+        return _echo_request(family, self._ident, seq, size)
 
     def _resolve(self, jobs: Sequence[_Job], deadline: float) -> None:
         names = {j.settings.address for j in jobs if _literal(j.settings.address) is None}
@@ -274,6 +306,7 @@ class IcmpEngine:
         jobs = [_Job(q.target, q.settings, q.packets, rtts=[None] * q.packets) for q in requests]
         self._resolve(jobs, deadline)
         slots: list[_Slot] = []
+        waiter = _Waiter()
         rounds = max((j.packets for j in jobs), default=0)
         sent_at_round_start = time.monotonic()
         for k in range(rounds):
@@ -283,45 +316,70 @@ class IcmpEngine:
                     time.sleep(pause)
             sent_at_round_start = time.monotonic()
             batch = [j for j in jobs if k < j.packets and not j.error_reason]
-            slots.extend(self._send_round(batch, k, deadline))
-        with self._cond:
-            while time.monotonic() < deadline and any(s.rtt is None for s in slots):
-                self._cond.wait(timeout=min(0.05, max(0.0, deadline - time.monotonic())))
+            with self._lock:
+                self._senders += 1
+            try:
+                slots.extend(self._send_round(batch, k, deadline, waiter))
+            finally:
+                with self._lock:
+                    self._senders -= 1
+        with self._lock:
+            waiter.sending = False
+            if waiter.outstanding <= 0:
+                waiter.done.set()
+        waiter.done.wait(timeout=max(0.0, deadline - time.monotonic()))
+        with self._lock:
             # Late replies find no slot and are ignored: they count as lost.
             for slot in slots:
                 self._pending.pop(slot.seq, None)
         return [_summarise(job, timer) for job in jobs]
 
-    def _send_round(self, jobs: Sequence[_Job], index: int, deadline: float) -> list[_Slot]:
+    def _send_round(self, jobs: Sequence[_Job], index: int, deadline: float, waiter: _Waiter) -> list[_Slot]:
         slots: list[_Slot] = []
+        # One lock round for the whole round's sequence numbers, not one per packet.
+        with self._lock:
+            planned = []
+            for job in jobs:
+                slot = _Slot(job.address, job, index, self._next_seq(), waiter)
+                self._pending[slot.seq] = slot
+                planned.append(slot)
+            waiter.outstanding += len(planned)
         start = time.monotonic()
+        pace = self.pace
         for n, job in enumerate(jobs):
-            if time.monotonic() >= deadline:
+            if n & 63 == 0 and time.monotonic() >= deadline:
+                self._unplan(planned[n], waiter)
                 job.error_reason = job.error_reason or r.TIMEOUT
                 job.error_message = job.error_message or "deadline reached before all packets were sent"
                 continue
             sock = self._sockets.get(job.family) or self._open(job.family)
             if sock is None:
+                self._unplan(planned[n], waiter)
                 job.error_reason = r.PERMISSION if self._setup_error else r.UNREACHABLE
                 job.error_message = str(self._setup_error) if self._setup_error else "IPv6 is not available here"
                 continue
             # Pace sends on a schedule, not per packet: a sleep per packet costs more than a send.
-            ahead = start + n * self.pace - time.monotonic()
-            if ahead > 0.001:
-                time.sleep(ahead)
-            with self._cond:
-                seq = self._next_seq()
-                slot = _Slot(job.address, job, index, seq)
-                self._pending[seq] = slot
+            if pace:
+                ahead = start + n * pace - time.monotonic()
+                if ahead > 0.001:
+                    time.sleep(ahead)
+            if n & 31 == 31:
+                self._drain(sock, job.family, 64)
+            slot = planned[n]
+            seq = slot.seq
             packet = self._packet(job.family, seq, job.settings.size)
             err = self._sendto(sock, packet, job.address, deadline, slot)
             if err:
-                with self._cond:
-                    self._pending.pop(seq, None)
+                self._unplan(slot, waiter)
                 job.error_reason, job.error_message = err
                 continue
             slots.append(slot)
         return slots
+
+    def _unplan(self, slot: _Slot, waiter: _Waiter) -> None:
+        with self._lock:
+            self._pending.pop(slot.seq, None)
+            waiter.outstanding -= 1
 
     def _sendto(
         self, sock: socket.socket, packet: bytes, address: str, deadline: float, slot: _Slot
@@ -347,16 +405,32 @@ def _payload(size: int) -> bytes:
     return bytes(i & 0xFF for i in range(size))
 
 
+# Sequence numbers recur every 65536 requests, so packets are built once and reused.
+@functools.lru_cache(maxsize=32768)
+def _echo_request(family: int, ident: int, seq: int, size: int) -> bytes:
+    payload = _payload(size)
+    if family == socket.AF_INET6:
+        # The kernel fills in the ICMPv6 checksum for raw ICMPv6 sockets.
+        return _HEADER.pack(_ECHO_REQUEST_V6, 0, 0, ident, seq) + payload
+    csum = ping3.checksum(_HEADER.pack(_ECHO_REQUEST_V4, 0, 0, ident, seq) + payload)
+    return _HEADER.pack(_ECHO_REQUEST_V4, 0, socket.htons(csum), ident, seq) + payload
+
+
 def _normalise(address: str) -> str:
     return address.split("%", 1)[0]
 
 
+@functools.lru_cache(maxsize=65536)
 def _literal(address: str) -> tuple[int, str] | None:
+    """(family, canonical text) of an IP literal, None for a host name; cached, as it runs per target per cycle."""
     try:
-        ip = ipaddress.ip_address(address)
+        return socket.AF_INET, socket.inet_ntop(socket.AF_INET, socket.inet_pton(socket.AF_INET, address))
+    except OSError:
+        pass
+    try:
+        return socket.AF_INET6, str(ipaddress.IPv6Address(address.split("%", 1)[0]))
     except ValueError:
         return None
-    return (socket.AF_INET if ip.version == 4 else socket.AF_INET6, str(ip))
 
 
 def _lookup(name: str) -> tuple[int, str] | str:

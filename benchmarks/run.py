@@ -1,0 +1,57 @@
+"""Run the benchmarks and print their figures.
+
+.venv/bin/python -m benchmarks.run                    # everything (takes ~11 minutes)
+.venv/bin/python -m benchmarks.run --footprint-minutes 0   # skip the 10-minute footprint run
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from benchmarks import exposition, footprint, icmp_vs_fping
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="1000,5000", help="ICMP target counts")
+    ap.add_argument("--timeout", type=float, default=1.0, help="ICMP per-cycle timeout, seconds")
+    ap.add_argument("--footprint-minutes", type=float, default=10.0)
+    args = ap.parse_args()
+
+    print("ICMP: one echo per target, loopback addresses, same run")
+    print(f"{'tool':<16} {'targets':>7} {'wall s':>7} {'CPU us/probe':>13} {'misattributed':>13} {'false down':>10}")
+    for n in (int(x) for x in args.sizes.split(",")):
+        rows = [icmp_vs_fping.run_vigia(n, args.timeout), icmp_vs_fping.run_fping(n, args.timeout)]
+        for row in rows:
+            if row is None:
+                print(f"{'fping':<16} {n:>7} (not installed)")
+                continue
+            print(
+                f"{row.tool:<16} {row.targets:>7} {row.wall_s:>7.3f} {row.cpu_us_per_probe:>13.1f} "
+                f"{row.misattributed:>13} {row.false_down:>10}"
+            )
+        v, f = rows
+        if f is not None and f.cpu_us_per_probe > 0:
+            print(
+                f"  ratio vigia/fping CPU per probe: {v.cpu_us_per_probe / f.cpu_us_per_probe:.2f} (goal <= 1.5); "
+                f"vigia wall vs timeout+50ms: {v.wall_s:.3f} <= {args.timeout + 0.05:.3f}"
+            )
+
+    print("\nExposition")
+    e = exposition.run()
+    print(
+        f"  {e['series']:.0f} series, {e['body_bytes'] / 1024:.0f} KiB: render {e['render_ms']:.1f} ms "
+        f"({e['render_us_per_series']:.2f} us/series); scrape from cache, median {e['scrape_ms_median']:.2f} ms"
+    )
+
+    if args.footprint_minutes > 0:
+        print(f"\nDaemon footprint: 130 targets, 60 s interval, {args.footprint_minutes:g} min")
+        f = footprint.run(args.footprint_minutes)
+        print(
+            f"  RSS {f['rss_mb']:.1f} MB (peak {f['peak_rss_mb']:.1f} MB, goal <= 80); "
+            f"CPU {f['cpu_percent_of_one_core']:.2f} % of one core (goal <= 2)"
+        )
+
+
+if __name__ == "__main__":
+    main()
