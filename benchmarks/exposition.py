@@ -68,7 +68,7 @@ class FakeView:
         return self.states
 
 
-def run(n_targets: int = 800, scrapes: int = 50) -> dict[str, float]:
+def run(n_targets: int = 950, scrapes: int = 50) -> dict[str, float]:
     view = FakeView(n_targets)
     expo = Exposition(view, process_metrics=False)
     expo.refresh()

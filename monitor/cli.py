@@ -59,11 +59,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
 
 
-def cmd_check_config(args: argparse.Namespace) -> int:
+def _load(path: str) -> cfg.Config | None:
+    """The parsed config, or None after printing every problem."""
     try:
-        conf = cfg.parse(args.file)
+        return cfg.parse(path)
     except ConfigError as exc:
         _print_problems(exc)
+        return None
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    conf = _load(args.file)
+    if conf is None:
         return 1
     print(f"{args.file}: OK ({len(conf.targets)} targets, {len(conf.maintenance)} maintenance windows)")
     return 0
@@ -72,10 +79,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_probe(args: argparse.Namespace) -> int:
     from monitor.cycle import CycleRunner
 
-    try:
-        conf = cfg.parse(args.config)
-    except ConfigError as exc:
-        _print_problems(exc)
+    conf = _load(args.config)
+    if conf is None:
         return 1
     try:
         target = conf.target(args.target)

@@ -79,6 +79,10 @@ def load(file: str, text: str | None = None) -> Document:
     return doc
 
 
+def _at(doc: Document, node: yaml.Node, path: Path, message: str) -> ConfigProblem:
+    return ConfigProblem(doc.file, node.start_mark.line + 1, node.start_mark.column + 1, dotted(path), message)
+
+
 def _convert(loader: yaml.SafeLoader, node: yaml.Node, path: Path, doc: Document) -> Any:
     doc.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
@@ -87,29 +91,13 @@ def _convert(loader: yaml.SafeLoader, node: yaml.Node, path: Path, doc: Document
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
             if not isinstance(key, str | int) or isinstance(key, bool):
-                doc.problems.append(
-                    ConfigProblem(
-                        doc.file,
-                        key_node.start_mark.line + 1,
-                        key_node.start_mark.column + 1,
-                        dotted(path),
-                        f"keys must be text, not {key!r}",
-                    )
-                )
+                doc.problems.append(_at(doc, key_node, path, f"keys must be text, not {key!r}"))
                 continue
             key = str(key)
             child = (*path, key)
             if key in out:
                 first = doc.key_positions[child]
-                doc.problems.append(
-                    ConfigProblem(
-                        doc.file,
-                        key_node.start_mark.line + 1,
-                        key_node.start_mark.column + 1,
-                        dotted(child),
-                        f"duplicate key (first defined at line {first[0]})",
-                    )
-                )
+                doc.problems.append(_at(doc, key_node, child, f"duplicate key (first defined at line {first[0]})"))
                 continue
             doc.key_positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             out[key] = _convert(loader, value_node, child, doc)

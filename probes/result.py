@@ -97,18 +97,7 @@ class Timer:
         labels: dict[str, str] | None = None,
         series: tuple[Series, ...] = (),
     ) -> ProbeResult:
-        return ProbeResult(
-            target,
-            probe,
-            self.started_at,
-            self.elapsed(),
-            True,
-            "",
-            "",
-            values or {},
-            labels or {},
-            series,
-        )
+        return self._result(target, probe, True, "", "", values, labels, series)
 
     def fail(
         self,
@@ -119,16 +108,30 @@ class Timer:
         values: dict[str, float] | None = None,
         labels: dict[str, str] | None = None,
     ) -> ProbeResult:
+        return self._result(target, probe, False, reason, message, values, labels, ())
+
+    def _result(
+        self,
+        target: str,
+        probe: str,
+        success: bool,
+        reason: str,
+        message: str,
+        values: dict[str, float] | None,
+        labels: dict[str, str] | None,
+        series: tuple[Series, ...],
+    ) -> ProbeResult:
         return ProbeResult(
-            target,
-            probe,
-            self.started_at,
-            self.elapsed(),
-            False,
-            reason,
-            message,
-            values or {},
-            labels or {},
+            target=target,
+            probe=probe,
+            started_at=self.started_at,
+            duration=self.elapsed(),
+            success=success,
+            reason=reason,
+            message=message,
+            values=values or {},
+            labels=labels or {},
+            series=series,
         )
 
 

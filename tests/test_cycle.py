@@ -16,12 +16,12 @@ import pytest
 
 from monitor import config as cfg
 from monitor.cycle import GRACE, CycleRunner
-from monitor.daemon import Daemon
 from probes import REGISTRY, ProbeKind
 from probes import result as r
 from probes.result import ProbeResult
 from probes.settings import Settings
 from tests.conftest import need_root
+from tests.vigiaproc import daemon_in_process
 
 release = threading.Event()
 
@@ -92,23 +92,16 @@ def test_raising_and_hanging_probes_do_not_touch_the_others(tmp_path: Path) -> N
 
 def test_daemon_counts_overruns_and_exceptions(tmp_path: Path) -> None:
     need_root()
-    (tmp_path / "c.yml").write_text(CONFIG)
-    daemon = Daemon(str(tmp_path / "c.yml"), state_dir=str(tmp_path / "state"), listen="127.0.0.1:0")
-    daemon.store.migrate()
-    daemon.writer.start()
     try:
-        daemon._restore_states()
-        daemon.run_cycle(1.0)
-        cycle = daemon.stats.cycles[1.0]
-        assert cycle.runs == 1
-        assert cycle.last_duration > 1.0  # 600 ms deadline + grace for the stuck probe
-        assert cycle.overruns == 1
-        assert daemon.stats.probe_exceptions == 1
-        body = daemon.exposition.body().decode()
-        assert 'vigia_cycle_overruns_total{interval="1s"} 1.0' in body
-        assert "vigia_probe_exceptions_total 1.0" in body
+        with daemon_in_process(CONFIG, tmp_path) as daemon:
+            daemon.run_cycle(1.0)
+            cycle = daemon.stats.cycles[1.0]
+            assert cycle.runs == 1
+            assert cycle.last_duration > 1.0  # 600 ms deadline + grace for the stuck probe
+            assert cycle.overruns == 1
+            assert daemon.stats.probe_exceptions == 1
+            body = daemon.exposition.body().decode()
+            assert 'vigia_cycle_overruns_total{interval="1s"} 1.0' in body
+            assert "vigia_probe_exceptions_total 1.0" in body
     finally:
         release.set()
-        daemon.writer.stop()
-        daemon.runner.close()
-        daemon.store.close()

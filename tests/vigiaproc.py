@@ -9,11 +9,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from monitor.daemon import Daemon
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,3 +111,20 @@ class VigiaProcess:
                 self.proc.wait(timeout=5)
                 raise
         return int(self.proc.returncode)
+
+
+@contextmanager
+def daemon_in_process(config_text: str, tmp: Path) -> Iterator[Daemon]:
+    """A Daemon with its store and writer open but no scheduler or HTTP server: the test drives cycles."""
+    path = tmp / "c.yml"
+    path.write_text(config_text)
+    daemon = Daemon(str(path), state_dir=str(tmp / "state"), listen="127.0.0.1:0")
+    daemon.store.migrate()
+    daemon.writer.start()
+    daemon._restore_states()
+    try:
+        yield daemon
+    finally:
+        daemon.writer.stop()
+        daemon.runner.close()
+        daemon.store.close()
