@@ -62,6 +62,7 @@ def run(minutes: float = 10.0) -> dict[str, float]:
             elapsed = time.monotonic() - t0
             cpu = sum(ps.cpu_times()[:2]) - cpu0
             rss = ps.memory_info().rss
+            peak = max(peak, rss)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
