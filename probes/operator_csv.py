@@ -104,7 +104,7 @@ class CsvFormatError(ValueError):
 
 
 def parse_count(text: str) -> int:
-    """"18.352" -> 18352; "1 204" -> 1204; "" -> 0. Refuses decimals and negatives."""
+    """ "18.352" -> 18352; "1 204" -> 1204; "" -> 0. Refuses decimals and negatives."""
     value = text.strip().replace("\u00a0", "").replace(" ", "")
     if value in ("", "-"):
         return 0
@@ -198,18 +198,25 @@ def parse(file: str, data: bytes, zones: Iterable[ZoneRef]) -> ImportResult:
         found = matcher.match(cells["zone"], cells["barrio"])
         if isinstance(found, list):
             what = f"zone {cells['zone'].strip()!r} (barrio {cells['barrio'].strip()!r})"
-            reason = (f"{what} matches several zones: {', '.join(found)}" if found
-                      else f"{what} matches no configured zone or alias")
+            reason = (
+                f"{what} matches several zones: {', '.join(found)}"
+                if found
+                else f"{what} matches no configured zone or alias"
+            )
             result.refused.append(Refusal(line, reason, raw))
             continue
         key = (found, year, month)
         if key in seen:
-            result.refused.append(Refusal(
-                line, f"duplicate of line {seen[key]} for {found} {year}-{month:02d}: not counted twice", raw))
+            result.refused.append(
+                Refusal(line, f"duplicate of line {seen[key]} for {found} {year}-{month:02d}: not counted twice", raw)
+            )
             continue
         seen[key] = line
-        result.accepted.append(OperatorMonth(found, year, month, counts["smartphone"], counts["tablet"],
-                                             counts["pc"], counts["other"], line))
+        result.accepted.append(
+            OperatorMonth(
+                found, year, month, counts["smartphone"], counts["tablet"], counts["pc"], counts["other"], line
+            )
+        )
     return result
 
 
