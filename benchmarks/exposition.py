@@ -67,6 +67,12 @@ class FakeView:
     def current_states(self) -> dict[str, TargetState]:
         return self.states
 
+    def current_zones(self) -> tuple[()]:
+        return ()
+
+    def current_zone_states(self) -> dict[str, object]:
+        return {}
+
 
 def run(n_targets: int = 950, scrapes: int = 50) -> dict[str, float]:
     view = FakeView(n_targets)

@@ -12,18 +12,23 @@ import re
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Annotated
 
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from monitor.yamlsource import Document, Path, load
+from monitor.zones import CHECKS, Zone, ZoneDefaults, ZoneSettings, parse_bandwidth, parse_hours
 from probes import REGISTRY
+from probes.dns import DnsSettings
 from probes.errors import ConfigError, ConfigProblem
+from probes.http import HttpSettings
+from probes.icmp import IcmpSettings
 from probes.settings import Duration, Settings, format_duration
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-RESERVED_LABELS = frozenset({"target", "probe", "group", "reason", "state", "stat", "instance", "job"})
+RESERVED_LABELS = frozenset({"target", "probe", "group", "reason", "state", "stat", "instance", "job", "zone", "check"})
 SECRET_WORDS = ("password", "secret", "community", "token", "passphrase")
 
 
@@ -58,14 +63,28 @@ class WebSettings(_Strict):
     listen: str = Field(default="127.0.0.1:9842", pattern=r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$")
 
 
+def _timestamp(value: object) -> object:
+    """YAML gives a datetime for a bare timestamp and a string for a quoted one: take both."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not a date and time such as 2025-03-01 22:00:00") from None
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_timestamp)]
+
+
 class MaintenanceWindow(_Strict):
     id: str = Field(pattern=_ID)
     targets: list[str] = Field(default_factory=list)
     groups: list[str] = Field(default_factory=list)
+    zones: list[str] = Field(default_factory=list)
     cron: str | None = Field(default=None, description="crontab start times, in the configured timezone")
     duration: Duration | None = None
-    start: datetime | None = None
-    end: datetime | None = None
+    start: Timestamp | None = None
+    end: Timestamp | None = None
     reason: str = ""
 
 
@@ -91,6 +110,7 @@ class FileSettings(_Strict):
     state_dir: str | None = None
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     defaults: Defaults = Field(default_factory=Defaults)
+    zone_defaults: ZoneDefaults = Field(default_factory=ZoneDefaults)
     store: StoreSettings = Field(default_factory=StoreSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
@@ -145,6 +165,7 @@ class Config:
     web: WebSettings
     targets: tuple[Target, ...]
     maintenance: tuple[Maintenance, ...] = ()
+    zones: tuple[Zone, ...] = ()
     raw: FileSettings | None = field(default=None, compare=False)
 
     def target(self, target_id: str) -> Target:
@@ -190,6 +211,7 @@ def parse(file: str, text: str | None = None, *, state_dir: str | None = None) -
     data = dict(doc.data)
     items = data.pop("targets", [])
     windows = data.pop("maintenance", [])
+    zone_items = data.pop("zones", [])
     raw = FileSettings()
     try:
         raw = FileSettings.model_validate(data)
@@ -205,9 +227,10 @@ def parse(file: str, text: str | None = None, *, state_dir: str | None = None) -
         except ValidationError as exc:
             problems += _pydantic_problems(doc, exc, ("targets", i))
     targets = _targets(doc, raw, entries, problems)
+    zones = _zones(doc, raw, zone_items, targets, problems)
     try:
         raw = raw.model_copy(update={"maintenance": FileSettings.model_validate({"maintenance": windows}).maintenance})
-        maintenance = _maintenance(doc, raw, targets, problems)
+        maintenance = _maintenance(doc, raw, targets, zones, problems)
     except ValidationError as exc:
         problems += _pydantic_problems(doc, exc, ())
         maintenance = []
@@ -224,6 +247,7 @@ def parse(file: str, text: str | None = None, *, state_dir: str | None = None) -
         web=raw.web,
         targets=tuple(targets),
         maintenance=tuple(maintenance),
+        zones=tuple(zones),
         raw=raw,
     )
 
@@ -316,10 +340,137 @@ def _targets(
     return out
 
 
+def _zones(
+    doc: Document, raw: FileSettings, items: object, targets: list[Target], problems: list[ConfigProblem]
+) -> list[Zone]:
+    """Validate the zones and append each zone's checks to ``targets`` (group "zones")."""
+    if not isinstance(items, list):
+        problems.append(doc.problem(("zones",), "zones must be a list"))
+        return []
+    zd, d = raw.zone_defaults, raw.defaults
+    known = {t.id: t for t in targets}
+    for j, wid in enumerate(zd.watchdog):
+        if wid not in known:
+            problems.append(doc.problem(("zone_defaults", "watchdog", j), f"unknown target {wid!r}"))
+    out: list[Zone] = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(items):
+        base: Path = ("zones", i)
+        try:
+            z = ZoneSettings.model_validate(item)
+        except ValidationError as exc:
+            problems += _pydantic_problems(doc, exc, base)
+            continue
+        if z.id in seen:
+            first = doc.where(("zones", seen[z.id], "id"))[0]
+            problems.append(doc.problem((*base, "id"), f"duplicate zone id {z.id!r} (first at line {first})"))
+            continue
+        seen[z.id] = i
+        interval = zd.interval or d.interval
+        timeout = zd.timeout or d.timeout
+        if timeout >= interval:
+            problems.append(doc.problem(("zone_defaults", "timeout"), "timeout must be shorter than the interval"))
+        thresholds = z.thresholds or zd.thresholds
+        labels = {"zone": z.id}
+        specs: list[tuple[str, str, Settings]] = []
+        if z.gateway:
+            specs.append(
+                (
+                    "gateway",
+                    "icmp",
+                    IcmpSettings(address=z.gateway, packets=zd.packets, max_loss_ratio=thresholds.down_loss_ratio),
+                )
+            )
+        if z.portal_url:
+            try:
+                specs.append(("portal", "http", HttpSettings(url=z.portal_url)))
+            except ValidationError as exc:
+                problems += _pydantic_problems(doc, exc, (*base, "portal_url"))
+        if z.dns:
+            server = z.dns.server or z.gateway
+            if not server:
+                problems.append(doc.problem((*base, "dns"), "dns needs 'server' when the zone has no gateway"))
+            else:
+                try:
+                    specs.append(
+                        (
+                            "dns",
+                            "dns",
+                            DnsSettings(
+                                server=server, name=z.dns.name, type=z.dns.type, expect_answers=z.dns.expect_answers
+                            ),
+                        )
+                    )
+                except ValidationError as exc:
+                    problems += _pydantic_problems(doc, exc, (*base, "dns"))
+        usage: dict[str, str] = {}
+        if z.snmp is not None:
+            kind = REGISTRY.get("snmp")
+            if kind is None:
+                problems.append(doc.problem((*base, "snmp"), "the snmp probe is not available in this build"))
+            else:
+                try:
+                    specs.append(("snmp", "snmp", kind.settings.model_validate(z.snmp)))
+                except ValidationError as exc:
+                    problems += _pydantic_problems(doc, exc, (*base, "snmp"))
+        checks: dict[str, str] = {}
+        for check, probe, settings in specs:
+            tid = f"{z.id}:{check}"
+            if tid in known:
+                problems.append(doc.problem((*base, "id"), f"target id {tid!r} (made for this zone) already exists"))
+                continue
+            if check in CHECKS:
+                checks[check] = tid
+            else:
+                usage[check] = tid
+            t = Target(
+                id=tid,
+                probe=probe,
+                group="zones",
+                labels=dict(labels),
+                description=f"{z.name} ({check})",
+                interval=interval,
+                timeout=timeout,
+                failures_before_down=zd.failures_before_down or d.failures_before_down,
+                successes_before_up=zd.successes_before_up or d.successes_before_up,
+                packets=getattr(settings, "packets", None) or d.packets,
+                settings=settings,
+            )
+            targets.append(t)
+            known[tid] = t
+        hours_text = z.hours or zd.hours
+        out.append(
+            Zone(
+                id=z.id,
+                name=z.name,
+                barrio=z.barrio,
+                ucg=z.ucg,
+                localidad=z.localidad,
+                area=z.area,
+                lat=z.lat,
+                lon=z.lon,
+                hours=parse_hours(hours_text),
+                hours_text=hours_text,
+                sla_target=z.sla_target if z.sla_target is not None else zd.sla_target,
+                bandwidth_bps=parse_bandwidth(z.bandwidth) if z.bandwidth else None,
+                aliases=tuple(z.aliases),
+                thresholds=thresholds,
+                checks=checks,
+                usage=usage,
+                radius=z.radius,
+                failures_before_down=zd.failures_before_down or d.failures_before_down,
+                successes_before_up=zd.successes_before_up or d.successes_before_up,
+                interval=interval,
+            )
+        )
+    return out
+
+
 def _maintenance(
-    doc: Document, raw: FileSettings, targets: list[Target], problems: list[ConfigProblem]
+    doc: Document, raw: FileSettings, targets: list[Target], zones: list[Zone], problems: list[ConfigProblem]
 ) -> list[Maintenance]:
     out = []
+    zone_ids = {z.id for z in zones}
     ids = {t.id for t in targets}
     groups = {t.group for t in targets}
     tz = zoneinfo.ZoneInfo(raw.timezone)
@@ -331,8 +482,11 @@ def _maintenance(
         for j, g in enumerate(w.groups):
             if g not in groups:
                 problems.append(doc.problem((*base, "groups", j), f"no target is in group {g!r}"))
-        if not w.targets and not w.groups:
-            problems.append(doc.problem(base, "a maintenance window needs 'targets' or 'groups'"))
+        for j, zid in enumerate(w.zones):
+            if zid not in zone_ids:
+                problems.append(doc.problem((*base, "zones", j), f"unknown zone {zid!r}"))
+        if not w.targets and not w.groups and not w.zones:
+            problems.append(doc.problem(base, "a maintenance window needs 'targets', 'groups' or 'zones'"))
         trigger = None
         if w.cron is not None:
             if w.duration is None or w.start is not None or w.end is not None:
@@ -346,6 +500,9 @@ def _maintenance(
         elif w.end <= w.start:
             problems.append(doc.problem((*base, "end"), "end must be after start"))
         members = set(w.targets) | {t.id for t in targets if t.group in w.groups}
+        # A zone in a window takes its checks with it; group "zones" covers every zone.
+        covered = set(w.zones) | (zone_ids if "zones" in w.groups else set())
+        members |= covered | {t.id for t in targets if t.labels.get("zone") in covered}
         start = _aware(w.start, tz)
         end = _aware(w.end, tz)
         out.append(Maintenance(w.id, frozenset(members), w.reason, trigger, w.duration or 0.0, start, end))

@@ -8,6 +8,7 @@ SIGHUP reload).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
@@ -17,7 +18,7 @@ import socket
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -34,7 +35,8 @@ from monitor.httpserver import MetricsServer
 from monitor.maintenance import active_window
 from monitor.metrics import CycleStats, DaemonStats, Exposition
 from monitor.state import State, TargetState, Transition
-from monitor.store import Store, safe_url
+from monitor.store import StateChange, Store, ZoneSample, safe_url
+from monitor.zones import Zone, ZoneState, ZoneStatus, ZoneTransition, observe
 from probes.errors import ConfigError, StoreError
 from probes.result import ProbeResult
 
@@ -42,6 +44,11 @@ log = logging.getLogger("vigia")
 
 # Results kept in memory while the store is failing; beyond this the oldest are dropped (and counted).
 MAX_PENDING_RESULTS = 200_000
+
+
+def _zone_change(tr: ZoneTransition) -> StateChange:
+    at = tr.at.timestamp()
+    return StateChange(tr.zone, tr.old.value, tr.new.value, at, at, tr.reason, tr.message)
 
 
 def vigia_version() -> str:
@@ -70,7 +77,8 @@ def store_url(config: cfg.Config) -> str:
 @dataclass
 class _Batch:
     results: list[ProbeResult]
-    transitions: list[Transition]
+    changes: list[StateChange]
+    zone_samples: list[ZoneSample] = field(default_factory=list)
 
 
 class StoreWriter:
@@ -108,7 +116,7 @@ class StoreWriter:
             if item is None:
                 self._flush(final=True)
                 return
-            if item.results or item.transitions:
+            if item.results or item.changes or item.zone_samples:
                 self._pending.append(item)
             self._flush(final=False)
             while not self.maintenance_jobs.empty():
@@ -124,7 +132,7 @@ class StoreWriter:
             batch = self._pending[0]
             t0 = time.perf_counter()
             try:
-                self.store.write_cycle(batch.results, batch.transitions, time.time())
+                self.store.write_cycle(batch.results, batch.changes, time.time(), batch.zone_samples)
             except Exception as exc:  # keep the batch, count, retry later
                 self.stats.store_errors += 1
                 log.error(
@@ -146,8 +154,8 @@ class StoreWriter:
         while total > MAX_PENDING_RESULTS and len(self._pending) > 1:
             dropped = self._pending.popleft()
             # Keep the state changes of a dropped batch: outages matter more than samples.
-            if dropped.transitions:
-                self._pending[0].transitions[:0] = dropped.transitions
+            if dropped.changes:
+                self._pending[0].changes[:0] = dropped.changes
             total -= len(dropped.results)
             self.stats.store_dropped += len(dropped.results)
         self.stats.store_pending = total
@@ -162,6 +170,7 @@ class Daemon:
         self.stats = DaemonStats(version=vigia_version())
         self._lock = threading.RLock()
         self.states: dict[str, TargetState] = {}
+        self.zone_states: dict[str, ZoneState] = {}
         self._first_cycle_done: set[float] = set()
         self._stop = threading.Event()
         self._reload = threading.Event()
@@ -185,6 +194,13 @@ class Daemon:
     def current_states(self) -> dict[str, TargetState]:
         with self._lock:
             return dict(self.states)
+
+    def current_zones(self) -> tuple[Zone, ...]:
+        return self.config.zones
+
+    def current_zone_states(self) -> dict[str, ZoneState]:
+        with self._lock:
+            return dict(self.zone_states)
 
     def ready(self) -> bool:
         intervals = {t.interval for t in self.config.targets}
@@ -218,13 +234,23 @@ class Daemon:
             self.states = {t.id: self._new_state(t) for t in self.config.targets}
             for tid, st in self.states.items():
                 saved = stored.get(tid)
-                if saved is not None and saved.state != State.UNKNOWN:
-                    st.state = saved.state
+                if saved is not None and saved.state in (State.UP, State.DOWN, State.MAINTENANCE):
+                    st.state = State(saved.state)
                     st.since = datetime.fromtimestamp(saved.since, UTC) if saved.since else None
+            self.zone_states = {z.id: self._new_zone_state(z) for z in self.config.zones}
+            for zid, zs in self.zone_states.items():
+                saved = stored.get(zid)
+                if saved is not None and saved.state in {s.value for s in ZoneStatus}:
+                    zs.status = ZoneStatus(saved.state)
+                    zs.since = datetime.fromtimestamp(saved.since, UTC) if saved.since else None
 
     @staticmethod
     def _new_state(t: cfg.Target) -> TargetState:
         return TargetState(t.id, t.failures_before_down, t.successes_before_up)
+
+    @staticmethod
+    def _new_zone_state(z: Zone) -> ZoneState:
+        return ZoneState(z.id, z.failures_before_down, z.successes_before_up)
 
     def _schedule(self) -> None:
         intervals = sorted({t.interval for t in self.config.targets})
@@ -303,7 +329,9 @@ class Daemon:
                 tr.new.value,
                 f" ({tr.reason}: {tr.message})" if tr.reason else "",
             )
-        self.writer.submit(_Batch(outcome.results, transitions))
+        changes = [StateChange.of(t) for t in transitions]
+        zone_changes, samples = self._zones_after_cycle(interval, outcome.results, now)
+        self.writer.submit(_Batch(outcome.results, changes + zone_changes, samples))
         c = self.stats.cycles.setdefault(interval, CycleStats(interval))
         c.runs += 1
         c.last_duration = outcome.duration
@@ -312,6 +340,45 @@ class Daemon:
             c.overruns += 1
         self._first_cycle_done.add(interval)
         self.exposition.refresh()
+
+    def _zones_after_cycle(
+        self, interval: float, results: list[ProbeResult], now: datetime
+    ) -> tuple[list[StateChange], list[ZoneSample]]:
+        """Fold the zones' check results of this cycle into zone states."""
+        by_target = {r.target: r for r in results}
+        changes: list[StateChange] = []
+        samples: list[ZoneSample] = []
+        tz = self.config.timezone
+        with self._lock:
+            watchdog = self.config.raw.zone_defaults.watchdog if self.config.raw else []
+            last = [self.states[w].last for w in watchdog if w in self.states]
+            watchdog_ok = all(r is None or r.success for r in last)
+            for zone in self.config.zones:
+                if zone.interval != interval or not zone.checks:
+                    continue
+                zs = self.zone_states.setdefault(zone.id, self._new_zone_state(zone))
+                obs = observe(zone, by_target, watchdog_ok)
+                in_hours = zone.in_hours(now, tz)
+                maintenance = active_window(self.config.maintenance, zone.id, now) is not None
+                tr = zs.update(now, obs, maintenance=maintenance, in_hours=in_hours)
+                samples.append(
+                    ZoneSample(
+                        zone.id,
+                        now.timestamp(),
+                        interval,
+                        zs.status.value,
+                        obs.verdict,
+                        in_hours,
+                        obs.loss,
+                        obs.rtt,
+                        json.dumps(obs.checks, sort_keys=True),
+                    )
+                )
+                if tr is not None:
+                    changes.append(_zone_change(tr))
+                    why = f" ({tr.reason}: {tr.message})" if tr.reason else ""
+                    log.info("zone %s: %s -> %s%s", tr.zone, tr.old.value, tr.new.value, why)
+        return changes, samples
 
     def reload(self) -> bool:
         """Re-read the config; on any error keep running the old one and say why."""
@@ -332,6 +399,8 @@ class Daemon:
                 st = self.states[t.id]
                 st.failures_before_down = t.failures_before_down
                 st.successes_before_up = t.successes_before_up
+            old_zones = self.zone_states
+            self.zone_states = {z.id: old_zones.get(z.id) or self._new_zone_state(z) for z in new.zones}
             self.config = new
             self._first_cycle_done &= {t.interval for t in new.targets}
         for job in self.scheduler.get_jobs():

@@ -7,6 +7,7 @@ fixed table, only GET and HEAD are answered, and /metrics serves a cached body.
 from __future__ import annotations
 
 import logging
+import socketserver
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +28,12 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 64
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind resolves the listen address to a FQDN: a DNS query at start-up
+        # that can stall the daemon for seconds when the resolver is away, for a name never used.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
 
 
 def parse_listen(listen: str) -> tuple[str, int]:

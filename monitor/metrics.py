@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector
 
 from monitor.config import Target
 from monitor.state import State, TargetState
+from monitor.zones import Zone, ZoneState, ZoneStatus
 from probes import REGISTRY
 from probes.result import MetricSpec
 
@@ -66,6 +67,10 @@ class DaemonView(Protocol):
 
     def current_states(self) -> dict[str, TargetState]: ...
 
+    def current_zones(self) -> tuple[Zone, ...]: ...
+
+    def current_zone_states(self) -> dict[str, ZoneState]: ...
+
 
 def _specs() -> dict[str, dict[str, list[MetricSpec]]]:
     """probe kind -> value key -> specs (a key may feed several metrics)."""
@@ -98,6 +103,7 @@ class VigiaCollector(Collector):
         yield from self._inventory(targets)
         yield from self._states(targets, states)
         yield from self._values(targets, states)
+        yield from self._zones(self.view.current_zones(), self.view.current_zone_states())
 
     def _self_metrics(self, stats: DaemonStats) -> Iterator[Metric]:
         info = InfoMetricFamily(PREFIX + "build", "vigia version and runtime.")
@@ -273,6 +279,72 @@ class VigiaCollector(Collector):
                 info.add_metric([], {"target": t.id, **r.labels})
         yield from families.values()
         yield from infos.values()
+
+    def _zones(self, zones: tuple[Zone, ...], states: dict[str, ZoneState]) -> Iterator[Metric]:
+        info = InfoMetricFamily(PREFIX + "zone", "Inventory of each Wi-Fi zone (for maps and joins on zone).")
+        up = GaugeMetricFamily(
+            PREFIX + "zone_up",
+            "1 if citizens can get online in the zone (up or degraded), "
+            "0 if down; absent while unknown, in maintenance or without data.",
+            labels=["zone"],
+        )
+        state = GaugeMetricFamily(
+            PREFIX + "zone_state", "Current state of the zone (1 for the current one).", labels=["zone", "state"]
+        )
+        since = GaugeMetricFamily(
+            PREFIX + "zone_state_since_timestamp_seconds",
+            "Unix time the zone entered its current state.",
+            labels=["zone"],
+        )
+        check = GaugeMetricFamily(
+            PREFIX + "zone_check_success", "1 if the zone's check passed in the last cycle.", labels=["zone", "check"]
+        )
+        hours = GaugeMetricFamily(
+            PREFIX + "zone_in_operating_hours", "1 while the zone is in its operating hours.", labels=["zone"]
+        )
+        sla = GaugeMetricFamily(
+            PREFIX + "zone_sla_target_ratio", "Availability target of the zone (0-1).", labels=["zone"]
+        )
+        bandwidth = GaugeMetricFamily(
+            PREFIX + "zone_contracted_bandwidth_bytes_per_second",
+            "Contracted bandwidth of the zone's uplink.",
+            labels=["zone"],
+        )
+        trans = CounterMetricFamily(PREFIX + "zone_transitions", "State changes of the zone.", labels=["zone"])
+        for z in zones:
+            info.add_metric(
+                [],
+                {
+                    "zone": z.id,
+                    "name": z.name,
+                    "barrio": z.barrio,
+                    "ucg": "" if z.ucg is None else str(z.ucg),
+                    "localidad": z.localidad,
+                    "area": z.area,
+                    "lat": f"{z.lat:.5f}",
+                    "lon": f"{z.lon:.5f}",
+                    "hours": z.hours_text,
+                },
+            )
+            if z.sla_target is not None:
+                sla.add_metric([z.id], z.sla_target)
+            if z.bandwidth_bps is not None:
+                bandwidth.add_metric([z.id], z.bandwidth_bps / 8)
+            st = states.get(z.id)
+            if st is None:
+                continue
+            if st.status in (ZoneStatus.UP, ZoneStatus.DEGRADED, ZoneStatus.DOWN):
+                up.add_metric([z.id], 0.0 if st.status == ZoneStatus.DOWN else 1.0)
+            for s in ZoneStatus:
+                state.add_metric([z.id, s.value], 1.0 if st.status == s else 0.0)
+            if st.since is not None:
+                since.add_metric([z.id], st.since.timestamp())
+            trans.add_metric([z.id], st.transitions)
+            if st.last is not None:
+                hours.add_metric([z.id], 1.0 if st.in_hours else 0.0)
+                for name, ok in sorted(st.last.checks.items()):
+                    check.add_metric([z.id, name], 1.0 if ok else 0.0)
+        yield from (info, up, state, since, check, hours, sla, bandwidth, trans)
 
 
 class Exposition:

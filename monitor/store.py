@@ -24,13 +24,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitor.state import State, Transition
+from monitor.state import Transition
 from probes.errors import StoreError
 from probes.result import ProbeResult
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = sa.MetaData()
 
@@ -134,8 +134,81 @@ meta = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
+# --- schema version 2: the zones -------------------------------------------
+
+zone_samples_t = sa.Table(
+    "zone_samples", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("instance", sa.String(100), nullable=False),
+    sa.Column("zone", sa.String(50), nullable=False),
+    sa.Column("ts", sa.Float, nullable=False),
+    sa.Column("interval", sa.Float, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("verdict", sa.String(16), nullable=False),
+    sa.Column("in_hours", sa.Boolean, nullable=False),
+    sa.Column("loss", sa.Float, nullable=True),
+    sa.Column("rtt", sa.Float, nullable=True),
+    sa.Column("checks", sa.Text, nullable=False),
+    sa.Index("ix_zone_samples_zone_ts", "instance", "zone", "ts"),
+)  # fmt: skip
+
+# Usage per zone and local calendar day / month, as computed by each source. Distinct counts
+# (unique users) cannot be summed across days, so the month is stored as the source computed it.
+usage_daily = sa.Table(
+    "usage_daily", metadata,
+    sa.Column("instance", sa.String(100), primary_key=True),
+    sa.Column("zone", sa.String(50), primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),  # YYYY-MM-DD, configured timezone
+    sa.Column("source", sa.String(16), primary_key=True),  # radius | snmp
+    sa.Column("unique_users", sa.Integer, nullable=True),
+    sa.Column("sessions", sa.Integer, nullable=True),
+    sa.Column("session_seconds", sa.Float, nullable=True),
+    sa.Column("input_octets", sa.Float, nullable=True),
+    sa.Column("output_octets", sa.Float, nullable=True),
+    sa.Column("peak_concurrent", sa.Integer, nullable=True),
+    sa.Column("peak_clients", sa.Integer, nullable=True),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)  # fmt: skip
+
+usage_monthly = sa.Table(
+    "usage_monthly", metadata,
+    sa.Column("instance", sa.String(100), primary_key=True),
+    sa.Column("zone", sa.String(50), primary_key=True),
+    sa.Column("month", sa.String(7), primary_key=True),  # YYYY-MM
+    sa.Column("source", sa.String(16), primary_key=True),
+    sa.Column("unique_users", sa.Integer, nullable=True),
+    sa.Column("sessions", sa.Integer, nullable=True),
+    sa.Column("session_seconds", sa.Float, nullable=True),
+    sa.Column("input_octets", sa.Float, nullable=True),
+    sa.Column("output_octets", sa.Float, nullable=True),
+    sa.Column("peak_concurrent", sa.Integer, nullable=True),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)  # fmt: skip
+
+operator_usage = sa.Table(
+    "operator_usage", metadata,
+    sa.Column("instance", sa.String(100), primary_key=True),
+    sa.Column("zone", sa.String(50), primary_key=True),
+    sa.Column("year", sa.Integer, primary_key=True),
+    sa.Column("month", sa.Integer, primary_key=True),
+    sa.Column("smartphone", sa.Integer, nullable=False),
+    sa.Column("tablet", sa.Integer, nullable=False),
+    sa.Column("pc", sa.Integer, nullable=False),
+    sa.Column("other", sa.Integer, nullable=False),
+    sa.Column("source_file", sa.String(400), nullable=False),
+    sa.Column("source_line", sa.Integer, nullable=False),
+    sa.Column("imported_at", sa.Float, nullable=False),
+)  # fmt: skip
+
+V2_TABLES = (zone_samples_t, usage_daily, usage_monthly, operator_usage)
+
+
+def _v1_to_v2(conn: sa.Connection) -> None:
+    metadata.create_all(conn, tables=list(V2_TABLES))
+
+
 # Ordered migrations: MIGRATIONS[n] takes a database from version n to n + 1.
-MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {1: _v1_to_v2}
 
 
 def engine_for(url: str) -> Engine:
@@ -179,9 +252,47 @@ def _clean(values: dict[str, float]) -> dict[str, float]:
     return {k: v for k, v in values.items() if math.isfinite(v)}
 
 
+# States that are periods worth a row of their own (targets: down, maintenance; zones: all four).
+PERIOD_KINDS = frozenset({"down", "maintenance", "degraded", "no_data"})
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """A target or zone changing state; ``start`` is when the new state really began."""
+
+    subject: str
+    old: str
+    new: str
+    at: float
+    start: float
+    reason: str = ""
+    message: str = ""
+
+    @classmethod
+    def of(cls, t: Transition) -> StateChange:
+        at = t.at.timestamp()
+        start = t.outage_start.timestamp() if t.outage_start else at
+        return cls(t.target, t.old.value, t.new.value, at, start, t.reason, t.message)
+
+
+@dataclass(frozen=True)
+class ZoneSample:
+    """One zone in one cycle: what its checks said, for exact availability and traceability."""
+
+    zone: str
+    ts: float
+    interval: float
+    status: str
+    verdict: str
+    in_hours: bool
+    loss: float | None
+    rtt: float | None
+    checks: str  # JSON {"gateway": true, ...}
+
+
 @dataclass(frozen=True)
 class StoredState:
-    state: State
+    state: str
     since: float | None
 
 
@@ -265,8 +376,14 @@ class Store:
                 daemon_runs.update().where(daemon_runs.c.id == self.run_id).values(last_seen=now, stopped_at=now)
             )
 
-    def write_cycle(self, batch: Sequence[ProbeResult], transitions: Sequence[Transition], now: float) -> None:
-        """Store one cycle in one transaction: results, state changes, outages, heartbeat."""
+    def write_cycle(
+        self,
+        batch: Sequence[ProbeResult],
+        changes: Sequence[StateChange],
+        now: float,
+        zone_samples: Sequence[ZoneSample] = (),
+    ) -> None:
+        """Store one cycle in one transaction: results, state changes, periods, samples, heartbeat."""
         with self.engine.begin() as conn:
             if batch:
                 conn.execute(
@@ -286,51 +403,47 @@ class Store:
                         for r in batch
                     ],
                 )
-            for t in transitions:
-                self._apply_transition(conn, t)
+            if zone_samples:
+                conn.execute(zone_samples_t.insert(), [{"instance": self.instance, **vars(z)} for z in zone_samples])
+            for change in changes:
+                self._apply_change(conn, change)
             if self.run_id is not None:
                 conn.execute(daemon_runs.update().where(daemon_runs.c.id == self.run_id).values(last_seen=now))
 
-    def _apply_transition(self, conn: sa.Connection, t: Transition) -> None:
-        at = t.at.timestamp()
-        if t.old in (State.DOWN, State.MAINTENANCE):
-            kind = "down" if t.old == State.DOWN else "maintenance"
+    def _apply_change(self, conn: sa.Connection, c: StateChange) -> None:
+        """Close the period of the old state, open one for the new, remember the state."""
+        if c.old in PERIOD_KINDS:
             conn.execute(
                 outages.update()
                 .where(
                     outages.c.instance == self.instance,
-                    outages.c.target == t.target,
-                    outages.c.kind == kind,
+                    outages.c.target == c.subject,
+                    outages.c.kind == c.old,
                     outages.c.ended_at.is_(None),
                 )
-                .values(ended_at=at)
+                .values(ended_at=c.at)
             )
-        if t.new in (State.DOWN, State.MAINTENANCE):
-            start = t.outage_start.timestamp() if t.outage_start else at
+        if c.new in PERIOD_KINDS:
             conn.execute(
                 outages.insert().values(
                     instance=self.instance,
-                    target=t.target,
-                    kind="down" if t.new == State.DOWN else "maintenance",
-                    started_at=start,
+                    target=c.subject,
+                    kind=c.new,
+                    started_at=c.start,
                     ended_at=None,
-                    reason=t.reason,
-                    message=t.message[:1000],
+                    reason=c.reason[:32],
+                    message=c.message[:1000],
                 )
             )
-        since = t.outage_start.timestamp() if t.outage_start else at
         updated = conn.execute(
             target_state.update()
-            .where(
-                target_state.c.instance == self.instance,
-                target_state.c.target == t.target,
-            )
-            .values(state=t.new.value, since=since, updated_at=time.time())
+            .where(target_state.c.instance == self.instance, target_state.c.target == c.subject)
+            .values(state=c.new, since=c.start, updated_at=time.time())
         )
         if updated.rowcount == 0:
             conn.execute(
                 target_state.insert().values(
-                    instance=self.instance, target=t.target, state=t.new.value, since=since, updated_at=time.time()
+                    instance=self.instance, target=c.subject, state=c.new, since=c.start, updated_at=time.time()
                 )
             )
 
@@ -339,7 +452,7 @@ class Store:
     def load_states(self) -> dict[str, StoredState]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(target_state).where(target_state.c.instance == self.instance))
-            return {row.target: StoredState(State(row.state), row.since) for row in rows}
+            return {row.target: StoredState(row.state, row.since) for row in rows}
 
     def open_outages(self) -> list[OpenOutage]:
         with self.engine.connect() as conn:

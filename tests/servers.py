@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
+import socketserver
 import ssl
 import threading
 from collections.abc import Callable, Iterator
@@ -83,6 +84,12 @@ class Pki:
         return cert_file, key_file, cert
 
 
+class _Server(ThreadingHTTPServer):
+    def server_bind(self) -> None:
+        socketserver.TCPServer.server_bind(self)  # no FQDN lookup (a DNS query) at bind
+        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
+
+
 Route = Callable[[BaseHTTPRequestHandler], tuple[int, dict[str, str], bytes]]
 
 
@@ -127,7 +134,7 @@ def http_server(
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer((host, 0), Handler)
+    server = _Server((host, 0), Handler)
     server.daemon_threads = True
     if tls is not None:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

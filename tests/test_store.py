@@ -96,15 +96,15 @@ def test_outages_from_transitions(url: str) -> None:
         "0 of 3",
         outage_start=T0 + timedelta(minutes=1),
     )
-    store.write_cycle([], [down], T0.timestamp())
+    store.write_cycle([], [st.StateChange.of(down)], T0.timestamp())
     [open_] = store.open_outages()
     assert (open_.target, open_.kind, open_.started_at) == ("gw", "down", (T0 + timedelta(minutes=1)).timestamp())
     up = Transition("gw", T0 + timedelta(minutes=7), State.DOWN, State.UP, "", "")
-    store.write_cycle([], [up], T0.timestamp())
+    store.write_cycle([], [st.StateChange.of(up)], T0.timestamp())
     assert store.open_outages() == []
     [row] = store.outages_between(T0.timestamp(), (T0 + timedelta(hours=1)).timestamp())
     assert row.ended_at - row.started_at == 360
-    assert store.load_states()["gw"].state == State.UP
+    assert store.load_states()["gw"].state == "up"
     store.close()
 
 
@@ -163,4 +163,35 @@ def test_sqlite_is_in_wal_mode(tmp_path) -> None:
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10000
+    store.close()
+
+
+def test_migrates_a_version_1_database(url: str) -> None:
+    """A database made by the first release (schema 1) is upgraded in place on start, its rows kept."""
+    engine = st.engine_for(url)
+    v1 = [t for t in st.metadata.sorted_tables if t not in st.V2_TABLES]
+    with engine.begin() as conn:
+        st.metadata.create_all(conn, tables=v1)
+        conn.execute(st.schema_version.insert().values(id=1, version=1, migrated_at=0.0))
+        conn.execute(
+            st.results.insert().values(
+                instance="cdc",
+                target="gw",
+                probe="icmp",
+                ts=1.0,
+                duration=0.1,
+                success=True,
+                reason="",
+                message="",
+                data="{}",
+            )
+        )
+    engine.dispose()
+    store = st.Store(url, "cdc")
+    assert store.migrate() == st.SCHEMA_VERSION == 2
+    assert store.schema_version() == 2
+    assert store.count_results() == 1
+    with store.engine.connect() as conn:
+        assert sa.inspect(conn).has_table("zone_samples")
+        assert sa.inspect(conn).has_table("operator_usage")
     store.close()
