@@ -152,6 +152,21 @@ zone_samples_t = sa.Table(
     sa.Index("ix_zone_samples_zone_ts", "instance", "zone", "ts"),
 )  # fmt: skip
 
+def _usage_columns() -> list[sa.Column[Any]]:
+    """The figures a usage source gives for a zone and a period (NULL where it gives none)."""
+    return [
+        sa.Column("source", sa.String(16), primary_key=True),  # radius | snmp
+        sa.Column("unique_users", sa.Integer, nullable=True),
+        sa.Column("sessions", sa.Integer, nullable=True),
+        sa.Column("session_seconds", sa.Float, nullable=True),
+        sa.Column("input_octets", sa.Float, nullable=True),
+        sa.Column("output_octets", sa.Float, nullable=True),
+        sa.Column("peak_concurrent", sa.Integer, nullable=True),
+        sa.Column("peak_clients", sa.Integer, nullable=True),
+        sa.Column("updated_at", sa.Float, nullable=False),
+    ]
+
+
 # Usage per zone and local calendar day / month, as computed by each source. Distinct counts
 # (unique users) cannot be summed across days, so the month is stored as the source computed it.
 usage_daily = sa.Table(
@@ -159,15 +174,7 @@ usage_daily = sa.Table(
     sa.Column("instance", sa.String(100), primary_key=True),
     sa.Column("zone", sa.String(50), primary_key=True),
     sa.Column("day", sa.String(10), primary_key=True),  # YYYY-MM-DD, configured timezone
-    sa.Column("source", sa.String(16), primary_key=True),  # radius | snmp
-    sa.Column("unique_users", sa.Integer, nullable=True),
-    sa.Column("sessions", sa.Integer, nullable=True),
-    sa.Column("session_seconds", sa.Float, nullable=True),
-    sa.Column("input_octets", sa.Float, nullable=True),
-    sa.Column("output_octets", sa.Float, nullable=True),
-    sa.Column("peak_concurrent", sa.Integer, nullable=True),
-    sa.Column("peak_clients", sa.Integer, nullable=True),
-    sa.Column("updated_at", sa.Float, nullable=False),
+    *_usage_columns(),
 )  # fmt: skip
 
 usage_monthly = sa.Table(
@@ -175,14 +182,7 @@ usage_monthly = sa.Table(
     sa.Column("instance", sa.String(100), primary_key=True),
     sa.Column("zone", sa.String(50), primary_key=True),
     sa.Column("month", sa.String(7), primary_key=True),  # YYYY-MM
-    sa.Column("source", sa.String(16), primary_key=True),
-    sa.Column("unique_users", sa.Integer, nullable=True),
-    sa.Column("sessions", sa.Integer, nullable=True),
-    sa.Column("session_seconds", sa.Float, nullable=True),
-    sa.Column("input_octets", sa.Float, nullable=True),
-    sa.Column("output_octets", sa.Float, nullable=True),
-    sa.Column("peak_concurrent", sa.Integer, nullable=True),
-    sa.Column("updated_at", sa.Float, nullable=False),
+    *_usage_columns(),
 )  # fmt: skip
 
 operator_usage = sa.Table(
