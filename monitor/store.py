@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.state import Transition
 from probes.errors import StoreError
+from probes.operator_csv import OperatorMonth
 from probes.result import ProbeResult
 
 log = logging.getLogger(__name__)
@@ -151,6 +152,7 @@ zone_samples_t = sa.Table(
     sa.Column("checks", sa.Text, nullable=False),
     sa.Index("ix_zone_samples_zone_ts", "instance", "zone", "ts"),
 )  # fmt: skip
+
 
 def _usage_columns() -> list[sa.Column[Any]]:
     """The figures a usage source gives for a zone and a period (NULL where it gives none)."""
@@ -502,6 +504,48 @@ class Store:
         )
         if done.rowcount == 0:
             conn.execute(meta.insert().values(instance=self.instance, key=key, value=value))
+
+    # -- usage -------------------------------------------------------------
+
+    def import_operator_months(self, rows: Sequence[OperatorMonth], file: str, now: float) -> tuple[int, int]:
+        """Upsert operator monthly figures; returns (new, replaced). One transaction."""
+        new = replaced = 0
+        with self.engine.begin() as conn:
+            for row in rows:
+                key = (
+                    operator_usage.c.instance == self.instance,
+                    operator_usage.c.zone == row.zone,
+                    operator_usage.c.year == row.year,
+                    operator_usage.c.month == row.month,
+                )
+                values = {
+                    "smartphone": row.smartphone, "tablet": row.tablet, "pc": row.pc, "other": row.other,
+                    "source_file": file[-400:], "source_line": row.line, "imported_at": now,
+                }  # fmt: skip
+                if conn.execute(operator_usage.update().where(*key).values(**values)).rowcount:
+                    replaced += 1
+                else:
+                    conn.execute(
+                        operator_usage.insert().values(
+                            instance=self.instance, zone=row.zone, year=row.year, month=row.month, **values
+                        )
+                    )
+                    new += 1
+        return new, replaced
+
+    def operator_months(self, year: int, month: int) -> list[sa.Row[Any]]:
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    sa.select(operator_usage)
+                    .where(
+                        operator_usage.c.instance == self.instance,
+                        operator_usage.c.year == year,
+                        operator_usage.c.month == month,
+                    )
+                    .order_by(operator_usage.c.zone)
+                )
+            )
 
     # -- rollups and retention --------------------------------------------
 
