@@ -73,6 +73,9 @@ class FakeView:
     def current_zone_states(self) -> dict[str, object]:
         return {}
 
+    def current_radius(self) -> None:
+        return None
+
 
 def run(n_targets: int = 950, scrapes: int = 50) -> dict[str, float]:
     view = FakeView(n_targets)

@@ -24,6 +24,7 @@ from probes.dns import DnsSettings
 from probes.errors import ConfigError, ConfigProblem
 from probes.http import HttpSettings
 from probes.icmp import IcmpSettings
+from probes.radius import RadiusSettings
 from probes.settings import Duration, Settings, format_duration
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"
@@ -113,6 +114,7 @@ class FileSettings(_Strict):
     zone_defaults: ZoneDefaults = Field(default_factory=ZoneDefaults)
     store: StoreSettings = Field(default_factory=StoreSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    radius: RadiusSettings | None = None
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
 
     @field_validator("timezone")

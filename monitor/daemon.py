@@ -36,6 +36,7 @@ from monitor.maintenance import active_window
 from monitor.metrics import CycleStats, DaemonStats, Exposition
 from monitor.state import State, TargetState, Transition
 from monitor.store import StateChange, Store, ZoneSample, safe_url
+from monitor.usage import RadiusSnapshot, RadiusUsage
 from monitor.zones import Zone, ZoneState, ZoneStatus, ZoneTransition, observe
 from probes.errors import ConfigError, StoreError
 from probes.result import ProbeResult
@@ -185,6 +186,10 @@ class Daemon:
         )
         self.scheduler.add_listener(self._on_job_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         self.server: MetricsServer | None = None
+        self.radius: RadiusUsage | None = None
+        raw = self.config.raw
+        if raw is not None and raw.radius is not None and any(z.radius for z in self.config.zones):
+            self.radius = RadiusUsage(raw.radius, self.config.zones, self.config.timezone)
 
     # -- the view the metrics collector reads -------------------------
 
@@ -201,6 +206,9 @@ class Daemon:
     def current_zone_states(self) -> dict[str, ZoneState]:
         with self._lock:
             return dict(self.zone_states)
+
+    def current_radius(self) -> RadiusSnapshot | None:
+        return self.radius.snapshot if self.radius is not None else None
 
     def ready(self) -> bool:
         intervals = {t.interval for t in self.config.targets}
@@ -267,6 +275,15 @@ class Daemon:
                 replace_existing=True,
             )
             self.stats.cycles.setdefault(interval, CycleStats(interval))
+        if self.radius is not None:
+            self.scheduler.add_job(
+                self._radius_job,
+                IntervalTrigger(seconds=self.radius.settings.interval, timezone=self.config.timezone),
+                id="radius",
+                name="RADIUS accounting usage",
+                replace_existing=True,
+                next_run_time=datetime.now(UTC) + timedelta(seconds=1),
+            )
         self.scheduler.add_job(
             self._rollup_job,
             CronTrigger(minute=5, timezone=self.config.timezone),
@@ -274,6 +291,18 @@ class Daemon:
             name="hourly rollup and retention",
             replace_existing=True,
         )
+
+    def _radius_job(self) -> None:
+        radius = self.radius
+        if radius is None:
+            return
+        got = radius.run()
+        if got is not None:
+            daily, monthly = got
+            self.writer.run_in_writer(
+                "radius usage", lambda: self.store.write_usage("radius", daily, monthly, time.time())
+            )
+        self.exposition.refresh()
 
     def _rollup_job(self) -> None:
         now = time.time()
@@ -427,6 +456,8 @@ class Daemon:
         if self.server is not None:
             self.server.stop()
         self.runner.close()
+        if self.radius is not None:
+            self.radius.close()
         log.info("stopped")
 
     # -- signals -------------------------------------------------------

@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector
 
 from monitor.config import Target
 from monitor.state import State, TargetState
+from monitor.usage import RadiusSnapshot
 from monitor.zones import Zone, ZoneState, ZoneStatus
 from probes import REGISTRY
 from probes.result import MetricSpec
@@ -71,6 +72,8 @@ class DaemonView(Protocol):
 
     def current_zone_states(self) -> dict[str, ZoneState]: ...
 
+    def current_radius(self) -> RadiusSnapshot | None: ...
+
 
 def _specs() -> dict[str, dict[str, list[MetricSpec]]]:
     """probe kind -> value key -> specs (a key may feed several metrics)."""
@@ -104,6 +107,9 @@ class VigiaCollector(Collector):
         yield from self._states(targets, states)
         yield from self._values(targets, states)
         yield from self._zones(self.view.current_zones(), self.view.current_zone_states())
+        radius = self.view.current_radius()
+        if radius is not None:
+            yield from self._radius(radius)
 
     def _self_metrics(self, stats: DaemonStats) -> Iterator[Metric]:
         info = InfoMetricFamily(PREFIX + "build", "vigia version and runtime.")
@@ -345,6 +351,56 @@ class VigiaCollector(Collector):
                 for name, ok in sorted(st.last.checks.items()):
                     check.add_metric([z.id, name], 1.0 if ok else 0.0)
         yield from (info, up, state, since, check, hours, sla, bandwidth, trans)
+
+    def _radius(self, snap: RadiusSnapshot) -> Iterator[Metric]:
+        labels = ["zone", "period"]
+        users = GaugeMetricFamily(
+            PREFIX + "zone_unique_users",
+            "Distinct devices (Calling-Station-Id) with a "
+            "session started in the period, counted by the accounting database.",
+            labels=labels,
+        )
+        sessions = GaugeMetricFamily(PREFIX + "zone_sessions", "Sessions started in the period.", labels=labels)
+        seconds = GaugeMetricFamily(
+            PREFIX + "zone_session_seconds", "Session time of the sessions started in the period.", labels=labels
+        )
+        rx = GaugeMetricFamily(
+            PREFIX + "zone_accounting_input_bytes",
+            "Bytes sent by users (Acct-Input-Octets) in sessions started in the period.",
+            labels=labels,
+        )
+        tx = GaugeMetricFamily(
+            PREFIX + "zone_accounting_output_bytes",
+            "Bytes received by users (Acct-Output-Octets) in sessions started in the period.",
+            labels=labels,
+        )
+        for period, table in (("day", snap.day), ("month", snap.month)):
+            for zone, u in sorted(table.items()):
+                users.add_metric([zone, period], u.unique_users)
+                sessions.add_metric([zone, period], u.sessions)
+                seconds.add_metric([zone, period], u.session_seconds)
+                rx.add_metric([zone, period], u.input_octets)
+                tx.add_metric([zone, period], u.output_octets)
+        active = GaugeMetricFamily(PREFIX + "zone_sessions_active", "Open RADIUS sessions now.", labels=["zone"])
+        for zone, n in sorted(snap.active.items()):
+            active.add_metric([zone], n)
+        peak = GaugeMetricFamily(
+            PREFIX + "zone_sessions_peak", "Most simultaneous sessions in the period so far.", labels=labels
+        )
+        for zone, n in sorted(snap.peak_today.items()):
+            peak.add_metric([zone, "day"], n)
+        yield from (users, sessions, seconds, rx, tx, active, peak)
+        yield CounterMetricFamily(
+            PREFIX + "radius_errors", "Failed reads of the accounting database.", value=snap.errors
+        )
+        yield GaugeMetricFamily(
+            PREFIX + "radius_last_success_timestamp_seconds",
+            "Unix time of the last successful accounting read.",
+            value=snap.last_success,
+        )
+        yield GaugeMetricFamily(
+            PREFIX + "radius_read_duration_seconds", "Duration of the last accounting read.", value=snap.last_seconds
+        )
 
 
 class Exposition:

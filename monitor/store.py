@@ -18,7 +18,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -27,6 +27,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from monitor.state import Transition
 from probes.errors import StoreError
 from probes.operator_csv import OperatorMonth
+
+if TYPE_CHECKING:
+    from monitor.usage import UsageRow
 from probes.result import ProbeResult
 
 log = logging.getLogger(__name__)
@@ -532,6 +535,36 @@ class Store:
                     )
                     new += 1
         return new, replaced
+
+    def write_usage(self, source: str, daily: Sequence[UsageRow], monthly: Sequence[UsageRow], now: float) -> None:
+        """Upsert one source's figures for today and this month (zeros where it saw nothing)."""
+        with self.engine.begin() as conn:
+            for table, key, rows in ((usage_daily, "day", daily), (usage_monthly, "month", monthly)):
+                for row in rows:
+                    u = row.usage
+                    values = {
+                        "unique_users": u.unique_users if u else 0, "sessions": u.sessions if u else 0,
+                        "session_seconds": u.session_seconds if u else 0.0,
+                        "input_octets": u.input_octets if u else 0.0, "output_octets": u.output_octets if u else 0.0,
+                        "peak_concurrent": row.peak, "updated_at": now,
+                    }  # fmt: skip
+                    where = (
+                        table.c.instance == self.instance,
+                        table.c.zone == row.zone,
+                        table.c[key] == row.period,
+                        table.c.source == source,
+                    )
+                    if not conn.execute(table.update().where(*where).values(**values)).rowcount:
+                        conn.execute(
+                            table.insert().values(
+                                instance=self.instance, zone=row.zone, source=source, **{key: row.period}, **values
+                            )
+                        )
+
+    def usage_rows(self, table_name: str) -> list[sa.Row[Any]]:
+        table = usage_daily if table_name == "daily" else usage_monthly
+        with self.engine.connect() as conn:
+            return list(conn.execute(sa.select(table).where(table.c.instance == self.instance)))
 
     def operator_months(self, year: int, month: int) -> list[sa.Row[Any]]:
         with self.engine.connect() as conn:
