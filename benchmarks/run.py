@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from benchmarks import exposition, footprint, icmp_vs_fping
+from benchmarks import exposition, footprint, icmp_vs_fping, zones
 
 
 def main() -> None:
@@ -16,6 +16,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="1000,5000", help="ICMP target counts")
     ap.add_argument("--timeout", type=float, default=1.0, help="ICMP per-cycle timeout, seconds")
     ap.add_argument("--footprint-minutes", type=float, default=10.0)
+    ap.add_argument("--no-zones", action="store_true", help="skip the zone lab and the 1M-row RADIUS benchmark")
     args = ap.parse_args()
 
     print("ICMP: one echo per target, loopback addresses, same run")
@@ -43,6 +44,10 @@ def main() -> None:
         f"  {e['series']:.0f} series, {e['body_bytes'] / 1024:.0f} KiB: render {e['render_ms']:.1f} ms "
         f"({e['render_us_per_series']:.2f} us/series); scrape from cache, median {e['scrape_ms_median']:.2f} ms"
     )
+
+    if not args.no_zones:
+        print()
+        zones.main()
 
     if args.footprint_minutes > 0:
         print(f"\nDaemon footprint: 130 targets, 60 s interval, {args.footprint_minutes:g} min")
