@@ -76,6 +76,9 @@ class FakeView:
     def current_radius(self) -> None:
         return None
 
+    def current_traffic(self) -> dict[str, object]:
+        return {}
+
 
 def run(n_targets: int = 950, scrapes: int = 50) -> dict[str, float]:
     view = FakeView(n_targets)

@@ -36,9 +36,11 @@ from monitor.maintenance import active_window
 from monitor.metrics import CycleStats, DaemonStats, Exposition
 from monitor.state import State, TargetState, Transition
 from monitor.store import StateChange, Store, ZoneSample, safe_url
-from monitor.usage import RadiusSnapshot, RadiusUsage
+from monitor.traffic import Reading, ZoneTraffic
+from monitor.usage import RadiusSnapshot, RadiusUsage, UsageRow
 from monitor.zones import Zone, ZoneState, ZoneStatus, ZoneTransition, observe
 from probes.errors import ConfigError, StoreError
+from probes.radius import Usage
 from probes.result import ProbeResult
 
 log = logging.getLogger("vigia")
@@ -172,6 +174,7 @@ class Daemon:
         self._lock = threading.RLock()
         self.states: dict[str, TargetState] = {}
         self.zone_states: dict[str, ZoneState] = {}
+        self.traffic: dict[str, ZoneTraffic] = {}
         self._first_cycle_done: set[float] = set()
         self._stop = threading.Event()
         self._reload = threading.Event()
@@ -206,6 +209,10 @@ class Daemon:
     def current_zone_states(self) -> dict[str, ZoneState]:
         with self._lock:
             return dict(self.zone_states)
+
+    def current_traffic(self) -> dict[str, ZoneTraffic]:
+        with self._lock:
+            return dict(self.traffic)
 
     def current_radius(self) -> RadiusSnapshot | None:
         return self.radius.snapshot if self.radius is not None else None
@@ -246,6 +253,15 @@ class Daemon:
                     st.state = State(saved.state)
                     st.since = datetime.fromtimestamp(saved.since, UTC) if saved.since else None
             self.zone_states = {z.id: self._new_zone_state(z) for z in self.config.zones}
+            today = datetime.now(UTC).astimezone(self.config.timezone).strftime("%Y-%m-%d")
+            seeded = {row.zone: row for row in self.store.usage_for_day(today, "snmp")}
+            for z in self.config.zones:
+                if "snmp" in z.usage:
+                    tr = self.traffic[z.id] = self._new_traffic(z)
+                    row = seeded.get(z.id)
+                    if row is not None:  # carry today's totals over a restart
+                        tr.day, tr.day_rx, tr.day_tx = today, row.input_octets or 0.0, row.output_octets or 0.0
+                        tr.day_peak_clients = row.peak_clients or 0
             for zid, zs in self.zone_states.items():
                 saved = stored.get(zid)
                 if saved is not None and saved.state in {s.value for s in ZoneStatus}:
@@ -255,6 +271,10 @@ class Daemon:
     @staticmethod
     def _new_state(t: cfg.Target) -> TargetState:
         return TargetState(t.id, t.failures_before_down, t.successes_before_up)
+
+    @staticmethod
+    def _new_traffic(z: Zone) -> ZoneTraffic:
+        return ZoneTraffic(z.id, z.bandwidth_bps / 8 if z.bandwidth_bps else None)
 
     @staticmethod
     def _new_zone_state(z: Zone) -> ZoneState:
@@ -360,6 +380,7 @@ class Daemon:
             )
         changes = [StateChange.of(t) for t in transitions]
         zone_changes, samples = self._zones_after_cycle(interval, outcome.results, now)
+        self._traffic_after_cycle(interval, outcome.results, now)
         self.writer.submit(_Batch(outcome.results, changes + zone_changes, samples))
         c = self.stats.cycles.setdefault(interval, CycleStats(interval))
         c.runs += 1
@@ -408,6 +429,31 @@ class Daemon:
                     why = f" ({tr.reason}: {tr.message})" if tr.reason else ""
                     log.info("zone %s: %s -> %s%s", tr.zone, tr.old.value, tr.new.value, why)
         return changes, samples
+
+    def _traffic_after_cycle(self, interval: float, results: list[ProbeResult], now: datetime) -> None:
+        """Turn the zones' raw SNMP counters into traffic; store today's totals."""
+        by_target = {r.target: r for r in results}
+        day = now.astimezone(self.config.timezone).strftime("%Y-%m-%d")
+        rows: list[UsageRow] = []
+        with self._lock:
+            for zone in self.config.zones:
+                res = by_target.get(zone.usage.get("snmp", ""))
+                if zone.interval != interval or res is None or not res.success:
+                    continue
+                v = res.values
+                tr = self.traffic.setdefault(zone.id, self._new_traffic(zone))
+                reading = Reading(
+                    res.started_at.timestamp(),
+                    v["if_in_octets"],
+                    v["if_out_octets"],
+                    v["sys_uptime_seconds"],
+                    int(v.get("counter_bits", 64)),
+                )
+                tr.update(reading, day, v.get("clients"))
+                usage = Usage(0, 0, 0.0, tr.day_rx, tr.day_tx)
+                rows.append(UsageRow(zone.id, day, usage, None, tr.day_peak_clients))
+        if rows:
+            self.writer.run_in_writer("snmp usage", lambda: self.store.write_usage("snmp", rows, [], time.time()))
 
     def reload(self) -> bool:
         """Re-read the config; on any error keep running the old one and say why."""

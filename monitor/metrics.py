@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector
 
 from monitor.config import Target
 from monitor.state import State, TargetState
+from monitor.traffic import ZoneTraffic
 from monitor.usage import RadiusSnapshot
 from monitor.zones import Zone, ZoneState, ZoneStatus
 from probes import REGISTRY
@@ -74,6 +75,8 @@ class DaemonView(Protocol):
 
     def current_radius(self) -> RadiusSnapshot | None: ...
 
+    def current_traffic(self) -> dict[str, ZoneTraffic]: ...
+
 
 def _specs() -> dict[str, dict[str, list[MetricSpec]]]:
     """probe kind -> value key -> specs (a key may feed several metrics)."""
@@ -107,6 +110,7 @@ class VigiaCollector(Collector):
         yield from self._states(targets, states)
         yield from self._values(targets, states)
         yield from self._zones(self.view.current_zones(), self.view.current_zone_states())
+        yield from self._traffic(self.view.current_traffic())
         radius = self.view.current_radius()
         if radius is not None:
             yield from self._radius(radius)
@@ -351,6 +355,35 @@ class VigiaCollector(Collector):
                 for name, ok in sorted(st.last.checks.items()):
                     check.add_metric([z.id, name], 1.0 if ok else 0.0)
         yield from (info, up, state, since, check, hours, sla, bandwidth, trans)
+
+    def _traffic(self, traffic: dict[str, ZoneTraffic]) -> Iterator[Metric]:
+        rx = CounterMetricFamily(
+            PREFIX + "zone_receive_bytes",
+            "Bytes into the zone's device interface (SNMP ifHCInOctets), wraps and reboots accounted for.",
+            labels=["zone"],
+        )
+        tx = CounterMetricFamily(
+            PREFIX + "zone_transmit_bytes",
+            "Bytes out of the zone's device interface (SNMP ifHCOutOctets), wraps and reboots accounted for.",
+            labels=["zone"],
+        )
+        clients = GaugeMetricFamily(
+            PREFIX + "zone_clients", "Clients associated now (SNMP, vendor OID).", labels=["zone"]
+        )
+        resets = CounterMetricFamily(
+            PREFIX + "zone_counter_resets", "Device reboots or counter resets seen.", labels=["zone"]
+        )
+        wraps = CounterMetricFamily(PREFIX + "zone_counter_wraps", "32-bit counter wraps seen.", labels=["zone"])
+        for zone, t in sorted(traffic.items()):
+            if t.last is None:
+                continue
+            rx.add_metric([zone], t.rx_total)
+            tx.add_metric([zone], t.tx_total)
+            resets.add_metric([zone], t.resets)
+            wraps.add_metric([zone], t.wraps)
+            if t.clients is not None:
+                clients.add_metric([zone], t.clients)
+        yield from (rx, tx, clients, resets, wraps)
 
     def _radius(self, snap: RadiusSnapshot) -> Iterator[Metric]:
         labels = ["zone", "period"]

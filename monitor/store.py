@@ -547,6 +547,7 @@ class Store:
                         "session_seconds": u.session_seconds if u else 0.0,
                         "input_octets": u.input_octets if u else 0.0, "output_octets": u.output_octets if u else 0.0,
                         "peak_concurrent": row.peak, "updated_at": now,
+                        **({"peak_clients": row.peak_clients} if row.peak_clients is not None else {}),
                     }  # fmt: skip
                     where = (
                         table.c.instance == self.instance,
@@ -560,6 +561,18 @@ class Store:
                                 instance=self.instance, zone=row.zone, source=source, **{key: row.period}, **values
                             )
                         )
+
+    def usage_for_day(self, day: str, source: str) -> list[sa.Row[Any]]:
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    sa.select(usage_daily).where(
+                        usage_daily.c.instance == self.instance,
+                        usage_daily.c.day == day,
+                        usage_daily.c.source == source,
+                    )
+                )
+            )
 
     def usage_rows(self, table_name: str) -> list[sa.Row[Any]]:
         table = usage_daily if table_name == "daily" else usage_monthly

@@ -52,6 +52,7 @@ class UsageRow:
     period: str  # YYYY-MM-DD or YYYY-MM
     usage: Usage | None
     peak: int | None
+    peak_clients: int | None = None
 
 
 class RadiusUsage:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from probes import dns, host, http, icmp, node, tcp, tls
+from probes import dns, host, http, icmp, node, snmp, tcp, tls
 from probes.result import MetricSpec, ProbeResult
 from probes.settings import Settings
 
@@ -40,6 +40,7 @@ REGISTRY: dict[str, ProbeKind] = {
         _kind(tls, tls.TlsSettings),
         _kind(host, host.HostSettings),
         _kind(node, node.NodeSettings),
+        _kind(snmp, snmp.SnmpSettings),
     )
 }
 

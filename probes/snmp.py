@@ -1,0 +1,202 @@
+"""SNMP probe (pysnmp, v2c and v3): a zone device's interface octet counters and its client count.
+
+Reads IF-MIB's 64-bit ifHCInOctets/ifHCOutOctets (or the 32-bit ifInOctets/
+ifOutOctets with ``counter_bits: 32``) of one interface, sysUpTime, and
+optionally a vendor OID that holds the number of associated clients. It
+returns the raw counters: turning them into traffic, across counter wraps and
+device reboots, is the job of the caller that remembers the previous reading
+(monitor.traffic).
+
+pysnmp 7 is asyncio-only; one event loop in its own thread serves every SNMP
+probe of the process, so a probe from a worker thread just waits for its
+coroutine, bounded by the deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any, Literal, TypeVar
+
+from pydantic import Field, model_validator
+from pysnmp.hlapi.v3arch.asyncio import (
+    CommunityData,
+    ContextData,
+    ObjectIdentity,
+    ObjectType,
+    SnmpEngine,
+    UdpTransportTarget,
+    UsmUserData,
+    get_cmd,
+    usmAesCfb128Protocol,
+    usmAesCfb256Protocol,
+    usmDESPrivProtocol,
+    usmHMAC192SHA256AuthProtocol,
+    usmHMACMD5AuthProtocol,
+    usmHMACSHAAuthProtocol,
+    usmNoAuthProtocol,
+    usmNoPrivProtocol,
+)
+from pysnmp.proto import rfc1902, rfc1905
+
+from probes import result as r
+from probes.result import MetricSpec, ProbeResult, Timer, remaining
+from probes.settings import Secret, Settings
+
+KIND = "snmp"
+SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
+IF_HC_IN, IF_HC_OUT = "1.3.6.1.2.1.31.1.1.1.6", "1.3.6.1.2.1.31.1.1.1.10"
+IF_IN, IF_OUT = "1.3.6.1.2.1.2.2.1.10", "1.3.6.1.2.1.2.2.1.16"
+NO_SUCH_OBJECT = "snmp_no_such_object"
+WRONG_TYPE = "snmp_wrong_type"
+SNMP_ERROR = "snmp_error"
+
+_AUTH = {"none": usmNoAuthProtocol, "md5": usmHMACMD5AuthProtocol, "sha": usmHMACSHAAuthProtocol,
+         "sha256": usmHMAC192SHA256AuthProtocol}  # fmt: skip
+_PRIV = {"none": usmNoPrivProtocol, "des": usmDESPrivProtocol, "aes": usmAesCfb128Protocol,
+         "aes256": usmAesCfb256Protocol}  # fmt: skip
+
+
+class SnmpV3(Settings):
+    user: str = Field(min_length=1)
+    auth_protocol: Literal["none", "md5", "sha", "sha256"] = "sha"
+    auth_key: Secret | None = None
+    priv_protocol: Literal["none", "des", "aes", "aes256"] = "aes"
+    priv_key: Secret | None = None
+
+    @model_validator(mode="after")
+    def _keys(self) -> SnmpV3:
+        if self.auth_protocol != "none" and self.auth_key is None:
+            raise ValueError("auth_key is required unless auth_protocol is none")
+        if self.priv_protocol != "none" and self.priv_key is None:
+            raise ValueError("priv_key is required unless priv_protocol is none")
+        return self
+
+
+class SnmpSettings(Settings):
+    address: str = Field(min_length=1)
+    port: int = Field(default=161, ge=1, le=65535)
+    version: Literal["2c", "3"] = "2c"
+    community: Secret | None = Field(default=None, description="v2c community, from a file or env")
+    v3: SnmpV3 | None = None
+    if_index: int = Field(ge=1, description="ifIndex of the interface whose traffic is the zone's")
+    counter_bits: Literal[32, 64] = 64
+    clients_oid: str | None = Field(default=None, pattern=r"^\.?1(\.\d+)+$")
+    retries: int = Field(default=1, ge=0, le=5)
+
+    @model_validator(mode="after")
+    def _auth(self) -> SnmpSettings:
+        if self.version == "2c" and self.community is None:
+            raise ValueError("version 2c needs 'community' ({file: ...} or {env: ...})")
+        if self.version == "3" and self.v3 is None:
+            raise ValueError("version 3 needs 'v3' (user and keys)")
+        return self
+
+
+METRICS = (
+    MetricSpec("if_in_octets", "snmp_interface_receive_octets", "Raw IF-MIB in-octets counter of the interface."),
+    MetricSpec("if_out_octets", "snmp_interface_transmit_octets", "Raw IF-MIB out-octets counter of the interface."),
+    MetricSpec("sys_uptime_seconds", "snmp_sys_uptime_seconds", "sysUpTime of the agent."),
+    MetricSpec("clients", "snmp_clients", "Associated clients, from the configured vendor OID."),
+)
+
+T = TypeVar("T")
+
+
+class _Loop:
+    """One asyncio loop thread and one SnmpEngine for every SNMP probe of the process."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="snmp-loop", daemon=True)
+        self.thread.start()
+        self.engine = SnmpEngine()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=timeout)
+
+
+_shared: _Loop | None = None
+_shared_lock = threading.Lock()
+
+
+def _loop() -> _Loop:
+    global _shared  # noqa: PLW0603 - one loop per process is the design
+    with _shared_lock:
+        if _shared is None:
+            _shared = _Loop()
+        return _shared
+
+
+def _auth(settings: SnmpSettings) -> CommunityData | UsmUserData:
+    if settings.version == "2c":
+        assert settings.community is not None
+        return CommunityData(settings.community.read(), mpModel=1)
+    v3 = settings.v3
+    assert v3 is not None
+    return UsmUserData(
+        v3.user,
+        authKey=v3.auth_key.read() if v3.auth_key else None,
+        privKey=v3.priv_key.read() if v3.priv_key else None,
+        authProtocol=_AUTH[v3.auth_protocol],
+        privProtocol=_PRIV[v3.priv_protocol],
+    )
+
+
+async def _get(settings: SnmpSettings, oids: list[str], timeout: float) -> tuple[str, str, list[Any]]:
+    loop = _loop()
+    per_try = max(0.05, timeout / (settings.retries + 1))
+    transport = await UdpTransportTarget.create(
+        (settings.address, settings.port), timeout=per_try, retries=settings.retries
+    )
+    err_ind, err_status, err_index, binds = await get_cmd(
+        loop.engine, _auth(settings), transport, ContextData(), *(ObjectType(ObjectIdentity(o)) for o in oids)
+    )
+    if err_ind:
+        text = str(err_ind)
+        reason = r.TIMEOUT if "timeout" in text.lower() or "no snmp response" in text.lower() else SNMP_ERROR
+        return reason, text, []
+    if err_status:
+        where = oids[int(err_index) - 1] if err_index else ""
+        return SNMP_ERROR, f"{err_status.prettyPrint()} at {where}", []
+    return "", "", [value for _, value in binds]
+
+
+def probe(target: str, settings: SnmpSettings, *, deadline: float) -> ProbeResult:
+    timer = Timer()
+    where = f"{settings.address}:{settings.port}"
+    if settings.counter_bits == 64:
+        oids = [f"{IF_HC_IN}.{settings.if_index}", f"{IF_HC_OUT}.{settings.if_index}"]
+    else:
+        oids = [f"{IF_IN}.{settings.if_index}", f"{IF_OUT}.{settings.if_index}"]
+    oids.append(SYS_UPTIME)
+    if settings.clients_oid:
+        oids.append(settings.clients_oid.lstrip("."))
+    left = remaining(deadline)
+    try:
+        reason, message, values = _loop().run(_get(settings, oids, left), timeout=left + 0.2)
+    except (FutureTimeout, TimeoutError):
+        return timer.fail(target, KIND, r.TIMEOUT, f"{where}: no SNMP answer before the deadline")
+    except (OSError, KeyError) as exc:
+        return timer.fail(target, KIND, r.INTERNAL, f"{where}: cannot read the SNMP credentials: {type(exc).__name__}")
+    except Exception as exc:  # pysnmp errors are the device's answer, reported as data
+        return timer.fail(target, KIND, SNMP_ERROR, f"{where}: {type(exc).__name__}: {exc}")
+    if reason:
+        return timer.fail(target, KIND, reason, f"{where}: {message}")
+    out: dict[str, float] = {"counter_bits": float(settings.counter_bits)}
+    names = ["if_in_octets", "if_out_octets", "sys_uptime_seconds", "clients"]
+    counter_type = rfc1902.Counter64 if settings.counter_bits == 64 else rfc1902.Counter32
+    number_types = (rfc1902.Integer, rfc1902.Gauge32, rfc1902.Unsigned32, rfc1902.Counter32)
+    expected = [counter_type, counter_type, rfc1902.TimeTicks, number_types]
+    for oid, name, value, kinds in zip(oids, names, values, expected, strict=False):
+        if isinstance(value, rfc1905.NoSuchObject | rfc1905.NoSuchInstance | rfc1905.EndOfMibView):
+            return timer.fail(target, KIND, NO_SUCH_OBJECT, f"{where}: {oid} does not exist on the device", out)
+        if not isinstance(value, kinds):
+            return timer.fail(
+                target, KIND, WRONG_TYPE, f"{where}: {oid} is {type(value).__name__}, not a {name} value", out
+            )
+        number = float(int(value))
+        out[name] = number / 100.0 if name == "sys_uptime_seconds" else number
+    return timer.ok(target, KIND, out)
