@@ -4,8 +4,8 @@ The SNMP probe hands back raw counters; this module remembers the previous
 reading of each zone and turns the difference into bytes:
 
 - first reading: a baseline, no traffic yet;
-- the device rebooted (sysUpTime went back): the counters restarted at zero, so
-  the new value is the traffic since the reboot;
+- the device rebooted (sysUpTime advanced less than our clock did): the counters
+  restarted at zero, so the new value is the traffic since the reboot;
 - a 32-bit counter went back without a reboot: it wrapped at 2**32;
 - a 64-bit counter went back without a reboot: it was reset (cannot wrap in practice);
 - a jump larger than the contracted bandwidth allows is refused as a bogus reading.
@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 # Slack over the contracted bandwidth before a jump is called bogus (bursts, clock skew).
 BANDWIDTH_SLACK = 2.0
+# Seconds by which sysUpTime may lag our clock between two readings before it counts as a restart.
+UPTIME_TOLERANCE = 1.0
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,10 @@ class ZoneTraffic:
         previous, self.last = self.last, reading
         if previous is None:
             return 0.0, 0.0
-        rebooted = reading.uptime < previous.uptime
+        # The agent's clock must have advanced as much as ours since the last reading; if it advanced
+        # less, it restarted in between (even when it has since been up longer than before).
+        elapsed = reading.at - previous.at
+        rebooted = reading.uptime + UPTIME_TOLERANCE + 0.01 * elapsed < previous.uptime + elapsed
         if rebooted:
             self.resets += 1
             self.events.append(f"reboot at {reading.at:.0f}: counters restarted from zero")

@@ -184,14 +184,17 @@ def test_daemon_counts_zone_traffic_across_a_wrap_and_a_reboot(agent: Agent, tmp
     )
     (tmp_path / "d").mkdir()
     with daemon_in_process(config, tmp_path / "d") as daemon:
+        time.sleep(1.5)  # let the agent's sysUpTime run ahead, as a real device's would
         daemon.run_cycle(5.0)  # baseline: 4294967000
         agent.set_counter(500)  # the 32-bit counter wraps: +796 bytes
         daemon.run_cycle(5.0)
+        time.sleep(1.5)
         agent.restart(1000, clients=5)  # the agent restarts: counters from zero, +1000 bytes
         daemon.run_cycle(5.0)
         body = daemon.exposition.body().decode()
+        traffic = repr(daemon.traffic)
         daemon.writer.stop()
-    assert 'vigia_zone_receive_bytes_total{zone="ZD-01"} 1796.0' in body
+    assert 'vigia_zone_receive_bytes_total{zone="ZD-01"} 1796.0' in body, traffic
     assert 'vigia_zone_counter_wraps_total{zone="ZD-01"} 1.0' in body
     assert 'vigia_zone_counter_resets_total{zone="ZD-01"} 1.0' in body
     assert 'vigia_zone_clients{zone="ZD-01"} 5.0' in body

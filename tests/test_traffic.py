@@ -23,6 +23,16 @@ def test_growth_wrap_reboot_and_reset() -> None:
     assert z64.resets == 1
 
 
+def test_reboot_seen_even_when_uptime_is_now_larger() -> None:
+    z = ZoneTraffic("ZD-01")
+    z.update(Reading(0, 5000, 0, 30, 64), "d")
+    # 300 s later the agent says it has been up 120 s: it restarted 180 s ago, counters from zero.
+    assert z.update(Reading(300, 6000, 0, 120, 64), "d") == (6000.0, 0.0)
+    assert z.resets == 1
+    # A normal reading: uptime advanced with our clock.
+    assert z.update(Reading(360, 6500, 0, 180.3, 64), "d") == (500.0, 0.0)
+
+
 def test_totals_per_day_and_peak_clients() -> None:
     z = ZoneTraffic("ZD-01")
     z.update(Reading(0, 0, 0, 1, 64), "2025-01-01", clients=3)
