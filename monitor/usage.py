@@ -65,6 +65,8 @@ class RadiusUsage:
         ]  # fmt: skip
         self.zone_ids = [m.zone for m in self.matches]
         self.snapshot = RadiusSnapshot()
+        self._month_at = 0.0
+        self._month_key = ""
         self._reader: RadiusReader | None = None
         self._lock = threading.Lock()
 
@@ -95,7 +97,13 @@ class RadiusUsage:
                 d0, d1 = day_bounds(now, self.tz)
                 m0, m1 = month_bounds(now, self.tz)
                 day = reader.usage(d0, d1)
-                month = reader.usage(m0, m1)
+                # The month is a larger range: recount it every month_every, and whenever the month changes.
+                key = m0.strftime("%Y-%m")
+                if key != self._month_key or time.monotonic() - self._month_at >= self.settings.month_every:
+                    month = reader.usage(m0, m1)
+                    self._month_at, self._month_key = time.monotonic(), key
+                else:
+                    month = self.snapshot.month
                 active = reader.active(now)
                 peak = reader.peak_concurrent(d0, min(d1, now))
             except Exception as exc:  # the accounting database is someone else's: its trouble is data

@@ -44,6 +44,9 @@ class RadiusSettings(Settings):
         default=2 * 3600.0, description="an open session with no update for this long is not counted as active"
     )
     interval: Duration = 60.0
+    month_every: Duration = Field(
+        default=900.0, description="how often the month's figures (a range over the whole month) are recounted"
+    )
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ import asyncio
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 from pysnmp.hlapi.v3arch.asyncio import (
     CommunityData,
     ContextData,
@@ -84,6 +84,9 @@ class SnmpSettings(Settings):
     if_index: int = Field(ge=1, description="ifIndex of the interface whose traffic is the zone's")
     counter_bits: Literal[32, 64] = 64
     clients_oid: str | None = Field(default=None, pattern=r"^\.?1(\.\d+)+$")
+    clients_oids: list[Annotated[str, StringConstraints(pattern=r"^\.?1(\.\d+)+$")]] = Field(
+        default_factory=list, description="several per-SSID/per-radio counts, added up"
+    )
     retries: int = Field(default=1, ge=0, le=5)
 
     @model_validator(mode="after")
@@ -172,8 +175,10 @@ def probe(target: str, settings: SnmpSettings, *, deadline: float) -> ProbeResul
     else:
         oids = [f"{IF_IN}.{settings.if_index}", f"{IF_OUT}.{settings.if_index}"]
     oids.append(SYS_UPTIME)
-    if settings.clients_oid:
-        oids.append(settings.clients_oid.lstrip("."))
+    client_oids = [
+        o.lstrip(".") for o in ([settings.clients_oid] if settings.clients_oid else []) + settings.clients_oids
+    ]
+    oids += client_oids
     left = remaining(deadline)
     try:
         reason, message, values = _loop().run(_get(settings, oids, left), timeout=left + 0.2)
@@ -186,11 +191,11 @@ def probe(target: str, settings: SnmpSettings, *, deadline: float) -> ProbeResul
     if reason:
         return timer.fail(target, KIND, reason, f"{where}: {message}")
     out: dict[str, float] = {"counter_bits": float(settings.counter_bits)}
-    names = ["if_in_octets", "if_out_octets", "sys_uptime_seconds", "clients"]
+    names = ["if_in_octets", "if_out_octets", "sys_uptime_seconds", *("clients" for _ in client_oids)]
     counter_type = rfc1902.Counter64 if settings.counter_bits == 64 else rfc1902.Counter32
     number_types = (rfc1902.Integer, rfc1902.Gauge32, rfc1902.Unsigned32, rfc1902.Counter32)
-    expected = [counter_type, counter_type, rfc1902.TimeTicks, number_types]
-    for oid, name, value, kinds in zip(oids, names, values, expected, strict=False):
+    expected = [counter_type, counter_type, rfc1902.TimeTicks, *(number_types for _ in client_oids)]
+    for oid, name, value, kinds in zip(oids, names, values, expected, strict=True):
         if isinstance(value, rfc1905.NoSuchObject | rfc1905.NoSuchInstance | rfc1905.EndOfMibView):
             return timer.fail(target, KIND, NO_SUCH_OBJECT, f"{where}: {oid} does not exist on the device", out)
         if not isinstance(value, kinds):
@@ -198,5 +203,8 @@ def probe(target: str, settings: SnmpSettings, *, deadline: float) -> ProbeResul
                 target, KIND, WRONG_TYPE, f"{where}: {oid} is {type(value).__name__}, not a {name} value", out
             )
         number = float(int(value))
-        out[name] = number / 100.0 if name == "sys_uptime_seconds" else number
+        if name == "clients":
+            out["clients"] = out.get("clients", 0.0) + number  # several SSIDs or radios add up
+        else:
+            out[name] = number / 100.0 if name == "sys_uptime_seconds" else number
     return timer.ok(target, KIND, out)

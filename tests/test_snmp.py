@@ -156,6 +156,13 @@ def test_wrong_community_is_a_timeout_not_a_crash(agent: Agent) -> None:
     assert "not-the-community" not in res.message
 
 
+def test_clients_of_several_ssids_add_up(agent: Agent) -> None:
+    # The same OID twice stands for two SSIDs of 17 clients each.
+    res = probe("sw", agent.settings(clients_oids=[CLIENTS_OID]), deadline=time.monotonic() + 2)
+    assert res.success, res.message
+    assert res.values["clients"] == 34
+
+
 def test_32_bit_counter_read(agent: Agent) -> None:
     res = probe("sw", agent.settings(counter_bits=32, if_index=FAKE_IF), deadline=time.monotonic() + 2)
     assert res.success, res.message
