@@ -22,6 +22,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -95,6 +96,7 @@ class RadiusReader:
         self.aware = isinstance(self.col["acctstarttime"].type, sa.DateTime) and bool(
             getattr(self.col["acctstarttime"].type, "timezone", False)
         )
+        self.sqlite = self.engine.dialect.name == "sqlite"
         self._regexes = [(z.zone, re.compile(z.called_station_id)) for z in self.zones if z.called_station_id]
 
     def close(self) -> None:
@@ -125,10 +127,26 @@ class RadiusReader:
 
     # -- time --------------------------------------------------------------
 
-    def _bound(self, at: datetime) -> datetime:
+    def _bound(self, at: datetime) -> datetime | int:
+        if self.sqlite:
+            return int(at.timestamp())
         if self.aware:
             return at.astimezone(UTC)
         return at.astimezone(self.naive_tz).replace(tzinfo=None)
+
+    def _t(self, name: str) -> sa.ColumnElement[Any]:
+        """A time column, comparable with ``_bound``.
+
+        FreeRADIUS's SQLite queries store Unix seconds in the DATETIME columns, while other tools
+        (and SQLite's own datetime()) write UTC text: in SQLite both become Unix seconds.
+        """
+        col = self.col[name]
+        if not self.sqlite:
+            return col
+        return sa.case(
+            (sa.func.typeof(col).in_(("integer", "real")), sa.cast(col, sa.Integer)),
+            else_=sa.cast(sa.func.strftime("%s", col), sa.Integer),
+        )
 
     # -- queries -----------------------------------------------------------
 
@@ -147,7 +165,7 @@ class RadiusReader:
                 sa.func.coalesce(sa.func.sum(c["acctinputoctets"]), 0).label("input"),
                 sa.func.coalesce(sa.func.sum(c["acctoutputoctets"]), 0).label("output"),
             )
-            .where(c["acctstarttime"] >= self._bound(start), c["acctstarttime"] < self._bound(end))
+            .where(self._t("acctstarttime") >= self._bound(start), self._t("acctstarttime") < self._bound(end))
             .group_by(zone, called)
         )
         with self.engine.connect() as conn:
@@ -180,7 +198,7 @@ class RadiusReader:
             sa.func.coalesce(sa.func.sum(c["acctsessiontime"]), 0),
             sa.func.coalesce(sa.func.sum(c["acctinputoctets"]), 0),
             sa.func.coalesce(sa.func.sum(c["acctoutputoctets"]), 0),
-        ).where(c["acctstarttime"] >= self._bound(start), c["acctstarttime"] < self._bound(end), match)
+        ).where(self._t("acctstarttime") >= self._bound(start), self._t("acctstarttime") < self._bound(end), match)
         with self.engine.connect() as conn:
             n, users, seconds, inp, out = (float(v or 0) for v in conn.execute(q).one())
         return Usage(int(n), int(users), seconds, inp, out)
@@ -191,7 +209,7 @@ class RadiusReader:
         fresh = self._bound(datetime.fromtimestamp(now.timestamp() - self.stale_after, UTC))
         zone = self._zone_expr().label("zone")
         called = c["calledstationid"] if self._regexes else sa.literal("")
-        last = sa.func.coalesce(c["acctupdatetime"], c["acctstarttime"])
+        last = sa.func.coalesce(self._t("acctupdatetime"), self._t("acctstarttime"))
         q = (
             sa.select(zone, called.label("called"), sa.func.count().label("n"))
             .where(c["acctstoptime"].is_(None), last >= fresh)
@@ -211,8 +229,9 @@ class RadiusReader:
         zone = self._zone_expr().label("zone")
         called = c["calledstationid"] if self._regexes else sa.literal("")
         lo, hi = self._bound(start), self._bound(end)
-        q = sa.select(zone, called.label("called"), c["acctstarttime"], c["acctstoptime"]).where(
-            c["acctstarttime"] < hi, sa.or_(c["acctstoptime"].is_(None), c["acctstoptime"] > lo)
+        begin, stop = self._t("acctstarttime").label("began"), self._t("acctstoptime").label("ended")
+        q = sa.select(zone, called.label("called"), begin, stop).where(
+            begin < hi, sa.or_(c["acctstoptime"].is_(None), stop > lo)
         )
         events: dict[str, list[tuple[datetime, int]]] = {}
         with self.engine.connect() as conn:
@@ -221,9 +240,9 @@ class RadiusReader:
                 if z is None:
                     continue
                 ev = events.setdefault(z, [])
-                ev.append((max(_naive(r.acctstarttime), _naive(lo)), 1))
-                if r.acctstoptime is not None:
-                    ev.append((_naive(r.acctstoptime), -1))
+                ev.append((max(_naive(r.began), _naive(lo)), 1))
+                if r.ended is not None:
+                    ev.append((_naive(r.ended), -1))
         out: dict[str, int] = {}
         for z, ev in events.items():
             ev.sort(key=lambda e: (e[0], e[1]))  # a stop at the same instant as a start goes first
@@ -235,8 +254,10 @@ class RadiusReader:
         return out
 
 
-def _naive(value: datetime | str) -> datetime:
-    if isinstance(value, str):  # SQLite hands DATETIME back as text
+def _naive(value: datetime | str | int) -> datetime:
+    if isinstance(value, int):  # SQLite: Unix seconds
+        return datetime.fromtimestamp(value, UTC).replace(tzinfo=None)
+    if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.replace(tzinfo=None) if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from probes.radius import RadiusReader, ZoneMatch
+from probes.radius import RadiusReader, Usage, ZoneMatch
 from tests.accounting import Session, accounting_db, insert, month_of_sessions
 
 START = datetime(2025, 1, 1, 5, 0, tzinfo=UTC)  # 1 January 00:00 in Bogotá
@@ -159,3 +159,60 @@ def test_daemon_stores_and_exports_zone_usage(tmp_path: Path) -> None:
         r[0]: r[1:] for r in db.execute("select zone, sessions, unique_users from usage_daily where source='radius'")
     }
     assert daily == {z: day_want.get(z, (0, 0))[:2] for z in ("ZD-01", "ZD-02", "ZD-04", "ZD-05")}
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_rows_written_by_a_real_freeradius(kind: str, tmp_path: Path) -> None:
+    """radclient -> FreeRADIUS (rlm_sql, stock queries) -> radacct -> vigia's figures."""
+    from tests.freeradius import account, freeradius
+
+    t = int(START.timestamp())
+    with accounting_db(kind, tmp_path) as url, freeradius(tmp_path, url) as server:
+
+        def session(sid: str, nas: str, mac: str, start: int, stop: int | None, seconds: int, rx: int, tx: int):
+            common = {
+                "Acct_Session_Id": sid,
+                "NAS_IP_Address": nas,
+                "Calling_Station_Id": mac,
+                "User_Name": mac,
+                "Called_Station_Id": "AA-BB-CC-00-00-09:ZonaDigital",
+            }
+            account(server, Acct_Status_Type="Start", Event_Timestamp=start, **common)
+            account(
+                server,
+                Acct_Status_Type="Interim-Update",
+                Event_Timestamp=start + seconds // 2,
+                Acct_Session_Time=seconds // 2,
+                Acct_Input_Octets=rx // 2,
+                Acct_Output_Octets=tx // 2,
+                **common,
+            )
+            if stop is not None:
+                account(
+                    server,
+                    Acct_Status_Type="Stop",
+                    Event_Timestamp=stop,
+                    Acct_Session_Time=seconds,
+                    Acct_Input_Octets=rx,
+                    Acct_Output_Octets=tx,
+                    **common,
+                )
+
+        session("a1", "10.213.1.2", "02-00-00-00-00-01", t + 600, t + 1200, 600, 1_000, 5_000)
+        session("a2", "10.213.1.2", "02-00-00-00-00-02", t + 900, t + 2700, 1800, 2_000, 9_000)
+        session("a3", "10.213.1.2", "02-00-00-00-00-01", t + 3600, t + 4200, 600, 500, 700)  # same device again
+        session("b1", "10.213.2.2", "02-00-00-00-00-03", t + 1000, None, 400, 300, 800)  # still open
+        session("z1", "10.213.9.9", "02-00-00-00-00-04", t + 1000, t + 1100, 100, 1, 1)  # not a zone of ours
+        reader = RadiusReader(url, ZONES, stale_after=10**9)
+        try:
+            got = reader.usage(START, START + timedelta(days=1))
+            active = reader.active(START + timedelta(hours=2))
+            peak = reader.peak_concurrent(START, START + timedelta(days=1))
+        finally:
+            reader.close()
+    assert got["ZD-01"] == Usage(3, 2, 3000.0, 3500.0, 14700.0)
+    # The open session's figures are those of its last interim update.
+    assert got["ZD-02"] == Usage(1, 1, 200.0, 150.0, 400.0)
+    assert set(got) == {"ZD-01", "ZD-02"}
+    assert active == {"ZD-02": 1}
+    assert peak == {"ZD-01": 2, "ZD-02": 1}
