@@ -542,11 +542,23 @@ class Store:
             for table, key, rows in ((usage_daily, "day", daily), (usage_monthly, "month", monthly)):
                 for row in rows:
                     u = row.usage
+                    peak = row.peak
+                    if table is usage_monthly and peak is None:
+                        # The month's peak of simultaneous sessions is the highest of its days' peaks
+                        # (each day's peak counts the sessions carried over from the day before).
+                        peak = conn.execute(
+                            sa.select(sa.func.max(usage_daily.c.peak_concurrent)).where(
+                                usage_daily.c.instance == self.instance,
+                                usage_daily.c.zone == row.zone,
+                                usage_daily.c.source == source,
+                                usage_daily.c.day.like(f"{row.period}-%"),
+                            )
+                        ).scalar_one_or_none()
                     values = {
                         "unique_users": u.unique_users if u else 0, "sessions": u.sessions if u else 0,
                         "session_seconds": u.session_seconds if u else 0.0,
                         "input_octets": u.input_octets if u else 0.0, "output_octets": u.output_octets if u else 0.0,
-                        "peak_concurrent": row.peak, "updated_at": now,
+                        "peak_concurrent": peak, "updated_at": now,
                         **({"peak_clients": row.peak_clients} if row.peak_clients is not None else {}),
                     }  # fmt: skip
                     where = (
