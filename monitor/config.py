@@ -17,7 +17,6 @@ from typing import Annotated
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
-from monitor.yamlsource import Document, Path, load
 from monitor.zones import CHECKS, Zone, ZoneDefaults, ZoneSettings, parse_bandwidth, parse_hours
 from probes import REGISTRY
 from probes.dns import DnsSettings
@@ -26,11 +25,11 @@ from probes.http import HttpSettings
 from probes.icmp import IcmpSettings
 from probes.radius import RadiusSettings
 from probes.settings import Duration, Settings, format_duration
+from probes.yamlsource import SECRET_WORDS, Document, Path, load, pydantic_problems
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 RESERVED_LABELS = frozenset({"target", "probe", "group", "reason", "state", "stat", "instance", "job", "zone", "check"})
-SECRET_WORDS = ("password", "secret", "community", "token", "passphrase")
 
 
 class _Strict(BaseModel):
@@ -177,29 +176,6 @@ class Config:
         raise KeyError(target_id)
 
 
-def _pydantic_problems(doc: Document, exc: ValidationError, prefix: Path) -> list[ConfigProblem]:
-    out = []
-    for err in exc.errors():
-        path: Path = (*prefix, *err["loc"])
-        kind = err["type"]
-        message = str(err["msg"])
-        if kind == "extra_forbidden":
-            key = str(path[-1])
-            message = "unknown key"
-            if any(w in key.lower() for w in SECRET_WORDS):
-                message += ": secrets are never written inline, use a *_file or *_env key"
-            out.append(doc.problem(path, message, key=True))
-            continue
-        if kind == "missing":
-            out.append(doc.problem(path, "missing required key", key=True))
-            continue
-        message = message.removeprefix("Value error, ")
-        if "input" in err and kind.endswith("_type"):
-            message += f" (got {type(err['input']).__name__} {err['input']!r:.40})"
-        out.append(doc.problem(path, message))
-    return out
-
-
 def parse(file: str, text: str | None = None, *, state_dir: str | None = None) -> Config:
     """Read and validate a configuration file; raise ConfigError listing every problem."""
     doc = load(file, text)
@@ -218,7 +194,7 @@ def parse(file: str, text: str | None = None, *, state_dir: str | None = None) -
     try:
         raw = FileSettings.model_validate(data)
     except ValidationError as exc:
-        problems += _pydantic_problems(doc, exc, ())
+        problems += pydantic_problems(doc, exc, ())
     entries: list[tuple[int, TargetSettings]] = []
     if not isinstance(items, list):
         problems.append(doc.problem(("targets",), "targets must be a list"))
@@ -227,14 +203,14 @@ def parse(file: str, text: str | None = None, *, state_dir: str | None = None) -
         try:
             entries.append((i, TargetSettings.model_validate(item)))
         except ValidationError as exc:
-            problems += _pydantic_problems(doc, exc, ("targets", i))
+            problems += pydantic_problems(doc, exc, ("targets", i))
     targets = _targets(doc, raw, entries, problems)
     zones = _zones(doc, raw, zone_items, targets, problems)
     try:
         raw = raw.model_copy(update={"maintenance": FileSettings.model_validate({"maintenance": windows}).maintenance})
         maintenance = _maintenance(doc, raw, targets, zones, problems)
     except ValidationError as exc:
-        problems += _pydantic_problems(doc, exc, ())
+        problems += pydantic_problems(doc, exc, ())
         maintenance = []
     if problems:
         raise ConfigError(_sorted(problems))
@@ -307,7 +283,7 @@ def _targets(
         try:
             settings = kind.settings.model_validate(section if section is not None else {})
         except ValidationError as exc:
-            problems += _pydantic_problems(doc, exc, (*base, kind.name))
+            problems += pydantic_problems(doc, exc, (*base, kind.name))
             continue
         interval = t.interval if t.interval is not None else d.interval
         timeout = t.timeout if t.timeout is not None else d.timeout
@@ -361,7 +337,7 @@ def _zones(
         try:
             z = ZoneSettings.model_validate(item)
         except ValidationError as exc:
-            problems += _pydantic_problems(doc, exc, base)
+            problems += pydantic_problems(doc, exc, base)
             continue
         if z.id in seen:
             first = doc.where(("zones", seen[z.id], "id"))[0]
@@ -387,7 +363,7 @@ def _zones(
             try:
                 specs.append(("portal", "http", HttpSettings(url=z.portal_url)))
             except ValidationError as exc:
-                problems += _pydantic_problems(doc, exc, (*base, "portal_url"))
+                problems += pydantic_problems(doc, exc, (*base, "portal_url"))
         if z.dns:
             server = z.dns.server or z.gateway
             if not server:
@@ -404,7 +380,7 @@ def _zones(
                         )
                     )
                 except ValidationError as exc:
-                    problems += _pydantic_problems(doc, exc, (*base, "dns"))
+                    problems += pydantic_problems(doc, exc, (*base, "dns"))
         usage: dict[str, str] = {}
         if z.snmp is not None:
             kind = REGISTRY.get("snmp")
@@ -414,7 +390,7 @@ def _zones(
                 try:
                     specs.append(("snmp", "snmp", kind.settings.model_validate(z.snmp)))
                 except ValidationError as exc:
-                    problems += _pydantic_problems(doc, exc, (*base, "snmp"))
+                    problems += pydantic_problems(doc, exc, (*base, "snmp"))
         checks: dict[str, str] = {}
         for check, probe, settings in specs:
             tid = f"{z.id}:{check}"

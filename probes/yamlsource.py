@@ -4,6 +4,9 @@ PyYAML's safe loader silently keeps the last of two duplicate keys and forgets
 line numbers once objects are built. Here the node tree is converted by hand:
 duplicate keys become problems, and every path (("targets", 3, "http", "url"))
 maps to its line and column so that validation errors can name them.
+
+It lives in the bottom package because both the daemon's configuration and
+the continuity plan are read with it.
 """
 
 from __future__ import annotations
@@ -12,8 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from probes.errors import ConfigProblem
+
+# Keys that look like secrets get a hint when refused: secrets come from files or the environment.
+SECRET_WORDS = ("password", "secret", "community", "token", "passphrase")
 
 Path = tuple[str | int, ...]
 
@@ -105,3 +112,27 @@ def _convert(loader: yaml.SafeLoader, node: yaml.Node, path: Path, doc: Document
     if isinstance(node, yaml.SequenceNode):
         return [_convert(loader, item, (*path, i), doc) for i, item in enumerate(node.value)]
     return loader.construct_object(node, deep=True)
+
+
+def pydantic_problems(doc: Document, exc: ValidationError, prefix: Path) -> list[ConfigProblem]:
+    """Pydantic's errors as located problems, in words a person editing the file understands."""
+    out = []
+    for err in exc.errors():
+        path: Path = (*prefix, *err["loc"])
+        kind = err["type"]
+        message = str(err["msg"])
+        if kind == "extra_forbidden":
+            key = str(path[-1])
+            message = "unknown key"
+            if any(w in key.lower() for w in SECRET_WORDS):
+                message += ": secrets are never written inline, use a *_file or *_env key"
+            out.append(doc.problem(path, message, key=True))
+            continue
+        if kind == "missing":
+            out.append(doc.problem(path, "missing required key", key=True))
+            continue
+        message = message.removeprefix("Value error, ")
+        if "input" in err and kind.endswith("_type"):
+            message += f" (got {type(err['input']).__name__} {err['input']!r:.40})"
+        out.append(doc.problem(path, message))
+    return out
