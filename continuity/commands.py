@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import selectors
@@ -67,10 +68,8 @@ def environment(allow: Sequence[str], fixed: Mapping[str, str]) -> dict[str, str
 
 
 def _kill_group(pgid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is already gone
         os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def run(argv: Sequence[str], *, env: Mapping[str, str], timeout: float, output_limit: int) -> CommandOutcome:
@@ -81,12 +80,26 @@ def run(argv: Sequence[str], *, env: Mapping[str, str], timeout: float, output_l
     total = 0
     try:
         proc = subprocess.Popen(
-            list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            env=dict(env), start_new_session=True, close_fds=True,
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=dict(env),
+            start_new_session=True,
+            close_fds=True,
         )
     except OSError as exc:
-        return CommandOutcome(tuple(argv), None, False, False, time.monotonic() - t0, b"", 0,
-                              digest.hexdigest(), f"cannot start: {exc.strerror}")
+        return CommandOutcome(
+            tuple(argv),
+            None,
+            False,
+            False,
+            time.monotonic() - t0,
+            b"",
+            0,
+            digest.hexdigest(),
+            f"cannot start: {exc.strerror}",
+        )
     assert proc.stdout is not None
     pgid = proc.pid  # start_new_session: the child leads its own group
     timed_out = killed = False
@@ -132,5 +145,13 @@ def run(argv: Sequence[str], *, env: Mapping[str, str], timeout: float, output_l
     finally:
         sel.close()
         proc.stdout.close()
-    return CommandOutcome(tuple(argv), proc.returncode if not timed_out else None, timed_out, killed,
-                          time.monotonic() - t0, bytes(kept), total, digest.hexdigest())
+    return CommandOutcome(
+        tuple(argv),
+        proc.returncode if not timed_out else None,
+        timed_out,
+        killed,
+        time.monotonic() - t0,
+        bytes(kept),
+        total,
+        digest.hexdigest(),
+    )

@@ -22,7 +22,7 @@ from probes.yamlsource import Document, Path, load, pydantic_problems
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 # A placeholder value may only be a plain word: no spaces, quotes, shell metacharacters or a leading dash.
-PLACEHOLDER_VALUE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:/@+=-]{0,199}$")
+PLACEHOLDER_VALUE = re.compile(r"^[A-Za-z0-9_/][A-Za-z0-9_.:/@+=-]{0,199}$")
 PLACEHOLDER = re.compile(r"^\{([a-z][a-z0-9_]{0,40})\}$")
 _PARTIAL = re.compile(r"\{[a-z][a-z0-9_]*\}")
 
@@ -66,8 +66,10 @@ class CommandStep(_Step):
     type: Literal["command"]
     argv: list[str] = Field(min_length=1)
     env: dict[str, str] = Field(default_factory=dict, description="fixed variables for the program")
-    env_allow: list[str] = Field(default_factory=lambda: ["PATH", "LANG", "LC_ALL", "TZ"],
-                                 description="variables passed through from vigia's environment")
+    env_allow: list[str] = Field(
+        default_factory=lambda: ["PATH", "LANG", "LC_ALL", "TZ"],
+        description="variables passed through from vigia's environment",
+    )
     expect_exit: list[int] = Field(default_factory=lambda: [0])
     output_limit: int = Field(default=65536, ge=1024, le=16 * 1_048_576)
 
@@ -234,9 +236,14 @@ def parse(file: str, text: str | None = None) -> Plan:
     if problems:
         raise ConfigError(sorted(problems, key=lambda p: (p.line or 0, p.column or 0, p.key)))
     return Plan(
-        file=file, version=head.version, sha256=hashlib.sha256(text.encode()).hexdigest(),
-        title=head.title, entity=head.entity,
-        services={s.id: s for _, s in services}, drills={d.id: d for _, d in drills}, triggers=triggers,
+        file=file,
+        version=head.version,
+        sha256=hashlib.sha256(text.encode()).hexdigest(),
+        title=head.title,
+        entity=head.entity,
+        services={s.id: s for _, s in services},
+        drills={d.id: d for _, d in drills},
+        triggers=triggers,
     )
 
 
@@ -278,12 +285,15 @@ def _check_services(doc: Document, services: list[tuple[int, Service]], problems
             if dep not in graph:
                 continue
             if state.get(dep) == 1:
-                cycle = [*path[path.index(dep):], dep] if dep in path else [node, dep]
+                cycle = [*path[path.index(dep) :], dep] if dep in path else [node, dep]
                 key = frozenset(cycle)
                 if key not in reported:
                     reported.add(key)
-                    problems.append(doc.problem(("services", known[cycle[0]], "depends_on"),
-                                                f"dependency cycle: {' -> '.join(cycle)}"))
+                    problems.append(
+                        doc.problem(
+                            ("services", known[cycle[0]], "depends_on"), f"dependency cycle: {' -> '.join(cycle)}"
+                        )
+                    )
             elif state.get(dep) is None:
                 visit(dep, [*path, dep])
         state[node] = 2
@@ -304,18 +314,30 @@ def _check_drills(
         if service is None:
             problems.append(doc.problem((*base, "service"), f"unknown service {d.service!r}"))
         elif service.rto > d.max_duration:
-            problems.append(doc.problem((*base, "max_duration"), (
-                f"max_duration is shorter than the service's RTO ({service.rto:g}s): "
-                "the drill would stop before recovery could be shown")))
+            problems.append(
+                doc.problem(
+                    (*base, "max_duration"),
+                    (
+                        f"max_duration is shorter than the service's RTO ({service.rto:g}s): "
+                        "the drill would stop before recovery could be shown"
+                    ),
+                )
+            )
         if d.is_disruptive and not d.rollback:
             problems.append(doc.problem(base, "a disruptive drill needs rollback steps (they run whatever happens)"))
         if d.exercise == "tabletop" and d.method:
             problems.append(doc.problem((*base, "method"), "a tabletop exercise disrupts nothing: it has no method"))
         for name, value in d.params.items():
             if not PLACEHOLDER_VALUE.match(value):
-                problems.append(doc.problem((*base, "params", name), (
-                    f"value {value!r} is not allowed: placeholders take plain words "
-                    "(letters, digits, _ . : / @ + = -, not starting with '-')")))
+                problems.append(
+                    doc.problem(
+                        (*base, "params", name),
+                        (
+                            f"value {value!r} is not allowed: placeholders take plain words "
+                            "(letters, digits, _ . : / @ + = -, not starting with '-' or '.')"
+                        ),
+                    )
+                )
         for phase, steps in d.phases().items():
             for j, step in enumerate(steps):
                 if isinstance(step, CommandStep):

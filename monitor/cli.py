@@ -8,9 +8,13 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from monitor import config as cfg
 from probes.errors import ConfigError, VigiaError
+
+if TYPE_CHECKING:
+    from continuity.plan import Plan
 
 DEFAULT_CONFIG = "/etc/vigia/vigia.yml"
 
@@ -69,10 +73,30 @@ def _load(path: str) -> cfg.Config | None:
         return None
 
 
+def _load_plan(conf: cfg.Config) -> Plan | None:
+    """The continuity plan the config names, or None after printing every problem in it."""
+    from continuity import plan as continuity_plan
+
+    assert conf.continuity_plan is not None
+    try:
+        return continuity_plan.parse(conf.continuity_plan)
+    except ConfigError as exc:
+        _print_problems(exc)
+        return None
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     conf = _load(args.file)
     if conf is None:
         return 1
+    if conf.continuity_plan is not None:
+        plan = _load_plan(conf)
+        if plan is None:
+            return 1
+        print(
+            f"{conf.continuity_plan}: OK (plan {plan.version}: {len(plan.services)} services, "
+            f"{len(plan.drills)} drills)"
+        )
     print(f"{args.file}: OK ({len(conf.targets)} targets, {len(conf.maintenance)} maintenance windows)")
     return 0
 

@@ -59,6 +59,11 @@ class StoreSettings(_Strict):
         return value
 
 
+class ContinuitySettings(_Strict):
+    plan: str = Field(min_length=1, description="the continuity plan file; relative to this file's folder")
+    paused: bool = Field(default=False, description="no scheduled drill runs while true")
+
+
 class WebSettings(_Strict):
     listen: str = Field(default="127.0.0.1:9842", pattern=r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$")
 
@@ -114,6 +119,7 @@ class FileSettings(_Strict):
     store: StoreSettings = Field(default_factory=StoreSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     radius: RadiusSettings | None = None
+    continuity: ContinuitySettings | None = None
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
 
     @field_validator("timezone")
@@ -167,6 +173,8 @@ class Config:
     targets: tuple[Target, ...]
     maintenance: tuple[Maintenance, ...] = ()
     zones: tuple[Zone, ...] = ()
+    continuity_plan: str | None = None
+    drills_paused: bool = False
     raw: FileSettings | None = field(default=None, compare=False)
 
     def target(self, target_id: str) -> Target:
@@ -226,6 +234,10 @@ def parse(file: str, text: str | None = None, *, state_dir: str | None = None) -
         targets=tuple(targets),
         maintenance=tuple(maintenance),
         zones=tuple(zones),
+        continuity_plan=(
+            os.path.join(os.path.dirname(os.path.abspath(file)), raw.continuity.plan) if raw.continuity else None
+        ),
+        drills_paused=raw.continuity.paused if raw.continuity else False,
         raw=raw,
     )
 

@@ -128,6 +128,11 @@ def pydantic_problems(doc: Document, exc: ValidationError, prefix: Path) -> list
                 message += ": secrets are never written inline, use a *_file or *_env key"
             out.append(doc.problem(path, message, key=True))
             continue
+        if kind == "union_tag_invalid":
+            ctx = err.get("ctx", {})
+            what = str(ctx.get("discriminator", "type")).strip("'")
+            out.append(doc.problem(path, f"unknown {what} {ctx.get('tag')!r} (known: {ctx.get('expected_tags')})"))
+            continue
         if kind == "missing":
             out.append(doc.problem(path, "missing required key", key=True))
             continue

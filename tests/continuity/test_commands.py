@@ -84,7 +84,10 @@ def test_hostile_placeholder_values_are_refused(value: str) -> None:
 
 def test_placeholders_fill_whole_arguments_only() -> None:
     assert fill(["/usr/bin/systemctl", "restart", "{unit}"], {"unit": "nginx.service"}) == [
-        "/usr/bin/systemctl", "restart", "nginx.service"]
+        "/usr/bin/systemctl",
+        "restart",
+        "nginx.service",
+    ]
     with pytest.raises(DrillError, match="no value"):
         fill(["/bin/echo", "{other}"], {})
 
@@ -94,8 +97,12 @@ def test_environment_is_an_allowlist(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LANG", "es_CO.UTF-8")
     env = environment(["LANG"], {"DRILL": "1"})
     assert env == {"LANG": "es_CO.UTF-8", "DRILL": "1"}
-    out = run([PY, "-c", "import os; print(sorted(k for k in os.environ if k != 'LC_CTYPE'))"], env=env,
-              timeout=10, output_limit=1024)
+    out = run(
+        [PY, "-c", "import os; print(sorted(k for k in os.environ if k != 'LC_CTYPE'))"],
+        env=env,
+        timeout=10,
+        output_limit=1024,
+    )
     assert out.output.decode().strip() == "['DRILL', 'LANG']"
 
 

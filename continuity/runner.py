@@ -1,0 +1,439 @@
+"""Running a drill: preconditions -> method -> verify -> rollback (always) -> post_verify.
+
+- preconditions are a gate: if one fails nothing is disrupted (verdict precondition_failed);
+- the method's start marks the disruption; verify polls until every check passes (the service
+  is restored) or the drill's max_duration runs out;
+- rollback runs in a ``finally`` once the method has started, whatever happened;
+- RTO achieved = restored - disruption start; RPO achieved = drill start - recovery point
+  (from a sql or file step marked ``recovery_point``).
+
+Verdicts: passed, failed, aborted (the method itself failed), interrupted (the process died
+mid-drill; journaled at the next start), missed (not run within its misfire grace), skipped
+(paused, or another drill of the service was running), precondition_failed.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+
+from continuity import commands
+from continuity.journal import Journal
+from continuity.plan import CommandStep, Drill, FileStep, HttpStep, Plan, ProbeStep, SqlStep, WaitStep
+from probes import REGISTRY
+from probes.errors import DrillError
+
+log = logging.getLogger(__name__)
+
+PASSED, FAILED, ABORTED, INTERRUPTED = "passed", "failed", "aborted", "interrupted"
+MISSED, SKIPPED, PRECONDITION_FAILED = "missed", "skipped", "precondition_failed"
+VERDICTS = (PASSED, FAILED, ABORTED, INTERRUPTED, MISSED, SKIPPED, PRECONDITION_FAILED)
+EXCERPT = 2048
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class StepResult:
+    phase: str
+    index: int
+    name: str
+    type: str
+    started_at: str
+    ended_at: str
+    duration_seconds: float
+    ok: bool
+    detail: str = ""
+    exit_code: int | None = None
+    output_excerpt: str = ""
+    output_sha256: str = ""
+    evidence: str = ""
+    recovery_point: str | None = None
+    attempts: int = 1
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    drill: str
+    service: str
+    kind: str
+    exercise: str
+    definition_version: str
+    definition_sha256: str
+    trigger: str
+    scheduled_for: str | None
+    started_at: str
+    ended_at: str | None
+    host: str
+    operator: str | None
+    verdict: str
+    reason: str = ""
+    disruption_start: str | None = None
+    restored_at: str | None = None
+    rto_target_seconds: float | None = None
+    rto_achieved_seconds: float | None = None
+    rpo_target_seconds: float | None = None
+    rpo_achieved_seconds: float | None = None
+    recovery_point: str | None = None
+    rollback_ok: bool | None = None
+    steps: list[StepResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Runner:
+    """Runs drills of one plan into one journal; one drill at a time per service."""
+
+    def __init__(self, plan: Plan, journal: Journal) -> None:
+        self.plan = plan
+        self.journal = journal
+        self._busy: set[str] = set()
+        self._lock = threading.Lock()
+        self.paused = False
+        self.on_record: Callable[[RunRecord], None] | None = None
+
+    # -- entry points --------------------------------------------------------
+
+    def run(
+        self, drill_id: str, *, trigger: str = "manual", operator: str | None = None, scheduled_for: float | None = None
+    ) -> RunRecord:
+        drill = self.plan.drill(drill_id)
+        record = self._new_record(drill, trigger, operator, scheduled_for)
+        if self.paused:
+            return self._finish(record, SKIPPED, "drills are paused")
+        with self._lock:
+            if drill.service in self._busy:
+                busy = True
+            else:
+                busy = False
+                self._busy.add(drill.service)
+        if busy:
+            return self._finish(record, SKIPPED, f"another drill of service {drill.service} is running")
+        try:
+            return self._run(drill, record)
+        finally:
+            with self._lock:
+                self._busy.discard(drill.service)
+
+    def record_missed(self, drill_id: str, scheduled_for: float, reason: str) -> RunRecord:
+        drill = self.plan.drill(drill_id)
+        record = self._new_record(drill, "scheduled", None, scheduled_for)
+        return self._finish(record, MISSED, reason)
+
+    def recover(self) -> list[RunRecord]:
+        """Runs left unfinished by a crash: roll them back and journal them as interrupted."""
+        out = []
+        for marker in self.journal.unfinished():
+            run_id = str(marker.get("run_id"))
+            drill = self.plan.drills.get(str(marker.get("drill")))
+            record = (
+                RunRecord(**{k: v for k, v in marker.get("record", {}).items() if k != "steps"})
+                if (marker.get("record"))
+                else None
+            )
+            if drill is None or record is None:
+                log.error("unfinished drill run %s cannot be recovered: its drill is no longer in the plan", run_id)
+                self.journal.end(run_id)
+                continue
+            log.warning("drill %s run %s was interrupted: running its rollback now", drill.id, run_id)
+            record.steps = []
+            record.rollback_ok = self._phase(drill, record, "rollback", drill.rollback) if drill.rollback else None
+            out.append(
+                self._finish(
+                    record, INTERRUPTED, "the process stopped during the drill; rollback ran at the next start"
+                )
+            )
+        return out
+
+    def dry_run(self, drill_id: str) -> list[str]:
+        """What would run, step by step, with placeholders filled; nothing is executed."""
+        drill = self.plan.drill(drill_id)
+        lines = []
+        for phase, steps in drill.phases().items():
+            for i, step in enumerate(steps):
+                what = step.type
+                if isinstance(step, CommandStep):
+                    what = "command " + " ".join(commands.fill(step.argv, drill.params))
+                elif isinstance(step, ProbeStep):
+                    what = f"probe {step.probe} {step.settings}"
+                elif isinstance(step, HttpStep):
+                    what = f"http {step.method} {step.url}"
+                elif isinstance(step, WaitStep):
+                    what = f"wait {step.duration:g}s"
+                elif isinstance(step, FileStep):
+                    what = f"file {step.path}"
+                elif isinstance(step, SqlStep):
+                    what = f"sql {step.query}"
+                lines.append(f"{phase}[{i}] {step.name or step.type}: {what} (timeout {step.timeout:g}s)")
+        return lines
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def _new_record(self, drill: Drill, trigger: str, operator: str | None, scheduled_for: float | None) -> RunRecord:
+        service = self.plan.services[drill.service]
+        return RunRecord(
+            run_id=uuid.uuid4().hex,
+            drill=drill.id,
+            service=drill.service,
+            kind=drill.kind,
+            exercise=drill.exercise,
+            definition_version=self.plan.version,
+            definition_sha256=self.plan.sha256,
+            trigger=trigger,
+            scheduled_for=_iso(scheduled_for),
+            started_at=_iso(time.time()) or "",
+            ended_at=None,
+            host=socket.gethostname(),
+            operator=operator,
+            verdict="",
+            rto_target_seconds=service.rto if drill.is_disruptive else None,
+            rpo_target_seconds=service.rpo,
+        )
+
+    def _run(self, drill: Drill, record: RunRecord) -> RunRecord:
+        started = time.time()
+        deadline = time.monotonic() + drill.max_duration
+        self.journal.begin(
+            record.run_id,
+            {
+                "run_id": record.run_id,
+                "drill": drill.id,
+                "record": {k: v for k, v in record.to_dict().items() if k != "steps"},
+            },
+        )
+        if not self._phase(drill, record, "preconditions", drill.preconditions):
+            return self._finish(record, PRECONDITION_FAILED, "a precondition failed: nothing was disrupted")
+        verdict, reason = PASSED, ""
+        restored: float | None = None
+        disrupted: float | None = None
+        try:
+            if drill.method:
+                disrupted = time.time()
+                record.disruption_start = _iso(disrupted)
+                if not self._phase(drill, record, "method", drill.method):
+                    verdict, reason = ABORTED, "a method step failed"
+            if verdict == PASSED and drill.verify:
+                restored = self._poll(drill, record, deadline)
+                if restored is None:
+                    verdict, reason = FAILED, "verify did not pass before max_duration"
+                else:
+                    record.restored_at = _iso(restored)
+        finally:
+            if drill.method or drill.rollback:
+                record.rollback_ok = self._phase(drill, record, "rollback", drill.rollback) if drill.rollback else None
+        if drill.post_verify and not self._phase(drill, record, "post_verify", drill.post_verify):
+            verdict, reason = (FAILED, "post_verify failed after rollback") if verdict == PASSED else (verdict, reason)
+        if record.rollback_ok is False and verdict == PASSED:
+            verdict, reason = FAILED, "rollback failed"
+        if disrupted is not None and restored is not None:
+            record.rto_achieved_seconds = round(restored - disrupted, 3)
+            if (
+                verdict == PASSED
+                and record.rto_target_seconds is not None
+                and record.rto_achieved_seconds > record.rto_target_seconds
+            ):
+                verdict, reason = (
+                    FAILED,
+                    (
+                        f"RTO achieved {record.rto_achieved_seconds:g}s exceeds the target "
+                        f"{record.rto_target_seconds:g}s"
+                    ),
+                )
+        if record.recovery_point is not None:
+            rp = datetime.fromisoformat(record.recovery_point).timestamp()
+            record.rpo_achieved_seconds = round(started - rp, 3)
+            if (
+                verdict == PASSED
+                and record.rpo_target_seconds is not None
+                and record.rpo_achieved_seconds > record.rpo_target_seconds
+            ):
+                verdict, reason = (
+                    FAILED,
+                    (
+                        f"RPO achieved {record.rpo_achieved_seconds:g}s exceeds the target "
+                        f"{record.rpo_target_seconds:g}s"
+                    ),
+                )
+        return self._finish(record, verdict, reason)
+
+    def _finish(self, record: RunRecord, verdict: str, reason: str) -> RunRecord:
+        record.verdict, record.reason = verdict, reason
+        record.ended_at = _iso(time.time())
+        self.journal.append(record.to_dict())
+        self.journal.end(record.run_id)
+        log.info("drill %s run %s: %s%s", record.drill, record.run_id, verdict, f" ({reason})" if reason else "")
+        if self.on_record is not None:
+            self.on_record(record)
+        return record
+
+    def _phase(self, drill: Drill, record: RunRecord, phase: str, steps: list[Any]) -> bool:
+        ok = True
+        for i, step in enumerate(steps):
+            result = self._step(drill, record, phase, i, step)
+            record.steps.append(result)
+            if not result.ok:
+                ok = False
+                if phase != "rollback":  # a rollback tries every step; other phases stop at the first failure
+                    break
+        return ok
+
+    def _poll(self, drill: Drill, record: RunRecord, deadline: float) -> float | None:
+        attempts = 0
+        while True:
+            attempts += 1
+            results = [self._step(drill, record, "verify", i, s) for i, s in enumerate(drill.verify)]
+            done = all(r.ok for r in results)
+            if done or time.monotonic() >= deadline:
+                for r in results:
+                    r.attempts = attempts
+                record.steps.extend(results)
+                return time.time() if done else None
+            time.sleep(min(drill.verify_poll, max(0.0, deadline - time.monotonic())))
+
+    # -- steps ---------------------------------------------------------------
+
+    def _step(self, drill: Drill, record: RunRecord, phase: str, index: int, step: Any) -> StepResult:
+        t0, m0 = time.time(), time.monotonic()
+        res = StepResult(phase, index, step.name or step.type, step.type, _iso(t0) or "", "", 0.0, False)
+        try:
+            self._execute(drill, record, res, step)
+        except DrillError as exc:
+            res.ok, res.detail = False, str(exc)
+        except Exception as exc:  # a failing step is data in the journal, never a crash of the daemon
+            res.ok, res.detail = False, f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
+        res.ended_at = _iso(time.time()) or ""
+        res.duration_seconds = round(time.monotonic() - m0, 3)
+        return res
+
+    def _execute(self, drill: Drill, record: RunRecord, res: StepResult, step: Any) -> None:
+        if isinstance(step, CommandStep):
+            argv = commands.fill(step.argv, drill.params)
+            out = commands.run(
+                argv,
+                env=commands.environment(step.env_allow, step.env),
+                timeout=step.timeout,
+                output_limit=step.output_limit,
+            )
+            res.exit_code = out.exit_code
+            res.output_excerpt = out.output[:EXCERPT].decode("utf-8", "replace")
+            res.output_sha256 = out.output_sha256
+            res.evidence, _ = self.journal.save_evidence(record.run_id, f"{res.phase}-{res.index}.txt", out.output)
+            if out.error:
+                res.ok, res.detail = False, out.error
+            elif out.timed_out:
+                res.ok, res.detail = False, f"killed at the {step.timeout:g}s deadline (whole process group)"
+            else:
+                res.ok = out.exit_code in step.expect_exit
+                res.detail = f"exit {out.exit_code}"
+        elif isinstance(step, ProbeStep):
+            result = REGISTRY[step.probe].probe(
+                f"drill:{drill.id}", step.probe_settings(), deadline=time.monotonic() + step.timeout
+            )
+            res.ok = result.success
+            res.detail = result.message or ("ok" if result.success else result.reason)
+        elif isinstance(step, WaitStep):
+            time.sleep(step.duration)
+            res.ok, res.detail = True, f"waited {step.duration:g}s"
+        elif isinstance(step, HttpStep):
+            res.exit_code = _http(step)
+            res.ok = res.exit_code in step.expect_status
+            res.detail = f"status {res.exit_code}"
+        elif isinstance(step, FileStep):
+            self._file(drill, record, res, step)
+        elif isinstance(step, SqlStep):
+            self._sql(record, res, step)
+        else:  # pragma: no cover - the plan's discriminated union allows nothing else
+            raise DrillError(f"unknown step type {step.type}")
+
+    def _file(self, drill: Drill, record: RunRecord, res: StepResult, step: FileStep) -> None:
+        try:
+            st = os.stat(step.path)
+        except FileNotFoundError:
+            res.ok, res.detail = False, f"{step.path} does not exist"
+            return
+        problems = []
+        age = time.time() - st.st_mtime
+        limit = self.plan.services[drill.service].rpo if step.max_age == "rpo" else step.max_age
+        if isinstance(limit, float) and age > limit:
+            problems.append(f"{age:.0f}s old, more than {limit:g}s")
+        if step.min_size is not None and st.st_size < step.min_size:
+            problems.append(f"{st.st_size} bytes, fewer than {step.min_size}")
+        if step.sha256 is not None:
+            digest = _sha256_file(step.path)
+            res.output_sha256 = digest
+            if digest != step.sha256:
+                problems.append("sha256 differs")
+        if step.recovery_point:
+            res.recovery_point = _iso(st.st_mtime)
+            record.recovery_point = res.recovery_point
+        res.ok = not problems
+        res.detail = "; ".join(problems) or f"{st.st_size} bytes, {age:.0f}s old"
+
+    def _sql(self, record: RunRecord, res: StepResult, step: SqlStep) -> None:
+        url = step.url.read()
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        engine = sa.create_engine(
+            url, connect_args={"connect_timeout": int(step.timeout)} if "postgresql" in url else {}
+        )
+        try:
+            with engine.connect() as conn:
+                value = conn.execute(sa.text(step.query)).scalar()
+        finally:
+            engine.dispose()
+        if step.expect == "not_null":
+            res.ok = value is not None
+        elif step.expect == "positive":
+            res.ok = value is not None and float(value) > 0
+        else:
+            res.ok = value == step.equals or str(value) == str(step.equals)
+        res.detail = f"value {value!r}"[:300]
+        if step.recovery_point and value is not None:
+            if isinstance(value, datetime):
+                ts = (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+            elif isinstance(value, int | float):
+                ts = float(value)
+            else:
+                ts = datetime.fromisoformat(str(value)).replace(tzinfo=UTC).timestamp()
+            res.recovery_point = _iso(ts)
+            record.recovery_point = res.recovery_point
+
+
+def _sha256_file(path: str) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _http(step: HttpStep) -> int:
+    parts = urlsplit(step.url)
+    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = cls(parts.hostname or "", parts.port, timeout=step.timeout)
+    try:
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        conn.request(
+            step.method, path, body=step.body.encode() if step.body else None, headers={"User-Agent": "vigia-drill/1"}
+        )
+        return conn.getresponse().status
+    finally:
+        conn.close()
