@@ -79,6 +79,9 @@ class FakeView:
     def current_traffic(self) -> dict[str, object]:
         return {}
 
+    def current_drills(self) -> tuple[None, dict[str, object]]:
+        return None, {}
+
 
 def run(n_targets: int = 950, scrapes: int = 50) -> dict[str, float]:
     view = FakeView(n_targets)

@@ -209,14 +209,7 @@ class Runner:
     def _run(self, drill: Drill, record: RunRecord) -> RunRecord:
         started = time.time()
         deadline = time.monotonic() + drill.max_duration
-        self.journal.begin(
-            record.run_id,
-            {
-                "run_id": record.run_id,
-                "drill": drill.id,
-                "record": {k: v for k, v in record.to_dict().items() if k != "steps"},
-            },
-        )
+        self._mark(drill, record)
         if not self._phase(drill, record, "preconditions", drill.preconditions):
             return self._finish(record, PRECONDITION_FAILED, "a precondition failed: nothing was disrupted")
         verdict, reason = PASSED, ""
@@ -226,6 +219,7 @@ class Runner:
             if drill.method:
                 disrupted = time.time()
                 record.disruption_start = _iso(disrupted)
+                self._mark(drill, record)  # a crash from here on leaves a disrupted service to roll back
                 if not self._phase(drill, record, "method", drill.method):
                     verdict, reason = ABORTED, "a method step failed"
             if verdict == PASSED and drill.verify:
@@ -271,6 +265,10 @@ class Runner:
                     ),
                 )
         return self._finish(record, verdict, reason)
+
+    def _mark(self, drill: Drill, record: RunRecord) -> None:
+        head = {k: v for k, v in record.to_dict().items() if k != "steps"}
+        self.journal.begin(record.run_id, {"run_id": record.run_id, "drill": drill.id, "record": head})
 
     def _finish(self, record: RunRecord, verdict: str, reason: str) -> RunRecord:
         record.verdict, record.reason = verdict, reason

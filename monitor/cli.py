@@ -55,7 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         daemon = Daemon(args.config, state_dir=args.state_dir, listen=args.listen)
-    except ConfigError as exc:
+    except ConfigError as exc:  # the configuration or the continuity plan
         _print_problems(exc)
         return 1
     _setup_logging(args.log_level or daemon.config.log_level)

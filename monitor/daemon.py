@@ -25,10 +25,18 @@ from typing import Any
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor as APSThreadPool
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from continuity import plan as continuity_plan
+from continuity import schedule as drill_schedule
+from continuity.journal import Journal
+from continuity.plan import Plan
+from continuity.runner import Runner
+from continuity.status import DrillStatus, drill_status
 from monitor import config as cfg
 from monitor.cycle import CycleRunner
 from monitor.httpserver import MetricsServer
@@ -186,7 +194,21 @@ class Daemon:
             timezone=self.config.timezone,
             executors={"default": APSThreadPool(max_workers=8)},
             job_defaults={"coalesce": True, "max_instances": 1},
+            # Drill jobs live in vigia's database so a run due while the daemon was down is noticed.
+            jobstores={
+                "default": MemoryJobStore(),
+                drill_schedule.JOBSTORE: SQLAlchemyJobStore(
+                    engine=self.store.engine, tablename="apscheduler_drill_jobs"
+                ),
+            },
         )
+        self.runner_drills: Runner | None = None
+        self.drill_status: dict[str, DrillStatus] = {}
+        if self.config.continuity_plan is not None:
+            plan = continuity_plan.parse(self.config.continuity_plan)
+            self.runner_drills = Runner(plan, Journal(os.path.join(self.config.state_dir, "drills")))
+            self.runner_drills.paused = self.config.drills_paused
+            self.runner_drills.on_record = self._on_drill_record
         self.scheduler.add_listener(self._on_job_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         self.server: MetricsServer | None = None
         self.radius: RadiusUsage | None = None
@@ -241,7 +263,10 @@ class Daemon:
         self.server.start()
         log.info("serving /metrics on http://%s:%d/metrics", *self.server.address[:2])
         self._schedule()
-        self.scheduler.start()
+        self.scheduler.start(paused=True)
+        if self.runner_drills is not None:
+            self._start_drills(self.runner_drills)
+        self.scheduler.resume()
 
     def _restore_states(self) -> None:
         stored = self.store.load_states()
@@ -335,8 +360,57 @@ class Daemon:
 
         self.writer.run_in_writer("rollup", work)
 
+    def _start_drills(self, runner: Runner) -> None:
+        """Recover interrupted runs, reconcile stored schedules, then let the scheduler go."""
+        self._refresh_drill_status()
+        if runner.journal.unfinished():
+            self.scheduler.add_job(runner.recover, id="drill-recovery", name="roll back interrupted drills")
+        drill_schedule.install(runner)
+        done = drill_schedule.reconcile(
+            self.scheduler,
+            runner,
+            catch_up=lambda drill_id, due: self.scheduler.add_job(
+                runner.run,
+                args=[drill_id],
+                kwargs={"trigger": "catch-up", "scheduled_for": due.timestamp()},
+                id=f"catch-up:{drill_id}",
+                name=f"catch up drill {drill_id}",
+                replace_existing=True,
+            ),
+        )
+        log.info(
+            "drills: %d scheduled, %d new, %d removed, %d missed while down, %d caught up",
+            len(runner.plan.triggers),
+            len(done.added),
+            len(done.removed),
+            len(done.missed),
+            len(done.caught_up),
+        )
+
+    def _on_drill_record(self, _record: object) -> None:
+        self._refresh_drill_status()
+        self.exposition.refresh()
+
+    def _refresh_drill_status(self) -> None:
+        runner = self.runner_drills
+        if runner is not None:
+            self.drill_status = drill_status(runner.plan, list(runner.journal.runs()))
+
+    def current_drills(self) -> tuple[Plan | None, dict[str, DrillStatus]]:
+        return (self.runner_drills.plan if self.runner_drills else None), self.drill_status
+
     def _on_job_event(self, event: JobExecutionEvent) -> None:
         job_id = str(event.job_id)
+        runner = self.runner_drills
+        if job_id.startswith(drill_schedule.JOB_PREFIX) and runner is not None and event.code == EVENT_JOB_MISSED:
+            drill_id = job_id.removeprefix(drill_schedule.JOB_PREFIX)
+            if drill_id in runner.plan.drills:
+                runner.record_missed(
+                    drill_id,
+                    event.scheduled_run_time.timestamp(),
+                    "the scheduler could not start it within its misfire grace",
+                )
+            return
         if not job_id.startswith("cycle-"):
             return
         interval = float(job_id.removeprefix("cycle-"))
@@ -465,6 +539,15 @@ class Daemon:
             log.error("reload failed, still running the previous configuration:\n%s", exc)
             self.exposition.refresh()
             return False
+        new_plan = None
+        if new.continuity_plan is not None and self.runner_drills is not None:
+            try:
+                new_plan = continuity_plan.parse(new.continuity_plan)
+            except ConfigError as exc:
+                self.stats.reload_ok = False
+                log.error("reload failed (continuity plan), still running the previous configuration:\n%s", exc)
+                self.exposition.refresh()
+                return False
         if new.store != self.config.store or new.web != self.config.web or new.state_dir != self.config.state_dir:
             log.warning("store, web and state_dir changes take effect after a restart")
         with self._lock:
@@ -482,6 +565,11 @@ class Daemon:
             if job.id.startswith("cycle-"):
                 job.remove()
         self._schedule()
+        if new_plan is not None and self.runner_drills is not None:
+            self.runner_drills.plan = new_plan
+            self.runner_drills.paused = new.drills_paused
+            drill_schedule.reconcile(self.scheduler, self.runner_drills)
+            self._refresh_drill_status()
         self.stats.reload_ok = True
         self.stats.reload_ok_at = time.time()
         log.info("configuration reloaded: %d targets", len(new.targets))

@@ -20,6 +20,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
+from continuity.plan import Plan
+from continuity.status import DrillStatus, service_status
 from monitor.config import Target
 from monitor.state import State, TargetState
 from monitor.traffic import ZoneTraffic
@@ -77,6 +79,8 @@ class DaemonView(Protocol):
 
     def current_traffic(self) -> dict[str, ZoneTraffic]: ...
 
+    def current_drills(self) -> tuple[Plan | None, dict[str, DrillStatus]]: ...
+
 
 def _specs() -> dict[str, dict[str, list[MetricSpec]]]:
     """probe kind -> value key -> specs (a key may feed several metrics)."""
@@ -111,6 +115,9 @@ class VigiaCollector(Collector):
         yield from self._values(targets, states)
         yield from self._zones(self.view.current_zones(), self.view.current_zone_states())
         yield from self._traffic(self.view.current_traffic())
+        plan, drills = self.view.current_drills()
+        if plan is not None:
+            yield from self._drills(plan, drills)
         radius = self.view.current_radius()
         if radius is not None:
             yield from self._radius(radius)
@@ -355,6 +362,59 @@ class VigiaCollector(Collector):
                 for name, ok in sorted(st.last.checks.items()):
                     check.add_metric([z.id, name], 1.0 if ok else 0.0)
         yield from (info, up, state, since, check, hours, sla, bandwidth, trans)
+
+    def _drills(self, plan: Plan, drills: dict[str, DrillStatus]) -> Iterator[Metric]:
+        d = ["drill"]
+        info = InfoMetricFamily(PREFIX + "drill", "Continuity drills of the plan.")
+        last = GaugeMetricFamily(PREFIX + "drill_last_run_timestamp_seconds", "Unix time the drill last ran.", labels=d)
+        ok = GaugeMetricFamily(
+            PREFIX + "drill_last_success_timestamp_seconds", "Unix time the drill last passed.", labels=d
+        )
+        rto = GaugeMetricFamily(
+            PREFIX + "drill_rto_achieved_seconds", "RTO achieved by the drill's last run.", labels=d
+        )
+        rto_t = GaugeMetricFamily(PREFIX + "drill_rto_target_seconds", "RTO target of the drill's service.", labels=d)
+        rpo = GaugeMetricFamily(
+            PREFIX + "drill_rpo_achieved_seconds", "RPO achieved by the drill's last run.", labels=d
+        )
+        rpo_t = GaugeMetricFamily(PREFIX + "drill_rpo_target_seconds", "RPO target of the drill's service.", labels=d)
+        runs = CounterMetricFamily(PREFIX + "drill_runs", "Journaled drill runs by result.", labels=["drill", "result"])
+        for drill in plan.drills.values():
+            service = plan.services[drill.service]
+            info.add_metric(
+                [],
+                {
+                    "drill": drill.id,
+                    "service": drill.service,
+                    "kind": drill.kind,
+                    "exercise": drill.exercise,
+                    "plan_version": plan.version,
+                },
+            )
+            rto_t.add_metric([drill.id], service.rto)
+            rpo_t.add_metric([drill.id], service.rpo)
+            st = drills.get(drill.id)
+            if st is None:
+                continue
+            if st.last_run is not None:
+                last.add_metric([drill.id], st.last_run)
+            if st.last_success is not None:
+                ok.add_metric([drill.id], st.last_success)
+            if st.rto_achieved is not None:
+                rto.add_metric([drill.id], st.rto_achieved)
+            if st.rpo_achieved is not None:
+                rpo.add_metric([drill.id], st.rpo_achieved)
+            for result in ("passed", "failed", "aborted", "interrupted", "missed", "skipped", "precondition_failed"):
+                runs.add_metric([drill.id, result], st.results.get(result, 0))
+        yield from (info, last, ok, rto, rto_t, rpo, rpo_t, runs)
+        overdue = GaugeMetricFamily(
+            PREFIX + "continuity_service_overdue",
+            "1 when no drill of the service passed within its test interval.",
+            labels=["service"],
+        )
+        for svc in service_status(plan, drills, time.time()).values():
+            overdue.add_metric([svc.service], 1.0 if svc.overdue else 0.0)
+        yield overdue
 
     def _traffic(self, traffic: dict[str, ZoneTraffic]) -> Iterator[Metric]:
         rx = CounterMetricFamily(
