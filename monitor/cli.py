@@ -306,6 +306,39 @@ def cmd_drill_verify_journal(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_drill_report(args: argparse.Namespace) -> int:
+    from datetime import datetime, timedelta
+
+    from continuity import report
+
+    ctx = _drills(args)
+    if ctx is None:
+        return 1
+    conf, plan, journal = ctx
+    runs = list(journal.runs())
+    if args.run:
+        found = [r for r in runs if r["run_id"] == args.run or r["run_id"].startswith(args.run)]
+        if len(found) != 1:
+            print(f"no single journaled run matches {args.run!r}", file=sys.stderr)
+            return 2
+        html = report.render_run(plan, found[0], lang=args.lang, tz=conf.timezone.key)
+    else:
+        try:
+            start = datetime.strptime(args.month, "%Y-%m").replace(tzinfo=conf.timezone)
+        except ValueError:
+            print(f"--month takes YYYY-MM, not {args.month!r}", file=sys.stderr)
+            return 2
+        end = (start + timedelta(days=32)).replace(day=1)
+        html = report.render_period(plan, runs, start, end, lang=args.lang)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(html)
+        print(f"written {args.output}")
+    else:
+        sys.stdout.write(html)
+    return 0
+
+
 def cmd_version(_args: argparse.Namespace) -> int:
     from monitor.daemon import vigia_version
 
@@ -407,6 +440,14 @@ def build_parser() -> argparse.ArgumentParser:
     d_hist.add_argument("--config", "-c", default=default_config, help="configuration file")
     d_hist.add_argument("drill", nargs="?", help="only this drill")
     d_hist.set_defaults(func=cmd_drill_history)
+    d_rep = drill_sub.add_parser("report", help="HTML report of one run (--run) or of a month (--month)")
+    d_rep.add_argument("--config", "-c", default=default_config, help="configuration file")
+    which = d_rep.add_mutually_exclusive_group(required=True)
+    which.add_argument("--run", help="run id (or a unique prefix of it)")
+    which.add_argument("--month", help="YYYY-MM: planned vs run vs missed per service")
+    d_rep.add_argument("--lang", choices=["es", "en"], default="es")
+    d_rep.add_argument("--output", "-o", help="file to write (default: standard output)")
+    d_rep.set_defaults(func=cmd_drill_report)
     d_ver = drill_sub.add_parser("verify-journal", help="check the journal's hash chain (exit 1 if altered)")
     d_ver.add_argument("--config", "-c", default=default_config, help="configuration file")
     d_ver.set_defaults(func=cmd_drill_verify_journal)

@@ -39,6 +39,12 @@ def vigia(tmp_path: Path) -> Iterator[VigiaProcess]:
 
 def test_serves_metrics_that_promtool_accepts(vigia: VigiaProcess, tmp_path: Path) -> None:
     promtool = need_binary("promtool", "prometheus")
+    (tmp_path / "plan.yml").write_text(
+        "version: p1\nservices:\n  - {id: web, name: Portal, rto: 5m, rpo: 1h, mtd: 1h}\ndrills:\n"
+        "  - {id: mesa, service: web, kind: review, exercise: tabletop, objective: Revisar, max_duration: 10m,\n"
+        "     schedule: {cron: '0 3 * * *'}}\n"
+    )
+    vigia.config.write_text(vigia.config.read_text() + f"continuity: {{plan: {tmp_path / 'plan.yml'}}}\n")
     vigia.start().wait_ready()
     vigia.wait_for(lambda: vigia.value("vigia_target_up", target="self-http") == 1.0, message="self-http up")
     assert vigia.value("vigia_target_up", target="lo-1") == 1.0
@@ -50,6 +56,8 @@ def test_serves_metrics_that_promtool_accepts(vigia: VigiaProcess, tmp_path: Pat
     assert vigia.value("vigia_build_info") == 1.0
     assert vigia.value("vigia_config_last_reload_successful") == 1.0
     assert vigia.value("vigia_cycles_total", interval="1s") >= 1
+    assert vigia.value("vigia_drill_rto_target_seconds", drill="mesa") == 300.0
+    assert vigia.value("vigia_continuity_service_overdue", service="web") == 1.0  # never tested yet
     _, body = vigia.get("/metrics")
     check = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, timeout=30)
     assert check.returncode == 0, check.stderr.decode() + check.stdout.decode()
