@@ -62,6 +62,7 @@ class StepResult:
     output_excerpt: str = ""
     output_sha256: str = ""
     evidence: str = ""
+    evidence_sha256: str = ""
     recovery_point: str | None = None
     attempts: int = 1
 
@@ -331,7 +332,10 @@ class Runner:
             res.exit_code = out.exit_code
             res.output_excerpt = out.output[:EXCERPT].decode("utf-8", "replace")
             res.output_sha256 = out.output_sha256
-            res.evidence, _ = self.journal.save_evidence(record.run_id, f"{res.phase}-{res.index}.txt", out.output)
+            # The evidence file keeps the first output_limit bytes; output_sha256 covers the whole output.
+            res.evidence, res.evidence_sha256 = self.journal.save_evidence(
+                record.run_id, f"{res.phase}-{res.index}.txt", out.output
+            )
             if out.error:
                 res.ok, res.detail = False, out.error
             elif out.timed_out:

@@ -80,6 +80,10 @@ def test_service_restarted_and_back_within_rto(tmp_path: Path) -> None:
     assert 1.0 <= rec.rto_achieved_seconds < 30
     assert [s.phase for s in rec.steps] == ["preconditions", "method", "verify", "rollback", "post_verify"]
     assert rec.steps[1].exit_code == 0 and rec.steps[1].evidence
+    import hashlib
+
+    evidence = (tmp_path / "drills" / rec.steps[1].evidence).read_bytes()
+    assert hashlib.sha256(evidence).hexdigest() == rec.steps[1].evidence_sha256
     assert rec.rollback_ok is True and rec.operator == "jefe.oai" and rec.trigger == "manual"
     [stored] = list(journal.runs("reinicio"))
     assert stored["verdict"] == PASSED and stored["definition_version"] == "t1"
@@ -290,3 +294,31 @@ def test_tampered_journal_is_detected(tmp_path: Path) -> None:
     journal.file.write_text("\n".join(lines) + "\n")
     _, problems = journal.verify()
     assert problems and problems[0].line == 2
+
+
+def test_http_action_step_reaches_a_real_api(tmp_path: Path) -> None:
+    from tests.servers import http_server
+
+    with http_server({"/failover": lambda h: (202, {}, b"accepted")}) as api:
+        plan = (
+            service(rto="1s")
+            + f"""
+  - id: api
+    service: web
+    kind: failover
+    exercise: functional
+    objective: x
+    max_duration: 2s
+    verify_poll: 500ms
+    disruptive: false
+    verify: [{{type: http, name: Ordenar conmutación, method: GET, url: "{api.url("/failover")}"}},
+             {{type: http, name: Ruta inexistente, method: GET, url: "{api.url("/nope")}"}}]
+"""
+        )
+        runner, _ = make_runner(tmp_path, plan)
+        rec = runner.run("api")
+    assert [(s.name, s.ok, s.detail) for s in rec.steps][:2] == [
+        ("Ordenar conmutación", True, "status 202"),
+        ("Ruta inexistente", False, "status 404"),
+    ]
+    assert api.seen[0]["path"] == "/failover" and api.seen[0]["user-agent"] == "vigia-drill/1"
