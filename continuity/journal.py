@@ -142,6 +142,25 @@ class Journal:
                 out.append({"run_id": path.stem, "unreadable": True})
         return out
 
+    # -- one drill at a time per service, across processes ---------------------
+
+    def try_lock_service(self, service: str) -> int | None:
+        """An exclusive lock on the service (the daemon and a manual run share it); None if held."""
+        locks = self.dir / "locks"
+        locks.mkdir(exist_ok=True)
+        fd = os.open(locks / f"{service}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return fd
+
+    @staticmethod
+    def unlock_service(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
     # -- evidence ------------------------------------------------------------
 
     def save_evidence(self, run_id: str, name: str, data: bytes) -> tuple[str, str]:

@@ -124,11 +124,16 @@ class Runner:
             else:
                 busy = False
                 self._busy.add(drill.service)
-        if busy:
+        lock = None if busy else self.journal.try_lock_service(drill.service)
+        if busy or lock is None:
+            if not busy:
+                with self._lock:
+                    self._busy.discard(drill.service)
             return self._finish(record, SKIPPED, f"another drill of service {drill.service} is running")
         try:
             return self._run(drill, record)
         finally:
+            self.journal.unlock_service(lock)
             with self._lock:
                 self._busy.discard(drill.service)
 

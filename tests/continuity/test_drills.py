@@ -322,3 +322,21 @@ def test_http_action_step_reaches_a_real_api(tmp_path: Path) -> None:
         ("Ruta inexistente", False, "status 404"),
     ]
     assert api.seen[0]["path"] == "/failover" and api.seen[0]["user-agent"] == "vigia-drill/1"
+
+
+def test_one_drill_at_a_time_per_service_even_across_processes(tmp_path: Path) -> None:
+    plan = (
+        service()
+        + """
+  - {id: mesa, service: web, kind: review, exercise: tabletop, objective: x, max_duration: 10m}
+"""
+    )
+    runner, journal = make_runner(tmp_path, plan)
+    held = journal.try_lock_service("web")  # as another vigia process running a drill of the service would
+    assert held is not None
+    try:
+        rec = runner.run("mesa")
+    finally:
+        journal.unlock_service(held)
+    assert rec.verdict == "skipped" and "another drill of service web" in rec.reason
+    assert runner.run("mesa").verdict == PASSED
