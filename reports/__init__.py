@@ -1,0 +1,1 @@
+"""Reports: indicator computations (one module for every figure), report builders and renderers."""
