@@ -1,0 +1,97 @@
+"""The month's figures per zone and overall: what the monthly report, the open data and any
+metric show. Every figure is computed here, from stored data, once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import time
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine
+
+from reports import data
+from reports.indicators import Availability, month_window, zone_availability
+
+
+class ZoneInfoLike(Protocol):
+    """The inventory fields a report needs (monitor.zones.Zone has them)."""
+
+    id: str
+    name: str
+    barrio: str
+    ucg: int | None
+    localidad: str
+    lat: float
+    lon: float
+    hours: tuple[time, time] | None
+    sla_target: float | None
+
+
+@dataclass(frozen=True)
+class ZoneMonth:
+    zone: ZoneInfoLike
+    availability: Availability
+    usage: data.ZoneUsage
+    previous_users: int | None
+
+    @property
+    def traffic_gb(self) -> float | None:
+        u = self.usage
+        if u.input_octets is None and u.output_octets is None:
+            return None
+        return ((u.input_octets or 0) + (u.output_octets or 0)) / 1e9
+
+    @property
+    def average_session_minutes(self) -> float | None:
+        u = self.usage
+        if not u.sessions or u.session_seconds is None:
+            return None
+        return u.session_seconds / u.sessions / 60
+
+    @property
+    def users_change(self) -> float | None:
+        if self.usage.unique_users is None or not self.previous_users:
+            return None
+        return self.usage.unique_users / self.previous_users - 1
+
+
+@dataclass(frozen=True)
+class MonthFigures:
+    year: int
+    month: int
+    zones: list[ZoneMonth]
+
+    @property
+    def operating(self) -> int:
+        """Zones that were measured and available at some point of the month."""
+        return sum(1 for z in self.zones if z.availability.availability and z.availability.measured_seconds > 0)
+
+    @property
+    def availability(self) -> float | None:
+        measured = sum(z.availability.measured_seconds for z in self.zones)
+        down = sum(z.availability.downtime_seconds for z in self.zones)
+        return (measured - down) / measured if measured else None
+
+    def total(self, attr: str) -> float | None:
+        values = [getattr(z.usage, attr) for z in self.zones if getattr(z.usage, attr) is not None]
+        return sum(values) if values else None
+
+
+def month_figures(
+    engine: Engine, instance: str, zones: Sequence[ZoneInfoLike], year: int, month: int, tz: ZoneInfo, now: float
+) -> MonthFigures:
+    window = month_window(year, month, tz, now)
+    periods = data.zone_periods(engine, instance, [z.id for z in zones], *window)
+    usage = data.usage(engine, instance, year, month)
+    prev_year, prev_month = (year, month - 1) if month > 1 else (year - 1, 12)
+    previous = data.usage(engine, instance, prev_year, prev_month)
+    rows = []
+    for z in zones:
+        # A zone counts as measured only while vigia stored its cycles: a zone never probed is no data.
+        covered = data.zone_coverage(engine, instance, z.id, *window)
+        avail = zone_availability(periods[z.id], covered, window, tz, z.hours, z.sla_target)
+        prev = previous.get(z.id)
+        rows.append(ZoneMonth(z, avail, usage.get(z.id, data.ZoneUsage()), prev.unique_users if prev else None))
+    return MonthFigures(year, month, rows)

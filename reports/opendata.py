@@ -1,0 +1,86 @@
+"""The monthly per-zone dataset as open data (datos.gov.co), with its metadata.
+
+Deterministic: the same figures give the same bytes (fixed column order, fixed decimals,
+"." as decimal point, plain integers, UTF-8, "\\n" line ends), so re-rendering a closed month
+reproduces the file exactly. No personal data: only counts per zone.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+
+from reports.monthly import MonthFigures
+
+COLUMNS = (
+    "ANIO", "MES_NUM", "MES", "CODIGO_ZONA", "ZONA_WIFI", "BARRIO_CORREGIMIENTO", "UCG", "LOCALIDAD",
+    "USUARIOS_UNICOS", "SESIONES", "DISPOSITIVOS_SMARTPHONE", "DISPOSITIVOS_TABLET", "DISPOSITIVOS_PC",
+    "DISPOSITIVOS_OTRO", "TRAFICO_GB", "TIEMPO_PROMEDIO_MIN", "DISPONIBILIDAD_PCT", "LATITUD", "LONGITUD",
+)  # fmt: skip
+MONTHS_ES = ("ENERO", "FEBRERO", "MARZO", "ABRIL", "MAYO", "JUNIO", "JULIO", "AGOSTO", "SEPTIEMBRE",
+             "OCTUBRE", "NOVIEMBRE", "DICIEMBRE")  # fmt: skip
+
+
+def _int(value: int | float | None) -> str:
+    return "" if value is None else str(int(value))
+
+
+def _fixed(value: float | None, places: int) -> str:
+    return "" if value is None else f"{value:.{places}f}"
+
+
+def csv_bytes(figures: MonthFigures) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for z in sorted(figures.zones, key=lambda r: r.zone.id):
+        u, a = z.usage, z.availability
+        writer.writerow(
+            [
+                figures.year,
+                figures.month,
+                MONTHS_ES[figures.month - 1],
+                z.zone.id,
+                z.zone.name,
+                z.zone.barrio,
+                _int(z.zone.ucg),
+                z.zone.localidad,
+                _int(u.unique_users),
+                _int(u.sessions),
+                _int(u.devices.get("smartphone")),
+                _int(u.devices.get("tablet")),
+                _int(u.devices.get("pc")),
+                _int(u.devices.get("other")),
+                _fixed(z.traffic_gb, 3),
+                _fixed(z.average_session_minutes, 1),
+                _fixed(None if a.availability is None else a.availability * 100, 2),
+                f"{z.zone.lat:.5f}",
+                f"{z.zone.lon:.5f}",
+            ]
+        )
+    return out.getvalue().encode("utf-8")
+
+
+def metadata(figures: MonthFigures, *, entity: str, contact: str, issued: date, updated: date) -> bytes:
+    """The dataset's metadata in the fields datos.gov.co asks for (Spanish, as published)."""
+    meta = {
+        "titulo": "Uso de las Zonas Digitales (WiFi público) por zona y mes",
+        "descripcion": (
+            "Usuarios únicos, sesiones, dispositivos por tipo, tráfico, tiempo promedio de sesión y "
+            "disponibilidad de cada zona WiFi pública, por mes. Sin datos personales."
+        ),
+        "entidad": entity,
+        "sector": "Tecnologías de la información y las comunicaciones",
+        "frecuencia_actualizacion": "Mensual",
+        "cobertura_geografica": "Distrito de Cartagena de Indias",
+        "cobertura_temporal": f"{figures.year:04d}-{figures.month:02d}",
+        "idioma": "Español",
+        "licencia": "Creative Commons Atribución 4.0 Internacional (CC BY 4.0)",
+        "contacto": contact,
+        "fecha_emision": issued.isoformat(),
+        "fecha_actualizacion": updated.isoformat(),
+        "columnas": list(COLUMNS),
+    }
+    return (json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=False) + "\n").encode("utf-8")
