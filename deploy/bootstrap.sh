@@ -11,7 +11,7 @@ want_tests=0
 
 # Debian packages: iproute2 for the network lab, fping for the ICMP benchmark,
 # Prometheus/promtool and node_exporter, dnsmasq and net-snmp for lab servers.
-debs=(iproute2 procps)
+debs=(iproute2 procps libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
 if (( want_tests )); then
   debs+=(fping prometheus prometheus-node-exporter dnsmasq-base snmpd snmp freeradius freeradius-postgresql freeradius-utils)
 fi

@@ -29,6 +29,7 @@ commands:
   probe          probe one target once and print the result (no daemon needed)
   import         import usage data: operator-csv FILE (the operator's monthly CSV)
   drill          continuity drills: list, run ID [--dry-run], history [ID], verify-journal
+  report         reports: month --month YYYY-MM [--lang] [--format html,pdf,csv]
   version        print the version
 """
 
@@ -339,6 +340,63 @@ def cmd_drill_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report_month(args: argparse.Namespace) -> int:
+    import time as _time
+    from datetime import UTC, date, datetime
+
+    from monitor.daemon import store_url
+    from monitor.store import Store
+    from reports import opendata
+    from reports.engine import Header, html_to_pdf
+    from reports.monthly import month_figures
+    from reports.monthly_report import render
+
+    conf = _load(args.config)
+    if conf is None:
+        return 1
+    try:
+        year, month = (int(x) for x in args.month.split("-"))
+        date(year, month, 1)
+    except ValueError:
+        print(f"--month takes YYYY-MM, not {args.month!r}", file=sys.stderr)
+        return 2
+    rs = conf.raw.reports if conf.raw else None
+    assert rs is not None
+    out_dir = args.output_dir or rs.directory or os.path.join(conf.state_dir, "reports")
+    os.makedirs(out_dir, exist_ok=True)
+    header = Header(rs.entity, rs.office, rs.macroprocess, rs.process, rs.code, rs.version)
+    store = Store(store_url(conf), conf.instance)
+    try:
+        store.migrate()
+        figures = month_figures(store.engine, conf.instance, conf.zones, year, month, conf.timezone, _time.time())
+    finally:
+        store.close()
+    formats = args.format.split(",") if args.format else rs.formats
+    langs = [args.lang] if args.lang else rs.languages
+    base = os.path.join(out_dir, f"zonas-digitales-{year:04d}-{month:02d}")
+    written = []
+    if "csv" in formats:
+        today = datetime.now(UTC).date()
+        with open(base + ".csv", "wb") as fh:
+            fh.write(opendata.csv_bytes(figures))
+        with open(base + ".metadata.json", "wb") as fh:
+            fh.write(opendata.metadata(figures, entity=rs.entity, contact=rs.contact, issued=today, updated=today))
+        written += [base + ".csv", base + ".metadata.json"]
+    for lang in langs:
+        html = render(figures, lang=lang, header=header)
+        if "html" in formats:
+            with open(f"{base}.{lang}.html", "w", encoding="utf-8") as fh:
+                fh.write(html)
+            written.append(f"{base}.{lang}.html")
+        if "pdf" in formats:
+            with open(f"{base}.{lang}.pdf", "wb") as fh:
+                fh.write(html_to_pdf(html))
+            written.append(f"{base}.{lang}.pdf")
+    for path in written:
+        print(path)
+    return 0
+
+
 def cmd_version(_args: argparse.Namespace) -> int:
     from monitor.daemon import vigia_version
 
@@ -451,6 +509,24 @@ def build_parser() -> argparse.ArgumentParser:
     d_ver = drill_sub.add_parser("verify-journal", help="check the journal's hash chain (exit 1 if altered)")
     d_ver.add_argument("--config", "-c", default=default_config, help="configuration file")
     d_ver.set_defaults(func=cmd_drill_verify_journal)
+
+    rep = sub.add_parser("report", help="render reports")
+    rep_sub = rep.add_subparsers(dest="what", metavar="KIND")
+    rep_sub.required = True
+    r_month = rep_sub.add_parser(
+        "month",
+        help="the month's Zonas Digitales report and open data",
+        description=(
+            "Compute the month's figures from the store and write the report (HTML, PDF) in each language and "
+            "the open-data CSV with its metadata."
+        ),
+    )
+    r_month.add_argument("--config", "-c", default=default_config, help="configuration file")
+    r_month.add_argument("--month", required=True, help="YYYY-MM, in the configured timezone")
+    r_month.add_argument("--lang", choices=["es", "en"], help="one language (default: reports.languages)")
+    r_month.add_argument("--format", help="comma list of html,pdf,csv (default: reports.formats)")
+    r_month.add_argument("--output-dir", help="default: reports.directory or STATE_DIR/reports")
+    r_month.set_defaults(func=cmd_report_month)
 
     ver = sub.add_parser("version", help="print the version")
     ver.set_defaults(func=cmd_version)

@@ -12,7 +12,7 @@ import re
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
@@ -62,6 +62,21 @@ class StoreSettings(_Strict):
 class ContinuitySettings(_Strict):
     plan: str = Field(min_length=1, description="the continuity plan file; relative to this file's folder")
     paused: bool = Field(default=False, description="no scheduled drill runs while true")
+
+
+class ReportSettings(_Strict):
+    """Header and destination of the reports (the office's document control)."""
+
+    directory: str | None = Field(default=None, description="where reports are written; STATE_DIR/reports if unset")
+    entity: str = "Alcaldía Distrital de Cartagena de Indias"
+    office: str = "Oficina Asesora de Informática"
+    macroprocess: str = "Gestión de TIC"
+    process: str = "Gestión de infraestructura tecnológica"
+    code: str = "GTIC-F-001"
+    version: str = "1"
+    contact: str = ""
+    languages: list[Literal["es", "en"]] = Field(default_factory=lambda: ["es"])  # type: ignore[arg-type]
+    formats: list[Literal["html", "pdf", "csv"]] = Field(default_factory=lambda: ["html", "pdf", "csv"])  # type: ignore[arg-type]
 
 
 class WebSettings(_Strict):
@@ -120,6 +135,7 @@ class FileSettings(_Strict):
     web: WebSettings = Field(default_factory=WebSettings)
     radius: RadiusSettings | None = None
     continuity: ContinuitySettings | None = None
+    reports: ReportSettings = Field(default_factory=ReportSettings)
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
 
     @field_validator("timezone")

@@ -5,28 +5,51 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import time
+from datetime import datetime, time
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
 from reports import data
-from reports.indicators import Availability, month_window, zone_availability
+from reports.indicators import Availability, Period, month_window, zone_availability
 
 
 class ZoneInfoLike(Protocol):
     """The inventory fields a report needs (monitor.zones.Zone has them)."""
 
-    id: str
-    name: str
-    barrio: str
-    ucg: int | None
-    localidad: str
-    lat: float
-    lon: float
-    hours: tuple[time, time] | None
-    sla_target: float | None
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def barrio(self) -> str: ...
+    @property
+    def ucg(self) -> int | None: ...
+    @property
+    def localidad(self) -> str: ...
+    @property
+    def lat(self) -> float: ...
+    @property
+    def lon(self) -> float: ...
+    @property
+    def hours(self) -> tuple[time, time] | None: ...
+    @property
+    def sla_target(self) -> float | None: ...
+
+
+# How a period counts in the incident list; a down period is unplanned unless someone classifies it.
+CLASSIFICATION = {"maintenance": "planned", "down": "unplanned", "no_data": "monitoring fault"}
+
+
+@dataclass(frozen=True)
+class Incident:
+    zone: str
+    start: datetime
+    end: datetime | None
+    seconds: float
+    classification: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -35,6 +58,7 @@ class ZoneMonth:
     availability: Availability
     usage: data.ZoneUsage
     previous_users: int | None
+    periods: tuple[Period, ...] = ()
 
     @property
     def traffic_gb(self) -> float | None:
@@ -62,6 +86,31 @@ class MonthFigures:
     year: int
     month: int
     zones: list[ZoneMonth]
+    window: tuple[float, float] = (0.0, 0.0)
+    tz: str = "America/Bogota"
+
+    def incidents(self) -> list[Incident]:
+        tz = ZoneInfo(self.tz)
+        start, end = self.window
+        out = []
+        for z in self.zones:
+            for p in z.periods:
+                if p.kind not in CLASSIFICATION:
+                    continue
+                a, b = max(p.start, start), min(p.end if p.end is not None else end, end)
+                if b <= a:
+                    continue
+                out.append(
+                    Incident(
+                        z.zone.id,
+                        datetime.fromtimestamp(p.start, tz),
+                        None if p.end is None else datetime.fromtimestamp(p.end, tz),
+                        b - a,
+                        CLASSIFICATION[p.kind],
+                        p.reason,
+                    )
+                )
+        return sorted(out, key=lambda i: (i.start, i.zone))
 
     @property
     def operating(self) -> int:
@@ -93,5 +142,9 @@ def month_figures(
         covered = data.zone_coverage(engine, instance, z.id, *window)
         avail = zone_availability(periods[z.id], covered, window, tz, z.hours, z.sla_target)
         prev = previous.get(z.id)
-        rows.append(ZoneMonth(z, avail, usage.get(z.id, data.ZoneUsage()), prev.unique_users if prev else None))
-    return MonthFigures(year, month, rows)
+        rows.append(
+            ZoneMonth(
+                z, avail, usage.get(z.id, data.ZoneUsage()), prev.unique_users if prev else None, tuple(periods[z.id])
+            )
+        )
+    return MonthFigures(year, month, rows, window, tz.key)

@@ -1,0 +1,80 @@
+"""The monthly report of use and appropriation of the Zonas Digitales (HTML and PDF, es/en)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from reports import charts, engine
+from reports.monthly import MonthFigures, ZoneMonth
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    zones: int
+    users: int | None
+    sessions: int | None
+    traffic_gb: float | None
+    availability: float | None
+
+
+def _groups(figures: MonthFigures, key: str) -> list[Group]:
+    buckets: dict[str, list[ZoneMonth]] = defaultdict(list)
+    for z in figures.zones:
+        value = getattr(z.zone, key)
+        buckets["—" if value in (None, "") else str(value)].append(z)
+    out = []
+    for name, zs in sorted(buckets.items()):
+        measured = sum(z.availability.measured_seconds for z in zs)
+        down = sum(z.availability.downtime_seconds for z in zs)
+        users = [z.usage.unique_users for z in zs if z.usage.unique_users is not None]
+        sessions = [z.usage.sessions for z in zs if z.usage.sessions is not None]
+        traffic = [z.traffic_gb for z in zs if z.traffic_gb is not None]
+        out.append(
+            Group(
+                name,
+                len(zs),
+                sum(users) if users else None,
+                sum(sessions) if sessions else None,
+                sum(traffic) if traffic else None,
+                (measured - down) / measured if measured else None,
+            )
+        )
+    return out
+
+
+def render(figures: MonthFigures, *, lang: str, header: engine.Header, generated: datetime | None = None) -> str:
+    tz = ZoneInfo(figures.tz)
+    tr = engine.translations(lang)
+    no_data = tr.gettext("no data")
+    points = [(z.zone.id, z.zone.lat, z.zone.lon, z.availability.availability) for z in figures.zones]
+    ranked = sorted(
+        (z for z in figures.zones if z.availability.availability is not None),
+        key=lambda z: (z.availability.availability, z.zone.id),
+    )
+    targets = [z.zone.sla_target for z in figures.zones if z.zone.sla_target is not None]
+    return engine.render_html(
+        "monthly.html.j2",
+        lang,
+        header=header,
+        figures=figures,
+        month_start=date(figures.year, figures.month, 1),
+        generated=(generated or datetime.now(UTC)).astimezone(tz),
+        zone_map=charts.zone_map(points, tr.gettext("Availability by zone"), no_data),
+        availability_chart=charts.bars(
+            [z.zone.id for z in figures.zones],
+            [z.availability.availability for z in figures.zones],
+            tr.gettext("Availability by zone"),
+            min(targets) if targets else None,
+        ),
+        worst=ranked[:5],
+        by_localidad=_groups(figures, "localidad"),
+        by_ucg=_groups(figures, "ucg"),
+        incidents=figures.incidents(),
+        target=min(targets) if targets else None,
+        tz=tz.key,
+        has_data=any(z.availability.measured_seconds > 0 for z in figures.zones),
+    )

@@ -1,0 +1,140 @@
+"""The monthly report rendered from a real store: HTML parsed and PDF text extracted, es and en."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+
+from pypdf import PdfReader
+
+from monitor import config as cfg
+from monitor import store as st
+from reports.engine import Header, html_to_pdf
+from reports.monthly import month_figures
+from reports.monthly_report import render
+from tests.reports.test_opendata import BOGOTA, CONFIG, filled, t
+
+__all__ = ["filled"]
+
+
+class Cells(HTMLParser):
+    """Text of each table row, keyed by the row's data-zone, and of elements with an id."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, list[str]] = {}
+        self.current: str | None = None
+        self.cell: list[str] | None = None
+        self.scripts = 0
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        self.scripts += tag == "script"
+        if tag == "tr" and a.get("data-zone"):
+            self.current = a["data-zone"]
+            self.rows[self.current] = []
+        if tag == "td" and self.current:
+            self.cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td" and self.current and self.cell is not None:
+            self.rows[self.current].append(" ".join("".join(self.cell).split()))
+            self.cell = None
+        if tag == "tr":
+            self.current = None
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell.append(data)
+        if data.strip():
+            self.text.append(" ".join(data.split()))
+
+
+def test_spanish_and_english_figures_in_html_and_pdf(filled: tuple[st.Store, cfg.Config]) -> None:
+    store, conf = filled
+    figures = month_figures(store.engine, "cdc", conf.zones, 2025, 1, BOGOTA, now=t("2025-03-01 00:00"))
+    html = render(figures, lang="es", header=Header(code="GTIC-F-017"), generated=datetime(2025, 2, 1, tzinfo=UTC))
+    p = Cells()
+    p.feed(html)
+    assert p.scripts == 0
+    text = " | ".join(p.text)
+    assert "Informe mensual de indicadores de uso y apropiación de TIC — Zonas Digitales" in text
+    assert "enero de 2025" in text and "GTIC-F-017" in text
+    assert p.rows["ZD-01"][:9] == [
+        "ZD-01 Plaza de la Aduana",
+        "Centro",
+        "99,70 %",
+        "cumple",
+        "90,0",
+        "1",
+        "90,0",
+        "45",
+        "120",
+    ]
+    assert p.rows["ZD-02"][0] == "ZD-02 <script>alert(1)</script> {{7*7}}"  # literal, not markup, not evaluated
+    assert p.rows["ZD-32"][2:4] == ["—", "—"]  # no data: no availability, no SLA verdict
+    assert "Zonas en operación | 2/3" in text
+    assert "no programado" in text and "gateway_timeout" in text
+    pdf = PdfReader(io.BytesIO(html_to_pdf(html)))
+    pdf_text = " ".join(page.extract_text() for page in pdf.pages)
+    assert "Zonas Digitales" in pdf_text and "99,70 %" in pdf_text and "enero de 2025" in pdf_text
+    en = render(figures, lang="en", header=Header(), generated=datetime(2025, 2, 1, tzinfo=UTC))
+    q = Cells()
+    q.feed(en)
+    assert "Monthly report of use and appropriation of ICT — Zonas Digitales" in " ".join(q.text)
+    assert q.rows["ZD-01"][2:4] == ["99.70%", "met"] and "January 2025" in " ".join(q.text)
+    store.close()
+
+
+def test_month_without_data_says_so(tmp_path: Path) -> None:
+    (tmp_path / "c.yml").write_text(CONFIG)
+    conf = cfg.parse(str(tmp_path / "c.yml"), state_dir=str(tmp_path))
+    store = st.Store(f"sqlite:///{tmp_path}/empty.db", "cdc")
+    store.migrate()
+    figures = month_figures(store.engine, "cdc", conf.zones, 2024, 6, BOGOTA, now=t("2025-03-01 00:00"))
+    html = render(figures, lang="es", header=Header())
+    assert "Sin datos: vigia no midió ninguna zona en este mes." in html
+    assert "Sin incidentes." in html
+    store.close()
+
+
+def test_cli_writes_every_format(filled: tuple[st.Store, cfg.Config], tmp_path: Path, capsys) -> None:
+    from monitor.cli import main
+
+    store, _ = filled
+    url = str(store.engine.url)
+    store.close()
+    (tmp_path / "url").write_text(url)
+    (tmp_path / "r.yml").write_text(
+        CONFIG + f"store: {{url_file: {tmp_path / 'url'}}}\nstate_dir: {tmp_path}\n"
+        "reports: {languages: [es, en], contact: oai@example.gov.co}\n"
+    )
+    assert (
+        main(
+            [
+                "report",
+                "month",
+                "--config",
+                str(tmp_path / "r.yml"),
+                "--month",
+                "2025-01",
+                "--output-dir",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 0
+    )
+    written = capsys.readouterr().out.split()
+    names = sorted(Path(w).name for w in written)
+    assert names == [
+        "zonas-digitales-2025-01.csv",
+        "zonas-digitales-2025-01.en.html",
+        "zonas-digitales-2025-01.en.pdf",
+        "zonas-digitales-2025-01.es.html",
+        "zonas-digitales-2025-01.es.pdf",
+        "zonas-digitales-2025-01.metadata.json",
+    ]
+    assert (tmp_path / "out" / "zonas-digitales-2025-01.es.pdf").read_bytes().startswith(b"%PDF")
