@@ -57,6 +57,14 @@ log = logging.getLogger("vigia")
 MAX_PENDING_RESULTS = 200_000
 
 
+def _stamp(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
 def _zone_change(tr: ZoneTransition) -> StateChange:
     at = tr.at.timestamp()
     return StateChange(tr.zone, tr.old.value, tr.new.value, at, at, tr.reason, tr.message)
@@ -204,6 +212,7 @@ class Daemon:
         )
         self.runner_drills: Runner | None = None
         self.drill_status: dict[str, DrillStatus] = {}
+        self._journal_seen: tuple[int, int] | None = None
         if self.config.continuity_plan is not None:
             plan = continuity_plan.parse(self.config.continuity_plan)
             self.runner_drills = Runner(plan, Journal(os.path.join(self.config.state_dir, "drills")))
@@ -395,6 +404,13 @@ class Daemon:
         runner = self.runner_drills
         if runner is not None:
             self.drill_status = drill_status(runner.plan, list(runner.journal.runs()))
+            self._journal_seen = _stamp(runner.journal.file)
+
+    def _refresh_drill_status_if_changed(self) -> None:
+        # Manual runs (`vigia drill run`) append to the journal from another process.
+        runner = self.runner_drills
+        if runner is not None and _stamp(runner.journal.file) != self._journal_seen:
+            self._refresh_drill_status()
 
     def current_drills(self) -> tuple[Plan | None, dict[str, DrillStatus]]:
         return (self.runner_drills.plan if self.runner_drills else None), self.drill_status
@@ -463,6 +479,7 @@ class Daemon:
         if outcome.duration > interval:
             c.overruns += 1
         self._first_cycle_done.add(interval)
+        self._refresh_drill_status_if_changed()
         self.exposition.refresh()
 
     def _zones_after_cycle(

@@ -121,13 +121,23 @@ drills:
         assert rolled.exists(), "the rollback ran at start"
         assert vigia.value("vigia_drill_runs_total", drill="mesa", result="passed") == 1.0
         assert vigia.value("vigia_continuity_service_overdue", service="web") == 0.0
+        # A manual run from another process shows in the daemon's metrics at its next cycle.
+        subprocess.run([*cli, "mesa"], env=env, check=True, timeout=60, capture_output=True)
+        vigia.wait_for(
+            lambda: vigia.value("vigia_drill_runs_total", drill="mesa", result="passed") == 2.0,
+            message="manual run seen by the daemon",
+        )
     finally:
         proc.kill()
         vigia.stop()
         subprocess.run(["pkill", "-f", str(started)], capture_output=True)
     runs = list(journal.runs())
-    assert [(r["drill"], r["verdict"]) for r in runs] == [("mesa", "passed"), ("largo", "interrupted")]
-    assert runs[1]["rollback_ok"] is True
+    assert [(r["drill"], r["verdict"]) for r in runs] == [
+        ("mesa", "passed"),
+        ("largo", "interrupted"),
+        ("mesa", "passed"),
+    ]
+    assert runs[1]["rollback_ok"] is True and runs[2]["trigger"] == "manual"
     assert runs[1]["disruption_start"] is not None  # the marker knew the disruption had begun
     assert journal.unfinished() == []
-    assert journal.verify() == (2, [])
+    assert journal.verify() == (3, [])
