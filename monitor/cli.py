@@ -341,18 +341,17 @@ def cmd_drill_report(args: argparse.Namespace) -> int:
 
 
 def cmd_report_month(args: argparse.Namespace) -> int:
-    import time as _time
     from datetime import UTC, date, datetime
 
     from monitor.daemon import store_url
     from monitor.store import Store
-    from reports import opendata
-    from reports.engine import Header, html_to_pdf
-    from reports.monthly import month_figures
-    from reports.monthly_report import render
+    from reports.close import close_month
+    from reports.engine import Header
 
-    conf = _load(args.config)
-    if conf is None:
+    try:
+        conf = cfg.parse(args.config, state_dir=args.state_dir)
+    except ConfigError as exc:
+        _print_problems(exc)
         return 1
     try:
         year, month = (int(x) for x in args.month.split("-"))
@@ -360,38 +359,33 @@ def cmd_report_month(args: argparse.Namespace) -> int:
     except ValueError:
         print(f"--month takes YYYY-MM, not {args.month!r}", file=sys.stderr)
         return 2
+    now = datetime.now(UTC).astimezone(conf.timezone)
+    if (year, month) >= (now.year, now.month):
+        print(f"{args.month} has not ended yet ({conf.timezone.key}): only ended months are closed", file=sys.stderr)
+        return 2
     rs = conf.raw.reports if conf.raw else None
     assert rs is not None
     out_dir = args.output_dir or rs.directory or os.path.join(conf.state_dir, "reports")
-    os.makedirs(out_dir, exist_ok=True)
     header = Header(rs.entity, rs.office, rs.macroprocess, rs.process, rs.code, rs.version)
     store = Store(store_url(conf), conf.instance)
     try:
         store.migrate()
-        figures = month_figures(store.engine, conf.instance, conf.zones, year, month, conf.timezone, _time.time())
+        written = close_month(
+            store.engine,
+            conf.instance,
+            list(conf.zones),
+            year,
+            month,
+            conf.timezone,
+            out_dir,
+            languages=[args.lang] if args.lang else list(rs.languages),
+            formats=args.format.split(",") if args.format else list(rs.formats),
+            header=header,
+            entity=rs.entity,
+            contact=rs.contact,
+        )
     finally:
         store.close()
-    formats = args.format.split(",") if args.format else rs.formats
-    langs = [args.lang] if args.lang else rs.languages
-    base = os.path.join(out_dir, f"zonas-digitales-{year:04d}-{month:02d}")
-    written = []
-    if "csv" in formats:
-        today = datetime.now(UTC).date()
-        with open(base + ".csv", "wb") as fh:
-            fh.write(opendata.csv_bytes(figures))
-        with open(base + ".metadata.json", "wb") as fh:
-            fh.write(opendata.metadata(figures, entity=rs.entity, contact=rs.contact, issued=today, updated=today))
-        written += [base + ".csv", base + ".metadata.json"]
-    for lang in langs:
-        html = render(figures, lang=lang, header=header)
-        if "html" in formats:
-            with open(f"{base}.{lang}.html", "w", encoding="utf-8") as fh:
-                fh.write(html)
-            written.append(f"{base}.{lang}.html")
-        if "pdf" in formats:
-            with open(f"{base}.{lang}.pdf", "wb") as fh:
-                fh.write(html_to_pdf(html))
-            written.append(f"{base}.{lang}.pdf")
     for path in written:
         print(path)
     return 0
@@ -526,6 +520,7 @@ def build_parser() -> argparse.ArgumentParser:
     r_month.add_argument("--lang", choices=["es", "en"], help="one language (default: reports.languages)")
     r_month.add_argument("--format", help="comma list of html,pdf,csv (default: reports.formats)")
     r_month.add_argument("--output-dir", help="default: reports.directory or STATE_DIR/reports")
+    r_month.add_argument("--state-dir", help="state directory, overriding state_dir in the file")
     r_month.set_defaults(func=cmd_report_month)
 
     ver = sub.add_parser("version", help="print the version")

@@ -15,6 +15,8 @@ import queue
 import random
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
@@ -339,6 +341,14 @@ class Daemon:
                 next_run_time=datetime.now(UTC) + timedelta(seconds=1),
             )
         self.scheduler.add_job(
+            self._month_close_job,
+            CronTrigger(day=1, hour=0, minute=30, timezone=self.config.timezone),
+            id="month-close",
+            name="close the previous month: reports, open data, manifest",
+            replace_existing=True,
+            misfire_grace_time=6 * 3600,
+        )
+        self.scheduler.add_job(
             self._rollup_job,
             CronTrigger(minute=5, timezone=self.config.timezone),
             id="rollup",
@@ -356,6 +366,38 @@ class Daemon:
             self.writer.run_in_writer(
                 "radius usage", lambda: self.store.write_usage("radius", daily, monthly, time.time())
             )
+        self.exposition.refresh()
+
+    def _month_close_job(self) -> None:
+        """Close the previous month in a child process: report rendering (matplotlib, WeasyPrint) is
+        heavy, and its memory should not stay with the long-running daemon."""
+        local = datetime.now(UTC).astimezone(self.config.timezone)
+        year, month = (local.year, local.month - 1) if local.month > 1 else (local.year - 1, 12)
+        argv = [
+            sys.executable,
+            "-m",
+            "monitor",
+            "report",
+            "month",
+            "--config",
+            self.config_path,
+            "--month",
+            f"{year:04d}-{month:02d}",
+            "--state-dir",
+            self.config.state_dir,
+        ]
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=3600, check=False)
+        except subprocess.TimeoutExpired:
+            self.stats.month_close_errors += 1
+            log.error("month close %04d-%02d did not finish within an hour", year, month)
+            return
+        if done.returncode == 0:
+            self.stats.month_close_ok_at = time.time()
+            log.info("month %04d-%02d closed: %d files", year, month, len(done.stdout.split()))
+        else:
+            self.stats.month_close_errors += 1
+            log.error("month close %04d-%02d failed: %s", year, month, (done.stderr or done.stdout)[-500:])
         self.exposition.refresh()
 
     def _rollup_job(self) -> None:

@@ -59,6 +59,8 @@ class DaemonStats:
     store_pending: int = 0
     store_dropped: int = 0
     probe_exceptions: int = 0
+    month_close_ok_at: float = 0.0
+    month_close_errors: int = 0
     cycles: dict[float, CycleStats] = field(default_factory=dict)
 
 
@@ -156,6 +158,14 @@ class VigiaCollector(Collector):
             PREFIX + "store_dropped_results",
             "Probe results dropped because the store stayed unavailable too long.",
             value=stats.store_dropped,
+        )
+        yield GaugeMetricFamily(
+            PREFIX + "month_close_last_success_timestamp_seconds",
+            "Unix time the last month close (reports, open data, manifest) succeeded.",
+            value=stats.month_close_ok_at,
+        )
+        yield CounterMetricFamily(
+            PREFIX + "month_close_errors", "Month closes that failed.", value=stats.month_close_errors
         )
         yield CounterMetricFamily(
             PREFIX + "probe_exceptions",

@@ -34,7 +34,7 @@ from probes.result import ProbeResult
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = sa.MetaData()
 
@@ -207,13 +207,30 @@ operator_usage = sa.Table(
 
 V2_TABLES = (zone_samples_t, usage_daily, usage_monthly, operator_usage)
 
+# --- schema version 3: month snapshots --------------------------------------
+
+# A closed month's figures, frozen: retention never touches this table.
+month_snapshots = sa.Table(
+    "month_snapshots", metadata,
+    sa.Column("instance", sa.String(100), primary_key=True),
+    sa.Column("month", sa.String(7), primary_key=True),
+    sa.Column("kind", sa.String(32), primary_key=True),  # zones | datacenter | security
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)  # fmt: skip
+V3_TABLES = (month_snapshots,)
+
 
 def _v1_to_v2(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=list(V2_TABLES))
 
 
+def _v2_to_v3(conn: sa.Connection) -> None:
+    metadata.create_all(conn, tables=list(V3_TABLES))
+
+
 # Ordered migrations: MIGRATIONS[n] takes a database from version n to n + 1.
-MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def engine_for(url: str) -> Engine:

@@ -128,7 +128,7 @@ def test_cli_writes_every_format(filled: tuple[st.Store, cfg.Config], tmp_path: 
         == 0
     )
     written = capsys.readouterr().out.split()
-    names = sorted(Path(w).name for w in written)
+    names = sorted(Path(w).name for w in written if not w.endswith("MANIFEST.sha256"))
     assert names == [
         "zonas-digitales-2025-01.csv",
         "zonas-digitales-2025-01.en.html",
@@ -137,4 +137,69 @@ def test_cli_writes_every_format(filled: tuple[st.Store, cfg.Config], tmp_path: 
         "zonas-digitales-2025-01.es.pdf",
         "zonas-digitales-2025-01.metadata.json",
     ]
-    assert (tmp_path / "out" / "zonas-digitales-2025-01.es.pdf").read_bytes().startswith(b"%PDF")
+    month_dir = tmp_path / "out" / "2025-01"
+    assert (month_dir / "zonas-digitales-2025-01.es.pdf").read_bytes().startswith(b"%PDF")
+    import hashlib
+
+    manifest = (month_dir / "MANIFEST.sha256").read_text().splitlines()
+    assert len(manifest) == 6
+    for line in manifest:
+        digest, name = line.split("  ")
+        assert hashlib.sha256((month_dir / name).read_bytes()).hexdigest() == digest
+    first_csv = (month_dir / "zonas-digitales-2025-01.csv").read_bytes()
+    # Raw data goes (retention); closing the month again renders the frozen snapshot: same bytes.
+    engine = __import__("sqlalchemy").create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(st.zone_samples_t.delete())
+        conn.execute(st.outages.delete())
+    engine.dispose()
+    assert (
+        main(
+            [
+                "report",
+                "month",
+                "--config",
+                str(tmp_path / "r.yml"),
+                "--month",
+                "2025-01",
+                "--format",
+                "csv",
+                "--output-dir",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 0
+    )
+    assert (month_dir / "zonas-digitales-2025-01.csv").read_bytes() == first_csv
+    now = datetime.now(UTC)
+    assert main(["report", "month", "--config", str(tmp_path / "r.yml"), "--month", f"{now.year}-{now.month:02d}"]) == 2
+
+
+def test_month_close_job_runs_through_the_real_scheduler(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from monitor.daemon import Daemon
+
+    (tmp_path / "c.yml").write_text(CONFIG + f"state_dir: {tmp_path}/state\nreports: {{formats: [csv, html]}}\n")
+    daemon = Daemon(str(tmp_path / "c.yml"), listen="127.0.0.1:0")
+    daemon.store.migrate()
+    daemon.scheduler.start()
+    try:
+        job = daemon.scheduler.add_job(
+            daemon._month_close_job, "date", run_date=datetime.now(UTC) + timedelta(milliseconds=300)
+        )
+        assert job is not None
+        for _ in range(600):  # the child process renders the report; bounded wait
+            if daemon.stats.month_close_ok_at or daemon.stats.month_close_errors:
+                break
+            __import__("time").sleep(0.1)
+    finally:
+        daemon.scheduler.shutdown(wait=True)
+        daemon.store.close()
+    assert daemon.stats.month_close_errors == 0 and daemon.stats.month_close_ok_at > 0
+    now = datetime.now(UTC).astimezone(BOGOTA)
+    year, month = (now.year, now.month - 1) if now.month > 1 else (now.year - 1, 12)
+    folder = tmp_path / "state" / "reports" / f"{year:04d}-{month:02d}"
+    assert (folder / "MANIFEST.sha256").exists()
+    assert (folder / f"zonas-digitales-{year:04d}-{month:02d}.es.html").exists()
+    assert "Sin datos" in (folder / f"zonas-digitales-{year:04d}-{month:02d}.es.html").read_text()

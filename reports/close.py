@@ -1,0 +1,164 @@
+"""Month close: freeze the month's figures in a snapshot, render every configured report from it,
+and write a sha256 manifest. Closing a month again renders the same snapshot, so the CSV is
+byte-for-byte the same even after raw data has been rolled up and deleted."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from datetime import time as dtime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from monitor import store as st
+from reports import opendata
+from reports.data import ZoneUsage
+from reports.engine import Header, html_to_pdf
+from reports.indicators import Availability, Period
+from reports.monthly import MonthFigures, ZoneInfoLike, ZoneMonth, month_figures
+from reports.monthly_report import render
+
+
+@dataclass(frozen=True)
+class FrozenZone:
+    """The inventory as it was when the month closed."""
+
+    id: str
+    name: str
+    barrio: str
+    ucg: int | None
+    localidad: str
+    lat: float
+    lon: float
+    hours: tuple[dtime, dtime] | None
+    sla_target: float | None
+
+
+def _freeze(figures: MonthFigures) -> str:
+    zones = []
+    for z in figures.zones:
+        inv = z.zone
+        zones.append({
+            "zone": {"id": inv.id, "name": inv.name, "barrio": inv.barrio, "ucg": inv.ucg, "localidad": inv.localidad,
+                     "lat": inv.lat, "lon": inv.lon, "sla_target": inv.sla_target,
+                     "hours": None if inv.hours is None else [inv.hours[0].isoformat(), inv.hours[1].isoformat()]},
+            "availability": asdict(z.availability), "usage": asdict(z.usage), "previous_users": z.previous_users,
+            "periods": [asdict(p) for p in z.periods],
+        })  # fmt: skip
+    body = {
+        "year": figures.year,
+        "month": figures.month,
+        "window": list(figures.window),
+        "tz": figures.tz,
+        "zones": zones,
+    }
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _thaw(text: str) -> MonthFigures:
+    body = json.loads(text)
+    rows = []
+    for z in body["zones"]:
+        inv = dict(z["zone"])
+        hours = inv.pop("hours")
+        frozen = FrozenZone(
+            hours=None if hours is None else (dtime.fromisoformat(hours[0]), dtime.fromisoformat(hours[1])), **inv
+        )
+        rows.append(
+            ZoneMonth(
+                frozen,
+                Availability(**z["availability"]),
+                ZoneUsage(**z["usage"]),
+                z["previous_users"],
+                tuple(Period(**p) for p in z["periods"]),
+            )
+        )
+    return MonthFigures(body["year"], body["month"], rows, (body["window"][0], body["window"][1]), body["tz"])
+
+
+def snapshot(
+    engine: Engine,
+    instance: str,
+    zones: list[ZoneInfoLike],
+    year: int,
+    month: int,
+    tz: ZoneInfo,
+    *,
+    refreeze: bool = False,
+) -> MonthFigures:
+    """The month's frozen figures: made once (from the store) and read back ever after."""
+    key = f"{year:04d}-{month:02d}"
+    t = st.month_snapshots
+    with engine.begin() as conn:
+        row = conn.execute(
+            sa.select(t.c.data).where(t.c.instance == instance, t.c.month == key, t.c.kind == "zones")
+        ).scalar_one_or_none()
+        if row is not None and not refreeze:
+            return _thaw(row)
+        figures = month_figures(engine, instance, zones, year, month, tz, time.time())
+        text = _freeze(figures)
+        conn.execute(t.delete().where(t.c.instance == instance, t.c.month == key, t.c.kind == "zones"))
+        conn.execute(t.insert().values(instance=instance, month=key, kind="zones", data=text, created_at=time.time()))
+    return _thaw(text)
+
+
+def close_month(
+    engine: Engine,
+    instance: str,
+    zones: list[ZoneInfoLike],
+    year: int,
+    month: int,
+    tz: ZoneInfo,
+    out_dir: str,
+    *,
+    languages: list[str],
+    formats: list[str],
+    header: Header,
+    entity: str,
+    contact: str,
+) -> list[Path]:
+    figures = snapshot(engine, instance, zones, year, month, tz)
+    folder = Path(out_dir) / f"{year:04d}-{month:02d}"
+    folder.mkdir(parents=True, exist_ok=True)
+    base = folder / f"zonas-digitales-{year:04d}-{month:02d}"
+    written: list[Path] = []
+    closed = date(year + (month == 12), month % 12 + 1, 1)
+    if "csv" in formats:
+        _write(base.with_suffix(".csv"), opendata.csv_bytes(figures), written)
+        _write(
+            Path(f"{base}.metadata.json"),
+            opendata.metadata(figures, entity=entity, contact=contact, issued=closed, updated=closed),
+            written,
+        )
+    generated = datetime.combine(closed, dtime(0), tz).astimezone(UTC)
+    for lang in languages:
+        html = render(figures, lang=lang, header=header, generated=generated)
+        if "html" in formats:
+            _write(Path(f"{base}.{lang}.html"), html.encode("utf-8"), written)
+        if "pdf" in formats:
+            _write(Path(f"{base}.{lang}.pdf"), html_to_pdf(html), written)
+    manifest = "".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n" for p in sorted(written))
+    _write(folder / "MANIFEST.sha256", manifest.encode(), written)
+    return written
+
+
+def _write(path: Path, data: bytes, written: list[Path]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    written.append(path)
+
+
+def previous_month(now: datetime, tz: ZoneInfo) -> tuple[int, int]:
+    local = now.astimezone(tz)
+    return (local.year, local.month - 1) if local.month > 1 else (local.year - 1, 12)
+
+
+__all__ = ["FrozenZone", "close_month", "previous_month", "snapshot"]
