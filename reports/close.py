@@ -125,6 +125,12 @@ def close_month(
     contact: str,
 ) -> list[Path]:
     figures = snapshot(engine, instance, zones, year, month, tz)
+    history = []
+    for back in range(11, 0, -1):  # the 11 months before, oldest first, each frozen once
+        y, m = year, month - back
+        while m < 1:
+            y, m = y - 1, m + 12
+        history.append(snapshot(engine, instance, zones, y, m, tz))
     folder = Path(out_dir) / f"{year:04d}-{month:02d}"
     folder.mkdir(parents=True, exist_ok=True)
     base = folder / f"zonas-digitales-{year:04d}-{month:02d}"
@@ -139,7 +145,7 @@ def close_month(
         )
     generated = datetime.combine(closed, dtime(0), tz).astimezone(UTC)
     for lang in languages:
-        html = render(figures, lang=lang, header=header, generated=generated)
+        html = render(figures, lang=lang, header=header, generated=generated, history=history)
         if "html" in formats:
             _write(Path(f"{base}.{lang}.html"), html.encode("utf-8"), written)
         if "pdf" in formats:

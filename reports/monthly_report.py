@@ -46,8 +46,30 @@ def _groups(figures: MonthFigures, key: str) -> list[Group]:
     return out
 
 
-def render(figures: MonthFigures, *, lang: str, header: engine.Header, generated: datetime | None = None) -> str:
+@dataclass(frozen=True)
+class TrendPoint:
+    year: int
+    month: int
+    availability: float | None
+    users: float | None
+    sessions: float | None
+
+
+def trend_of(history: list[MonthFigures]) -> list[TrendPoint]:
+    return [TrendPoint(f.year, f.month, f.availability, f.total("unique_users"), f.total("sessions")) for f in history]
+
+
+def render(
+    figures: MonthFigures,
+    *,
+    lang: str,
+    header: engine.Header,
+    generated: datetime | None = None,
+    history: list[MonthFigures] | None = None,
+) -> str:
+    """``history``: up to 11 earlier months (oldest first) for the 12-month trends."""
     tz = ZoneInfo(figures.tz)
+    trend = trend_of([*(history or []), figures])
     tr = engine.translations(lang)
     no_data = tr.gettext("no data")
     points = [(z.zone.id, z.zone.lat, z.zone.lon, z.availability.availability) for z in figures.zones]
@@ -77,4 +99,11 @@ def render(figures: MonthFigures, *, lang: str, header: engine.Header, generated
         target=min(targets) if targets else None,
         tz=tz.key,
         has_data=any(z.availability.measured_seconds > 0 for z in figures.zones),
+        trend=trend,
+        trend_chart=charts.bars(
+            [f"{p.year}-{p.month:02d}" for p in trend],
+            [p.availability for p in trend],
+            tr.gettext("Overall availability, last 12 months"),
+            min(targets) if targets else None,
+        ),
     )

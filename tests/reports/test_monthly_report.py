@@ -109,7 +109,7 @@ def test_cli_writes_every_format(filled: tuple[st.Store, cfg.Config], tmp_path: 
     store.close()
     (tmp_path / "url").write_text(url)
     (tmp_path / "r.yml").write_text(
-        CONFIG + f"store: {{url_file: {tmp_path / 'url'}}}\nstate_dir: {tmp_path}\n"
+        CONFIG + f"instance: cdc\nstore: {{url_file: {tmp_path / 'url'}}}\nstate_dir: {tmp_path}\n"
         "reports: {languages: [es, en], contact: oai@example.gov.co}\n"
     )
     assert (
@@ -139,6 +139,11 @@ def test_cli_writes_every_format(filled: tuple[st.Store, cfg.Config], tmp_path: 
     ]
     month_dir = tmp_path / "out" / "2025-01"
     assert (month_dir / "zonas-digitales-2025-01.es.pdf").read_bytes().startswith(b"%PDF")
+    trend = Cells()
+    trend.feed((month_dir / "zonas-digitales-2025-01.es.html").read_text())
+    joined = " | ".join(trend.text)
+    assert "Tendencias, últimos 12 meses" in joined
+    assert "2024-12 | — | 40 | 100" in joined  # December: RADIUS figures, no measured availability
     import hashlib
 
     manifest = (month_dir / "MANIFEST.sha256").read_text().splitlines()
