@@ -383,6 +383,7 @@ def cmd_report_month(args: argparse.Namespace) -> int:
             header=header,
             entity=rs.entity,
             contact=rs.contact,
+            refreeze=args.refreeze,
         )
     finally:
         store.close()
@@ -521,6 +522,11 @@ def build_parser() -> argparse.ArgumentParser:
     r_month.add_argument("--format", help="comma list of html,pdf,csv (default: reports.formats)")
     r_month.add_argument("--output-dir", help="default: reports.directory or STATE_DIR/reports")
     r_month.add_argument("--state-dir", help="state directory, overriding state_dir in the file")
+    r_month.add_argument(
+        "--refreeze",
+        action="store_true",
+        help="compute the month's snapshot again (after late data, e.g. an operator CSV)",
+    )
     r_month.set_defaults(func=cmd_report_month)
 
     ver = sub.add_parser("version", help="print the version")

@@ -123,8 +123,9 @@ def close_month(
     header: Header,
     entity: str,
     contact: str,
+    refreeze: bool = False,
 ) -> list[Path]:
-    figures = snapshot(engine, instance, zones, year, month, tz)
+    figures = snapshot(engine, instance, zones, year, month, tz, refreeze=refreeze)
     history = []
     for back in range(11, 0, -1):  # the 11 months before, oldest first, each frozen once
         y, m = year, month - back
