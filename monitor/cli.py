@@ -392,6 +392,33 @@ def cmd_report_month(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report_plan(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from reports import plan_index
+    from reports.engine import Header
+
+    try:
+        conf = cfg.parse(args.config, state_dir=args.state_dir)
+    except ConfigError as exc:
+        _print_problems(exc)
+        return 1
+    assert conf.raw is not None
+    rs = conf.raw.reports
+    out_dir = Path(args.output_dir or rs.directory or os.path.join(conf.state_dir, "reports"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lines = [
+        plan_index.PlanLine(x.activity, x.product, x.target, x.responsible, x.evidence) for x in conf.raw.action_plan
+    ]
+    runs = plan_index.load_runs(Path(conf.state_dir) / "drills" / "journal.jsonl")
+    header = Header(rs.entity, rs.office, rs.macroprocess, rs.process, rs.code, rs.version)
+    for lang in [args.lang] if args.lang else list(rs.languages):
+        path = out_dir / f"plan-{args.year}.{lang}.html"
+        path.write_text(plan_index.render(args.year, lines, out_dir, runs, lang=lang, header=header), encoding="utf-8")
+        print(path)
+    return 0
+
+
 def cmd_version(_args: argparse.Namespace) -> int:
     from monitor.daemon import vigia_version
 
@@ -528,6 +555,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="compute the month's snapshot again (after late data, e.g. an operator CSV)",
     )
     r_month.set_defaults(func=cmd_report_month)
+
+    r_plan = rep_sub.add_parser("plan", help="the year's action-plan index: targets, achieved, evidence links")
+    r_plan.add_argument("--config", "-c", default=default_config, help="configuration file")
+    r_plan.add_argument("--year", type=int, required=True)
+    r_plan.add_argument("--lang", choices=["es", "en"])
+    r_plan.add_argument("--output-dir")
+    r_plan.add_argument("--state-dir")
+    r_plan.set_defaults(func=cmd_report_plan)
 
     ver = sub.add_parser("version", help="print the version")
     ver.set_defaults(func=cmd_version)

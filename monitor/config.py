@@ -79,6 +79,16 @@ class ReportSettings(_Strict):
     formats: list[Literal["html", "pdf", "csv"]] = Field(default_factory=lambda: ["html", "pdf", "csv"])  # type: ignore[arg-type]
 
 
+class ActionPlanLine(_Strict):
+    activity: str = Field(min_length=1)
+    product: str = Field(min_length=1)
+    target: float = Field(ge=0)
+    responsible: str = ""
+    evidence: Literal[
+        "zones", "monthly_reports", "continuity_tests", "datacenter_report", "security_report", "open_data"
+    ]
+
+
 class WebSettings(_Strict):
     listen: str = Field(default="127.0.0.1:9842", pattern=r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$")
 
@@ -136,6 +146,7 @@ class FileSettings(_Strict):
     radius: RadiusSettings | None = None
     continuity: ContinuitySettings | None = None
     reports: ReportSettings = Field(default_factory=ReportSettings)
+    action_plan: list[ActionPlanLine] = Field(default_factory=list)
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
 
     @field_validator("timezone")

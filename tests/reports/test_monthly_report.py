@@ -208,3 +208,30 @@ def test_month_close_job_runs_through_the_real_scheduler(tmp_path: Path) -> None
     assert (folder / "MANIFEST.sha256").exists()
     assert (folder / f"zonas-digitales-{year:04d}-{month:02d}.es.html").exists()
     assert "Sin datos" in (folder / f"zonas-digitales-{year:04d}-{month:02d}.es.html").read_text()
+
+
+def test_plan_index_links_the_evidence(filled: tuple[st.Store, cfg.Config], tmp_path: Path, capsys) -> None:
+    from monitor.cli import main
+
+    store, _ = filled
+    (tmp_path / "url").write_text(str(store.engine.url))
+    store.close()
+    (tmp_path / "r.yml").write_text(
+        CONFIG + f"instance: cdc\nstore: {{url_file: {tmp_path / 'url'}}}\nstate_dir: {tmp_path}\n"
+        "action_plan:\n"
+        "  - {activity: Zonas implementadas, product: 32 zonas, target: 32, responsible: Jefe OAI, evidence: zones}\n"
+        "  - {activity: Informes mensuales, product: Informes, target: 12, evidence: monthly_reports}\n"
+        "  - {activity: Plan probado, product: Servicios probados, target: 1, evidence: continuity_tests}\n"
+    )
+    assert main(["report", "month", "--config", str(tmp_path / "r.yml"), "--month", "2025-01"]) == 0
+    capsys.readouterr()
+    assert main(["report", "plan", "--config", str(tmp_path / "r.yml"), "--year", "2025"]) == 0
+    page = Path(capsys.readouterr().out.split()[0])
+    p = Cells()
+    p.feed(page.read_text())
+    text = " | ".join(p.text)
+    assert "Plan de acción: evidencias 2025" in text
+    assert "Zonas implementadas | 32 zonas | 32 | 2 | 6 % | Jefe OAI | 2025-01" in text
+    assert "Informes mensuales | Informes | 12 | 1 | 8 % | 2025-01" in text  # no responsible: empty cell
+    assert "Plan probado | Servicios probados | 1 | 0 | 0 %" in text
+    assert 'href="2025-01/zonas-digitales-2025-01.es.pdf"' in page.read_text()
