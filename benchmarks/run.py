@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from benchmarks import exposition, footprint, icmp_vs_fping, zones
+from benchmarks import reports as reports_bench
 
 
 def main() -> None:
@@ -48,6 +49,9 @@ def main() -> None:
     if not args.no_zones:
         print()
         zones.main()
+
+    print()
+    reports_bench.main()
 
     if args.footprint_minutes > 0:
         print(f"\nDaemon footprint: 130 targets, 60 s interval, {args.footprint_minutes:g} min")

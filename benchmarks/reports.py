@@ -1,0 +1,142 @@
+"""Month close on a full month: 1-minute results for 32 zones plus 100 data-centre services.
+
+Generates (once, cached in benchmarks/out/) a SQLite store with about 6 million rows: 44,640
+zone samples per zone (1.43 M) and 44,640 probe results per service (4.46 M), a few outages and
+usage rows; then closes the month in a child process and reports its wall time and peak memory.
+Goal: <= 10 s and <= 500 MB.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "benchmarks" / "out"
+TZ = ZoneInfo("America/Bogota")
+
+
+def build(db: Path) -> float:
+    sys.path.insert(0, str(ROOT))
+    from monitor import store as st
+
+    t0 = time.monotonic()
+    store = st.Store(f"sqlite:///{db}", "bench")
+    store.migrate()
+    start = datetime(2025, 1, 1, tzinfo=TZ).timestamp()
+    minutes = 31 * 24 * 60
+    with store.engine.begin() as conn:
+        for z in range(32):
+            zone = f"ZD-{z + 1:02d}"
+            conn.execute(
+                st.zone_samples_t.insert(),
+                [
+                    {
+                        "instance": "bench",
+                        "zone": zone,
+                        "ts": start + 60 * k,
+                        "interval": 60.0,
+                        "status": "up",
+                        "verdict": "ok",
+                        "in_hours": True,
+                        "loss": 0.0,
+                        "rtt": 0.002,
+                        "checks": '{"gateway":true}',
+                    }
+                    for k in range(minutes)
+                ],
+            )
+            conn.execute(
+                st.outages.insert().values(
+                    instance="bench",
+                    target=zone,
+                    kind="down",
+                    started_at=start + 86400 * (z % 28) + 3600,
+                    ended_at=start + 86400 * (z % 28) + 5400,
+                    reason="gateway_timeout",
+                )
+            )
+        for s in range(100):
+            conn.execute(
+                st.results.insert(),
+                [
+                    {
+                        "instance": "bench",
+                        "target": f"svc-{s:03d}",
+                        "probe": "http",
+                        "ts": start + 60 * k,
+                        "duration": 0.01,
+                        "success": True,
+                        "reason": "",
+                        "message": "",
+                        "data": '{"values":{"status_code":200}}',
+                    }
+                    for k in range(minutes)
+                ],
+            )
+    store.close()
+    return time.monotonic() - t0
+
+
+def config(path: Path, db: Path) -> None:
+    lines = [
+        f"instance: bench\nstate_dir: {OUT}\nstore: {{url: 'sqlite:///{db}'}}\n"
+        "reports: {languages: [es], formats: [html, pdf, csv]}\nzone_defaults: {hours: '06:00-22:00'}\nzones:"
+    ]
+    for z in range(32):
+        lines.append(
+            f"  - {{id: ZD-{z + 1:02d}, name: Zona {z + 1}, barrio: B{z % 7}, ucg: {z % 15 + 1}, "
+            f"localidad: L{z % 3}, lat: {10.3 + z * 0.005}, lon: {-75.5 - z * 0.004}}}"
+        )
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    db = OUT / "month.db"
+    if not db.exists():
+        print(f"generating the month ({db.name}) ...", flush=True)
+        print(f"  {build(db):.0f} s to write ~5.9 million rows")
+    conf = OUT / "bench.yml"
+    config(conf, db)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.monotonic()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "monitor",
+            "report",
+            "month",
+            "--config",
+            str(conf),
+            "--month",
+            "2025-01",
+            "--refreeze",
+            "--output-dir",
+            str(OUT / "reports"),
+        ],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+    )
+    wall = time.monotonic() - t0
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if done.returncode != 0:
+        print(done.stderr[-2000:])
+        raise SystemExit(1)
+    print(
+        f"Month close: 32 zones + 100 services, ~5.9 M rows: {wall:.1f} s (goal <= 10), "
+        f"peak RSS {max(peak, before) / 1024:.0f} MB (goal <= 500), {len(done.stdout.split())} files"
+    )
+
+
+if __name__ == "__main__":
+    main()
