@@ -384,6 +384,7 @@ def cmd_report_month(args: argparse.Namespace) -> int:
             entity=rs.entity,
             contact=rs.contact,
             refreeze=args.refreeze,
+            incident_classes=dict(rs.incident_classes),
         )
     finally:
         store.close()

@@ -75,6 +75,9 @@ class ReportSettings(_Strict):
     code: str = "GTIC-F-001"
     version: str = "1"
     contact: str = ""
+    incident_classes: dict[str, Literal["planned", "unplanned", "power", "isp", "monitoring fault"]] = Field(
+        default_factory=dict, description="outage reason code -> class in the report (default: unplanned)"
+    )
     languages: list[Literal["es", "en"]] = Field(default_factory=lambda: ["es"])  # type: ignore[arg-type]
     formats: list[Literal["html", "pdf", "csv"]] = Field(default_factory=lambda: ["html", "pdf", "csv"])  # type: ignore[arg-type]
 

@@ -124,6 +124,7 @@ def close_month(
     entity: str,
     contact: str,
     refreeze: bool = False,
+    incident_classes: dict[str, str] | None = None,
 ) -> list[Path]:
     figures = snapshot(engine, instance, zones, year, month, tz, refreeze=refreeze)
     history = []
@@ -146,7 +147,9 @@ def close_month(
         )
     generated = datetime.combine(closed, dtime(0), tz).astimezone(UTC)
     for lang in languages:
-        html = render(figures, lang=lang, header=header, generated=generated, history=history)
+        html = render(
+            figures, lang=lang, header=header, generated=generated, history=history, incident_classes=incident_classes
+        )
         if "html" in formats:
             _write(Path(f"{base}.{lang}.html"), html.encode("utf-8"), written)
         if "pdf" in formats:

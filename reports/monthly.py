@@ -89,7 +89,8 @@ class MonthFigures:
     window: tuple[float, float] = (0.0, 0.0)
     tz: str = "America/Bogota"
 
-    def incidents(self) -> list[Incident]:
+    def incidents(self, classes: dict[str, str] | None = None) -> list[Incident]:
+        """Periods worth listing; ``classes`` maps an outage reason code to its class (power, isp, ...)."""
         tz = ZoneInfo(self.tz)
         start, end = self.window
         out = []
@@ -106,7 +107,7 @@ class MonthFigures:
                         datetime.fromtimestamp(p.start, tz),
                         None if p.end is None else datetime.fromtimestamp(p.end, tz),
                         b - a,
-                        CLASSIFICATION[p.kind],
+                        (classes or {}).get(p.reason, "unplanned") if p.kind == "down" else CLASSIFICATION[p.kind],
                         p.reason,
                     )
                 )

@@ -66,6 +66,7 @@ def render(
     header: engine.Header,
     generated: datetime | None = None,
     history: list[MonthFigures] | None = None,
+    incident_classes: dict[str, str] | None = None,
 ) -> str:
     """``history``: up to 11 earlier months (oldest first) for the 12-month trends."""
     tz = ZoneInfo(figures.tz)
@@ -95,7 +96,7 @@ def render(
         worst=ranked[:5],
         by_localidad=_groups(figures, "localidad"),
         by_ucg=_groups(figures, "ucg"),
-        incidents=figures.incidents(),
+        incidents=figures.incidents(incident_classes),
         target=min(targets) if targets else None,
         tz=tz.key,
         has_data=any(z.availability.measured_seconds > 0 for z in figures.zones),

@@ -78,6 +78,13 @@ def test_spanish_and_english_figures_in_html_and_pdf(filled: tuple[st.Store, cfg
     assert p.rows["ZD-32"][2:4] == ["—", "—"]  # no data: no availability, no SLA verdict
     assert "Zonas en operación | 2/3" in text
     assert "no programado" in text and "gateway_timeout" in text
+    usage = Cells()
+    usage.feed(html.replace("data-usage", "data-zone"))
+    assert usage.rows["ZD-01"][:2] == ["ZD-01", "45"]  # the usage table's row (the zone table's comes first)
+    assert "12,5 %" in " ".join(p.text)  # users change vs December: 45 / 40 - 1
+    assert "18.352" in " ".join(p.text)  # smartphones from the operator's CSV
+    isp = render(figures, lang="es", header=Header(), incident_classes={"gateway_timeout": "isp"})
+    assert "proveedor de internet" in isp
     pdf = PdfReader(io.BytesIO(html_to_pdf(html)))
     pdf_text = " ".join(page.extract_text() for page in pdf.pages)
     assert "Zonas Digitales" in pdf_text and "99,70 %" in pdf_text and "enero de 2025" in pdf_text
