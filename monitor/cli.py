@@ -367,6 +367,21 @@ def cmd_report_month(args: argparse.Namespace) -> int:
     assert rs is not None
     out_dir = args.output_dir or rs.directory or os.path.join(conf.state_dir, "reports")
     header = Header(rs.entity, rs.office, rs.macroprocess, rs.process, rs.code, rs.version)
+    extra: dict[str, bytes] = {}
+    if conf.continuity_plan is not None:
+        # The month's drills (planned vs run vs missed per service) go with the month's evidence.
+        from continuity import report as drill_report
+        from continuity.journal import Journal
+
+        plan = _load_plan(conf)
+        if plan is None:
+            return 1
+        runs = list(Journal(os.path.join(conf.state_dir, "drills")).runs())
+        start = datetime(year, month, 1, tzinfo=conf.timezone)
+        end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=conf.timezone)
+        for lang in [args.lang] if args.lang else list(rs.languages):
+            html = drill_report.render_period(plan, runs, start, end, lang=lang)
+            extra[f"simulacros-{year:04d}-{month:02d}.{lang}.html"] = html.encode("utf-8")
     store = Store(store_url(conf), conf.instance)
     try:
         store.migrate()
@@ -385,6 +400,7 @@ def cmd_report_month(args: argparse.Namespace) -> int:
             contact=rs.contact,
             refreeze=args.refreeze,
             incident_classes=dict(rs.incident_classes),
+            extra=extra,
         )
     finally:
         store.close()

@@ -125,7 +125,9 @@ def close_month(
     contact: str,
     refreeze: bool = False,
     incident_classes: dict[str, str] | None = None,
+    extra: dict[str, bytes] | None = None,
 ) -> list[Path]:
+    """``extra``: more files for the month's folder and manifest (e.g. the month's drill report)."""
     figures = snapshot(engine, instance, zones, year, month, tz, refreeze=refreeze)
     history = []
     for back in range(11, 0, -1):  # the 11 months before, oldest first, each frozen once
@@ -154,6 +156,8 @@ def close_month(
             _write(Path(f"{base}.{lang}.html"), html.encode("utf-8"), written)
         if "pdf" in formats:
             _write(Path(f"{base}.{lang}.pdf"), html_to_pdf(html), written)
+    for name, content in sorted((extra or {}).items()):
+        _write(folder / name, content, written)
     manifest = "".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n" for p in sorted(written))
     _write(folder / "MANIFEST.sha256", manifest.encode(), written)
     return written

@@ -51,6 +51,11 @@ def evidence(
             csv_links.append((folder.name, str(f.relative_to(reports_dir))))
             rows = list(csv.DictReader(io.StringIO(f.read_text(encoding="utf-8"))))
             zones_operating = sum(1 for r in rows if r["DISPONIBILIDAD_PCT"] not in ("", "0.00"))
+    drill_links = [
+        (folder.name, str(f.relative_to(reports_dir)))
+        for folder in months
+        for f in sorted(folder.glob("simulacros-*.es.html"))
+    ]
     passed = [
         r for r in drill_runs if r.get("verdict") == "passed" and str(r.get("started_at", "")).startswith(str(year))
     ]
@@ -58,7 +63,7 @@ def evidence(
     return {
         "zones": (zones_operating, monthly_links[-1:]),
         "monthly_reports": (float(len(monthly_links)), monthly_links),
-        "continuity_tests": (float(len(services)), [(s, "drills/journal.jsonl") for s in services]),
+        "continuity_tests": (float(len(services)), [*drill_links, ("journal", "../drills/journal.jsonl")]),
         "open_data": (float(len(csv_links)), csv_links),
         "datacenter_report": (0.0, []),
         "security_report": (0.0, []),

@@ -229,6 +229,12 @@ def test_plan_index_links_the_evidence(filled: tuple[st.Store, cfg.Config], tmp_
         "  - {activity: Zonas implementadas, product: 32 zonas, target: 32, responsible: Jefe OAI, evidence: zones}\n"
         "  - {activity: Informes mensuales, product: Informes, target: 12, evidence: monthly_reports}\n"
         "  - {activity: Plan probado, product: Servicios probados, target: 1, evidence: continuity_tests}\n"
+        f"continuity: {{plan: {tmp_path / 'plan.yml'}}}\n"
+    )
+    (tmp_path / "plan.yml").write_text(
+        "version: p1\nservices:\n  - {id: web, name: Portal, rto: 5m, rpo: 1h, mtd: 1h}\ndrills:\n"
+        "  - {id: mesa, service: web, kind: review, exercise: tabletop, objective: x, max_duration: 10m,\n"
+        "     schedule: {cron: '0 3 1 * *'}}\n"
     )
     assert main(["report", "month", "--config", str(tmp_path / "r.yml"), "--month", "2025-01"]) == 0
     capsys.readouterr()
@@ -242,3 +248,7 @@ def test_plan_index_links_the_evidence(filled: tuple[st.Store, cfg.Config], tmp_
     assert "Informes mensuales | Informes | 12 | 1 | 8 % | 2025-01" in text  # no responsible: empty cell
     assert "Plan probado | Servicios probados | 1 | 0 | 0 %" in text
     assert 'href="2025-01/zonas-digitales-2025-01.es.pdf"' in page.read_text()
+    assert 'href="2025-01/simulacros-2025-01.es.html"' in page.read_text()
+    drills = (tmp_path / "reports" / "2025-01" / "simulacros-2025-01.es.html").read_text()
+    assert "Pruebas del plan de continuidad" in drills
+    assert "simulacros-2025-01.es.html" in (tmp_path / "reports" / "2025-01" / "MANIFEST.sha256").read_text()
