@@ -100,19 +100,28 @@ def render_html(template: str, lang: str, **context: Any) -> str:
     return environment(lang).get_template(template).render(lang=lang, **context)
 
 
-def _fetcher(url: str, timeout: int = 10, ssl_context: Any = None, http_headers: Any = None) -> dict[str, Any]:
-    """WeasyPrint's fetcher, reduced to the bundled assets folder: nothing from the network or elsewhere."""
+def _bundled_only_fetcher() -> Any:
+    """A WeasyPrint fetcher reduced to the bundled assets folder: nothing from the network or elsewhere."""
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
     assets = (HERE / "assets").resolve()
-    if url.startswith("file://"):
-        path = Path(url.removeprefix("file://")).resolve()
-        if path.is_relative_to(assets) and path.is_file():
-            return {"string": path.read_bytes(), "mime_type": None}
-    raise ValueError(f"the PDF renderer fetches only bundled assets, not {url[:80]}")
+
+    class BundledOnly(URLFetcher):  # type: ignore[misc]
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            if url.startswith("file://"):
+                path = Path(url.removeprefix("file://").split("?")[0]).resolve()
+                if path.is_relative_to(assets) and path.is_file():
+                    return URLFetcherResponse(url, path.read_bytes(), {}, 200)
+            raise ValueError(f"the PDF renderer fetches only bundled assets, not {url[:80]}")
+
+    return BundledOnly()
 
 
 def html_to_pdf(html: str) -> bytes:
     import weasyprint  # heavy: only when a PDF is asked for
 
-    pdf = weasyprint.HTML(string=html, base_url=str(HERE / "assets") + "/", url_fetcher=_fetcher).write_pdf()
+    pdf = weasyprint.HTML(
+        string=html, base_url=str(HERE / "assets") + "/", url_fetcher=_bundled_only_fetcher()
+    ).write_pdf()
     assert pdf is not None
     return bytes(pdf)

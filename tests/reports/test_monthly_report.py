@@ -252,3 +252,19 @@ def test_plan_index_links_the_evidence(filled: tuple[st.Store, cfg.Config], tmp_
     drills = (tmp_path / "reports" / "2025-01" / "simulacros-2025-01.es.html").read_text()
     assert "Pruebas del plan de continuidad" in drills
     assert "simulacros-2025-01.es.html" in (tmp_path / "reports" / "2025-01" / "MANIFEST.sha256").read_text()
+
+
+def test_pdf_renderer_fetches_nothing_but_bundled_assets(tmp_path: Path) -> None:
+    from tests.servers import http_server
+
+    secret = tmp_path / "secreto.txt"
+    secret.write_text("no debe aparecer")
+    with http_server({"/x.png": lambda h: (200, {"Content-Type": "image/png"}, b"\x89PNG")}) as srv:
+        html = (
+            f'<html><body><p>hola</p><img src="{srv.url("/x.png")}">'
+            f'<link rel="stylesheet" href="file://{secret}"><img src="file:///etc/passwd"></body></html>'
+        )
+        pdf = html_to_pdf(html)
+        assert srv.seen == []  # no request left the renderer
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert "hola" in text and "no debe aparecer" not in text
