@@ -243,33 +243,15 @@ class Runner:
             verdict, reason = FAILED, "rollback failed"
         if disrupted is not None and restored is not None:
             record.rto_achieved_seconds = round(restored - disrupted, 3)
-            if (
-                verdict == PASSED
-                and record.rto_target_seconds is not None
-                and record.rto_achieved_seconds > record.rto_target_seconds
-            ):
-                verdict, reason = (
-                    FAILED,
-                    (
-                        f"RTO achieved {record.rto_achieved_seconds:g}s exceeds the target "
-                        f"{record.rto_target_seconds:g}s"
-                    ),
-                )
         if record.recovery_point is not None:
             rp = datetime.fromisoformat(record.recovery_point).timestamp()
             record.rpo_achieved_seconds = round(started - rp, 3)
-            if (
-                verdict == PASSED
-                and record.rpo_target_seconds is not None
-                and record.rpo_achieved_seconds > record.rpo_target_seconds
-            ):
-                verdict, reason = (
-                    FAILED,
-                    (
-                        f"RPO achieved {record.rpo_achieved_seconds:g}s exceeds the target "
-                        f"{record.rpo_target_seconds:g}s"
-                    ),
-                )
+        for name, achieved, target in (
+            ("RTO", record.rto_achieved_seconds, record.rto_target_seconds),
+            ("RPO", record.rpo_achieved_seconds, record.rpo_target_seconds),
+        ):
+            if verdict == PASSED and achieved is not None and target is not None and achieved > target:
+                verdict, reason = FAILED, f"{name} achieved {achieved:g}s exceeds the target {target:g}s"
         return self._finish(record, verdict, reason)
 
     def _mark(self, drill: Drill, record: RunRecord) -> None:

@@ -67,10 +67,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
 
 
-def _load(path: str) -> cfg.Config | None:
+def _load(path: str, *, state_dir: str | None = None) -> cfg.Config | None:
     """The parsed config, or None after printing every problem."""
     try:
-        return cfg.parse(path)
+        return cfg.parse(path, state_dir=state_dir)
     except ConfigError as exc:
         _print_problems(exc)
         return None
@@ -348,10 +348,8 @@ def cmd_report_month(args: argparse.Namespace) -> int:
     from reports.close import close_month
     from reports.engine import Header
 
-    try:
-        conf = cfg.parse(args.config, state_dir=args.state_dir)
-    except ConfigError as exc:
-        _print_problems(exc)
+    conf = _load(args.config, state_dir=args.state_dir)
+    if conf is None:
         return 1
     try:
         year, month = (int(x) for x in args.month.split("-"))
@@ -415,10 +413,8 @@ def cmd_report_plan(args: argparse.Namespace) -> int:
     from reports import plan_index
     from reports.engine import Header
 
-    try:
-        conf = cfg.parse(args.config, state_dir=args.state_dir)
-    except ConfigError as exc:
-        _print_problems(exc)
+    conf = _load(args.config, state_dir=args.state_dir)
+    if conf is None:
         return 1
     assert conf.raw is not None
     rs = conf.raw.reports
