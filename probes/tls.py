@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import ssl
+import warnings
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -29,6 +30,9 @@ class TlsSettings(Settings):
     port: int = Field(default=443, ge=1, le=65535)
     server_name: str | None = Field(default=None, description="SNI and name to match; host if unset")
     ca_file: str | None = None
+    check_legacy: bool = Field(
+        default=False, description="also try TLS 1.0 and 1.1 handshakes (security audit): two more connections"
+    )
 
 
 METRICS = (
@@ -51,6 +55,13 @@ METRICS = (
         "1 if the chain verified against the trust store and the name matched.",
     ),
     MetricSpec("tls_key_bits", "tls_certificate_key_bits", "Size of the leaf certificate's public key."),
+    MetricSpec(
+        "tls_accepts_tls10",
+        "tls_legacy_protocol_accepted",
+        "1 if the server still completes a handshake with an obsolete protocol version.",
+        const_labels=(("version", "TLSv1.0"),),
+    ),
+    MetricSpec("tls_accepts_tls11", "tls_legacy_protocol_accepted", "", const_labels=(("version", "TLSv1.1"),)),
 )
 
 
@@ -141,6 +152,36 @@ def _handshake(settings: TlsSettings, verify: bool, deadline: float) -> tuple[by
         sock.close()
 
 
+def _accepts(settings: TlsSettings, version: ssl.TLSVersion, deadline: float) -> bool | None:
+    """Whether the server completes a handshake pinned to ``version``; None if this client cannot even try.
+
+    The client lowers its own security level for this one handshake only: the question is what the
+    server accepts, not whether vigia would use it.
+    """
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # pinning an old version is the point here
+            ctx.minimum_version = ctx.maximum_version = version
+    except (ValueError, ssl.SSLError):
+        return None
+    try:
+        sock = connect(settings.host, settings.port, deadline)
+    except ProbeFailure:
+        return None
+    try:
+        sock.settimeout(max(0.001, remaining(deadline)))
+        with ctx.wrap_socket(sock, server_hostname=settings.server_name or settings.host):
+            return True
+    except (ssl.SSLError, OSError):
+        return False
+    finally:
+        sock.close()
+
+
 def probe(target: str, settings: TlsSettings, *, deadline: float) -> ProbeResult:
     timer = Timer()
     where = f"{settings.host}:{settings.port}"
@@ -168,6 +209,11 @@ def probe(target: str, settings: TlsSettings, *, deadline: float) -> ProbeResult
         "tls_key_bits": float(facts.key_bits),
     }
     labels = {"issuer": facts.issuer, "subject": facts.subject, "version": version, "cipher": cipher}
+    if settings.check_legacy:
+        for key, proto in (("tls_accepts_tls10", ssl.TLSVersion.TLSv1), ("tls_accepts_tls11", ssl.TLSVersion.TLSv1_1)):
+            accepted = _accepts(settings, proto, deadline)
+            if accepted is not None:
+                values[key] = 1.0 if accepted else 0.0
     if failure is not None:
         return timer.fail(target, KIND, failure.reason, str(failure), values, labels)
     return timer.ok(target, KIND, values, labels)

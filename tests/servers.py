@@ -7,6 +7,7 @@ import socket
 import socketserver
 import ssl
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -192,7 +193,10 @@ def tls_server(
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(str(cert), str(key))
     if versions:
-        ctx.minimum_version, ctx.maximum_version = versions
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")  # old protocol versions need the old security level
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # a legacy server is what the test wants
+            ctx.minimum_version, ctx.maximum_version = versions
 
     def handle(conn: socket.socket) -> None:
         try:

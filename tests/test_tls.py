@@ -9,6 +9,7 @@ import pytest
 
 from probes import result as r
 from probes.tls import TlsSettings, probe
+from tests.conftest import need
 from tests.servers import Pki, tls_server
 
 
@@ -78,3 +79,25 @@ def test_not_tls_at_all() -> None:
         res = run(port)
     assert not res.success
     assert res.reason == r.TLS
+
+
+def test_legacy_protocols_accepted_or_not(pki: Pki) -> None:
+    import ssl
+    import warnings
+
+    cert, key, _ = pki.leaf("legacy", ips=["127.0.0.1"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        old = (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_2)
+    with tls_server(cert, key, versions=old) as port:
+        res = run(port, ca_file=str(pki.ca_file), check_legacy=True)
+    assert res.success, res.message
+    need(
+        res.values.get("tls_accepts_tls10") is not None,
+        "this machine's OpenSSL cannot even attempt a TLS 1.0 handshake",
+    )
+    assert res.values["tls_accepts_tls10"] == 1.0 and res.values["tls_accepts_tls11"] == 1.0
+    modern_cert, modern_key, _ = pki.leaf("modern", ips=["127.0.0.1"])
+    with tls_server(modern_cert, modern_key, versions=(ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3)) as port:
+        res = run(port, ca_file=str(pki.ca_file), check_legacy=True)
+    assert res.values["tls_accepts_tls10"] == 0.0 and res.values["tls_accepts_tls11"] == 0.0
