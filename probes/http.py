@@ -47,6 +47,9 @@ class HttpSettings(Settings):
     tls_verify: bool = True
     ca_file: str | None = None
     basic_auth: BasicAuth | None = None
+    check_security_headers: bool = Field(
+        default=False, description="report HSTS, CSP, X-Content-Type-Options, X-Frame-Options, Referrer-Policy"
+    )
 
     @field_validator("url")
     @classmethod
@@ -65,8 +68,28 @@ class HttpSettings(Settings):
         return value
 
 
+SECURITY_HEADERS = (
+    "strict-transport-security", "content-security-policy", "x-content-type-options", "x-frame-options",
+    "referrer-policy",
+)  # fmt: skip
+_VERSION_IN_BANNER = re.compile(r"\d+\.\d+")
+
 METRICS = (
     MetricSpec("status_code", "http_status_code", "HTTP status code of the final response."),
+    *(
+        MetricSpec(
+            f"header_{h.replace('-', '_')}",
+            "http_security_header_present",
+            "1 if the final response carries the security header." if i == 0 else "",
+            const_labels=(("header", h),),
+        )
+        for i, h in enumerate(SECURITY_HEADERS)
+    ),
+    MetricSpec(
+        "server_banner_reveals_version",
+        "http_server_banner_reveals_version",
+        "1 if the Server or X-Powered-By header names a version number.",
+    ),
     MetricSpec("redirects", "http_redirects", "Redirects followed to reach the final response."),
     MetricSpec("content_length_bytes", "http_content_length_bytes", "Body bytes read from the final response."),
     MetricSpec(
@@ -118,6 +141,7 @@ class _Guard:
 def probe(target: str, settings: HttpSettings, *, deadline: float) -> ProbeResult:
     timer = Timer()
     values: dict[str, float] = {}
+    labels: dict[str, str] = {}
     url = settings.url
     home = _origin(settings.url)
     auth_header = ""
@@ -137,7 +161,9 @@ def probe(target: str, settings: HttpSettings, *, deadline: float) -> ProbeResul
             while True:
                 if ctx is None and url.startswith("https"):
                     ctx = _tls_context(settings)
-                status, location, body, expiry = _fetch_once(url, settings, home, auth_header, ctx, guard, deadline)
+                status, location, body, expiry, headers = _fetch_once(
+                    url, settings, home, auth_header, ctx, guard, deadline
+                )
                 if expiry is not None:
                     values["tls_certificate_expiry_timestamp_seconds"] = expiry
                 if status in _REDIRECTS and settings.follow_redirects and location is not None:
@@ -156,6 +182,13 @@ def probe(target: str, settings: HttpSettings, *, deadline: float) -> ProbeResul
                     continue
                 break
         values["status_code"] = float(status)
+        if settings.check_security_headers:
+            for h in SECURITY_HEADERS:
+                values[f"header_{h.replace('-', '_')}"] = 1.0 if h in headers else 0.0
+            banner = " ".join(headers.get(h, "") for h in ("server", "x-powered-by")).strip()
+            values["server_banner_reveals_version"] = 1.0 if _VERSION_IN_BANNER.search(banner) else 0.0
+            if banner:
+                labels["server"] = banner[:120]
         values["redirects"] = float(redirects)
         values["content_length_bytes"] = float(len(body))
         ok_codes = settings.valid_status_codes
@@ -175,7 +208,7 @@ def probe(target: str, settings: HttpSettings, *, deadline: float) -> ProbeResul
         if isinstance(exc, OSError) and failure.reason == r.CONNECTION and remaining(deadline) <= 0:
             failure = ProbeFailure(r.TIMEOUT, f"{url}: no complete answer before the deadline")
         return timer.fail(target, KIND, failure.reason, str(failure), values)
-    return timer.ok(target, KIND, values)
+    return timer.ok(target, KIND, values, labels)
 
 
 def _fetch_once(
@@ -186,7 +219,7 @@ def _fetch_once(
     ctx: ssl.SSLContext | None,
     guard: _Guard,
     deadline: float,
-) -> tuple[int, str | None, bytes, float | None]:
+) -> tuple[int, str | None, bytes, float | None, dict[str, str]]:
     parts = urlsplit(url)
     origin = _origin(url)
     timeout = remaining(deadline)
@@ -219,7 +252,7 @@ def _fetch_once(
                 raise ProbeFailure(r.TOO_LARGE, f"{url}: body larger than {settings.max_body_bytes} bytes")
         if guard.fired:  # the guard cut the socket: what was read is incomplete
             raise ProbeFailure(r.TIMEOUT, f"{url}: no complete answer before the deadline")
-        return resp.status, resp.getheader("Location"), body, expiry
+        return resp.status, resp.getheader("Location"), body, expiry, {k.lower(): v for k, v in resp.getheaders()}
     except (OSError, http.client.HTTPException) as exc:
         if guard.fired:
             raise ProbeFailure(r.TIMEOUT, f"{url}: no complete answer before the deadline") from exc
@@ -233,7 +266,7 @@ def fetch(settings: HttpSettings, *, deadline: float) -> bytes | tuple[str, str]
     try:
         with _Guard(deadline) as guard:
             ctx = _tls_context(settings) if settings.url.startswith("https") else None
-            status, _, body, _ = _fetch_once(settings.url, settings, _origin(settings.url), "", ctx, guard, deadline)
+            status, _, body, _, _ = _fetch_once(settings.url, settings, _origin(settings.url), "", ctx, guard, deadline)
     except Exception as exc:  # any failure of the target is data
         failure = (
             ProbeFailure(r.PROTOCOL, f"{settings.url}: invalid HTTP response")

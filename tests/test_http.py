@@ -149,3 +149,34 @@ def test_slow_drip_response_is_cut_at_the_deadline() -> None:
 def test_inline_secret_headers_refused() -> None:
     with pytest.raises(ValueError, match="carries a secret"):
         HttpSettings(url="http://127.0.0.1/", headers={"Authorization": "Basic eA=="})
+
+
+def test_security_headers_and_version_banner() -> None:
+    hardened = {
+        "Strict-Transport-Security": "max-age=31536000",
+        "Content-Security-Policy": "default-src 'self'",
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+    }
+    with http_server(
+        {"/ok": lambda _h: (200, hardened, b"x"), "/bare": lambda _h: (200, {"X-Powered-By": "PHP/7.4.3"}, b"x")}
+    ) as srv:
+        res = run(HttpSettings(url=srv.url("/ok"), check_security_headers=True))
+        assert res.success
+        assert all(
+            res.values[f"header_{h}"] == 1.0
+            for h in (
+                "strict_transport_security",
+                "content_security_policy",
+                "x_content_type_options",
+                "x_frame_options",
+                "referrer_policy",
+            )
+        )
+        bare = run(HttpSettings(url=srv.url("/bare"), check_security_headers=True))
+    assert bare.values["header_strict_transport_security"] == 0.0
+    assert bare.values["header_content_security_policy"] == 0.0
+    # Python's test server says "BaseHTTP/0.6 Python/3.x" and the app adds PHP/7.4.3: versions revealed.
+    assert bare.values["server_banner_reveals_version"] == 1.0
+    assert "PHP/7.4.3" in bare.labels["server"]
