@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from probes import dns, host, http, icmp, node, snmp, tcp, tls
+from probes import dns, host, http, icmp, node, ports, snmp, tcp, tls
 from probes.result import MetricSpec, ProbeResult
 from probes.settings import Settings
 
@@ -41,6 +41,7 @@ REGISTRY: dict[str, ProbeKind] = {
         _kind(host, host.HostSettings),
         _kind(node, node.NodeSettings),
         _kind(snmp, snmp.SnmpSettings),
+        _kind(ports, ports.PortsSettings),
     )
 }
 

@@ -1,0 +1,78 @@
+"""Ports probe (security audit): which of a host's configured ports answer, and whether any of
+them is outside the host's allowed list. Only the listed ports of the configured host are ever
+tried, with one TCP connect each, under the probe's deadline: this is no scanner."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from pydantic import Field, model_validator
+
+from probes import result as r
+from probes.netutil import ProbeFailure, connect
+from probes.result import MetricSpec, ProbeResult, Series, Timer
+from probes.settings import Settings
+
+KIND = "ports"
+UNEXPECTED_OPEN = "unexpected_open_port"
+
+
+class PortsSettings(Settings):
+    host: str = Field(min_length=1)
+    ports: list[int] = Field(min_length=1, max_length=64, description="the ports to try (and only those)")
+    allowed: list[int] = Field(default_factory=list, description="ports that may be open")
+
+    @model_validator(mode="after")
+    def _range(self) -> PortsSettings:
+        for p in [*self.ports, *self.allowed]:
+            if not 1 <= p <= 65535:
+                raise ValueError(f"{p} is not a TCP port")
+        return self
+
+
+METRICS = (
+    MetricSpec("port_open", "port_open", "1 if the configured port accepted a TCP connection."),
+    MetricSpec("unexpected_open_ports", "unexpected_open_ports", "Open ports outside the host's allowed list."),
+)
+
+
+def _open(host: str, port: int, deadline: float) -> bool | None:
+    try:
+        connect(host, port, deadline).close()
+    except ProbeFailure as exc:
+        return None if exc.reason in (r.DNS, r.TIMEOUT) else False
+    return True
+
+
+def probe(target: str, settings: PortsSettings, *, deadline: float) -> ProbeResult:
+    timer = Timer()
+    ports = sorted(set(settings.ports))
+    with ThreadPoolExecutor(max_workers=min(8, len(ports))) as pool:
+        states = dict(zip(ports, pool.map(lambda p: _open(settings.host, p, deadline), ports), strict=True))
+    series = tuple(
+        Series("port_open", (("port", str(p)),), 1.0 if s else 0.0) for p, s in states.items() if s is not None
+    )
+    unexpected = [p for p, s in states.items() if s and p not in settings.allowed]
+    values = {"unexpected_open_ports": float(len(unexpected))}
+    result_series = series
+    if unexpected:
+        res = timer.fail(
+            target,
+            KIND,
+            UNEXPECTED_OPEN,
+            f"{settings.host}: open outside the allowed list: {', '.join(map(str, unexpected))}",
+            values,
+        )
+        return ProbeResult(
+            res.target,
+            res.probe,
+            res.started_at,
+            res.duration,
+            False,
+            res.reason,
+            res.message,
+            res.values,
+            res.labels,
+            result_series,
+        )
+    return timer.ok(target, KIND, values, series=result_series)
