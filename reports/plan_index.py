@@ -65,9 +65,18 @@ def evidence(
         "monthly_reports": (float(len(monthly_links)), monthly_links),
         "continuity_tests": (float(len(services)), [*drill_links, ("journal", "../drills/journal.jsonl")]),
         "open_data": (float(len(csv_links)), csv_links),
-        "datacenter_report": (0.0, []),
-        "security_report": (0.0, []),
+        "datacenter_report": _reports(months, reports_dir, "centro-datos-*"),
+        "security_report": _reports(months, reports_dir, "seguridad-*"),
     }
+
+
+def _reports(months: list[Path], reports_dir: Path, pattern: str) -> tuple[float, list[tuple[str, str]]]:
+    """Reports a month close wrote under ``pattern`` (Spanish PDF, else HTML): one per month counts once."""
+    links = []
+    for folder in months:
+        found = sorted(folder.glob(f"{pattern}.es.pdf")) or sorted(folder.glob(f"{pattern}.es.html"))
+        links += [(folder.name, str(f.relative_to(reports_dir))) for f in found[:1]]
+    return float(len(links)), links
 
 
 def render(

@@ -229,6 +229,7 @@ def test_plan_index_links_the_evidence(filled: tuple[st.Store, cfg.Config], tmp_
         "  - {activity: Zonas implementadas, product: 32 zonas, target: 32, responsible: Jefe OAI, evidence: zones}\n"
         "  - {activity: Informes mensuales, product: Informes, target: 12, evidence: monthly_reports}\n"
         "  - {activity: Plan probado, product: Servicios probados, target: 1, evidence: continuity_tests}\n"
+        "  - {activity: Seguridad digital, product: Informe, target: 1, evidence: security_report}\n"
         f"continuity: {{plan: {tmp_path / 'plan.yml'}}}\n"
     )
     (tmp_path / "plan.yml").write_text(
@@ -238,6 +239,8 @@ def test_plan_index_links_the_evidence(filled: tuple[st.Store, cfg.Config], tmp_
     )
     assert main(["report", "month", "--config", str(tmp_path / "r.yml"), "--month", "2025-01"]) == 0
     capsys.readouterr()
+    # A security report written into the month's folder (by the report issue #6 adds) is found and linked.
+    (tmp_path / "reports" / "2025-01" / "seguridad-2025-01.es.pdf").write_bytes(b"%PDF-1.7")
     assert main(["report", "plan", "--config", str(tmp_path / "r.yml"), "--year", "2025"]) == 0
     page = Path(capsys.readouterr().out.split()[0])
     p = Cells()
@@ -249,6 +252,8 @@ def test_plan_index_links_the_evidence(filled: tuple[st.Store, cfg.Config], tmp_
     assert "Plan probado | Servicios probados | 1 | 0 | 0 %" in text
     assert 'href="2025-01/zonas-digitales-2025-01.es.pdf"' in page.read_text()
     assert 'href="2025-01/simulacros-2025-01.es.html"' in page.read_text()
+    assert "Seguridad digital | Informe | 1 | 1 | 100 % | 2025-01" in text
+    assert 'href="2025-01/seguridad-2025-01.es.pdf"' in page.read_text()
     drills = (tmp_path / "reports" / "2025-01" / "simulacros-2025-01.es.html").read_text()
     assert "Pruebas del plan de continuidad" in drills
     assert "simulacros-2025-01.es.html" in (tmp_path / "reports" / "2025-01" / "MANIFEST.sha256").read_text()
