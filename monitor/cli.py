@@ -14,8 +14,11 @@ from monitor import config as cfg
 from probes.errors import ConfigError, VigiaError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from continuity.journal import Journal
     from continuity.plan import Plan
+    from reports.engine import Header
 
 DEFAULT_CONFIG = "/etc/vigia/vigia.yml"
 
@@ -340,13 +343,25 @@ def cmd_drill_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_setup(conf: cfg.Config, output_dir: str | None) -> tuple[cfg.ReportSettings, Path, Header]:
+    """The reports settings, the output folder (created) and the document header, for every report command."""
+    from pathlib import Path
+
+    from reports.engine import Header
+
+    assert conf.raw is not None
+    rs = conf.raw.reports
+    out_dir = Path(output_dir or rs.directory or os.path.join(conf.state_dir, "reports"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return rs, out_dir, Header(rs.entity, rs.office, rs.macroprocess, rs.process, rs.code, rs.version)
+
+
 def cmd_report_month(args: argparse.Namespace) -> int:
     from datetime import UTC, date, datetime
 
     from monitor.daemon import store_url
     from monitor.store import Store
     from reports.close import close_month
-    from reports.engine import Header
 
     conf = _load(args.config, state_dir=args.state_dir)
     if conf is None:
@@ -361,10 +376,7 @@ def cmd_report_month(args: argparse.Namespace) -> int:
     if (year, month) >= (now.year, now.month):
         print(f"{args.month} has not ended yet ({conf.timezone.key}): only ended months are closed", file=sys.stderr)
         return 2
-    rs = conf.raw.reports if conf.raw else None
-    assert rs is not None
-    out_dir = args.output_dir or rs.directory or os.path.join(conf.state_dir, "reports")
-    header = Header(rs.entity, rs.office, rs.macroprocess, rs.process, rs.code, rs.version)
+    rs, out_dir, header = _report_setup(conf, args.output_dir)
     extra: dict[str, bytes] = {}
     if conf.continuity_plan is not None:
         # The month's drills (planned vs run vs missed per service) go with the month's evidence.
@@ -390,7 +402,7 @@ def cmd_report_month(args: argparse.Namespace) -> int:
             year,
             month,
             conf.timezone,
-            out_dir,
+            str(out_dir),
             languages=[args.lang] if args.lang else list(rs.languages),
             formats=args.format.split(",") if args.format else list(rs.formats),
             header=header,
@@ -411,20 +423,16 @@ def cmd_report_plan(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from reports import plan_index
-    from reports.engine import Header
 
     conf = _load(args.config, state_dir=args.state_dir)
     if conf is None:
         return 1
+    rs, out_dir, header = _report_setup(conf, args.output_dir)
     assert conf.raw is not None
-    rs = conf.raw.reports
-    out_dir = Path(args.output_dir or rs.directory or os.path.join(conf.state_dir, "reports"))
-    out_dir.mkdir(parents=True, exist_ok=True)
     lines = [
         plan_index.PlanLine(x.activity, x.product, x.target, x.responsible, x.evidence) for x in conf.raw.action_plan
     ]
     runs = plan_index.load_runs(Path(conf.state_dir) / "drills" / "journal.jsonl")
-    header = Header(rs.entity, rs.office, rs.macroprocess, rs.process, rs.code, rs.version)
     for lang in [args.lang] if args.lang else list(rs.languages):
         path = out_dir / f"plan-{args.year}.{lang}.html"
         path.write_text(plan_index.render(args.year, lines, out_dir, runs, lang=lang, header=header), encoding="utf-8")

@@ -603,11 +603,6 @@ class Store:
                 )
             )
 
-    def usage_rows(self, table_name: str) -> list[sa.Row[Any]]:
-        table = usage_daily if table_name == "daily" else usage_monthly
-        with self.engine.connect() as conn:
-            return list(conn.execute(sa.select(table).where(table.c.instance == self.instance)))
-
     def operator_months(self, year: int, month: int) -> list[sa.Row[Any]]:
         with self.engine.connect() as conn:
             return list(

@@ -275,9 +275,6 @@ class IcmpEngine:
                 return self._seq
         raise ProbeSetupError(r.INTERNAL, "more than 65535 ICMP echo requests in flight")
 
-    def _packet(self, family: int, seq: int, size: int) -> bytes:
-        return _echo_request(family, self._ident, seq, size)
-
     def _resolve(self, jobs: Sequence[_Job], deadline: float) -> None:
         names = {j.settings.address for j in jobs if _literal(j.settings.address) is None}
         resolved: dict[str, tuple[int, str] | str] = {}
@@ -367,7 +364,7 @@ class IcmpEngine:
                 self._drain(sock, job.family, 64)
             slot = planned[n]
             seq = slot.seq
-            packet = self._packet(job.family, seq, job.settings.size)
+            packet = _echo_request(job.family, self._ident, seq, job.settings.size)
             err = self._sendto(sock, packet, job.address, deadline, slot)
             if err:
                 self._unplan(slot, waiter)

@@ -18,7 +18,7 @@ import csv
 import io
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 MONTHS = {
@@ -235,7 +235,3 @@ def _columns(file: str, header: list[str]) -> dict[str, int]:
             "AÑO, MES, CORREGIMIENTO/BARRIO, ZONA WIFI, OTRO, SMARTPHONE, TABLET, PC"
         )
     return out
-
-
-def summarise(result: ImportResult) -> Mapping[str, int]:
-    return {"accepted": len(result.accepted), "refused": len(result.refused)}

@@ -170,9 +170,4 @@ def _write(path: Path, data: bytes, written: list[Path]) -> None:
     written.append(path)
 
 
-def previous_month(now: datetime, tz: ZoneInfo) -> tuple[int, int]:
-    local = now.astimezone(tz)
-    return (local.year, local.month - 1) if local.month > 1 else (local.year - 1, 12)
-
-
-__all__ = ["FrozenZone", "close_month", "previous_month", "snapshot"]
+__all__ = ["FrozenZone", "close_month", "snapshot"]

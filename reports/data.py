@@ -48,16 +48,6 @@ def zone_coverage(engine: Engine, instance: str, zone: str, start: float, end: f
         return [(ts, ts + interval) for ts, interval in conn.execute(q)]
 
 
-def covered(engine: Engine, instance: str, start: float, end: float) -> list[tuple[float, float]]:
-    """When some vigia run was measuring: each run from its start to its last heartbeat."""
-    r = st.daemon_runs
-    q = sa.select(r.c.started_at, r.c.last_seen, r.c.stopped_at).where(
-        r.c.instance == instance, r.c.started_at < end, r.c.last_seen > start
-    )
-    with engine.connect() as conn:
-        return [(row.started_at, row.stopped_at or row.last_seen) for row in conn.execute(q)]
-
-
 @dataclass
 class ZoneUsage:
     unique_users: int | None = None

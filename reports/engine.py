@@ -8,6 +8,7 @@ The PDF renderer fetches nothing from the network: only assets bundled in report
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ class Header:
     version: str = "1"
 
 
+@functools.lru_cache(maxsize=4)
 def translations(lang: str) -> NullTranslations:
     """The catalog for ``lang``, compiled from its .po file in memory (no binary files in the tree)."""
     locale = LOCALES[lang]
@@ -53,6 +55,7 @@ def translations(lang: str) -> NullTranslations:
     return Translations(buf)
 
 
+@functools.lru_cache(maxsize=4)
 def environment(lang: str) -> jinja2.Environment:
     locale = Locale.parse(LOCALES[lang])
     env = jinja2.Environment(
