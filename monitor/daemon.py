@@ -511,8 +511,9 @@ class Daemon:
                 f" ({tr.reason}: {tr.message})" if tr.reason else "",
             )
         changes = [StateChange.of(t) for t in transitions]
-        zone_changes, samples = self._zones_after_cycle(interval, outcome.results, now)
-        self._traffic_after_cycle(interval, outcome.results, now)
+        by_target = {r.target: r for r in outcome.results}
+        zone_changes, samples = self._zones_after_cycle(interval, by_target, now)
+        self._traffic_after_cycle(interval, by_target, now)
         self.writer.submit(_Batch(outcome.results, changes + zone_changes, samples))
         c = self.stats.cycles.setdefault(interval, CycleStats(interval))
         c.runs += 1
@@ -525,10 +526,9 @@ class Daemon:
         self.exposition.refresh()
 
     def _zones_after_cycle(
-        self, interval: float, results: list[ProbeResult], now: datetime
+        self, interval: float, by_target: dict[str, ProbeResult], now: datetime
     ) -> tuple[list[StateChange], list[ZoneSample]]:
         """Fold the zones' check results of this cycle into zone states."""
-        by_target = {r.target: r for r in results}
         changes: list[StateChange] = []
         samples: list[ZoneSample] = []
         tz = self.config.timezone
@@ -563,9 +563,8 @@ class Daemon:
                     log.info("zone %s: %s -> %s%s", tr.zone, tr.old.value, tr.new.value, why)
         return changes, samples
 
-    def _traffic_after_cycle(self, interval: float, results: list[ProbeResult], now: datetime) -> None:
+    def _traffic_after_cycle(self, interval: float, by_target: dict[str, ProbeResult], now: datetime) -> None:
         """Turn the zones' raw SNMP counters into traffic; store today's totals."""
-        by_target = {r.target: r for r in results}
         day = now.astimezone(self.config.timezone).strftime("%Y-%m-%d")
         rows: list[UsageRow] = []
         with self._lock:
