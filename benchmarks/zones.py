@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -86,6 +87,7 @@ def zone_cycle(timeout: float = 2.0) -> dict[str, float]:
 
 
 def radius_month(rows: int = 1_000_000) -> dict[str, float] | None:
+    from monitor.usage import DayTally
     from probes.radius import RadiusReader, ZoneMatch
     from tests.accounting import accounting_db, insert, month_of_sessions
 
@@ -119,11 +121,41 @@ def radius_month(rows: int = 1_000_000) -> dict[str, float] | None:
                 t0 = time.monotonic()
                 reader.active(start + timedelta(days=31))
                 active = time.monotonic() - t0
+                # A cycle of today: a full recount of the day (what a reader without a watermark does)
+                # against the incremental read after 100 new sessions and the open ones' news.
+                d0, d1 = start + timedelta(days=10), start + timedelta(days=11)
+                t0 = time.monotonic()
+                reader.usage(d0, d1), reader.peak_concurrent(d0, d1), reader.active(d1)
+                full = time.monotonic() - t0
+                t0 = time.monotonic()
+                tally = DayTally(reader, d0, d1)
+                first = time.monotonic() - t0
+                fresh = [replace(s, start=d0 + timedelta(hours=23)) for s in month_of_sessions(100, d0, seed=9)]
+                insert(url, fresh, first=rows)
+                t0 = time.monotonic()
+                tally.advance(reader)
+                tally.usage(reader), tally.peak(d1), tally.active(d1, 7200)
+                incremental = time.monotonic() - t0
+                t0 = time.monotonic()
+                tally.advance(reader)
+                tally.usage(reader), tally.peak(d1), tally.active(d1, 7200)
+                idle = time.monotonic() - t0
             finally:
                 reader.close()
         finally:
             ctx.__exit__(None, None, None)
-    return {"rows": rows, "load": load, "month": sorted(times)[1], "day": day, "active": active}
+    return {
+        "rows": rows,
+        "load": load,
+        "month": sorted(times)[1],
+        "day": day,
+        "active": active,
+        "full": full,
+        "first": first,
+        "incremental": incremental,
+        "idle": idle,
+        "day_rows": len(tally.rows),
+    }
 
 
 def main() -> None:
@@ -141,6 +173,11 @@ def main() -> None:
             f"RADIUS: {r['rows']:.0f} radacct rows (PostgreSQL, stock schema, loaded in {r['load']:.0f} s): "
             f"month per zone {r['month']:.2f} s (goal <= 5), one day {r['day']:.3f} s, "
             f"sessions active now {r['active']:.3f} s"
+        )
+        print(
+            f"RADIUS today ({r['day_rows']:.0f} rows): full recount {r['full']:.3f} s per cycle; incremental: "
+            f"first read {r['first']:.3f} s, a cycle with 100 new sessions {r['incremental']:.3f} s, "
+            f"a cycle with none {r['idle']:.3f} s"
         )
 
 

@@ -504,6 +504,11 @@ class VigiaCollector(Collector):
         yield GaugeMetricFamily(
             PREFIX + "radius_read_duration_seconds", "Duration of the last accounting read.", value=snap.last_seconds
         )
+        yield GaugeMetricFamily(
+            PREFIX + "radius_behind",
+            "1 when more rows were past the watermark than one read takes (today's figures are catching up).",
+            value=float(snap.behind),
+        )
 
 
 class Exposition:

@@ -1,10 +1,19 @@
 """Zone usage from RADIUS accounting, refreshed on a schedule and kept per day and month.
 
-Each run asks the accounting database for today's and this month's figures
-(local calendar, configured timezone), the sessions open now and today's peak
-of simultaneous sessions; it stores them (usage_daily / usage_monthly, source
-"radius") and keeps them for /metrics. Distinct users are counted by the
-database for each period, never added up across days.
+Today is read incrementally. The first run of a day reads the rows of the
+sessions running that day once and notes the highest row id (the watermark);
+each later run reads only the rows past the watermark (a primary-key range)
+and re-reads by id the sessions still open, whose interim updates and stops
+change their counters in place. Today's sessions, time, octets, sessions open
+now and peak of simultaneous sessions come from those rows; today's distinct
+users are counted by the database over today's range (a distinct count
+cannot be kept incrementally without holding device identifiers, which vigia
+never does), and only when sessions were added. The month is recounted by
+one range query every ``month_every``.
+
+Figures are stored (usage_daily / usage_monthly, source "radius") and kept
+for /metrics. Distinct users are counted for each period, never added up
+across days.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ from zoneinfo import ZoneInfo
 from monitor.zones import Zone, day_bounds
 
 __all__ = ["RadiusSnapshot", "RadiusUsage", "UsageRow", "day_bounds", "month_bounds"]
-from probes.radius import RadiusReader, RadiusSettings, Usage, ZoneMatch
+from probes.radius import RadiusReader, RadiusSettings, SessionRow, Usage, ZoneMatch, count_active, peak_of
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +53,74 @@ class RadiusSnapshot:
     runs: int = 0
     last_success: float = 0.0
     last_seconds: float = 0.0
+    behind: bool = False  # more rows past the watermark than one run reads
+
+
+class DayTally:
+    """One local day's sessions, kept current from the rows added or still open since the last read.
+
+    Rows are keyed by their id, so reading a row twice replaces it: the read past the watermark
+    starts ``LOOKBACK`` ids early to catch rows whose transaction committed after a higher id's.
+    """
+
+    BATCH = 10_000
+    MAX_BATCHES = 20  # per run; a backlog larger than this is read on over the next runs
+    LOOKBACK = 200
+
+    def __init__(self, reader: RadiusReader, start: datetime, end: datetime) -> None:
+        self.start, self.end = start, end
+        self.watermark = reader.last_id()
+        self.rows: dict[int, SessionRow] = {r.id: r for r in reader.rows_overlapping(start, end, self.watermark)}
+        self.users: dict[str, int] | None = None  # None: to be counted
+        self.behind = False
+
+    def _ours(self, r: SessionRow) -> bool:
+        return r.start < self.end and (r.stop is None or r.stop > self.start)
+
+    def advance(self, reader: RadiusReader) -> None:
+        """Read the rows added since the last run and the present state of the sessions still open."""
+        known_open = [i for i, r in self.rows.items() if r.stop is None]
+        after = max(0, self.watermark - self.LOOKBACK)
+        added = False
+        self.behind = True
+        for _ in range(self.MAX_BATCHES):
+            rows, highest = reader.rows_after(after, self.BATCH)
+            for r in rows:
+                if self._ours(r):
+                    added |= r.id not in self.rows and self.start <= r.start
+                    self.rows[r.id] = r
+            if highest == after:
+                self.behind = False
+                break
+            self.watermark = max(self.watermark, highest)
+            after = highest
+        fresh = {r.id: r for r in reader.rows_by_id(known_open)}
+        for i in known_open:
+            if i in fresh:
+                self.rows[i] = fresh[i]
+            # A row gone from the table (archived, purged) keeps its last figures.
+        if added:
+            self.users = None
+
+    def usage(self, reader: RadiusReader) -> dict[str, Usage]:
+        """Per zone, the sessions that started this day."""
+        if self.users is None:
+            self.users = {z: u.unique_users for z, u in reader.usage(self.start, self.end).items()}
+        sums: dict[str, list[float]] = {}
+        for r in self.rows.values():
+            if r.start >= self.start:
+                e = sums.setdefault(r.zone, [0, 0.0, 0.0, 0.0])
+                e[0] += 1
+                e[1] += r.seconds
+                e[2] += r.input_octets
+                e[3] += r.output_octets
+        return {z: Usage(int(e[0]), self.users.get(z, 0), e[1], e[2], e[3]) for z, e in sums.items()}
+
+    def active(self, now: datetime, stale_after: float) -> dict[str, int]:
+        return count_active(self.rows.values(), now, stale_after)
+
+    def peak(self, until: datetime) -> dict[str, int]:
+        return peak_of(self.rows.values(), self.start, min(self.end, until))
 
 
 @dataclass(frozen=True)
@@ -68,6 +145,7 @@ class RadiusUsage:
         self._month_at = 0.0
         self._month_key = ""
         self._reader: RadiusReader | None = None
+        self._tally: DayTally | None = None
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -87,16 +165,29 @@ class RadiusUsage:
         return self._reader
 
     def run(self, now: datetime | None = None) -> tuple[list[UsageRow], list[UsageRow]] | None:
-        """Read today's and this month's figures; None (logged, counted) when the database fails."""
+        """Bring today's and this month's figures up to date; None (logged, counted) when the database fails.
+
+        The daily rows are today's and, on the first run of a day, the final figures of the day before
+        (sessions it started may have stopped since its last run)."""
         now = now or datetime.now(UTC)
         t0 = time.monotonic()
+        closing: list[UsageRow] = []
         with self._lock:
             self.snapshot.runs += 1
             try:
                 reader = self._open()
                 d0, d1 = day_bounds(now, self.tz)
                 m0, m1 = month_bounds(now, self.tz)
-                day = reader.usage(d0, d1)
+                tally = self._tally
+                if tally is not None and tally.start != d0:
+                    tally.advance(reader)
+                    closing = self._rows_of(tally.start, tally.usage(reader), tally.peak(tally.end))
+                    tally = None
+                if tally is None:
+                    tally = self._tally = DayTally(reader, d0, d1)
+                else:
+                    tally.advance(reader)
+                day = tally.usage(reader)
                 # The month is a larger range: recount it every month_every, and whenever the month changes.
                 key = m0.strftime("%Y-%m")
                 if key != self._month_key or time.monotonic() - self._month_at >= self.settings.month_every:
@@ -104,8 +195,8 @@ class RadiusUsage:
                     self._month_at, self._month_key = time.monotonic(), key
                 else:
                     month = self.snapshot.month
-                active = reader.active(now)
-                peak = reader.peak_concurrent(d0, min(d1, now))
+                active = tally.active(now, self.settings.stale_after)
+                peak = tally.peak(now)
             except Exception as exc:  # the accounting database is someone else's: its trouble is data
                 self.snapshot.errors += 1
                 log.error("RADIUS accounting: %s: %s", type(exc).__name__, str(exc).splitlines()[0][:300])
@@ -118,7 +209,11 @@ class RadiusUsage:
             snap.at = now.timestamp()
             snap.last_success = time.time()
             snap.last_seconds = time.monotonic() - t0
-        local = now.astimezone(self.tz)
-        daily = [UsageRow(z, local.strftime("%Y-%m-%d"), day.get(z), peak.get(z, 0)) for z in self.zone_ids]
-        monthly = [UsageRow(z, local.strftime("%Y-%m"), month.get(z), None) for z in self.zone_ids]
+            snap.behind = tally.behind
+        daily = closing + self._rows_of(d0, day, peak)
+        monthly = [UsageRow(z, m0.strftime("%Y-%m"), month.get(z), None) for z in self.zone_ids]
         return daily, monthly
+
+    def _rows_of(self, day_start: datetime, usage: dict[str, Usage], peak: dict[str, int]) -> list[UsageRow]:
+        period = day_start.astimezone(self.tz).strftime("%Y-%m-%d")
+        return [UsageRow(z, period, usage.get(z), peak.get(z, 0)) for z in self.zone_ids]

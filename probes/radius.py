@@ -5,21 +5,24 @@ Works on the schema FreeRADIUS ships for PostgreSQL, MariaDB/MySQL and SQLite
 IP address or by a regex on Called-Station-Id (the AP's MAC and SSID); a
 session counts on the local day it started.
 
-Only aggregates leave the accounting database: the queries group and count
-inside it (COUNT(DISTINCT Calling-Station-Id) for unique devices), so no MAC
-address or user name is ever read into vigia, stored, exported or reported.
+No person's identifier is ever read into vigia: distinct devices are counted
+inside the database (COUNT(DISTINCT Calling-Station-Id)), and the row-by-row
+reads select only the row id, the zone keys (NAS address, the AP's
+Called-Station-Id), times and counters. Nothing that names a device or user
+is stored, exported or reported.
 
-Cost per cycle is bounded by the rows of the period asked for, not by the
-table: every query is a range on AcctStartTime, which the stock schemas
-index, and "sessions active now" uses the stock partial index on open
-sessions (AcctStopTime IS NULL).
+Two ways to read. ``usage`` counts a period with one range query on the
+indexed AcctStartTime (the month, a closed day). The ``rows_*`` methods feed
+the incremental read of today (monitor/usage.py): rows past a watermark on
+the primary key, and the rows of sessions still open re-read by id, so a
+cycle costs the rows that changed, not the table.
 """
 
 from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -203,63 +206,142 @@ class RadiusReader:
             n, users, seconds, inp, out = (float(v or 0) for v in conn.execute(q).one())
         return Usage(int(n), int(users), seconds, inp, out)
 
-    def active(self, now: datetime) -> dict[str, int]:
-        """Open sessions per zone (no stop yet, updated within ``stale_after``)."""
+    # -- row by row: the incremental read ----------------------------------
+
+    def _rows(self) -> sa.Select[Any]:
+        """One accounting row as vigia may hold it: row id, zone keys, times and counters.
+
+        Calling-Station-Id and User-Name are never selected: no person's identifier is read."""
         c = self.col
-        fresh = self._bound(datetime.fromtimestamp(now.timestamp() - self.stale_after, UTC))
-        zone = self._zone_expr().label("zone")
         called = c["calledstationid"] if self._regexes else sa.literal("")
-        last = sa.func.coalesce(self._t("acctupdatetime"), self._t("acctstarttime"))
-        q = (
-            sa.select(zone, called.label("called"), sa.func.count().label("n"))
-            .where(c["acctstoptime"].is_(None), last >= fresh)
-            .group_by(zone, called)
+        return sa.select(
+            c["radacctid"].label("id"),
+            self._zone_expr().label("zone"),
+            called.label("called"),
+            self._t("acctstarttime").label("began"),
+            self._t("acctstoptime").label("ended"),
+            self._t("acctupdatetime").label("updated"),
+            sa.func.coalesce(c["acctsessiontime"], 0).label("seconds"),
+            sa.func.coalesce(c["acctinputoctets"], 0).label("input"),
+            sa.func.coalesce(c["acctoutputoctets"], 0).label("output"),
         )
-        out: dict[str, int] = {}
+
+    def _fetch(self, q: sa.Select[Any], highest: int = 0) -> tuple[list[SessionRow], int]:
+        """The rows of our zones, and the highest row id seen among all rows read."""
+        out: list[SessionRow] = []
         with self.engine.connect() as conn:
             for r in conn.execute(q):
+                highest = max(highest, int(r.id))
                 z = self._zone_of(r.zone, r.called)
-                if z is not None:
-                    out[z] = out.get(z, 0) + int(r.n)
+                if z is None or r.began is None:
+                    continue
+                out.append(
+                    SessionRow(
+                        int(r.id),
+                        z,
+                        self._utc(r.began),
+                        None if r.ended is None else self._utc(r.ended),
+                        None if r.updated is None else self._utc(r.updated),
+                        float(r.seconds),
+                        float(r.input),
+                        float(r.output),
+                    )
+                )
+        return out, highest
+
+    def last_id(self) -> int:
+        """The highest row id now: the watermark to read on from."""
+        with self.engine.connect() as conn:
+            top: Any = conn.execute(sa.select(sa.func.max(self.col["radacctid"]))).scalar()
+        return int(top or 0)
+
+    def rows_after(self, watermark: int, limit: int) -> tuple[list[SessionRow], int]:
+        """Up to ``limit`` rows past the watermark, oldest first (a range on the primary key), and the
+        highest id read, ours or not, which is where the watermark moves."""
+        rid = self.col["radacctid"]
+        return self._fetch(self._rows().where(rid > watermark).order_by(rid).limit(limit), watermark)
+
+    def rows_by_id(self, ids: Sequence[int], chunk: int = 500) -> list[SessionRow]:
+        """The present state of known rows (open sessions get interim updates and stops)."""
+        out: list[SessionRow] = []
+        for i in range(0, len(ids), chunk):
+            out += self._fetch(self._rows().where(self.col["radacctid"].in_(ids[i : i + chunk])))[0]
         return out
+
+    def rows_overlapping(self, start: datetime, end: datetime, upto: int | None = None) -> list[SessionRow]:
+        """Sessions that were running at some time in [start, end): begun before its end, not stopped before
+        its start (open sessions included, whenever they began)."""
+        c = self.col
+        lo, hi = self._bound(start), self._bound(end)
+        q = self._rows().where(
+            self._t("acctstarttime") < hi, sa.or_(c["acctstoptime"].is_(None), self._t("acctstoptime") > lo)
+        )
+        if upto is not None:
+            q = q.where(c["radacctid"] <= upto)
+        return self._fetch(q)[0]
+
+    def _utc(self, value: datetime | str | int | float) -> datetime:
+        """A time read back, as an aware UTC datetime (SQLite: Unix seconds; MySQL: naive local)."""
+        if isinstance(value, int | float):
+            return datetime.fromtimestamp(value, UTC)
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=self.naive_tz)
+        return value.astimezone(UTC)
+
+    def active(self, now: datetime) -> dict[str, int]:
+        """Open sessions per zone (no stop yet, updated within ``stale_after``)."""
+        return count_active(self.rows_overlapping(now, now), now, self.stale_after)
 
     def peak_concurrent(self, start: datetime, end: datetime) -> dict[str, int]:
         """Highest number of simultaneous sessions per zone within [start, end)."""
-        c = self.col
-        zone = self._zone_expr().label("zone")
-        called = c["calledstationid"] if self._regexes else sa.literal("")
-        lo, hi = self._bound(start), self._bound(end)
-        begin, stop = self._t("acctstarttime").label("began"), self._t("acctstoptime").label("ended")
-        q = sa.select(zone, called.label("called"), begin, stop).where(
-            begin < hi, sa.or_(c["acctstoptime"].is_(None), stop > lo)
-        )
-        events: dict[str, list[tuple[datetime, int]]] = {}
-        with self.engine.connect() as conn:
-            for r in conn.execute(q):
-                z = self._zone_of(r.zone, r.called)
-                if z is None:
-                    continue
-                ev = events.setdefault(z, [])
-                ev.append((max(_naive(r.began), _naive(lo)), 1))
-                if r.ended is not None:
-                    ev.append((_naive(r.ended), -1))
-        out: dict[str, int] = {}
-        for z, ev in events.items():
-            ev.sort(key=lambda e: (e[0], e[1]))  # a stop at the same instant as a start goes first
-            level = peak = 0
-            for _, step in ev:
-                level += step
-                peak = max(peak, level)
-            out[z] = peak
-        return out
+        return peak_of(self.rows_overlapping(start, end), start, end)
 
 
-def _naive(value: datetime | str | int) -> datetime:
-    if isinstance(value, int):  # SQLite: Unix seconds
-        return datetime.fromtimestamp(value, UTC).replace(tzinfo=None)
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=None) if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+@dataclass(frozen=True)
+class SessionRow:
+    """One accounting row: its row id, zone, times (aware UTC) and counters; nothing naming a person."""
+
+    id: int
+    zone: str
+    start: datetime
+    stop: datetime | None
+    updated: datetime | None
+    seconds: float
+    input_octets: float
+    output_octets: float
+
+
+def count_active(rows: Iterable[SessionRow], now: datetime, stale_after: float) -> dict[str, int]:
+    """Open sessions per zone whose last news (update, else start) is within ``stale_after`` of now."""
+    fresh = now.timestamp() - stale_after
+    out: dict[str, int] = {}
+    for r in rows:
+        if r.stop is None and (r.updated or r.start).timestamp() >= fresh:
+            out[r.zone] = out.get(r.zone, 0) + 1
+    return out
+
+
+def peak_of(rows: Iterable[SessionRow], start: datetime, end: datetime) -> dict[str, int]:
+    """Highest number of simultaneous sessions per zone within [start, end), swept over starts and stops."""
+    events: dict[str, list[tuple[datetime, int]]] = {}
+    for r in rows:
+        if r.start >= end or (r.stop is not None and r.stop <= start):
+            continue
+        ev = events.setdefault(r.zone, [])
+        ev.append((max(r.start, start), 1))
+        if r.stop is not None:
+            ev.append((r.stop, -1))
+    out: dict[str, int] = {}
+    for z, ev in events.items():
+        ev.sort(key=lambda e: (e[0], e[1]))  # a stop at the same instant as a start goes first
+        level = peak = 0
+        for _, step in ev:
+            level += step
+            peak = max(peak, level)
+        out[z] = peak
+    return out
 
 
 def _driver(url: str) -> str:

@@ -119,7 +119,8 @@ def month_of_sessions(n: int, start: datetime, *, seed: int = 7) -> list[Session
     return out
 
 
-def insert(url: str, sessions: list[Session], *, naive_tz: str = "UTC", batch: int = 20_000) -> None:
+def insert(url: str, sessions: list[Session], *, naive_tz: str = "UTC", batch: int = 20_000, first: int = 0) -> None:
+    """Rows for the sessions; the i-th gets session id ``s{first + i:08x}``."""
     engine = sa.create_engine(url)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", sa.exc.SAWarning)  # SQLite's int(12) widths
@@ -133,7 +134,7 @@ def insert(url: str, sessions: list[Session], *, naive_tz: str = "UTC", batch: i
         return value if aware else value.astimezone(UTC).replace(tzinfo=None)
 
     rows = []
-    for i, s in enumerate(sessions):
+    for i, s in enumerate(sessions, start=first):
         rows.append(
             {
                 cols["acctsessionid"]: f"s{i:08x}",

@@ -5,11 +5,15 @@ Every figure is checked against the same sessions counted independently in Pytho
 
 from __future__ import annotations
 
+import sqlite3
+import warnings
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from probes.radius import RadiusReader, Usage, ZoneMatch
 from tests.accounting import Session, accounting_db, insert, month_of_sessions
@@ -71,33 +75,139 @@ def test_usage_per_zone_and_period(filled: tuple[str, list[Session]]) -> None:
         reader.close()
 
 
+def want_active(sessions: list[Session]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for s in sessions:
+        z = zone_of(s)
+        if s.stop is None and z:
+            out[z] = out.get(z, 0) + 1
+    return out
+
+
+def want_peak(sessions: list[Session], lo: datetime, hi: datetime) -> dict[str, int]:
+    out = {}
+    for z in ("ZD-01", "ZD-02", "ZD-04"):
+        events = []
+        for s in sessions:
+            if zone_of(s) != z or s.start >= hi or (s.stop is not None and s.stop <= lo):
+                continue
+            events.append((max(s.start, lo), 1))
+            if s.stop is not None:
+                events.append((s.stop, -1))
+        level = peak = 0
+        for _, step in sorted(events):
+            level += step
+            peak = max(peak, level)
+        if events:
+            out[z] = peak
+    return out
+
+
 def test_active_sessions_and_peak(filled: tuple[str, list[Session]]) -> None:
     url, sessions = filled
     reader = RadiusReader(url, ZONES, stale_after=40 * 86400)
     try:
         now = START + timedelta(days=31)
-        want_active: dict[str, int] = {}
-        for s in sessions:
-            if s.stop is None and zone_of(s):
-                want_active[zone_of(s)] = want_active.get(zone_of(s), 0) + 1  # type: ignore[index]
-        assert reader.active(now) == want_active
+        assert reader.active(now) == want_active(sessions)
         lo, hi = START + timedelta(days=10), START + timedelta(days=11)
-        want_peak = {}
-        for z in ("ZD-01", "ZD-02", "ZD-04"):
-            events = []
-            for s in sessions:
-                if zone_of(s) != z or s.start >= hi or (s.stop is not None and s.stop <= lo):
-                    continue
-                events.append((max(s.start, lo), 1))
-                if s.stop is not None:
-                    events.append((s.stop, -1))
-            level = peak = 0
-            for _, step in sorted(events):
-                level += step
-                peak = max(peak, level)
-            want_peak[z] = peak
-        assert reader.peak_concurrent(lo, hi) == want_peak
+        assert reader.peak_concurrent(lo, hi) == want_peak(sessions, lo, hi)
         assert RadiusReader(url, ZONES, stale_after=60).active(now) == {}  # every open session is stale by then
+    finally:
+        reader.close()
+
+
+def test_today_is_read_incrementally(filled: tuple[str, list[Session]]) -> None:
+    """After the day's first read, a run reads the rows past the watermark and the open sessions only,
+    yet every figure equals a full recount: new sessions, interim updates and stops all land."""
+    from monitor.usage import DayTally
+
+    url, sessions = filled
+    day0, day1 = START + timedelta(days=10), START + timedelta(days=11)
+    reader = RadiusReader(url, ZONES)
+    fetched: list[int] = []
+    real_fetch = reader._fetch
+
+    def counting_fetch(q, highest=0):  # type: ignore[no-untyped-def]
+        rows, top = real_fetch(q, highest)
+        fetched.append(len(rows))
+        return rows, top
+
+    try:
+        tally = DayTally(reader, day0, day1)
+        tally.LOOKBACK = 5
+        assert tally.usage(reader) == reader.usage(day0, day1)
+
+        # The accounting world moves on: two open sessions get news (an interim update, a stop) ...
+        engine = sa.create_engine(url)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sa.exc.SAWarning)  # SQLite's int(12) widths
+            table = sa.Table("radacct", sa.MetaData(), autoload_with=engine)
+        c = {col.name.lower(): col for col in table.columns}
+        open_today = [
+            i for i, s in enumerate(sessions) if s.stop is None and s.start < day1 and zone_of(s) in ("ZD-01", "ZD-02")
+        ][:2]
+        assert len(open_today) == 2
+        updated = list(sessions)
+        for n, i in enumerate(open_today):
+            s = sessions[i]
+            news = {"seconds": 1800, "octets_in": s.octets_in + 111, "octets_out": s.octets_out + 222}
+            stop = s.start + timedelta(seconds=1800) if n else None
+            updated[i] = replace(s, stop=stop, **news)
+            values = {
+                c["acctsessiontime"]: 1800,
+                c["acctinputoctets"]: news["octets_in"],
+                c["acctoutputoctets"]: news["octets_out"],
+            }
+            aware = bool(getattr(c["acctstarttime"].type, "timezone", False))
+            if stop is not None:
+                values[c["acctstoptime"]] = stop if aware else stop.replace(tzinfo=None)
+            with engine.begin() as conn:
+                conn.execute(table.update().where(c["acctsessionid"] == f"s{i:08x}").values(values))
+        engine.dispose()
+        # ... and new sessions begin, one of a device already seen today.
+        seen = next(s.calling for s in sessions if day0 <= s.start < day1 and zone_of(s) == "ZD-01")
+        new = [
+            Session("10.213.1.2", "x", seen, day0 + timedelta(hours=20), day0 + timedelta(hours=21), 3600, 10, 20),
+            Session("10.213.2.2", "x", "02-00-00-FFFF", day0 + timedelta(hours=22), None, 0, 30, 40),
+            Session("10.213.9.9", "x", "02-00-00-FFFE", day0 + timedelta(hours=22), None, 0, 1, 1),  # not ours
+        ]
+        insert(url, new, first=len(sessions))
+        updated += new
+
+        reader._fetch = counting_fetch  # type: ignore[method-assign]
+        known_open = sum(1 for r in tally.rows.values() if r.stop is None)
+        tally.advance(reader)
+        # Rows read: the lookback and the new ones past the watermark, then the open sessions by id.
+        assert sum(fetched) <= tally.LOOKBACK + len(new) + known_open
+        assert sum(fetched) < sum(1 for s in sessions if s.start < day1) / 10
+
+        want = expected(updated, day0, day1)
+        got = tally.usage(reader)
+        assert {
+            z: (u.sessions, u.unique_users, u.session_seconds, u.input_octets, u.output_octets) for z, u in got.items()
+        } == want
+        assert tally.peak(day1) == want_peak(updated, day0, day1)
+        # "Now" is the day's end: the sessions begun later in the synthetic month do not exist yet.
+        assert tally.active(day1, 40 * 86400) == want_active([s for s in updated if s.start < day1])
+
+        # Nothing new: the distinct count of today is not asked again.
+        asked: list[object] = []
+        real_usage = reader.usage
+        reader.usage = lambda *a: asked.append(a) or real_usage(*a)  # type: ignore[method-assign]
+        tally.advance(reader)
+        assert tally.usage(reader) == got
+        assert asked == []
+
+        # A backlog larger than a run reads is caught up over the next runs, and says so meanwhile.
+        more = [replace(new[0], start=day0 + timedelta(hours=23, minutes=k)) for k in range(5)]
+        insert(url, more, first=len(updated))
+        tally.LOOKBACK, tally.BATCH, tally.MAX_BATCHES = 0, 2, 1
+        tally.advance(reader)
+        assert tally.behind
+        for _ in range(3):
+            tally.advance(reader)
+        assert not tally.behind
+        assert tally.usage(reader)["ZD-01"].sessions == got["ZD-01"].sessions + 5
     finally:
         reader.close()
 
@@ -216,3 +326,46 @@ def test_rows_written_by_a_real_freeradius(kind: str, tmp_path: Path) -> None:
     assert set(got) == {"ZD-01", "ZD-02"}
     assert active == {"ZD-02": 1}
     assert peak == {"ZD-01": 2, "ZD-02": 1}
+
+
+def test_a_day_closes_with_its_final_figures(tmp_path: Path) -> None:
+    """A session begun before midnight that stops after it: the first run of the new day writes the old day
+    again with the stop's figures, then counts the new day from its own sessions."""
+    from monitor.config import parse
+    from monitor.usage import RadiusUsage
+
+    tz = __import__("zoneinfo").ZoneInfo("America/Bogota")
+    day0 = datetime(2025, 3, 10, tzinfo=tz)
+    late = Session("10.213.1.2", "x", "02-00-00-0001", day0 + timedelta(hours=23, minutes=30), None, 600, 100, 200)
+    with accounting_db("sqlite", tmp_path) as url:
+        insert(url, [late])
+        (tmp_path / "radius-url").write_text(url)
+        config = parse(
+            "vigia.yml",
+            f"timezone: America/Bogota\nradius: {{url: {{file: {tmp_path}/radius-url}}}}\n"
+            "zones:\n  - {id: ZD-01, name: Aduana, lat: 10.4, lon: -75.5, radius: {nas_ip_addresses: [10.213.1.2]}}\n",
+            state_dir=str(tmp_path),
+        )
+        assert config.raw is not None and config.raw.radius is not None
+        usage = RadiusUsage(config.raw.radius, config.zones, tz)
+        try:
+            got = usage.run(day0 + timedelta(hours=23, minutes=50))
+            assert got is not None
+            (before,) = got[0]
+            assert (before.period, before.usage, before.peak) == ("2025-03-10", Usage(1, 1, 600.0, 100.0, 200.0), 1)
+            with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
+                db.execute(
+                    "update radacct set acctstoptime=?, acctsessiontime=3600,"
+                    " acctinputoctets=1000, acctoutputoctets=2000",
+                    (int((day0 + timedelta(days=1, minutes=30)).timestamp()),),
+                )
+            got = usage.run(day0 + timedelta(days=1, minutes=40))
+            assert got is not None
+            closed, today = got[0]
+            assert (closed.period, closed.usage) == ("2025-03-10", Usage(1, 1, 3600.0, 1000.0, 2000.0))
+            # The session began yesterday: it counts there, yet it ran past midnight into today's peak.
+            assert (today.period, today.usage, today.peak) == ("2025-03-11", None, 1)
+            assert usage.snapshot.active == {}
+            assert [m.period for m in got[1]] == ["2025-03"]
+        finally:
+            usage.close()
