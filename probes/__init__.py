@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from probes import dns, host, http, icmp, node, ports, snmp, tcp, tls
+from probes import dns, host, http, icmp, mail, node, ports, snmp, tcp, tls
 from probes.result import MetricSpec, ProbeResult
 from probes.settings import Settings
 
@@ -42,6 +42,7 @@ REGISTRY: dict[str, ProbeKind] = {
         _kind(node, node.NodeSettings),
         _kind(snmp, snmp.SnmpSettings),
         _kind(ports, ports.PortsSettings),
+        _kind(mail, mail.MailSettings),
     )
 }
 

@@ -55,6 +55,7 @@ METRICS = (
         "1 if the chain verified against the trust store and the name matched.",
     ),
     MetricSpec("tls_key_bits", "tls_certificate_key_bits", "Size of the leaf certificate's public key."),
+    MetricSpec("tls_self_signed", "tls_certificate_self_signed", "1 if the leaf certificate is its own issuer."),
     MetricSpec(
         "tls_accepts_tls10",
         "tls_legacy_protocol_accepted",
@@ -207,8 +208,15 @@ def probe(target: str, settings: TlsSettings, *, deadline: float) -> ProbeResult
         "tls_name_match": 1.0 if name_matches(facts, name) else 0.0,
         "tls_verified": 0.0 if failure else 1.0,
         "tls_key_bits": float(facts.key_bits),
+        "tls_self_signed": 1.0 if facts.self_signed else 0.0,
     }
-    labels = {"issuer": facts.issuer, "subject": facts.subject, "version": version, "cipher": cipher}
+    labels = {
+        "issuer": facts.issuer,
+        "subject": facts.subject,
+        "version": version,
+        "cipher": cipher,
+        "key_type": facts.key_type,
+    }
     if settings.check_legacy:
         for key, proto in (("tls_accepts_tls10", ssl.TLSVersion.TLSv1), ("tls_accepts_tls11", ssl.TLSVersion.TLSv1_1)):
             accepted = _accepts(settings, proto, deadline)

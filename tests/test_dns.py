@@ -32,6 +32,14 @@ def dnsmasq() -> Iterator[tuple[str, int]]:
             "--local=/zonas.test/",
             "--address=/portal.zonas.test/10.213.0.10",
             "--txt-record=zonas.test,v=spf1 -all",
+            "--local=/correo.test/",
+            "--txt-record=seguro.correo.test,v=spf1 ip4:10.213.0.25 -all",
+            "--txt-record=_dmarc.seguro.correo.test,v=DMARC1; p=reject; rua=mailto:dmarc@seguro.correo.test",
+            "--txt-record=debil.correo.test,v=spf1 +all",
+            "--txt-record=_dmarc.debil.correo.test,v=DMARC1; p=none",
+            "--txt-record=doble.correo.test,v=spf1 -all",
+            "--txt-record=doble.correo.test,v=spf1 ~all",
+            "--txt-record=solo-texto.correo.test,google-site-verification=abc",
             "--pid-file=",
         ],
         stdout=subprocess.DEVNULL,
@@ -109,3 +117,41 @@ def test_no_server_times_out_within_deadline() -> None:
 def test_settings_reject_unknown_type() -> None:
     with pytest.raises(ValueError, match="unknown record type"):
         DnsSettings(server="127.0.0.1", name="x", type="AAAAX")
+
+
+@pytest.mark.parametrize(
+    ("domain", "success", "spf", "permissive", "dmarc", "policy"),
+    [
+        ("seguro.correo.test", True, 1.0, 0.0, 1.0, 2.0),
+        ("debil.correo.test", True, 1.0, 1.0, 1.0, 0.0),  # present, yet +all and p=none: findings, not failures
+        ("doble.correo.test", False, 0.0, 0.0, 0.0, -1.0),  # two SPF records are a permanent error
+        ("solo-texto.correo.test", False, 0.0, 0.0, 0.0, -1.0),  # a TXT record that is not SPF
+        ("nadie.correo.test", False, 0.0, 0.0, 0.0, -1.0),  # NXDOMAIN
+    ],
+)
+def test_mail_domain_spf_and_dmarc(
+    dnsmasq: tuple[str, int], domain: str, success: bool, spf: float, permissive: float, dmarc: float, policy: float
+) -> None:
+    from probes import mail
+
+    server, port = dnsmasq
+    res = mail.probe("m", mail.MailSettings(server=server, port=port, domain=domain), deadline=time.monotonic() + 2)
+    assert res.success is success, res.message
+    assert res.values == {
+        "spf_present": spf,
+        "spf_permissive": permissive,
+        "dmarc_present": dmarc,
+        "dmarc_policy": policy,
+    }
+    if not success:
+        assert res.reason == mail.MISSING_RECORD and domain in res.message
+
+
+def test_mail_resolver_silent() -> None:
+    from probes import mail
+
+    port = free_port("127.0.0.1")
+    res = mail.probe(
+        "m", mail.MailSettings(server="127.0.0.1", port=port, domain="x.test"), deadline=time.monotonic() + 0.5
+    )
+    assert not res.success and res.reason in (r.TIMEOUT, r.REFUSED, r.PROTOCOL)
