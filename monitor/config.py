@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 import re
 import zoneinfo
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
+from monitor.findings import CATALOGUE, Policy
 from monitor.zones import CHECKS, Zone, ZoneDefaults, ZoneSettings, parse_bandwidth, parse_hours
 from probes import REGISTRY
 from probes.dns import DnsSettings
@@ -62,6 +63,114 @@ class StoreSettings(_Strict):
 class ContinuitySettings(_Strict):
     plan: str = Field(min_length=1, description="the continuity plan file; relative to this file's folder")
     paused: bool = Field(default=False, description="no scheduled drill runs while true")
+
+
+class FindingOverride(_Strict):
+    """The office's own reading of one kind of finding; unset fields keep vigia's default."""
+
+    severity: Literal["alta", "media", "baja"] | None = None
+    control: str | None = Field(default=None, pattern=r"^A\.[5-8]\.\d{1,2}$", description="ISO/IEC 27001:2022 Annex A")
+    mspi: str | None = Field(default=None, min_length=1, description="MSPI domain")
+    title: dict[Literal["es", "en"], str] = Field(default_factory=dict)
+    strategy: dict[Literal["es", "en"], str] = Field(default_factory=dict)
+
+
+class SecuritySettings(_Strict):
+    expiry_days: list[float] = Field(
+        default_factory=lambda: [30.0, 15.0, 7.0],
+        description="certificate expiry thresholds for baja, media, alta (days)",
+    )
+    no_data_after: int = Field(default=3, ge=1, le=1000, description="intervals without a result -> finding")
+    min_rsa_bits: int = Field(default=2048, ge=512)
+    min_ec_bits: int = Field(default=256, ge=160)
+    findings: dict[str, FindingOverride] = Field(default_factory=dict)
+
+    @field_validator("expiry_days")
+    @classmethod
+    def _descending(cls, value: list[float]) -> list[float]:
+        if len(value) != 3 or not value[0] > value[1] > value[2] >= 0:
+            raise ValueError("expiry_days must be three decreasing day counts: baja, media, alta (e.g. [30, 15, 7])")
+        return value
+
+    @field_validator("findings", mode="before")
+    @classmethod
+    def _known_kinds(cls, value: Any) -> Any:
+        unknown = sorted(set(value) - set(CATALOGUE)) if isinstance(value, dict) else []
+        if unknown:
+            raise ValueError(f"unknown finding kind {unknown[0]!r} (known: {', '.join(sorted(CATALOGUE))})")
+        return value
+
+    def policy(self) -> Policy:
+        types = dict(CATALOGUE)
+        for kind, o in self.findings.items():
+            base = types[kind]
+            types[kind] = replace(
+                base,
+                severity=o.severity or base.severity,
+                control=o.control or base.control,
+                mspi=o.mspi or base.mspi,
+                title={**base.title, **{str(k): v for k, v in o.title.items()}},
+                strategy={**base.strategy, **{str(k): v for k, v in o.strategy.items()}},
+            )
+        low, mid, high = self.expiry_days
+        return Policy(types, (low, mid, high), self.min_rsa_bits, self.min_ec_bits)
+
+
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kMGT]i?)?(B|bit)$")
+_SIZE_UNITS = {
+    "": 1.0,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "ki": 2.0**10,
+    "Mi": 2.0**20,
+    "Gi": 2.0**30,
+    "Ti": 2.0**40,
+}
+
+
+def parse_size(value: str, unit: str) -> float:
+    """'64GiB' -> bytes (unit 'B'), '1Gbit' -> bits per second (unit 'bit')."""
+    m = _SIZE.match(value.strip())
+    if not m or m.group(3) != unit:
+        example = "64GiB or 500GB" if unit == "B" else "1Gbit or 100Mbit"
+        raise ValueError(f"expected a size in {unit} such as {example}, not {value!r}")
+    return float(m.group(1)) * _SIZE_UNITS[m.group(2) or ""]
+
+
+def _bytes(value: Any) -> Any:
+    return parse_size(value, "B") if isinstance(value, str) else value
+
+
+def _bits(value: Any) -> Any:
+    return parse_size(value, "bit") if isinstance(value, str) else value
+
+
+class DatacenterHost(_Strict):
+    """Capacity from the inventory, where node data does not tell it (or tells it wrong)."""
+
+    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
+    vcpus: int | None = Field(default=None, ge=1)
+    memory: Annotated[float | None, BeforeValidator(_bytes)] = Field(default=None, description="e.g. 64GiB")
+    disk: Annotated[float | None, BeforeValidator(_bytes)] = Field(default=None, description="e.g. 2TiB")
+    link: Annotated[float | None, BeforeValidator(_bits)] = Field(
+        default=None, description="network link capacity, e.g. 1Gbit"
+    )
+    role: str = ""
+
+
+class DatacenterRules(_Strict):
+    underused_cpu_p95: float = Field(default=0.10, ge=0, le=1)
+    underused_memory_p95: float = Field(default=0.30, ge=0, le=1)
+    saturated_p95: float = Field(default=0.80, ge=0, le=1)
+    filesystem_warning_days: float = Field(default=90.0, gt=0)
+    availability_target: float = Field(default=0.995, ge=0, le=1)
+
+
+class DatacenterSettings(_Strict):
+    hosts: dict[str, DatacenterHost] = Field(default_factory=dict, description="target id -> inventory")
+    rules: DatacenterRules = Field(default_factory=DatacenterRules)
 
 
 class ReportSettings(_Strict):
@@ -149,6 +258,8 @@ class FileSettings(_Strict):
     radius: RadiusSettings | None = None
     continuity: ContinuitySettings | None = None
     reports: ReportSettings = Field(default_factory=ReportSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    datacenter: DatacenterSettings = Field(default_factory=DatacenterSettings)
     action_plan: list[ActionPlanLine] = Field(default_factory=list)
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
 
@@ -244,6 +355,10 @@ def parse(file: str, text: str | None = None, *, state_dir: str | None = None) -
             problems += pydantic_problems(doc, exc, ("targets", i))
     targets = _targets(doc, raw, entries, problems)
     zones = _zones(doc, raw, zone_items, targets, problems)
+    known = {t.id for t in targets}
+    for host in raw.datacenter.hosts:
+        if host not in known:
+            problems.append(doc.problem(("datacenter", "hosts", host), f"no target {host!r} is configured", key=True))
     try:
         raw = raw.model_copy(update={"maintenance": FileSettings.model_validate({"maintenance": windows}).maintenance})
         maintenance = _maintenance(doc, raw, targets, zones, problems)

@@ -38,9 +38,11 @@ from continuity import schedule as drill_schedule
 from continuity.journal import Journal
 from continuity.plan import Plan
 from continuity.runner import Runner
-from continuity.status import DrillStatus, drill_status
+from continuity.status import DrillStatus, drill_status, service_status
 from monitor import config as cfg
+from monitor.audit import Audit
 from monitor.cycle import CycleRunner
+from monitor.findings import Finding, Policy
 from monitor.httpserver import MetricsServer
 from monitor.maintenance import active_window
 from monitor.metrics import CycleStats, DaemonStats, Exposition
@@ -100,6 +102,7 @@ class _Batch:
     results: list[ProbeResult]
     changes: list[StateChange]
     zone_samples: list[ZoneSample] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
 
 
 class StoreWriter:
@@ -137,7 +140,7 @@ class StoreWriter:
             if item is None:
                 self._flush(final=True)
                 return
-            if item.results or item.changes or item.zone_samples:
+            if item.results or item.changes or item.zone_samples or item.findings:
                 self._pending.append(item)
             self._flush(final=False)
             while not self.maintenance_jobs.empty():
@@ -153,7 +156,7 @@ class StoreWriter:
             batch = self._pending[0]
             t0 = time.perf_counter()
             try:
-                self.store.write_cycle(batch.results, batch.changes, time.time(), batch.zone_samples)
+                self.store.write_cycle(batch.results, batch.changes, time.time(), batch.zone_samples, batch.findings)
             except Exception as exc:  # keep the batch, count, retry later
                 self.stats.store_errors += 1
                 log.error(
@@ -212,6 +215,8 @@ class Daemon:
                 ),
             },
         )
+        self.audit = Audit(*self._security(self.config))
+        self._running_since = time.time()
         self.runner_drills: Runner | None = None
         self.drill_status: dict[str, DrillStatus] = {}
         self._journal_seen: tuple[int, int] | None = None
@@ -250,6 +255,14 @@ class Daemon:
     def current_radius(self) -> RadiusSnapshot | None:
         return self.radius.snapshot if self.radius is not None else None
 
+    def current_findings(self) -> list[Finding]:
+        return self.audit.current()
+
+    @staticmethod
+    def _security(config: cfg.Config) -> tuple[Policy, int]:
+        sec = config.raw.security if config.raw is not None else cfg.SecuritySettings()
+        return sec.policy(), sec.no_data_after
+
     def ready(self) -> bool:
         intervals = {t.interval for t in self.config.targets}
         return intervals <= self._first_cycle_done
@@ -268,6 +281,7 @@ class Daemon:
         self.store.migrate()
         self.store.start_run(socket.gethostname(), self.stats.version, time.time())
         self._restore_states()
+        self._running_since = time.time()
         self.writer.start()
         self.exposition.refresh()
         self.server = MetricsServer(self.listen, self.exposition, self.ready)
@@ -280,6 +294,7 @@ class Daemon:
         self.scheduler.resume()
 
     def _restore_states(self) -> None:
+        self.audit.load(self.store.load_findings())
         stored = self.store.load_states()
         with self._lock:
             self.states = {t.id: self._new_state(t) for t in self.config.targets}
@@ -349,6 +364,14 @@ class Daemon:
             misfire_grace_time=6 * 3600,
         )
         self.scheduler.add_job(
+            self._audit_job,
+            IntervalTrigger(seconds=60, timezone=self.config.timezone),
+            id="audit",
+            name="security findings: silent targets, drills, removed assets",
+            replace_existing=True,
+            next_run_time=datetime.now(UTC) + timedelta(seconds=5),
+        )
+        self.scheduler.add_job(
             self._rollup_job,
             CronTrigger(minute=5, timezone=self.config.timezone),
             id="rollup",
@@ -399,6 +422,23 @@ class Daemon:
             self.stats.month_close_errors += 1
             log.error("month close %04d-%02d failed: %s", year, month, (done.stderr or done.stdout)[-500:])
         self.exposition.refresh()
+
+    def _audit_job(self) -> None:
+        now = time.time()
+        drills: dict[str, str] | None = None
+        overdue: dict[str, bool] | None = None
+        runner = self.runner_drills
+        if runner is not None:
+            self._refresh_drill_status_if_changed()
+            statuses = self.drill_status
+            drills = {d: (statuses[d].last_verdict if d in statuses else "") for d in runner.plan.drills}
+            overdue = {s.service: s.overdue for s in service_status(runner.plan, statuses, now).values()}
+        with self._lock:
+            targets, states = self.config.targets, dict(self.states)
+        found = self.audit.sweep(now, targets, states, self._running_since, drills, overdue)
+        if found:
+            self.writer.submit(_Batch([], [], findings=found))
+            self.exposition.refresh()
 
     def _rollup_job(self) -> None:
         now = time.time()
@@ -514,7 +554,8 @@ class Daemon:
         by_target = {r.target: r for r in outcome.results}
         zone_changes, samples = self._zones_after_cycle(interval, by_target, now)
         self._traffic_after_cycle(interval, by_target, now)
-        self.writer.submit(_Batch(outcome.results, changes + zone_changes, samples))
+        found = self.audit.after_cycle(outcome.results, {t.id: t for t in targets}, now.timestamp())
+        self.writer.submit(_Batch(outcome.results, changes + zone_changes, samples, found))
         c = self.stats.cycles.setdefault(interval, CycleStats(interval))
         c.runs += 1
         c.last_duration = outcome.duration
@@ -618,6 +659,7 @@ class Daemon:
             old_zones = self.zone_states
             self.zone_states = {z.id: old_zones.get(z.id) or self._new_zone_state(z) for z in new.zones}
             self.config = new
+            self.audit.configure(*self._security(new))
             self._first_cycle_done &= {t.interval for t in new.targets}
         for job in self.scheduler.get_jobs():
             if job.id.startswith("cycle-"):

@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 from continuity.plan import Plan
 from continuity.status import DrillStatus, service_status
 from monitor.config import Target
+from monitor.findings import OPEN, Finding, open_by_severity
 from monitor.state import State, TargetState
 from monitor.traffic import ZoneTraffic
 from monitor.usage import RadiusSnapshot
@@ -83,6 +84,8 @@ class DaemonView(Protocol):
 
     def current_drills(self) -> tuple[Plan | None, dict[str, DrillStatus]]: ...
 
+    def current_findings(self) -> list[Finding]: ...
+
 
 def _specs() -> dict[str, dict[str, list[MetricSpec]]]:
     """probe kind -> value key -> specs (a key may feed several metrics)."""
@@ -123,6 +126,32 @@ class VigiaCollector(Collector):
         radius = self.view.current_radius()
         if radius is not None:
             yield from self._radius(radius)
+        yield from self._findings(self.view.current_findings())
+
+    def _findings(self, found: list[Finding]) -> Iterator[Metric]:
+        count = GaugeMetricFamily(
+            PREFIX + "security_findings_open", "Open security findings by severity.", labels=["severity"]
+        )
+        for severity, n in open_by_severity(found).items():
+            count.add_metric([severity], n)
+        yield count
+        info = InfoMetricFamily(PREFIX + "security_finding", "One open security finding (ISO/IEC 27001:2022 control).")
+        since = GaugeMetricFamily(
+            PREFIX + "security_finding_first_seen_timestamp_seconds",
+            "Unix time an open finding was first seen.",
+            labels=["id"],
+        )
+        for f in sorted(found, key=lambda f: f.id):
+            if f.status != OPEN:
+                continue
+            info.add_metric(
+                [],
+                {"id": f.id, "kind": f.kind, "asset": f.asset, "detail": f.detail, "severity": f.severity,
+                 "control": f.control},
+            )  # fmt: skip
+            since.add_metric([f.id], f.first_seen)
+        yield info
+        yield since
 
     def _self_metrics(self, stats: DaemonStats) -> Iterator[Metric]:
         info = InfoMetricFamily(PREFIX + "build", "vigia version and runtime.")

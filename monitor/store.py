@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from monitor.findings import Finding
 from monitor.state import Transition
 from probes.errors import StoreError
 from probes.operator_csv import OperatorMonth
@@ -34,7 +35,7 @@ from probes.result import ProbeResult
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = sa.MetaData()
 
@@ -220,6 +221,28 @@ month_snapshots = sa.Table(
 )  # fmt: skip
 V3_TABLES = (month_snapshots,)
 
+# --- schema version 4: security findings ------------------------------------
+
+# One row per finding (kind, asset, detail), kept for ever: its whole life is the audit trail.
+findings_t = sa.Table(
+    "security_findings", metadata,
+    sa.Column("instance", sa.String(100), primary_key=True),
+    sa.Column("id", sa.String(16), primary_key=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("asset", sa.String(255), nullable=False),
+    sa.Column("detail", sa.String(100), nullable=False),
+    sa.Column("severity", sa.String(8), nullable=False),
+    sa.Column("control", sa.String(16), nullable=False),
+    sa.Column("mspi", sa.String(100), nullable=False),
+    sa.Column("evidence", sa.Text, nullable=False),
+    sa.Column("first_seen", sa.Float, nullable=False),
+    sa.Column("last_seen", sa.Float, nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("resolved_at", sa.Float, nullable=True),
+    sa.Column("reopened", sa.Integer, nullable=False, default=0),
+)  # fmt: skip
+V4_TABLES = (findings_t,)
+
 
 def _v1_to_v2(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=list(V2_TABLES))
@@ -229,8 +252,12 @@ def _v2_to_v3(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=list(V3_TABLES))
 
 
+def _v3_to_v4(conn: sa.Connection) -> None:
+    metadata.create_all(conn, tables=list(V4_TABLES))
+
+
 # Ordered migrations: MIGRATIONS[n] takes a database from version n to n + 1.
-MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
+MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 
 def engine_for(url: str) -> Engine:
@@ -404,9 +431,11 @@ class Store:
         changes: Sequence[StateChange],
         now: float,
         zone_samples: Sequence[ZoneSample] = (),
+        findings: Sequence[Finding] = (),
     ) -> None:
-        """Store one cycle in one transaction: results, state changes, periods, samples, heartbeat."""
+        """Store one cycle in one transaction: results, state changes, periods, samples, findings, heartbeat."""
         with self.engine.begin() as conn:
+            self._write_findings(conn, findings)
             if batch:
                 conn.execute(
                     results.insert(),
@@ -431,6 +460,23 @@ class Store:
                 self._apply_change(conn, change)
             if self.run_id is not None:
                 conn.execute(daemon_runs.update().where(daemon_runs.c.id == self.run_id).values(last_seen=now))
+
+    def _write_findings(self, conn: sa.Connection, rows: Sequence[Finding]) -> None:
+        t = findings_t
+        for f in rows:
+            values = {c.name: getattr(f, c.name) for c in t.columns if c.name != "instance"}
+            values["evidence"] = f.evidence[:2000]
+            done = conn.execute(
+                t.update().where(t.c.instance == self.instance, t.c.id == f.id).values(**values)
+            ).rowcount
+            if not done:
+                conn.execute(t.insert().values(instance=self.instance, **values))
+
+    def load_findings(self) -> dict[str, Finding]:
+        """Every finding this instance has recorded, open and resolved, by id."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(findings_t).where(findings_t.c.instance == self.instance)).all()
+        return {r.id: finding_of(r) for r in rows}
 
     def _apply_change(self, conn: sa.Connection, c: StateChange) -> None:
         """Close the period of the old state, open one for the new, remember the state."""
@@ -673,6 +719,10 @@ class Store:
                     hourly_values.delete().where(hourly_values.c.instance == self.instance, hourly_values.c.hour < old)
                 )
         return deleted
+
+
+def finding_of(row: sa.Row[Any]) -> Finding:
+    return Finding(**{k: getattr(row, k) for k in Finding.__dataclass_fields__})
 
 
 def _aggregate(rows: Iterable[sa.Row[Any]], hour: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

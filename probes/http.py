@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 from pydantic import Field, field_validator
 
 from probes import result as r
-from probes.netutil import ProbeFailure, classify
+from probes.netutil import ProbeFailure, classify, reveals_version
 from probes.result import MetricSpec, ProbeResult, Timer, remaining
 from probes.settings import Regex, Secret, Settings
 from probes.tls import certificate_facts
@@ -72,8 +72,6 @@ SECURITY_HEADERS = (
     "strict-transport-security", "content-security-policy", "x-content-type-options", "x-frame-options",
     "referrer-policy",
 )  # fmt: skip
-_VERSION_IN_BANNER = re.compile(r"\d+\.\d+")
-
 METRICS = (
     MetricSpec("status_code", "http_status_code", "HTTP status code of the final response."),
     *(
@@ -186,7 +184,7 @@ def probe(target: str, settings: HttpSettings, *, deadline: float) -> ProbeResul
             for h in SECURITY_HEADERS:
                 values[f"header_{h.replace('-', '_')}"] = 1.0 if h in headers else 0.0
             banner = " ".join(headers.get(h, "") for h in ("server", "x-powered-by")).strip()
-            values["server_banner_reveals_version"] = 1.0 if _VERSION_IN_BANNER.search(banner) else 0.0
+            values["server_banner_reveals_version"] = 1.0 if reveals_version(banner) else 0.0
             if banner:
                 labels["server"] = banner[:120]
         values["redirects"] = float(redirects)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import re
 import socket
 import ssl
 
@@ -80,3 +81,11 @@ def recv_some(sock: socket.socket, limit: int, deadline: float) -> bytes:
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)
+
+
+_VERSION = re.compile(r"\d+\.\d+")
+
+
+def reveals_version(banner: str) -> bool:
+    """Whether a server banner names a version number ("nginx/1.22.1", "OpenSSH_9.2p1")."""
+    return _VERSION.search(banner) is not None

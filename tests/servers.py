@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 
@@ -56,8 +56,11 @@ class Pki:
         days: float = 90,
         start_days_ago: float = 1,
         self_signed: bool = False,
+        rsa_bits: int | None = None,
     ) -> tuple[Path, Path, x509.Certificate]:
-        key = ec.generate_private_key(ec.SECP256R1())
+        key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey = (
+            rsa.generate_private_key(65537, rsa_bits) if rsa_bits else ec.generate_private_key(ec.SECP256R1())
+        )
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
         now = dt.datetime.now(dt.UTC)
         sans: list[x509.GeneralName] = [x509.DNSName(d) for d in (dns or [])]
@@ -187,21 +190,36 @@ def tcp_server(on_connect: Callable[[socket.socket], None], host: str = "127.0.0
 
 @contextmanager
 def tls_server(
-    cert: Path, key: Path, host: str = "127.0.0.1", versions: tuple[ssl.TLSVersion, ssl.TLSVersion] | None = None
+    cert: Path,
+    key: Path,
+    host: str = "127.0.0.1",
+    versions: tuple[ssl.TLSVersion, ssl.TLSVersion] | None = None,
+    *,
+    weak: bool = False,
 ) -> Iterator[int]:
-    """A TLS server that completes handshakes and closes; yields its port."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(str(cert), str(key))
-    if versions:
-        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")  # old protocol versions need the old security level
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # a legacy server is what the test wants
-            ctx.minimum_version, ctx.maximum_version = versions
+    """A TLS server that completes handshakes and closes; yields its port. ``weak``: serve a small key.
+
+    The certificate files are read for every connection, so a test renews a certificate by
+    rewriting them, as an administrator would.
+    """
+
+    def context() -> ssl.SSLContext:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        if versions or weak:
+            ctx.set_ciphers("DEFAULT:@SECLEVEL=0")  # old versions and small keys need the old security level
+        ctx.load_cert_chain(str(cert), str(key))
+        if versions:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # a legacy server is what the test wants
+                ctx.minimum_version, ctx.maximum_version = versions
+        return ctx
+
+    context()  # a bad certificate fails here, in the test, not in a server thread
 
     def handle(conn: socket.socket) -> None:
         try:
             conn.settimeout(5)
-            with ctx.wrap_socket(conn, server_side=True) as tls:
+            with context().wrap_socket(conn, server_side=True) as tls:
                 tls.recv(1)
         except (OSError, ssl.SSLError):
             pass

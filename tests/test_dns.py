@@ -2,61 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from probes import result as r
 from probes.dns import DnsSettings, probe
-from tests.conftest import free_port, need_binary, need_root
-
-
-@pytest.fixture(scope="module")
-def dnsmasq() -> Iterator[tuple[str, int]]:
-    binary = need_binary("dnsmasq", "dnsmasq-base")
-    need_root()  # dnsmasq insists on switching user; as root it can
-    address, port = "127.0.0.53", free_port("127.0.0.53")
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--keep-in-foreground",
-            "--conf-file=/dev/null",
-            "--no-resolv",
-            "--no-hosts",
-            f"--listen-address={address}",
-            "--bind-interfaces",
-            f"--port={port}",
-            "--user=root",
-            "--local=/zonas.test/",
-            "--address=/portal.zonas.test/10.213.0.10",
-            "--txt-record=zonas.test,v=spf1 -all",
-            "--local=/correo.test/",
-            "--txt-record=seguro.correo.test,v=spf1 ip4:10.213.0.25 -all",
-            "--txt-record=_dmarc.seguro.correo.test,v=DMARC1; p=reject; rua=mailto:dmarc@seguro.correo.test",
-            "--txt-record=debil.correo.test,v=spf1 +all",
-            "--txt-record=_dmarc.debil.correo.test,v=DMARC1; p=none",
-            "--txt-record=doble.correo.test,v=spf1 -all",
-            "--txt-record=doble.correo.test,v=spf1 ~all",
-            "--txt-record=solo-texto.correo.test,google-site-verification=abc",
-            "--pid-file=",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        for _ in range(100):  # wait until it answers, bounded
-            res = probe(
-                "w", DnsSettings(server=address, port=port, name="portal.zonas.test"), deadline=time.monotonic() + 0.2
-            )
-            if res.success:
-                break
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        yield address, port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=5)
+from tests.conftest import free_port
 
 
 def test_answer_expected(dnsmasq: tuple[str, int]) -> None:

@@ -169,7 +169,7 @@ def test_sqlite_is_in_wal_mode(tmp_path) -> None:
 def test_migrates_a_version_1_database(url: str) -> None:
     """A database made by the first release (schema 1) is upgraded in place on start, its rows kept."""
     engine = st.engine_for(url)
-    v1 = [t for t in st.metadata.sorted_tables if t not in st.V2_TABLES + st.V3_TABLES]
+    v1 = [t for t in st.metadata.sorted_tables if t not in st.V2_TABLES + st.V3_TABLES + st.V4_TABLES]
     with engine.begin() as conn:
         st.metadata.create_all(conn, tables=v1)
         conn.execute(st.schema_version.insert().values(id=1, version=1, migrated_at=0.0))
@@ -188,11 +188,12 @@ def test_migrates_a_version_1_database(url: str) -> None:
         )
     engine.dispose()
     store = st.Store(url, "cdc")
-    assert store.migrate() == st.SCHEMA_VERSION == 3
-    assert store.schema_version() == 3
+    assert store.migrate() == st.SCHEMA_VERSION == 4
+    assert store.schema_version() == 4
     assert store.count_results() == 1
     with store.engine.connect() as conn:
         assert sa.inspect(conn).has_table("zone_samples")
         assert sa.inspect(conn).has_table("operator_usage")
         assert sa.inspect(conn).has_table("month_snapshots")
+        assert sa.inspect(conn).has_table("security_findings")
     store.close()
