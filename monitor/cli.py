@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from continuity.journal import Journal
     from continuity.plan import Plan
+    from monitor.store import Store
     from reports.engine import Header
 
 DEFAULT_CONFIG = "/etc/vigia/vigia.yml"
@@ -393,8 +394,11 @@ def cmd_report_month(args: argparse.Namespace) -> int:
             html = drill_report.render_period(plan, runs, start, end, lang=lang)
             extra[f"simulacros-{year:04d}-{month:02d}.{lang}.html"] = html.encode("utf-8")
     store = Store(store_url(conf), conf.instance)
+    languages = [args.lang] if args.lang else list(rs.languages)
+    formats = args.format.split(",") if args.format else list(rs.formats)
     try:
         store.migrate()
+        extra.update(_datacenter_security(conf, store, year, month, languages, formats, header, args.refreeze))
         written = close_month(
             store.engine,
             conf.instance,
@@ -403,8 +407,8 @@ def cmd_report_month(args: argparse.Namespace) -> int:
             month,
             conf.timezone,
             str(out_dir),
-            languages=[args.lang] if args.lang else list(rs.languages),
-            formats=args.format.split(",") if args.format else list(rs.formats),
+            languages=languages,
+            formats=formats,
             header=header,
             entity=rs.entity,
             contact=rs.contact,
@@ -417,6 +421,53 @@ def cmd_report_month(args: argparse.Namespace) -> int:
     for path in written:
         print(path)
     return 0
+
+
+# Probes whose targets are data-centre services in the optimisation report (host and node are hosts).
+SERVICE_PROBES = frozenset({"icmp", "tcp", "http", "dns", "tls"})
+
+
+def _datacenter_security(
+    conf: cfg.Config,
+    store: Store,
+    year: int,
+    month: int,
+    languages: list[str],
+    formats: list[str],
+    header: Header,
+    refreeze: bool,
+) -> dict[str, bytes]:
+    """The month's data-centre optimisation and digital-security reports, as files for the month's folder."""
+    from reports.datacenter import Inventory, Rules
+    from reports.datacenter_security import render_month
+
+    assert conf.raw is not None
+    dc = conf.raw.datacenter
+    hosts = {}
+    for t in conf.targets:
+        if t.probe in ("host", "node"):
+            inv = dc.hosts.get(t.id)
+            hosts[t.id] = Inventory() if inv is None else Inventory(inv.vcpus, inv.memory, inv.disk, inv.link, inv.role)
+    services = [t.id for t in conf.targets if t.group == "datacenter" and t.probe in SERVICE_PROBES]
+    r = dc.rules
+    rules = Rules(
+        r.underused_cpu_p95, r.underused_memory_p95, r.saturated_p95, r.filesystem_warning_days, r.availability_target
+    )
+    return render_month(
+        store.engine,
+        conf.instance,
+        year,
+        month,
+        conf.timezone,
+        hosts=hosts,
+        services=services,
+        rules=rules,
+        types=conf.raw.security.policy().types,
+        languages=languages,
+        formats=[x for x in formats if x in ("html", "pdf")],
+        header=header,
+        refreeze=refreeze,
+    )
 
 
 def cmd_report_plan(args: argparse.Namespace) -> int:

@@ -93,3 +93,13 @@ def usage(engine: Engine, instance: str, year: int, month: int) -> dict[str, Zon
             u.devices = {"smartphone": row.smartphone, "tablet": row.tablet, "pc": row.pc, "other": row.other}
             u.sources.append("operador")
     return dict(out)
+
+
+def run_coverage(engine: Engine, instance: str, start: float, end: float) -> list[tuple[float, float]]:
+    """When some vigia run of this instance was up (its heartbeat), for targets without zone samples."""
+    d = st.daemon_runs
+    q = sa.select(d.c.started_at, d.c.last_seen).where(
+        d.c.instance == instance, d.c.started_at < end, d.c.last_seen > start
+    )
+    with engine.connect() as conn:
+        return [(a, b) for a, b in conn.execute(q)]

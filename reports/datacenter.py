@@ -1,5 +1,9 @@
-"""Data-centre optimisation figures from measured host data: utilisation statistics, verdicts by
-configurable rules, and filesystems' forecast days to full. (The report that shows them is next.)"""
+"""Data-centre optimisation figures from measured host data: utilisation statistics (mean, p95,
+max), capacity against use, availability of hosts and services, verdicts and recommendations by
+configurable rules (each with the figures behind it), filesystems' forecast days to full.
+
+The month's figures are a plain JSON-able mapping: frozen at month close and rendered from there,
+so a re-closed month shows the same figures after raw results have been rolled up."""
 
 from __future__ import annotations
 
@@ -7,14 +11,17 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from monitor import store as st
+from reports.data import run_coverage, zone_periods
+from reports.indicators import Period, zone_availability
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,7 @@ class Rules:
     underused_memory_p95: float = 0.30
     saturated_p95: float = 0.80
     filesystem_warning_days: float = 90.0
+    availability_target: float = 0.995
 
 
 @dataclass
@@ -49,6 +57,9 @@ class HostFigures:
     memory: Stats | None = None
     filesystems: dict[str, FilesystemFigures] = field(default_factory=dict)
     verdicts: list[str] = field(default_factory=list)
+    network_bps: Stats | None = None  # received + transmitted, all interfaces, bits per second
+    cpus: float | None = None  # as the host reports them
+    memory_bytes: float | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +120,25 @@ def judge(host: HostFigures, rules: Rules) -> list[str]:
     return out
 
 
+def _network_rate(
+    target: str, ts: float, series: list[Any], last: dict[tuple[str, str], tuple[float, float]]
+) -> float | None:
+    """Bits per second since the previous sample, summed over interfaces; a counter that went
+    backwards (reboot) restarts its interface instead of counting a negative rate."""
+    total, seen = 0.0, False
+    for name, labels, value in series:
+        if name not in ("network_receive_bytes_total", "network_transmit_bytes_total"):
+            continue
+        key = (target, f"{name}/{labels.get('device', '')}")
+        prev = last.get(key)
+        last[key] = (ts, float(value))
+        if prev is None or ts <= prev[0] or value < prev[1]:
+            continue
+        total += (float(value) - prev[1]) * 8 / (ts - prev[0])
+        seen = True
+    return total if seen else None
+
+
 def host_figures(
     engine: Engine,
     instance: str,
@@ -135,10 +165,17 @@ def host_figures(
     cpu: dict[str, list[float]] = defaultdict(list)
     mem: dict[str, list[float]] = defaultdict(list)
     fs: dict[tuple[str, str], list[tuple[float, float, float]]] = defaultdict(list)
+    net: dict[str, list[float]] = defaultdict(list)
+    last_octets: dict[tuple[str, str], tuple[float, float]] = {}
+    capacity: dict[str, tuple[float | None, float | None]] = {}
     with engine.connect() as conn:
         for target, ts, data in conn.execute(q):
             d = json.loads(data or "{}")
             values = d.get("values", {})
+            capacity[target] = (values.get("cpus"), values.get("memory_total_bytes"))
+            rate = _network_rate(target, ts, d.get("series", []), last_octets)
+            if rate is not None:
+                net[target].append(rate)
             if "cpu_utilisation_ratio" in values:
                 cpu[target].append(float(values["cpu_utilisation_ratio"]))
             if "memory_utilisation_ratio" in values:
@@ -153,7 +190,8 @@ def host_figures(
                     fs[(target, mount)].append((ts, float(value), sizes.get(mount, 0.0)))
     out = {}
     for target in targets:
-        h = HostFigures(target, stats(cpu[target]), stats(mem[target]))
+        h = HostFigures(target, stats(cpu[target]), stats(mem[target]), network_bps=stats(net[target]))
+        h.cpus, h.memory_bytes = capacity.get(target, (None, None))
         for (t, mount), rows in fs.items():
             if t == target:
                 f = filesystem(mount, rows, tz)
@@ -162,3 +200,228 @@ def host_figures(
         h.verdicts = judge(h, rules)
         out[target] = h
     return out
+
+
+# --- the month, as the report shows it ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Capacity a host is known to have (the configuration's datacenter.hosts), where set."""
+
+    vcpus: int | None = None
+    memory: float | None = None  # bytes
+    disk: float | None = None  # bytes
+    link: float | None = None  # bits per second
+    role: str = ""
+
+
+def _stats(s: Stats | None) -> dict[str, float] | None:
+    return None if s is None else {"mean": s.mean, "p95": s.p95, "max": s.max, "samples": s.samples}
+
+
+def _availability(periods: list[Period], covered: list[tuple[float, float]], window: tuple[float, float]) -> Any:
+    a = zone_availability(periods, covered, window, ZoneInfo("UTC"), None)
+    return {
+        "availability": a.availability,
+        "downtime_seconds": a.downtime_seconds,
+        "maintenance_seconds": a.maintenance_seconds,
+        "coverage": a.coverage,
+        "incidents": a.incidents,
+        "mttr_seconds": a.mttr_seconds,
+    }
+
+
+def _response(engine: Engine, instance: str, targets: Sequence[str], start: float, end: float) -> dict[str, Any]:
+    r = st.results
+    q = sa.select(r.c.target, r.c.probe, r.c.duration).where(
+        r.c.instance == instance, r.c.target.in_(list(targets)), r.c.ts >= start, r.c.ts < end, r.c.success
+    )
+    out: dict[str, list[float]] = defaultdict(list)
+    probes: dict[str, str] = {}
+    with engine.connect() as conn:
+        for target, probe, duration in conn.execute(q):
+            out[target].append(float(duration))
+            probes[target] = probe
+    return {t: (probes.get(t, ""), stats(out[t])) for t in targets}
+
+
+def recommendations(host: dict[str, Any], rules: Rules) -> list[dict[str, Any]]:
+    """What the rules say about one host, each with the figures behind it (the template words them)."""
+    out: list[dict[str, Any]] = []
+    cpu, mem = host["cpu"], host["memory"]
+    for verdict in host["verdicts"]:
+        if verdict == "underused":
+            out.append(
+                {
+                    "kind": "consolidate",
+                    "control": "A.8.6",
+                    "asset": host["target"],
+                    "figures": {
+                        "cpu_p95": cpu["p95"],
+                        "memory_p95": mem["p95"],
+                        "cpu_rule": rules.underused_cpu_p95,
+                        "memory_rule": rules.underused_memory_p95,
+                    },
+                }
+            )
+        elif verdict == "saturated":
+            out.append(
+                {
+                    "kind": "expand",
+                    "control": "A.8.6",
+                    "asset": host["target"],
+                    "figures": {
+                        "cpu_p95": cpu["p95"] if cpu else None,
+                        "memory_p95": mem["p95"] if mem else None,
+                        "rule": rules.saturated_p95,
+                    },
+                }
+            )
+        elif verdict.startswith("filesystem_filling:"):
+            fs = next(f for f in host["filesystems"] if f["mountpoint"] == verdict.split(":", 1)[1])
+            out.append(
+                {
+                    "kind": "filesystem",
+                    "control": "A.8.6",
+                    "asset": host["target"],
+                    "figures": {
+                        "mountpoint": fs["mountpoint"],
+                        "max": fs["max"],
+                        "days_to_full": fs["days_to_full"],
+                        "slope_per_day": fs["slope_per_day"],
+                        "rule": rules.filesystem_warning_days,
+                    },
+                }
+            )
+        elif verdict == "network_saturated":
+            out.append(
+                {
+                    "kind": "network",
+                    "control": "A.8.6",
+                    "asset": host["target"],
+                    "figures": {"p95": host["network_util"]["p95"], "rule": rules.saturated_p95},
+                }
+            )
+    return out
+
+
+def _redundancy(target: str, avail: dict[str, Any], rules: Rules) -> dict[str, Any] | None:
+    a = avail["availability"]
+    if a is None or a >= rules.availability_target:
+        return None
+    return {
+        "kind": "redundancy",
+        "control": "A.8.14",
+        "asset": target,
+        "figures": {
+            "availability": a,
+            "target": rules.availability_target,
+            "downtime_seconds": avail["downtime_seconds"],
+            "incidents": avail["incidents"],
+        },
+    }
+
+
+def month(
+    engine: Engine,
+    instance: str,
+    hosts: dict[str, Inventory],
+    services: Sequence[str],
+    window: tuple[float, float],
+    tz: ZoneInfo,
+    rules: Rules,
+) -> dict[str, Any]:
+    """The month's data-centre figures (JSON-able): hosts, services, top consumers, recommendations."""
+    start, end = window
+    figures = host_figures(engine, instance, list(hosts), start, end, tz, rules)
+    periods = zone_periods(engine, instance, [*hosts, *services], start, end)
+    covered = run_coverage(engine, instance, start, end)
+    out_hosts = []
+    recs: list[dict[str, Any]] = []
+    for target, inv in hosts.items():
+        h = figures[target]
+        link_util = None
+        if inv.link and h.network_bps:
+            link_util = {
+                k: v / inv.link
+                for k, v in (("mean", h.network_bps.mean), ("p95", h.network_bps.p95), ("max", h.network_bps.max))
+            }
+        disks = sum(f.size_bytes for f in h.filesystems.values())
+        verdicts = list(h.verdicts)
+        if link_util and link_util["p95"] > rules.saturated_p95:
+            verdicts.append("network_saturated")
+        row = {
+            "target": target,
+            "role": inv.role,
+            "cpu": _stats(h.cpu),
+            "memory": _stats(h.memory),
+            "network_bps": _stats(h.network_bps),
+            "network_util": link_util,
+            "capacity": {
+                "vcpus": inv.vcpus or h.cpus,
+                "memory_bytes": inv.memory or h.memory_bytes,
+                "disk_bytes": inv.disk or (disks or None),
+                "link_bps": inv.link,
+            },
+            "filesystems": [
+                {
+                    "mountpoint": f.mountpoint,
+                    "mean": f.utilisation.mean,
+                    "p95": f.utilisation.p95,
+                    "max": f.utilisation.max,
+                    "size_bytes": f.size_bytes,
+                    "slope_per_day": f.slope_per_day,
+                    "days_to_full": f.days_to_full,
+                }
+                for f in sorted(h.filesystems.values(), key=lambda f: f.mountpoint)
+            ],
+            "availability": _availability(periods[target], covered, window),
+            "verdicts": verdicts,
+        }
+        out_hosts.append(row)
+        recs += recommendations(row, rules)
+        red = _redundancy(target, row["availability"], rules)
+        if red:
+            recs.append(red)
+    out_services = []
+    for target, (probe, resp) in _response(engine, instance, list(services), start, end).items():
+        avail = _availability(periods[target], covered, window)
+        out_services.append({"target": target, "probe": probe, "availability": avail, "response": _stats(resp)})
+        red = _redundancy(target, avail, rules)
+        if red:
+            recs.append(red)
+
+    def top(key: str) -> list[dict[str, Any]]:
+        ranked = [h for h in out_hosts if h[key]]
+        return sorted(ranked, key=lambda h: (-h[key]["p95"], h["target"]))[:5]
+
+    fs_all = [{"target": h["target"], **f} for h in out_hosts for f in h["filesystems"]]
+    return {
+        "window": [start, end],
+        "rules": asdict(rules),
+        "hosts": out_hosts,
+        "services": out_services,
+        "top_cpu": [h["target"] for h in top("cpu")],
+        "top_memory": [h["target"] for h in top("memory")],
+        "top_filesystems": sorted(fs_all, key=lambda f: (-f["max"], f["target"], f["mountpoint"]))[:5],
+        "recommendations": recs,
+        "summary": {
+            "hosts": len(out_hosts),
+            "underused": sum("underused" in h["verdicts"] for h in out_hosts),
+            "saturated": sum("saturated" in h["verdicts"] for h in out_hosts),
+            "cpu_p95_mean": _mean([h["cpu"]["p95"] for h in out_hosts if h["cpu"]]),
+            "memory_p95_mean": _mean([h["memory"]["p95"] for h in out_hosts if h["memory"]]),
+            "service_availability": _mean(
+                [
+                    s["availability"]["availability"]
+                    for s in out_services
+                    if s["availability"]["availability"] is not None
+                ]
+            ),
+        },
+    }
+
+
+def _mean(values: list[float]) -> float | None:
+    return math.fsum(values) / len(values) if values else None

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 from babel import Locale
@@ -101,6 +102,35 @@ def formatters(locale: Locale) -> dict[str, Callable[..., str]]:
 
 def render_html(template: str, lang: str, **context: Any) -> str:
     return environment(lang).get_template(template).render(lang=lang, **context)
+
+
+@dataclass(frozen=True)
+class MonthPage:
+    """What every monthly report page shares: its month, zone, language, header and issue date."""
+
+    year: int
+    month: int
+    tz: str
+    lang: str
+    header: Header
+    generated: datetime
+
+    @property
+    def key(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    def render(self, template: str, figures: Any, **context: Any) -> str:
+        zone = ZoneInfo(self.tz)
+        return render_html(
+            template,
+            self.lang,
+            header=self.header,
+            f=figures,
+            month_start=date(self.year, self.month, 1),
+            generated=self.generated.astimezone(zone),
+            tz=self.tz,
+            **context,
+        )
 
 
 def _bundled_only_fetcher() -> Any:

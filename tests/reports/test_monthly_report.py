@@ -20,10 +20,12 @@ __all__ = ["filled"]
 
 
 class Cells(HTMLParser):
-    """Text of each table row, keyed by the row's data-zone, and of elements with an id."""
+    """Text of each table row, keyed by the row's ``key`` attribute (any data-* one if None), all text
+    in order, and how many script elements there are."""
 
-    def __init__(self) -> None:
+    def __init__(self, key: str | None = "data-zone") -> None:
         super().__init__()
+        self.key = key
         self.rows: dict[str, list[str]] = {}
         self.current: str | None = None
         self.cell: list[str] | None = None
@@ -31,10 +33,10 @@ class Cells(HTMLParser):
         self.text: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = dict(attrs)
         self.scripts += tag == "script"
-        if tag == "tr" and a.get("data-zone"):
-            self.current = a["data-zone"]
+        keys = [v for k, v in attrs if (k == self.key if self.key else k.startswith("data-")) and v]
+        if tag == "tr" and keys:
+            self.current = keys[0]
             self.rows[self.current] = []
         if tag == "td" and self.current:
             self.cell = []
@@ -137,6 +139,14 @@ def test_cli_writes_every_format(filled: tuple[st.Store, cfg.Config], tmp_path: 
     written = capsys.readouterr().out.split()
     names = sorted(Path(w).name for w in written if not w.endswith("MANIFEST.sha256"))
     assert names == [
+        "centro-datos-2025-01.en.html",
+        "centro-datos-2025-01.en.pdf",
+        "centro-datos-2025-01.es.html",
+        "centro-datos-2025-01.es.pdf",
+        "seguridad-2025-01.en.html",
+        "seguridad-2025-01.en.pdf",
+        "seguridad-2025-01.es.html",
+        "seguridad-2025-01.es.pdf",
         "zonas-digitales-2025-01.csv",
         "zonas-digitales-2025-01.en.html",
         "zonas-digitales-2025-01.en.pdf",
@@ -154,7 +164,7 @@ def test_cli_writes_every_format(filled: tuple[st.Store, cfg.Config], tmp_path: 
     import hashlib
 
     manifest = (month_dir / "MANIFEST.sha256").read_text().splitlines()
-    assert len(manifest) == 6
+    assert len(manifest) == 14
     for line in manifest:
         digest, name = line.split("  ")
         assert hashlib.sha256((month_dir / name).read_bytes()).hexdigest() == digest

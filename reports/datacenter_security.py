@@ -1,0 +1,106 @@
+"""Month close of the data-centre optimisation and digital-security reports: each month's figures
+frozen once (month_snapshots, kinds "datacenter" and "security"), rendered in each language and
+format into files named as the plan index expects (centro-datos-*, seguridad-*)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from datetime import time as dtime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from monitor import store as st
+from monitor.findings import FindingType
+from reports import datacenter, datacenter_report, security, security_report
+from reports.engine import Header, MonthPage, html_to_pdf
+from reports.indicators import month_window
+
+
+def frozen(
+    engine: Engine,
+    instance: str,
+    key: str,
+    kind: str,
+    compute: Callable[[], dict[str, Any]] | None,
+    *,
+    refreeze: bool = False,
+) -> dict[str, Any] | None:
+    """The month's figures of ``kind``: computed and stored once, read back ever after.
+    ``compute`` None: only what was frozen (None if nothing was)."""
+    t = st.month_snapshots
+    where = (t.c.instance == instance, t.c.month == key, t.c.kind == kind)
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(t.c.data).where(*where)).scalar_one_or_none()
+        if row is not None and not (refreeze and compute is not None):
+            return dict(json.loads(row))
+        if compute is None:
+            return None
+        text = json.dumps(compute(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        conn.execute(t.delete().where(*where))
+        conn.execute(t.insert().values(instance=instance, month=key, kind=kind, data=text, created_at=time.time()))
+    return dict(json.loads(text))
+
+
+def _key(year: int, month: int) -> str:
+    year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
+    return f"{year:04d}-{month:02d}"
+
+
+def render_month(
+    engine: Engine,
+    instance: str,
+    year: int,
+    month: int,
+    tz: ZoneInfo,
+    *,
+    hosts: Mapping[str, datacenter.Inventory],
+    services: Sequence[str],
+    rules: datacenter.Rules,
+    types: Mapping[str, FindingType],
+    languages: Sequence[str],
+    formats: Sequence[str],
+    header: Header,
+    refreeze: bool = False,
+) -> dict[str, bytes]:
+    """File name -> content, for the month's folder and manifest."""
+    key = _key(year, month)
+    window = month_window(year, month, tz, time.time())
+    dc = frozen(
+        engine,
+        instance,
+        key,
+        "datacenter",
+        lambda: datacenter.month(engine, instance, dict(hosts), list(services), window, tz, rules),
+        refreeze=refreeze,
+    )
+    sec = frozen(
+        engine, instance, key, "security", lambda: security.month(engine, instance, year, month, tz, types),
+        refreeze=refreeze,
+    )  # fmt: skip
+    assert dc is not None and sec is not None
+    history = []
+    for back in range(5, 0, -1):  # the months before that were frozen, oldest first (never recomputed)
+        earlier = frozen(engine, instance, _key(year, month - back), "datacenter", None)
+        if earlier is not None:
+            history.append((_key(year, month - back), earlier))
+    closed = date(year + (month == 12), month % 12 + 1, 1)
+    generated = datetime.combine(closed, dtime(0), tz).astimezone(UTC)
+    out: dict[str, bytes] = {}
+    for lang in languages:
+        page = MonthPage(year, month, tz.key, lang, header, generated)
+        pages = {
+            f"centro-datos-{key}.{lang}": datacenter_report.render(dc, page, history),
+            f"seguridad-{key}.{lang}": security_report.render(sec, page),
+        }
+        for name, html in pages.items():
+            if "html" in formats:
+                out[f"{name}.html"] = html.encode("utf-8")
+            if "pdf" in formats:
+                out[f"{name}.pdf"] = html_to_pdf(html)
+    return out
