@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import shutil
 import socket
+import ssl
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -20,6 +22,7 @@ from monitor import findings as fd
 from monitor import store as st
 from monitor.daemon import Daemon
 from probes.result import ProbeResult
+from tests.conftest import need
 from tests.servers import Pki, http_server, tcp_server, tls_server
 from tests.vigiaproc import daemon_in_process
 
@@ -72,11 +75,17 @@ def lab(tmp_path: Path, dnsmasq: tuple[str, int]) -> Iterator[dict[str, object]]
         "otro-nombre": pki.leaf("otro.cdc.test", dns=["otro.cdc.test"]),
         "clave-debil": pki.leaf("clave-debil.cdc.test", dns=["clave-debil.cdc.test"], rsa_bits=1024),
         "bueno": pki.leaf("bueno.cdc.test", dns=["bueno.cdc.test"], days=365),
+        "legado": pki.leaf("legado.cdc.test", dns=["legado.cdc.test"], days=365),
     }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        old_versions = (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_2)
     headers = {"X-Content-Type-Options": "nosniff", "Server": "Apache/2.4.57 (Debian)"}
     with ExitStack() as stack:
         ports = {
-            name: stack.enter_context(tls_server(c, k, weak=(name == "clave-debil")))
+            name: stack.enter_context(
+                tls_server(c, k, weak=(name == "clave-debil"), versions=old_versions if name == "legado" else None)
+            )
             for name, (c, k, _) in certs.items()
         }
         web = stack.enter_context(http_server({"/": lambda _h: (200, dict(headers), b"portal")}))
@@ -108,9 +117,10 @@ def _config(lab: dict[str, object]) -> str:
     lines = ["defaults: {interval: 60s, timeout: 5s}", "targets:"]
     for name, port in tls_ports.items():
         server = names.get(name, f"{name}.cdc.test")
+        legacy = ", check_legacy: true" if name in ("legado", "bueno") else ""
         lines.append(
             f"  - {{id: tls-{name}, probe: tls, tls: {{host: 127.0.0.1, port: {port}, server_name: {server},"
-            f" ca_file: '{ca}'}}}}"
+            f" ca_file: '{ca}'{legacy}}}}}"
         )
     web = lab["web"]
     dns_host, dns_port = lab["dns"]  # type: ignore[misc]
@@ -138,6 +148,7 @@ def test_findings_from_the_lab_are_stored_exported_resolved_and_stable(lab: dict
         ("tls_self_signed", "tls-autofirmado", "", "media"),
         ("tls_name_mismatch", "tls-otro-nombre", "", "media"),
         ("tls_weak_key", "tls-clave-debil", "", "alta"),
+        ("tls_legacy_protocol", "tls-legado", "", "alta"),
         ("http_header_missing", "portal", "strict-transport-security", "baja"),
         ("http_header_missing", "portal", "content-security-policy", "baja"),
         ("http_header_missing", "portal", "x-frame-options", "baja"),
@@ -153,6 +164,12 @@ def test_findings_from_the_lab_are_stored_exported_resolved_and_stable(lab: dict
     with daemon_in_process(config, tmp_path) as daemon:
         daemon.run_cycle(60.0)
         _wait_written(daemon, 1)
+        legacy = daemon.current_states()["tls-legado"].last
+        need(
+            legacy is not None and legacy.values.get("tls_accepts_tls10") is not None,
+            "this machine's OpenSSL cannot even attempt a TLS 1.0 handshake",
+        )
+        assert daemon.current_states()["tls-bueno"].last.values["tls_accepts_tls10"] == 0.0  # type: ignore[union-attr]
         found = [f for f in daemon.current_findings() if f.status == fd.OPEN]
         assert {(f.kind, f.asset, f.detail, f.severity) for f in found} == expected
         by_key = {(f.kind, f.asset, f.detail): f for f in found}
@@ -165,7 +182,8 @@ def test_findings_from_the_lab_are_stored_exported_resolved_and_stable(lab: dict
         assert by_key[("banner_version", "portal", "")].evidence == "Apache/2.4.57 (Debian)"
         stored = _stored(daemon)
         assert {(k, a, d, r.severity) for (k, a, d), r in stored.items() if r.status == "abierta"} == expected
-        assert _open_metric(daemon) == {"alta": 3.0, "media": 6.0, "baja": 7.0}
+        assert _open_metric(daemon) == {"alta": 4.0, "media": 6.0, "baja": 7.0}
+        assert "accepts TLS 1.0, TLS 1.1" in by_key[("tls_legacy_protocol", "tls-legado", "")].evidence
         first_seen = {f.id: f.first_seen for f in found}
 
         # The office fixes things: renews two certificates, adds the headers, closes the extra port.
@@ -195,7 +213,7 @@ def test_findings_from_the_lab_are_stored_exported_resolved_and_stable(lab: dict
         for kind, asset, detail, _sev in fixed:
             row = stored[(kind, asset, detail)]
             assert row.status == "resuelta" and row.resolved_at >= row.first_seen
-        assert _open_metric(daemon) == {"alta": 1.0, "media": 5.0, "baja": 2.0}
+        assert _open_metric(daemon) == {"alta": 2.0, "media": 5.0, "baja": 2.0}
 
     # A restart (a new daemon on the same store) knows every finding by the same id and first sighting.
     with daemon_in_process(config, tmp_path) as daemon:
