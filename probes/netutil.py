@@ -63,8 +63,9 @@ def classify(exc: BaseException, where: str) -> ProbeFailure:
     return ProbeFailure(r.INTERNAL, f"{where}: {type(exc).__name__}: {exc}")
 
 
-def recv_some(sock: socket.socket, limit: int, deadline: float) -> bytes:
-    """Read up to ``limit`` bytes, stopping at EOF or the deadline."""
+def recv_some(sock: socket.socket, limit: int, deadline: float, *, stop_at: bytes | None = None) -> bytes:
+    """Read up to ``limit`` bytes, stopping at EOF, the deadline or, if given, once ``stop_at`` arrived
+    (services that greet, like SSH or SMTP, send one line and then wait for the client)."""
     chunks: list[bytes] = []
     size = 0
     while size < limit:
@@ -80,6 +81,8 @@ def recv_some(sock: socket.socket, limit: int, deadline: float) -> bytes:
             break
         chunks.append(chunk)
         size += len(chunk)
+        if stop_at is not None and stop_at in chunk:
+            break
     return b"".join(chunks)
 
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import socket
 
 from pydantic import Field
 
 from probes import result as r
-from probes.netutil import ProbeFailure, classify, connect, reveals_version
-from probes.result import MetricSpec, ProbeResult, Timer, remaining
+from probes.netutil import ProbeFailure, classify, connect, recv_some, reveals_version
+from probes.result import MetricSpec, ProbeResult, Timer
 from probes.settings import Regex, Settings
 
 KIND = "tcp"
@@ -32,24 +31,6 @@ METRICS = (
 )
 
 
-def _greeting(sock: socket.socket, limit: int, deadline: float) -> bytes:
-    """Up to the server's first newline: services that greet (SSH, SMTP, FTP) send it, then wait for us."""
-    data = b""
-    while b"\n" not in data and len(data) < limit:
-        left = remaining(deadline)
-        if left <= 0:
-            break
-        sock.settimeout(left)
-        try:
-            chunk = sock.recv(limit - len(data))
-        except TimeoutError:
-            break
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
 def probe(target: str, settings: TcpSettings, *, deadline: float) -> ProbeResult:
     timer = Timer()
     where = f"{settings.host}:{settings.port}"
@@ -62,7 +43,9 @@ def probe(target: str, settings: TcpSettings, *, deadline: float) -> ProbeResult
             if settings.send is not None:
                 sock.sendall(settings.send.encode())
             if settings.expect is not None or settings.check_banner:
-                data = _greeting(sock, settings.read_bytes, deadline)
+                # Only the greeting's first line when just the banner is wanted; ``expect`` reads as before.
+                first_line = b"\n" if settings.expect is None else None
+                data = recv_some(sock, settings.read_bytes, deadline, stop_at=first_line)
                 text = data.decode("utf-8", "replace")
                 if settings.check_banner:
                     values["banner_reveals_version"] = 1.0 if reveals_version(text) else 0.0

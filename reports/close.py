@@ -8,10 +8,12 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from datetime import time as dtime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -41,7 +43,7 @@ class FrozenZone:
     sla_target: float | None
 
 
-def _freeze(figures: MonthFigures) -> str:
+def _freeze(figures: MonthFigures) -> dict[str, Any]:
     zones = []
     for z in figures.zones:
         inv = z.zone
@@ -52,18 +54,16 @@ def _freeze(figures: MonthFigures) -> str:
             "availability": asdict(z.availability), "usage": asdict(z.usage), "previous_users": z.previous_users,
             "periods": [asdict(p) for p in z.periods],
         })  # fmt: skip
-    body = {
+    return {
         "year": figures.year,
         "month": figures.month,
         "window": list(figures.window),
         "tz": figures.tz,
         "zones": zones,
     }
-    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-def _thaw(text: str) -> MonthFigures:
-    body = json.loads(text)
+def _thaw(body: dict[str, Any]) -> MonthFigures:
     rows = []
     for z in body["zones"]:
         inv = dict(z["zone"])
@@ -94,19 +94,41 @@ def snapshot(
     refreeze: bool = False,
 ) -> MonthFigures:
     """The month's frozen figures: made once (from the store) and read back ever after."""
-    key = f"{year:04d}-{month:02d}"
+    body = frozen(
+        engine,
+        instance,
+        f"{year:04d}-{month:02d}",
+        "zones",
+        lambda: _freeze(month_figures(engine, instance, zones, year, month, tz, time.time())),
+        refreeze=refreeze,
+    )
+    assert body is not None
+    return _thaw(body)
+
+
+def frozen(
+    engine: Engine,
+    instance: str,
+    key: str,
+    kind: str,
+    compute: Callable[[], dict[str, Any]] | None,
+    *,
+    refreeze: bool = False,
+) -> dict[str, Any] | None:
+    """The month's figures of ``kind``: computed and stored once, read back ever after.
+    ``compute`` None: only what was frozen (None if nothing was)."""
     t = st.month_snapshots
+    where = (t.c.instance == instance, t.c.month == key, t.c.kind == kind)
     with engine.begin() as conn:
-        row = conn.execute(
-            sa.select(t.c.data).where(t.c.instance == instance, t.c.month == key, t.c.kind == "zones")
-        ).scalar_one_or_none()
-        if row is not None and not refreeze:
-            return _thaw(row)
-        figures = month_figures(engine, instance, zones, year, month, tz, time.time())
-        text = _freeze(figures)
-        conn.execute(t.delete().where(t.c.instance == instance, t.c.month == key, t.c.kind == "zones"))
-        conn.execute(t.insert().values(instance=instance, month=key, kind="zones", data=text, created_at=time.time()))
-    return _thaw(text)
+        row = conn.execute(sa.select(t.c.data).where(*where)).scalar_one_or_none()
+        if row is not None and not (refreeze and compute is not None):
+            return dict(json.loads(row))
+        if compute is None:
+            return None
+        text = json.dumps(compute(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        conn.execute(t.delete().where(*where))
+        conn.execute(t.insert().values(instance=instance, month=key, kind=kind, data=text, created_at=time.time()))
+    return dict(json.loads(text))
 
 
 def close_month(
@@ -170,4 +192,4 @@ def _write(path: Path, data: bytes, written: list[Path]) -> None:
     written.append(path)
 
 
-__all__ = ["FrozenZone", "close_month", "snapshot"]
+__all__ = ["FrozenZone", "close_month", "frozen", "snapshot"]

@@ -4,47 +4,19 @@ format into files named as the plan index expects (centro-datos-*, seguridad-*).
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from datetime import time as dtime
-from typing import Any
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from monitor import store as st
 from monitor.findings import FindingType
 from reports import datacenter, datacenter_report, security, security_report
+from reports.close import frozen
 from reports.engine import Header, MonthPage, html_to_pdf
 from reports.indicators import month_window
-
-
-def frozen(
-    engine: Engine,
-    instance: str,
-    key: str,
-    kind: str,
-    compute: Callable[[], dict[str, Any]] | None,
-    *,
-    refreeze: bool = False,
-) -> dict[str, Any] | None:
-    """The month's figures of ``kind``: computed and stored once, read back ever after.
-    ``compute`` None: only what was frozen (None if nothing was)."""
-    t = st.month_snapshots
-    where = (t.c.instance == instance, t.c.month == key, t.c.kind == kind)
-    with engine.begin() as conn:
-        row = conn.execute(sa.select(t.c.data).where(*where)).scalar_one_or_none()
-        if row is not None and not (refreeze and compute is not None):
-            return dict(json.loads(row))
-        if compute is None:
-            return None
-        text = json.dumps(compute(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        conn.execute(t.delete().where(*where))
-        conn.execute(t.insert().values(instance=instance, month=key, kind=kind, data=text, created_at=time.time()))
-    return dict(json.loads(text))
 
 
 def _key(year: int, month: int) -> str:

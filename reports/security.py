@@ -65,6 +65,10 @@ def month(
     trend_months: int = 6,
 ) -> dict[str, Any]:
     start, end = _month_start(year, month_, tz), _month_start(year, month_ + 1, tz)
+
+    def type_of(kind: str) -> fd.FindingType:
+        return types.get(kind) or fd.CATALOGUE[kind]
+
     t = st.findings_t
     with engine.connect() as conn:
         rows = conn.execute(sa.select(t).where(t.c.instance == instance, t.c.first_seen < end)).all()
@@ -98,7 +102,7 @@ def month(
     for r in open_end:
         kinds[r.kind].append(r)
     for kind, items in kinds.items():
-        ft = types.get(kind) or fd.CATALOGUE[kind]
+        ft = type_of(kind)
         worst = min((r.severity for r in items), key=lambda s: _RANK.get(s, 9))
         strategies.append({
             "kind": kind, "severity": worst, "count": len(items), "control": ft.control, "mspi": ft.mspi,
@@ -109,7 +113,7 @@ def month(
     shown = {r.id: r for r in [*open_end, *new, *resolved]}
     evidence = [
         {
-            "id": r.id, "kind": r.kind, "title": dict((types.get(r.kind) or fd.CATALOGUE[r.kind]).title),
+            "id": r.id, "kind": r.kind, "title": dict(type_of(r.kind).title),
             "asset": r.asset, "detail": r.detail, "severity": r.severity, "control": r.control,
             "status": fd.OPEN if _open_at(r, end) else fd.RESOLVED, "first_seen": r.first_seen,
             "last_seen": min(r.last_seen, end), "resolved_at": r.resolved_at if not _open_at(r, end) else None,
