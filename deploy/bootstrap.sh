@@ -13,7 +13,7 @@ want_tests=0
 # Prometheus/promtool and node_exporter, dnsmasq and net-snmp for lab servers.
 debs=(iproute2 procps libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
 if (( want_tests )); then
-  debs+=(fping prometheus prometheus-node-exporter dnsmasq-base snmpd snmp freeradius freeradius-postgresql freeradius-utils)
+  debs+=(curl fping prometheus prometheus-node-exporter dnsmasq-base snmpd snmp freeradius freeradius-postgresql freeradius-utils)
 fi
 missing=()
 for p in "${debs[@]}"; do

@@ -30,6 +30,7 @@ metrics, keeps history for monthly reports and runs continuity drills.
 commands:
   run            run the daemon: probe on schedule, store history, serve /metrics
   check-config   validate a configuration file; print every problem with file:line:column
+  hash-password  bcrypt hash of a password for the web config's basic_auth_users
   probe          probe one target once and print the result (no daemon needed)
   import         import usage data: operator-csv FILE (the operator's monthly CSV)
   drill          continuity drills: list, run ID [--dry-run], history [ID], verify-journal
@@ -59,8 +60,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from monitor.daemon import Daemon
 
     try:
-        daemon = Daemon(args.config, state_dir=args.state_dir, listen=args.listen)
-    except ConfigError as exc:  # the configuration or the continuity plan
+        daemon = Daemon(args.config, state_dir=args.state_dir, listen=args.listen, web_config=args.web_config_file)
+    except ConfigError as exc:  # the configuration, the continuity plan or the web config
         _print_problems(exc)
         return 1
     _setup_logging(args.log_level or daemon.config.log_level)
@@ -105,6 +106,36 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             f"{len(plan.drills)} drills)"
         )
     print(f"{args.file}: OK ({len(conf.targets)} targets, {len(conf.maintenance)} maintenance windows)")
+    from monitor.daemon import web_config_path
+    from monitor.webconfig import parse as parse_web
+
+    web_file = args.web_config_file or web_config_path(conf, args.file)
+    if web_file:
+        try:
+            web = parse_web(web_file)
+        except ConfigError as exc:
+            _print_problems(exc)
+            return 1
+        print(f"{web_file}: OK (TLS {'on' if web.tls else 'off'}, {len(web.users)} basic auth users)")
+    return 0
+
+
+def cmd_hash_password(args: argparse.Namespace) -> int:
+    import getpass
+
+    from monitor.webconfig import BCRYPT_MAX_PASSWORD, hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            print("the two passwords differ", file=sys.stderr)
+            return 1
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if not password or len(password.encode()) > BCRYPT_MAX_PASSWORD:
+        print(f"the password must have 1 to {BCRYPT_MAX_PASSWORD} bytes", file=sys.stderr)
+        return 1
+    print(hash_password(password, args.cost))
     return 0
 
 
@@ -524,6 +555,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--state-dir", help="state directory, overriding state_dir in the file")
     run.add_argument("--listen", help="address:port for the HTTP endpoints, overriding web.listen")
     run.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    run.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        metavar="FILE",
+        help="TLS and basic auth (Prometheus exporter-toolkit format), overriding web.config_file",
+    )
     run.set_defaults(func=cmd_run)
 
     check = sub.add_parser(
@@ -535,7 +572,18 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     check.add_argument("file", help="configuration file")
+    check.add_argument(
+        "--web.config.file", dest="web_config_file", metavar="FILE", help="also validate this web config file"
+    )
     check.set_defaults(func=cmd_check_config)
+
+    hashpw = sub.add_parser(
+        "hash-password",
+        help="bcrypt hash for basic_auth_users in the web config",
+        description="Read a password (prompted, or one line of standard input) and print its bcrypt hash.",
+    )
+    hashpw.add_argument("--cost", type=int, default=10, choices=range(10, 16), metavar="10..15")
+    hashpw.set_defaults(func=cmd_hash_password)
 
     probe = sub.add_parser(
         "probe",

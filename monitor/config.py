@@ -203,6 +203,9 @@ class ActionPlanLine(_Strict):
 
 class WebSettings(_Strict):
     listen: str = Field(default="127.0.0.1:9842", pattern=r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$")
+    config_file: str | None = Field(
+        default=None, description="TLS and basic auth in exporter-toolkit's format (as --web.config.file)"
+    )
 
 
 def _timestamp(value: object) -> object:

@@ -50,6 +50,7 @@ from monitor.state import State, TargetState, Transition
 from monitor.store import StateChange, Store, ZoneSample, safe_url
 from monitor.traffic import Reading, ZoneTraffic
 from monitor.usage import RadiusSnapshot, RadiusUsage, UsageRow
+from monitor.webconfig import WebGuard
 from monitor.zones import Zone, ZoneState, ZoneStatus, ZoneTransition, observe
 from probes.errors import ConfigError, StoreError
 from probes.radius import Usage
@@ -72,6 +73,14 @@ def _stamp(path: str | os.PathLike[str]) -> tuple[int, int] | None:
 def _zone_change(tr: ZoneTransition) -> StateChange:
     at = tr.at.timestamp()
     return StateChange(tr.zone, tr.old.value, tr.new.value, at, at, tr.reason, tr.message)
+
+
+def web_config_path(config: cfg.Config, config_path: str) -> str | None:
+    """web.config_file of the configuration, relative to the configuration's directory."""
+    name = config.web.config_file
+    if not name:
+        return None
+    return name if os.path.isabs(name) else os.path.join(os.path.dirname(os.path.abspath(config_path)), name)
 
 
 def vigia_version() -> str:
@@ -186,12 +195,20 @@ class StoreWriter:
 
 
 class Daemon:
-    def __init__(self, config_path: str, *, state_dir: str | None = None, listen: str | None = None) -> None:
+    def __init__(
+        self,
+        config_path: str,
+        *,
+        state_dir: str | None = None,
+        listen: str | None = None,
+        web_config: str | None = None,
+    ) -> None:
         self.config_path = config_path
         self._state_dir_override = state_dir
         self.config = cfg.parse(config_path, state_dir=state_dir)
         self.listen = listen or self.config.web.listen
         self.stats = DaemonStats(version=vigia_version())
+        self.web = WebGuard(web_config or web_config_path(self.config, config_path), self._on_web_reload)
         self._lock = threading.RLock()
         self.states: dict[str, TargetState] = {}
         self.zone_states: dict[str, ZoneState] = {}
@@ -231,6 +248,11 @@ class Daemon:
         raw = self.config.raw
         if raw is not None and raw.radius is not None and any(z.radius for z in self.config.zones):
             self.radius = RadiusUsage(raw.radius, self.config.zones, self.config.timezone)
+
+    def _on_web_reload(self, ok: bool) -> None:
+        self.stats.web_config_ok = ok
+        self.stats.web_config_reloads += 1
+        self.exposition.refresh()
 
     # -- the view the metrics collector reads -------------------------
 
@@ -284,9 +306,11 @@ class Daemon:
         self._running_since = time.time()
         self.writer.start()
         self.exposition.refresh()
-        self.server = MetricsServer(self.listen, self.exposition, self.ready)
+        self.server = MetricsServer(self.listen, self.exposition, self.ready, self.web)
         self.server.start()
-        log.info("serving /metrics on http://%s:%d/metrics", *self.server.address[:2])
+        scheme = "https" if self.web.tls else "http"
+        auth = " (basic auth)" if self.web.settings is not None and self.web.settings.users else ""
+        log.info("serving /metrics on %s://%s:%d/metrics%s", scheme, *self.server.address[:2], auth)
         self._schedule()
         self.scheduler.start(paused=True)
         if self.runner_drills is not None:

@@ -2,18 +2,24 @@
 
 Nothing in a request chooses a target, a file or a command: the paths are a
 fixed table, only GET and HEAD are answered, and /metrics serves a cached body.
+TLS, basic auth and extra headers come from the web config (monitor/webconfig.py);
+the TLS handshake runs in the connection's own thread so a slow client holds
+nothing but itself.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 import socketserver
+import ssl
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from monitor.metrics import CONTENT_TYPE, Exposition
+from monitor.webconfig import HANDSHAKE_TIMEOUT, WebGuard
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +34,26 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 64
+    guard: WebGuard
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        settings = self.guard.current()
+        if settings is None or settings.context is None:
+            super().finish_request(request, client_address)
+            return
+        request.settimeout(HANDSHAKE_TIMEOUT)
+        try:
+            conn = settings.context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError) as exc:
+            log.debug("TLS handshake with %s failed: %s", client_address[0], exc)
+            return
+        try:
+            if not settings.san_allowed(conn.getpeercert()):
+                log.info("TLS client %s refused: no allowed SAN in its certificate", client_address[0])
+                return
+            super().finish_request(conn, client_address)
+        finally:
+            conn.close()
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind resolves the listen address to a FQDN: a DNS query at start-up
@@ -42,21 +68,24 @@ def parse_listen(listen: str) -> tuple[str, int]:
 
 
 class MetricsServer:
-    def __init__(self, listen: str, exposition: Exposition, ready: Callable[[], bool]) -> None:
+    def __init__(
+        self, listen: str, exposition: Exposition, ready: Callable[[], bool], guard: WebGuard | None = None
+    ) -> None:
         host, port = parse_listen(listen)
         self.exposition = exposition
         self.ready = ready
+        self.guard = guard or WebGuard(None)
         handler = self._handler_class()
         family_v6 = ":" in host
         server_cls: type[_Server] = _Server
         if family_v6:
-            import socket
 
             class _V6(_Server):
                 address_family = socket.AF_INET6
 
             server_cls = _V6
         self.httpd = server_cls((host, port), handler)
+        self.httpd.guard = self.guard
         self.address = self.httpd.server_address
         self._thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="http", daemon=True
@@ -81,6 +110,7 @@ class MetricsServer:
             server_version = "vigia"
             sys_version = ""
             protocol_version = "HTTP/1.1"
+            timeout = 30  # an idle or trickling client is dropped, its thread freed
 
             def do_GET(self) -> None:
                 self._answer(send_body=True)
@@ -89,8 +119,16 @@ class MetricsServer:
                 self._answer(send_body=False)
 
             def _answer(self, *, send_body: bool) -> None:
+                settings = server.guard.current()
+                headers: dict[str, str] = dict(settings.headers) if settings is not None else {}
+                if settings is not None and settings.limiter is not None and not settings.limiter.allow():
+                    self._send(429, b"too many requests\n", "text/plain", headers, send_body)
+                    return
+                if not server.guard.authorized(settings, self.headers.get("Authorization")):
+                    headers["WWW-Authenticate"] = 'Basic realm="vigia"'
+                    self._send(401, b"unauthorized\n", "text/plain", headers, send_body)
+                    return
                 path = self.path.split("?", 1)[0]
-                headers: dict[str, str] = {}
                 if path == "/metrics":
                     gz = "gzip" in self.headers.get("Accept-Encoding", "")
                     body = server.exposition.body(gzipped=gz)
@@ -111,6 +149,9 @@ class MetricsServer:
                     status, body, ctype = 200, LANDING, "text/html; charset=utf-8"
                 else:
                     status, body, ctype = 404, b"not found\n", "text/plain"
+                self._send(status, body, ctype, headers, send_body)
+
+            def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str], send_body: bool) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
@@ -121,12 +162,7 @@ class MetricsServer:
                     self.wfile.write(body)
 
             def _refuse(self) -> None:
-                body = b"method not allowed\n"
-                self.send_response(405)
-                self.send_header("Allow", "GET, HEAD")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self._send(405, b"method not allowed\n", "text/plain", {"Allow": "GET, HEAD"}, True)
 
             do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse
 

@@ -54,6 +54,8 @@ class DaemonStats:
     reload_ok: bool = True
     reload_ok_at: float = field(default_factory=time.time)
     reloads: int = 0
+    web_config_ok: bool = True
+    web_config_reloads: int = 0
     store_errors: int = 0
     store_writes: int = 0
     store_write_seconds: float = 0.0
@@ -169,6 +171,14 @@ class VigiaCollector(Collector):
             value=stats.reload_ok_at,
         )
         yield CounterMetricFamily(PREFIX + "config_reloads", "Configuration reloads attempted.", value=stats.reloads)
+        yield GaugeMetricFamily(
+            PREFIX + "web_config_last_reload_successful",
+            "1 if the last change of the web config file was valid (an invalid one is not applied).",
+            value=1.0 if stats.web_config_ok else 0.0,
+        )
+        yield CounterMetricFamily(
+            PREFIX + "web_config_reloads", "Changes of the web config file read.", value=stats.web_config_reloads
+        )
         yield CounterMetricFamily(
             PREFIX + "store_errors", "Failed writes to the history store.", value=stats.store_errors
         )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -29,13 +31,17 @@ class VigiaProcess:
         self.config.write_text(config_text.replace("{port}", str(self.port)).replace("{state}", str(tmp / "state")))
         self.log = tmp / "vigia.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        # Set by tests that serve over TLS and basic auth: how this helper's own requests connect.
+        self.tls: ssl.SSLContext | None = None
+        self.auth: tuple[str, str] | None = None
+        self.env: dict[str, str] = {}
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def start(self, *extra: str) -> VigiaProcess:
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        env = dict(os.environ, PYTHONPATH=str(ROOT), **self.env)
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [
@@ -59,8 +65,12 @@ class VigiaProcess:
         return self
 
     def get(self, path: str) -> tuple[int, bytes]:
+        request = urllib.request.Request(self.url + path)
+        if self.auth is not None:
+            token = base64.b64encode(":".join(self.auth).encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
         try:
-            with urllib.request.urlopen(self.url + path, timeout=3) as resp:
+            with urllib.request.urlopen(request, timeout=3, context=self.tls) as resp:
                 return resp.status, resp.read()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()

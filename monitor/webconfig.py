@@ -1,0 +1,465 @@
+"""``--web.config.file``: TLS, basic auth and response headers, in Prometheus exporter-toolkit's format.
+
+The same file a node_exporter or Prometheus reads works here, with the same strict keys and
+the same checks (bcrypt hashes must parse, client CAs need a client-auth policy, only the
+security headers the toolkit allows). Relative paths are relative to the file's directory.
+
+Differences, each refused with a clear message rather than silently ignored:
+``RequestClientCert`` and ``RequireAnyClientCert`` (Python's TLS cannot accept a client
+certificate it does not verify) and ``curve_preferences`` (Python's ssl cannot set key
+exchange groups). ``http2`` is accepted and has no effect: vigia serves HTTP/1.1.
+
+The file and every file it names are watched: a change is read at the next connection, so a
+renewed certificate is served without a restart. A change that does not validate keeps the
+previous settings in force (logged, and ``vigia_web_config_last_reload_successful`` goes to 0):
+a typo must not open the endpoint or take it down.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import logging
+import os
+import re
+import ssl
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+import bcrypt
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from probes.errors import ConfigError, ConfigProblem
+from probes.settings import parse_duration
+from probes.yamlsource import Document, Path, load, pydantic_problems
+
+log = logging.getLogger(__name__)
+
+# exporter-toolkit's table: these headers only, and for two of them these values only.
+ALLOWED_HEADERS: dict[str, tuple[str, ...]] = {
+    "Strict-Transport-Security": (),
+    "X-Content-Type-Options": ("nosniff",),
+    "X-Frame-Options": ("deny", "sameorigin"),
+    "X-XSS-Protection": (),
+    "Content-Security-Policy": (),
+}
+
+TLS_VERSIONS = {
+    "TLS10": ssl.TLSVersion.TLSv1,
+    "TLS11": ssl.TLSVersion.TLSv1_1,
+    "TLS12": ssl.TLSVersion.TLSv1_2,
+    "TLS13": ssl.TLSVersion.TLSv1_3,
+}
+
+# Go's names (crypto/tls CipherSuites()) -> OpenSSL's. TLS 1.3 suites are not configurable in
+# Go either, so they are accepted and leave the TLS 1.3 set as it is.
+CIPHERS = {
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256": "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256": "ECDHE-RSA-AES128-GCM-SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384": "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384": "ECDHE-RSA-AES256-GCM-SHA384",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256": "ECDHE-ECDSA-CHACHA20-POLY1305",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256": "ECDHE-RSA-CHACHA20-POLY1305",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA": "ECDHE-ECDSA-AES128-SHA",
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA": "ECDHE-RSA-AES128-SHA",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA": "ECDHE-ECDSA-AES256-SHA",
+    "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA": "ECDHE-RSA-AES256-SHA",
+    "TLS_AES_128_GCM_SHA256": "",
+    "TLS_AES_256_GCM_SHA384": "",
+    "TLS_CHACHA20_POLY1305_SHA256": "",
+}
+
+CLIENT_AUTH = {
+    "NoClientCert": ssl.CERT_NONE,
+    "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
+    "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
+}
+UNVERIFIED_CLIENT_AUTH = ("RequestClientCert", "RequireAnyClientCert", "RequireClientCert")
+
+# bcrypt reads at most 72 bytes; Go's bcrypt and pyca's both refuse longer passwords.
+BCRYPT_MAX_PASSWORD = 72
+_BCRYPT = re.compile(r"^\$2[abxy]?\$(\d\d)\$[./A-Za-z0-9]{53}$")
+AUTH_CACHE_SIZE = 256
+NO_TLS_SWITCH = "TLS cannot be switched on or off without a restart"
+HANDSHAKE_TIMEOUT = 10.0
+
+Version = Literal["TLS10", "TLS11", "TLS12", "TLS13"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class TLSServerConfig(_Strict):
+    cert: str = ""
+    key: str = ""
+    client_ca: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    client_auth_type: str = ""
+    client_ca_file: str = ""
+    client_allowed_sans: list[str] | None = None
+    min_version: Version = "TLS12"
+    max_version: Version = "TLS13"
+    cipher_suites: list[str] = Field(default_factory=list)
+    curve_preferences: list[str] = Field(default_factory=list)
+    prefer_server_cipher_suites: bool = True
+
+    def enabled(self) -> bool:
+        return any((self.cert, self.key, self.client_ca, self.cert_file, self.key_file, self.client_auth_type))
+
+
+class HTTPServerConfig(_Strict):
+    http2: bool = True
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class RateLimitConfig(_Strict):
+    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
+    interval: Annotated[float, Field(ge=0)] = 0.0
+    burst: int = Field(default=0, ge=0)
+
+
+class WebConfigFile(_Strict):
+    tls_server_config: TLSServerConfig = Field(default_factory=TLSServerConfig)
+    http_server_config: HTTPServerConfig = Field(default_factory=HTTPServerConfig)
+    basic_auth_users: dict[str, str] = Field(default_factory=dict)
+    rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
+
+
+class TokenBucket:
+    """rate_limit: one token every ``interval`` seconds, at most ``burst`` saved up."""
+
+    def __init__(self, interval: float, burst: int) -> None:
+        self.interval = interval
+        self.burst = max(burst, 1)
+        self.tokens = float(self.burst)
+        self.at = time.monotonic()
+        self._lock = threading.Lock()
+
+    def allow(self) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            self.tokens = min(self.burst, self.tokens + (now - self.at) / self.interval)
+            self.at = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return True
+            return False
+
+
+@dataclass
+class WebSettings:
+    """One validated reading of the file: what a connection and a request are checked against."""
+
+    file: str
+    files: tuple[str, ...]  # the config file and every file it names, to watch for changes
+    context: ssl.SSLContext | None = None
+    allowed_sans: tuple[str, ...] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    users: dict[str, bytes] = field(default_factory=dict)
+    decoy: bytes = b""  # hash checked for unknown users, at the cost of the real ones
+    limiter: TokenBucket | None = None
+
+    @property
+    def tls(self) -> bool:
+        return self.context is not None
+
+    def san_allowed(self, peer: dict[str, Any] | None) -> bool:
+        if self.allowed_sans is None:
+            return True
+        names = {str(value) for _, value in (peer or {}).get("subjectAltName", ())}
+        return bool(names & set(self.allowed_sans))
+
+
+def _path(base: str, name: str) -> str:
+    return name if not name or os.path.isabs(name) else os.path.join(base, name)
+
+
+def _problems_of_headers(doc: Document, headers: dict[str, str]) -> list[ConfigProblem]:
+    out = []
+    for name, value in headers.items():
+        where: Path = ("http_server_config", "headers", name)
+        if name not in ALLOWED_HEADERS:
+            allowed = ", ".join(ALLOWED_HEADERS)
+            out.append(doc.problem(where, f"HTTP header {name!r} can not be configured (allowed: {allowed})", key=True))
+        elif ALLOWED_HEADERS[name] and value not in ALLOWED_HEADERS[name]:
+            out.append(doc.problem(where, f"expected one of {list(ALLOWED_HEADERS[name])}, not {value!r}"))
+    return out
+
+
+def _users(doc: Document, users: dict[str, str]) -> tuple[dict[str, bytes], bytes, list[ConfigProblem]]:
+    out: dict[str, bytes] = {}
+    problems = []
+    cost = 4  # bcrypt's lowest
+    for user, hashed in users.items():
+        m = _BCRYPT.match(hashed)
+        ok = m is not None and 4 <= int(m.group(1)) <= 31
+        if ok:
+            try:
+                bcrypt.checkpw(b"", hashed.encode())
+            except ValueError:
+                ok = False
+        if not ok:
+            problems.append(
+                doc.problem(
+                    ("basic_auth_users", user),
+                    "not a bcrypt hash (make one with `vigia hash-password` or `htpasswd -nBC 10 '' | tr -d ':\\n'`)",
+                )
+            )
+            continue
+        assert m is not None
+        cost = max(cost, int(m.group(1)))
+        out[user] = hashed.encode()
+    # Unknown users are checked against this decoy so that a wrong name costs what a wrong
+    # password costs: response time tells nothing about which names exist.
+    decoy = bcrypt.hashpw(os.urandom(16), bcrypt.gensalt(rounds=cost)) if out else b""
+    return out, decoy, problems
+
+
+def _pem_path(text: str) -> str:
+    """Inline PEM as a path ssl can load, without writing the secret to disk (a memfd)."""
+    fd = os.memfd_create("vigia-web-pem", os.MFD_CLOEXEC)
+    os.write(fd, text.encode())
+    return f"/proc/self/fd/{fd}"
+
+
+def _close_pem(path: str) -> None:
+    if path.startswith("/proc/self/fd/"):
+        os.close(int(path.rsplit("/", 1)[1]))
+
+
+def _context(
+    doc: Document, t: TLSServerConfig, base: str
+) -> tuple[ssl.SSLContext | None, list[str], list[ConfigProblem]]:
+    at: Path = ("tls_server_config",)
+    problems: list[ConfigProblem] = []
+    files: list[str] = []
+    if t.client_auth_type in UNVERIFIED_CLIENT_AUTH:
+        problems.append(
+            doc.problem(
+                (*at, "client_auth_type"),
+                f"{t.client_auth_type} is not supported: vigia only accepts client certificates it verifies; "
+                "use RequireAndVerifyClientCert (or VerifyClientCertIfGiven) with client_ca_file",
+            )
+        )
+    elif t.client_auth_type not in ("", *CLIENT_AUTH):
+        problems.append(doc.problem((*at, "client_auth_type"), f"invalid client_auth_type {t.client_auth_type!r}"))
+    if t.curve_preferences:
+        problems.append(
+            doc.problem((*at, "curve_preferences"), "not supported: Python's ssl cannot set key exchange groups")
+        )
+    unknown = [c for c in t.cipher_suites if c not in CIPHERS]
+    if unknown:
+        problems.append(doc.problem((*at, "cipher_suites"), f"unknown cipher suite(s): {', '.join(unknown)}"))
+    if t.cert and t.cert_file:
+        problems.append(doc.problem((*at, "cert"), "give cert or cert_file, not both"))
+    if t.key and t.key_file:
+        problems.append(doc.problem((*at, "key"), "give key or key_file, not both"))
+    if not (t.cert or t.cert_file):
+        problems.append(doc.problem(at, "missing one of cert or cert_file", key=True))
+    if not (t.key or t.key_file):
+        problems.append(doc.problem(at, "missing one of key or key_file", key=True))
+    has_ca = bool(t.client_ca or t.client_ca_file)
+    mode = CLIENT_AUTH.get(t.client_auth_type or "NoClientCert")
+    if has_ca and mode == ssl.CERT_NONE:
+        problems.append(doc.problem(at, "client CA's have been configured without a client_auth_type"))
+    if mode in (ssl.CERT_OPTIONAL, ssl.CERT_REQUIRED) and not has_ca:
+        problems.append(doc.problem((*at, "client_auth_type"), "needs client_ca_file (or client_ca) to verify against"))
+    if t.client_allowed_sans is not None and mode != ssl.CERT_REQUIRED:
+        problems.append(
+            doc.problem((*at, "client_allowed_sans"), "requires client_auth_type RequireAndVerifyClientCert")
+        )
+    if TLS_VERSIONS[t.min_version] > TLS_VERSIONS[t.max_version]:
+        problems.append(doc.problem((*at, "min_version"), "min_version is above max_version"))
+    if problems:
+        return None, files, problems
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = TLS_VERSIONS[t.min_version]
+    ctx.maximum_version = TLS_VERSIONS[t.max_version]
+    if t.prefer_server_cipher_suites:
+        ctx.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
+    tls12 = [CIPHERS[c] for c in t.cipher_suites if CIPHERS[c]]
+    if tls12:
+        ctx.set_ciphers(":".join(tls12))
+    cert = _path(base, t.cert_file) if t.cert_file else _pem_path(t.cert)
+    key = _path(base, t.key_file) if t.key_file else _pem_path(t.key)
+    files += [p for p in (cert, key) if not p.startswith("/proc/")]
+    try:
+        ctx.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        which = "cert_file" if t.cert_file else "cert"
+        problems.append(doc.problem((*at, which), f"cannot load the certificate and key ({cert}, {key}): {exc}"))
+    finally:
+        _close_pem(cert)
+        _close_pem(key)
+    if mode is not None and mode != ssl.CERT_NONE:
+        ctx.verify_mode = mode
+        try:
+            if t.client_ca_file:
+                ca = _path(base, t.client_ca_file)
+                files.append(ca)
+                ctx.load_verify_locations(cafile=ca)
+            else:
+                ctx.load_verify_locations(cadata=t.client_ca)
+        except (OSError, ssl.SSLError) as exc:
+            problems.append(doc.problem((*at, "client_ca_file"), f"cannot load the client CA: {exc}"))
+    return (None if problems else ctx), files, problems
+
+
+def parse(file: str) -> WebSettings:
+    """Read and validate a web config file; raise ConfigError listing every problem."""
+    doc = load(file)
+    if doc.problems and doc.data is None:
+        raise ConfigError(doc.problems)
+    problems = list(doc.problems)
+    data = doc.data if doc.data is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError([*problems, doc.problem((), "the file must be a mapping")])
+    rate = data.get("rate_limit")
+    if isinstance(rate, dict) and "interval" in rate:
+        try:
+            data = {**data, "rate_limit": {**rate, "interval": parse_duration(rate["interval"])}}
+        except ValueError as exc:
+            problems.append(doc.problem(("rate_limit", "interval"), str(exc)))
+            data = {**data, "rate_limit": {**rate, "interval": 0.0}}
+    try:
+        model = WebConfigFile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(problems + pydantic_problems(doc, exc, ())) from None
+    base = os.path.dirname(os.path.abspath(file))
+    problems += _problems_of_headers(doc, model.http_server_config.headers)
+    users, decoy, user_problems = _users(doc, model.basic_auth_users)
+    problems += user_problems
+    context, files = None, [os.path.abspath(file)]
+    tls = model.tls_server_config
+    if tls.enabled():
+        context, named, tls_problems = _context(doc, tls, base)
+        files += named
+        problems += tls_problems
+    if problems:
+        raise ConfigError(problems)
+    limit = model.rate_limit
+    return WebSettings(
+        file=file,
+        files=tuple(files),
+        context=context,
+        allowed_sans=tuple(tls.client_allowed_sans) if tls.client_allowed_sans is not None else None,
+        headers=dict(model.http_server_config.headers),
+        users=users,
+        decoy=decoy,
+        limiter=TokenBucket(limit.interval, limit.burst) if limit.interval > 0 else None,
+    )
+
+
+def _stamps(files: tuple[str, ...]) -> tuple[tuple[int, int, int] | None, ...]:
+    out: list[tuple[int, int, int] | None] = []
+    for f in files:
+        try:
+            st = os.stat(f)
+        except OSError:
+            out.append(None)
+        else:
+            out.append((st.st_mtime_ns, st.st_size, st.st_ino))
+    return tuple(out)
+
+
+class WebGuard:
+    """The web settings in force, re-read when the file or a file it names changes."""
+
+    def __init__(self, file: str | None, on_reload: Callable[[bool], None] | None = None) -> None:
+        self.file = file
+        self.settings = parse(file) if file else None
+        self._stamps = _stamps(self.settings.files) if self.settings else ()
+        self.on_reload = on_reload
+        self._lock = threading.Lock()
+        self._auth_lock = threading.Lock()  # bcrypt is CPU-heavy: one at a time
+        self._cache: OrderedDict[bytes, bool] = OrderedDict()
+
+    @property
+    def tls(self) -> bool:
+        return self.settings is not None and self.settings.tls
+
+    def current(self) -> WebSettings | None:
+        settings = self.settings
+        if settings is None:
+            return None
+        stamps = _stamps(settings.files)
+        if stamps == self._stamps:
+            return settings
+        with self._lock:
+            if self.settings is not settings or stamps == self._stamps:
+                return self.settings
+            self._stamps = stamps
+            try:
+                fresh = parse(settings.file)
+                if fresh.tls != settings.tls:
+                    raise ConfigError([ConfigProblem(settings.file, None, None, "tls_server_config", NO_TLS_SWITCH)])
+            except ConfigError as exc:
+                log.error("web config changed and is invalid; the previous one stays in force:\n%s", exc)
+                self._reloaded(False)
+                return settings
+            self._stamps = _stamps(fresh.files)
+            self.settings = fresh
+            self._cache.clear()
+            log.info("web config %s re-read", settings.file)
+            self._reloaded(True)
+            return fresh
+
+    def _reloaded(self, ok: bool) -> None:
+        if self.on_reload is not None:
+            self.on_reload(ok)
+
+    def authorized(self, settings: WebSettings | None, header: str | None) -> bool:
+        """Whether a request with this Authorization header may be served."""
+        if settings is None or not settings.users:
+            return True
+        credentials = _basic(header)
+        if credentials is None:
+            return False
+        user, password = credentials
+        hashed = settings.users.get(user)
+        known = hashed is not None
+        checked = hashed if hashed is not None else settings.decoy
+        if len(password) > BCRYPT_MAX_PASSWORD:
+            return False
+        # Keyed on a digest so that no password stays in memory; cached because bcrypt is slow by design.
+        key = hashlib.sha256(b"\0".join((user.encode(), checked, password))).digest()
+        with self._auth_lock:
+            ok = self._cache.get(key)
+            if ok is None:
+                ok = bcrypt.checkpw(password, checked)
+                self._cache[key] = ok
+                if len(self._cache) > AUTH_CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        return ok and known
+
+
+def _basic(header: str | None) -> tuple[str, bytes] | None:
+    """user and password of a Basic Authorization header, or None for anything else."""
+    if not header:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        raw = base64.b64decode(token.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    user, sep, password = raw.partition(b":")
+    if not sep:
+        return None
+    try:
+        return user.decode("utf-8"), password
+    except UnicodeDecodeError:
+        return None
+
+
+def hash_password(password: str, cost: int = 10) -> str:
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=cost)).decode()
