@@ -46,6 +46,7 @@ from monitor.findings import Finding, Policy
 from monitor.httpserver import MetricsServer
 from monitor.maintenance import active_window
 from monitor.metrics import CycleStats, DaemonStats, Exposition
+from monitor.sdnotify import Notifier
 from monitor.state import State, TargetState, Transition
 from monitor.store import StateChange, Store, ZoneSample, safe_url
 from monitor.traffic import Reading, ZoneTraffic
@@ -209,6 +210,9 @@ class Daemon:
         self.listen = listen or self.config.web.listen
         self.stats = DaemonStats(version=vigia_version())
         self.web = WebGuard(web_config or web_config_path(self.config, config_path), self._on_web_reload)
+        self.notifier = Notifier()
+        self._cycles_since = time.time()
+        self._watchdog_quiet = False
         self._lock = threading.RLock()
         self.states: dict[str, TargetState] = {}
         self.zone_states: dict[str, ZoneState] = {}
@@ -312,10 +316,50 @@ class Daemon:
         auth = " (basic auth)" if self.web.settings is not None and self.web.settings.users else ""
         log.info("serving /metrics on %s://%s:%d/metrics%s", scheme, *self.server.address[:2], auth)
         self._schedule()
+        if self.notifier.watchdog_interval is not None:
+            self.scheduler.add_job(
+                self._watchdog_job,
+                IntervalTrigger(seconds=max(self.notifier.watchdog_interval / 2, 0.5), timezone=self.config.timezone),
+                id="watchdog",
+                name="systemd watchdog: vouch for running cycles",
+                next_run_time=datetime.now(UTC),
+            )
         self.scheduler.start(paused=True)
         if self.runner_drills is not None:
             self._start_drills(self.runner_drills)
         self.scheduler.resume()
+        self.notifier.ready(self._status_line())
+
+    def _status_line(self) -> str:
+        scheme = "https" if self.web.tls else "http"
+        host, port = (str(self.server.address[0]), self.server.port) if self.server is not None else ("", 0)
+        reload = "" if self.stats.reload_ok else "; last reload FAILED, running the previous configuration"
+        return (
+            f"{len(self.config.targets)} targets, {len(self.config.zones)} zones; "
+            f"serving {scheme}://{host}:{port}/metrics{reload}"
+        )
+
+    def cycles_running(self, now: float) -> bool:
+        """Whether every interval group keeps finishing cycles: what the watchdog ping vouches for.
+
+        A cycle owns its deadline and ends within its interval, so a group with no cycle ended
+        for three intervals (at least five seconds more than one) is wedged, not slow.
+        """
+        for interval in {t.interval for t in self.config.targets}:
+            c = self.stats.cycles.get(interval)
+            last = max(c.last_end if c is not None else 0.0, self._cycles_since)
+            if now - last > max(3 * interval, interval + 5.0):
+                return False
+        return True
+
+    def _watchdog_job(self) -> None:
+        # Never takes the daemon's lock: a cycle wedged on it must silence the watchdog, not this job.
+        if self.cycles_running(time.time()):
+            self.notifier.watchdog()
+            self._watchdog_quiet = False
+        elif not self._watchdog_quiet:
+            self._watchdog_quiet = True
+            log.error("probe cycles have stopped finishing; withholding the systemd watchdog ping")
 
     def _restore_states(self) -> None:
         self.audit.load(self.store.load_findings())
@@ -357,6 +401,7 @@ class Daemon:
 
     def _schedule(self) -> None:
         intervals = sorted({t.interval for t in self.config.targets})
+        self._cycles_since = time.time()
         for interval in intervals:
             jitter = random.uniform(0, min(interval, 5.0) * 0.2)
             self.scheduler.add_job(
@@ -703,6 +748,7 @@ class Daemon:
     def stop(self) -> None:
         """Finish the running cycle and its writes, close the store."""
         log.info("stopping: waiting for the running cycle to finish")
+        self.notifier.stopping()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         self.writer.stop()
@@ -730,6 +776,8 @@ class Daemon:
             self._stop.wait(0.2)
             if self._reload.is_set():
                 self._reload.clear()
+                self.notifier.reloading()
                 self.reload()
+                self.notifier.ready(self._status_line())
         self.stop()
         return 0
