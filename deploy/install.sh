@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Install or upgrade vigia on a Debian server (README, "Installing on a Debian server").
+#
+#   deploy/install.sh [--prometheus] [--grafana] [--no-start] [--root DIR]
+#
+#   1. Debian packages vigia needs at run time (python3-venv, Pango for PDF reports)
+#   2. the system user and group "vigia" (no login, home /var/lib/vigia)
+#   3. a virtualenv in /opt/vigia with this checkout installed (upgrades replace it)
+#   4. /etc/vigia: vigia.yml, plans/ and web.yml from the examples, only where absent;
+#      root:vigia, 0640 (secrets live here too)
+#   5. /etc/systemd/system/vigia.service; daemon-reload, enable and (re)start
+#   6. --prometheus: the recording and alert rules in /etc/prometheus/rules/
+#   7. --grafana: provisioning in /etc/grafana/provisioning/, dashboards in /var/lib/grafana/dashboards/vigia
+#
+# --root DIR installs into DIR instead of / (staging, and the test suite: tests/test_install.py);
+# packages are then not installed and no service is started. Safe to run again: that is the upgrade.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SRC=$(pwd)
+
+root="" prometheus=0 grafana=0 start=1
+while (( $# )); do
+  case "$1" in
+    --root) root=$(realpath -m "$2"); shift 2 ;;
+    --prometheus) prometheus=1; shift ;;
+    --grafana) grafana=1; shift ;;
+    --no-start) start=0; shift ;;
+    *) echo "install: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+[[ $(id -u) -eq 0 ]] || { echo "install: run as root" >&2; exit 1; }
+say() { echo "install: $*"; }
+
+# 1. packages
+if [[ -z "$root" ]]; then
+  debs=(python3 python3-venv iproute2 libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
+  missing=()
+  for p in "${debs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if (( ${#missing[@]} )); then
+    say "installing ${missing[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+fi
+
+# 2. user
+if ! grep -q '^vigia:' "$root/etc/passwd" 2>/dev/null; then
+  say "creating system user vigia"
+  useradd ${root:+--prefix "$root"} --system --user-group --home-dir /var/lib/vigia --no-create-home \
+    --shell /usr/sbin/nologin --comment "vigia monitoring" vigia
+fi
+gid=$(awk -F: '$1 == "vigia" {print $3}' "$root/etc/group")
+
+# 3. virtualenv (Debian's python3, so the service depends on nothing under /root or /home)
+venv="$root/opt/vigia"
+[[ -x "$venv/bin/python" ]] || /usr/bin/python3 -m venv "$venv"
+"$venv/bin/pip" install -q --disable-pip-version-check --upgrade "$SRC[postgresql]"
+install -d -m 0755 "$venv/share"
+install -m 0644 README.md "$venv/share/README.md"
+say "vigia $("$venv/bin/vigia" version) in /opt/vigia"
+
+# 4. configuration: never overwritten
+install -d -m 0750 -o root -g "$gid" "$root/etc/vigia" "$root/etc/vigia/plans"
+put_config() {  # source destination
+  if [[ -e "$2" ]]; then say "keeping ${2#"$root"}"; return; fi
+  install -m 0640 -o root -g "$gid" "$1" "$2"
+  say "wrote ${2#"$root"}"
+}
+put_config examples/cartagena.yml "$root/etc/vigia/vigia.yml"
+put_config examples/plans/cartagena-continuidad.yml "$root/etc/vigia/plans/cartagena-continuidad.yml"
+put_config deploy/etc/web.yml "$root/etc/vigia/web.yml"
+install -d -m 0750 -o "$(awk -F: '$1 == "vigia" {print $3}' "$root/etc/passwd")" -g "$gid" "$root/var/lib/vigia"
+
+# 5. service
+install -D -m 0644 deploy/systemd/vigia.service "$root/etc/systemd/system/vigia.service"
+if [[ -z "$root" && -d /run/systemd/system ]]; then
+  systemctl daemon-reload
+  systemctl enable vigia.service
+  if (( start )); then systemctl try-restart vigia.service || true; systemctl start vigia.service; fi
+  say "service: $(systemctl is-active vigia.service || true)"
+else
+  say "systemd not running here: unit installed, not started"
+fi
+
+# 6. Prometheus rules (the scrape job is in deploy/prometheus/prometheus.yml: add it to the server's config)
+if (( prometheus )); then
+  install -d -m 0755 "$root/etc/prometheus/rules"
+  install -m 0644 deploy/prometheus/rules/*.yml "$root/etc/prometheus/rules/"
+  if command -v promtool >/dev/null; then promtool check rules "$root"/etc/prometheus/rules/vigia-*.yml >/dev/null; fi
+  say "Prometheus rules in /etc/prometheus/rules (add the vigia job and rule_files, then reload Prometheus)"
+fi
+
+# 7. Grafana provisioning and dashboards
+if (( grafana )); then
+  install -D -m 0644 deploy/grafana/provisioning/datasources/vigia.yml "$root/etc/grafana/provisioning/datasources/vigia.yml"
+  install -D -m 0644 deploy/grafana/provisioning/dashboards/vigia.yml "$root/etc/grafana/provisioning/dashboards/vigia.yml"
+  install -d -m 0755 "$root/var/lib/grafana/dashboards/vigia"
+  install -m 0644 deploy/grafana/dashboards/*.json "$root/var/lib/grafana/dashboards/vigia/"
+  say "Grafana provisioning and dashboards installed (restart grafana-server to load them)"
+fi
+say "done"
