@@ -317,3 +317,16 @@ def test_client_certificates_and_allowed_sans(tmp_path: Path) -> None:
         assert vigia.proc is not None and vigia.proc.poll() is None
     finally:
         vigia.stop()
+
+
+def test_rate_limit_answers_429(tmp_path: Path) -> None:
+    web = write(tmp_path / "web.yml", "rate_limit: {interval: 1h, burst: 2}\n")
+    vigia = VigiaProcess(CONFIG, tmp_path)
+    vigia.start("--web.config.file", str(web))
+    try:
+        # wait_ready spends tokens too; from then on the bucket is empty for an hour.
+        vigia.wait_for(lambda: vigia.get("/-/healthy")[0] in (200, 429), 20, "the daemon to answer")
+        statuses = [vigia.get("/-/healthy")[0] for _ in range(3)]
+        assert statuses[-1] == 429 and statuses.count(200) <= 2
+    finally:
+        vigia.stop()
