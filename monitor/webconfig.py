@@ -379,7 +379,8 @@ class WebGuard:
         self._stamps = _stamps(self.settings.files) if self.settings else ()
         self.on_reload = on_reload
         self._lock = threading.Lock()
-        self._auth_lock = threading.Lock()  # bcrypt is CPU-heavy: one at a time
+        self._bcrypt_lock = threading.Lock()  # bcrypt is CPU-heavy: one at a time, cache hits not held up
+        self._cache_lock = threading.Lock()
         self._cache: OrderedDict[bytes, bool] = OrderedDict()
 
     @property
@@ -407,7 +408,8 @@ class WebGuard:
                 return settings
             self._stamps = _stamps(fresh.files)
             self.settings = fresh
-            self._cache.clear()
+            with self._cache_lock:
+                self._cache.clear()
             log.info("web config %s re-read", settings.file)
             self._reloaded(True)
             return fresh
@@ -431,10 +433,12 @@ class WebGuard:
             return False
         # Keyed on a digest so that no password stays in memory; cached because bcrypt is slow by design.
         key = hashlib.sha256(b"\0".join((user.encode(), checked, password))).digest()
-        with self._auth_lock:
+        with self._cache_lock:
             ok = self._cache.get(key)
-            if ok is None:
+        if ok is None:
+            with self._bcrypt_lock:
                 ok = bcrypt.checkpw(password, checked)
+            with self._cache_lock:
                 self._cache[key] = ok
                 if len(self._cache) > AUTH_CACHE_SIZE:
                     self._cache.popitem(last=False)
