@@ -12,8 +12,9 @@
 #   6. --prometheus: the recording and alert rules in /etc/prometheus/rules/
 #   7. --grafana: provisioning in /etc/grafana/provisioning/, dashboards in /var/lib/grafana/dashboards/vigia
 #
-# --root DIR installs into DIR instead of / (staging, and the test suite: tests/test_install.py);
-# packages are then not installed and no service is started. Safe to run again: that is the upgrade.
+# --root DIR installs into DIR instead of / (staging, and the test suite: tests/test_install.py); the
+# packages still go to this machine (its python3 builds the virtualenv) and no service is started.
+# Safe to run again: that is the upgrade.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=$(pwd)
@@ -32,16 +33,16 @@ done
 say() { echo "install: $*"; }
 
 # 1. packages
-if [[ -z "$root" ]]; then
-  debs=(python3 python3-venv iproute2 libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
-  missing=()
-  for p in "${debs[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  if (( ${#missing[@]} )); then
-    say "installing ${missing[*]}"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-  fi
+debs=(python3 python3-venv iproute2 libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
+missing=()
+for p in "${debs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if (( ${#missing[@]} )); then
+  say "installing ${missing[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  say "packages: ${debs[*]} present"
 fi
 
 # 2. user

@@ -49,6 +49,7 @@ def staged() -> Iterator[Path]:
         )
         assert done.returncode == 0, done.stdout + done.stderr
         assert "systemd not running here: unit installed, not started" in done.stdout
+        assert "packages: python3 python3-venv" in done.stdout or "installing " in done.stdout
         yield root
     finally:
         shutil.rmtree(root, ignore_errors=True)

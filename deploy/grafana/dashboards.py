@@ -195,15 +195,29 @@ def overview() -> Board:
     b = Board("vigia-resumen", "vigia — Resumen", "Zonas Digitales, centro de datos, continuidad y seguridad")
     b.row("Zonas Digitales")
     b.panel(
-        "stat",
+        "gauge",
         "Zonas arriba",
-        [("sum(vigia_zone_up)", "")],
-        w=4,
+        [("sum(vigia_zone_up)", "Zonas arriba"), ("count(vigia_zone_info)", "Inventario")],
+        w=8,
         instant=True,
-        description="Zonas que ofrecen servicio (arriba o degradadas).",
-        defaults={"thresholds": thresholds(("red", None), ("green", 1))},
+        description="Zonas que ofrecen servicio (arriba o degradadas), sobre las del inventario (N/32).",
+        defaults={
+            "min": 0,
+            "thresholds": {**thresholds(("red", None), ("orange", 90), ("green", 100)), "mode": "percentage"},
+        },
+        options={"showThresholdMarkers": False, "reduceOptions": {"calcs": ["lastNotNull"], "fields": ""}},
+        # The inventory query sets the gauge's maximum, so the gauge reads N of 32 whatever the inventory.
+        transformations=[
+            {
+                "id": "configFromData",
+                "options": {
+                    "configRefId": "B",
+                    "mappings": [{"fieldName": "Inventario", "handlerKey": "max"}],
+                    "applyTo": {"id": "byFrameRefID", "options": "A"},
+                },
+            }
+        ],
     )
-    b.panel("stat", "Zonas en inventario", [("count(vigia_zone_info)", "")], w=4, instant=True)
     b.panel(
         "stat",
         "Zonas caídas",
