@@ -129,7 +129,11 @@ def test_thirty_two_zones(lab, tmp_path: Path) -> None:
         by_zone.setdefault(zone_id, []).append((kind, start_ts, end_ts, reason))
     assert set(by_zone) == {"ZD-03", "ZD-05", "ZD-07", "ZD-09", "ZD-13"}
     for zid in ("ZD-03", "ZD-07", "ZD-13"):
-        [(kind, s, e, reason)] = by_zone[zid]
+        # A link that comes back may lose its first echo to neighbour resolution: a short degraded
+        # period after the return is what a citizen saw too. Before it, exactly one outage.
+        after = [p for p in by_zone[zid][1:] if p[0] == "degraded" and p[1] >= back_at]
+        assert by_zone[zid][1:] == after, (zid, by_zone[zid], down_at, back_at)
+        (kind, s, e, reason) = by_zone[zid][0]
         assert kind == "down"
         assert down_at - 1 <= s <= down_at + 3 and back_at <= e <= back_at + 6
         assert reason == ("portal_refused" if zid == "ZD-13" else "gateway_timeout")
