@@ -106,10 +106,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             f"{len(plan.drills)} drills)"
         )
     print(f"{args.file}: OK ({len(conf.targets)} targets, {len(conf.maintenance)} maintenance windows)")
-    from monitor.daemon import web_config_path
     from monitor.webconfig import parse as parse_web
 
-    web_file = args.web_config_file or web_config_path(conf, args.file)
+    web_file = args.web_config_file or conf.web.config_file
     if web_file:
         try:
             web = parse_web(web_file)

@@ -328,6 +328,13 @@ class Config:
         raise KeyError(target_id)
 
 
+def _beside(file: str, name: str | None) -> str | None:
+    """A path named in the configuration, relative to the configuration's own directory."""
+    if not name:
+        return None
+    return os.path.join(os.path.dirname(os.path.abspath(file)), name)
+
+
 def parse(file: str, text: str | None = None, *, state_dir: str | None = None) -> Config:
     """Read and validate a configuration file; raise ConfigError listing every problem."""
     doc = load(file, text)
@@ -378,13 +385,11 @@ def parse(file: str, text: str | None = None, *, state_dir: str | None = None) -
         log_level=raw.log_level,
         defaults=raw.defaults,
         store=raw.store,
-        web=raw.web,
+        web=raw.web.model_copy(update={"config_file": _beside(file, raw.web.config_file)}),
         targets=tuple(targets),
         maintenance=tuple(maintenance),
         zones=tuple(zones),
-        continuity_plan=(
-            os.path.join(os.path.dirname(os.path.abspath(file)), raw.continuity.plan) if raw.continuity else None
-        ),
+        continuity_plan=_beside(file, raw.continuity.plan) if raw.continuity else None,
         drills_paused=raw.continuity.paused if raw.continuity else False,
         raw=raw,
     )

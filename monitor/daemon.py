@@ -42,6 +42,7 @@ from continuity.status import DrillStatus, drill_status, service_status
 from monitor import config as cfg
 from monitor.audit import Audit
 from monitor.cycle import CycleRunner
+from monitor.filestamp import Stamp, stamp
 from monitor.findings import Finding, Policy
 from monitor.httpserver import MetricsServer
 from monitor.maintenance import active_window
@@ -63,25 +64,9 @@ log = logging.getLogger("vigia")
 MAX_PENDING_RESULTS = 200_000
 
 
-def _stamp(path: str | os.PathLike[str]) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return st.st_mtime_ns, st.st_size
-
-
 def _zone_change(tr: ZoneTransition) -> StateChange:
     at = tr.at.timestamp()
     return StateChange(tr.zone, tr.old.value, tr.new.value, at, at, tr.reason, tr.message)
-
-
-def web_config_path(config: cfg.Config, config_path: str) -> str | None:
-    """web.config_file of the configuration, relative to the configuration's directory."""
-    name = config.web.config_file
-    if not name:
-        return None
-    return name if os.path.isabs(name) else os.path.join(os.path.dirname(os.path.abspath(config_path)), name)
 
 
 def vigia_version() -> str:
@@ -209,7 +194,7 @@ class Daemon:
         self.config = cfg.parse(config_path, state_dir=state_dir)
         self.listen = listen or self.config.web.listen
         self.stats = DaemonStats(version=vigia_version())
-        self.web = WebGuard(web_config or web_config_path(self.config, config_path), self._on_web_reload)
+        self.web = WebGuard(web_config or self.config.web.config_file, self._on_web_reload)
         self.notifier = Notifier()
         self._cycles_since = time.time()
         self._watchdog_quiet = False
@@ -240,7 +225,7 @@ class Daemon:
         self._running_since = time.time()
         self.runner_drills: Runner | None = None
         self.drill_status: dict[str, DrillStatus] = {}
-        self._journal_seen: tuple[int, int] | None = None
+        self._journal_seen: Stamp | None = None
         if self.config.continuity_plan is not None:
             plan = continuity_plan.parse(self.config.continuity_plan)
             self.runner_drills = Runner(plan, Journal(os.path.join(self.config.state_dir, "drills")))
@@ -312,9 +297,8 @@ class Daemon:
         self.exposition.refresh()
         self.server = MetricsServer(self.listen, self.exposition, self.ready, self.web)
         self.server.start()
-        scheme = "https" if self.web.tls else "http"
         auth = " (basic auth)" if self.web.settings is not None and self.web.settings.users else ""
-        log.info("serving /metrics on %s://%s:%d/metrics%s", scheme, *self.server.address[:2], auth)
+        log.info("serving /metrics on %s%s", self._metrics_url(), auth)
         self._schedule()
         if self.notifier.watchdog_interval is not None:
             self.scheduler.add_job(
@@ -330,13 +314,14 @@ class Daemon:
         self.scheduler.resume()
         self.notifier.ready(self._status_line())
 
-    def _status_line(self) -> str:
-        scheme = "https" if self.web.tls else "http"
+    def _metrics_url(self) -> str:
         host, port = (str(self.server.address[0]), self.server.port) if self.server is not None else ("", 0)
+        return f"{'https' if self.web.tls else 'http'}://{host}:{port}/metrics"
+
+    def _status_line(self) -> str:
         reload = "" if self.stats.reload_ok else "; last reload FAILED, running the previous configuration"
         return (
-            f"{len(self.config.targets)} targets, {len(self.config.zones)} zones; "
-            f"serving {scheme}://{host}:{port}/metrics{reload}"
+            f"{len(self.config.targets)} targets, {len(self.config.zones)} zones; serving {self._metrics_url()}{reload}"
         )
 
     def cycles_running(self, now: float) -> bool:
@@ -555,12 +540,12 @@ class Daemon:
         runner = self.runner_drills
         if runner is not None:
             self.drill_status = drill_status(runner.plan, list(runner.journal.runs()))
-            self._journal_seen = _stamp(runner.journal.file)
+            self._journal_seen = stamp(runner.journal.file)
 
     def _refresh_drill_status_if_changed(self) -> None:
         # Manual runs (`vigia drill run`) append to the journal from another process.
         runner = self.runner_drills
-        if runner is not None and _stamp(runner.journal.file) != self._journal_seen:
+        if runner is not None and stamp(runner.journal.file) != self._journal_seen:
             self._refresh_drill_status()
 
     def current_drills(self) -> tuple[Plan | None, dict[str, DrillStatus]]:

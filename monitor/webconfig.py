@@ -34,8 +34,9 @@ from typing import Annotated, Any, Literal
 import bcrypt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from monitor.filestamp import Stamp, stamp
 from probes.errors import ConfigError, ConfigProblem
-from probes.settings import parse_duration
+from probes.settings import Duration
 from probes.yamlsource import Document, Path, load, pydantic_problems
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ class HTTPServerConfig(_Strict):
 
 class RateLimitConfig(_Strict):
     model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
-    interval: Annotated[float, Field(ge=0)] = 0.0
+    interval: Annotated[Duration, Field(ge=0)] = 0.0
     burst: int = Field(default=0, ge=0)
 
 
@@ -322,13 +323,6 @@ def parse(file: str) -> WebSettings:
     data = doc.data if doc.data is not None else {}
     if not isinstance(data, dict):
         raise ConfigError([*problems, doc.problem((), "the file must be a mapping")])
-    rate = data.get("rate_limit")
-    if isinstance(rate, dict) and "interval" in rate:
-        try:
-            data = {**data, "rate_limit": {**rate, "interval": parse_duration(rate["interval"])}}
-        except ValueError as exc:
-            problems.append(doc.problem(("rate_limit", "interval"), str(exc)))
-            data = {**data, "rate_limit": {**rate, "interval": 0.0}}
     try:
         model = WebConfigFile.model_validate(data)
     except ValidationError as exc:
@@ -358,23 +352,14 @@ def parse(file: str) -> WebSettings:
     )
 
 
-def _stamps(files: tuple[str, ...]) -> tuple[tuple[int, int, int] | None, ...]:
-    out: list[tuple[int, int, int] | None] = []
-    for f in files:
-        try:
-            st = os.stat(f)
-        except OSError:
-            out.append(None)
-        else:
-            out.append((st.st_mtime_ns, st.st_size, st.st_ino))
-    return tuple(out)
+def _stamps(files: tuple[str, ...]) -> tuple[Stamp | None, ...]:
+    return tuple(stamp(f) for f in files)
 
 
 class WebGuard:
     """The web settings in force, re-read when the file or a file it names changes."""
 
     def __init__(self, file: str | None, on_reload: Callable[[bool], None] | None = None) -> None:
-        self.file = file
         self.settings = parse(file) if file else None
         self._stamps = _stamps(self.settings.files) if self.settings else ()
         self.on_reload = on_reload

@@ -1,12 +1,16 @@
-"""Real servers for the probe tests: HTTP(S), raw TCP, and certificates made on the fly."""
+"""Real servers for the tests: HTTP(S), raw TCP, Prometheus, and certificates made on the fly."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import socket
 import socketserver
 import ssl
+import subprocess
 import threading
+import urllib.parse
+import urllib.request
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,11 +18,14 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import ip_address
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
+
+from tests.conftest import free_port
 
 
 @dataclass
@@ -86,6 +93,44 @@ class Pki:
             )
         )
         return cert_file, key_file, cert
+
+    def client_context(self, cert: tuple[Path, Path] | None = None) -> ssl.SSLContext:
+        """A TLS client that trusts this CA, presenting ``cert`` (certificate, key) when given."""
+        ctx = ssl.create_default_context(cafile=str(self.ca_file))
+        if cert is not None:
+            ctx.load_cert_chain(str(cert[0]), str(cert[1]))
+        return ctx
+
+
+@contextmanager
+def prometheus_server(binary: str, config: Path, tmp: Path) -> Iterator[int]:
+    """Debian's Prometheus with ``config`` on a free loopback port (TSDB and log under ``tmp``)."""
+    port = free_port()
+    with open(tmp / "prometheus.log", "wb") as log:
+        proc = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+    try:
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def prometheus_api(port: int, endpoint: str, **params: object) -> list[dict[str, Any]]:
+    """The result list of a Prometheus HTTP API call (query, query_range)."""
+    url = f"http://127.0.0.1:{port}/api/v1/{endpoint}?" + urllib.parse.urlencode(params)
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        body = json.load(resp)
+    assert body["status"] == "success", body
+    return list(body["data"]["result"])
 
 
 class _Server(ThreadingHTTPServer):

@@ -18,15 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from tests import systemd_unit
 from tests.conftest import free_port, need_binary, need_root
 from tests.vigiaproc import ROOT
 
 INSTALL = ROOT / "deploy" / "install.sh"
-
-
-def unit_directives() -> dict[str, str]:
-    text = (ROOT / "deploy" / "systemd" / "vigia.service").read_text()
-    return dict(re.findall(r"^([A-Za-z]+)=(.*)$", text, flags=re.M))
 
 
 @pytest.fixture(scope="module")
@@ -91,14 +87,9 @@ def test_user_virtualenv_and_configuration(staged: Path) -> None:
 
 def test_installed_unit_verifies(staged: Path) -> None:
     analyze = need_binary("systemd-analyze", "systemd")
-    shutil.copytree("/lib/systemd/system", staged / "lib/systemd/system", symlinks=True, dirs_exist_ok=True)
-    (staged / "bin").mkdir(exist_ok=True)
-    shutil.copy("/bin/kill", staged / "bin/kill")
-    done = subprocess.run(
-        [analyze, "verify", f"--root={staged}", "/etc/systemd/system/vigia.service"], capture_output=True, text=True
-    )
+    done = systemd_unit.verify(analyze, staged)
     assert done.returncode == 0 and "vigia" not in done.stderr, done.stderr
-    exec_start = unit_directives()["ExecStart"].split()
+    exec_start = systemd_unit.directives()["ExecStart"].split()
     assert (staged / exec_start[0].lstrip("/")).exists()
 
 
@@ -117,7 +108,7 @@ def test_installed_vigia_runs_as_the_unit_runs_it(staged: Path) -> None:
     """The unit's user, capabilities and umask, applied by setpriv: ICMP works with CAP_NET_RAW alone."""
     setpriv = need_binary("setpriv", "util-linux")
     uid, gid = ids(staged)
-    unit = unit_directives()
+    unit = systemd_unit.directives()
     caps = unit["AmbientCapabilities"].removeprefix("CAP_").lower()
     assert unit["CapabilityBoundingSet"] == unit["AmbientCapabilities"] and unit["NoNewPrivileges"] == "yes"
     state = staged / "var/lib/vigia"

@@ -30,8 +30,8 @@ import bcrypt
 import pytest
 import yaml
 
-from tests.conftest import free_port, need, need_binary, need_root, netns_available
-from tests.servers import Pki, tls_server
+from tests.conftest import need, need_binary, need_root, netns_available
+from tests.servers import Pki, prometheus_api, prometheus_server, tls_server
 from tests.test_snmp import CLIENTS_OID, write_conf
 from tests.test_zones_lab import INVENTORY, zone_yaml
 from tests.vigiaproc import ROOT, VigiaProcess
@@ -55,11 +55,11 @@ class Ops:
     tmp: Path
 
     def query(self, promql: str) -> list[dict[str, Any]]:
-        return _api(self.prom_port, "query", query=promql)
+        return prometheus_api(self.prom_port, "query", query=promql)
 
     def query_range(self, promql: str, seconds: int = 60) -> list[dict[str, Any]]:
         now = time.time()
-        return _api(self.prom_port, "query_range", query=promql, start=now - seconds, end=now, step=1)
+        return prometheus_api(self.prom_port, "query_range", query=promql, start=now - seconds, end=now, step=1)
 
     def wait(self, promql: str, what: str, timeout: float = 60.0) -> list[dict[str, Any]]:
         end = time.monotonic() + timeout
@@ -69,14 +69,6 @@ class Ops:
                 return got
             time.sleep(0.5)
         raise AssertionError(f"timed out waiting for {what}: {promql}\n{self.vigia.log.read_text()[-3000:]}")
-
-
-def _api(port: int, endpoint: str, **params: object) -> list[dict[str, Any]]:
-    url = f"http://127.0.0.1:{port}/api/v1/{endpoint}?" + urllib.parse.urlencode(params)
-    with urllib.request.urlopen(url, timeout=5) as resp:
-        body = json.load(resp)
-    assert body["status"] == "success", body
-    return list(body["data"]["result"])
 
 
 def _short_rules(src: Path, dst: Path) -> Path:
@@ -220,29 +212,14 @@ def ops(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ops]:
             cwd=ROOT,
         )
         assert drill.returncode == 0, drill.stdout + drill.stderr
-        vigia.tls = pki_context(pki.ca_file)
+        vigia.tls = pki.client_context()
         vigia.auth = ("prometheus", PASSWORD)
         vigia.start("--web.config.file", str(web))
         stack.callback(vigia.stop)
         vigia.wait_ready(timeout=30)
 
-        prom_port = free_port()
-        prom = subprocess.Popen(
-            [
-                prometheus,
-                f"--config.file={_prometheus_config(tmp, vigia.port, pki.ca_file)}",
-                f"--storage.tsdb.path={tmp / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{prom_port}",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=open(tmp / "prometheus.log", "wb"),  # noqa: SIM115 - closed with the process
-        )
-
-        def stop_prometheus() -> None:
-            prom.terminate()
-            prom.wait(timeout=15)
-
-        stack.callback(stop_prometheus)
+        prom_config = _prometheus_config(tmp, vigia.port, pki.ca_file)
+        prom_port = stack.enter_context(prometheus_server(prometheus, prom_config, tmp))
         ops = Ops(prom_port, vigia, hosts, tmp)
         vigia.wait_for(lambda: bool(ops.query('up{job="vigia"} == 1')), 60, "Prometheus to scrape vigia")
         # Enough history for rates and the recording rules before the tests read anything.
@@ -250,12 +227,6 @@ def ops(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ops]:
         ops.wait("count_over_time(vigia_zone_receive_bytes_total[1m]) >= 3", "SNMP traffic samples")
         ops.wait("zone:vigia_zone_availability:ratio30d", "the 30-day availability recording rule")
         yield ops
-
-
-def pki_context(ca_file: Path) -> Any:
-    import ssl
-
-    return ssl.create_default_context(cafile=str(ca_file))
 
 
 def test_prometheus_scrapes_the_lab_over_tls_with_basic_auth(ops: Ops) -> None:

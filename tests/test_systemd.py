@@ -17,18 +17,12 @@ import pytest
 
 from monitor.daemon import Daemon
 from monitor.sdnotify import Notifier
+from tests import systemd_unit
 from tests.conftest import need_binary
-from tests.vigiaproc import ROOT, VigiaProcess
+from tests.systemd_unit import UNIT
+from tests.vigiaproc import ROOT, VigiaProcess, one_target_config
 
-UNIT = ROOT / "deploy" / "systemd" / "vigia.service"
-
-CONFIG = """
-instance: notify-test
-state_dir: {state}
-defaults: {interval: 1s, timeout: 500ms}
-targets:
-  - {id: closed, probe: tcp, tcp: {host: 127.0.0.1, port: 9}}
-"""
+CONFIG = one_target_config("notify-test")
 
 
 class NotifySocket:
@@ -153,23 +147,15 @@ def test_watchdog_is_withheld_while_cycles_are_wedged(
 def test_unit_file_verifies_and_is_hardened(tmp_path: Path) -> None:
     analyze = need_binary("systemd-analyze", "systemd")
     root = tmp_path / "root"
-    shutil.copytree("/lib/systemd/system", root / "lib/systemd/system", symlinks=True)
     (root / "etc/systemd/system").mkdir(parents=True)
     shutil.copy(UNIT, root / "etc/systemd/system/vigia.service")
     (root / "opt/vigia/bin").mkdir(parents=True)
-    (root / "bin").mkdir()
     shutil.copy(ROOT / ".venv/bin/vigia", root / "opt/vigia/bin/vigia")
-    shutil.copy("/bin/kill", root / "bin/kill")
-    verify = subprocess.run(
-        [analyze, "verify", f"--root={root}", "/etc/systemd/system/vigia.service"], capture_output=True, text=True
-    )
+    verify = systemd_unit.verify(analyze, root)
     mentions = [line for line in verify.stderr.splitlines() if "vigia" in line]
     assert verify.returncode == 0 and not mentions, verify.stderr
 
-    unit = UNIT.read_text()
-    directives = dict(
-        re.findall(r"^([A-Za-z]+)=(.*)$", unit, flags=re.M)  # the last of a repeated key wins, as in systemd
-    )
+    directives = systemd_unit.directives()
     assert directives["Type"] == "notify" and directives["ExecReload"] == "/bin/kill -HUP $MAINPID"
     assert directives["CapabilityBoundingSet"] == directives["AmbientCapabilities"] == "CAP_NET_RAW"
     for key in ("NoNewPrivileges", "ProtectHome", "PrivateTmp", "RestrictNamespaces"):

@@ -19,15 +19,9 @@ from monitor import webconfig
 from probes.errors import ConfigError
 from tests.conftest import need_binary
 from tests.servers import Pki
-from tests.vigiaproc import ROOT, VigiaProcess
+from tests.vigiaproc import ROOT, VigiaProcess, one_target_config
 
-CONFIG = """
-instance: web-test
-state_dir: {state}
-defaults: {interval: 1s, timeout: 500ms}
-targets:
-  - {id: closed, probe: tcp, tcp: {host: 127.0.0.1, port: 9}}
-"""
+CONFIG = one_target_config("web-test")
 
 # Cost 4 (bcrypt's lowest) keeps the suite fast; the logic does not depend on the cost.
 ALICE = bcrypt.hashpw(b"s3creto", bcrypt.gensalt(rounds=4)).decode()
@@ -66,15 +60,8 @@ def basic(user: str | bytes, password: str | bytes) -> str:
     return "Basic " + base64.b64encode(raw).decode()
 
 
-def client_context(pki: Pki, *, cert: tuple[Path, Path] | None = None) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(cafile=str(pki.ca_file))
-    if cert is not None:
-        ctx.load_cert_chain(str(cert[0]), str(cert[1]))
-    return ctx
-
-
 def served_serial(port: int, pki: Pki) -> int:
-    ctx = client_context(pki)
+    ctx = pki.client_context()
     with (
         socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
         ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
@@ -214,7 +201,7 @@ def tls_vigia(tmp_path: Path):  # type: ignore[no-untyped-def]
         f"  prometheus: '{ALICE}'\n",
     )
     vigia = VigiaProcess(CONFIG, tmp_path)
-    vigia.tls = client_context(pki)
+    vigia.tls = pki.client_context()
     vigia.auth = ("prometheus", "s3creto")
     vigia.start("--web.config.file", str(web))
     try:
@@ -226,7 +213,7 @@ def tls_vigia(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def test_tls_and_basic_auth_answer_401_never_500(tls_vigia) -> None:  # type: ignore[no-untyped-def]
     vigia, pki, _web, _cert, _key = tls_vigia
-    ctx = client_context(pki)
+    ctx = pki.client_context()
     status, headers, body = request(vigia.port, ctx, auth=basic("prometheus", "s3creto"))
     assert status == 200 and b"vigia_target_up" in body
     assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "deny"
@@ -263,11 +250,11 @@ def test_tls_and_basic_auth_answer_401_never_500(tls_vigia) -> None:  # type: ig
 def test_tls_versions_below_the_minimum_are_refused(tls_vigia) -> None:  # type: ignore[no-untyped-def]
     vigia, pki, web, _cert, _key = tls_vigia
     web.write_text(web.read_text().replace("min_version: TLS12", "min_version: TLS13"))
-    old = client_context(pki)
+    old = pki.client_context()
     old.maximum_version = ssl.TLSVersion.TLSv1_2
     with pytest.raises(ssl.SSLError):
         request(vigia.port, old, auth=basic("prometheus", "s3creto"))
-    assert request(vigia.port, client_context(pki), auth=basic("prometheus", "s3creto"))[0] == 200
+    assert request(vigia.port, pki.client_context(), auth=basic("prometheus", "s3creto"))[0] == 200
 
 
 def test_a_renewed_certificate_is_served_without_restart(tls_vigia) -> None:  # type: ignore[no-untyped-def]
@@ -283,8 +270,8 @@ def test_a_renewed_certificate_is_served_without_restart(tls_vigia) -> None:  # 
     # A broken change is not applied: the endpoint keeps its TLS and its users, and says so.
     good = web.read_text()
     web.write_text(good.replace("basic_auth_users:", "basic_auth_userz:"))
-    assert request(vigia.port, client_context(pki), auth=basic("prometheus", "nope"))[0] == 401
-    assert request(vigia.port, client_context(pki), auth=basic("prometheus", "s3creto"))[0] == 200
+    assert request(vigia.port, pki.client_context(), auth=basic("prometheus", "nope"))[0] == 401
+    assert request(vigia.port, pki.client_context(), auth=basic("prometheus", "s3creto"))[0] == 200
     vigia.wait_for(lambda: vigia.value("vigia_web_config_last_reload_successful") == 0.0, 10, "reload failure metric")
     web.write_text(good)
     vigia.wait_for(lambda: vigia.value("vigia_web_config_last_reload_successful") == 1.0, 10, "reload recovery")
@@ -305,12 +292,12 @@ def test_client_certificates_and_allowed_sans(tmp_path: Path) -> None:
         "  client_allowed_sans: [prometheus-1.oai.local]\n",
     )
     vigia = VigiaProcess(CONFIG, tmp_path)
-    vigia.tls = client_context(pki, cert=(allowed[0], allowed[1]))
+    vigia.tls = pki.client_context((allowed[0], allowed[1]))
     vigia.start("--web.config.file", str(web))
     try:
         vigia.wait_ready()
         assert request(vigia.port, vigia.tls)[0] == 200
-        for ctx in (client_context(pki), client_context(pki, cert=(other[0], other[1]))):
+        for ctx in (pki.client_context(), pki.client_context((other[0], other[1]))):
             with pytest.raises((ssl.SSLError, ConnectionError, http.client.HTTPException, OSError)):
                 request(vigia.port, ctx)
         time.sleep(0.1)

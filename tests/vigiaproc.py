@@ -23,6 +23,17 @@ from tests.conftest import free_port
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def one_target_config(instance: str) -> str:
+    """A daemon that runs anywhere: one TCP target on a closed loopback port, 1 s cycles."""
+    return (
+        f"instance: {instance}\n"
+        "state_dir: {state}\n"
+        "defaults: {interval: 1s, timeout: 500ms}\n"
+        "targets:\n"
+        "  - {id: closed, probe: tcp, tcp: {host: 127.0.0.1, port: 9}}\n"
+    )
+
+
 class VigiaProcess:
     def __init__(self, config_text: str, tmp: Path, *, name: str = "vigia.yml") -> None:
         self.tmp = tmp
