@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from continuity import commands
 from continuity.journal import Journal
 from continuity.plan import CommandStep, Drill, FileStep, HttpStep, Plan, ProbeStep, SqlStep, WaitStep
-from probes import REGISTRY
+from probes.engine import ProbeEngine
 from probes.errors import DrillError
 
 log = logging.getLogger(__name__)
@@ -101,13 +101,29 @@ class RunRecord:
 class Runner:
     """Runs drills of one plan into one journal; one drill at a time per service."""
 
-    def __init__(self, plan: Plan, journal: Journal) -> None:
+    def __init__(self, plan: Plan, journal: Journal, *, probe_engine: ProbeEngine | None = None) -> None:
         self.plan = plan
         self.journal = journal
+        # Probe steps run on the daemon's probe engine; a manual `vigia drill run` starts its own on first use.
+        self._probe_engine = probe_engine
+        self._own_engine = False
         self._busy: set[str] = set()
         self._lock = threading.Lock()
         self.paused = False
         self.on_record: Callable[[RunRecord], None] | None = None
+
+    def probe_engine(self) -> ProbeEngine:
+        with self._lock:
+            if self._probe_engine is None:
+                self._probe_engine, self._own_engine = ProbeEngine(), True
+            return self._probe_engine
+
+    def close(self) -> None:
+        """Stop the probe engine this runner started itself (never the daemon's)."""
+        with self._lock:
+            if self._own_engine and self._probe_engine is not None:
+                self._probe_engine.close()
+                self._probe_engine, self._own_engine = None, False
 
     # -- entry points --------------------------------------------------------
 
@@ -331,9 +347,7 @@ class Runner:
                 res.ok = out.exit_code in step.expect_exit
                 res.detail = f"exit {out.exit_code}"
         elif isinstance(step, ProbeStep):
-            result = REGISTRY[step.probe].probe(
-                f"drill:{drill.id}", step.probe_settings(), deadline=time.monotonic() + step.timeout
-            )
+            result = self.probe_engine().run_one(f"drill:{drill.id}", step.probe, step.probe_settings(), step.timeout)
             res.ok = result.success
             res.detail = result.message or ("ok" if result.success else result.reason)
         elif isinstance(step, WaitStep):

@@ -10,10 +10,11 @@ want_tests=0
 [[ "${1:-}" == "--tests" ]] && want_tests=1
 
 # Debian packages: iproute2 for the network lab, fping for the ICMP benchmark,
-# Prometheus/promtool and node_exporter, dnsmasq and net-snmp for lab servers.
+# iptables to blackhole lab hosts, Prometheus/promtool, blackbox_exporter (benchmark peer) and
+# node_exporter, dnsmasq and net-snmp for lab servers.
 debs=(iproute2 procps libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
 if (( want_tests )); then
-  debs+=(curl fping prometheus prometheus-node-exporter dnsmasq-base snmpd snmp freeradius freeradius-postgresql freeradius-utils)
+  debs+=(curl fping iptables prometheus prometheus-blackbox-exporter prometheus-node-exporter dnsmasq-base snmpd snmp freeradius freeradius-postgresql freeradius-utils)
 fi
 missing=()
 for p in "${debs[@]}"; do

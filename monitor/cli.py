@@ -150,7 +150,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         known = ", ".join(t.id for t in conf.targets) or "none"
         print(f"{args.config}: no target {args.target!r} (targets: {known})", file=sys.stderr)
         return 2
-    runner = CycleRunner(workers=1)
+    runner = CycleRunner(max_in_flight=max(target.settings.sockets(), 1))
     try:
         outcome = runner.run([target])
     finally:
@@ -298,7 +298,10 @@ def cmd_drill_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     operator = args.operator or os.environ.get("SUDO_USER") or os.environ.get("USER") or "unknown"
-    rec = runner.run(args.drill, trigger="manual", operator=operator)
+    try:
+        rec = runner.run(args.drill, trigger="manual", operator=operator)
+    finally:
+        runner.close()
     print(f"{rec.drill} run {rec.run_id}: {rec.verdict}{f' ({rec.reason})' if rec.reason else ''}")
     print(
         f"  RTO achieved {_seconds(rec.rto_achieved_seconds)} / target {_seconds(rec.rto_target_seconds)}; "

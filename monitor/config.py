@@ -21,6 +21,7 @@ from monitor.findings import CATALOGUE, Policy
 from monitor.zones import CHECKS, Zone, ZoneDefaults, ZoneSettings, parse_bandwidth, parse_hours
 from probes import REGISTRY
 from probes.dns import DnsSettings
+from probes.engine import DEFAULT_MAX_IN_FLIGHT, sockets_needed
 from probes.errors import ConfigError, ConfigProblem
 from probes.http import HttpSettings
 from probes.icmp import IcmpSettings
@@ -43,6 +44,22 @@ class Defaults(_Strict):
     packets: int = Field(default=3, ge=1, le=100)
     failures_before_down: int = Field(default=3, ge=1, le=100)
     successes_before_up: int = Field(default=1, ge=1, le=100)
+
+
+class ProbingSettings(_Strict):
+    """How the probe engine spends sockets and spreads work (probes.engine)."""
+
+    max_in_flight: int = Field(
+        default=DEFAULT_MAX_IN_FLIGHT,
+        ge=1,
+        le=1_000_000,
+        description="sockets held by checks at once; every check must fit, so hanging peers never queue others",
+    )
+    spread: Duration | None = Field(
+        default=None,
+        description="window over which one interval's check starts are spread (default: a tenth of the "
+        "interval, at most 10s; never past interval - timeout)",
+    )
 
 
 class StoreSettings(_Strict):
@@ -255,6 +272,7 @@ class FileSettings(_Strict):
     state_dir: str | None = None
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     defaults: Defaults = Field(default_factory=Defaults)
+    probing: ProbingSettings = Field(default_factory=ProbingSettings)
     zone_defaults: ZoneDefaults = Field(default_factory=ZoneDefaults)
     store: StoreSettings = Field(default_factory=StoreSettings)
     web: WebSettings = Field(default_factory=WebSettings)
@@ -312,6 +330,7 @@ class Config:
     state_dir: str
     log_level: str
     defaults: Defaults
+    probing: ProbingSettings
     store: StoreSettings
     web: WebSettings
     targets: tuple[Target, ...]
@@ -375,6 +394,17 @@ def parse(file: str, text: str | None = None, *, state_dir: str | None = None) -
     except ValidationError as exc:
         problems += pydantic_problems(doc, exc, ())
         maintenance = []
+    sockets = sockets_needed([(t.probe, t.settings) for t in targets])
+    if sockets > raw.probing.max_in_flight:
+        where = ("probing", "max_in_flight") if "probing" in data else ("targets",)
+        problems.append(
+            doc.problem(
+                where,
+                f"the {len(targets)} checks may hold {sockets} sockets at once (every peer hanging), more than "
+                f"probing.max_in_flight ({raw.probing.max_in_flight}): raise it, or some checks would wait "
+                "behind hung peers",
+            )
+        )
     if problems:
         raise ConfigError(_sorted(problems))
     return Config(
@@ -384,6 +414,7 @@ def parse(file: str, text: str | None = None, *, state_dir: str | None = None) -
         state_dir=state_dir or raw.state_dir or os.environ.get("STATE_DIRECTORY", "/var/lib/vigia"),
         log_level=raw.log_level,
         defaults=raw.defaults,
+        probing=raw.probing,
         store=raw.store,
         web=raw.web.model_copy(update={"config_file": _beside(file, raw.web.config_file)}),
         targets=tuple(targets),

@@ -41,7 +41,7 @@ from continuity.runner import Runner
 from continuity.status import DrillStatus, drill_status, service_status
 from monitor import config as cfg
 from monitor.audit import Audit
-from monitor.cycle import CycleRunner
+from monitor.cycle import CycleRunner, spread_window
 from monitor.filestamp import Stamp, stamp
 from monitor.findings import Finding, Policy
 from monitor.httpserver import MetricsServer
@@ -54,7 +54,8 @@ from monitor.traffic import Reading, ZoneTraffic
 from monitor.usage import RadiusSnapshot, RadiusUsage, UsageRow
 from monitor.webconfig import WebGuard
 from monitor.zones import Zone, ZoneState, ZoneStatus, ZoneTransition, observe
-from probes.errors import ConfigError, StoreError
+from probes.engine import check_capacity, sockets_needed
+from probes.errors import ConfigError, ProbeSetupError, StoreError
 from probes.radius import Usage
 from probes.result import ProbeResult
 
@@ -205,7 +206,8 @@ class Daemon:
         self._first_cycle_done: set[float] = set()
         self._stop = threading.Event()
         self._reload = threading.Event()
-        self.runner = CycleRunner()
+        self.runner = CycleRunner(max_in_flight=self.config.probing.max_in_flight)
+        self.stats.probe_max_in_flight = self.config.probing.max_in_flight
         self.exposition = Exposition(self)
         self.store = Store(store_url(self.config), self.config.instance)
         self.writer = StoreWriter(self.store, self.stats)
@@ -228,7 +230,9 @@ class Daemon:
         self._journal_seen: Stamp | None = None
         if self.config.continuity_plan is not None:
             plan = continuity_plan.parse(self.config.continuity_plan)
-            self.runner_drills = Runner(plan, Journal(os.path.join(self.config.state_dir, "drills")))
+            self.runner_drills = Runner(
+                plan, Journal(os.path.join(self.config.state_dir, "drills")), probe_engine=self.runner.engine
+            )
             self.runner_drills.paused = self.config.drills_paused
             self.runner_drills.on_record = self._on_drill_record
         self.scheduler.add_listener(self._on_job_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
@@ -283,6 +287,7 @@ class Daemon:
     def start(self) -> None:
         """Open the store, restore state, start the writer, HTTP server and scheduler."""
         os.makedirs(self.config.state_dir, exist_ok=True)
+        self._check_capacity(self.config)
         log.info(
             "vigia %s starting: %d targets, store %s",
             self.stats.version,
@@ -313,6 +318,11 @@ class Daemon:
             self._start_drills(self.runner_drills)
         self.scheduler.resume()
         self.notifier.ready(self._status_line())
+
+    @staticmethod
+    def _check_capacity(config: cfg.Config) -> None:
+        """Raise the open-files limit and refuse a load that cannot be in flight at once (ProbeSetupError)."""
+        check_capacity(sockets_needed([(t.probe, t.settings) for t in config.targets]), config.probing.max_in_flight)
 
     def _metrics_url(self) -> str:
         host, port = (str(self.server.address[0]), self.server.port) if self.server is not None else ("", 0)
@@ -575,10 +585,15 @@ class Daemon:
     def run_cycle(self, interval: float) -> None:
         with self._lock:
             targets = [t for t in self.config.targets if t.interval == interval]
+            spread = self.config.probing.spread
         if not targets:
             return
-        outcome = self.runner.run(targets)
+        outcome = self.runner.run(targets, spread=spread_window(interval, max(t.timeout for t in targets), spread))
         self.stats.probe_exceptions += outcome.exceptions
+        engine = self.runner.engine
+        self.stats.probe_cancelled = engine.cancelled
+        self.stats.probe_max_in_flight = engine.max_in_flight
+        self.stats.probe_in_flight_peak = engine.peak_in_flight
         now = datetime.now(UTC)
         transitions: list[Transition] = []
         with self._lock:
@@ -692,6 +707,15 @@ class Daemon:
             log.error("reload failed, still running the previous configuration:\n%s", exc)
             self.exposition.refresh()
             return False
+        try:
+            self._check_capacity(new)
+        except ProbeSetupError as exc:
+            self.stats.reload_ok = False
+            log.error("reload failed, still running the previous configuration: %s", exc)
+            self.exposition.refresh()
+            return False
+        if new.probing.max_in_flight != self.config.probing.max_in_flight:
+            log.warning("probing.max_in_flight changes take effect after a restart")
         new_plan = None
         if new.continuity_plan is not None and self.runner_drills is not None:
             try:

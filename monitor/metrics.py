@@ -62,6 +62,9 @@ class DaemonStats:
     store_pending: int = 0
     store_dropped: int = 0
     probe_exceptions: int = 0
+    probe_cancelled: int = 0  # probes cancelled past their deadline + grace (probes.engine)
+    probe_max_in_flight: int = 0
+    probe_in_flight_peak: int = 0
     month_close_ok_at: float = 0.0
     month_close_errors: int = 0
     cycles: dict[float, CycleStats] = field(default_factory=dict)
@@ -210,6 +213,21 @@ class VigiaCollector(Collector):
             PREFIX + "probe_exceptions",
             "Probes that raised instead of returning a result (bugs).",
             value=stats.probe_exceptions,
+        )
+        yield CounterMetricFamily(
+            PREFIX + "probe_cancelled",
+            "Probes still running past their deadline plus grace, cancelled and reported as timeouts (bugs).",
+            value=stats.probe_cancelled,
+        )
+        yield GaugeMetricFamily(
+            PREFIX + "probe_max_in_flight",
+            "Sockets the probe engine lets checks hold at once (probing.max_in_flight).",
+            value=stats.probe_max_in_flight,
+        )
+        yield GaugeMetricFamily(
+            PREFIX + "probe_in_flight_peak",
+            "Most sockets held by checks at once since the daemon started.",
+            value=stats.probe_in_flight_peak,
         )
         dur = GaugeMetricFamily(
             PREFIX + "cycle_duration_seconds", "Duration of the last probe cycle.", labels=["interval"]

@@ -1,4 +1,6 @@
-"""Probes: one module per kind, each ``probe(target, settings, *, deadline) -> ProbeResult``.
+"""Probes: one module per kind, each ``async def probe(target, settings, *, deadline) -> ProbeResult``.
+
+They run on the probe engine's loop (probes.engine); ``deadline`` is on the monotonic clock.
 
 ``REGISTRY`` maps a kind name to its settings model, function and metric specs.
 Probes never raise for a failing target: failure is a ProbeResult with a reason.
@@ -6,7 +8,7 @@ Probes never raise for a failing target: failure is a ProbeResult with a reason.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +16,7 @@ from probes import dns, host, http, icmp, mail, node, ports, snmp, tcp, tls
 from probes.result import MetricSpec, ProbeResult
 from probes.settings import Settings
 
-ProbeFunction = Callable[..., ProbeResult]
+ProbeFunction = Callable[..., Awaitable[ProbeResult]]
 
 
 @dataclass(frozen=True)

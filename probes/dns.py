@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import dns.asyncquery
 import dns.exception
 import dns.flags
 import dns.message
-import dns.query
 import dns.rcode
 import dns.rdatatype
 from pydantic import Field, field_validator
@@ -54,7 +56,7 @@ METRICS = (
 )
 
 
-def probe(target: str, settings: DnsSettings, *, deadline: float) -> ProbeResult:
+async def probe(target: str, settings: DnsSettings, *, deadline: float) -> ProbeResult:
     timer = Timer()
     where = f"{settings.server}:{settings.port}"
     query = dns.message.make_query(settings.name, settings.type)
@@ -64,9 +66,10 @@ def probe(target: str, settings: DnsSettings, *, deadline: float) -> ProbeResult
         left = remaining(deadline)
         if left <= 0:
             return timer.fail(target, KIND, r.TIMEOUT, f"{where}: deadline reached")
-        ask = dns.query.tcp if settings.transport == "tcp" else dns.query.udp
-        response = ask(query, settings.server, timeout=left, port=settings.port)
-    except dns.exception.Timeout:
+        ask = dns.asyncquery.tcp if settings.transport == "tcp" else dns.asyncquery.udp
+        async with asyncio.timeout_at(deadline):
+            response = await ask(query, settings.server, timeout=left, port=settings.port)
+    except (dns.exception.Timeout, TimeoutError):
         return timer.fail(target, KIND, r.TIMEOUT, f"{where}: no answer for {settings.name} {settings.type}")
     except ConnectionRefusedError:
         return timer.fail(target, KIND, r.REFUSED, f"{where}: connection refused")

@@ -6,6 +6,7 @@ land in the same metrics and the same report columns.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import threading
@@ -89,7 +90,12 @@ def filesystem_series(mount: str, fstype: str, device: str, size: float, avail: 
     return out
 
 
-def probe(target: str, settings: HostSettings, *, deadline: float) -> ProbeResult:
+async def probe(target: str, settings: HostSettings, *, deadline: float) -> ProbeResult:
+    # psutil reads /proc synchronously: off the probe loop, in its default executor.
+    return await asyncio.to_thread(_read, target, settings, deadline)
+
+
+def _read(target: str, settings: HostSettings, deadline: float) -> ProbeResult:
     timer = Timer()
     busy, total = _cpu_sample()
     ratio = cpu_ratio(target, busy, total)

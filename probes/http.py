@@ -1,28 +1,33 @@
-"""HTTP(S) probe: status, latency, body regex, capped redirects and body size.
+"""HTTP(S) probe: status, latency per phase, body regex, capped redirects and body size.
 
 Redirects are followed by hand so that each hop is checked: only http and
 https are followed, the count is capped, and credentials go only to the
 configured scheme, host and port (never to where a redirect points).
+
+Transport is asyncio streams (netutil.connect, which times resolve, connect and
+TLS apart) and the protocol is h11, the HTTP/1.1 state machine under httpx.
+httpx's own client was measured at about 1,250 us of CPU per request here and
+aiohttp's at 330-415 us, against about 230 us for this pairing; on one loop that
+serves every check of the daemon, CPU per check is the capacity.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import contextlib
-import http.client
 import re
-import socket
-import ssl
-import threading
+import time
+from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
+import h11
 from pydantic import Field, field_validator
 
 from probes import result as r
-from probes.netutil import ProbeFailure, classify, reveals_version
-from probes.result import MetricSpec, ProbeResult, Timer, remaining
+from probes.netutil import Phases, ProbeFailure, Stream, classify, connect, reveals_version
+from probes.result import MetricSpec, ProbeResult, Timer
 from probes.settings import Regex, Secret, Settings
-from probes.tls import certificate_facts
+from probes.tls import certificate_facts, client_context
 
 KIND = "http"
 USER_AGENT = "vigia-probe/1"
@@ -68,6 +73,7 @@ class HttpSettings(Settings):
         return value
 
 
+PHASES = ("resolve", "connect", "tls", "processing", "transfer")
 SECURITY_HEADERS = (
     "strict-transport-security", "content-security-policy", "x-content-type-options", "x-frame-options",
     "referrer-policy",
@@ -88,6 +94,17 @@ METRICS = (
         "http_server_banner_reveals_version",
         "1 if the Server or X-Powered-By header names a version number.",
     ),
+    *(
+        MetricSpec(
+            f"phase_{phase}_seconds",
+            "http_duration_seconds",
+            "Seconds spent in each phase of the request, summed over redirects (as blackbox_exporter)."
+            if i == 0
+            else "",
+            const_labels=(("phase", phase),),
+        )
+        for i, phase in enumerate(PHASES)
+    ),
     MetricSpec("redirects", "http_redirects", "Redirects followed to reach the final response."),
     MetricSpec("content_length_bytes", "http_content_length_bytes", "Body bytes read from the final response."),
     MetricSpec(
@@ -104,45 +121,29 @@ def _origin(url: str) -> tuple[str, str, int]:
     return parts.scheme, (parts.hostname or "").lower(), port
 
 
-def _tls_context(settings: HttpSettings) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(cafile=settings.ca_file)
-    if not settings.tls_verify:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
+@dataclass(slots=True)
+class _Timings(Phases):
+    processing: float = 0.0
+    transfer: float = 0.0
 
 
-class _Guard:
-    """Shuts the connection's socket at the deadline, so no slow peer can hold a probe past it."""
-
-    def __init__(self, deadline: float) -> None:
-        self._timer = threading.Timer(remaining(deadline), self._fire)
-        self._timer.daemon = True
-        self.conn: http.client.HTTPConnection | None = None
-        self.fired = False
-
-    def _fire(self) -> None:
-        self.fired = True
-        conn = self.conn
-        if conn is not None and conn.sock is not None:
-            with contextlib.suppress(OSError):  # already closed by the probe itself
-                conn.sock.shutdown(socket.SHUT_RDWR)
-
-    def __enter__(self) -> _Guard:
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
+@dataclass(frozen=True, slots=True)
+class _Response:
+    status: int
+    location: str | None
+    body: bytes
+    expiry: float | None
+    headers: dict[str, str]
 
 
-def probe(target: str, settings: HttpSettings, *, deadline: float) -> ProbeResult:
+async def probe(target: str, settings: HttpSettings, *, deadline: float) -> ProbeResult:
     timer = Timer()
     values: dict[str, float] = {}
     labels: dict[str, str] = {}
     url = settings.url
     home = _origin(settings.url)
     auth_header = ""
+    timings = _Timings()
     try:
         if settings.basic_auth is not None:
             try:
@@ -153,32 +154,25 @@ def probe(target: str, settings: HttpSettings, *, deadline: float) -> ProbeResul
                 ) from None
             token = base64.b64encode(f"{settings.basic_auth.username}:{password}".encode()).decode()
             auth_header = f"Basic {token}"
-        ctx: ssl.SSLContext | None = None  # built on the first https hop only
         redirects = 0
-        with _Guard(deadline) as guard:
-            while True:
-                if ctx is None and url.startswith("https"):
-                    ctx = _tls_context(settings)
-                status, location, body, expiry, headers = _fetch_once(
-                    url, settings, home, auth_header, ctx, guard, deadline
-                )
-                if expiry is not None:
-                    values["tls_certificate_expiry_timestamp_seconds"] = expiry
-                if status in _REDIRECTS and settings.follow_redirects and location is not None:
-                    redirects += 1
-                    values["redirects"] = float(redirects)
-                    if redirects > settings.max_redirects:
-                        raise ProbeFailure(
-                            r.REDIRECT, f"more than {settings.max_redirects} redirects (last to {location})"
-                        )
-                    nxt = urljoin(url, location)
-                    if urlsplit(nxt).scheme not in ("http", "https"):
-                        raise ProbeFailure(
-                            r.REDIRECT, f"refused to follow a redirect to a non-http(s) URL: {nxt[:100]}"
-                        )
-                    url = nxt
-                    continue
-                break
+        while True:
+            resp = await _fetch_once(url, settings, auth_header if _origin(url) == home else "", timings, deadline)
+            if resp.expiry is not None:
+                values["tls_certificate_expiry_timestamp_seconds"] = resp.expiry
+            if resp.status in _REDIRECTS and settings.follow_redirects and resp.location is not None:
+                redirects += 1
+                values["redirects"] = float(redirects)
+                if redirects > settings.max_redirects:
+                    raise ProbeFailure(
+                        r.REDIRECT, f"more than {settings.max_redirects} redirects (last to {resp.location})"
+                    )
+                nxt = urljoin(url, resp.location)
+                if urlsplit(nxt).scheme not in ("http", "https"):
+                    raise ProbeFailure(r.REDIRECT, f"refused to follow a redirect to a non-http(s) URL: {nxt[:100]}")
+                url = nxt
+                continue
+            break
+        status, headers, body = resp.status, resp.headers, resp.body
         values["status_code"] = float(status)
         if settings.check_security_headers:
             for h in SECURITY_HEADERS:
@@ -198,80 +192,101 @@ def probe(target: str, settings: HttpSettings, *, deadline: float) -> ProbeResul
         if settings.body_not_regex is not None and re.search(settings.body_not_regex, text) is not None:
             raise ProbeFailure(r.BODY_MISMATCH, f"{url}: body matches /{settings.body_not_regex}/")
     except Exception as exc:  # any failure of the target is data
-        failure = (
-            classify(exc, url)
-            if not isinstance(exc, http.client.HTTPException)
-            else ProbeFailure(r.PROTOCOL, f"{url}: invalid HTTP response ({type(exc).__name__})")
-        )
-        if isinstance(exc, OSError) and failure.reason == r.CONNECTION and remaining(deadline) <= 0:
-            failure = ProbeFailure(r.TIMEOUT, f"{url}: no complete answer before the deadline")
+        failure = classify(exc, url)
+        _put_timings(values, timings)
         return timer.fail(target, KIND, failure.reason, str(failure), values)
+    _put_timings(values, timings)
     return timer.ok(target, KIND, values, labels)
 
 
-def _fetch_once(
-    url: str,
-    settings: HttpSettings,
-    home: tuple[str, str, int],
-    auth_header: str,
-    ctx: ssl.SSLContext | None,
-    guard: _Guard,
-    deadline: float,
-) -> tuple[int, str | None, bytes, float | None, dict[str, str]]:
+def _put_timings(values: dict[str, float], timings: _Timings) -> None:
+    for phase in PHASES:
+        values[f"phase_{phase}_seconds"] = getattr(timings, phase)
+
+
+def _request(url: str, settings: HttpSettings, auth_header: str) -> h11.Request:
     parts = urlsplit(url)
-    origin = _origin(url)
-    timeout = remaining(deadline)
-    if timeout <= 0:
-        raise ProbeFailure(r.TIMEOUT, f"{url}: deadline reached")
-    conn: http.client.HTTPConnection
-    if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(origin[1], origin[2], timeout=timeout, context=ctx)
-    else:
-        conn = http.client.HTTPConnection(origin[1], origin[2], timeout=timeout)
-    guard.conn = conn
+    netloc = parts.netloc.rsplit("@", 1)[-1]  # never send userinfo of a URL as a Host
+    headers = {"host": ("Host", netloc), "user-agent": ("User-Agent", USER_AGENT)}
+    headers["accept-encoding"] = ("Accept-Encoding", "identity")
+    for name, value in settings.headers.items():
+        headers[name.lower()] = (name, value)
+    headers["connection"] = ("Connection", "close")  # one request per connection, as a probe should
+    if auth_header:
+        headers["authorization"] = ("Authorization", auth_header)
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return h11.Request(method=settings.method, target=path, headers=list(headers.values()))
+
+
+async def _fetch_once(
+    url: str, settings: HttpSettings, auth_header: str, timings: _Timings, deadline: float
+) -> _Response:
+    scheme, host, port = _origin(url)
+    ctx = client_context(settings.ca_file, settings.tls_verify) if scheme == "https" else None
+    stream = await connect(host, port, deadline, tls=ctx, server_hostname=host, phases=timings)
     try:
-        headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", "Connection": "close"}
-        headers.update(settings.headers)
-        if auth_header and origin == home:
-            headers["Authorization"] = auth_header
-        path = parts.path or "/"
-        if parts.query:
-            path += "?" + parts.query
-        conn.request(settings.method, path, headers=headers)
         expiry = None
-        if isinstance(conn.sock, ssl.SSLSocket):
-            der = conn.sock.getpeercert(binary_form=True)
+        tls = stream.ssl_object()
+        if tls is not None:
+            der = tls.getpeercert(binary_form=True)
             expiry = certificate_facts(der).not_after if der else None
-        resp = conn.getresponse()
-        body = b""
-        if settings.method != "HEAD" and resp.status not in _REDIRECTS:
-            body = resp.read(settings.max_body_bytes + 1)
-            if len(body) > settings.max_body_bytes:
-                raise ProbeFailure(r.TOO_LARGE, f"{url}: body larger than {settings.max_body_bytes} bytes")
-        if guard.fired:  # the guard cut the socket: what was read is incomplete
-            raise ProbeFailure(r.TIMEOUT, f"{url}: no complete answer before the deadline")
-        return resp.status, resp.getheader("Location"), body, expiry, {k.lower(): v for k, v in resp.getheaders()}
-    except (OSError, http.client.HTTPException) as exc:
-        if guard.fired:
-            raise ProbeFailure(r.TIMEOUT, f"{url}: no complete answer before the deadline") from exc
-        raise
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await _exchange(stream, url, settings, auth_header, timings, expiry)
+        except TimeoutError:
+            raise ProbeFailure(r.TIMEOUT, f"{url}: no complete answer before the deadline") from None
+        except h11.ProtocolError as exc:
+            raise ProbeFailure(r.PROTOCOL, f"{url}: invalid HTTP response ({exc})") from None
     finally:
-        conn.close()
+        stream.close()
 
 
-def fetch(settings: HttpSettings, *, deadline: float) -> bytes | tuple[str, str]:
+async def _exchange(
+    stream: Stream, url: str, settings: HttpSettings, auth_header: str, timings: _Timings, expiry: float | None
+) -> _Response:
+    conn = h11.Connection(h11.CLIENT)
+    sent = time.monotonic()
+    stream.writer.write(conn.send(_request(url, settings, auth_header)) + conn.send(h11.EndOfMessage()))
+    status = 0
+    headers: dict[str, str] = {}
+    chunks: list[bytes] = []
+    size = 0
+    first_byte = sent
+    while True:
+        event = conn.next_event()
+        if event is h11.NEED_DATA:
+            conn.receive_data(await stream.reader.read(65536))
+            continue
+        if isinstance(event, h11.InformationalResponse):
+            continue
+        if isinstance(event, h11.Response):
+            first_byte = time.monotonic()
+            timings.processing += first_byte - sent
+            status = event.status_code
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in event.headers}
+            if status in _REDIRECTS:
+                break  # a redirect's body is never read
+            continue
+        if isinstance(event, h11.Data):
+            size += len(event.data)
+            if size > settings.max_body_bytes:
+                raise ProbeFailure(r.TOO_LARGE, f"{url}: body larger than {settings.max_body_bytes} bytes")
+            chunks.append(bytes(event.data))
+            continue
+        break  # EndOfMessage or ConnectionClosed
+    timings.transfer += time.monotonic() - first_byte
+    return _Response(status, headers.get("location"), b"".join(chunks), expiry, headers)
+
+
+async def fetch(settings: HttpSettings, *, deadline: float) -> bytes | tuple[str, str]:
     """GET ``settings.url`` once (no redirects); the body, or (reason, message) on failure."""
     try:
-        with _Guard(deadline) as guard:
-            ctx = _tls_context(settings) if settings.url.startswith("https") else None
-            status, _, body, _, _ = _fetch_once(settings.url, settings, _origin(settings.url), "", ctx, guard, deadline)
+        resp = await _fetch_once(settings.url, settings, "", _Timings(), deadline)
     except Exception as exc:  # any failure of the target is data
-        failure = (
-            ProbeFailure(r.PROTOCOL, f"{settings.url}: invalid HTTP response")
-            if isinstance(exc, http.client.HTTPException)
-            else classify(exc, settings.url)
-        )
+        failure = classify(exc, settings.url)
         return failure.reason, str(failure)
-    if not 200 <= status < 300:
-        return r.HTTP_STATUS, f"{settings.url}: status {status}"
-    return body
+    if not 200 <= resp.status < 300:
+        return r.HTTP_STATUS, f"{settings.url}: status {resp.status}"
+    return resp.body

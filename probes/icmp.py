@@ -11,6 +11,7 @@ the headers; the kernel timestamps each reply (SO_TIMESTAMPNS).
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import functools
 import ipaddress
@@ -477,11 +478,15 @@ def shared_engine() -> IcmpEngine:
         return _shared
 
 
-def probe(target: str, settings: IcmpSettings, *, deadline: float, packets: int = 3) -> ProbeResult:
-    """Probe one target through the shared engine (same shape as the other probes)."""
+async def probe(target: str, settings: IcmpSettings, *, deadline: float, packets: int = 3) -> ProbeResult:
+    """Probe one target through the shared engine (same shape as the other probes).
+
+    The batch engine waits on its own receiver thread, so it runs beside the loop, not on it.
+    """
     count = settings.packets or packets
     try:
         engine = shared_engine()
     except ProbeSetupError as exc:
         return Timer().fail(target, KIND, exc.reason, str(exc))
-    return engine.probe_batch([IcmpRequest(target, settings, count)], deadline=deadline)[0]
+    batch = await asyncio.to_thread(engine.probe_batch, [IcmpRequest(target, settings, count)], deadline=deadline)
+    return batch[0]

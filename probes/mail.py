@@ -8,11 +8,12 @@ Asks one configured resolver for the TXT records of the domain (SPF, RFC 7208) a
 
 from __future__ import annotations
 
+import asyncio
 import re
 
+import dns.asyncquery
 import dns.exception
 import dns.message
-import dns.query
 import dns.rcode
 import dns.rdatatype
 from pydantic import Field
@@ -48,12 +49,15 @@ class _BadAnswer(Exception):
     """The resolver answered, but with an error code other than NXDOMAIN."""
 
 
-def _txt(name: str, settings: MailSettings, deadline: float) -> list[str]:
+async def _txt(name: str, settings: MailSettings, deadline: float) -> list[str]:
     """The TXT strings at ``name`` (each record's chunks joined); [] for NXDOMAIN or no TXT."""
     left = remaining(deadline)
     if left <= 0:
         raise dns.exception.Timeout
-    response = dns.query.udp(dns.message.make_query(name, "TXT"), settings.server, timeout=left, port=settings.port)
+    async with asyncio.timeout_at(deadline):
+        response = await dns.asyncquery.udp(
+            dns.message.make_query(name, "TXT"), settings.server, timeout=left, port=settings.port
+        )
     if response.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
         raise _BadAnswer(f"{name} TXT answered {dns.rcode.to_text(response.rcode())}")
     out = []
@@ -82,14 +86,17 @@ def dmarc_policy(record: str) -> str | None:
     return None
 
 
-def probe(target: str, settings: MailSettings, *, deadline: float) -> ProbeResult:
+async def probe(target: str, settings: MailSettings, *, deadline: float) -> ProbeResult:
     timer = Timer()
     where = f"{settings.server}:{settings.port}"
     domain = settings.domain.rstrip(".")
     try:
-        spf = [t for t in _txt(domain, settings, deadline) if t.lower().startswith("v=spf1")]
-        dmarc = [t for t in _txt(f"_dmarc.{domain}", settings, deadline) if t.lower().startswith("v=dmarc1")]
-    except dns.exception.Timeout:
+        spf_txt, dmarc_txt = await asyncio.gather(
+            _txt(domain, settings, deadline), _txt(f"_dmarc.{domain}", settings, deadline)
+        )
+        spf = [t for t in spf_txt if t.lower().startswith("v=spf1")]
+        dmarc = [t for t in dmarc_txt if t.lower().startswith("v=dmarc1")]
+    except (dns.exception.Timeout, TimeoutError):
         return timer.fail(target, KIND, r.TIMEOUT, f"{where}: no answer for {domain} TXT")
     except ConnectionRefusedError:
         return timer.fail(target, KIND, r.REFUSED, f"{where}: connection refused")

@@ -1,14 +1,22 @@
-"""Socket helpers shared by the TCP-based probes: deadline-bound connect and error mapping."""
+"""Stream helpers shared by the TCP-based probes, on the probe engine's asyncio loop.
+
+Every helper takes the probe's own monotonic ``deadline`` (the loop's clock is
+``time.monotonic``) and never waits past it; a slow or silent peer costs one
+socket, never another probe's time. Failures leave as ``ProbeFailure`` with a
+reason code, which the probe turns into a failed result.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import re
 import socket
 import ssl
+import time
+from dataclasses import dataclass
 
 from probes import result as r
-from probes.result import remaining
 
 
 class ProbeFailure(Exception):
@@ -19,16 +27,94 @@ class ProbeFailure(Exception):
         super().__init__(message)
 
 
-def connect(host: str, port: int, deadline: float) -> socket.socket:
-    """TCP connect bound by a monotonic deadline; raises ProbeFailure with a reason code."""
-    left = remaining(deadline)
-    if left <= 0:
-        raise ProbeFailure(r.TIMEOUT, "deadline reached before connecting")
+@dataclass(slots=True)
+class Phases:
+    """Seconds spent in each phase of one connection, as blackbox_exporter names them."""
+
+    resolve: float = 0.0
+    connect: float = 0.0
+    tls: float = 0.0
+
+
+@dataclass(slots=True)
+class Stream:
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    address: str
+
+    def ssl_object(self) -> ssl.SSLObject | None:
+        obj = self.writer.get_extra_info("ssl_object")
+        return obj if isinstance(obj, ssl.SSLObject) else None
+
+    def close(self) -> None:
+        # abort(), not close(): a peer that stopped reading must not keep the socket in the loop.
+        transport = self.writer.transport
+        if not transport.is_closing():
+            transport.abort()
+
+
+def _literal(host: str) -> tuple[int, str] | None:
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host.split("%", 1)[0])
+        except OSError:
+            continue
+        return family, host
+    return None
+
+
+async def resolve(host: str, port: int, deadline: float) -> tuple[int, str]:
+    """(family, address) of ``host``; IP literals skip the resolver (it costs a thread hop)."""
+    lit = _literal(host)
+    if lit is not None:
+        return lit
+    loop = asyncio.get_running_loop()
     try:
-        sock = socket.create_connection((host, port), timeout=left)
-    except BaseException as exc:
+        async with asyncio.timeout_at(deadline):
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except TimeoutError:
+        raise ProbeFailure(r.TIMEOUT, f"{host}:{port}: name resolution did not finish before the deadline") from None
+    except OSError as exc:
         raise classify(exc, f"{host}:{port}") from exc
-    return sock
+    infos.sort(key=lambda i: 0 if i[0] == socket.AF_INET else 1)
+    return int(infos[0][0]), str(infos[0][4][0])
+
+
+async def connect(
+    host: str,
+    port: int,
+    deadline: float,
+    *,
+    tls: ssl.SSLContext | None = None,
+    server_hostname: str | None = None,
+    phases: Phases | None = None,
+) -> Stream:
+    """Resolve, connect and (with ``tls``) handshake, each phase timed, all bound by ``deadline``."""
+    where = f"{host}:{port}"
+    if deadline - time.monotonic() <= 0:
+        raise ProbeFailure(r.TIMEOUT, f"{where}: deadline reached before connecting")
+    phases = phases if phases is not None else Phases()
+    t0 = time.monotonic()
+    _family, address = await resolve(host, port, deadline)
+    t1 = time.monotonic()
+    phases.resolve += t1 - t0
+    try:
+        async with asyncio.timeout_at(deadline):
+            reader, writer = await asyncio.open_connection(address, port, limit=1 << 16)
+            t2 = time.monotonic()
+            phases.connect += t2 - t1
+            if tls is not None:
+                try:
+                    await writer.start_tls(tls, server_hostname=server_hostname or host)
+                except BaseException:
+                    writer.transport.abort()
+                    raise
+                phases.tls += time.monotonic() - t2
+    except TimeoutError:
+        raise ProbeFailure(r.TIMEOUT, f"{where}: no answer before the deadline") from None
+    except Exception as exc:
+        raise classify(exc, where) from exc
+    return Stream(reader, writer, address)
 
 
 def classify(exc: BaseException, where: str) -> ProbeFailure:
@@ -63,26 +149,25 @@ def classify(exc: BaseException, where: str) -> ProbeFailure:
     return ProbeFailure(r.INTERNAL, f"{where}: {type(exc).__name__}: {exc}")
 
 
-def recv_some(sock: socket.socket, limit: int, deadline: float, *, stop_at: bytes | None = None) -> bytes:
+async def recv_some(stream: Stream, limit: int, deadline: float, *, stop_at: bytes | None = None) -> bytes:
     """Read up to ``limit`` bytes, stopping at EOF, the deadline or, if given, once ``stop_at`` arrived
     (services that greet, like SSH or SMTP, send one line and then wait for the client)."""
     chunks: list[bytes] = []
     size = 0
-    while size < limit:
-        left = remaining(deadline)
-        if left <= 0:
-            break
-        sock.settimeout(left)
-        try:
-            chunk = sock.recv(min(4096, limit - size))
-        except TimeoutError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-        if stop_at is not None and stop_at in chunk:
-            break
+    try:
+        async with asyncio.timeout_at(deadline):
+            while size < limit:
+                chunk = await stream.reader.read(min(4096, limit - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+                if stop_at is not None and stop_at in chunk:
+                    break
+    except TimeoutError:
+        pass  # what arrived before the deadline is the answer
+    except OSError:
+        pass  # a reset after some bytes: judge what arrived
     return b"".join(chunks)
 
 

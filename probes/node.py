@@ -37,9 +37,9 @@ class NodeSettings(Settings):
         return value
 
 
-def probe(target: str, settings: NodeSettings, *, deadline: float) -> ProbeResult:
+async def probe(target: str, settings: NodeSettings, *, deadline: float) -> ProbeResult:
     timer = Timer()
-    fetched = fetch(
+    fetched = await fetch(
         HttpSettings(
             url=settings.url,
             tls_verify=settings.tls_verify,

@@ -66,6 +66,10 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
+    def sockets(self) -> int:
+        """Sockets one check with these settings holds at once (the probe engine's in-flight unit)."""
+        return 1
+
 
 def _valid_regex(value: Any) -> Any:
     if isinstance(value, str):

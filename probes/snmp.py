@@ -7,18 +7,16 @@ returns the raw counters: turning them into traffic, across counter wraps and
 device reboots, is the job of the caller that remembers the previous reading
 (monitor.traffic).
 
-pysnmp 7 is asyncio-only; one event loop in its own thread serves every SNMP
-probe of the process, so a probe from a worker thread just waits for its
-coroutine, bounded by the deadline.
+pysnmp 7 is asyncio-only and an SnmpEngine belongs to the loop it first ran on
+(it hangs on another), so each loop keeps one engine: in the daemon that is the
+probe engine's loop, shared by every SNMP check.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Coroutine
-from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Annotated, Any, Literal, TypeVar
+import weakref
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 from pysnmp.hlapi.v3arch.asyncio import (
@@ -105,32 +103,15 @@ METRICS = (
     MetricSpec("clients", "snmp_clients", "Associated clients, from the configured vendor OID."),
 )
 
-T = TypeVar("T")
+_engines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SnmpEngine] = weakref.WeakKeyDictionary()
 
 
-class _Loop:
-    """One asyncio loop thread and one SnmpEngine for every SNMP probe of the process."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="snmp-loop", daemon=True)
-        self.thread.start()
-        self.engine = SnmpEngine()
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=timeout)
-
-
-_shared: _Loop | None = None
-_shared_lock = threading.Lock()
-
-
-def _loop() -> _Loop:
-    global _shared  # noqa: PLW0603 - one loop per process is the design
-    with _shared_lock:
-        if _shared is None:
-            _shared = _Loop()
-        return _shared
+def _engine() -> SnmpEngine:
+    loop = asyncio.get_running_loop()
+    engine = _engines.get(loop)
+    if engine is None:
+        engine = _engines[loop] = SnmpEngine()
+    return engine
 
 
 def _auth(settings: SnmpSettings) -> CommunityData | UsmUserData:
@@ -149,13 +130,12 @@ def _auth(settings: SnmpSettings) -> CommunityData | UsmUserData:
 
 
 async def _get(settings: SnmpSettings, oids: list[str], timeout: float) -> tuple[str, str, list[Any]]:
-    loop = _loop()
     per_try = max(0.05, timeout / (settings.retries + 1))
     transport = await UdpTransportTarget.create(
         (settings.address, settings.port), timeout=per_try, retries=settings.retries
     )
     err_ind, err_status, err_index, binds = await get_cmd(
-        loop.engine, _auth(settings), transport, ContextData(), *(ObjectType(ObjectIdentity(o)) for o in oids)
+        _engine(), _auth(settings), transport, ContextData(), *(ObjectType(ObjectIdentity(o)) for o in oids)
     )
     if err_ind:
         text = str(err_ind)
@@ -167,7 +147,7 @@ async def _get(settings: SnmpSettings, oids: list[str], timeout: float) -> tuple
     return "", "", [value for _, value in binds]
 
 
-def probe(target: str, settings: SnmpSettings, *, deadline: float) -> ProbeResult:
+async def probe(target: str, settings: SnmpSettings, *, deadline: float) -> ProbeResult:
     timer = Timer()
     where = f"{settings.address}:{settings.port}"
     if settings.counter_bits == 64:
@@ -181,8 +161,10 @@ def probe(target: str, settings: SnmpSettings, *, deadline: float) -> ProbeResul
     oids += client_oids
     left = remaining(deadline)
     try:
-        reason, message, values = _loop().run(_get(settings, oids, left), timeout=left + 0.2)
-    except (FutureTimeout, TimeoutError):
+        # pysnmp's own timeout and retries share the deadline; the outer bound catches a lost wake-up.
+        async with asyncio.timeout_at(deadline + 0.1):
+            reason, message, values = await _get(settings, oids, left)
+    except TimeoutError:
         return timer.fail(target, KIND, r.TIMEOUT, f"{where}: no SNMP answer before the deadline")
     except (OSError, KeyError) as exc:
         return timer.fail(target, KIND, r.INTERNAL, f"{where}: cannot read the SNMP credentials: {type(exc).__name__}")

@@ -31,21 +31,21 @@ METRICS = (
 )
 
 
-def probe(target: str, settings: TcpSettings, *, deadline: float) -> ProbeResult:
+async def probe(target: str, settings: TcpSettings, *, deadline: float) -> ProbeResult:
     timer = Timer()
     where = f"{settings.host}:{settings.port}"
     values: dict[str, float] = {}
     labels: dict[str, str] = {}
     try:
-        sock = connect(settings.host, settings.port, deadline)
+        stream = await connect(settings.host, settings.port, deadline)
         values["connect_seconds"] = timer.elapsed()
-        with sock:
+        try:
             if settings.send is not None:
-                sock.sendall(settings.send.encode())
+                stream.writer.write(settings.send.encode())
             if settings.expect is not None or settings.check_banner:
                 # Only the greeting's first line when just the banner is wanted; ``expect`` reads as before.
                 first_line = b"\n" if settings.expect is None else None
-                data = recv_some(sock, settings.read_bytes, deadline, stop_at=first_line)
+                data = await recv_some(stream, settings.read_bytes, deadline, stop_at=first_line)
                 text = data.decode("utf-8", "replace")
                 if settings.check_banner:
                     values["banner_reveals_version"] = 1.0 if reveals_version(text) else 0.0
@@ -54,6 +54,8 @@ def probe(target: str, settings: TcpSettings, *, deadline: float) -> ProbeResult
                     shown = text[:80].strip() or "nothing"
                     reason = r.BANNER_MISMATCH if data else r.TIMEOUT
                     raise ProbeFailure(reason, f"{where}: expected /{settings.expect}/, got {shown!r}")
+        finally:
+            stream.close()
     except Exception as exc:  # any failure of the target is data
         failure = classify(exc, where)
         return timer.fail(target, KIND, failure.reason, str(failure), values)

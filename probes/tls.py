@@ -7,6 +7,7 @@ expired or self-signed certificate's dates and issuer are reported.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import ssl
 import warnings
@@ -19,7 +20,7 @@ from pydantic import Field
 
 from probes import result as r
 from probes.netutil import ProbeFailure, classify, connect
-from probes.result import MetricSpec, ProbeResult, Timer, remaining
+from probes.result import MetricSpec, ProbeResult, Timer
 from probes.settings import Settings
 
 KIND = "tls"
@@ -136,25 +137,34 @@ def name_matches(facts: CertificateFacts, name: str) -> bool:
     return False
 
 
-def _handshake(settings: TlsSettings, verify: bool, deadline: float) -> tuple[bytes, str, str]:
+async def _handshake(settings: TlsSettings, verify: bool, deadline: float) -> tuple[bytes, str, str]:
     name = settings.server_name or settings.host
-    ctx = ssl.create_default_context(cafile=settings.ca_file)
+    ctx = client_context(settings.ca_file, verify)
+    # An IP address here is matched against IP SANs and sent without SNI by the ssl module.
+    stream = await connect(settings.host, settings.port, deadline, tls=ctx, server_hostname=name)
+    try:
+        tls = stream.ssl_object()
+        if tls is None:
+            raise ProbeFailure(r.TLS, f"{settings.host}:{settings.port}: no TLS session")
+        der = tls.getpeercert(binary_form=True) or b""
+        return der, tls.version() or "", (tls.cipher() or ("", "", 0))[0]
+    finally:
+        stream.close()
+
+
+@functools.lru_cache(maxsize=64)
+def client_context(ca_file: str | None, verify: bool) -> ssl.SSLContext:
+    """One client context per trust setting: loading the CA store costs milliseconds, a handshake not."""
+    ctx = ssl.create_default_context(cafile=ca_file)
     if not verify:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-    sock = connect(settings.host, settings.port, deadline)
-    try:
-        sock.settimeout(max(0.001, remaining(deadline)))
-        # An IP address here is matched against IP SANs and sent without SNI by the ssl module.
-        with ctx.wrap_socket(sock, server_hostname=name) as tls:
-            der = tls.getpeercert(binary_form=True) or b""
-            return der, tls.version() or "", (tls.cipher() or ("", "", 0))[0]
-    finally:
-        sock.close()
+    return ctx
 
 
-def _accepts(settings: TlsSettings, version: ssl.TLSVersion, deadline: float) -> bool | None:
-    """Whether the server completes a handshake pinned to ``version``; None if this client cannot even try.
+@functools.lru_cache(maxsize=4)
+def _legacy_context(version: ssl.TLSVersion) -> ssl.SSLContext | None:
+    """A client pinned to an obsolete ``version``; None if this OpenSSL cannot even offer it.
 
     The client lowers its own security level for this one handshake only: the question is what the
     server accepts, not whether vigia would use it.
@@ -169,33 +179,38 @@ def _accepts(settings: TlsSettings, version: ssl.TLSVersion, deadline: float) ->
             ctx.minimum_version = ctx.maximum_version = version
     except (ValueError, ssl.SSLError):
         return None
-    try:
-        sock = connect(settings.host, settings.port, deadline)
-    except ProbeFailure:
+    return ctx
+
+
+async def _accepts(settings: TlsSettings, version: ssl.TLSVersion, deadline: float) -> bool | None:
+    """Whether the server completes a handshake pinned to ``version``; None if unknown."""
+    ctx = _legacy_context(version)
+    if ctx is None:
         return None
     try:
-        sock.settimeout(max(0.001, remaining(deadline)))
-        with ctx.wrap_socket(sock, server_hostname=settings.server_name or settings.host):
-            return True
-    except (ssl.SSLError, OSError):
-        return False
-    finally:
-        sock.close()
+        stream = await connect(
+            settings.host, settings.port, deadline, tls=ctx, server_hostname=settings.server_name or settings.host
+        )
+    except ProbeFailure as exc:
+        # Refused or timed out says nothing about the protocol; a failed handshake says "no".
+        return False if exc.reason in (r.TLS, r.CONNECTION) else None
+    stream.close()
+    return True
 
 
-def probe(target: str, settings: TlsSettings, *, deadline: float) -> ProbeResult:
+async def probe(target: str, settings: TlsSettings, *, deadline: float) -> ProbeResult:
     timer = Timer()
     where = f"{settings.host}:{settings.port}"
     name = settings.server_name or settings.host
     failure: ProbeFailure | None = None
     try:
-        der, version, cipher = _handshake(settings, True, deadline)
+        der, version, cipher = await _handshake(settings, True, deadline)
     except Exception as exc:  # any failure of the target is data
         failure = classify(exc, where)
         if failure.reason not in (r.CERT_EXPIRED, r.CERT_UNTRUSTED, r.CERT_NAME_MISMATCH):
             return timer.fail(target, KIND, failure.reason, str(failure))
         try:
-            der, version, cipher = _handshake(settings, False, deadline)
+            der, version, cipher = await _handshake(settings, False, deadline)
         except Exception as exc2:
             second = classify(exc2, where)
             return timer.fail(target, KIND, failure.reason, f"{failure}; then {second}")
@@ -219,7 +234,7 @@ def probe(target: str, settings: TlsSettings, *, deadline: float) -> ProbeResult
     }
     if settings.check_legacy:
         for key, proto in (("tls_accepts_tls10", ssl.TLSVersion.TLSv1), ("tls_accepts_tls11", ssl.TLSVersion.TLSv1_1)):
-            accepted = _accepts(settings, proto, deadline)
+            accepted = await _accepts(settings, proto, deadline)
             if accepted is not None:
                 values[key] = 1.0 if accepted else 0.0
     if failure is not None:

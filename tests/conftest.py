@@ -79,7 +79,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.fixture(scope="module")
 def dnsmasq() -> Iterator[tuple[str, int]]:
     """A real dnsmasq on a loopback address, serving the test zones (zonas.test, correo.test)."""
-    from probes.dns import DnsSettings, probe
+    from probes.dns import DnsSettings
+    from tests.probing import on_engine
+
+    probe = on_engine("dns")
 
     binary = need_binary("dnsmasq", "dnsmasq-base")
     need_root()  # dnsmasq insists on switching user; as root it can

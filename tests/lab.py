@@ -18,6 +18,17 @@ from types import TracebackType
 _counter = itertools.count(1)
 
 
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate a child, then kill it if it has not ended within 5 s."""
+    with contextlib.suppress(ProcessLookupError):
+        proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
 def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(args), check=check, capture_output=True, text=True, timeout=30)
 
@@ -88,13 +99,7 @@ class Lab:
     def close(self) -> None:
         for host in self.hosts:
             for proc in host.processes:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.terminate()
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=5)
+                stop(proc)
             sh("ip", "netns", "del", host.ns, check=False)
             sh("ip", "link", "del", host.host_if, check=False)
         self.hosts.clear()

@@ -271,3 +271,28 @@ def tls_server(
 
     with tcp_server(handle, host) as (port, _):
         yield port
+
+
+@contextmanager
+def peers(host: str = "127.0.0.1", netns: str | None = None) -> Iterator[dict[str, int]]:
+    """tests/peers.py in a process of its own (inside ``netns`` when given); yields {kind: port}."""
+    import select
+    import sys
+
+    from tests.lab import stop
+
+    root = Path(__file__).resolve().parent.parent
+    prefix = ["ip", "netns", "exec", netns] if netns else []
+    proc = subprocess.Popen(
+        [*prefix, sys.executable, "-m", "tests.peers", "--host", host],
+        stdout=subprocess.PIPE,
+        cwd=str(root),
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(root)},
+    )
+    try:
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], 15)
+        assert ready, "tests.peers did not start within 15 s"
+        yield json.loads(proc.stdout.readline())
+    finally:
+        stop(proc)

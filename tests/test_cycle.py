@@ -1,12 +1,14 @@
 """The cycle owns the deadline: a probe that raises or hangs never holds up the others.
 
 A real probe never raises and always honours its deadline, so these tests
-register two deliberately broken probe kinds: stand-ins for a future bug or a
-library call that blocks, which cannot be produced on purpose with real peers.
+register deliberately broken probe kinds: stand-ins for a future bug or a
+library that swallows cancellation, which cannot be produced on purpose with
+real peers. (Real hung peers, by the hundred, are in test_blackhole.py.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -30,13 +32,24 @@ class Empty(Settings):
     pass
 
 
-def raising(target: str, settings: Empty, *, deadline: float) -> ProbeResult:
+async def raising(target: str, settings: Empty, *, deadline: float) -> ProbeResult:
     raise RuntimeError("bug in a probe")
 
 
-def hanging(target: str, settings: Empty, *, deadline: float) -> ProbeResult:
-    release.wait(10)  # ignores its deadline, as a blocking library call would
+async def hanging(target: str, settings: Empty, *, deadline: float) -> ProbeResult:
+    # Ignores its deadline and even cancellation, as a wedged library might; bounded by 10 s.
+    end = time.monotonic() + 10
+    while not release.is_set() and time.monotonic() < end:
+        try:
+            await asyncio.sleep(0.05)
+        except asyncio.CancelledError:
+            continue
     raise RuntimeError("released")
+
+
+async def overrunning(target: str, settings: Empty, *, deadline: float) -> ProbeResult:
+    await asyncio.sleep(30)  # forgets its deadline, but can be cancelled like any coroutine
+    raise RuntimeError("not reached")
 
 
 @pytest.fixture(autouse=True)
@@ -44,9 +57,10 @@ def broken_kinds() -> Iterator[None]:
     release.clear()
     REGISTRY["raises"] = ProbeKind("raises", Empty, raising, ())
     REGISTRY["hangs"] = ProbeKind("hangs", Empty, hanging, ())
+    REGISTRY["overruns"] = ProbeKind("overruns", Empty, overrunning, ())
     yield
     release.set()
-    del REGISTRY["raises"], REGISTRY["hangs"]
+    del REGISTRY["raises"], REGISTRY["hangs"], REGISTRY["overruns"]
 
 
 def write(tmp_path: Path, text: str) -> cfg.Config:
@@ -68,7 +82,7 @@ targets:
 def test_raising_and_hanging_probes_do_not_touch_the_others(tmp_path: Path) -> None:
     need_root()
     conf = write(tmp_path, CONFIG)
-    runner = CycleRunner(workers=8)
+    runner = CycleRunner()
     try:
         t0 = time.monotonic()
         out = runner.run(conf.targets)
@@ -105,3 +119,29 @@ def test_daemon_counts_overruns_and_exceptions(tmp_path: Path) -> None:
             assert "vigia_probe_exceptions_total 1.0" in body
     finally:
         release.set()
+
+
+def test_an_overrunning_probe_is_cancelled_at_deadline_plus_grace(tmp_path: Path) -> None:
+    conf = write(
+        tmp_path,
+        """
+defaults: {interval: 2s, timeout: 400ms}
+targets:
+  - {id: late, probe: overruns}
+  - {id: closed, probe: tcp, tcp: {host: 127.0.0.1, port: 9}}
+""",
+    )
+    runner = CycleRunner()
+    try:
+        for cycle in range(2):
+            t0 = time.monotonic()
+            out = runner.run(conf.targets)
+            elapsed = time.monotonic() - t0
+            by = {res.target: res for res in out.results}
+            assert by["late"].reason == r.TIMEOUT, by["late"]
+            assert by["closed"].reason == r.REFUSED
+            assert 0.4 + GRACE - 0.05 <= elapsed < 0.4 + GRACE + 0.3
+            # Cancelled for real: the next cycle probes it again instead of calling it an overrun.
+            assert runner.engine.cancelled == cycle + 1
+    finally:
+        runner.close()

@@ -7,8 +7,11 @@ import time
 import pytest
 
 from probes import result as r
-from probes.dns import DnsSettings, probe
+from probes.dns import DnsSettings
 from tests.conftest import free_port
+from tests.probing import on_engine
+
+probe = on_engine("dns")
 
 
 def test_answer_expected(dnsmasq: tuple[str, int]) -> None:
@@ -86,8 +89,10 @@ def test_mail_domain_spf_and_dmarc(
 ) -> None:
     from probes import mail
 
+    mail_probe = on_engine("mail")
+
     server, port = dnsmasq
-    res = mail.probe("m", mail.MailSettings(server=server, port=port, domain=domain), deadline=time.monotonic() + 2)
+    res = mail_probe("m", mail.MailSettings(server=server, port=port, domain=domain), deadline=time.monotonic() + 2)
     assert res.success is success, res.message
     assert res.values == {
         "spf_present": spf,
@@ -102,8 +107,10 @@ def test_mail_domain_spf_and_dmarc(
 def test_mail_resolver_silent() -> None:
     from probes import mail
 
+    mail_probe = on_engine("mail")
+
     port = free_port("127.0.0.1")
-    res = mail.probe(
+    res = mail_probe(
         "m", mail.MailSettings(server="127.0.0.1", port=port, domain="x.test"), deadline=time.monotonic() + 0.5
     )
     assert not res.success and res.reason in (r.TIMEOUT, r.REFUSED, r.PROTOCOL)

@@ -13,11 +13,13 @@ import pytest
 
 from probes import result as r
 from probes.host import HostSettings
-from probes.host import probe as host_probe
 from probes.node import NodeSettings
-from probes.node import probe as node_probe
 from tests.conftest import free_port, need_binary
+from tests.probing import on_engine
 from tests.servers import http_server
+
+host_probe = on_engine("host")
+node_probe = on_engine("node")
 
 
 def test_host_reports_this_machine() -> None:

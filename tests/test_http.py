@@ -8,9 +8,12 @@ from pathlib import Path
 import pytest
 
 from probes import result as r
-from probes.http import HttpSettings, probe
+from probes.http import HttpSettings
 from probes.settings import Secret
+from tests.probing import on_engine
 from tests.servers import Pki, http_server
+
+probe = on_engine("http")
 
 
 def ok(body: bytes = b"portal cautivo OK"):

@@ -121,8 +121,10 @@ def test_missing_privilege_is_reason_permission_not_down() -> None:
     need_root()  # to drop to an unprivileged user first
     code = textwrap.dedent("""
         import time
-        from probes.icmp import probe, IcmpSettings
-        res = probe("gw", IcmpSettings(address="127.0.0.1"), deadline=time.monotonic() + 1)
+        from probes.icmp import IcmpSettings
+        from tests.probing import on_engine
+
+        res = on_engine("icmp")("gw", IcmpSettings(address="127.0.0.1"), deadline=time.monotonic() + 1)
         print(res.success, res.reason, res.message)
     """)
     env = dict(os.environ, PYTHONPATH=os.getcwd())

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import time
 
-from probes.ports import UNEXPECTED_OPEN, PortsSettings, probe
+from probes.ports import UNEXPECTED_OPEN, PortsSettings
 from tests.conftest import free_port
+from tests.probing import on_engine
 from tests.servers import tcp_server
+
+probe = on_engine("ports")
 
 
 def test_open_port_outside_the_allowed_list() -> None:

@@ -19,8 +19,11 @@ import pytest
 
 from probes import result as r
 from probes.settings import Secret
-from probes.snmp import NO_SUCH_OBJECT, WRONG_TYPE, SnmpSettings, SnmpV3, probe
+from probes.snmp import NO_SUCH_OBJECT, WRONG_TYPE, SnmpSettings, SnmpV3
 from tests.conftest import need_binary
+from tests.probing import on_engine
+
+probe = on_engine("snmp")
 
 CLIENTS_OID = "1.3.6.1.4.1.14179.2.1.1.1.38.1"  # Cisco WLC bsnDot11EssNumberOfMobileStations.1
 FAKE_IF = 9999  # a made-up interface whose 32-bit counters tests/snmp_pass.sh serves from files
@@ -154,6 +157,22 @@ def test_wrong_community_is_a_timeout_not_a_crash(agent: Agent) -> None:
     )
     assert res.reason == r.TIMEOUT
     assert "not-the-community" not in res.message
+
+
+def test_an_agent_that_never_answers_costs_only_its_own_checks(agent: Agent) -> None:
+    from probes.engine import Check
+    from tests.probing import engine
+
+    (agent.tmp / "bad").write_text("not-the-community")  # snmpd drops such requests without a word
+    mute = agent.settings(community=Secret(file=str(agent.tmp / "bad")))
+    checks = [Check(f"mute-{i}", "snmp", mute, 1.5) for i in range(50)]
+    checks.append(Check("healthy", "snmp", agent.settings(), 1.5))
+    t0 = time.monotonic()
+    out = engine().run(checks)
+    by = {res.target: res for res in out.results}
+    assert by["healthy"].success, by["healthy"].message
+    assert all(by[f"mute-{i}"].reason == r.TIMEOUT for i in range(50))
+    assert time.monotonic() - t0 < 1.5 + 0.6
 
 
 def test_clients_of_several_ssids_add_up(agent: Agent) -> None:

@@ -7,9 +7,12 @@ import threading
 import time
 
 from probes import result as r
-from probes.tcp import TcpSettings, probe
+from probes.tcp import TcpSettings
 from tests.conftest import free_port
+from tests.probing import on_engine
 from tests.servers import tcp_server
+
+probe = on_engine("tcp")
 
 
 def test_connect_and_banner() -> None:

@@ -8,9 +8,12 @@ from pathlib import Path
 import pytest
 
 from probes import result as r
-from probes.tls import TlsSettings, probe
+from probes.tls import TlsSettings
 from tests.conftest import need
+from tests.probing import on_engine
 from tests.servers import Pki, tls_server
+
+probe = on_engine("tls")
 
 
 @pytest.fixture

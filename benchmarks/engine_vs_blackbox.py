@@ -1,0 +1,353 @@
+"""The probe engine against Debian's blackbox_exporter, on the same targets, in one run.
+
+N checks (HTTP, TCP and DNS, a third each) against real servers: healthy ones on loopback
+(tests/peers.py in its own process, dnsmasq), and a share blackholed by a network-namespace
+host whose iptables drops every TCP and UDP packet (a cut backhaul). Listed blackholed first.
+
+- vigia: the whole daemon (`vigia run`, SQLite store, /metrics) in a child process; after its
+  first cycle, CPU of the daemon process over the next cycles divided by the checks probed:
+  state, store writes and exposition included. Cycle wall from vigia_cycle_duration_seconds,
+  false failures from vigia_probe_success of healthy targets, peak RSS from VmHWM.
+- blackbox_exporter: one /probe request per target, all at once (as Prometheus scrapes of a
+  large job would arrive), module timeout the same; CPU of the exporter process divided by the
+  probes, per module. The driver's own CPU is not counted on either side.
+
+Goals (issue 13): 0 false failures; cycle wall <= timeout + 1 s; vigia CPU per check <= 1/4 of
+blackbox_exporter's per probe; peak RSS <= 400 MB. Needs root (namespaces, iptables).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+KINDS = ("http", "tcp", "dns")
+MODULES = {"http": "http_2xx", "tcp": "tcp_connect", "dns": "dns_portal"}
+
+
+@dataclass
+class Side:
+    tool: str
+    checks: int
+    wall_s: float
+    cpu_us_per_check: float
+    false_failures: int
+    hole_not_timeout: int
+    peak_rss_mb: float
+    per_kind_us: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Target:
+    id: str
+    kind: str
+    hole: bool
+    address: str  # URL (http), host:port (tcp, dns)
+
+
+def targets(n: int, hole_share: float, hole: str, ports: dict[str, int], dns: tuple[str, int]) -> list[Target]:
+    out: list[Target] = []
+    per_kind = n // len(KINDS)
+    holes = int(per_kind * hole_share)
+    for kind in KINDS:
+        for i in range(per_kind):
+            blackholed = i < holes
+            if kind == "http":
+                addr = f"http://{hole}:8080/{i}" if blackholed else f"http://127.0.0.1:{ports['http']}/{i}"
+            elif kind == "tcp":
+                addr = f"{hole}:{1000 + i % 5000}" if blackholed else f"127.0.0.1:{ports['banner']}"
+            else:
+                addr = f"{hole}:53" if blackholed else f"{dns[0]}:{dns[1]}"
+            out.append(Target(f"{kind}-{i}", kind, blackholed, addr))
+    out.sort(key=lambda t: not t.hole)  # the blackholed ones first, as in the issue's report
+    return out
+
+
+def vigia_config(ts: list[Target], timeout: float, interval: float, spread: float, state: Path) -> str:
+    lines = [
+        f"state_dir: {state}",
+        f"defaults: {{interval: {interval:g}s, timeout: {timeout:g}s}}",
+        f"probing: {{spread: {spread * 1000:.0f}ms}}",
+        "targets:",
+    ]
+    for t in ts:
+        if t.kind == "http":
+            lines.append(f"  - {{id: {t.id}, probe: http, http: {{url: '{t.address}'}}}}")
+        elif t.kind == "tcp":
+            host, port = t.address.rsplit(":", 1)
+            lines.append(f"  - {{id: {t.id}, probe: tcp, tcp: {{host: {host}, port: {port}}}}}")
+        else:
+            host, port = t.address.rsplit(":", 1)
+            lines.append(
+                f"  - {{id: {t.id}, probe: dns, dns: {{server: {host}, port: {port}, name: portal.zonas.test}}}}"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(url: str, timeout: float = 10.0) -> str:
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return str(resp.read().decode())
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run_vigia(ts: list[Target], timeout: float, cycles: int, spread: float) -> Side:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    interval = max(timeout + spread + 3.0, timeout * 2)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "vigia.yml"
+        path.write_text(vigia_config(ts, timeout, interval, spread, Path(tmp) / "state"))
+        port = _free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "run", "--config", str(path), "--listen", f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+            stdout=subprocess.DEVNULL,
+            stderr=open(Path(tmp) / "vigia.log", "wb"),  # noqa: SIM115 - closed with the process
+        )
+        base = f"http://127.0.0.1:{port}"
+
+        def runs() -> float:
+            for fam in text_string_to_metric_families(_get(base + "/metrics")):
+                if fam.name == "vigia_cycles":
+                    return sum(s.value for s in fam.samples if s.name == "vigia_cycles_total")
+            return 0.0
+
+        try:
+            end = time.monotonic() + 120 + len(ts) / 100
+            while time.monotonic() < end:
+                assert proc.poll() is None, (Path(tmp) / "vigia.log").read_text()[-3000:]
+                with contextlib.suppress(OSError):
+                    if runs() >= 1:
+                        break
+                time.sleep(0.2)
+            else:
+                raise RuntimeError("vigia did not finish its first cycle")
+            cpu0, done0 = _cpu_seconds(proc.pid), runs()
+            end = time.monotonic() + (cycles + 1) * interval + 30
+            while runs() < done0 + cycles and time.monotonic() < end:
+                time.sleep(0.2)
+            cpu1, done1 = _cpu_seconds(proc.pid), runs()
+            body = _get(base + "/metrics")
+            peak = _peak_rss_mb(proc.pid)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+    hole = {t.id for t in ts if t.hole}
+    false_failures = not_timeout = 0
+    wall = 0.0
+    for fam in text_string_to_metric_families(body):
+        for s in fam.samples:
+            if s.name == "vigia_probe_success" and s.labels["target"] not in hole and s.value != 1.0:
+                false_failures += 1
+            if s.name == "vigia_cycle_duration_seconds":
+                wall = s.value
+            if s.name == "vigia_probe_failure" and s.labels.get("target") in hole:
+                not_timeout += s.labels.get("reason") != "timeout" and s.value == 1.0
+    probed = max(1.0, (done1 - done0) * len(ts))
+    return Side("vigia daemon", len(ts), wall, (cpu1 - cpu0) / probed * 1e6, false_failures, not_timeout, peak, {})
+
+
+def blackbox_config(path: Path, timeout: float) -> None:
+    t = f"{timeout:g}s"
+    ip4 = "preferred_ip_protocol: ip4, ip_protocol_fallback: false"
+    path.write_text(
+        "modules:\n"
+        f"  http_2xx: {{prober: http, timeout: {t}, http: {{{ip4}}}}}\n"
+        f"  tcp_connect: {{prober: tcp, timeout: {t}, tcp: {{{ip4}}}}}\n"
+        f"  dns_portal: {{prober: dns, timeout: {t}, dns: {{query_name: portal.zonas.test, query_type: A, "
+        "transport_protocol: udp, preferred_ip_protocol: ip4, ip_protocol_fallback: false}}\n"
+    )
+
+
+async def _probe_all(port: int, ts: list[Target], timeout: float) -> dict[str, bool | None]:
+    async def one(t: Target) -> tuple[str, bool | None]:
+        query = urllib.parse.urlencode({"module": MODULES[t.kind], "target": t.address})
+        try:
+            async with asyncio.timeout(timeout + 30):
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(f"GET /probe?{query} HTTP/1.0\r\nHost: bb\r\n\r\n".encode())
+                body = (await reader.read()).decode()
+                writer.close()
+        except (OSError, TimeoutError):
+            return t.id, None
+        return t.id, "\nprobe_success 1" in body
+
+    return dict(await asyncio.gather(*(one(t) for t in ts)))
+
+
+def run_blackbox(ts: list[Target], timeout: float) -> Side | None:
+    binary = shutil.which("prometheus-blackbox-exporter")
+    if binary is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        conf = Path(tmp) / "blackbox.yml"
+        blackbox_config(conf, timeout)
+        port = _free_port()
+        proc = subprocess.Popen(
+            [binary, f"--config.file={conf}", f"--web.listen-address=127.0.0.1:{port}", "--log.level=error"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            for _ in range(100):
+                with contextlib.suppress(OSError):
+                    _get(f"http://127.0.0.1:{port}/-/healthy", 1)
+                    break
+                time.sleep(0.1)
+            per_kind: dict[str, float] = {}
+            results: dict[str, bool | None] = {}
+            wall = 0.0
+            for kind in KINDS:
+                group = [t for t in ts if t.kind == kind]
+                cpu0, t0 = _cpu_seconds(proc.pid), time.monotonic()
+                results.update(asyncio.run(_probe_all(port, group, timeout)))
+                wall = max(wall, time.monotonic() - t0)
+                per_kind[kind] = (_cpu_seconds(proc.pid) - cpu0) / len(group) * 1e6
+            peak = _peak_rss_mb(proc.pid)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    false_failures = sum(1 for t in ts if not t.hole and results.get(t.id) is not True)
+    holes_ok = sum(1 for t in ts if t.hole and results.get(t.id) is not False)
+    mean = sum(per_kind[k] * sum(1 for t in ts if t.kind == k) for k in KINDS) / len(ts)
+    return Side("blackbox_exporter", len(ts), wall, mean, false_failures, holes_ok, peak, per_kind)
+
+
+def engine_per_kind(ts: list[Target], timeout: float) -> dict[str, float]:
+    """CPU per check of the probe engine alone (this process, no daemon), per kind, healthy targets."""
+    from probes.dns import DnsSettings
+    from probes.engine import Check, ProbeEngine
+    from probes.http import HttpSettings
+    from probes.tcp import TcpSettings
+
+    engine = ProbeEngine()
+    out: dict[str, float] = {}
+    try:
+        for kind in KINDS:
+            checks = []
+            for t in ts:
+                if t.kind != kind or t.hole:
+                    continue
+                host, _, port = t.address.rpartition(":")
+                settings = (
+                    HttpSettings(url=t.address)
+                    if kind == "http"
+                    else TcpSettings(host=host, port=int(port))
+                    if kind == "tcp"
+                    else DnsSettings(server=host, port=int(port), name="portal.zonas.test")
+                )
+                checks.append(Check(t.id, kind, settings, timeout))
+            engine.run(checks)  # warm-up
+            c0 = time.process_time()
+            engine.run(checks)
+            out[kind] = (time.process_time() - c0) / len(checks) * 1e6
+    finally:
+        engine.close()
+    return out
+
+
+@contextlib.contextmanager
+def lab() -> Iterator[tuple[str, dict[str, int], tuple[str, int]]]:
+    from tests.lab import Lab
+    from tests.servers import peers
+
+    dnsmasq = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+    dns = ("127.0.0.53", _free_port())
+    with Lab() as the_lab, peers() as ports:
+        hole = the_lab.add_host()
+        hole.run("iptables", "-A", "INPUT", "-p", "tcp", "-j", "DROP")
+        hole.run("iptables", "-A", "INPUT", "-p", "udp", "-j", "DROP")
+        proc = subprocess.Popen(
+            [dnsmasq, "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+             f"--listen-address={dns[0]}", "--bind-interfaces", f"--port={dns[1]}", "--user=root", "--pid-file=",
+             "--address=/portal.zonas.test/10.213.0.10", "--dns-forward-max=10000", "--cache-size=10000"],
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            time.sleep(0.5)
+            yield hole.address, ports, dns
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def run(n: int = 10_000, hole_share: float = 0.3, timeout: float = 5.0, cycles: int = 2, spread: float = 3.0) -> None:
+    if os.geteuid() != 0:
+        print("engine vs blackbox_exporter: needs root (network namespaces, iptables)")
+        return
+    with lab() as (hole, ports, dns):
+        ts = targets(n, hole_share, hole, ports, dns)
+        v = run_vigia(ts, timeout, cycles, spread)
+        b = run_blackbox(ts, timeout)
+        engine = engine_per_kind(ts, timeout)
+    holes = sum(t.hole for t in ts)
+    print(
+        f"Probe engine: {len(ts)} checks (HTTP, TCP, DNS, a third each), {holes} blackholed, "
+        f"timeout {timeout:g} s, vigia spread {spread:g} s"
+    )
+    head = f"{'tool':<18} {'wall s':>7} {'CPU us/check':>13} {'false fail':>10} {'hole != timeout':>15}"
+    print(f"{head} {'peak RSS MB':>11}")
+    for side in (v, b):
+        if side is None:
+            print(f"{'blackbox_exporter':<18} (not installed: Debian package prometheus-blackbox-exporter)")
+            continue
+        print(
+            f"{side.tool:<18} {side.wall_s:>7.2f} {side.cpu_us_per_check:>13.0f} {side.false_failures:>10} "
+            f"{side.hole_not_timeout:>15} {side.peak_rss_mb:>11.0f}"
+        )
+    kinds = ", ".join(f"{k} {engine[k]:.0f}" for k in KINDS)
+    print(f"  vigia engine alone, CPU us per healthy check: {kinds}")
+    if b is not None:
+        bb = ", ".join(f"{k} {b.per_kind_us[k]:.0f}" for k in KINDS)
+        print(f"  blackbox_exporter CPU us per probe: {bb}")
+        print(
+            f"  goals: false failures 0 ({v.false_failures}); wall <= {timeout + 1:g} s ({v.wall_s:.2f}); "
+            f"CPU per check <= 1/4 of blackbox ({v.cpu_us_per_check / max(b.cpu_us_per_check, 1e-9):.2f} of it); "
+            f"peak RSS <= 400 MB ({v.peak_rss_mb:.0f})"
+        )
+
+
+if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checks", type=int, default=10_000)
+    ap.add_argument("--timeout", type=float, default=5.0)
+    ap.add_argument("--cycles", type=int, default=2)
+    ap.add_argument("--spread", type=float, default=3.0)
+    a = ap.parse_args()
+    run(a.checks, timeout=a.timeout, cycles=a.cycles, spread=a.spread)

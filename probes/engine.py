@@ -1,0 +1,247 @@
+"""The probe engine: one asyncio loop, in a thread of its own, runs every network check of the process.
+
+Why one loop and not a thread pool: with a fixed pool, a check queued behind
+hung peers started after its deadline, so 32 silent zones made every other
+check of the interval fail ``timeout``. Here every check
+
+- starts at its stable offset after the batch start (spreads a large inventory),
+- takes its sockets from ``max_in_flight`` (sockets, not threads, bound concurrency),
+- gets its deadline from the moment *it* starts: start + its timeout,
+- is cancelled at deadline + GRACE if it has not returned (a bug, never a peer),
+  reported ``timeout``, and the batch moves on without it.
+
+A hung peer therefore costs one socket until its own deadline, never another
+check's time. ICMP is not run here: its batch engine owns a raw socket and a
+receiver thread and is called beside the loop (monitor.cycle).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import resource
+import threading
+import time
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from probes import REGISTRY
+from probes import result as r
+from probes.errors import ProbeSetupError
+from probes.result import ProbeResult, Timer
+from probes.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Time allowed after a check's deadline for its probe to hand back its result before it is cancelled.
+GRACE = 0.5
+# Enough for ten thousand checks with room for the ports probe's several sockets.
+DEFAULT_MAX_IN_FLIGHT = 16384
+# Descriptors the daemon needs besides probe sockets: store, listeners, ICMP, journal, logs, libraries.
+RESERVED_FDS = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One target to probe once: ``offset`` seconds after the batch starts, for at most ``timeout``."""
+
+    target: str
+    kind: str
+    settings: Settings
+    timeout: float
+    offset: float = 0.0
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    results: list[ProbeResult]
+    exceptions: int  # probes that raised: bugs, logged with their traceback
+
+
+def spread_offset(target: str, window: float) -> float:
+    """A stable start offset in [0, window) for ``target``, as Prometheus spreads its scrapes.
+
+    Stable across restarts and reloads (crc32 of the id, not Python's salted hash), so a target
+    is probed at the same point of every interval.
+    """
+    if window <= 0:
+        return 0.0
+    return (zlib.crc32(target.encode()) / 2**32) * window
+
+
+def sockets_needed(checks: Sequence[tuple[str, Settings]]) -> int:
+    """Sockets the given (kind, settings) pairs hold at once when every peer hangs."""
+    return sum(settings.sockets() for kind, settings in checks if not REGISTRY[kind].batch)
+
+
+def raise_open_files_limit() -> tuple[int, int]:
+    """Raise the soft RLIMIT_NOFILE to the hard limit (as Prometheus does); return (soft, hard)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if (hard != resource.RLIM_INFINITY and soft < hard) or (hard == resource.RLIM_INFINITY and soft < 1 << 20):
+        target = hard if hard != resource.RLIM_INFINITY else 1 << 20
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+def check_capacity(sockets: int, max_in_flight: int) -> None:
+    """Refuse to start when the configured checks cannot all be in flight within the open-files limit."""
+    soft, _hard = raise_open_files_limit()
+    need = min(sockets, max_in_flight) + RESERVED_FDS
+    if soft != resource.RLIM_INFINITY and need > soft:
+        raise ProbeSetupError(
+            r.INTERNAL,
+            f"the configured checks may hold {sockets} sockets at once (every peer hanging); with "
+            f"{RESERVED_FDS} descriptors for the daemon itself that needs {need} open files, but the "
+            f"limit is {soft}: raise LimitNOFILE= in the systemd unit (or ulimit -n), or probe fewer targets",
+        )
+
+
+class _Slots:
+    """A counting limiter whose holders take several units at once, all or none (no partial holds)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.free = size
+        self._changed = asyncio.Condition()
+
+    async def take(self, n: int) -> int:
+        n = min(n, self.size)  # a single check larger than the whole pool still runs, alone
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.free >= n)
+            self.free -= n
+        return n
+
+    def give(self, n: int) -> None:
+        self.free += n
+        asyncio.get_running_loop().create_task(self._notify())
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+
+class ProbeEngine:
+    """Owns the loop thread. ``run`` may be called from any other thread, by several at once."""
+
+    def __init__(self, max_in_flight: int = DEFAULT_MAX_IN_FLIGHT) -> None:
+        self.max_in_flight = max_in_flight
+        self.loop = asyncio.new_event_loop()
+        self._slots: _Slots | None = None
+        self._busy: set[str] = set()  # targets whose probe has not ended; touched on the loop only
+        self.cancelled = 0  # probes cancelled past their deadline + grace (bugs)
+        self.peak_in_flight = 0
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="probe-loop", daemon=True)
+        self._thread.start()
+        self._ready.wait(5)
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self._slots = _Slots(self.max_in_flight)
+        self._ready.set()
+        self.loop.run_forever()
+
+    @property
+    def in_flight(self) -> int:
+        slots = self._slots
+        return 0 if slots is None else slots.size - slots.free
+
+    def submit(self, checks: Sequence[Check]) -> concurrent.futures.Future[BatchOutcome]:
+        """Start probing ``checks`` on the loop; the future holds one result per check, in order."""
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("ProbeEngine.submit called from its own loop")
+        return asyncio.run_coroutine_threadsafe(self._batch(checks), self.loop)
+
+    def run(self, checks: Sequence[Check]) -> BatchOutcome:
+        """Probe every check once and wait; blocks the calling thread only, never the loop."""
+        return self.submit(checks).result()
+
+    def run_one(self, target: str, kind: str, settings: Settings, timeout: float) -> ProbeResult:
+        """One check now, as `vigia probe` and the drills' probe steps do."""
+        return self.run([Check(target, kind, settings, timeout)]).results[0]
+
+    def close(self) -> None:
+        if self.loop.is_closed():
+            return
+
+        async def _cancel_all() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.wait(tasks, timeout=1.0) if tasks else None
+
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(_cancel_all(), self.loop).result(timeout=3)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self.loop.close()
+
+    # -- on the loop ---------------------------------------------------
+
+    async def _batch(self, checks: Sequence[Check]) -> BatchOutcome:
+        t0 = time.monotonic()
+        box = [0]
+        results = await asyncio.gather(*(self._check(c, t0, box) for c in checks))
+        return BatchOutcome(list(results), box[0])
+
+    async def _check(self, check: Check, t0: float, exceptions: list[int]) -> ProbeResult:
+        if check.target in self._busy:
+            return Timer().fail(
+                check.target, check.kind, r.OVERRUN, "the previous probe of this target has not returned yet"
+            )
+        kind = REGISTRY.get(check.kind)
+        if kind is None:
+            return Timer().fail(check.target, check.kind, r.INTERNAL, f"unknown probe kind {check.kind!r}")
+        start_at = t0 + check.offset
+        if start_at > time.monotonic():
+            await asyncio.sleep(start_at - time.monotonic())
+        slots = self._slots
+        assert slots is not None
+        try:
+            async with asyncio.timeout(check.timeout):
+                held = await slots.take(check.settings.sockets())
+        except TimeoutError:
+            return Timer().fail(
+                check.target,
+                check.kind,
+                r.OVERRUN,
+                f"no free socket slot within {check.timeout:g}s: max_in_flight ({self.max_in_flight}) is too low",
+            )
+        self.peak_in_flight = max(self.peak_in_flight, slots.size - slots.free)
+        self._busy.add(check.target)
+        timer = Timer()  # the check starts now: its deadline counts from here, not from the batch
+        deadline = time.monotonic() + check.timeout
+        task: asyncio.Task[ProbeResult] = asyncio.ensure_future(
+            kind.probe(check.target, check.settings, deadline=deadline)
+        )
+
+        def _ended(_t: asyncio.Task[ProbeResult]) -> None:
+            # Sockets and the target come back when the probe has really ended, not when we stopped waiting.
+            slots.give(held)
+            self._busy.discard(check.target)
+
+        task.add_done_callback(_ended)
+        done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline + GRACE - time.monotonic()))
+        if not done:
+            task.cancel()
+            self.cancelled += 1
+            log.warning(
+                "target %s: %s probe still running %.3gs after its %.3gs deadline: cancelled",
+                check.target,
+                check.kind,
+                GRACE,
+                check.timeout,
+            )
+            return timer.fail(check.target, check.kind, r.TIMEOUT, f"no result within the {check.timeout:g}s deadline")
+        exc = task.exception()
+        if exc is not None:  # a bug in a probe: report it, keep the batch going
+            exceptions[0] += 1
+            log.error("probe %s of target %s raised", check.kind, check.target, exc_info=exc)
+            return timer.fail(check.target, check.kind, r.INTERNAL, f"probe raised {type(exc).__name__}: {exc}")
+        result: ProbeResult = task.result()
+        return result

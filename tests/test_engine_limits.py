@@ -1,0 +1,96 @@
+"""Capacity of the probe engine: sockets, open files and spread starts, with errors that name the numbers."""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monitor import config as cfg
+from monitor.cycle import spread_window
+from probes.engine import GRACE, RESERVED_FDS, spread_offset
+from probes.errors import ConfigError
+from tests.vigiaproc import ROOT
+
+
+def tcp_targets(n: int) -> str:
+    return "".join(f"  - {{id: t{i}, probe: tcp, tcp: {{host: 127.0.0.1, port: 9}}}}\n" for i in range(n))
+
+
+def test_more_sockets_than_max_in_flight_is_a_located_error(tmp_path: Path) -> None:
+    path = tmp_path / "c.yml"
+    path.write_text(
+        "probing:\n  max_in_flight: 10\n"
+        "targets:\n" + tcp_targets(9) + "  - {id: scan, probe: ports, ports: {host: 127.0.0.1, ports: [22, 80, 443]}}\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        cfg.parse(str(path))
+    text = str(err.value)
+    assert f"{path}:2" in text and "max_in_flight" in text
+    assert "10 checks may hold 12 sockets" in text and "(10)" in text
+    path.write_text("probing:\n  max_in_flight: 12\ntargets:\n" + tcp_targets(12))
+    assert len(cfg.parse(str(path)).targets) == 12
+
+
+def test_default_holds_ten_thousand_checks(tmp_path: Path) -> None:
+    path = tmp_path / "c.yml"
+    path.write_text("targets:\n" + tcp_targets(10_000))
+    conf = cfg.parse(str(path))
+    assert conf.probing.max_in_flight >= 10_000
+
+
+def run_vigia_with_nofile(tmp_path: Path, config: str, limit: tuple[int, int]) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "c.yml"
+    path.write_text(config)
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, limit)
+
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", "run", "--config", str(path), "--state-dir", str(tmp_path / "s"),
+         "--listen", "127.0.0.1:0"],
+        capture_output=True, text=True, timeout=60, cwd=str(ROOT), preexec_fn=cap, check=False,
+    )  # fmt: skip
+
+
+def test_a_load_the_open_files_limit_cannot_hold_refuses_to_start(tmp_path: Path) -> None:
+    out = run_vigia_with_nofile(
+        tmp_path, "defaults: {interval: 5s, timeout: 1s}\ntargets:\n" + tcp_targets(200), (300, 300)
+    )
+    assert out.returncode == 1, out.stderr
+    assert "may hold 200 sockets" in out.stderr
+    assert f"needs {200 + RESERVED_FDS} open files" in out.stderr and "the limit is 300" in out.stderr
+    assert "LimitNOFILE" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_the_soft_open_files_limit_is_raised_to_the_hard_one() -> None:
+    code = (
+        "import resource; from probes.engine import raise_open_files_limit;"
+        "print(*raise_open_files_limit(), *resource.getrlimit(resource.RLIMIT_NOFILE))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True, text=True, timeout=30, cwd=str(ROOT), check=True,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, 4096)),
+    )  # fmt: skip
+    assert out.stdout.split() == ["4096", "4096", "4096", "4096"]
+
+
+def test_starts_are_spread_stably_within_the_window() -> None:
+    offsets = [spread_offset(f"ZD-{i:02d}-portal", 5.0) for i in range(1000)]
+    assert all(0 <= o < 5.0 for o in offsets)
+    assert max(offsets) - min(offsets) > 4.5  # spread over the window, not bunched
+    assert offsets == [spread_offset(f"ZD-{i:02d}-portal", 5.0) for i in range(1000)]  # same every cycle
+    assert spread_offset("x", 0.0) == 0.0
+
+
+def test_spread_window_never_pushes_a_check_past_its_interval() -> None:
+    assert spread_window(60, 10, None) == 6.0  # a tenth of the interval by default
+    assert spread_window(600, 10, None) == 10.0  # at most 10 s
+    assert spread_window(60, 10, 0.5) == 0.5
+    assert spread_window(10, 9, 5.0) == pytest.approx(10 - 9 - GRACE)
+    assert spread_window(1, 0.9, None) == 0.0
