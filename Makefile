@@ -1,5 +1,5 @@
 # The two entry points the README documents.
-.PHONY: demo test lint bench
+.PHONY: demo test lint bench bench-smoke
 
 demo:
 	./deploy/bootstrap.sh
@@ -17,3 +17,7 @@ lint:
 
 bench:
 	.venv/bin/python -m benchmarks.run
+
+# Every benchmark at a tiny size: CI runs it so that a change that breaks one fails.
+bench-smoke:
+	.venv/bin/python -m benchmarks.run --smoke

@@ -82,6 +82,9 @@ class FakeView:
     def current_drills(self) -> tuple[None, dict[str, object]]:
         return None, {}
 
+    def current_findings(self) -> list[object]:
+        return []
+
 
 def run(n_targets: int = 950, scrapes: int = 50) -> dict[str, float]:
     view = FakeView(n_targets)

@@ -60,6 +60,8 @@ def run(minutes: float = 10.0) -> dict[str, float]:
                 peak = max(peak, ps.memory_info().rss)
                 time.sleep(min(5.0, max(0.0, end - time.monotonic())))
             elapsed = time.monotonic() - t0
+            if proc.poll() is not None:
+                raise RuntimeError(f"the daemon exited with {proc.returncode} during the footprint run")
             cpu = sum(ps.cpu_times()[:2]) - cpu0
             rss = ps.memory_info().rss
             peak = max(peak, rss)

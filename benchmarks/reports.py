@@ -22,7 +22,7 @@ OUT = ROOT / "benchmarks" / "out"
 TZ = ZoneInfo("America/Bogota")
 
 
-def build(db: Path) -> float:
+def build(db: Path, *, zones: int = 32, services: int = 100, days: int = 31) -> float:
     sys.path.insert(0, str(ROOT))
     from monitor import store as st
 
@@ -30,9 +30,9 @@ def build(db: Path) -> float:
     store = st.Store(f"sqlite:///{db}", "bench")
     store.migrate()
     start = datetime(2025, 1, 1, tzinfo=TZ).timestamp()
-    minutes = 31 * 24 * 60
+    minutes = days * 24 * 60
     with store.engine.begin() as conn:
-        for z in range(32):
+        for z in range(zones):
             zone = f"ZD-{z + 1:02d}"
             conn.execute(
                 st.zone_samples_t.insert(),
@@ -62,7 +62,7 @@ def build(db: Path) -> float:
                     reason="gateway_timeout",
                 )
             )
-        for s in range(100):
+        for s in range(services):
             conn.execute(
                 st.results.insert(),
                 [
@@ -84,12 +84,12 @@ def build(db: Path) -> float:
     return time.monotonic() - t0
 
 
-def config(path: Path, db: Path) -> None:
+def config(path: Path, db: Path, zones: int = 32) -> None:
     lines = [
         f"instance: bench\nstate_dir: {OUT}\nstore: {{url: 'sqlite:///{db}'}}\n"
         "reports: {languages: [es], formats: [html, pdf, csv]}\nzone_defaults: {hours: '06:00-22:00'}\nzones:"
     ]
-    for z in range(32):
+    for z in range(zones):
         lines.append(
             f"  - {{id: ZD-{z + 1:02d}, name: Zona {z + 1}, barrio: B{z % 7}, ucg: {z % 15 + 1}, "
             f"localidad: L{z % 3}, lat: {10.3 + z * 0.005}, lon: {-75.5 - z * 0.004}}}"
@@ -97,14 +97,18 @@ def config(path: Path, db: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def main() -> None:
+def main(*, smoke: bool = False) -> None:
+    """The full month (cached), or with ``smoke`` a day of 2 zones and 3 services (a fresh file)."""
     OUT.mkdir(parents=True, exist_ok=True)
-    db = OUT / "month.db"
+    size = {"zones": 2, "services": 3, "days": 1} if smoke else {"zones": 32, "services": 100, "days": 31}
+    db = OUT / ("smoke.db" if smoke else "month.db")
+    if smoke:
+        db.unlink(missing_ok=True)
     if not db.exists():
         print(f"generating the month ({db.name}) ...", flush=True)
-        print(f"  {build(db):.0f} s to write ~5.9 million rows")
-    conf = OUT / "bench.yml"
-    config(conf, db)
+        print(f"  {build(db, **size):.0f} s to write the rows")
+    conf = OUT / ("smoke.yml" if smoke else "bench.yml")
+    config(conf, db, size["zones"])
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.monotonic()
     done = subprocess.run(
@@ -133,7 +137,8 @@ def main() -> None:
         print(done.stderr[-2000:])
         raise SystemExit(1)
     print(
-        f"Month close: 32 zones + 100 services, ~5.9 M rows: {wall:.1f} s (goal <= 10), "
+        f"Month close: {size['zones']} zones + {size['services']} services, {size['days']} days of 1-minute rows: "
+        f"{wall:.1f} s (goal <= 10), "
         f"peak RSS {max(peak, before) / 1024:.0f} MB (goal <= 500), {len(done.stdout.split())} files"
     )
 

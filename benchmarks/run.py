@@ -1,14 +1,15 @@
 """Run the benchmarks and print their figures.
 
-.venv/bin/python -m benchmarks.run                    # everything (takes ~11 minutes)
+.venv/bin/python -m benchmarks.run                    # everything (takes ~15 minutes, as root)
 .venv/bin/python -m benchmarks.run --footprint-minutes 0   # skip the 10-minute footprint run
+.venv/bin/python -m benchmarks.run --smoke            # every benchmark at a tiny size (CI: they must not rot)
 """
 
 from __future__ import annotations
 
 import argparse
 
-from benchmarks import exposition, footprint, icmp_vs_fping, zones
+from benchmarks import engine_vs_blackbox, exposition, footprint, icmp_vs_fping, zones
 from benchmarks import reports as reports_bench
 
 
@@ -18,7 +19,12 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=1.0, help="ICMP per-cycle timeout, seconds")
     ap.add_argument("--footprint-minutes", type=float, default=10.0)
     ap.add_argument("--no-zones", action="store_true", help="skip the zone lab and the 1M-row RADIUS benchmark")
+    ap.add_argument("--checks", type=int, default=10_000, help="checks in the engine vs blackbox_exporter run")
+    ap.add_argument("--smoke", action="store_true", help="every benchmark at a tiny size; figures mean nothing")
     args = ap.parse_args()
+    if args.smoke:
+        print("SMOKE RUN: every benchmark at a tiny size, to prove it still runs; the figures mean nothing")
+        args.sizes, args.timeout, args.footprint_minutes, args.checks = "50", 0.5, 0.1, 150
 
     print("ICMP: one echo per target, loopback addresses, same run")
     print(f"{'tool':<16} {'targets':>7} {'wall s':>7} {'CPU us/probe':>13} {'misattributed':>13} {'false down':>10}")
@@ -40,18 +46,24 @@ def main() -> None:
             )
 
     print("\nExposition")
-    e = exposition.run()
+    e = exposition.run(50, 5) if args.smoke else exposition.run()
     print(
         f"  {e['series']:.0f} series, {e['body_bytes'] / 1024:.0f} KiB: render {e['render_ms']:.1f} ms "
         f"({e['render_us_per_series']:.2f} us/series); scrape from cache, median {e['scrape_ms_median']:.2f} ms"
     )
 
+    print()
+    if args.smoke:
+        engine_vs_blackbox.run(args.checks, timeout=1.0, cycles=1, spread=0.5)
+    else:
+        engine_vs_blackbox.run(args.checks)
+
     if not args.no_zones:
         print()
-        zones.main()
+        zones.main(smoke=args.smoke)
 
     print()
-    reports_bench.main()
+    reports_bench.main(smoke=args.smoke)
 
     if args.footprint_minutes > 0:
         print(f"\nDaemon footprint: 130 targets, 60 s interval, {args.footprint_minutes:g} min")

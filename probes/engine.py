@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import logging
 import resource
 import threading
@@ -106,18 +107,32 @@ class _Slots:
     def __init__(self, size: int) -> None:
         self.size = size
         self.free = size
+        self._waiting = 0
         self._changed = asyncio.Condition()
 
-    async def take(self, n: int) -> int:
+    def try_take(self, n: int) -> int:
+        """Take ``n`` units at once if they are free (the usual case: no await); 0 if not."""
         n = min(n, self.size)  # a single check larger than the whole pool still runs, alone
-        async with self._changed:
-            await self._changed.wait_for(lambda: self.free >= n)
-            self.free -= n
+        if self._waiting or self.free < n:
+            return 0
+        self.free -= n
+        return n
+
+    async def take(self, n: int) -> int:
+        n = min(n, self.size)
+        self._waiting += 1
+        try:
+            async with self._changed:
+                await self._changed.wait_for(lambda: self.free >= n)
+                self.free -= n
+        finally:
+            self._waiting -= 1
         return n
 
     def give(self, n: int) -> None:
         self.free += n
-        asyncio.get_running_loop().create_task(self._notify())
+        if self._waiting:  # wake waiters only when there are some: a task per release costs
+            asyncio.get_running_loop().create_task(self._notify())
 
     async def _notify(self) -> None:
         async with self._changed:
@@ -202,9 +217,11 @@ class ProbeEngine:
             await asyncio.sleep(start_at - time.monotonic())
         slots = self._slots
         assert slots is not None
+        held = slots.try_take(check.settings.sockets())
         try:
-            async with asyncio.timeout(check.timeout):
-                held = await slots.take(check.settings.sockets())
+            if not held:
+                async with asyncio.timeout(check.timeout):
+                    held = await slots.take(check.settings.sockets())
         except TimeoutError:
             return Timer().fail(
                 check.target,
@@ -244,4 +261,6 @@ class ProbeEngine:
             log.error("probe %s of target %s raised", check.kind, check.target, exc_info=exc)
             return timer.fail(check.target, check.kind, r.INTERNAL, f"probe raised {type(exc).__name__}: {exc}")
         result: ProbeResult = task.result()
-        return result
+        # The check's clock is the engine's: it started when its deadline was set, even if the loop,
+        # busy with thousands of others, first ran the probe a moment later.
+        return dataclasses.replace(result, started_at=timer.started_at, duration=timer.elapsed())

@@ -88,5 +88,5 @@ def test_500_blackholed_checks_listed_first_delay_none_of_1500_healthy_ones(
     for target, res in holes.items():
         assert res is not None and res.reason == r.TIMEOUT, (target, res)
         # At its own deadline: neither early (another check's clock) nor late (queued behind others).
-        assert TIMEOUT - 0.25 <= res.duration <= TIMEOUT + GRACE, (target, res.duration)
+        assert TIMEOUT - 0.01 <= res.duration <= TIMEOUT + GRACE, (target, res.duration)
     assert wall <= TIMEOUT + 1.0, f"the cycle took {wall:.2f}s"

@@ -94,3 +94,27 @@ def test_spread_window_never_pushes_a_check_past_its_interval() -> None:
     assert spread_window(60, 10, 0.5) == 0.5
     assert spread_window(10, 9, 5.0) == pytest.approx(10 - 9 - GRACE)
     assert spread_window(1, 0.9, None) == 0.0
+
+
+def test_max_in_flight_bounds_sockets_and_says_so_when_a_check_cannot_start() -> None:
+    from probes import result as r
+    from probes.engine import Check, ProbeEngine
+    from probes.http import HttpSettings
+    from probes.tcp import TcpSettings
+    from tests.servers import peers
+
+    engine = ProbeEngine(max_in_flight=4)
+    try:
+        with peers() as ports:
+            mute = [
+                Check(f"m{i}", "http", HttpSettings(url=f"http://127.0.0.1:{ports['mute']}/"), 0.6) for i in range(4)
+            ]
+            ssh = TcpSettings(host="127.0.0.1", port=ports["banner"], expect="^SSH")
+            out = engine.run([*mute, Check("late", "tcp", ssh, 0.3)])
+            late = out.results[-1]
+            assert late.reason == r.OVERRUN and "max_in_flight (4)" in late.message
+            out = engine.run([*mute, Check("waits", "tcp", ssh, 2.0)])
+            assert out.results[-1].success, out.results[-1]  # started once a slot came back
+        assert engine.peak_in_flight == 4
+    finally:
+        engine.close()

@@ -183,3 +183,26 @@ def test_security_headers_and_version_banner() -> None:
     # Python's test server says "BaseHTTP/0.6 Python/3.x" and the app adds PHP/7.4.3: versions revealed.
     assert bare.values["server_banner_reveals_version"] == 1.0
     assert "PHP/7.4.3" in bare.labels["server"]
+
+
+def test_phases_are_timed_apart_like_blackbox_exporter(tmp_path: Path) -> None:
+    pki = Pki(tmp_path)
+    cert, key, _ = pki.leaf("localhost", dns=["localhost"])
+
+    def slow(_h: object) -> tuple[int, dict[str, str], bytes]:
+        time.sleep(0.2)  # the server thinks before it answers: "processing"
+        return 200, {}, b"ok"
+
+    with http_server({"/slow": slow}, tls=(cert, key)) as srv:
+        # A name, not an address: the resolve phase is real work here.
+        res = run(HttpSettings(url=f"https://localhost:{srv.port}/slow", ca_file=str(pki.ca_file)))
+    assert res.success, res.message
+    phases = {p: res.values[f"phase_{p}_seconds"] for p in ("resolve", "connect", "tls", "processing", "transfer")}
+    assert phases["resolve"] > 0 and phases["connect"] > 0 and phases["tls"] > 0
+    assert 0.2 <= phases["processing"] < 1.0
+    assert sum(phases.values()) <= res.duration + 0.001
+    # Exposed as one family with a phase label, as blackbox_exporter's probe_http_duration_seconds.
+    from probes.http import METRICS
+
+    specs = [m for m in METRICS if m.metric == "http_duration_seconds"]
+    assert sorted(dict(m.const_labels)["phase"] for m in specs) == sorted(phases)

@@ -91,7 +91,6 @@ def test_healthy_checks_succeed_among_hundreds_of_slow_peers(lo_peers: dict[str,
         want = r.TOO_LARGE if c.target.startswith("flood") else r.TIMEOUT
         assert res.reason == want, res
         if want == r.TIMEOUT:
-            # The probe's own clock starts when the loop first runs it, a little after its deadline was set.
-            assert timeout - 0.25 <= res.duration <= timeout + GRACE, res
+            assert timeout - 0.01 <= res.duration <= timeout + GRACE, res
     assert wall <= timeout + 1.0
     assert out.exceptions == 0

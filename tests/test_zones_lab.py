@@ -129,12 +129,18 @@ def test_thirty_two_zones(lab, tmp_path: Path) -> None:
         by_zone.setdefault(zone_id, []).append((kind, start_ts, end_ts, reason))
     assert set(by_zone) == {"ZD-03", "ZD-05", "ZD-07", "ZD-09", "ZD-13"}
     for zid in ("ZD-03", "ZD-07", "ZD-13"):
-        # A link that comes back may lose its first echo to neighbour resolution: a short degraded
-        # period after the return is what a citizen saw too. Before it, exactly one outage.
-        after = [p for p in by_zone[zid][1:] if p[0] == "degraded" and p[1] >= back_at]
-        assert by_zone[zid][1:] == after, (zid, by_zone[zid], down_at, back_at)
-        (kind, s, e, reason) = by_zone[zid][0]
-        assert kind == "down"
+        # A link cut in the middle of a cycle's echoes loses only some of them, and a link that comes
+        # back may lose its first echo to neighbour resolution: a short degraded period at the cut or
+        # after the return is what a citizen saw too. Exactly one outage, and nothing before the cut.
+        periods_of = by_zone[zid]
+        downs = [p for p in periods_of if p[0] == "down"]
+        assert len(downs) == 1, (zid, periods_of, down_at, back_at)
+        assert downs[0][1] >= down_at and downs[0][2] >= back_at, (zid, periods_of, down_at, back_at)
+        for p in periods_of:
+            if p[0] == "degraded":
+                at_the_cut = down_at <= p[1] and p[2] <= downs[0][1] + 0.001
+                assert at_the_cut or p[1] >= back_at, (zid, periods_of, down_at, back_at)
+        (kind, s, e, reason) = downs[0]
         assert down_at - 1 <= s <= down_at + 3 and back_at <= e <= back_at + 6
         assert reason == ("portal_refused" if zid == "ZD-13" else "gateway_timeout")
     assert [p[0] for p in by_zone["ZD-05"]] == ["degraded"]
