@@ -34,6 +34,7 @@ from continuity.journal import Journal
 from continuity.plan import CommandStep, Drill, FileStep, HttpStep, Plan, ProbeStep, SqlStep, WaitStep
 from probes.engine import ProbeEngine
 from probes.errors import DrillError
+from probes.redact import quote_userinfo
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +161,7 @@ class Runner:
 
     def recover(self) -> list[RunRecord]:
         """Runs left unfinished by a crash: roll them back and journal them as interrupted."""
+        self.journal.repair()  # a crash mid-append leaves a torn line: set it aside first
         out = []
         for marker in self.journal.unfinished():
             run_id = str(marker.get("run_id"))
@@ -389,7 +391,7 @@ class Runner:
         res.detail = "; ".join(problems) or f"{st.st_size} bytes, {age:.0f}s old"
 
     def _sql(self, record: RunRecord, res: StepResult, step: SqlStep) -> None:
-        url = step.url.read()
+        url = quote_userinfo(step.url.read())
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         engine = sa.create_engine(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from monitor import config as cfg
 from probes.errors import ConfigError, VigiaError
+from probes.redact import RedactingFilter, redact
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -45,6 +46,8 @@ def _setup_logging(level: str) -> None:
     if "JOURNAL_STREAM" not in os.environ:
         fmt = "%(asctime)s " + fmt
     logging.basicConfig(level=getattr(logging, level), format=fmt, stream=sys.stderr)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())  # a URL's password never reaches the log, whoever logs it
     # APScheduler logs every job run at INFO: one line per cycle is noise in the journal.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, getattr(logging, level)))
 
@@ -64,11 +67,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ConfigError as exc:  # the configuration, the continuity plan or the web config
         _print_problems(exc)
         return 1
+    except VigiaError as exc:  # the store URL cannot be read or used, a bad --listen
+        print(f"vigia: cannot start: {redact(str(exc))}", file=sys.stderr)
+        return 1
     _setup_logging(args.log_level or daemon.config.log_level)
     try:
         return daemon.serve_forever()
-    except VigiaError as exc:
-        logging.getLogger("vigia").error("%s", exc)
+    except VigiaError as exc:  # store unreachable, port in use, open-files limit: one line, no traceback
+        logging.getLogger("vigia").error("cannot start: %s", exc)
         return 1
 
 
@@ -693,7 +699,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        _print_problems(exc)
+        return 1
+    except VigiaError as exc:  # the store is down, a file cannot be written: one line, never a traceback
+        print(f"vigia {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if not isinstance(exc, SQLAlchemyError | OSError):
+            raise  # a bug: its traceback is what a report needs
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"vigia {args.command}: {type(exc).__name__}: {redact(first)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from monitor.findings import CATALOGUE, Policy
 from monitor.zones import CHECKS, Zone, ZoneDefaults, ZoneSettings, parse_bandwidth, parse_hours
@@ -26,8 +26,8 @@ from probes.errors import ConfigError, ConfigProblem
 from probes.http import HttpSettings
 from probes.icmp import IcmpSettings
 from probes.radius import RadiusSettings
-from probes.settings import Duration, Settings, format_duration
-from probes.yamlsource import SECRET_WORDS, Document, Path, load, pydantic_problems
+from probes.settings import Duration, Interval, Settings, format_duration
+from probes.yamlsource import SECRET_WORDS, Document, Path, load, pydantic_problems, without_echoes
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -39,7 +39,7 @@ class _Strict(BaseModel):
 
 
 class Defaults(_Strict):
-    interval: Duration = 60.0
+    interval: Interval = 60.0
     timeout: Duration = 10.0
     packets: int = Field(default=3, ge=1, le=100)
     failures_before_down: int = Field(default=3, ge=1, le=100)
@@ -218,10 +218,22 @@ class ActionPlanLine(_Strict):
     ]
 
 
+def _listen_port(value: str) -> str:
+    port = int(value.rsplit(":", 1)[1])
+    if not 1 <= port <= 65535:
+        raise ValueError(f"port {port} is not a TCP port (1-65535)")
+    return value
+
+
 class WebSettings(_Strict):
-    listen: str = Field(default="127.0.0.1:9842", pattern=r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$")
+    listen: Annotated[str, AfterValidator(_listen_port)] = Field(
+        default="127.0.0.1:9842", pattern=r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$"
+    )
     config_file: str | None = Field(
         default=None, description="TLS and basic auth in exporter-toolkit's format (as --web.config.file)"
+    )
+    max_connections: int = Field(
+        default=256, ge=1, le=10_000, description="connections served at once; more are closed and counted"
     )
 
 
@@ -260,7 +272,7 @@ class TargetSettings(BaseModel):
     group: str = Field(default="datacenter", pattern=r"^[a-z][a-z0-9_]*$")
     description: str = ""
     labels: dict[str, str] = Field(default_factory=dict)
-    interval: Duration | None = None
+    interval: Interval | None = None
     timeout: Duration | None = None
     failures_before_down: int | None = Field(default=None, ge=1, le=100)
     successes_before_up: int | None = Field(default=None, ge=1, le=100)
@@ -405,8 +417,9 @@ def parse(file: str, text: str | None = None, *, state_dir: str | None = None) -
                 "behind hung peers",
             )
         )
+    problems += _paths(doc, raw, state_dir)
     if problems:
-        raise ConfigError(_sorted(problems))
+        raise ConfigError(_sorted(without_echoes(doc, problems)))
     return Config(
         file=file,
         timezone=zoneinfo.ZoneInfo(raw.timezone),
@@ -424,6 +437,23 @@ def parse(file: str, text: str | None = None, *, state_dir: str | None = None) -
         drills_paused=raw.continuity.paused if raw.continuity else False,
         raw=raw,
     )
+
+
+def _paths(doc: Document, raw: FileSettings, state_dir: str | None) -> list[ConfigProblem]:
+    """Paths the daemon will need, checked now rather than found broken at start."""
+    out = []
+    if raw.store.url_file:
+        try:
+            with open(raw.store.url_file, encoding="utf-8") as fh:
+                fh.read(1)
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            out.append(doc.problem(("store", "url_file"), f"cannot read {raw.store.url_file}: {why}"))
+    chosen = state_dir or raw.state_dir
+    if chosen and os.path.exists(chosen) and not os.path.isdir(chosen):
+        where = ("state_dir",) if raw.state_dir and not state_dir else ()
+        out.append(doc.problem(where, f"state_dir {chosen} exists and is not a directory"))
+    return out
 
 
 def _sorted(problems: list[ConfigProblem]) -> list[ConfigProblem]:

@@ -55,7 +55,7 @@ from monitor.usage import RadiusSnapshot, RadiusUsage, UsageRow
 from monitor.webconfig import WebGuard
 from monitor.zones import Zone, ZoneState, ZoneStatus, ZoneTransition, observe
 from probes.engine import check_capacity, sockets_needed
-from probes.errors import ConfigError, ProbeSetupError, StoreError
+from probes.errors import ConfigError, ProbeSetupError, StoreError, VigiaError
 from probes.radius import Usage
 from probes.result import ProbeResult
 
@@ -70,6 +70,13 @@ def _zone_change(tr: ZoneTransition) -> StateChange:
     return StateChange(tr.zone, tr.old.value, tr.new.value, at, at, tr.reason, tr.message)
 
 
+def _first_error(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        return str(errors()[0]["msg"]).removeprefix("Value error, ")
+    return str(exc)
+
+
 def vigia_version() -> str:
     try:
         return version("vigia-ops")
@@ -81,8 +88,12 @@ def store_url(config: cfg.Config) -> str:
     """The store URL from config, file or environment; SQLite in the state directory by default."""
     s = config.store
     if s.url_file:
-        with open(s.url_file, encoding="utf-8") as fh:
-            return fh.read().strip()
+        try:
+            with open(s.url_file, encoding="utf-8") as fh:
+                return fh.read().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            why = getattr(exc, "strerror", None) or exc
+            raise StoreError(f"cannot read store.url_file {s.url_file}: {why}") from None
     if s.url_env:
         value = os.environ.get(s.url_env)
         if not value:
@@ -148,6 +159,22 @@ class StoreWriter:
                     log.error("store job %s failed: %s", name, exc)
 
     def _flush(self, *, final: bool) -> None:
+        try:
+            what = self.store.check_file()
+        except Exception as exc:
+            what = None
+            self.stats.store_errors += 1
+            log.error("the store file %s changed under vigia and could not be reopened: %s", self.store.file, exc)
+        if what is not None:
+            self.stats.store_file_changes[what] = self.stats.store_file_changes.get(what, 0) + 1
+            log.error(
+                "the store file %s %s while vigia ran: %s",
+                self.store.file,
+                what,
+                "history copied into a new file from the open one"
+                if what == "vanished"
+                else "switched to the new file (schema brought up to date)",
+            )
         while self._pending:
             batch = self._pending[0]
             t0 = time.perf_counter()
@@ -194,6 +221,11 @@ class Daemon:
         self._state_dir_override = state_dir
         self.config = cfg.parse(config_path, state_dir=state_dir)
         self.listen = listen or self.config.web.listen
+        if listen is not None:
+            try:
+                cfg.WebSettings(listen=listen)
+            except ValueError as exc:
+                raise VigiaError(f"--listen {listen!r}: {_first_error(exc)}") from None
         self.stats = DaemonStats(version=vigia_version())
         self.web = WebGuard(web_config or self.config.web.config_file, self._on_web_reload)
         self.notifier = Notifier()
@@ -286,7 +318,10 @@ class Daemon:
 
     def start(self) -> None:
         """Open the store, restore state, start the writer, HTTP server and scheduler."""
-        os.makedirs(self.config.state_dir, exist_ok=True)
+        try:
+            os.makedirs(self.config.state_dir, exist_ok=True)
+        except OSError as exc:
+            raise VigiaError(f"cannot create the state directory {self.config.state_dir}: {exc.strerror}") from None
         self._check_capacity(self.config)
         log.info(
             "vigia %s starting: %d targets, store %s",
@@ -300,8 +335,13 @@ class Daemon:
         self._running_since = time.time()
         self.writer.start()
         self.exposition.refresh()
-        self.server = MetricsServer(self.listen, self.exposition, self.ready, self.web)
-        self.server.start()
+        try:
+            self.server = MetricsServer(
+                self.listen, self.exposition, self.ready, self.web, max_connections=self.config.web.max_connections
+            )
+            self.server.start()
+        except OSError as exc:
+            raise VigiaError(f"cannot listen on {self.listen}: {exc.strerror or exc}") from None
         auth = " (basic auth)" if self.web.settings is not None and self.web.settings.users else ""
         log.info("serving /metrics on %s%s", self._metrics_url(), auth)
         self._schedule()
@@ -349,12 +389,19 @@ class Daemon:
 
     def _watchdog_job(self) -> None:
         # Never takes the daemon's lock: a cycle wedged on it must silence the watchdog, not this job.
-        if self.cycles_running(time.time()):
+        # Cycles that finish while /metrics stands still are no service either.
+        if self.cycles_running(time.time()) and self.metrics_moving(time.time()):
             self.notifier.watchdog()
             self._watchdog_quiet = False
         elif not self._watchdog_quiet:
             self._watchdog_quiet = True
             log.error("probe cycles have stopped finishing; withholding the systemd watchdog ping")
+
+    def metrics_moving(self, now: float) -> bool:
+        """Whether the exposition was rendered within three of the shortest interval (or 15 s)."""
+        shortest = min((t.interval for t in self.config.targets), default=60.0)
+        last = max(self.exposition.rendered_at, self._cycles_since)
+        return now - last <= max(3 * shortest, shortest + 15.0)
 
     def _restore_states(self) -> None:
         self.audit.load(self.store.load_findings())
@@ -517,6 +564,8 @@ class Daemon:
 
     def _start_drills(self, runner: Runner) -> None:
         """Recover interrupted runs, reconcile stored schedules, then let the scheduler go."""
+        if not runner.journal.repair():
+            log.warning("the drill journal %s is not writable: a torn last line stays", runner.journal.file)
         self._refresh_drill_status()
         if runner.journal.unfinished():
             self.scheduler.add_job(runner.recover, id="drill-recovery", name="roll back interrupted drills")
@@ -547,10 +596,18 @@ class Daemon:
         self.exposition.refresh()
 
     def _refresh_drill_status(self) -> None:
+        # Drill status is one concern among many: whatever breaks in it (a journal an editor
+        # mangled, a disk error) is logged and counted, and never stops probe cycles or metrics.
         runner = self.runner_drills
-        if runner is not None:
+        if runner is None:
+            return
+        try:
             self.drill_status = drill_status(runner.plan, list(runner.journal.runs()))
-            self._journal_seen = stamp(runner.journal.file)
+        except Exception as exc:
+            self.stats.drill_status_errors += 1
+            log.error("cannot read the drill journal %s (drill metrics keep their last values): %s",
+                      runner.journal.file, exc)  # fmt: skip
+        self._journal_seen = stamp(runner.journal.file)
 
     def _refresh_drill_status_if_changed(self) -> None:
         # Manual runs (`vigia drill run`) append to the journal from another process.
@@ -591,6 +648,8 @@ class Daemon:
         outcome = self.runner.run(targets, spread=spread_window(interval, max(t.timeout for t in targets), spread))
         self.stats.probe_exceptions += outcome.exceptions
         engine = self.runner.engine
+        if self.server is not None:
+            self.stats.http_rejected = self.server.rejected
         self.stats.probe_cancelled = engine.cancelled
         self.stats.probe_max_in_flight = engine.max_in_flight
         self.stats.probe_in_flight_peak = engine.peak_in_flight
@@ -705,6 +764,11 @@ class Daemon:
         except ConfigError as exc:
             self.stats.reload_ok = False
             log.error("reload failed, still running the previous configuration:\n%s", exc)
+            self.exposition.refresh()
+            return False
+        except Exception as exc:  # a bug in validation must not take the running daemon down
+            self.stats.reload_ok = False
+            log.exception("reload failed, still running the previous configuration: %s", exc)
             self.exposition.refresh()
             return False
         try:

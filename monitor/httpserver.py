@@ -13,6 +13,7 @@ import logging
 import socket
 import socketserver
 import ssl
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +23,9 @@ from monitor.metrics import CONTENT_TYPE, Exposition
 from monitor.webconfig import HANDSHAKE_TIMEOUT, WebGuard
 
 log = logging.getLogger(__name__)
+
+# Open connections served at once (one thread each); more are closed at once and counted.
+DEFAULT_MAX_CONNECTIONS = 256
 
 LANDING = b"""<!doctype html><html><head><meta charset="utf-8"><title>vigia</title></head>
 <body><h1>vigia</h1><p>IT operations and continuity monitoring.</p>
@@ -35,6 +39,44 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 64
     guard: WebGuard
+    max_connections = DEFAULT_MAX_CONNECTIONS
+
+    def server_activate(self) -> None:
+        self.active = 0
+        self.rejected = 0  # connections closed at once because max_connections were open
+        self._count = threading.Lock()
+        super().server_activate()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # One thread per connection, so a cap on connections is a cap on threads.
+        with self._count:
+            full = self.active >= self.max_connections
+            if full:
+                self.rejected += 1
+            else:
+                self.active += 1
+        if full:
+            log.debug("connection from %s refused: %d connections open", client_address[0], self.max_connections)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except Exception:
+            with self._count:
+                self.active -= 1
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._count:
+                self.active -= 1
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that goes away mid-response is ordinary: one line at debug, never a traceback
+        # on stderr that any client could repeat to flood the log.
+        log.debug("connection from %s ended early: %s", client_address[0], sys.exc_info()[1])
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         settings = self.guard.current()
@@ -69,7 +111,13 @@ def parse_listen(listen: str) -> tuple[str, int]:
 
 class MetricsServer:
     def __init__(
-        self, listen: str, exposition: Exposition, ready: Callable[[], bool], guard: WebGuard | None = None
+        self,
+        listen: str,
+        exposition: Exposition,
+        ready: Callable[[], bool],
+        guard: WebGuard | None = None,
+        *,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         host, port = parse_listen(listen)
         self.exposition = exposition
@@ -86,6 +134,7 @@ class MetricsServer:
             server_cls = _V6
         self.httpd = server_cls((host, port), handler)
         self.httpd.guard = self.guard
+        self.httpd.max_connections = max_connections
         self.address = self.httpd.server_address
         self._thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="http", daemon=True
@@ -94,6 +143,10 @@ class MetricsServer:
     @property
     def port(self) -> int:
         return int(self.address[1])
+
+    @property
+    def rejected(self) -> int:
+        return int(self.httpd.rejected)
 
     def start(self) -> None:
         self._thread.start()

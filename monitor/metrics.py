@@ -8,6 +8,7 @@ cache, so a busy Prometheus (or several) costs the daemon almost nothing.
 from __future__ import annotations
 
 import gzip
+import logging
 import platform
 import threading
 import time
@@ -30,6 +31,8 @@ from monitor.usage import RadiusSnapshot
 from monitor.zones import Zone, ZoneState, ZoneStatus
 from probes import REGISTRY
 from probes.result import MetricSpec
+
+log = logging.getLogger(__name__)
 
 PREFIX = "vigia_"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -62,6 +65,9 @@ class DaemonStats:
     store_pending: int = 0
     store_dropped: int = 0
     probe_exceptions: int = 0
+    drill_status_errors: int = 0
+    store_file_changes: dict[str, int] = field(default_factory=dict)  # vanished / replaced -> times
+    http_rejected: int = 0  # connections closed at once: web.max_connections were open
     probe_cancelled: int = 0  # probes cancelled past their deadline + grace (probes.engine)
     probe_max_in_flight: int = 0
     probe_in_flight_peak: int = 0
@@ -213,6 +219,24 @@ class VigiaCollector(Collector):
             PREFIX + "probe_exceptions",
             "Probes that raised instead of returning a result (bugs).",
             value=stats.probe_exceptions,
+        )
+        changes = CounterMetricFamily(
+            PREFIX + "store_file_changes",
+            "Times the SQLite store file vanished (history copied back from the open file) or was replaced.",
+            labels=["change"],
+        )
+        for change in ("vanished", "replaced"):
+            changes.add_metric([change], stats.store_file_changes.get(change, 0))
+        yield changes
+        yield CounterMetricFamily(
+            PREFIX + "drill_status_errors",
+            "Reads of the drill journal that failed; drill metrics keep their last values meanwhile.",
+            value=stats.drill_status_errors,
+        )
+        yield CounterMetricFamily(
+            PREFIX + "http_connections_rejected",
+            "Connections to the metrics listener closed at once because web.max_connections were open.",
+            value=stats.http_rejected,
         )
         yield CounterMetricFamily(
             PREFIX + "probe_cancelled",
@@ -581,10 +605,16 @@ class Exposition:
         self._gzip = b""
         self.rendered_at = 0.0
         self.render_seconds = 0.0
+        self.errors = 0  # renders that failed (a collector bug); the watchdog notices a stale body
 
     def refresh(self) -> None:
         t0 = time.perf_counter()
-        body = generate_latest(self.registry)
+        try:
+            body = generate_latest(self.registry)
+        except Exception:  # a bug in a collector: keep serving the last good body, say so, go on
+            self.errors += 1
+            log.exception("cannot render /metrics; serving the previous exposition")
+            return
         packed = gzip.compress(body, compresslevel=5)
         with self._lock:
             self._body, self._gzip = body, packed

@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import os
+import sqlite3
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -28,6 +29,7 @@ from monitor.findings import Finding
 from monitor.state import Transition
 from probes.errors import StoreError
 from probes.operator_csv import OperatorMonth
+from probes.redact import quote_userinfo
 
 if TYPE_CHECKING:
     from monitor.usage import UsageRow
@@ -262,6 +264,7 @@ MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {1: _v1_to_v2, 2: _v2_t
 
 def engine_for(url: str) -> Engine:
     """An engine with the settings vigia relies on for each backend."""
+    url = quote_userinfo(url)
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
@@ -364,6 +367,61 @@ class Store:
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             raise StoreError(f"cannot open the store: {type(exc).__name__}: {exc}") from exc
         self.run_id: int | None = None
+        database = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
+        self.file = os.path.abspath(database) if database and database != ":memory:" else None
+        # A connection of our own keeps the file's inode open: if someone deletes the file, the
+        # history can still be copied out of it (see check_file).
+        self._anchor: sqlite3.Connection | None = None
+        self._identity: tuple[int, int] | None = None
+
+    def _hold_file(self) -> None:
+        if self.file is None:
+            return
+        if self._anchor is not None:
+            self._anchor.close()
+        self._anchor = sqlite3.connect(self.file, check_same_thread=False)
+        # A first read opens the WAL and maps its index: from then on the anchor reaches the newest
+        # rows through its own descriptors, even once every file of the store is unlinked. It holds
+        # no transaction, so checkpoints go on as usual.
+        self._anchor.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        st = os.stat(self.file)
+        self._identity = (st.st_dev, st.st_ino)
+
+    def check_file(self) -> str | None:
+        """For a SQLite store, notice the file vanishing or being replaced; None when it is as it was.
+
+        Vanished: the history is copied from the still-open file into a new one at the same path
+        (SQLite's backup API), so nothing is lost. Replaced (another file moved in, a restored
+        backup): vigia switches to it and brings its schema up to date. Either way the engine's
+        pooled connections, which point at the old inode, are dropped.
+        """
+        if self.file is None or self._identity is None:
+            return None
+        try:
+            st = os.stat(self.file)
+            now: tuple[int, int] | None = (st.st_dev, st.st_ino)
+        except FileNotFoundError:
+            now = None
+        if now == self._identity:
+            return None
+        self.engine.dispose()
+        if now is None:
+            for suffix in ("-wal", "-shm"):  # they belong to the old file: never replay them into the new
+                stale = self.file + suffix
+                if os.path.exists(stale):
+                    os.replace(stale, f"{stale}.orphan-{time.time_ns()}")
+            assert self._anchor is not None
+            fresh = sqlite3.connect(self.file)
+            try:
+                self._anchor.backup(fresh)
+            finally:
+                fresh.close()
+            what = "vanished"
+        else:
+            what = "replaced"
+        self._hold_file()
+        self.migrate()
+        return what
 
     @property
     def dialect(self) -> str:
@@ -371,11 +429,20 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._anchor is not None:
+            self._anchor.close()
+            self._anchor = None
 
     # -- schema ----------------------------------------------------------
 
     def migrate(self) -> int:
         """Create or upgrade the schema; returns the version now in place."""
+        version = self._migrate()
+        if self._anchor is None:
+            self._hold_file()
+        return version
+
+    def _migrate(self) -> int:
         try:
             with self.engine.begin() as conn:
                 inspector = sa.inspect(conn)

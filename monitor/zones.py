@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from monitor.state import NO_DATA_REASONS
 from probes.result import ProbeResult
-from probes.settings import Duration, Regex
+from probes.settings import Duration, Interval, Regex
 
 _HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 _BANDWIDTH = re.compile(r"^(\d+(?:\.\d+)?)\s*([kMG]?)bps$")
@@ -122,7 +122,7 @@ class ZoneDefaults(_Strict):
     hours: str = "00:00-24:00"
     sla_target: float | None = Field(default=None, gt=0.0, le=1.0)
     thresholds: ZoneThresholds = Field(default_factory=ZoneThresholds)
-    interval: Duration | None = None
+    interval: Interval | None = None
     timeout: Duration | None = None
     packets: int | None = Field(default=None, ge=1, le=100, description="gateway echo requests per cycle")
     failures_before_down: int | None = Field(default=None, ge=1, le=100)

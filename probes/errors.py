@@ -17,9 +17,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from probes.redact import redact
+
 
 class VigiaError(Exception):
-    """Base of every error vigia raises on purpose."""
+    """Base of every error vigia raises on purpose. Its text never carries a URL's password."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
 
 @dataclass(frozen=True)

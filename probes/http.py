@@ -25,6 +25,7 @@ from pydantic import Field, field_validator
 
 from probes import result as r
 from probes.netutil import Phases, ProbeFailure, Stream, classify, connect, reveals_version
+from probes.redact import has_password
 from probes.result import MetricSpec, ProbeResult, Timer
 from probes.settings import Regex, Secret, Settings
 from probes.tls import certificate_facts, client_context
@@ -60,6 +61,10 @@ class HttpSettings(Settings):
     @classmethod
     def _http_url(cls, value: str) -> str:
         parts = urlsplit(value)
+        if has_password(value):
+            raise ValueError(
+                "the URL carries a password: never inline, use basic_auth with password: {file: ...} or {env: ...}"
+            )
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{value!r} is not an http:// or https:// URL with a host")
         return value

@@ -10,7 +10,7 @@ import re
 from collections import defaultdict
 
 from prometheus_client.parser import text_string_to_metric_families
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from probes import host
 from probes import result as r
@@ -33,7 +33,10 @@ class NodeSettings(Settings):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        HttpSettings(url=value)
+        try:
+            HttpSettings(url=value)
+        except ValidationError as exc:  # the same rule as the http probe's, reported at this key
+            raise ValueError(str(exc.errors()[0]["msg"]).removeprefix("Value error, ")) from None
         return value
 
 

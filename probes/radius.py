@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from pydantic import Field
 
-from probes.settings import Duration, Secret, Settings
+from probes.settings import Duration, Interval, Secret, Settings
 
 KIND = "radius"
 
@@ -47,7 +47,7 @@ class RadiusSettings(Settings):
     stale_after: Duration = Field(
         default=2 * 3600.0, description="an open session with no update for this long is not counted as active"
     )
-    interval: Duration = 60.0
+    interval: Interval = 60.0
     month_every: Duration = Field(
         default=900.0, description="how often the month's figures (a range over the whole month) are recounted"
     )

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
 
+from probes.redact import redact
+
 # Reason codes for a failed probe: stable strings, stored and exported as labels.
 TIMEOUT: Final = "timeout"
 REFUSED: Final = "refused"
@@ -128,7 +130,7 @@ class Timer:
             duration=self.elapsed(),
             success=success,
             reason=reason,
-            message=message,
+            message=redact(message),  # messages are stored, logged and exported: never a URL's password
             values=values or {},
             labels=labels or {},
             series=series,

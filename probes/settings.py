@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
 _UNIT_SECONDS = {
@@ -38,6 +38,8 @@ def parse_duration(value: Any) -> float:
         raise ValueError(
             f"invalid duration {value!r}: use a number and a unit (ms, s, m, h, d, w, y), e.g. '30s', '1m30s', '35d'"
         )
+    if total > MAX_DURATION:
+        raise ValueError(f"duration {value!r} is longer than 100y")
     return total
 
 
@@ -58,7 +60,24 @@ def format_duration(seconds: float) -> str:
     return "".join(parts)
 
 
+# Longer than any schedule vigia keeps; past it, date arithmetic in the scheduler overflows.
+MAX_DURATION = 100 * _UNIT_SECONDS["y"]
+MIN_INTERVAL, MAX_INTERVAL = 1.0, 86400.0
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+def _interval_range(value: float) -> float:
+    if not MIN_INTERVAL <= value <= MAX_INTERVAL:
+        raise ValueError(
+            f"a probe interval must be between 1s and 1d, not {format_duration(value)}"
+            + (" (shorter ones would keep a core busy)" if value < MIN_INTERVAL else "")
+        )
+    return value
+
+
+# How often something is probed: at least a second apart, at most a day.
+Interval = Annotated[float, BeforeValidator(parse_duration), AfterValidator(_interval_range)]
 
 
 class Settings(BaseModel):
@@ -75,7 +94,7 @@ def _valid_regex(value: Any) -> Any:
     if isinstance(value, str):
         try:
             re.compile(value)
-        except re.error as exc:
+        except (re.error, OverflowError, RecursionError) as exc:  # a{4294967296} overflows, not re.error
             raise ValueError(f"invalid regular expression {value!r}: {exc}") from exc
     return value
 

@@ -23,6 +23,15 @@ MONTHS_ES = ("ENERO", "FEBRERO", "MARZO", "ABRIL", "MAYO", "JUNIO", "JULIO", "AG
              "OCTUBRE", "NOVIEMBRE", "DICIEMBRE")  # fmt: skip
 
 
+# A spreadsheet runs a cell that begins with one of these as a formula (CSV injection, OWASP).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def text_cell(value: str) -> str:
+    """Inventory text as data, never a formula: a leading ' makes a spreadsheet show it as typed."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
 def _int(value: int | float | None) -> str:
     return "" if value is None else str(int(value))
 
@@ -42,11 +51,11 @@ def csv_bytes(figures: MonthFigures) -> bytes:
                 figures.year,
                 figures.month,
                 MONTHS_ES[figures.month - 1],
-                z.zone.id,
-                z.zone.name,
-                z.zone.barrio,
+                text_cell(z.zone.id),
+                text_cell(z.zone.name),
+                text_cell(z.zone.barrio),
                 _int(z.zone.ucg),
-                z.zone.localidad,
+                text_cell(z.zone.localidad),
                 _int(u.unique_users),
                 _int(u.sessions),
                 _int(u.devices.get("smartphone")),
