@@ -4,22 +4,29 @@
 - Placeholders are whole arguments ("{unit}") filled from the drill's params, each value checked
   against a strict pattern, so a value can never become an option, a second command or a newline.
 - The environment is an allowlist: only named variables pass from vigia's own environment.
-- The program gets its own session and process group; at the deadline the whole group gets
-  SIGTERM, then SIGKILL, so a child that outlives its parent (or holds the output pipe) dies too.
+- The program runs under a small helper (continuity/reaper.py) in a session and process group of
+  its own; the helper is a child subreaper, so nothing the program starts outlives the step, not
+  even a child it backgrounds or one that makes a session of its own. At the deadline the group
+  gets SIGTERM (the helper kills every descendant), then SIGKILL.
+- ``on_start`` hears the group id and the leader's start time as soon as it runs: the crash marker
+  keeps them, so recovery after a crash can kill what the interrupted step left running.
 - Output is capped in memory and hashed in full, so the journal keeps an excerpt and a proof.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import selectors
 import signal
 import subprocess
+import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from continuity.plan import PLACEHOLDER, PLACEHOLDER_VALUE
 from probes.errors import DrillError
@@ -67,20 +74,64 @@ def environment(allow: Sequence[str], fixed: Mapping[str, str]) -> dict[str, str
     return env
 
 
+REAPER = str(Path(__file__).with_name("reaper.py"))
+
+
 def _kill_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is already gone
         os.killpg(pgid, sig)
 
 
-def run(argv: Sequence[str], *, env: Mapping[str, str], timeout: float, output_limit: int) -> CommandOutcome:
+def start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat), None if gone.
+
+    With the pid it names one process for good: a pid, and so a group id, is reused after a while.
+    """
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return int(fh.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def kill_left_behind(pgid: int, leader_start: int | None) -> bool:
+    """Stop the group a crashed step left running, if its leader is still that same process.
+
+    SIGTERM first (the reaper kills every descendant, new sessions included), then SIGKILL.
+    Returns whether there was anything to stop.
+    """
+    if leader_start is None or start_time(pgid) != leader_start:
+        return False
+    _kill_group(pgid, signal.SIGTERM)
+    end = time.monotonic() + TERM_GRACE
+    while time.monotonic() < end and start_time(pgid) == leader_start:
+        time.sleep(0.05)
+    _kill_group(pgid, signal.SIGKILL)
+    return True
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    timeout: float,
+    output_limit: int,
+    on_start: Callable[[int, int | None], None] | None = None,
+    keep_descendants: bool = False,
+) -> CommandOutcome:
+    """Run ``argv`` to its end or its deadline. Whatever it leaves running is killed when it exits,
+    unless ``keep_descendants`` (a step that starts a service: the service is what it leaves)."""
     t0 = time.monotonic()
     deadline = t0 + timeout
     digest = hashlib.sha256()
     kept = bytearray()
     total = 0
+    if not os.access(argv[0], os.X_OK):
+        why = os.strerror(errno.ENOENT if not os.path.exists(argv[0]) else errno.EACCES)
+        return CommandOutcome(tuple(argv), None, False, False, 0.0, b"", 0, digest.hexdigest(), f"cannot start: {why}")
     try:
         proc = subprocess.Popen(
-            list(argv),
+            [*([] if keep_descendants else [sys.executable, "-I", REAPER]), *argv],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -101,7 +152,9 @@ def run(argv: Sequence[str], *, env: Mapping[str, str], timeout: float, output_l
             f"cannot start: {exc.strerror}",
         )
     assert proc.stdout is not None
-    pgid = proc.pid  # start_new_session: the child leads its own group
+    pgid = proc.pid  # start_new_session: the reaper leads its own group
+    if on_start is not None:
+        on_start(pgid, start_time(pgid))
     timed_out = killed = False
     exited_at: float | None = None
     sel = selectors.DefaultSelector()

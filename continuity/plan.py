@@ -72,6 +72,11 @@ class CommandStep(_Step):
     )
     expect_exit: list[int] = Field(default_factory=lambda: [0])
     output_limit: int = Field(default=65536, ge=1024, le=16 * 1_048_576)
+    starts_service: bool = Field(
+        default=False,
+        description="the program starts a daemon of its own (pg_ctl start, a service script that forks): "
+        "what it leaves running is the service and survives the step; otherwise nothing does",
+    )
 
     @field_validator("argv")
     @classmethod

@@ -148,6 +148,8 @@ class Runner:
                     self._busy.discard(drill.service)
             return self._finish(record, SKIPPED, f"another drill of service {drill.service} is running")
         try:
+            # A run of this service that a crash interrupted is recovered (rolled back) first.
+            self._recover(drill.service)
             return self._run(drill, record)
         finally:
             self.journal.unlock_service(lock)
@@ -160,10 +162,27 @@ class Runner:
         return self._finish(record, MISSED, reason)
 
     def recover(self) -> list[RunRecord]:
-        """Runs left unfinished by a crash: roll them back and journal them as interrupted."""
+        """Runs left unfinished by a crash: stop what they left running, roll back what they
+        disrupted, journal them as interrupted. A run whose service is locked is alive, not crashed."""
         self.journal.repair()  # a crash mid-append leaves a torn line: set it aside first
         out = []
+        for service in {str(m.get("record", {}).get("service", "")) for m in self.journal.unfinished()}:
+            lock = self.journal.try_lock_service(service) if service else None
+            if service and lock is None:
+                continue  # another process runs a drill of this service right now
+            try:
+                out += self._recover(service)
+            finally:
+                if lock is not None:
+                    self.journal.unlock_service(lock)
+        return out
+
+    def _recover(self, service: str) -> list[RunRecord]:
+        """Recover the unfinished runs of ``service``; the caller holds its lock."""
+        out = []
         for marker in self.journal.unfinished():
+            if str(marker.get("record", {}).get("service", "")) != service:
+                continue
             run_id = str(marker.get("run_id"))
             drill = self.plan.drills.get(str(marker.get("drill")))
             record = (
@@ -171,12 +190,22 @@ class Runner:
                 if (marker.get("record"))
                 else None
             )
+            pgid, pg_start = marker.get("pgid"), marker.get("pg_start")
+            if isinstance(pgid, int) and commands.kill_left_behind(
+                pgid, pg_start if isinstance(pg_start, int) else None
+            ):
+                log.warning("drill run %s: stopped the processes its interrupted step left running", run_id)
             if drill is None or record is None:
                 log.error("unfinished drill run %s cannot be recovered: its drill is no longer in the plan", run_id)
                 self.journal.end(run_id)
                 continue
-            log.warning("drill %s run %s was interrupted: running its rollback now", drill.id, run_id)
             record.steps = []
+            if record.disruption_start is None:
+                # Stopped in its preconditions: nothing was disrupted, so nothing is rolled back.
+                log.warning("drill %s run %s was interrupted before its method: no rollback needed", drill.id, run_id)
+                out.append(self._finish(record, INTERRUPTED, "the process stopped before the method began"))
+                continue
+            log.warning("drill %s run %s was interrupted: running its rollback now", drill.id, run_id)
             record.rollback_ok = self._phase(drill, record, "rollback", drill.rollback) if drill.rollback else None
             out.append(
                 self._finish(
@@ -272,9 +301,12 @@ class Runner:
                 verdict, reason = FAILED, f"{name} achieved {achieved:g}s exceeds the target {target:g}s"
         return self._finish(record, verdict, reason)
 
-    def _mark(self, drill: Drill, record: RunRecord) -> None:
+    def _mark(self, drill: Drill, record: RunRecord, process: tuple[int, int | None] | None = None) -> None:
         head = {k: v for k, v in record.to_dict().items() if k != "steps"}
-        self.journal.begin(record.run_id, {"run_id": record.run_id, "drill": drill.id, "record": head})
+        marker: dict[str, Any] = {"run_id": record.run_id, "drill": drill.id, "record": head}
+        if process is not None:  # the running step's process group: recovery stops it before rolling back
+            marker["pgid"], marker["pg_start"] = process
+        self.journal.begin(record.run_id, marker)
 
     def _finish(self, record: RunRecord, verdict: str, reason: str) -> RunRecord:
         record.verdict, record.reason = verdict, reason
@@ -333,6 +365,8 @@ class Runner:
                 env=commands.environment(step.env_allow, step.env),
                 timeout=step.timeout,
                 output_limit=step.output_limit,
+                on_start=lambda pgid, started: self._mark(drill, record, (pgid, started)),
+                keep_descendants=step.starts_service,
             )
             res.exit_code = out.exit_code
             res.output_excerpt = out.output[:EXCERPT].decode("utf-8", "replace")

@@ -220,8 +220,8 @@ class ActionPlanLine(_Strict):
 
 def _listen_port(value: str) -> str:
     port = int(value.rsplit(":", 1)[1])
-    if not 1 <= port <= 65535:
-        raise ValueError(f"port {port} is not a TCP port (1-65535)")
+    if not 0 <= port <= 65535:  # 0: any free port, as tests and ad-hoc runs use
+        raise ValueError(f"port {port} is not a TCP port (1-65535, or 0 for any free one)")
     return value
 
 

@@ -61,11 +61,11 @@ def test_service_restarted_and_back_within_rto(tmp_path: Path) -> None:
     params: {{pidfile: {pid}, port: "{port}"}}
     preconditions: [{{type: probe, probe: tcp, settings: {{host: 127.0.0.1, port: {port}}}}}]
     method:
-      - {{type: command, name: Reiniciar, argv: [{PY}, {CTL}, restart, --pidfile, "{{pidfile}}", --port, "{{port}}",
-         --delay, "1"]}}
+      - {{type: command, name: Reiniciar, starts_service: true,
+         argv: [{PY}, {CTL}, restart, --pidfile, "{{pidfile}}", --port, "{{port}}", --delay, "1"]}}
     verify: [{{type: probe, name: Portal responde, probe: http, settings: {{url: "http://127.0.0.1:{port}/"}}}}]
-    rollback: [{{type: command, name: Asegurar arranque, argv: [{PY}, {CTL}, start, --pidfile, "{{pidfile}}",
-                --port, "{{port}}"]}}]
+    rollback: [{{type: command, name: Asegurar arranque, starts_service: true,
+                argv: [{PY}, {CTL}, start, --pidfile, "{{pidfile}}", --port, "{{port}}"]}}]
     post_verify: [{{type: probe, probe: http, settings: {{url: "http://127.0.0.1:{port}/"}}}}]
 """
     )
@@ -109,8 +109,8 @@ def test_failover_to_a_secondary_and_rollback_restarts_the_primary(tmp_path: Pat
     method: [{{type: command, name: Caída del primario, argv: [{PY}, {CTL}, stop, --pidfile, "{{primary}}"]}}]
     verify:
       - {{type: probe, name: Secundario responde, probe: http, settings: {{url: "http://127.0.0.1:{s_port}/"}}}}
-    rollback: [{{type: command, name: Primario de vuelta, argv: [{PY}, {CTL}, start, --pidfile, "{{primary}}",
-                --port, "{{pport}}"]}}]
+    rollback: [{{type: command, name: Primario de vuelta, starts_service: true,
+                argv: [{PY}, {CTL}, start, --pidfile, "{{primary}}", --port, "{{pport}}"]}}]
     post_verify: [{{type: probe, name: Primario responde, probe: http, settings: {{url: "http://127.0.0.1:{p_port}/"}}}}]
 """
     )
