@@ -122,6 +122,23 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             _print_problems(exc)
             return 1
         print(f"{web_file}: OK (TLS {'on' if web.tls else 'off'}, {len(web.users)} basic auth users)")
+    if args.check_store:
+        from monitor.daemon import store_url
+        from monitor.store import SCHEMA_VERSION, Store, safe_url
+
+        store = Store(store_url(conf), conf.instance)  # a StoreError is one line (main)
+        try:
+            found = store.reachable_schema()
+        finally:
+            store.close()
+        status = "empty, vigia creates the schema at start" if found is None else f"schema version {found}"
+        if found is not None and found > SCHEMA_VERSION:
+            print(
+                f"store {safe_url(store.url)}: schema {found} is newer than this vigia ({SCHEMA_VERSION})",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"store {safe_url(store.url)}: reachable ({status})")
     return 0
 
 
@@ -582,6 +599,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file", help="configuration file")
     check.add_argument(
         "--web.config.file", dest="web_config_file", metavar="FILE", help="also validate this web config file"
+    )
+    check.add_argument(
+        "--check-store", action="store_true", help="also connect to the store and check its schema version"
     )
     check.set_defaults(func=cmd_check_config)
 

@@ -469,6 +469,16 @@ class Store:
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot prepare the store schema: {type(exc).__name__}: {_short(exc)}") from exc
 
+    def reachable_schema(self) -> int | None:
+        """Connect and read the schema version (None for an empty database); StoreError if unreachable."""
+        try:
+            with self.engine.connect() as conn:
+                if not sa.inspect(conn).has_table(schema_version.name):
+                    return None
+                return int(conn.execute(sa.select(schema_version.c.version)).scalar_one())
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot reach the store: {type(exc).__name__}: {_short(exc)}") from exc
+
     def schema_version(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(schema_version.c.version)).scalar_one())

@@ -278,3 +278,16 @@ def test_open_data_csv_neutralises_formulas() -> None:
     for bad in ('=HYPERLINK("http://x","clic")', "+1", "-2+3", "@SUM(A1)", "\tx"):
         assert text_cell(bad) == "'" + bad
     assert text_cell("Plaza de la Aduana") == "Plaza de la Aduana"
+
+
+def test_check_store_reaches_the_store_or_says_why(tmp_path: Path) -> None:
+    url = tmp_path / "store-url"
+    url.write_text(f"postgresql://vigia:p@ss@127.0.0.1:{free_port()}/vigia\n")
+    path = tmp_path / "c.yml"
+    path.write_text(f"state_dir: {tmp_path / 'state'}\nstore: {{url_file: {url}}}\n")
+    out = check_config(path, "--check-store")
+    assert out.returncode == 1 and "cannot reach the store" in out.stderr
+    assert "Traceback" not in out.stderr and "p@ss" not in out.stderr and "ss@" not in out.stderr
+    path.write_text(f"state_dir: {tmp_path / 'state'}\n")
+    out = check_config(path, "--check-store")
+    assert out.returncode == 0 and "reachable" in out.stdout
