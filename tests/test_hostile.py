@@ -291,3 +291,58 @@ def test_check_store_reaches_the_store_or_says_why(tmp_path: Path) -> None:
     path.write_text(f"state_dir: {tmp_path / 'state'}\n")
     out = check_config(path, "--check-store")
     assert out.returncode == 0 and "reachable" in out.stdout
+
+
+def test_a_replaced_store_file_is_switched_to_and_given_the_schema(tmp_path: Path) -> None:
+    vigia = VigiaProcess(GOOD, tmp_path).start()
+    db = tmp_path / "state" / "vigia.db"
+    try:
+        vigia.wait_ready()
+        vigia.wait_for(lambda: (vigia.value("vigia_store_writes_total") or 0) >= 1, message="a write")
+        other = tmp_path / "restored.db"
+        sqlite3.connect(other).execute("create table restored_by_admin (x int)").connection.commit()
+        os.replace(other, db)  # an administrator puts another file in its place
+        for suffix in ("-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        vigia.wait_for(
+            lambda: vigia.value("vigia_store_file_changes_total", change="replaced") == 1.0,
+            message="the replaced file noticed",
+        )
+        written = vigia.value("vigia_store_writes_total") or 0
+        vigia.wait_for(lambda: (vigia.value("vigia_store_writes_total") or 0) >= written + 1, message="writes go on")
+    finally:
+        assert vigia.stop() == 0
+    tables = {r[0] for r in sqlite3.connect(db).execute("select name from sqlite_master where type='table'")}
+    assert {"restored_by_admin", "probe_results", "vigia_schema"} <= tables
+    assert sqlite3.connect(db).execute("select count(*) from probe_results").fetchone()[0] >= 1
+
+
+def test_an_unreadable_journal_stops_neither_cycles_nor_metrics(tmp_path: Path) -> None:
+    (tmp_path / "plan.yml").write_text(
+        "version: k1\nservices:\n  - {id: web, name: Portal, rto: 5m, rpo: 1h, mtd: 1h}\n"
+        "drills:\n  - {id: mesa, service: web, kind: review, exercise: tabletop, objective: Revisar, "
+        "max_duration: 10m}\n"
+    )
+    vigia = VigiaProcess(GOOD + f"continuity: {{plan: {tmp_path / 'plan.yml'}}}\n", tmp_path).start()
+    try:
+        vigia.wait_ready()
+        journal = tmp_path / "state" / "drills" / "journal.jsonl"
+        journal.unlink(missing_ok=True)
+        journal.mkdir()  # whatever the journal became, reading it fails
+        vigia.wait_for(lambda: (vigia.value("vigia_drill_status_errors_total") or 0) >= 1, message="counted")
+        seen = vigia.value("vigia_cycles_total", interval="1s") or 0
+        vigia.wait_for(lambda: (vigia.value("vigia_cycles_total", interval="1s") or 0) >= seen + 3, message="cycles")
+    finally:
+        assert vigia.stop() == 0
+
+
+def test_the_watchdog_vouches_only_while_metrics_move(tmp_path: Path) -> None:
+    from tests.vigiaproc import daemon_in_process
+
+    with daemon_in_process(GOOD.replace("{state}", str(tmp_path / "state")), tmp_path) as daemon:
+        daemon.run_cycle(1.0)
+        now = time.time()
+        assert daemon.cycles_running(now) and daemon.metrics_moving(now)
+        daemon._cycles_since = 0.0
+        daemon.exposition.rendered_at = now - 60  # cycles end, but /metrics stopped changing a minute ago
+        assert not daemon.metrics_moving(now)
