@@ -14,6 +14,7 @@ lint:
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
+	.venv/bin/lint-imports
 
 bench:
 	.venv/bin/python -m benchmarks.run

@@ -7,10 +7,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from domain.state import State, TargetState
 from monitor.config import Target
 from monitor.httpserver import MetricsServer
 from monitor.metrics import DaemonStats, Exposition
-from monitor.state import State, TargetState
 from probes.icmp import IcmpSettings
 from probes.result import ProbeResult
 

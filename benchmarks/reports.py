@@ -24,7 +24,7 @@ TZ = ZoneInfo("America/Bogota")
 
 def build(db: Path, *, zones: int = 32, services: int = 100, days: int = 31) -> float:
     sys.path.insert(0, str(ROOT))
-    from monitor import store as st
+    from store import db as st
 
     t0 = time.monotonic()
     store = st.Store(f"sqlite:///{db}", "bench")

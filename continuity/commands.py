@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from continuity.plan import PLACEHOLDER, PLACEHOLDER_VALUE
-from probes.errors import DrillError
+from kernel.errors import DrillError
 
 # Time a process group gets between SIGTERM and SIGKILL.
 TERM_GRACE = 2.0

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from probes.redact import redact
+from kernel.redact import redact
 
 GENESIS = "0" * 64
 KINDS = ("run", "recovery")  # what an entry holds besides seq, prev and hash

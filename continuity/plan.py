@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from kernel.errors import ConfigError, ConfigProblem
+from kernel.model import Strict
+from kernel.units import Duration
+from kernel.yamlsource import Document, Path, load, pydantic_problems
 from probes import REGISTRY
-from probes.errors import ConfigError, ConfigProblem
-from probes.settings import Duration, Secret, Settings
-from probes.yamlsource import Document, Path, load, pydantic_problems
+from probes.settings import Secret, Settings
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 # A placeholder value may only be a plain word: no spaces, quotes, shell metacharacters or a leading dash.
@@ -27,11 +29,7 @@ PLACEHOLDER = re.compile(r"^\{([a-z][a-z0-9_]{0,40})\}$")
 _PARTIAL = re.compile(r"\{[a-z][a-z0-9_]*\}")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class _Step(_Strict):
+class _Step(Strict):
     name: str = ""
     timeout: Duration = 30.0
 
@@ -139,7 +137,7 @@ class FileStep(_Step):
 Step = Annotated[ProbeStep | CommandStep | HttpStep | WaitStep | SqlStep | FileStep, Field(discriminator="type")]
 
 
-class Service(_Strict):
+class Service(Strict):
     id: str = Field(pattern=_ID)
     name: str = Field(min_length=1)
     owner: str = ""
@@ -157,12 +155,12 @@ class Service(_Strict):
         return self
 
 
-class Schedule(_Strict):
+class Schedule(Strict):
     cron: str
     timezone: str = "America/Bogota"
 
 
-class Drill(_Strict):
+class Drill(Strict):
     id: str = Field(pattern=_ID)
     service: str
     kind: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,40}$", description="restart, failover, backup-restore, ...")
@@ -191,7 +189,7 @@ class Drill(_Strict):
                 "rollback": self.rollback, "post_verify": self.post_verify}  # fmt: skip
 
 
-class PlanFile(_Strict):
+class PlanFile(Strict):
     version: str = Field(min_length=1, description="the plan's own version, journaled with every run")
     title: str = "Plan de continuidad de los servicios tecnológicos"
     entity: str = ""

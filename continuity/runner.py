@@ -32,9 +32,9 @@ import sqlalchemy as sa
 from continuity import commands
 from continuity.journal import Journal
 from continuity.plan import CommandStep, Drill, FileStep, HttpStep, Plan, ProbeStep, SqlStep, WaitStep
+from kernel.errors import DrillError
+from kernel.redact import quote_userinfo
 from probes.engine import ProbeEngine
-from probes.errors import DrillError
-from probes.redact import quote_userinfo
 
 log = logging.getLogger(__name__)
 

@@ -10,17 +10,17 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from kernel.errors import ConfigError, VigiaError
+from kernel.redact import RedactingFilter, redact
 from monitor import config as cfg
-from probes.errors import ConfigError, VigiaError
-from probes.redact import RedactingFilter, redact
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from continuity.journal import Journal
     from continuity.plan import Plan
-    from monitor.store import Store
     from reports.engine import Header
+    from store.db import Store
 
 DEFAULT_CONFIG = "/etc/vigia/vigia.yml"
 
@@ -124,7 +124,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         print(f"{web_file}: OK (TLS {'on' if web.tls else 'off'}, {len(web.users)} basic auth users)")
     if args.check_store:
         from monitor.daemon import store_url
-        from monitor.store import SCHEMA_VERSION, Store, safe_url
+        from store.db import SCHEMA_VERSION, Store, safe_url
 
         store = Store(store_url(conf), conf.instance)  # a StoreError is one line (main)
         try:
@@ -217,8 +217,8 @@ def cmd_import_operator_csv(args: argparse.Namespace) -> int:
     import time as _time
 
     from monitor.daemon import store_url
-    from monitor.store import Store
     from probes import operator_csv
+    from store.db import Store
 
     conf = _load(args.config)
     if conf is None:
@@ -417,8 +417,8 @@ def cmd_report_month(args: argparse.Namespace) -> int:
     from datetime import UTC, date, datetime
 
     from monitor.daemon import store_url
-    from monitor.store import Store
     from reports.close import close_month
+    from store.db import Store
 
     conf = _load(args.config, state_dir=args.state_dir)
     if conf is None:

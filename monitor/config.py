@@ -17,28 +17,26 @@ from typing import Annotated, Any, Literal
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
-from monitor.findings import CATALOGUE, Policy
+from domain.findings import CATALOGUE, Policy
+from kernel.errors import ConfigError, ConfigProblem
+from kernel.model import Strict
+from kernel.units import Duration, Interval, format_duration, parse_size
+from kernel.yamlsource import SECRET_WORDS, Document, Path, load, pydantic_problems, without_echoes
 from monitor.zones import CHECKS, Zone, ZoneDefaults, ZoneSettings, parse_bandwidth, parse_hours
 from probes import REGISTRY
 from probes.dns import DnsSettings
 from probes.engine import DEFAULT_MAX_IN_FLIGHT, sockets_needed
-from probes.errors import ConfigError, ConfigProblem
 from probes.http import HttpSettings
 from probes.icmp import IcmpSettings
 from probes.radius import RadiusSettings
-from probes.settings import Duration, Interval, Settings, format_duration
-from probes.yamlsource import SECRET_WORDS, Document, Path, load, pydantic_problems, without_echoes
+from probes.settings import Settings
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 RESERVED_LABELS = frozenset({"target", "probe", "group", "reason", "state", "stat", "instance", "job", "zone", "check"})
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class Defaults(_Strict):
+class Defaults(Strict):
     interval: Interval = 60.0
     timeout: Duration = 10.0
     packets: int = Field(default=3, ge=1, le=100)
@@ -46,7 +44,7 @@ class Defaults(_Strict):
     successes_before_up: int = Field(default=1, ge=1, le=100)
 
 
-class ProbingSettings(_Strict):
+class ProbingSettings(Strict):
     """How the probe engine spends sockets and spreads work (probes.engine)."""
 
     max_in_flight: int = Field(
@@ -62,7 +60,7 @@ class ProbingSettings(_Strict):
     )
 
 
-class StoreSettings(_Strict):
+class StoreSettings(Strict):
     url: str | None = Field(default=None, description="SQLAlchemy URL without password")
     url_file: str | None = Field(default=None, description="file holding the URL (may carry a password)")
     url_env: str | None = Field(default=None, description="environment variable holding the URL")
@@ -77,12 +75,12 @@ class StoreSettings(_Strict):
         return value
 
 
-class ContinuitySettings(_Strict):
+class ContinuitySettings(Strict):
     plan: str = Field(min_length=1, description="the continuity plan file; relative to this file's folder")
     paused: bool = Field(default=False, description="no scheduled drill runs while true")
 
 
-class FindingOverride(_Strict):
+class FindingOverride(Strict):
     """The office's own reading of one kind of finding; unset fields keep vigia's default."""
 
     severity: Literal["alta", "media", "baja"] | None = None
@@ -92,7 +90,7 @@ class FindingOverride(_Strict):
     strategy: dict[Literal["es", "en"], str] = Field(default_factory=dict)
 
 
-class SecuritySettings(_Strict):
+class SecuritySettings(Strict):
     expiry_days: list[float] = Field(
         default_factory=lambda: [30.0, 15.0, 7.0],
         description="certificate expiry thresholds for baja, media, alta (days)",
@@ -133,29 +131,6 @@ class SecuritySettings(_Strict):
         return Policy(types, (low, mid, high), self.min_rsa_bits, self.min_ec_bits)
 
 
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kMGT]i?)?(B|bit)$")
-_SIZE_UNITS = {
-    "": 1.0,
-    "k": 1e3,
-    "M": 1e6,
-    "G": 1e9,
-    "T": 1e12,
-    "ki": 2.0**10,
-    "Mi": 2.0**20,
-    "Gi": 2.0**30,
-    "Ti": 2.0**40,
-}
-
-
-def parse_size(value: str, unit: str) -> float:
-    """'64GiB' -> bytes (unit 'B'), '1Gbit' -> bits per second (unit 'bit')."""
-    m = _SIZE.match(value.strip())
-    if not m or m.group(3) != unit:
-        example = "64GiB or 500GB" if unit == "B" else "1Gbit or 100Mbit"
-        raise ValueError(f"expected a size in {unit} such as {example}, not {value!r}")
-    return float(m.group(1)) * _SIZE_UNITS[m.group(2) or ""]
-
-
 def _bytes(value: Any) -> Any:
     return parse_size(value, "B") if isinstance(value, str) else value
 
@@ -164,7 +139,7 @@ def _bits(value: Any) -> Any:
     return parse_size(value, "bit") if isinstance(value, str) else value
 
 
-class DatacenterHost(_Strict):
+class DatacenterHost(Strict):
     """Capacity from the inventory, where node data does not tell it (or tells it wrong)."""
 
     model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
@@ -177,7 +152,7 @@ class DatacenterHost(_Strict):
     role: str = ""
 
 
-class DatacenterRules(_Strict):
+class DatacenterRules(Strict):
     underused_cpu_p95: float = Field(default=0.10, ge=0, le=1)
     underused_memory_p95: float = Field(default=0.30, ge=0, le=1)
     saturated_p95: float = Field(default=0.80, ge=0, le=1)
@@ -185,12 +160,12 @@ class DatacenterRules(_Strict):
     availability_target: float = Field(default=0.995, ge=0, le=1)
 
 
-class DatacenterSettings(_Strict):
+class DatacenterSettings(Strict):
     hosts: dict[str, DatacenterHost] = Field(default_factory=dict, description="target id -> inventory")
     rules: DatacenterRules = Field(default_factory=DatacenterRules)
 
 
-class ReportSettings(_Strict):
+class ReportSettings(Strict):
     """Header and destination of the reports (the office's document control)."""
 
     directory: str | None = Field(default=None, description="where reports are written; STATE_DIR/reports if unset")
@@ -208,7 +183,7 @@ class ReportSettings(_Strict):
     formats: list[Literal["html", "pdf", "csv"]] = Field(default_factory=lambda: ["html", "pdf", "csv"])  # type: ignore[arg-type]
 
 
-class ActionPlanLine(_Strict):
+class ActionPlanLine(Strict):
     activity: str = Field(min_length=1)
     product: str = Field(min_length=1)
     target: float = Field(ge=0)
@@ -225,7 +200,7 @@ def _listen_port(value: str) -> str:
     return value
 
 
-class WebSettings(_Strict):
+class WebSettings(Strict):
     listen: Annotated[str, AfterValidator(_listen_port)] = Field(
         default="127.0.0.1:9842", pattern=r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$"
     )
@@ -250,7 +225,7 @@ def _timestamp(value: object) -> object:
 Timestamp = Annotated[datetime, BeforeValidator(_timestamp)]
 
 
-class MaintenanceWindow(_Strict):
+class MaintenanceWindow(Strict):
     id: str = Field(pattern=_ID)
     targets: list[str] = Field(default_factory=list)
     groups: list[str] = Field(default_factory=list)
@@ -278,7 +253,7 @@ class TargetSettings(BaseModel):
     successes_before_up: int | None = Field(default=None, ge=1, le=100)
 
 
-class FileSettings(_Strict):
+class FileSettings(Strict):
     timezone: str = "America/Bogota"
     instance: str = Field(default="vigia", pattern=_ID)
     state_dir: str | None = None

@@ -17,11 +17,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from kernel.errors import ProbeSetupError
 from monitor.config import Target
 from probes import REGISTRY
 from probes import result as r
 from probes.engine import DEFAULT_MAX_IN_FLIGHT, GRACE, Check, ProbeEngine, spread_offset
-from probes.errors import ProbeSetupError
 from probes.icmp import IcmpEngine, IcmpRequest, IcmpSettings
 from probes.result import ProbeResult, Timer
 

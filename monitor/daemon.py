@@ -39,25 +39,26 @@ from continuity.journal import Journal
 from continuity.plan import Plan
 from continuity.runner import Runner
 from continuity.status import DrillStatus, drill_status, service_status
+from domain.findings import Finding, Policy
+from domain.state import State, TargetState, Transition
+from domain.usage import UsageRow
+from kernel.errors import ConfigError, ProbeSetupError, StoreError, VigiaError
 from monitor import config as cfg
 from monitor.audit import Audit
 from monitor.cycle import CycleRunner, spread_window
 from monitor.filestamp import Stamp, stamp
-from monitor.findings import Finding, Policy
 from monitor.httpserver import MetricsServer
 from monitor.maintenance import active_window
 from monitor.metrics import CycleStats, DaemonStats, Exposition
 from monitor.sdnotify import Notifier
-from monitor.state import State, TargetState, Transition
-from monitor.store import StateChange, Store, ZoneSample, safe_url
 from monitor.traffic import Reading, ZoneTraffic
-from monitor.usage import RadiusSnapshot, RadiusUsage, UsageRow
+from monitor.usage import RadiusSnapshot, RadiusUsage
 from monitor.webconfig import WebGuard
 from monitor.zones import Zone, ZoneState, ZoneStatus, ZoneTransition, observe
 from probes.engine import check_capacity, sockets_needed
-from probes.errors import ConfigError, ProbeSetupError, StoreError, VigiaError
 from probes.radius import Usage
 from probes.result import ProbeResult
+from store.db import StateChange, Store, ZoneSample, safe_url
 
 log = logging.getLogger("vigia")
 

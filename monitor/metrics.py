@@ -23,9 +23,9 @@ from prometheus_client.registry import Collector
 
 from continuity.plan import Plan
 from continuity.status import DrillStatus, service_status
+from domain.findings import OPEN, Finding, open_by_severity
+from domain.state import State, TargetState
 from monitor.config import Target
-from monitor.findings import OPEN, Finding, open_by_severity
-from monitor.state import State, TargetState
 from monitor.traffic import ZoneTraffic
 from monitor.usage import RadiusSnapshot
 from monitor.zones import Zone, ZoneState, ZoneStatus

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from domain.usage import UsageRow
 from monitor.zones import Zone, day_bounds
 
 __all__ = ["RadiusSnapshot", "RadiusUsage", "UsageRow", "day_bounds", "month_bounds"]
@@ -121,15 +122,6 @@ class DayTally:
 
     def peak(self, until: datetime) -> dict[str, int]:
         return peak_of(self.rows.values(), self.start, min(self.end, until))
-
-
-@dataclass(frozen=True)
-class UsageRow:
-    zone: str
-    period: str  # YYYY-MM-DD or YYYY-MM
-    usage: Usage | None
-    peak: int | None
-    peak_clients: int | None = None
 
 
 class RadiusUsage:

@@ -32,12 +32,13 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 import bcrypt
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
+from kernel.errors import ConfigError, ConfigProblem
+from kernel.model import Strict
+from kernel.units import Duration
+from kernel.yamlsource import Document, Path, load, pydantic_problems
 from monitor.filestamp import Stamp, stamp
-from probes.errors import ConfigError, ConfigProblem
-from probes.settings import Duration
-from probes.yamlsource import Document, Path, load, pydantic_problems
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +93,7 @@ HANDSHAKE_TIMEOUT = 10.0
 Version = Literal["TLS10", "TLS11", "TLS12", "TLS13"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class TLSServerConfig(_Strict):
+class TLSServerConfig(Strict):
     cert: str = ""
     key: str = ""
     client_ca: str = ""
@@ -115,18 +112,18 @@ class TLSServerConfig(_Strict):
         return any((self.cert, self.key, self.client_ca, self.cert_file, self.key_file, self.client_auth_type))
 
 
-class HTTPServerConfig(_Strict):
+class HTTPServerConfig(Strict):
     http2: bool = True
     headers: dict[str, str] = Field(default_factory=dict)
 
 
-class RateLimitConfig(_Strict):
+class RateLimitConfig(Strict):
     model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
     interval: Annotated[Duration, Field(ge=0)] = 0.0
     burst: int = Field(default=0, ge=0)
 
 
-class WebConfigFile(_Strict):
+class WebConfigFile(Strict):
     tls_server_config: TLSServerConfig = Field(default_factory=TLSServerConfig)
     http_server_config: HTTPServerConfig = Field(default_factory=HTTPServerConfig)
     basic_auth_users: dict[str, str] = Field(default_factory=dict)

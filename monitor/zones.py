@@ -26,19 +26,16 @@ from enum import StrEnum
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from monitor.state import NO_DATA_REASONS
+from domain.state import NO_DATA_REASONS
+from kernel.model import Strict
+from kernel.units import Duration, Interval, parse_size
 from probes.result import ProbeResult
-from probes.settings import Duration, Interval, Regex
+from probes.settings import Regex
 
 _HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
-_BANDWIDTH = re.compile(r"^(\d+(?:\.\d+)?)\s*([kMG]?)bps$")
 CHECKS = ("gateway", "portal", "dns")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 def parse_hours(value: str) -> tuple[time, time] | None:
@@ -57,33 +54,31 @@ def parse_hours(value: str) -> tuple[time, time] | None:
 
 
 def parse_bandwidth(value: str) -> float:
-    m = _BANDWIDTH.match(value.strip())
-    if not m:
-        raise ValueError(f"bandwidth must look like '100Mbps' or '1Gbps', not {value!r}")
-    return float(m.group(1)) * {"": 1, "k": 1e3, "M": 1e6, "G": 1e9}[m.group(2)]
+    """'100Mbps' -> bits per second."""
+    return parse_size(value, "bps")
 
 
-class ZoneThresholds(_Strict):
+class ZoneThresholds(Strict):
     down_loss_ratio: float = Field(default=0.5, ge=0.0, lt=1.0, description="gateway loss above this fails the zone")
     degraded_loss_ratio: float = Field(default=0.05, ge=0.0, lt=1.0)
     degraded_rtt: Duration = 0.15
 
 
-class ZoneDns(_Strict):
+class ZoneDns(Strict):
     server: str | None = Field(default=None, description="the zone's resolver; the zone's gateway if unset")
     name: str = Field(min_length=1)
     type: str = "A"
     expect_answers: list[str] = Field(default_factory=list)
 
 
-class ZoneRadius(_Strict):
+class ZoneRadius(Strict):
     """How accounting rows are attributed to this zone."""
 
     nas_ip_addresses: list[str] = Field(default_factory=list)
     called_station_id: Regex | None = Field(default=None, description="regex on Called-Station-Id (AP MAC:SSID)")
 
 
-class ZoneSettings(_Strict):
+class ZoneSettings(Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$")
     name: str = Field(min_length=1)
     barrio: str = ""
@@ -118,7 +113,7 @@ class ZoneSettings(_Strict):
         return value
 
 
-class ZoneDefaults(_Strict):
+class ZoneDefaults(Strict):
     hours: str = "00:00-24:00"
     sla_target: float | None = Field(default=None, gt=0.0, le=1.0)
     thresholds: ZoneThresholds = Field(default_factory=ZoneThresholds)

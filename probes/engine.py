@@ -29,9 +29,9 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from kernel.errors import ProbeSetupError
 from probes import REGISTRY
 from probes import result as r
-from probes.errors import ProbeSetupError
 from probes.result import ProbeResult, Timer
 from probes.settings import Settings
 

@@ -23,9 +23,9 @@ from urllib.parse import urljoin, urlsplit
 import h11
 from pydantic import Field, field_validator
 
+from kernel.redact import has_password
 from probes import result as r
 from probes.netutil import Phases, ProbeFailure, Stream, classify, connect, reveals_version
-from probes.redact import has_password
 from probes.result import MetricSpec, ProbeResult, Timer
 from probes.settings import Regex, Secret, Settings
 from probes.tls import certificate_facts, client_context

@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 import ping3
 from pydantic import Field
 
+from kernel.errors import ProbeSetupError
 from probes import result as r
-from probes.errors import ProbeSetupError
 from probes.result import MetricSpec, ProbeResult, Timer
 from probes.settings import Settings
 

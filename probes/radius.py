@@ -31,7 +31,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from pydantic import Field
 
-from probes.settings import Duration, Interval, Secret, Settings
+from kernel.units import Duration, Interval
+from probes.settings import Secret, Settings
 
 KIND = "radius"
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
 
-from probes.redact import redact
+from kernel.redact import redact
 
 # Reason codes for a failed probe: stable strings, stored and exported as labels.
 TIMEOUT: Final = "timeout"

@@ -19,13 +19,13 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from monitor import store as st
 from reports import opendata
 from reports.data import ZoneUsage
 from reports.engine import Header, html_to_pdf
 from reports.indicators import Availability, Period
 from reports.monthly import MonthFigures, ZoneInfoLike, ZoneMonth, month_figures
 from reports.monthly_report import render
+from store import db as st
 
 
 @dataclass(frozen=True)

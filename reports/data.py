@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from monitor import store as st
 from reports.indicators import Period
+from store import db as st
 
 
 def zone_periods(

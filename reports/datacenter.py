@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from monitor import store as st
 from reports.data import run_coverage, zone_periods
 from reports.indicators import Period, zone_availability
+from store import db as st
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
-from monitor.findings import FindingType
+from domain.findings import FindingType
 from reports import datacenter, datacenter_report, security, security_report
 from reports.close import frozen
 from reports.engine import Header, MonthPage, html_to_pdf

@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from monitor import findings as fd
-from monitor import store as st
+from domain import findings as fd
+from store import db as st
 
 # The Annex A controls vigia's findings map to, by their ISO/IEC 27001:2022 titles (es, en).
 CONTROLS: dict[str, tuple[str, str]] = {

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from monitor.findings import SEVERITIES
+from domain.findings import SEVERITIES
 from reports import engine
 from reports.security import control_title
 

@@ -15,8 +15,8 @@ import tempfile
 import traceback
 from pathlib import Path
 
+from kernel.errors import ConfigError
 from monitor import config as cfg
-from probes.errors import ConfigError
 
 
 class _Late(BaseException):

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from kernel.errors import ConfigError
 from monitor import config as cfg
 from monitor.cli import main
-from probes.errors import ConfigError
 from probes.icmp import IcmpSettings
 
 INVALID = sorted((Path(__file__).parent / "configs" / "invalid").glob("*.yml"))

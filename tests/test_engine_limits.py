@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from kernel.errors import ConfigError
 from monitor import config as cfg
 from monitor.cycle import spread_window
 from probes.engine import GRACE, RESERVED_FDS, spread_offset
-from probes.errors import ConfigError
 from tests.vigiaproc import ROOT
 
 

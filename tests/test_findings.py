@@ -18,10 +18,10 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor import findings as fd
-from monitor import store as st
+from domain import findings as fd
 from monitor.daemon import Daemon
 from probes.result import ProbeResult
+from store import db as st
 from tests.conftest import need
 from tests.servers import Pki, http_server, tcp_server, tls_server
 from tests.vigiaproc import daemon_in_process

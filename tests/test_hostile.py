@@ -236,7 +236,7 @@ def test_a_journal_that_lost_its_last_line_or_was_rehashed_fails_verification(tm
 
 
 def test_a_url_password_reaches_no_log_row_or_message(tmp_path: Path) -> None:
-    from probes.redact import redact
+    from kernel.redact import redact
     from probes.result import Timer
 
     res = Timer().fail("x", "http", "refused", "http://admin:S3cr3t@10.0.0.5/: connection refused")

@@ -6,9 +6,9 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from domain.state import State
 from monitor import config as cfg
 from monitor.maintenance import active_window
-from monitor.state import State
 from tests.vigiaproc import daemon_in_process
 
 CONFIG = """

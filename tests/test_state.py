@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from monitor.state import State, TargetState
+from domain.state import State, TargetState
 from probes import result as r
 from probes.result import ProbeResult
 

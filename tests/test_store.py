@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from monitor import store as st
-from monitor.state import State, Transition
-from probes.errors import StoreError
+from domain.state import State, Transition
+from kernel.errors import StoreError
 from probes.result import ProbeResult, Series
+from store import db as st
 from tests.conftest import need
 
 T0 = datetime(2025, 1, 31, 23, 0, tzinfo=UTC)  # 18:00 in Bogotá

@@ -15,8 +15,8 @@ import bcrypt
 import pytest
 from cryptography import x509
 
+from kernel.errors import ConfigError
 from monitor import webconfig
-from probes.errors import ConfigError
 from tests.conftest import need_binary
 from tests.servers import Pki
 from tests.vigiaproc import ROOT, VigiaProcess, one_target_config

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from continuity.commands import environment, fill, run
-from probes.errors import DrillError
+from kernel.errors import DrillError
 
 PY = sys.executable
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from continuity.plan import parse
-from probes.errors import ConfigError
+from kernel.errors import ConfigError
 
 ROOT = Path(__file__).parent.parent.parent
 

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor import store as st
 from probes.result import ProbeResult, Series
 from reports.datacenter import Rules, host_figures, judge, linear_fit, stats
+from store import db as st
 
 BOGOTA = ZoneInfo("America/Bogota")
 START = datetime(2025, 1, 1, 5, tzinfo=UTC)  # 1 January, 00:00 in Bogotá

@@ -13,10 +13,10 @@ import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
-from monitor import findings as fd
-from monitor import store as st
-from monitor.state import State, Transition
+from domain import findings as fd
+from domain.state import State, Transition
 from probes.result import ProbeResult, Series
+from store import db as st
 from tests.reports.test_monthly_report import Cells
 
 BOGOTA_OFFSET = timedelta(hours=5)

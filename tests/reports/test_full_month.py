@@ -14,15 +14,15 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
+from domain.usage import UsageRow
 from monitor import config as cfg
-from monitor import store as st
-from monitor.usage import UsageRow
 from probes.operator_csv import OperatorMonth
 from probes.radius import Usage
 from reports.engine import Header, html_to_pdf
 from reports.monthly import month_figures
 from reports.monthly_report import render
 from reports.opendata import csv_bytes
+from store import db as st
 from tests.reports.test_monthly_report import Cells
 from tests.reports.test_opendata import BOGOTA, t
 

@@ -10,10 +10,10 @@ from pathlib import Path
 from pypdf import PdfReader
 
 from monitor import config as cfg
-from monitor import store as st
 from reports.engine import Header, html_to_pdf
 from reports.monthly import month_figures
 from reports.monthly_report import render
+from store import db as st
 from tests.reports.test_opendata import BOGOTA, CONFIG, filled, t
 
 __all__ = ["filled"]

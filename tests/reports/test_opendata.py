@@ -12,13 +12,13 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
+from domain.usage import UsageRow
 from monitor import config as cfg
-from monitor import store as st
-from monitor.usage import UsageRow
 from probes.operator_csv import OperatorMonth
 from probes.radius import Usage
 from reports.monthly import month_figures
 from reports.opendata import COLUMNS, csv_bytes, metadata
+from store import db as st
 
 BOGOTA = ZoneInfo("America/Bogota")
 CONFIG = """

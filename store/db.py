@@ -25,14 +25,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitor.findings import Finding
-from monitor.state import Transition
-from probes.errors import StoreError
+from domain.findings import Finding
+from domain.state import Transition
+from kernel.errors import StoreError
+from kernel.redact import quote_userinfo
 from probes.operator_csv import OperatorMonth
-from probes.redact import quote_userinfo
 
 if TYPE_CHECKING:
-    from monitor.usage import UsageRow
+    from domain.usage import UsageRow
 from probes.result import ProbeResult
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from probes.errors import ConfigProblem
+from kernel.errors import ConfigProblem
 
 # Keys that look like secrets get a hint when refused: secrets come from files or the environment.
 SECRET_WORDS = ("password", "secret", "community", "token", "passphrase")

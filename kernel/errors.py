@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from probes.redact import redact
+from kernel.redact import redact
 
 
 class VigiaError(Exception):
