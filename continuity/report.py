@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from continuity.plan import Plan
+from domain.drills import NOT_RUN, Verdict
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -162,9 +163,9 @@ def render_period(plan: Plan, runs: list[dict[str, Any]], start: datetime, end: 
                 svc.id,
                 svc.name,
                 planned,
-                sum(1 for r in mine if r["verdict"] not in ("missed", "skipped")),
-                sum(1 for r in mine if r["verdict"] == "missed"),
-                sum(1 for r in mine if r["verdict"] == "passed"),
+                sum(1 for r in mine if r["verdict"] not in NOT_RUN),
+                sum(1 for r in mine if r["verdict"] == Verdict.MISSED),
+                sum(1 for r in mine if r["verdict"] == Verdict.PASSED),
             )
         )
     return (

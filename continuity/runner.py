@@ -32,15 +32,15 @@ import sqlalchemy as sa
 from continuity import commands
 from continuity.journal import Journal
 from continuity.plan import CommandStep, Drill, FileStep, HttpStep, Plan, ProbeStep, SqlStep, WaitStep
-from kernel.errors import DrillError
-from kernel.redact import quote_userinfo
+from domain.drills import Verdict
+from kernel.errors import DrillError, short
+from kernel.redact import database_url
 from probes.engine import ProbeEngine
 
 log = logging.getLogger(__name__)
 
-PASSED, FAILED, ABORTED, INTERRUPTED = "passed", "failed", "aborted", "interrupted"
-MISSED, SKIPPED, PRECONDITION_FAILED = "missed", "skipped", "precondition_failed"
-VERDICTS = (PASSED, FAILED, ABORTED, INTERRUPTED, MISSED, SKIPPED, PRECONDITION_FAILED)
+PASSED, FAILED, ABORTED, INTERRUPTED = Verdict.PASSED, Verdict.FAILED, Verdict.ABORTED, Verdict.INTERRUPTED
+MISSED, SKIPPED, PRECONDITION_FAILED = Verdict.MISSED, Verdict.SKIPPED, Verdict.PRECONDITION_FAILED
 EXCERPT = 2048
 
 
@@ -352,7 +352,7 @@ class Runner:
         except DrillError as exc:
             res.ok, res.detail = False, str(exc)
         except Exception as exc:  # a failing step is data in the journal, never a crash of the daemon
-            res.ok, res.detail = False, f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
+            res.ok, res.detail = False, short(exc)
         res.ended_at = _iso(time.time()) or ""
         res.duration_seconds = round(time.monotonic() - m0, 3)
         return res
@@ -425,9 +425,7 @@ class Runner:
         res.detail = "; ".join(problems) or f"{st.st_size} bytes, {age:.0f}s old"
 
     def _sql(self, record: RunRecord, res: StepResult, step: SqlStep) -> None:
-        url = quote_userinfo(step.url.read())
-        if url.startswith("postgresql://"):
-            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        url = database_url(step.url.read())
         engine = sa.create_engine(
             url, connect_args={"connect_timeout": int(step.timeout)} if "postgresql" in url else {}
         )

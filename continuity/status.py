@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from continuity.plan import Plan
-from continuity.runner import PASSED
+from domain.drills import NOT_RUN, Verdict
 
 
 def _ts(value: str | None) -> float | None:
@@ -45,12 +45,12 @@ def drill_status(plan: Plan, runs: list[dict[str, Any]]) -> dict[str, DrillStatu
             continue
         st.results[run["verdict"]] += 1
         started = _ts(run.get("started_at"))
-        if started is None or run["verdict"] in ("missed", "skipped"):
+        if started is None or run["verdict"] in NOT_RUN:
             continue
         st.last_run, st.last_verdict = started, run["verdict"]
         st.rto_achieved, st.rto_target = run.get("rto_achieved_seconds"), run.get("rto_target_seconds")
         st.rpo_achieved, st.rpo_target = run.get("rpo_achieved_seconds"), run.get("rpo_target_seconds")
-        if run["verdict"] == PASSED:
+        if run["verdict"] == Verdict.PASSED:
             st.last_success = started
     return out
 

@@ -17,6 +17,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from domain.drills import UNSUCCESSFUL
 from probes.result import ProbeResult
 
 SEVERITIES = ("alta", "media", "baja")
@@ -369,7 +370,7 @@ def drills(p: Pass, policy: Policy, last_verdicts: Mapping[str, str], overdue: M
     """``last_verdicts``: drill id -> verdict of its last run ("" if never run); ``overdue``: service -> flag."""
     for drill, verdict in sorted(last_verdicts.items()):
         p.look(drill, "drill_failed")
-        if verdict in ("failed", "aborted", "interrupted"):
+        if verdict in UNSUCCESSFUL:
             p.add(policy, "drill_failed", drill, f"last run: {verdict}")
     for service, late in sorted(overdue.items()):
         p.look(service, "drill_overdue")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from domain.hysteresis import Streak
 from probes import result as r
 from probes.result import ProbeResult
 
@@ -52,10 +53,7 @@ class TargetState:
     successes_before_up: int
     state: State = State.UNKNOWN
     since: datetime | None = None
-    failures: int = 0
-    successes: int = 0
-    first_failure_at: datetime | None = None
-    first_success_at: datetime | None = None
+    streak: Streak = field(default_factory=Streak)
     last: ProbeResult | None = None
     last_reason: str = ""
     last_message: str = ""
@@ -70,26 +68,18 @@ class TargetState:
             self.last_reason, self.last_message = result.reason, result.message
             return None
         self.results[result.success] += 1
-        at = result.started_at
+        at, streak = result.started_at, self.streak
         if result.success:
-            if self.successes == 0:
-                self.first_success_at = at
-            self.successes += 1
-            self.failures = 0
-            self.first_failure_at = None
+            streak.succeed(at)
         else:
-            if self.failures == 0:
-                self.first_failure_at = at
-            self.failures += 1
-            self.successes = 0
-            self.first_success_at = None
+            streak.fail(at)
             self.last_reason, self.last_message = result.reason, result.message
         if self.state == State.MAINTENANCE:
             return None
-        if result.success and self.state != State.UP and self.successes >= self.successes_before_up:
-            return self._move(State.UP, self.first_success_at or at, "", "")
-        if not result.success and self.state != State.DOWN and self.failures >= self.failures_before_down:
-            start = self.first_failure_at or at
+        if result.success and self.state != State.UP and streak.successes >= self.successes_before_up:
+            return self._move(State.UP, streak.first_success_at or at, "", "")
+        if not result.success and self.state != State.DOWN and streak.failures >= self.failures_before_down:
+            start = streak.first_failure_at or at
             return self._move(State.DOWN, at, result.reason, result.message, outage_start=start)
         return None
 
@@ -103,9 +93,7 @@ class TargetState:
         if self.state != State.MAINTENANCE:
             return None
         self.maintenance_id = ""
-        # Start afresh: what happened inside the window says nothing about after it.
-        self.failures = self.successes = 0
-        self.first_failure_at = self.first_success_at = None
+        self.streak.reset()  # what happened inside the window says nothing about after it
         return self._move(State.UNKNOWN, at, "", "")
 
     def _move(

@@ -69,3 +69,9 @@ class ProbeSetupError(VigiaError):
 
 class DrillError(VigiaError):
     """A continuity drill definition or run is unusable."""
+
+
+def short(exc: BaseException, limit: int = 300) -> str:
+    """An exception in one line for a log or a message: its type and the first line of its text."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return redact(f"{type(exc).__name__}: {text}"[:limit] if text else type(exc).__name__)

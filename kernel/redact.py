@@ -45,6 +45,17 @@ def quote_userinfo(url: str) -> str:
     return f"{scheme}://{quote(user, safe='')}{colon}{quote(password, safe='')}@{hostport}{slash}{path}"
 
 
+# The drivers vigia ships with, for URLs written the way people write them (postgresql://...).
+_DRIVERS = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql", "mariadb": "mysql+pymysql"}
+
+
+def database_url(url: str) -> str:
+    """A database URL as SQLAlchemy takes it: the shipped driver named, the password quoted."""
+    url = quote_userinfo(url)
+    scheme, sep, rest = url.partition("://")
+    return f"{_DRIVERS[scheme]}://{rest}" if sep and scheme in _DRIVERS else url
+
+
 def has_password(url: str) -> bool:
     """Whether a URL carries a password in its userinfo."""
     return redact(url) != url

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from kernel.errors import ConfigError, VigiaError
+from kernel.errors import ConfigError, VigiaError, short
 from kernel.redact import RedactingFilter, redact
 from monitor import config as cfg
 
@@ -732,8 +732,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if not isinstance(exc, SQLAlchemyError | OSError):
             raise  # a bug: its traceback is what a report needs
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"vigia {args.command}: {type(exc).__name__}: {redact(first)}", file=sys.stderr)
+        print(f"vigia {args.command}: {short(exc)}", file=sys.stderr)
         return 1
 
 

@@ -42,7 +42,7 @@ from continuity.status import DrillStatus, drill_status, service_status
 from domain.findings import Finding, Policy
 from domain.state import State, TargetState, Transition
 from domain.usage import UsageRow
-from kernel.errors import ConfigError, ProbeSetupError, StoreError, VigiaError
+from kernel.errors import ConfigError, ProbeSetupError, StoreError, VigiaError, short
 from monitor import config as cfg
 from monitor.audit import Audit
 from monitor.cycle import CycleRunner, spread_window
@@ -186,7 +186,7 @@ class StoreWriter:
                 log.error(
                     "cannot write to the store (%d results kept for retry): %s",
                     sum(len(b.results) for b in self._pending),
-                    str(exc).splitlines()[0][:300],
+                    short(exc),
                 )
                 self._trim()
                 if final:

@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 
 from continuity.plan import Plan
 from continuity.status import DrillStatus, service_status
+from domain.drills import Verdict
 from domain.findings import OPEN, Finding, open_by_severity
 from domain.state import State, TargetState
 from monitor.config import Target
@@ -495,7 +496,7 @@ class VigiaCollector(Collector):
                 rto.add_metric([drill.id], st.rto_achieved)
             if st.rpo_achieved is not None:
                 rpo.add_metric([drill.id], st.rpo_achieved)
-            for result in ("passed", "failed", "aborted", "interrupted", "missed", "skipped", "precondition_failed"):
+            for result in Verdict:
                 runs.add_metric([drill.id, result], st.results.get(result, 0))
         yield from (info, last, ok, rto, rto_t, rpo, rpo_t, runs)
         overdue = GaugeMetricFamily(

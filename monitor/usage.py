@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from domain.usage import UsageRow
+from kernel.errors import short
 from monitor.zones import Zone, day_bounds
 
 __all__ = ["RadiusSnapshot", "RadiusUsage", "UsageRow", "day_bounds", "month_bounds"]
@@ -191,7 +192,7 @@ class RadiusUsage:
                 peak = tally.peak(now)
             except Exception as exc:  # the accounting database is someone else's: its trouble is data
                 self.snapshot.errors += 1
-                log.error("RADIUS accounting: %s: %s", type(exc).__name__, str(exc).splitlines()[0][:300])
+                log.error("RADIUS accounting: %s", short(exc))
                 if self._reader is not None:
                     self._reader.close()
                     self._reader = None

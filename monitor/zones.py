@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 
+from domain.hysteresis import Streak
 from domain.state import NO_DATA_REASONS
 from kernel.model import Strict
 from kernel.units import Duration, Interval, parse_size
@@ -240,10 +241,7 @@ class ZoneState:
     successes_before_up: int
     status: ZoneStatus = ZoneStatus.UNKNOWN
     since: datetime | None = None
-    failures: int = 0
-    successes: int = 0
-    first_failure_at: datetime | None = None
-    first_success_at: datetime | None = None
+    streak: Streak = field(default_factory=Streak)
     last: Observation | None = None
     last_at: datetime | None = None
     transitions: int = 0
@@ -253,42 +251,31 @@ class ZoneState:
     def update(self, at: datetime, obs: Observation, *, maintenance: bool, in_hours: bool) -> ZoneTransition | None:
         self.last, self.last_at, self.in_hours = obs, at, in_hours
         self.counts[obs.verdict] += 1
+        streak = self.streak
         if maintenance:
-            self._reset()
+            streak.reset()
             return self._move(ZoneStatus.MAINTENANCE, at, "maintenance", "", in_hours)
         if self.status == ZoneStatus.MAINTENANCE:
-            self._reset()
+            streak.reset()
             self.status = ZoneStatus.UNKNOWN  # the window ended: judge afresh from here
         if obs.verdict == NO_DATA:
             return self._move(ZoneStatus.NO_DATA, at, obs.reason, obs.message, in_hours)
         if obs.verdict == FAILED:
-            if self.failures == 0:
-                self.first_failure_at = at
-            self.failures += 1
-            self.successes = 0
-            if self.failures >= self.failures_before_down or self.status == ZoneStatus.DOWN:
-                start = self.first_failure_at or at
+            streak.fail(at)
+            if streak.failures >= self.failures_before_down or self.status == ZoneStatus.DOWN:
                 if self.status == ZoneStatus.DOWN:
                     return None
-                return self._move(ZoneStatus.DOWN, start, obs.reason, obs.message, in_hours)
+                return self._move(ZoneStatus.DOWN, streak.first_failure_at or at, obs.reason, obs.message, in_hours)
             if self.status == ZoneStatus.NO_DATA:
                 # Back from no data into a failing streak: unknown until the streak decides.
                 return self._move(ZoneStatus.UNKNOWN, at, "", "", in_hours)
             return None
-        if self.successes == 0:
-            self.first_success_at = at
-        self.successes += 1
-        self.failures = 0
-        self.first_failure_at = None
+        streak.succeed(at)
         target = ZoneStatus.DEGRADED if obs.verdict == DEGRADED else ZoneStatus.UP
-        if self.status == ZoneStatus.DOWN and self.successes < self.successes_before_up:
+        if self.status == ZoneStatus.DOWN and streak.successes < self.successes_before_up:
             return None
-        when = self.first_success_at if self.status == ZoneStatus.DOWN else at
+        when = streak.first_success_at if self.status == ZoneStatus.DOWN else at
         return self._move(target, when or at, obs.reason, obs.message, in_hours)
-
-    def _reset(self) -> None:
-        self.failures = self.successes = 0
-        self.first_failure_at = self.first_success_at = None
 
     def _move(self, new: ZoneStatus, at: datetime, reason: str, message: str, in_hours: bool) -> ZoneTransition | None:
         if new == self.status:

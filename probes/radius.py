@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from pydantic import Field
 
+from kernel.redact import database_url
 from kernel.units import Duration, Interval
 from probes.settings import Secret, Settings
 
@@ -87,7 +88,7 @@ class RadiusReader:
         timestamps_timezone: str = "UTC",
         stale_after: float = 7200.0,
     ) -> None:
-        self.engine = sa.create_engine(_driver(url), pool_pre_ping=True, pool_size=2, max_overflow=1)
+        self.engine = sa.create_engine(database_url(url), pool_pre_ping=True, pool_size=2, max_overflow=1)
         self.zones = list(zones)
         self.naive_tz = ZoneInfo(timestamps_timezone)
         self.stale_after = stale_after
@@ -343,11 +344,3 @@ def peak_of(rows: Iterable[SessionRow], start: datetime, end: datetime) -> dict[
             peak = max(peak, level)
         out[z] = peak
     return out
-
-
-def _driver(url: str) -> str:
-    if url.startswith("postgresql://"):
-        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    if url.startswith(("mysql://", "mariadb://")):
-        return "mysql+pymysql://" + url.split("://", 1)[1]
-    return url

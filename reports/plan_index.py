@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from domain.drills import Verdict
 from reports import engine
 
 # What each kind of plan line counts, from the evidence found on disk and in the journal.
@@ -57,7 +58,9 @@ def evidence(
         for f in sorted(folder.glob("simulacros-*.es.html"))
     ]
     passed = [
-        r for r in drill_runs if r.get("verdict") == "passed" and str(r.get("started_at", "")).startswith(str(year))
+        r
+        for r in drill_runs
+        if r.get("verdict") == Verdict.PASSED and str(r.get("started_at", "")).startswith(str(year))
     ]
     services = sorted({r["service"] for r in passed})
     return {

@@ -27,8 +27,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from domain.findings import Finding
 from domain.state import Transition
-from kernel.errors import StoreError
-from kernel.redact import quote_userinfo
+from kernel.errors import StoreError, short
+from kernel.redact import database_url
 from probes.operator_csv import OperatorMonth
 
 if TYPE_CHECKING:
@@ -264,9 +264,7 @@ MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {1: _v1_to_v2, 2: _v2_t
 
 def engine_for(url: str) -> Engine:
     """An engine with the settings vigia relies on for each backend."""
-    url = quote_userinfo(url)
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    url = database_url(url)
     if url.startswith("sqlite"):
         path = sa.engine.make_url(url).database
         if path and path != ":memory:":
@@ -467,7 +465,7 @@ class Store:
                     )
                 return int(version)
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot prepare the store schema: {type(exc).__name__}: {_short(exc)}") from exc
+            raise StoreError(f"cannot prepare the store schema: {short(exc)}") from exc
 
     def reachable_schema(self) -> int | None:
         """Connect and read the schema version (None for an empty database); StoreError if unreachable."""
@@ -477,7 +475,7 @@ class Store:
                     return None
                 return int(conn.execute(sa.select(schema_version.c.version)).scalar_one())
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot reach the store: {type(exc).__name__}: {_short(exc)}") from exc
+            raise StoreError(f"cannot reach the store: {short(exc)}") from exc
 
     def schema_version(self) -> int:
         with self.engine.connect() as conn:
@@ -842,11 +840,6 @@ def _aggregate(rows: Iterable[sa.Row[Any]], hour: float) -> tuple[list[dict[str,
         for (t, n, lb), v in stats.items()
     ]
     return list(plain.values()), valued
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:300]
 
 
 def safe_url(url: str) -> str:
