@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from kernel.errors import ConfigError, VigiaError, short
+from kernel.month import Month
 from kernel.redact import RedactingFilter, redact
 from monitor import config as cfg
 
@@ -368,7 +369,6 @@ def cmd_drill_verify_journal(args: argparse.Namespace) -> int:
 
 
 def cmd_drill_report(args: argparse.Namespace) -> int:
-    from datetime import datetime, timedelta
 
     from continuity import report
 
@@ -385,11 +385,10 @@ def cmd_drill_report(args: argparse.Namespace) -> int:
         html = report.render_run(plan, found[0], lang=args.lang, tz=conf.timezone.key)
     else:
         try:
-            start = datetime.strptime(args.month, "%Y-%m").replace(tzinfo=conf.timezone)
+            start, end = Month.parse(args.month).bounds(conf.timezone)
         except ValueError:
             print(f"--month takes YYYY-MM, not {args.month!r}", file=sys.stderr)
             return 2
-        end = (start + timedelta(days=32)).replace(day=1)
         html = report.render_period(plan, runs, start, end, lang=args.lang)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as fh:
@@ -414,7 +413,7 @@ def _report_setup(conf: cfg.Config, output_dir: str | None) -> tuple[cfg.ReportS
 
 
 def cmd_report_month(args: argparse.Namespace) -> int:
-    from datetime import UTC, date, datetime
+    from datetime import UTC, datetime
 
     from monitor.daemon import store_url
     from reports.close import close_month
@@ -424,13 +423,12 @@ def cmd_report_month(args: argparse.Namespace) -> int:
     if conf is None:
         return 1
     try:
-        year, month = (int(x) for x in args.month.split("-"))
-        date(year, month, 1)
+        asked = Month.parse(args.month)
     except ValueError:
         print(f"--month takes YYYY-MM, not {args.month!r}", file=sys.stderr)
         return 2
-    now = datetime.now(UTC).astimezone(conf.timezone)
-    if (year, month) >= (now.year, now.month):
+    year, month = asked.year, asked.month
+    if asked >= Month.of(datetime.now(UTC), conf.timezone):
         print(f"{args.month} has not ended yet ({conf.timezone.key}): only ended months are closed", file=sys.stderr)
         return 2
     rs, out_dir, header = _report_setup(conf, args.output_dir)
@@ -444,8 +442,7 @@ def cmd_report_month(args: argparse.Namespace) -> int:
         if plan is None:
             return 1
         runs = list(Journal(os.path.join(conf.state_dir, "drills")).runs())
-        start = datetime(year, month, 1, tzinfo=conf.timezone)
-        end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=conf.timezone)
+        start, end = Month(year, month).bounds(conf.timezone)
         for lang in [args.lang] if args.lang else list(rs.languages):
             html = drill_report.render_period(plan, runs, start, end, lang=lang)
             extra[f"simulacros-{year:04d}-{month:02d}.{lang}.html"] = html.encode("utf-8")

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from domain.usage import UsageRow
 from kernel.errors import short
+from kernel.month import Month
 from monitor.zones import Zone, day_bounds
 
 __all__ = ["RadiusSnapshot", "RadiusUsage", "UsageRow", "day_bounds", "month_bounds"]
@@ -36,10 +37,7 @@ log = logging.getLogger(__name__)
 
 
 def month_bounds(at: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    local = at.astimezone(tz)
-    start = datetime(local.year, local.month, 1, tzinfo=tz)
-    end = datetime(local.year + (local.month == 12), local.month % 12 + 1, 1, tzinfo=tz)
-    return start, end
+    return Month.of(at, tz).bounds(tz)
 
 
 @dataclass

@@ -10,7 +10,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from datetime import time as dtime
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from kernel.month import Month
 from reports import opendata
 from reports.data import ZoneUsage
 from reports.engine import Header, html_to_pdf
@@ -161,7 +162,7 @@ def close_month(
     folder.mkdir(parents=True, exist_ok=True)
     base = folder / f"zonas-digitales-{year:04d}-{month:02d}"
     written: list[Path] = []
-    closed = date(year + (month == 12), month % 12 + 1, 1)
+    closed = Month(year, month).next().first_day()
     if "csv" in formats:
         _write(base.with_suffix(".csv"), opendata.csv_bytes(figures), written)
         _write(

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from datetime import time as dtime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
 from domain.findings import FindingType
+from kernel.month import Month
 from reports import datacenter, datacenter_report, security, security_report
 from reports.close import frozen
 from reports.engine import Header, MonthPage, html_to_pdf
@@ -61,7 +62,7 @@ def render_month(
         earlier = frozen(engine, instance, _key(year, month - back), "datacenter", None)
         if earlier is not None:
             history.append((_key(year, month - back), earlier))
-    closed = date(year + (month == 12), month % 12 + 1, 1)
+    closed = Month(year, month).next().first_day()
     generated = datetime.combine(closed, dtime(0), tz).astimezone(UTC)
     out: dict[str, bytes] = {}
     for lang in languages:

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import time
 from zoneinfo import ZoneInfo
 
+from kernel.month import Month
 from reports.intervals import Spans, local_hours
 
 
@@ -32,8 +33,8 @@ class Period:
 
 
 def month_window(year: int, month: int, tz: ZoneInfo, now: float) -> tuple[float, float]:
-    start = datetime(year, month, 1, tzinfo=tz).timestamp()
-    end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=tz).timestamp()
+    first, after = Month(year, month).bounds(tz)
+    start, end = first.timestamp(), after.timestamp()
     return start, min(end, max(start, now))
 
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
+from kernel.month import Month
 from reports import data
 from reports.indicators import Availability, Period, month_window, zone_availability
 
@@ -135,7 +136,8 @@ def month_figures(
     window = month_window(year, month, tz, now)
     periods = data.zone_periods(engine, instance, [z.id for z in zones], *window)
     usage = data.usage(engine, instance, year, month)
-    prev_year, prev_month = (year, month - 1) if month > 1 else (year - 1, 12)
+    before = Month(year, month).previous()
+    prev_year, prev_month = before.year, before.month
     previous = data.usage(engine, instance, prev_year, prev_month)
     rows = []
     for z in zones:

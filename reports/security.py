@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from domain import findings as fd
+from kernel.month import Month
 from store import db as st
 
 # The Annex A controls vigia's findings map to, by their ISO/IEC 27001:2022 titles (es, en).
@@ -50,8 +51,8 @@ def _open_at(row: Any, at: float) -> bool:
 
 
 def _month_start(year: int, month: int, tz: ZoneInfo) -> float:
-    year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
-    return datetime(year, month, 1, tzinfo=tz).timestamp()
+    # ``month`` may run past 12 or below 1 (a trend reaches back): Month.shift normalises it.
+    return Month(year, 1).shift(month - 1).start(tz).timestamp()
 
 
 def month(
