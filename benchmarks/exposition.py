@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from domain.state import State, TargetState
 from monitor.config import Target
 from monitor.httpserver import MetricsServer
-from monitor.metrics import DaemonStats, Exposition
+from monitor.metrics import Exposition
+from monitor.stats import DaemonStats
 from probes.icmp import IcmpSettings
 from probes.result import ProbeResult
 

@@ -49,8 +49,9 @@ from monitor.cycle import CycleRunner, spread_window
 from monitor.filestamp import Stamp, stamp
 from monitor.httpserver import MetricsServer
 from monitor.maintenance import active_window
-from monitor.metrics import CycleStats, DaemonStats, Exposition
+from monitor.metrics import Exposition
 from monitor.sdnotify import Notifier
+from monitor.stats import CycleStats, DaemonStats
 from monitor.traffic import Reading, ZoneTraffic
 from monitor.usage import RadiusSnapshot, RadiusUsage
 from monitor.webconfig import WebGuard

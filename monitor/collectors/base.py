@@ -1,0 +1,64 @@
+"""What every metrics collector shares: the prefix, the daemon's view, and the Concern base.
+
+One collector per concern, each registered with ``describe()`` naming every family it can yield, so
+two collectors that claim one metric name fail when the registry is built, at start, not silently
+in a scrape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from prometheus_client.core import Metric
+from prometheus_client.registry import Collector
+
+from continuity.plan import Plan
+from continuity.status import DrillStatus
+from domain.findings import Finding
+from domain.state import TargetState
+from monitor.config import Target
+from monitor.stats import DaemonStats
+from monitor.traffic import ZoneTraffic
+from monitor.usage import RadiusSnapshot
+from monitor.zones import Zone, ZoneState
+
+PREFIX = "vigia_"
+
+
+class DaemonView(Protocol):
+    """What the collector needs from the daemon (kept small so tests can provide it)."""
+
+    stats: DaemonStats
+
+    def current_targets(self) -> tuple[Target, ...]: ...
+
+    def current_states(self) -> dict[str, TargetState]: ...
+
+    def current_zones(self) -> tuple[Zone, ...]: ...
+
+    def current_zone_states(self) -> dict[str, ZoneState]: ...
+
+    def current_radius(self) -> RadiusSnapshot | None: ...
+
+    def current_traffic(self) -> dict[str, ZoneTraffic]: ...
+
+    def current_drills(self) -> tuple[Plan | None, dict[str, DrillStatus]]: ...
+
+    def current_findings(self) -> list[Finding]: ...
+
+
+class Concern(Collector):
+    """A collector of one concern: ``families(view)`` with the view's data, ``describe()`` without."""
+
+    def __init__(self, view: DaemonView) -> None:
+        self.view = view
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.families()
+
+    def families(self) -> Iterator[Metric]:
+        raise NotImplementedError
+
+    def describe(self) -> Iterator[Metric]:
+        raise NotImplementedError

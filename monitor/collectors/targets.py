@@ -1,0 +1,171 @@
+"""Targets: inventory, state, the last probe's outcome and its values."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
+
+from domain.state import State, TargetState
+from monitor.collectors.base import PREFIX, Concern, DaemonView
+from monitor.config import Target
+from probes import REGISTRY
+from probes.result import MetricSpec
+
+
+class TargetCollector(Concern):
+    def __init__(self, view: DaemonView) -> None:
+        super().__init__(view)
+        self.specs = _specs()
+        self.helps: dict[str, str] = {}
+        for kind in REGISTRY.values():
+            for spec in kind.metrics:
+                if spec.help and spec.metric not in self.helps:
+                    self.helps[spec.metric] = spec.help
+
+    def families(self) -> Iterator[Metric]:
+        targets = self.view.current_targets()
+        states = self.view.current_states()
+        yield from self._inventory(targets)
+        yield from self._states(targets, states)
+        yield from self._values(targets, states)
+
+    def describe(self) -> Iterator[Metric]:
+        yield from self._inventory(())
+        yield from self._states((), {})
+        yield from self._described_values()
+
+    def _described_values(self) -> Iterator[Metric]:
+        # Every family a probe kind can feed, whether or not a target of that kind exists yet.
+        seen: set[str] = set()
+        for kind in REGISTRY.values():
+            for spec in kind.metrics:
+                if spec.metric not in seen:
+                    seen.add(spec.metric)
+                    cls = CounterMetricFamily if spec.kind == "counter" else GaugeMetricFamily
+                    yield cls(PREFIX + spec.metric, self.helps.get(spec.metric, spec.metric), labels=["target"])
+            yield InfoMetricFamily(
+                PREFIX + kind.name + "_details", f"Descriptive facts from the last {kind.name} probe."
+            )
+
+    def _inventory(self, targets: Iterable[Target]) -> Iterator[Metric]:
+        targets = list(targets)
+        names = sorted({k for t in targets for k in t.labels})
+        info = InfoMetricFamily(PREFIX + "target", "Inventory of each target; join on target in PromQL.")
+        for t in targets:
+            labels = {"target": t.id, "group": t.group, "probe": t.probe, "description": t.description}
+            labels.update({n: t.labels.get(n, "") for n in names})
+            info.add_metric([], labels)
+        yield info
+        interval = GaugeMetricFamily(
+            PREFIX + "target_interval_seconds", "Configured probe interval.", labels=["target"]
+        )
+        for t in targets:
+            interval.add_metric([t.id], t.interval)
+        yield interval
+
+    def _states(self, targets: Iterable[Target], states: dict[str, TargetState]) -> Iterator[Metric]:
+        up = GaugeMetricFamily(
+            PREFIX + "target_up",
+            "1 if the target is up, 0 if down; absent while unknown or in maintenance.",
+            labels=["target"],
+        )
+        state = GaugeMetricFamily(
+            PREFIX + "target_state",
+            "Current state of the target (one series per state, 1 for the current one).",
+            labels=["target", "state"],
+        )
+        since = GaugeMetricFamily(
+            PREFIX + "target_state_since_timestamp_seconds",
+            "Unix time the target entered its current state.",
+            labels=["target"],
+        )
+        trans = CounterMetricFamily(PREFIX + "target_transitions", "State changes of the target.", labels=["target"])
+        success = GaugeMetricFamily(
+            PREFIX + "probe_success", "1 if the last probe succeeded.", labels=["target", "probe"]
+        )
+        duration = GaugeMetricFamily(
+            PREFIX + "probe_duration_seconds", "Duration of the last probe.", labels=["target", "probe"]
+        )
+        last_ts = GaugeMetricFamily(
+            PREFIX + "probe_last_timestamp_seconds", "Unix time the last probe started.", labels=["target", "probe"]
+        )
+        failure = GaugeMetricFamily(
+            PREFIX + "probe_failure",
+            "1 for the reason of the last probe's failure.",
+            labels=["target", "probe", "reason"],
+        )
+        counts = CounterMetricFamily(
+            PREFIX + "probe_results", "Probe results by outcome.", labels=["target", "probe", "result"]
+        )
+        for t in targets:
+            st = states.get(t.id)
+            if st is None:
+                continue
+            if st.state in (State.UP, State.DOWN):
+                up.add_metric([t.id], 1.0 if st.state == State.UP else 0.0)
+            for s in State:
+                state.add_metric([t.id, s.value], 1.0 if st.state == s else 0.0)
+            if st.since is not None:
+                since.add_metric([t.id], st.since.timestamp())
+            trans.add_metric([t.id], st.transitions)
+            counts.add_metric([t.id, t.probe, "success"], st.results[True])
+            counts.add_metric([t.id, t.probe, "failure"], st.results[False])
+            r = st.last
+            if r is None:
+                continue
+            success.add_metric([t.id, t.probe], 1.0 if r.success else 0.0)
+            duration.add_metric([t.id, t.probe], r.duration)
+            last_ts.add_metric([t.id, t.probe], r.started_at.timestamp())
+            if not r.success:
+                failure.add_metric([t.id, t.probe, r.reason], 1.0)
+        yield from (up, state, since, trans, success, duration, last_ts, failure, counts)
+
+    def _values(self, targets: Iterable[Target], states: dict[str, TargetState]) -> Iterator[Metric]:
+        families: dict[str, GaugeMetricFamily | CounterMetricFamily] = {}
+        infos: dict[str, InfoMetricFamily] = {}
+
+        def family(spec: MetricSpec, extra: tuple[str, ...]) -> GaugeMetricFamily | CounterMetricFamily:
+            fam = families.get(spec.metric)
+            if fam is None:
+                labels = ["target", *(k for k, _ in spec.const_labels), *extra]
+                cls = CounterMetricFamily if spec.kind == "counter" else GaugeMetricFamily
+                fam = cls(PREFIX + spec.metric, self.helps.get(spec.metric, spec.metric), labels=labels)
+                families[spec.metric] = fam
+            return fam
+
+        for t in targets:
+            st = states.get(t.id)
+            if st is None or st.last is None:
+                continue
+            r = st.last
+            table = self.specs.get(r.probe, {})
+            for key, value in sorted(r.values.items()):
+                for spec in table.get(key, ()):
+                    family(spec, ()).add_metric([t.id, *(v for _, v in spec.const_labels)], value)
+            for s in r.series:
+                for spec in table.get(s.name, ()):
+                    family(spec, tuple(k for k, _ in s.labels)).add_metric(
+                        [t.id, *(v for _, v in spec.const_labels), *(v for _, v in s.labels)], s.value
+                    )
+            if r.labels:
+                info = infos.get(r.probe)
+                if info is None:
+                    info = InfoMetricFamily(
+                        PREFIX + r.probe + "_details", f"Descriptive facts from the last {r.probe} probe."
+                    )
+                    infos[r.probe] = info
+                info.add_metric([], {"target": t.id, **r.labels})
+        yield from families.values()
+        yield from infos.values()
+
+
+def _specs() -> dict[str, dict[str, list[MetricSpec]]]:
+    """probe kind -> value key -> specs (a key may feed several metrics)."""
+    out: dict[str, dict[str, list[MetricSpec]]] = {}
+    for kind in REGISTRY.values():
+        table: dict[str, list[MetricSpec]] = {}
+        for spec in kind.metrics:
+            table.setdefault(spec.key, []).append(spec)
+        out[kind.name] = table
+    return out
