@@ -1,0 +1,61 @@
+"""The ``vigia`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from kernel.errors import ConfigError, VigiaError, short
+from monitor.cli import daemon, drills, reports, usage
+from monitor.cli.common import print_problems
+
+DESCRIPTION = """\
+vigia watches a data centre and public Wi-Fi zones, exposes Prometheus
+metrics, keeps history for monthly reports and runs continuity drills.
+
+commands:
+  run            run the daemon: probe on schedule, store history, serve /metrics
+  check-config   validate a configuration file; print every problem with file:line:column
+  hash-password  bcrypt hash of a password for the web config's basic_auth_users
+  probe          probe one target once and print the result (no daemon needed)
+  import         import usage data: operator-csv FILE (the operator's monthly CSV)
+  drill          continuity drills: list, run ID [--dry-run], history [ID], verify-journal
+  report         reports: month --month YYYY-MM [--lang] [--format html,pdf,csv]
+  version        print the version
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vigia", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for group in (daemon, usage, drills, reports):  # one module per command group
+        group.add_parsers(sub)
+    daemon.add_version_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print_problems(exc)
+        return 1
+    except VigiaError as exc:  # the store is down, a file cannot be written: one line, never a traceback
+        print(f"vigia {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if not isinstance(exc, SQLAlchemyError | OSError):
+            raise  # a bug: its traceback is what a report needs
+        print(f"vigia {args.command}: {short(exc)}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

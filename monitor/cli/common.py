@@ -1,0 +1,61 @@
+"""What every command shares: logging, loading the configuration and the plan, printing problems."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from kernel.errors import ConfigError
+from kernel.redact import RedactingFilter
+from monitor import config as cfg
+
+if TYPE_CHECKING:
+    from continuity.plan import Plan
+
+DEFAULT_CONFIG = "/etc/vigia/vigia.yml"
+
+
+def default_config() -> str:
+    return os.environ.get("VIGIA_CONFIG", DEFAULT_CONFIG)
+
+
+def setup_logging(level: str) -> None:
+    # Under systemd the journal stamps each line; elsewhere add our own timestamp.
+    fmt = "%(levelname)s %(name)s: %(message)s"
+    if "JOURNAL_STREAM" not in os.environ:
+        fmt = "%(asctime)s " + fmt
+    logging.basicConfig(level=getattr(logging, level), format=fmt, stream=sys.stderr)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())  # a URL's password never reaches the log, whoever logs it
+    # APScheduler logs every job run at INFO: one line per cycle is noise in the journal.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, getattr(logging, level)))
+
+
+def print_problems(exc: ConfigError) -> None:
+    for problem in exc.problems:
+        print(problem, file=sys.stderr)
+    n = len(exc.problems)
+    print(f"{n} problem{'s' if n != 1 else ''} found", file=sys.stderr)
+
+
+def load_config(path: str, *, state_dir: str | None = None) -> cfg.Config | None:
+    """The parsed config, or None after printing every problem."""
+    try:
+        return cfg.parse(path, state_dir=state_dir)
+    except ConfigError as exc:
+        print_problems(exc)
+        return None
+
+
+def load_plan(conf: cfg.Config) -> Plan | None:
+    """The continuity plan the config names, or None after printing every problem in it."""
+    from continuity import plan as continuity_plan
+
+    assert conf.continuity_plan is not None
+    try:
+        return continuity_plan.parse(conf.continuity_plan)
+    except ConfigError as exc:
+        print_problems(exc)
+        return None
