@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import platform
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 
@@ -22,58 +22,9 @@ class RuntimeCollector(Concern):
         info = InfoMetricFamily(PREFIX + "build", "vigia version and runtime.")
         info.add_metric([], {"version": stats.version, "python": platform.python_version()})
         yield info
-        yield GaugeMetricFamily(PREFIX + "start_time_seconds", "Unix time the daemon started.", value=stats.started_at)
-        yield GaugeMetricFamily(
-            PREFIX + "config_last_reload_successful",
-            "1 if the last configuration (re)load succeeded.",
-            value=1.0 if stats.reload_ok else 0.0,
-        )
-        yield GaugeMetricFamily(
-            PREFIX + "config_last_reload_success_timestamp_seconds",
-            "Unix time of the last successful configuration load.",
-            value=stats.reload_ok_at,
-        )
-        yield CounterMetricFamily(PREFIX + "config_reloads", "Configuration reloads attempted.", value=stats.reloads)
-        yield GaugeMetricFamily(
-            PREFIX + "web_config_last_reload_successful",
-            "1 if the last change of the web config file was valid (an invalid one is not applied).",
-            value=1.0 if stats.web_config_ok else 0.0,
-        )
-        yield CounterMetricFamily(
-            PREFIX + "web_config_reloads", "Changes of the web config file read.", value=stats.web_config_reloads
-        )
-        yield CounterMetricFamily(
-            PREFIX + "store_errors", "Failed writes to the history store.", value=stats.store_errors
-        )
-        yield CounterMetricFamily(
-            PREFIX + "store_writes", "Cycles written to the history store.", value=stats.store_writes
-        )
-        yield CounterMetricFamily(
-            PREFIX + "store_write_seconds", "Time spent writing to the store.", value=stats.store_write_seconds
-        )
-        yield GaugeMetricFamily(
-            PREFIX + "store_pending_results",
-            "Probe results waiting to be written (grows while the store fails).",
-            value=stats.store_pending,
-        )
-        yield CounterMetricFamily(
-            PREFIX + "store_dropped_results",
-            "Probe results dropped because the store stayed unavailable too long.",
-            value=stats.store_dropped,
-        )
-        yield GaugeMetricFamily(
-            PREFIX + "month_close_last_success_timestamp_seconds",
-            "Unix time the last month close (reports, open data, manifest) succeeded.",
-            value=stats.month_close_ok_at,
-        )
-        yield CounterMetricFamily(
-            PREFIX + "month_close_errors", "Month closes that failed.", value=stats.month_close_errors
-        )
-        yield CounterMetricFamily(
-            PREFIX + "probe_exceptions",
-            "Probes that raised instead of returning a result (bugs).",
-            value=stats.probe_exceptions,
-        )
+        for name, kind, doc, value in SCALARS:
+            cls = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
+            yield cls(PREFIX + name, doc, value=value(stats))
         changes = CounterMetricFamily(
             PREFIX + "store_file_changes",
             "Times the SQLite store file vanished (history copied back from the open file) or was replaced.",
@@ -82,45 +33,21 @@ class RuntimeCollector(Concern):
         for change in ("vanished", "replaced"):
             changes.add_metric([change], stats.store_file_changes.get(change, 0))
         yield changes
-        yield CounterMetricFamily(
-            PREFIX + "drill_status_errors",
-            "Reads of the drill journal that failed; drill metrics keep their last values meanwhile.",
-            value=stats.drill_status_errors,
-        )
-        yield CounterMetricFamily(
-            PREFIX + "http_connections_rejected",
-            "Connections to the metrics listener closed at once because web.max_connections were open.",
-            value=stats.http_rejected,
-        )
-        yield CounterMetricFamily(
-            PREFIX + "probe_cancelled",
-            "Probes still running past their deadline plus grace, cancelled and reported as timeouts (bugs).",
-            value=stats.probe_cancelled,
-        )
-        yield GaugeMetricFamily(
-            PREFIX + "probe_max_in_flight",
-            "Sockets the probe engine lets checks hold at once (probing.max_in_flight).",
-            value=stats.probe_max_in_flight,
-        )
-        yield GaugeMetricFamily(
-            PREFIX + "probe_in_flight_peak",
-            "Most sockets held by checks at once since the daemon started.",
-            value=stats.probe_in_flight_peak,
-        )
-        dur = GaugeMetricFamily(
-            PREFIX + "cycle_duration_seconds", "Duration of the last probe cycle.", labels=["interval"]
-        )
+        yield from self._cycles(stats)
+
+    @staticmethod
+    def _cycles(stats: DaemonStats) -> Iterator[Metric]:
+        labels = ["interval"]
+        dur = GaugeMetricFamily(PREFIX + "cycle_duration_seconds", "Duration of the last probe cycle.", labels=labels)
         last = GaugeMetricFamily(
-            PREFIX + "cycle_last_timestamp_seconds", "Unix time the last probe cycle ended.", labels=["interval"]
+            PREFIX + "cycle_last_timestamp_seconds", "Unix time the last probe cycle ended.", labels=labels
         )
-        runs = CounterMetricFamily(PREFIX + "cycles", "Probe cycles run.", labels=["interval"])
+        runs = CounterMetricFamily(PREFIX + "cycles", "Probe cycles run.", labels=labels)
         over = CounterMetricFamily(
-            PREFIX + "cycle_overruns", "Probe cycles that took longer than their interval.", labels=["interval"]
+            PREFIX + "cycle_overruns", "Probe cycles that took longer than their interval.", labels=labels
         )
         skipped = CounterMetricFamily(
-            PREFIX + "cycles_skipped",
-            "Probe cycles skipped because the previous one was still running.",
-            labels=["interval"],
+            PREFIX + "cycles_skipped", "Probe cycles skipped because the previous one was still running.", labels=labels
         )
         for c in stats.cycles.values():
             key = [f"{c.interval:g}s"]
@@ -130,3 +57,43 @@ class RuntimeCollector(Concern):
             over.add_metric(key, c.overruns)
             skipped.add_metric(key, c.skipped)
         yield from (dur, last, runs, over, skipped)
+
+
+# vigia's own single-value metrics: (name without prefix, type, help, how to read it from the stats).
+SCALARS: tuple[tuple[str, str, str, Callable[[DaemonStats], float]], ...] = (
+    ("start_time_seconds", "gauge", "Unix time the daemon started.", lambda s: s.started_at),
+    ("config_last_reload_successful", "gauge", "1 if the last configuration (re)load succeeded.",
+     lambda s: 1.0 if s.reload_ok else 0.0),
+    ("config_last_reload_success_timestamp_seconds", "gauge", "Unix time of the last successful configuration load.",
+     lambda s: s.reload_ok_at),
+    ("config_reloads", "counter", "Configuration reloads attempted.", lambda s: s.reloads),
+    ("web_config_last_reload_successful", "gauge",
+     "1 if the last change of the web config file was valid (an invalid one is not applied).",
+     lambda s: 1.0 if s.web_config_ok else 0.0),
+    ("web_config_reloads", "counter", "Changes of the web config file read.", lambda s: s.web_config_reloads),
+    ("store_errors", "counter", "Failed writes to the history store.", lambda s: s.store_errors),
+    ("store_writes", "counter", "Cycles written to the history store.", lambda s: s.store_writes),
+    ("store_write_seconds", "counter", "Time spent writing to the store.", lambda s: s.store_write_seconds),
+    ("store_pending_results", "gauge", "Probe results waiting to be written (grows while the store fails).",
+     lambda s: s.store_pending),
+    ("store_dropped_results", "counter", "Probe results dropped because the store stayed unavailable too long.",
+     lambda s: s.store_dropped),
+    ("month_close_last_success_timestamp_seconds", "gauge",
+     "Unix time the last month close (reports, open data, manifest) succeeded.", lambda s: s.month_close_ok_at),
+    ("month_close_errors", "counter", "Month closes that failed.", lambda s: s.month_close_errors),
+    ("probe_exceptions", "counter", "Probes that raised instead of returning a result (bugs).",
+     lambda s: s.probe_exceptions),
+    ("drill_status_errors", "counter",
+     "Reads of the drill journal that failed; drill metrics keep their last values meanwhile.",
+     lambda s: s.drill_status_errors),
+    ("http_connections_rejected", "counter",
+     "Connections to the metrics listener closed at once because web.max_connections were open.",
+     lambda s: s.http_rejected),
+    ("probe_cancelled", "counter",
+     "Probes still running past their deadline plus grace, cancelled and reported as timeouts (bugs).",
+     lambda s: s.probe_cancelled),
+    ("probe_max_in_flight", "gauge", "Sockets the probe engine lets checks hold at once (probing.max_in_flight).",
+     lambda s: s.probe_max_in_flight),
+    ("probe_in_flight_peak", "gauge", "Most sockets held by checks at once since the daemon started.",
+     lambda s: s.probe_in_flight_peak),
+)  # fmt: skip
