@@ -8,10 +8,8 @@ SIGHUP reload).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import queue
 import random
 import signal
 import socket
@@ -19,11 +17,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor as APSThreadPool
@@ -40,36 +35,26 @@ from continuity.plan import Plan
 from continuity.runner import Runner
 from continuity.status import DrillStatus, drill_status, service_status
 from domain.findings import Finding, Policy
-from domain.state import State, TargetState, Transition
-from domain.usage import UsageRow
-from kernel.errors import ConfigError, ProbeSetupError, StoreError, VigiaError, short
+from domain.state import TargetState
+from kernel.errors import ConfigError, ProbeSetupError, StoreError, VigiaError
 from monitor import config as cfg
 from monitor.audit import Audit
 from monitor.cycle import CycleRunner, spread_window
 from monitor.filestamp import Stamp, stamp
 from monitor.httpserver import MetricsServer
-from monitor.maintenance import active_window
 from monitor.metrics import Exposition
+from monitor.observer import Observer
 from monitor.sdnotify import Notifier
 from monitor.stats import CycleStats, DaemonStats
-from monitor.traffic import Reading, ZoneTraffic
+from monitor.traffic import ZoneTraffic
 from monitor.usage import RadiusSnapshot, RadiusUsage
 from monitor.webconfig import WebGuard
-from monitor.zones import Zone, ZoneState, ZoneStatus, ZoneTransition, observe
+from monitor.writer import Batch, StoreWriter
+from monitor.zones import Zone, ZoneState
 from probes.engine import check_capacity, sockets_needed
-from probes.radius import Usage
-from probes.result import ProbeResult
-from store.db import StateChange, Store, ZoneSample, safe_url
+from store.db import Store, safe_url
 
 log = logging.getLogger("vigia")
-
-# Results kept in memory while the store is failing; beyond this the oldest are dropped (and counted).
-MAX_PENDING_RESULTS = 200_000
-
-
-def _zone_change(tr: ZoneTransition) -> StateChange:
-    at = tr.at.timestamp()
-    return StateChange(tr.zone, tr.old.value, tr.new.value, at, at, tr.reason, tr.message)
 
 
 def _first_error(exc: ValueError) -> str:
@@ -106,110 +91,6 @@ def store_url(config: cfg.Config) -> str:
     return "sqlite:///" + os.path.abspath(os.path.join(config.state_dir, "vigia.db"))
 
 
-@dataclass
-class _Batch:
-    results: list[ProbeResult]
-    changes: list[StateChange]
-    zone_samples: list[ZoneSample] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-
-
-class StoreWriter:
-    """The single writer: takes cycle batches from a queue, retries failed ones, never blocks probing."""
-
-    def __init__(self, store: Store, stats: DaemonStats) -> None:
-        self.store = store
-        self.stats = stats
-        self._queue: queue.Queue[_Batch | None] = queue.Queue()
-        self._pending: deque[_Batch] = deque()
-        self._thread = threading.Thread(target=self._loop, name="store-writer", daemon=True)
-        self.maintenance_jobs: queue.Queue[tuple[str, Any]] = queue.Queue()
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def submit(self, batch: _Batch) -> None:
-        self._queue.put(batch)
-
-    def run_in_writer(self, name: str, fn: Any) -> None:
-        """Queue a store job (rollups, retention) so it runs on the writer thread."""
-        self.maintenance_jobs.put((name, fn))
-        self._queue.put(_Batch([], []))  # wake the loop
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout=timeout)
-
-    def _loop(self) -> None:
-        while True:
-            try:
-                item = self._queue.get(timeout=5.0)
-            except queue.Empty:
-                item = _Batch([], [])  # retry pending batches while idle
-            if item is None:
-                self._flush(final=True)
-                return
-            if item.results or item.changes or item.zone_samples or item.findings:
-                self._pending.append(item)
-            self._flush(final=False)
-            while not self.maintenance_jobs.empty():
-                name, fn = self.maintenance_jobs.get_nowait()
-                try:
-                    fn()
-                except Exception as exc:  # store trouble must not kill the writer
-                    self.stats.store_errors += 1
-                    log.error("store job %s failed: %s", name, exc)
-
-    def _flush(self, *, final: bool) -> None:
-        try:
-            what = self.store.check_file()
-        except Exception as exc:
-            what = None
-            self.stats.store_errors += 1
-            log.error("the store file %s changed under vigia and could not be reopened: %s", self.store.file, exc)
-        if what is not None:
-            self.stats.store_file_changes[what] = self.stats.store_file_changes.get(what, 0) + 1
-            log.error(
-                "the store file %s %s while vigia ran: %s",
-                self.store.file,
-                what,
-                "history copied into a new file from the open one"
-                if what == "vanished"
-                else "switched to the new file (schema brought up to date)",
-            )
-        while self._pending:
-            batch = self._pending[0]
-            t0 = time.perf_counter()
-            try:
-                self.store.write_cycle(batch.results, batch.changes, time.time(), batch.zone_samples, batch.findings)
-            except Exception as exc:  # keep the batch, count, retry later
-                self.stats.store_errors += 1
-                log.error(
-                    "cannot write to the store (%d results kept for retry): %s",
-                    sum(len(b.results) for b in self._pending),
-                    short(exc),
-                )
-                self._trim()
-                if final:
-                    log.error("stopping with %d results not stored", self.stats.store_pending)
-                return
-            self._pending.popleft()
-            self.stats.store_writes += 1
-            self.stats.store_write_seconds += time.perf_counter() - t0
-            self.stats.store_pending = sum(len(b.results) for b in self._pending)
-
-    def _trim(self) -> None:
-        total = sum(len(b.results) for b in self._pending)
-        while total > MAX_PENDING_RESULTS and len(self._pending) > 1:
-            dropped = self._pending.popleft()
-            # Keep the state changes of a dropped batch: outages matter more than samples.
-            if dropped.changes:
-                self._pending[0].changes[:0] = dropped.changes
-            total -= len(dropped.results)
-            self.stats.store_dropped += len(dropped.results)
-        self.stats.store_pending = total
-
-
 class Daemon:
     def __init__(
         self,
@@ -234,9 +115,7 @@ class Daemon:
         self._cycles_since = time.time()
         self._watchdog_quiet = False
         self._lock = threading.RLock()
-        self.states: dict[str, TargetState] = {}
-        self.zone_states: dict[str, ZoneState] = {}
-        self.traffic: dict[str, ZoneTraffic] = {}
+        self.observer = Observer(self.config)
         self._first_cycle_done: set[float] = set()
         self._stop = threading.Event()
         self._reload = threading.Event()
@@ -408,40 +287,23 @@ class Daemon:
     def _restore_states(self) -> None:
         self.audit.load(self.store.load_findings())
         stored = self.store.load_states()
+        today = datetime.now(UTC).astimezone(self.config.timezone).strftime("%Y-%m-%d")
+        snmp_today = self.store.usage_for_day(today, "snmp")
         with self._lock:
-            self.states = {t.id: self._new_state(t) for t in self.config.targets}
-            for tid, st in self.states.items():
-                saved = stored.get(tid)
-                if saved is not None and saved.state in (State.UP, State.DOWN, State.MAINTENANCE):
-                    st.state = State(saved.state)
-                    st.since = datetime.fromtimestamp(saved.since, UTC) if saved.since else None
-            self.zone_states = {z.id: self._new_zone_state(z) for z in self.config.zones}
-            today = datetime.now(UTC).astimezone(self.config.timezone).strftime("%Y-%m-%d")
-            seeded = {row.zone: row for row in self.store.usage_for_day(today, "snmp")}
-            for z in self.config.zones:
-                if "snmp" in z.usage:
-                    tr = self.traffic[z.id] = self._new_traffic(z)
-                    row = seeded.get(z.id)
-                    if row is not None:  # carry today's totals over a restart
-                        tr.day, tr.day_rx, tr.day_tx = today, row.input_octets or 0.0, row.output_octets or 0.0
-                        tr.day_peak_clients = row.peak_clients or 0
-            for zid, zs in self.zone_states.items():
-                saved = stored.get(zid)
-                if saved is not None and saved.state in {s.value for s in ZoneStatus}:
-                    zs.status = ZoneStatus(saved.state)
-                    zs.since = datetime.fromtimestamp(saved.since, UTC) if saved.since else None
+            self.observer.restore(stored, snmp_today, today)
 
-    @staticmethod
-    def _new_state(t: cfg.Target) -> TargetState:
-        return TargetState(t.id, t.failures_before_down, t.successes_before_up)
+    # The observer's state, as the collectors, the audit and the tests read it.
+    @property
+    def states(self) -> dict[str, TargetState]:
+        return self.observer.states
 
-    @staticmethod
-    def _new_traffic(z: Zone) -> ZoneTraffic:
-        return ZoneTraffic(z.id, z.bandwidth_bps / 8 if z.bandwidth_bps else None)
+    @property
+    def zone_states(self) -> dict[str, ZoneState]:
+        return self.observer.zone_states
 
-    @staticmethod
-    def _new_zone_state(z: Zone) -> ZoneState:
-        return ZoneState(z.id, z.failures_before_down, z.successes_before_up)
+    @property
+    def traffic(self) -> dict[str, ZoneTraffic]:
+        return self.observer.traffic
 
     def _schedule(self) -> None:
         intervals = sorted({t.interval for t in self.config.targets})
@@ -550,7 +412,7 @@ class Daemon:
             targets, states = self.config.targets, dict(self.states)
         found = self.audit.sweep(now, targets, states, self._running_since, drills, overdue)
         if found:
-            self.writer.submit(_Batch([], [], findings=found))
+            self.writer.submit(Batch([], [], findings=found))
             self.exposition.refresh()
 
     def _rollup_job(self) -> None:
@@ -656,36 +518,13 @@ class Daemon:
         self.stats.probe_max_in_flight = engine.max_in_flight
         self.stats.probe_in_flight_peak = engine.peak_in_flight
         now = datetime.now(UTC)
-        transitions: list[Transition] = []
         with self._lock:
-            for res in outcome.results:
-                st = self.states.get(res.target)
-                if st is None:  # removed by a reload during the cycle
-                    continue
-                window = active_window(self.config.maintenance, res.target, now)
-                if window is not None:
-                    tr = st.enter_maintenance(now, window.id, window.reason)
-                else:
-                    tr = st.leave_maintenance(now)
-                if tr is not None:
-                    transitions.append(tr)
-                tr = st.observe(res)
-                if tr is not None:
-                    transitions.append(tr)
-        for tr in transitions:
-            log.info(
-                "target %s: %s -> %s%s",
-                tr.target,
-                tr.old.value,
-                tr.new.value,
-                f" ({tr.reason}: {tr.message})" if tr.reason else "",
-            )
-        changes = [StateChange.of(t) for t in transitions]
-        by_target = {r.target: r for r in outcome.results}
-        zone_changes, samples = self._zones_after_cycle(interval, by_target, now)
-        self._traffic_after_cycle(interval, by_target, now)
+            folded = self.observer.fold(interval, outcome.results, now)
+        if folded.usage:
+            rows = folded.usage
+            self.writer.run_in_writer("snmp usage", lambda: self.store.write_usage("snmp", rows, [], time.time()))
         found = self.audit.after_cycle(outcome.results, {t.id: t for t in targets}, now.timestamp())
-        self.writer.submit(_Batch(outcome.results, changes + zone_changes, samples, found))
+        self.writer.submit(Batch(outcome.results, folded.changes, folded.samples, found))
         c = self.stats.cycles.setdefault(interval, CycleStats(interval))
         c.runs += 1
         c.last_duration = outcome.duration
@@ -695,68 +534,6 @@ class Daemon:
         self._first_cycle_done.add(interval)
         self._refresh_drill_status_if_changed()
         self.exposition.refresh()
-
-    def _zones_after_cycle(
-        self, interval: float, by_target: dict[str, ProbeResult], now: datetime
-    ) -> tuple[list[StateChange], list[ZoneSample]]:
-        """Fold the zones' check results of this cycle into zone states."""
-        changes: list[StateChange] = []
-        samples: list[ZoneSample] = []
-        tz = self.config.timezone
-        with self._lock:
-            watchdog = self.config.raw.zone_defaults.watchdog if self.config.raw else []
-            last = [self.states[w].last for w in watchdog if w in self.states]
-            watchdog_ok = all(r is None or r.success for r in last)
-            for zone in self.config.zones:
-                if zone.interval != interval or not zone.checks:
-                    continue
-                zs = self.zone_states.setdefault(zone.id, self._new_zone_state(zone))
-                obs = observe(zone, by_target, watchdog_ok)
-                in_hours = zone.in_hours(now, tz)
-                maintenance = active_window(self.config.maintenance, zone.id, now) is not None
-                tr = zs.update(now, obs, maintenance=maintenance, in_hours=in_hours)
-                samples.append(
-                    ZoneSample(
-                        zone.id,
-                        now.timestamp(),
-                        interval,
-                        zs.status.value,
-                        obs.verdict,
-                        in_hours,
-                        obs.loss,
-                        obs.rtt,
-                        json.dumps(obs.checks, sort_keys=True),
-                    )
-                )
-                if tr is not None:
-                    changes.append(_zone_change(tr))
-                    why = f" ({tr.reason}: {tr.message})" if tr.reason else ""
-                    log.info("zone %s: %s -> %s%s", tr.zone, tr.old.value, tr.new.value, why)
-        return changes, samples
-
-    def _traffic_after_cycle(self, interval: float, by_target: dict[str, ProbeResult], now: datetime) -> None:
-        """Turn the zones' raw SNMP counters into traffic; store today's totals."""
-        day = now.astimezone(self.config.timezone).strftime("%Y-%m-%d")
-        rows: list[UsageRow] = []
-        with self._lock:
-            for zone in self.config.zones:
-                res = by_target.get(zone.usage.get("snmp", ""))
-                if zone.interval != interval or res is None or not res.success:
-                    continue
-                v = res.values
-                tr = self.traffic.setdefault(zone.id, self._new_traffic(zone))
-                reading = Reading(
-                    res.started_at.timestamp(),
-                    v["if_in_octets"],
-                    v["if_out_octets"],
-                    v["sys_uptime_seconds"],
-                    int(v.get("counter_bits", 64)),
-                )
-                tr.update(reading, day, v.get("clients"))
-                usage = Usage(0, 0, 0.0, tr.day_rx, tr.day_tx)
-                rows.append(UsageRow(zone.id, day, usage, None, tr.day_peak_clients))
-        if rows:
-            self.writer.run_in_writer("snmp usage", lambda: self.store.write_usage("snmp", rows, [], time.time()))
 
     def reload(self) -> bool:
         """Re-read the config; on any error keep running the old one and say why."""
@@ -794,14 +571,7 @@ class Daemon:
         if new.store != self.config.store or new.web != self.config.web or new.state_dir != self.config.state_dir:
             log.warning("store, web and state_dir changes take effect after a restart")
         with self._lock:
-            old_states = self.states
-            self.states = {t.id: old_states.get(t.id) or self._new_state(t) for t in new.targets}
-            for t in new.targets:
-                st = self.states[t.id]
-                st.failures_before_down = t.failures_before_down
-                st.successes_before_up = t.successes_before_up
-            old_zones = self.zone_states
-            self.zone_states = {z.id: old_zones.get(z.id) or self._new_zone_state(z) for z in new.zones}
+            self.observer.reconfigure(new)
             self.config = new
             self.audit.configure(*self._security(new))
             self._first_cycle_done &= {t.interval for t in new.targets}

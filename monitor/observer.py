@@ -1,0 +1,173 @@
+"""The observer: folds one cycle's results into target, zone and traffic state.
+
+Pure: no thread, no socket, no store. It gets results and the time, and returns what changed
+(state changes, zone samples, SNMP usage rows) for the daemon to write; the daemon calls it under
+its lock. Tested without a scheduler (tests/test_observer.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from domain.state import State, TargetState, Transition
+from domain.usage import UsageRow
+from monitor import config as cfg
+from monitor.maintenance import active_window
+from monitor.traffic import Reading, ZoneTraffic
+from monitor.zones import Zone, ZoneState, ZoneStatus, ZoneTransition, observe
+from probes.radius import Usage
+from probes.result import ProbeResult
+from store.db import StateChange, StoredState, ZoneSample
+
+log = logging.getLogger("vigia")
+
+
+@dataclass
+class Folded:
+    """What one cycle changed: rows for the store."""
+
+    changes: list[StateChange] = field(default_factory=list)
+    samples: list[ZoneSample] = field(default_factory=list)
+    usage: list[UsageRow] = field(default_factory=list)
+
+
+def _zone_change(tr: ZoneTransition) -> StateChange:
+    at = tr.at.timestamp()
+    return StateChange(tr.zone, tr.old.value, tr.new.value, at, at, tr.reason, tr.message)
+
+
+class Observer:
+    def __init__(self, config: cfg.Config) -> None:
+        self.config = config
+        self.states: dict[str, TargetState] = {}
+        self.zone_states: dict[str, ZoneState] = {}
+        self.traffic: dict[str, ZoneTraffic] = {}
+
+    # -- state across restarts and reloads -----------------------------------
+
+    def restore(self, stored: Mapping[str, StoredState], snmp_today: Iterable[Any], today: str) -> None:
+        """Start from what the store remembers: states and since, and today's SNMP totals."""
+        self.states = {t.id: new_state(t) for t in self.config.targets}
+        for tid, st in self.states.items():
+            saved = stored.get(tid)
+            if saved is not None and saved.state in (State.UP, State.DOWN, State.MAINTENANCE):
+                st.state = State(saved.state)
+                st.since = datetime.fromtimestamp(saved.since, UTC) if saved.since else None
+        self.zone_states = {z.id: new_zone_state(z) for z in self.config.zones}
+        seeded = {row.zone: row for row in snmp_today}
+        for z in self.config.zones:
+            if "snmp" in z.usage:
+                tr = self.traffic[z.id] = new_traffic(z)
+                row = seeded.get(z.id)
+                if row is not None:  # carry today's totals over a restart
+                    tr.day, tr.day_rx, tr.day_tx = today, row.input_octets or 0.0, row.output_octets or 0.0
+                    tr.day_peak_clients = row.peak_clients or 0
+        for zid, zs in self.zone_states.items():
+            saved = stored.get(zid)
+            if saved is not None and saved.state in {s.value for s in ZoneStatus}:
+                zs.status = ZoneStatus(saved.state)
+                zs.since = datetime.fromtimestamp(saved.since, UTC) if saved.since else None
+
+    def reconfigure(self, new: cfg.Config) -> None:
+        """A reload: keep the state of what is still configured, start the new, drop the removed."""
+        old_states = self.states
+        self.states = {t.id: old_states.get(t.id) or new_state(t) for t in new.targets}
+        for t in new.targets:
+            st = self.states[t.id]
+            st.failures_before_down = t.failures_before_down
+            st.successes_before_up = t.successes_before_up
+        old_zones = self.zone_states
+        self.zone_states = {z.id: old_zones.get(z.id) or new_zone_state(z) for z in new.zones}
+        self.config = new
+
+    # -- one cycle -----------------------------------------------------------
+
+    def fold(self, interval: float, results: list[ProbeResult], now: datetime) -> Folded:
+        folded = Folded(changes=[StateChange.of(t) for t in self._targets(results, now)])
+        by_target = {r.target: r for r in results}
+        self._zones(interval, by_target, now, folded)
+        self._traffic(interval, by_target, now, folded)
+        return folded
+
+    def _targets(self, results: list[ProbeResult], now: datetime) -> list[Transition]:
+        transitions: list[Transition] = []
+        for res in results:
+            st = self.states.get(res.target)
+            if st is None:  # removed by a reload during the cycle
+                continue
+            window = active_window(self.config.maintenance, res.target, now)
+            if window is not None:
+                tr = st.enter_maintenance(now, window.id, window.reason)
+            else:
+                tr = st.leave_maintenance(now)
+            if tr is not None:
+                transitions.append(tr)
+            tr = st.observe(res)
+            if tr is not None:
+                transitions.append(tr)
+        for tr in transitions:
+            why = f" ({tr.reason}: {tr.message})" if tr.reason else ""
+            log.info("target %s: %s -> %s%s", tr.target, tr.old.value, tr.new.value, why)
+        return transitions
+
+    def _zones(self, interval: float, by_target: dict[str, ProbeResult], now: datetime, folded: Folded) -> None:
+        """Fold the zones' check results of this cycle into zone states."""
+        tz = self.config.timezone
+        watchdog = self.config.raw.zone_defaults.watchdog if self.config.raw else []
+        last = [self.states[w].last for w in watchdog if w in self.states]
+        watchdog_ok = all(r is None or r.success for r in last)
+        for zone in self.config.zones:
+            if zone.interval != interval or not zone.checks:
+                continue
+            zs = self.zone_states.setdefault(zone.id, new_zone_state(zone))
+            obs = observe(zone, by_target, watchdog_ok)
+            in_hours = zone.in_hours(now, tz)
+            maintenance = active_window(self.config.maintenance, zone.id, now) is not None
+            tr = zs.update(now, obs, maintenance=maintenance, in_hours=in_hours)
+            folded.samples.append(
+                ZoneSample(
+                    zone.id, now.timestamp(), interval, zs.status.value, obs.verdict, in_hours, obs.loss, obs.rtt,
+                    json.dumps(obs.checks, sort_keys=True),
+                )
+            )  # fmt: skip
+            if tr is not None:
+                folded.changes.append(_zone_change(tr))
+                why = f" ({tr.reason}: {tr.message})" if tr.reason else ""
+                log.info("zone %s: %s -> %s%s", tr.zone, tr.old.value, tr.new.value, why)
+
+    def _traffic(self, interval: float, by_target: dict[str, ProbeResult], now: datetime, folded: Folded) -> None:
+        """Turn the zones' raw SNMP counters into traffic, and today's totals into usage rows."""
+        day = now.astimezone(self.config.timezone).strftime("%Y-%m-%d")
+        for zone in self.config.zones:
+            res = by_target.get(zone.usage.get("snmp", ""))
+            if zone.interval != interval or res is None or not res.success:
+                continue
+            v = res.values
+            tr = self.traffic.setdefault(zone.id, new_traffic(zone))
+            reading = Reading(
+                res.started_at.timestamp(),
+                v["if_in_octets"],
+                v["if_out_octets"],
+                v["sys_uptime_seconds"],
+                int(v.get("counter_bits", 64)),
+            )
+            tr.update(reading, day, v.get("clients"))
+            usage = Usage(0, 0, 0.0, tr.day_rx, tr.day_tx)
+            folded.usage.append(UsageRow(zone.id, day, usage, None, tr.day_peak_clients))
+
+
+def new_state(t: cfg.Target) -> TargetState:
+    return TargetState(t.id, t.failures_before_down, t.successes_before_up)
+
+
+def new_traffic(z: Zone) -> ZoneTraffic:
+    return ZoneTraffic(z.id, z.bandwidth_bps / 8 if z.bandwidth_bps else None)
+
+
+def new_zone_state(z: Zone) -> ZoneState:
+    return ZoneState(z.id, z.failures_before_down, z.successes_before_up)

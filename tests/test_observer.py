@@ -1,0 +1,76 @@
+"""The observer is pure: results and a time in, state and store rows out; no scheduler, no socket."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from domain.state import State
+from monitor import config as cfg
+from monitor.observer import Observer
+from probes.result import ProbeResult
+
+CONFIG = """
+defaults: {interval: 10s, timeout: 2s, failures_before_down: 3}
+targets:
+  - {id: web, probe: tcp, tcp: {host: 127.0.0.1, port: 80}}
+zone_defaults: {interval: 10s, timeout: 2s, failures_before_down: 2}
+zones:
+  - id: ZD-01
+    name: Plaza de la Aduana
+    lat: 10.42
+    lon: -75.55
+    gateway: 10.213.1.2
+    snmp: {address: 10.213.1.2, community: {env: SNMP_COMMUNITY}, if_index: 2}
+"""
+
+
+def conf(tmp_path: Path, text: str = CONFIG) -> cfg.Config:
+    path = tmp_path / "c.yml"
+    path.write_text(text)
+    return cfg.parse(str(path), state_dir=str(tmp_path))
+
+
+def result(target: str, probe: str, ok: bool, at: datetime, **values: float) -> ProbeResult:
+    return ProbeResult(target, probe, at, 0.01, ok, "" if ok else "timeout", "", dict(values))
+
+
+def test_a_cycle_folds_into_targets_zones_and_traffic(tmp_path: Path) -> None:
+    observer = Observer(conf(tmp_path))
+    observer.restore({}, [], "2025-03-01")
+    t0 = datetime(2025, 3, 1, 15, 0, tzinfo=UTC)
+    gateway, snmp = "ZD-01:gateway", "ZD-01:snmp"
+    for i in range(3):  # the web target fails three times; the zone's gateway twice, then answers
+        at = t0 + timedelta(seconds=10 * i)
+        results = [
+            result("web", "tcp", False, at),
+            result(gateway, "icmp", i == 2, at, loss_ratio=0.0 if i == 2 else 1.0, rtt_avg_seconds=0.002),
+            result(snmp, "snmp", True, at, if_in_octets=1000.0 * (i + 1), if_out_octets=500.0 * (i + 1),
+                   sys_uptime_seconds=100.0 + 10 * i, counter_bits=64.0, clients=7.0),
+        ]  # fmt: skip
+        folded = observer.fold(10.0, results, at)
+        if i == 1:
+            # The zone's gateway is a target of its own, and the zone follows it.
+            assert [(c.subject, c.new) for c in folded.changes] == [(gateway, "down"), ("ZD-01", "down")]
+    assert observer.states["web"].state == State.DOWN
+    assert observer.zone_states["ZD-01"].status.value == "up"
+    assert [s.zone for s in folded.samples] == ["ZD-01"]
+    back = observer.fold(10.0, [result("web", "tcp", True, t0 + timedelta(minutes=1))], t0 + timedelta(minutes=1))
+    assert [(c.subject, c.new) for c in back.changes if c.subject == "web"] == [("web", "up")]
+    [usage] = folded.usage
+    assert (usage.zone, usage.usage.input_octets, usage.peak_clients) == ("ZD-01", 2000.0, 7)  # type: ignore[union-attr]
+
+
+def test_a_reload_keeps_the_state_of_what_is_still_configured(tmp_path: Path) -> None:
+    observer = Observer(conf(tmp_path))
+    observer.restore({}, [], "2025-03-01")
+    at = datetime(2025, 3, 1, 15, 0, tzinfo=UTC)
+    for i in range(3):
+        observer.fold(10.0, [result("web", "tcp", False, at + timedelta(seconds=10 * i))], at)
+    new = conf(
+        tmp_path,
+        CONFIG.replace("  - {id: web,", "  - {id: api, probe: tcp, tcp: {host: 127.0.0.1, port: 81}}\n  - {id: web,"),
+    )
+    observer.reconfigure(new)
+    assert observer.states["web"].state == State.DOWN
+    assert observer.states["api"].state == State.UNKNOWN
