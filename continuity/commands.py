@@ -110,6 +110,24 @@ def kill_left_behind(pgid: int, leader_start: int | None) -> bool:
     return True
 
 
+class _Output:
+    """The program's output: the first ``limit`` bytes kept, every byte hashed."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.kept, self.total, self.digest = limit, bytearray(), 0, hashlib.sha256()
+
+    def add(self, chunk: bytes) -> None:
+        self.digest.update(chunk)
+        self.total += len(chunk)
+        if len(self.kept) < self.limit:
+            self.kept += chunk[: self.limit - len(self.kept)]
+
+
+def _not_started(argv: Sequence[str], t0: float, why: str) -> CommandOutcome:
+    empty = hashlib.sha256().hexdigest()
+    return CommandOutcome(tuple(argv), None, False, False, time.monotonic() - t0, b"", 0, empty, f"cannot start: {why}")
+
+
 def run(
     argv: Sequence[str],
     *,
@@ -122,13 +140,8 @@ def run(
     """Run ``argv`` to its end or its deadline. Whatever it leaves running is killed when it exits,
     unless ``keep_descendants`` (a step that starts a service: the service is what it leaves)."""
     t0 = time.monotonic()
-    deadline = t0 + timeout
-    digest = hashlib.sha256()
-    kept = bytearray()
-    total = 0
     if not os.access(argv[0], os.X_OK):
-        why = os.strerror(errno.ENOENT if not os.path.exists(argv[0]) else errno.EACCES)
-        return CommandOutcome(tuple(argv), None, False, False, 0.0, b"", 0, digest.hexdigest(), f"cannot start: {why}")
+        return _not_started(argv, t0, os.strerror(errno.ENOENT if not os.path.exists(argv[0]) else errno.EACCES))
     try:
         proc = subprocess.Popen(
             [*([] if keep_descendants else [sys.executable, "-I", REAPER]), *argv],
@@ -140,21 +153,27 @@ def run(
             close_fds=True,
         )
     except OSError as exc:
-        return CommandOutcome(
-            tuple(argv),
-            None,
-            False,
-            False,
-            time.monotonic() - t0,
-            b"",
-            0,
-            digest.hexdigest(),
-            f"cannot start: {exc.strerror}",
-        )
-    assert proc.stdout is not None
+        return _not_started(argv, t0, exc.strerror or str(exc))
     pgid = proc.pid  # start_new_session: the reaper leads its own group
     if on_start is not None:
         on_start(pgid, start_time(pgid))
+    out = _Output(output_limit)
+    timed_out, killed = _pump(proc, pgid, t0 + timeout, out)
+    return CommandOutcome(
+        tuple(argv),
+        proc.returncode if not timed_out else None,
+        timed_out,
+        killed,
+        time.monotonic() - t0,
+        bytes(out.kept),
+        out.total,
+        out.digest.hexdigest(),
+    )
+
+
+def _pump(proc: subprocess.Popen[bytes], pgid: int, deadline: float, out: _Output) -> tuple[bool, bool]:
+    """Read the output until the program ends or the deadline; (timed out, needed SIGKILL)."""
+    assert proc.stdout is not None
     timed_out = killed = False
     exited_at: float | None = None
     sel = selectors.DefaultSelector()
@@ -176,8 +195,7 @@ def run(
                 _kill_group(pgid, signal.SIGKILL)  # whatever of the group is left, even if the leader died
                 proc.wait(timeout=5)
                 break
-            wait_for = min(0.1, max(0.0, deadline - now))
-            if not sel.select(timeout=wait_for):
+            if not sel.select(timeout=min(0.1, max(0.0, deadline - now))):
                 continue
             chunk = os.read(proc.stdout.fileno(), 65536)
             if not chunk:
@@ -185,10 +203,7 @@ def run(
                     break
                 proc.wait(timeout=max(0.0, deadline - time.monotonic()) or None)
                 break
-            digest.update(chunk)
-            total += len(chunk)
-            if len(kept) < output_limit:
-                kept += chunk[: output_limit - len(kept)]
+            out.add(chunk)
     except subprocess.TimeoutExpired:
         timed_out = True
         _kill_group(pgid, signal.SIGTERM)
@@ -198,13 +213,4 @@ def run(
     finally:
         sel.close()
         proc.stdout.close()
-    return CommandOutcome(
-        tuple(argv),
-        proc.returncode if not timed_out else None,
-        timed_out,
-        killed,
-        time.monotonic() - t0,
-        bytes(kept),
-        total,
-        digest.hexdigest(),
-    )
+    return timed_out, killed

@@ -22,7 +22,7 @@ from kernel.errors import ConfigError, ConfigProblem
 from kernel.model import Strict
 from kernel.units import Duration, Interval, format_duration, parse_size
 from kernel.yamlsource import SECRET_WORDS, Document, Path, load, pydantic_problems, without_echoes
-from monitor.zones import CHECKS, Zone, ZoneDefaults, ZoneSettings, parse_bandwidth, parse_hours
+from monitor.zones import CHECKS, Zone, ZoneDefaults, ZoneSettings, ZoneThresholds, parse_bandwidth, parse_hours
 from probes import REGISTRY
 from probes.dns import DnsSettings
 from probes.engine import DEFAULT_MAX_IN_FLIGHT, sockets_needed
@@ -435,6 +435,16 @@ def _sorted(problems: list[ConfigProblem]) -> list[ConfigProblem]:
     return sorted(problems, key=lambda p: (p.line or 0, p.column or 0, p.key))
 
 
+def _label_problems(doc: Document, t: TargetSettings, base: Path) -> list[ConfigProblem]:
+    out = []
+    for name in t.labels:
+        if not _LABEL.match(name) or name.startswith("__"):
+            out.append(doc.problem((*base, "labels", name), f"{name!r} is not a valid label name", key=True))
+        elif name in RESERVED_LABELS:
+            out.append(doc.problem((*base, "labels", name), f"label {name!r} is reserved by vigia", key=True))
+    return out
+
+
 def _targets(
     doc: Document,
     raw: FileSettings,
@@ -451,11 +461,7 @@ def _targets(
             problems.append(doc.problem((*base, "id"), f"duplicate target id {t.id!r} (first at line {first_line})"))
         else:
             seen[t.id] = i
-        for name in t.labels:
-            if not _LABEL.match(name) or name.startswith("__"):
-                problems.append(doc.problem((*base, "labels", name), f"{name!r} is not a valid label name", key=True))
-            elif name in RESERVED_LABELS:
-                problems.append(doc.problem((*base, "labels", name), f"label {name!r} is reserved by vigia", key=True))
+        problems += _label_problems(doc, t, base)
         kind = REGISTRY.get(t.probe)
         extra = dict(t.model_extra or {})
         if kind is None:
@@ -531,6 +537,8 @@ def _zones(
     for j, wid in enumerate(zd.watchdog):
         if wid not in known:
             problems.append(doc.problem(("zone_defaults", "watchdog", j), f"unknown target {wid!r}"))
+    interval = zd.interval or d.interval
+    timeout = zd.timeout or d.timeout
     out: list[Zone] = []
     seen: dict[str, int] = {}
     for i, item in enumerate(items):
@@ -545,68 +553,22 @@ def _zones(
             problems.append(doc.problem((*base, "id"), f"duplicate zone id {z.id!r} (first at line {first})"))
             continue
         seen[z.id] = i
-        interval = zd.interval or d.interval
-        timeout = zd.timeout or d.timeout
         if timeout >= interval:
             problems.append(doc.problem(("zone_defaults", "timeout"), "timeout must be shorter than the interval"))
         thresholds = z.thresholds or zd.thresholds
-        labels = {"zone": z.id}
-        specs: list[tuple[str, str, Settings]] = []
-        if z.gateway:
-            specs.append(
-                (
-                    "gateway",
-                    "icmp",
-                    IcmpSettings(address=z.gateway, packets=zd.packets, max_loss_ratio=thresholds.down_loss_ratio),
-                )
-            )
-        if z.portal_url:
-            try:
-                specs.append(("portal", "http", HttpSettings(url=z.portal_url)))
-            except ValidationError as exc:
-                problems += pydantic_problems(doc, exc, (*base, "portal_url"))
-        if z.dns:
-            server = z.dns.server or z.gateway
-            if not server:
-                problems.append(doc.problem((*base, "dns"), "dns needs 'server' when the zone has no gateway"))
-            else:
-                try:
-                    specs.append(
-                        (
-                            "dns",
-                            "dns",
-                            DnsSettings(
-                                server=server, name=z.dns.name, type=z.dns.type, expect_answers=z.dns.expect_answers
-                            ),
-                        )
-                    )
-                except ValidationError as exc:
-                    problems += pydantic_problems(doc, exc, (*base, "dns"))
-        usage: dict[str, str] = {}
-        if z.snmp is not None:
-            kind = REGISTRY.get("snmp")
-            if kind is None:
-                problems.append(doc.problem((*base, "snmp"), "the snmp probe is not available in this build"))
-            else:
-                try:
-                    specs.append(("snmp", "snmp", kind.settings.model_validate(z.snmp)))
-                except ValidationError as exc:
-                    problems += pydantic_problems(doc, exc, (*base, "snmp"))
         checks: dict[str, str] = {}
-        for check, probe, settings in specs:
+        usage: dict[str, str] = {}
+        for check, probe, settings in _zone_check_settings(doc, z, zd, thresholds, base, problems):
             tid = f"{z.id}:{check}"
             if tid in known:
                 problems.append(doc.problem((*base, "id"), f"target id {tid!r} (made for this zone) already exists"))
                 continue
-            if check in CHECKS:
-                checks[check] = tid
-            else:
-                usage[check] = tid
-            t = Target(
+            (checks if check in CHECKS else usage)[check] = tid
+            known[tid] = Target(
                 id=tid,
                 probe=probe,
                 group="zones",
-                labels=dict(labels),
+                labels={"zone": z.id},
                 description=f"{z.name} ({check})",
                 interval=interval,
                 timeout=timeout,
@@ -615,34 +577,83 @@ def _zones(
                 packets=getattr(settings, "packets", None) or d.packets,
                 settings=settings,
             )
-            targets.append(t)
-            known[tid] = t
-        hours_text = z.hours or zd.hours
-        out.append(
-            Zone(
-                id=z.id,
-                name=z.name,
-                barrio=z.barrio,
-                ucg=z.ucg,
-                localidad=z.localidad,
-                area=z.area,
-                lat=z.lat,
-                lon=z.lon,
-                hours=parse_hours(hours_text),
-                hours_text=hours_text,
-                sla_target=z.sla_target if z.sla_target is not None else zd.sla_target,
-                bandwidth_bps=parse_bandwidth(z.bandwidth) if z.bandwidth else None,
-                aliases=tuple(z.aliases),
-                thresholds=thresholds,
-                checks=checks,
-                usage=usage,
-                radius=z.radius,
-                failures_before_down=zd.failures_before_down or d.failures_before_down,
-                successes_before_up=zd.successes_before_up or d.successes_before_up,
-                interval=interval,
-            )
-        )
+            targets.append(known[tid])
+        out.append(_zone(z, raw, thresholds, checks, usage, interval))
     return out
+
+
+def _zone_check_settings(
+    doc: Document,
+    z: ZoneSettings,
+    zd: ZoneDefaults,
+    thresholds: ZoneThresholds,
+    base: Path,
+    problems: list[ConfigProblem],
+) -> list[tuple[str, str, Settings]]:
+    """(check, probe kind, settings) for each check the zone asks for: gateway, portal, dns, snmp."""
+    specs: list[tuple[str, str, Settings]] = []
+    if z.gateway:
+        icmp = IcmpSettings(address=z.gateway, packets=zd.packets, max_loss_ratio=thresholds.down_loss_ratio)
+        specs.append(("gateway", "icmp", icmp))
+    if z.portal_url:
+        try:
+            specs.append(("portal", "http", HttpSettings(url=z.portal_url)))
+        except ValidationError as exc:
+            problems += pydantic_problems(doc, exc, (*base, "portal_url"))
+    if z.dns:
+        server = z.dns.server or z.gateway
+        if not server:
+            problems.append(doc.problem((*base, "dns"), "dns needs 'server' when the zone has no gateway"))
+        else:
+            try:
+                dns = DnsSettings(server=server, name=z.dns.name, type=z.dns.type, expect_answers=z.dns.expect_answers)
+                specs.append(("dns", "dns", dns))
+            except ValidationError as exc:
+                problems += pydantic_problems(doc, exc, (*base, "dns"))
+    if z.snmp is not None:
+        kind = REGISTRY.get("snmp")
+        if kind is None:
+            problems.append(doc.problem((*base, "snmp"), "the snmp probe is not available in this build"))
+        else:
+            try:
+                specs.append(("snmp", "snmp", kind.settings.model_validate(z.snmp)))
+            except ValidationError as exc:
+                problems += pydantic_problems(doc, exc, (*base, "snmp"))
+    return specs
+
+
+def _zone(
+    z: ZoneSettings,
+    raw: FileSettings,
+    thresholds: ZoneThresholds,
+    checks: dict[str, str],
+    usage: dict[str, str],
+    interval: float,
+) -> Zone:
+    zd, d = raw.zone_defaults, raw.defaults
+    hours_text = z.hours or zd.hours
+    return Zone(
+        id=z.id,
+        name=z.name,
+        barrio=z.barrio,
+        ucg=z.ucg,
+        localidad=z.localidad,
+        area=z.area,
+        lat=z.lat,
+        lon=z.lon,
+        hours=parse_hours(hours_text),
+        hours_text=hours_text,
+        sla_target=z.sla_target if z.sla_target is not None else zd.sla_target,
+        bandwidth_bps=parse_bandwidth(z.bandwidth) if z.bandwidth else None,
+        aliases=tuple(z.aliases),
+        thresholds=thresholds,
+        checks=checks,
+        usage=usage,
+        radius=z.radius,
+        failures_before_down=zd.failures_before_down or d.failures_before_down,
+        successes_before_up=zd.successes_before_up or d.successes_before_up,
+        interval=interval,
+    )
 
 
 def _maintenance(
