@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent
@@ -25,8 +24,6 @@ from apscheduler.executors.pool import ThreadPoolExecutor as APSThreadPool
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 
 from continuity import plan as continuity_plan
 from continuity import schedule as drill_schedule
@@ -38,6 +35,7 @@ from domain.findings import Finding, Policy
 from domain.state import TargetState
 from kernel.errors import ConfigError, ProbeSetupError, StoreError, VigiaError
 from monitor import config as cfg
+from monitor import jobs
 from monitor.audit import Audit
 from monitor.cycle import CycleRunner, spread_window
 from monitor.filestamp import Stamp, stamp
@@ -226,14 +224,6 @@ class Daemon:
         auth = " (basic auth)" if self.web.settings is not None and self.web.settings.users else ""
         log.info("serving /metrics on %s%s", self._metrics_url(), auth)
         self._schedule()
-        if self.notifier.watchdog_interval is not None:
-            self.scheduler.add_job(
-                self._watchdog_job,
-                IntervalTrigger(seconds=max(self.notifier.watchdog_interval / 2, 0.5), timezone=self.config.timezone),
-                id="watchdog",
-                name="systemd watchdog: vouch for running cycles",
-                next_run_time=datetime.now(UTC),
-            )
         self.scheduler.start(paused=True)
         if self.runner_drills is not None:
             self._start_drills(self.runner_drills)
@@ -306,53 +296,22 @@ class Daemon:
         return self.observer.traffic
 
     def _schedule(self) -> None:
-        intervals = sorted({t.interval for t in self.config.targets})
         self._cycles_since = time.time()
-        for interval in intervals:
-            jitter = random.uniform(0, min(interval, 5.0) * 0.2)
-            self.scheduler.add_job(
-                self.run_cycle,
-                IntervalTrigger(seconds=interval, timezone=self.config.timezone),
-                args=[interval],
-                id=f"cycle-{interval:g}",
-                name=f"probe cycle every {interval:g}s",
-                next_run_time=datetime.now(UTC) + timedelta(seconds=jitter),
-                misfire_grace_time=max(1, int(interval)),
-                replace_existing=True,
-            )
-            self.stats.cycles.setdefault(interval, CycleStats(interval))
-        if self.radius is not None:
-            self.scheduler.add_job(
-                self._radius_job,
-                IntervalTrigger(seconds=self.radius.settings.interval, timezone=self.config.timezone),
-                id="radius",
-                name="RADIUS accounting usage",
-                replace_existing=True,
-                next_run_time=datetime.now(UTC) + timedelta(seconds=1),
-            )
-        self.scheduler.add_job(
-            self._month_close_job,
-            CronTrigger(day=1, hour=0, minute=30, timezone=self.config.timezone),
-            id="month-close",
-            name="close the previous month: reports, open data, manifest",
-            replace_existing=True,
-            misfire_grace_time=6 * 3600,
+        hooks = jobs.Hooks(
+            cycle=self.run_cycle,
+            month_close=self._month_close_job,
+            audit=self._audit_job,
+            rollup=self._rollup_job,
+            radius=self._radius_job if self.radius is not None else None,
+            watchdog=self._watchdog_job if self.notifier.watchdog_interval is not None else None,
         )
-        self.scheduler.add_job(
-            self._audit_job,
-            IntervalTrigger(seconds=60, timezone=self.config.timezone),
-            id="audit",
-            name="security findings: silent targets, drills, removed assets",
-            replace_existing=True,
-            next_run_time=datetime.now(UTC) + timedelta(seconds=5),
+        radius_interval = self.radius.settings.interval if self.radius is not None else None
+        rows = jobs.table(
+            self.config, hooks, radius_interval=radius_interval, watchdog_interval=self.notifier.watchdog_interval
         )
-        self.scheduler.add_job(
-            self._rollup_job,
-            CronTrigger(minute=5, timezone=self.config.timezone),
-            id="rollup",
-            name="hourly rollup and retention",
-            replace_existing=True,
-        )
+        jobs.install(self.scheduler, rows)
+        for t in self.config.targets:
+            self.stats.cycles.setdefault(t.interval, CycleStats(t.interval))
 
     def _radius_job(self) -> None:
         radius = self.radius
@@ -494,9 +453,9 @@ class Daemon:
                     "the scheduler could not start it within its misfire grace",
                 )
             return
-        if not job_id.startswith("cycle-"):
+        if not job_id.startswith(jobs.CYCLE_PREFIX):
             return
-        interval = float(job_id.removeprefix("cycle-"))
+        interval = float(job_id.removeprefix(jobs.CYCLE_PREFIX))
         c = self.stats.cycles.get(interval)
         if c is not None:
             c.skipped += 1
@@ -576,7 +535,7 @@ class Daemon:
             self.audit.configure(*self._security(new))
             self._first_cycle_done &= {t.interval for t in new.targets}
         for job in self.scheduler.get_jobs():
-            if job.id.startswith("cycle-"):
+            if job.id.startswith(jobs.CYCLE_PREFIX):
                 job.remove()
         self._schedule()
         if new_plan is not None and self.runner_drills is not None:

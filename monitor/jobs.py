@@ -1,0 +1,105 @@
+"""The daemon's scheduled jobs, as one table: what runs, when, and how late it may still run.
+
+``table()`` is pure (it builds the rows from the configuration and the daemon's callables);
+``install()`` hands them to APScheduler. A new scheduled job is one row here.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor import config as cfg
+
+CYCLE_PREFIX = "cycle-"
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    name: str
+    func: Callable[..., None]
+    trigger: BaseTrigger
+    args: tuple[Any, ...] = ()
+    first_in: float | None = None  # seconds until the first run; None: when the trigger says
+    misfire_grace: int | None = None  # seconds late it may still run; None: APScheduler's default
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """The daemon's callables the jobs run."""
+
+    cycle: Callable[[float], None]
+    month_close: Callable[[], None]
+    audit: Callable[[], None]
+    rollup: Callable[[], None]
+    radius: Callable[[], None] | None = None
+    watchdog: Callable[[], None] | None = None
+
+
+def table(
+    config: cfg.Config, hooks: Hooks, *, radius_interval: float | None = None, watchdog_interval: float | None = None
+) -> list[Job]:
+    tz = config.timezone
+    rows = []
+    for interval in sorted({t.interval for t in config.targets}):
+        rows.append(
+            Job(
+                f"{CYCLE_PREFIX}{interval:g}",
+                f"probe cycle every {interval:g}s",
+                hooks.cycle,
+                IntervalTrigger(seconds=interval, timezone=tz),
+                args=(interval,),
+                # Groups start apart, so two intervals' cycles do not always begin together.
+                first_in=random.uniform(0, min(interval, 5.0) * 0.2),
+                misfire_grace=max(1, int(interval)),
+            )
+        )
+    if hooks.radius is not None and radius_interval is not None:
+        trigger = IntervalTrigger(seconds=radius_interval, timezone=tz)
+        rows.append(Job("radius", "RADIUS accounting usage", hooks.radius, trigger, first_in=1.0))
+    rows += [
+        Job(
+            "month-close",
+            "close the previous month: reports, open data, manifest",
+            hooks.month_close,
+            CronTrigger(day=1, hour=0, minute=30, timezone=tz),
+            misfire_grace=6 * 3600,
+        ),
+        Job(
+            "audit",
+            "security findings: silent targets, drills, removed assets",
+            hooks.audit,
+            IntervalTrigger(seconds=60, timezone=tz),
+            first_in=5.0,
+        ),
+        Job("rollup", "hourly rollup and retention", hooks.rollup, CronTrigger(minute=5, timezone=tz)),
+    ]
+    if hooks.watchdog is not None and watchdog_interval is not None:
+        trigger = IntervalTrigger(seconds=max(watchdog_interval / 2, 0.5), timezone=tz)
+        rows.append(
+            Job("watchdog", "systemd watchdog: vouch for running cycles", hooks.watchdog, trigger, first_in=0.0)
+        )
+    return rows
+
+
+def install(scheduler: BaseScheduler, jobs: Sequence[Job]) -> None:
+    now = datetime.now(UTC)
+    for job in jobs:
+        kwargs: dict[str, Any] = dict(job.options)
+        if job.first_in is not None:
+            kwargs["next_run_time"] = now + timedelta(seconds=job.first_in)
+        if job.misfire_grace is not None:
+            kwargs["misfire_grace_time"] = job.misfire_grace
+        scheduler.add_job(
+            job.func, job.trigger, args=list(job.args), id=job.id, name=job.name, replace_existing=True, **kwargs
+        )
