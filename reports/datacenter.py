@@ -340,45 +340,7 @@ def month(
     out_hosts = []
     recs: list[dict[str, Any]] = []
     for target, inv in hosts.items():
-        h = figures[target]
-        link_util = None
-        if inv.link and h.network_bps:
-            link_util = {
-                k: v / inv.link
-                for k, v in (("mean", h.network_bps.mean), ("p95", h.network_bps.p95), ("max", h.network_bps.max))
-            }
-        disks = sum(f.size_bytes for f in h.filesystems.values())
-        verdicts = list(h.verdicts)
-        if link_util and link_util["p95"] > rules.saturated_p95:
-            verdicts.append("network_saturated")
-        row = {
-            "target": target,
-            "role": inv.role,
-            "cpu": _stats(h.cpu),
-            "memory": _stats(h.memory),
-            "network_bps": _stats(h.network_bps),
-            "network_util": link_util,
-            "capacity": {
-                "vcpus": inv.vcpus or h.cpus,
-                "memory_bytes": inv.memory or h.memory_bytes,
-                "disk_bytes": inv.disk or (disks or None),
-                "link_bps": inv.link,
-            },
-            "filesystems": [
-                {
-                    "mountpoint": f.mountpoint,
-                    "mean": f.utilisation.mean,
-                    "p95": f.utilisation.p95,
-                    "max": f.utilisation.max,
-                    "size_bytes": f.size_bytes,
-                    "slope_per_day": f.slope_per_day,
-                    "days_to_full": f.days_to_full,
-                }
-                for f in sorted(h.filesystems.values(), key=lambda f: f.mountpoint)
-            ],
-            "availability": _availability(periods[target], covered, window),
-            "verdicts": verdicts,
-        }
+        row = _host_row(target, inv, figures[target], _availability(periods[target], covered, window), rules)
         out_hosts.append(row)
         recs += recommendations(row, rules)
         red = _redundancy(target, row["availability"], rules)
@@ -421,6 +383,51 @@ def month(
             ),
         },
     }
+
+
+def _host_row(
+    target: str, inv: Inventory, h: HostFigures, availability: dict[str, Any], rules: Rules
+) -> dict[str, Any]:
+    """One host's month: utilisation, capacity, filesystems, availability and rule verdicts."""
+    link_util = None
+    if inv.link and h.network_bps:
+        link_util = {
+            k: v / inv.link
+            for k, v in (("mean", h.network_bps.mean), ("p95", h.network_bps.p95), ("max", h.network_bps.max))
+        }
+    disks = sum(f.size_bytes for f in h.filesystems.values())
+    verdicts = list(h.verdicts)
+    if link_util and link_util["p95"] > rules.saturated_p95:
+        verdicts.append("network_saturated")
+    row = {
+        "target": target,
+        "role": inv.role,
+        "cpu": _stats(h.cpu),
+        "memory": _stats(h.memory),
+        "network_bps": _stats(h.network_bps),
+        "network_util": link_util,
+        "capacity": {
+            "vcpus": inv.vcpus or h.cpus,
+            "memory_bytes": inv.memory or h.memory_bytes,
+            "disk_bytes": inv.disk or (disks or None),
+            "link_bps": inv.link,
+        },
+        "filesystems": [
+            {
+                "mountpoint": f.mountpoint,
+                "mean": f.utilisation.mean,
+                "p95": f.utilisation.p95,
+                "max": f.utilisation.max,
+                "size_bytes": f.size_bytes,
+                "slope_per_day": f.slope_per_day,
+                "days_to_full": f.days_to_full,
+            }
+            for f in sorted(h.filesystems.values(), key=lambda f: f.mountpoint)
+        ],
+        "availability": availability,
+        "verdicts": verdicts,
+    }
+    return row
 
 
 def _mean(values: list[float]) -> float | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -76,12 +76,7 @@ def month(
     open_end = [r for r in rows if _open_at(r, end)]
     new = [r for r in rows if start <= r.first_seen < end]
     resolved = [r for r in rows if r.resolved_at is not None and start <= r.resolved_at < end]
-    trend = []
-    for back in range(trend_months - 1, -1, -1):
-        m_end = _month_start(year, month_ + 1 - back, tz)
-        label = datetime.fromtimestamp(_month_start(year, month_ - back, tz), tz).strftime("%Y-%m")
-        counts = Counter(r.severity for r in rows if _open_at(r, m_end))
-        trend.append({"month": label, **{s: counts.get(s, 0) for s in fd.SEVERITIES}})
+    trend = _trend(rows, year, month_, tz, trend_months)
     days = [(r.resolved_at - r.first_seen) / fd.DAY for r in resolved]
     by_asset: dict[str, Counter[str]] = defaultdict(Counter)
     for r in open_end:
@@ -89,28 +84,8 @@ def month(
     assets = sorted(
         by_asset.items(), key=lambda kv: (-sum(kv[1].values()), *(-kv[1].get(s, 0) for s in fd.SEVERITIES), kv[0])
     )
-    controls: dict[str, dict[str, Any]] = {}
-    touched = {r.id for r in [*new, *resolved]}
-    for r in rows:
-        if not (_open_at(r, end) or r.id in touched):
-            continue
-        c = controls.setdefault(r.control, {"control": r.control, "mspi": r.mspi, "open": 0, "new": 0, "resolved": 0})
-        c["open"] += _open_at(r, end)
-        c["new"] += start <= r.first_seen < end
-        c["resolved"] += r.resolved_at is not None and start <= r.resolved_at < end
-    strategies = []
-    kinds: dict[str, list[Any]] = defaultdict(list)
-    for r in open_end:
-        kinds[r.kind].append(r)
-    for kind, items in kinds.items():
-        ft = type_of(kind)
-        worst = min((r.severity for r in items), key=lambda s: _RANK.get(s, 9))
-        strategies.append({
-            "kind": kind, "severity": worst, "count": len(items), "control": ft.control, "mspi": ft.mspi,
-            "title": dict(ft.title), "strategy": dict(ft.strategy),
-            "assets": sorted({r.asset for r in items}),
-        })  # fmt: skip
-    strategies.sort(key=lambda s: (_RANK.get(s["severity"], 9), -s["count"], s["kind"]))
+    controls = _controls(rows, start, end, {r.id for r in [*new, *resolved]})
+    strategies = _strategies(open_end, type_of)
     shown = {r.id: r for r in [*open_end, *new, *resolved]}
     evidence = [
         {
@@ -144,6 +119,48 @@ def month(
         "strategies": strategies,
         "evidence": evidence,
     }
+
+
+def _trend(rows: Sequence[Any], year: int, month_: int, tz: ZoneInfo, months: int) -> list[dict[str, Any]]:
+    """Open findings by severity at the end of each of the last ``months`` months."""
+    trend = []
+    for back in range(months - 1, -1, -1):
+        m_end = _month_start(year, month_ + 1 - back, tz)
+        label = datetime.fromtimestamp(_month_start(year, month_ - back, tz), tz).strftime("%Y-%m")
+        counts = Counter(r.severity for r in rows if _open_at(r, m_end))
+        trend.append({"month": label, **{s: counts.get(s, 0) for s in fd.SEVERITIES}})
+    return trend
+
+
+def _controls(rows: Sequence[Any], start: float, end: float, touched: set[str]) -> dict[str, dict[str, Any]]:
+    """Per Annex A control: open at the month's end, new and resolved in it."""
+    controls: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if not (_open_at(r, end) or r.id in touched):
+            continue
+        c = controls.setdefault(r.control, {"control": r.control, "mspi": r.mspi, "open": 0, "new": 0, "resolved": 0})
+        c["open"] += _open_at(r, end)
+        c["new"] += start <= r.first_seen < end
+        c["resolved"] += r.resolved_at is not None and start <= r.resolved_at < end
+    return controls
+
+
+def _strategies(open_end: list[Any], type_of: Callable[[str], fd.FindingType]) -> list[dict[str, Any]]:
+    """One strategy per kind of open finding, worst first."""
+    strategies = []
+    kinds: dict[str, list[Any]] = defaultdict(list)
+    for r in open_end:
+        kinds[r.kind].append(r)
+    for kind, items in kinds.items():
+        ft = type_of(kind)
+        worst = min((r.severity for r in items), key=lambda s: _RANK.get(s, 9))
+        strategies.append({
+            "kind": kind, "severity": worst, "count": len(items), "control": ft.control, "mspi": ft.mspi,
+            "title": dict(ft.title), "strategy": dict(ft.strategy),
+            "assets": sorted({r.asset for r in items}),
+        })  # fmt: skip
+    strategies.sort(key=lambda s: (_RANK.get(s["severity"], 9), -s["count"], s["kind"]))
+    return strategies
 
 
 def _control_key(control: str) -> tuple[int, ...]:
