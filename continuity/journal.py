@@ -105,10 +105,14 @@ class Journal:
 
     def _set_torn_tail_aside(self, fh: Any) -> None:
         """Called with the lock held: move a torn last line to a side file and journal that."""
+        size = fh.seek(0, os.SEEK_END)
+        if size == 0:
+            return
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":  # the usual case: one byte read, not the whole journal
+            return
         fh.seek(0)
         data = fh.read()
-        if not data or data.endswith(b"\n"):
-            return
         start = data.rfind(b"\n") + 1
         torn = data[start:]
         side = self.dir / f"journal.torn-{time.time_ns()}"

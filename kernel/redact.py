@@ -12,7 +12,7 @@ import re
 from urllib.parse import quote
 
 # scheme://userinfo@ where userinfo runs to the last @ before the path, a space or a quote.
-_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/\s'\"<>]*)@(?=[^/\s'\"<>@]*)")
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/\s'\"<>]*)@")
 MASK = "***"
 
 

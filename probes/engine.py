@@ -81,9 +81,9 @@ def sockets_needed(checks: Sequence[tuple[str, Settings]]) -> int:
 def raise_open_files_limit() -> tuple[int, int]:
     """Raise the soft RLIMIT_NOFILE to the hard limit (as Prometheus does); return (soft, hard)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if (hard != resource.RLIM_INFINITY and soft < hard) or (hard == resource.RLIM_INFINITY and soft < 1 << 20):
-        target = hard if hard != resource.RLIM_INFINITY else 1 << 20
-        with contextlib.suppress(ValueError, OSError):
+    target = hard if hard != resource.RLIM_INFINITY else 1 << 20  # "unlimited" still needs a number
+    if soft < target:
+        with contextlib.suppress(ValueError, OSError):  # a sandbox may forbid it: the check below says so
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)
 
@@ -187,7 +187,8 @@ class ProbeEngine:
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             for t in tasks:
                 t.cancel()
-            await asyncio.wait(tasks, timeout=1.0) if tasks else None
+            if tasks:
+                await asyncio.wait(tasks, timeout=1.0)
 
         with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(_cancel_all(), self.loop).result(timeout=3)
