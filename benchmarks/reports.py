@@ -25,6 +25,7 @@ TZ = ZoneInfo("America/Bogota")
 def build(db: Path, *, zones: int = 32, services: int = 100, days: int = 31) -> float:
     sys.path.insert(0, str(ROOT))
     from store import db as st
+    from store import schema
 
     t0 = time.monotonic()
     store = st.Store(f"sqlite:///{db}", "bench")
@@ -35,7 +36,7 @@ def build(db: Path, *, zones: int = 32, services: int = 100, days: int = 31) -> 
         for z in range(zones):
             zone = f"ZD-{z + 1:02d}"
             conn.execute(
-                st.zone_samples_t.insert(),
+                schema.zone_samples_t.insert(),
                 [
                     {
                         "instance": "bench",
@@ -53,7 +54,7 @@ def build(db: Path, *, zones: int = 32, services: int = 100, days: int = 31) -> 
                 ],
             )
             conn.execute(
-                st.outages.insert().values(
+                schema.outages.insert().values(
                     instance="bench",
                     target=zone,
                     kind="down",
@@ -64,7 +65,7 @@ def build(db: Path, *, zones: int = 32, services: int = 100, days: int = 31) -> 
             )
         for s in range(services):
             conn.execute(
-                st.results.insert(),
+                schema.results.insert(),
                 [
                     {
                         "instance": "bench",

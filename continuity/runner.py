@@ -27,14 +27,12 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
-
 from continuity import commands
 from continuity.journal import Journal
 from continuity.plan import CommandStep, Drill, FileStep, HttpStep, Plan, ProbeStep, SqlStep, WaitStep
 from domain.drills import Verdict
 from kernel.errors import DrillError, short
-from kernel.redact import database_url
+from probes import sqlquery
 from probes.engine import ProbeEngine
 
 log = logging.getLogger(__name__)
@@ -425,15 +423,7 @@ class Runner:
         res.detail = "; ".join(problems) or f"{st.st_size} bytes, {age:.0f}s old"
 
     def _sql(self, record: RunRecord, res: StepResult, step: SqlStep) -> None:
-        url = database_url(step.url.read())
-        engine = sa.create_engine(
-            url, connect_args={"connect_timeout": int(step.timeout)} if "postgresql" in url else {}
-        )
-        try:
-            with engine.connect() as conn:
-                value = conn.execute(sa.text(step.query)).scalar()
-        finally:
-            engine.dispose()
+        value = sqlquery.scalar(step.url.read(), step.query, step.timeout)
         if step.expect == "not_null":
             res.ok = value is not None
         elif step.expect == "positive":

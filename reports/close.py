@@ -5,10 +5,8 @@ byte-for-byte the same even after raw data has been rolled up and deleted."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from datetime import time as dtime
@@ -16,17 +14,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-
+from domain.availability import Availability, Period
+from domain.usage import ZoneUsage
 from kernel.month import Month
 from reports import opendata
-from reports.data import ZoneUsage
 from reports.engine import Header, html_to_pdf
-from reports.indicators import Availability, Period
 from reports.monthly import MonthFigures, ZoneInfoLike, ZoneMonth, month_figures
 from reports.monthly_report import render
-from store import db as st
+from store.reader import Reader
 
 
 @dataclass(frozen=True)
@@ -85,8 +80,7 @@ def _thaw(body: dict[str, Any]) -> MonthFigures:
 
 
 def snapshot(
-    engine: Engine,
-    instance: str,
+    reader: Reader,
     zones: list[ZoneInfoLike],
     year: int,
     month: int,
@@ -95,46 +89,18 @@ def snapshot(
     refreeze: bool = False,
 ) -> MonthFigures:
     """The month's frozen figures: made once (from the store) and read back ever after."""
-    body = frozen(
-        engine,
-        instance,
+    body = reader.frozen(
         f"{year:04d}-{month:02d}",
         "zones",
-        lambda: _freeze(month_figures(engine, instance, zones, year, month, tz, time.time())),
+        lambda: _freeze(month_figures(reader, zones, year, month, tz, time.time())),
         refreeze=refreeze,
     )
     assert body is not None
     return _thaw(body)
 
 
-def frozen(
-    engine: Engine,
-    instance: str,
-    key: str,
-    kind: str,
-    compute: Callable[[], dict[str, Any]] | None,
-    *,
-    refreeze: bool = False,
-) -> dict[str, Any] | None:
-    """The month's figures of ``kind``: computed and stored once, read back ever after.
-    ``compute`` None: only what was frozen (None if nothing was)."""
-    t = st.month_snapshots
-    where = (t.c.instance == instance, t.c.month == key, t.c.kind == kind)
-    with engine.begin() as conn:
-        row = conn.execute(sa.select(t.c.data).where(*where)).scalar_one_or_none()
-        if row is not None and not (refreeze and compute is not None):
-            return dict(json.loads(row))
-        if compute is None:
-            return None
-        text = json.dumps(compute(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        conn.execute(t.delete().where(*where))
-        conn.execute(t.insert().values(instance=instance, month=key, kind=kind, data=text, created_at=time.time()))
-    return dict(json.loads(text))
-
-
 def close_month(
-    engine: Engine,
-    instance: str,
+    reader: Reader,
     zones: list[ZoneInfoLike],
     year: int,
     month: int,
@@ -151,13 +117,13 @@ def close_month(
     extra: dict[str, bytes] | None = None,
 ) -> list[Path]:
     """``extra``: more files for the month's folder and manifest (e.g. the month's drill report)."""
-    figures = snapshot(engine, instance, zones, year, month, tz, refreeze=refreeze)
+    figures = snapshot(reader, zones, year, month, tz, refreeze=refreeze)
     history = []
     for back in range(11, 0, -1):  # the 11 months before, oldest first, each frozen once
         y, m = year, month - back
         while m < 1:
             y, m = y - 1, m + 12
-        history.append(snapshot(engine, instance, zones, y, m, tz))
+        history.append(snapshot(reader, zones, y, m, tz))
     folder = Path(out_dir) / f"{year:04d}-{month:02d}"
     folder.mkdir(parents=True, exist_ok=True)
     base = folder / f"zonas-digitales-{year:04d}-{month:02d}"
@@ -193,4 +159,4 @@ def _write(path: Path, data: bytes, written: list[Path]) -> None:
     written.append(path)
 
 
-__all__ = ["FrozenZone", "close_month", "frozen", "snapshot"]
+__all__ = ["FrozenZone", "close_month", "snapshot"]

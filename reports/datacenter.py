@@ -7,7 +7,6 @@ so a re-closed month shows the same figures after raw results have been rolled u
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -16,12 +15,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-
-from reports.data import run_coverage, zone_periods
-from reports.indicators import Period, zone_availability
-from store import db as st
+from domain.availability import Period, zone_availability
+from store.reader import Reader
 
 
 @dataclass(frozen=True)
@@ -140,8 +135,7 @@ def _network_rate(
 
 
 def host_figures(
-    engine: Engine,
-    instance: str,
+    reader: Reader,
     targets: Sequence[str],
     start: float,
     end: float,
@@ -150,44 +144,30 @@ def host_figures(
 ) -> dict[str, HostFigures]:
     """Figures of host/node targets over [start, end), from their stored probe results."""
     rules = rules or Rules()
-    r = st.results
-    q = (
-        sa.select(r.c.target, r.c.ts, r.c.data)
-        .where(
-            r.c.instance == instance,
-            r.c.target.in_(list(targets)),
-            r.c.ts >= start,
-            r.c.ts < end,
-            r.c.success,
-        )
-        .order_by(r.c.ts)
-    )
     cpu: dict[str, list[float]] = defaultdict(list)
     mem: dict[str, list[float]] = defaultdict(list)
     fs: dict[tuple[str, str], list[tuple[float, float, float]]] = defaultdict(list)
     net: dict[str, list[float]] = defaultdict(list)
     last_octets: dict[tuple[str, str], tuple[float, float]] = {}
     capacity: dict[str, tuple[float | None, float | None]] = {}
-    with engine.connect() as conn:
-        for target, ts, data in conn.execute(q):
-            d = json.loads(data or "{}")
-            values = d.get("values", {})
-            capacity[target] = (values.get("cpus"), values.get("memory_total_bytes"))
-            rate = _network_rate(target, ts, d.get("series", []), last_octets)
-            if rate is not None:
-                net[target].append(rate)
-            if "cpu_utilisation_ratio" in values:
-                cpu[target].append(float(values["cpu_utilisation_ratio"]))
-            if "memory_utilisation_ratio" in values:
-                mem[target].append(float(values["memory_utilisation_ratio"]))
-            sizes = {}
-            for name, labels, value in d.get("series", []):
-                if name == "filesystem_size_bytes":
-                    sizes[labels.get("mountpoint", "")] = float(value)
-            for name, labels, value in d.get("series", []):
-                if name == "filesystem_utilisation_ratio":
-                    mount = labels.get("mountpoint", "")
-                    fs[(target, mount)].append((ts, float(value), sizes.get(mount, 0.0)))
+    for target, ts, d in reader.successes(targets, start, end):
+        values = d.get("values", {})
+        capacity[target] = (values.get("cpus"), values.get("memory_total_bytes"))
+        rate = _network_rate(target, ts, d.get("series", []), last_octets)
+        if rate is not None:
+            net[target].append(rate)
+        if "cpu_utilisation_ratio" in values:
+            cpu[target].append(float(values["cpu_utilisation_ratio"]))
+        if "memory_utilisation_ratio" in values:
+            mem[target].append(float(values["memory_utilisation_ratio"]))
+        sizes = {}
+        for name, labels, value in d.get("series", []):
+            if name == "filesystem_size_bytes":
+                sizes[labels.get("mountpoint", "")] = float(value)
+        for name, labels, value in d.get("series", []):
+            if name == "filesystem_utilisation_ratio":
+                mount = labels.get("mountpoint", "")
+                fs[(target, mount)].append((ts, float(value), sizes.get(mount, 0.0)))
     out = {}
     for target in targets:
         h = HostFigures(target, stats(cpu[target]), stats(mem[target]), network_bps=stats(net[target]))
@@ -232,17 +212,12 @@ def _availability(periods: list[Period], covered: list[tuple[float, float]], win
     }
 
 
-def _response(engine: Engine, instance: str, targets: Sequence[str], start: float, end: float) -> dict[str, Any]:
-    r = st.results
-    q = sa.select(r.c.target, r.c.probe, r.c.duration).where(
-        r.c.instance == instance, r.c.target.in_(list(targets)), r.c.ts >= start, r.c.ts < end, r.c.success
-    )
+def _response(reader: Reader, targets: Sequence[str], start: float, end: float) -> dict[str, Any]:
     out: dict[str, list[float]] = defaultdict(list)
     probes: dict[str, str] = {}
-    with engine.connect() as conn:
-        for target, probe, duration in conn.execute(q):
-            out[target].append(float(duration))
-            probes[target] = probe
+    for target, probe, duration in reader.durations(targets, start, end):
+        out[target].append(duration)
+        probes[target] = probe
     return {t: (probes.get(t, ""), stats(out[t])) for t in targets}
 
 
@@ -324,8 +299,7 @@ def _redundancy(target: str, avail: dict[str, Any], rules: Rules) -> dict[str, A
 
 
 def month(
-    engine: Engine,
-    instance: str,
+    reader: Reader,
     hosts: dict[str, Inventory],
     services: Sequence[str],
     window: tuple[float, float],
@@ -334,9 +308,9 @@ def month(
 ) -> dict[str, Any]:
     """The month's data-centre figures (JSON-able): hosts, services, top consumers, recommendations."""
     start, end = window
-    figures = host_figures(engine, instance, list(hosts), start, end, tz, rules)
-    periods = zone_periods(engine, instance, [*hosts, *services], start, end)
-    covered = run_coverage(engine, instance, start, end)
+    figures = host_figures(reader, list(hosts), start, end, tz, rules)
+    periods = reader.periods([*hosts, *services], start, end)
+    covered = reader.run_coverage(start, end)
     out_hosts = []
     recs: list[dict[str, Any]] = []
     for target, inv in hosts.items():
@@ -347,7 +321,7 @@ def month(
         if red:
             recs.append(red)
     out_services = []
-    for target, (probe, resp) in _response(engine, instance, list(services), start, end).items():
+    for target, (probe, resp) in _response(reader, list(services), start, end).items():
         avail = _availability(periods[target], covered, window)
         out_services.append({"target": target, "probe": probe, "availability": avail, "response": _stats(resp)})
         red = _redundancy(target, avail, rules)

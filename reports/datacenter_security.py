@@ -10,14 +10,12 @@ from datetime import UTC, datetime
 from datetime import time as dtime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.engine import Engine
-
+from domain.availability import month_window
 from domain.findings import FindingType
 from kernel.month import Month
 from reports import datacenter, datacenter_report, security, security_report
-from reports.close import frozen
 from reports.engine import Header, MonthPage, html_to_pdf
-from reports.indicators import month_window
+from store.reader import Reader
 
 
 def _key(year: int, month: int) -> str:
@@ -26,8 +24,7 @@ def _key(year: int, month: int) -> str:
 
 
 def render_month(
-    engine: Engine,
-    instance: str,
+    reader: Reader,
     year: int,
     month: int,
     tz: ZoneInfo,
@@ -44,22 +41,15 @@ def render_month(
     """File name -> content, for the month's folder and manifest."""
     key = _key(year, month)
     window = month_window(year, month, tz, time.time())
-    dc = frozen(
-        engine,
-        instance,
-        key,
-        "datacenter",
-        lambda: datacenter.month(engine, instance, dict(hosts), list(services), window, tz, rules),
-        refreeze=refreeze,
-    )
-    sec = frozen(
-        engine, instance, key, "security", lambda: security.month(engine, instance, year, month, tz, types),
+    dc = reader.frozen(
+        key, "datacenter", lambda: datacenter.month(reader, dict(hosts), list(services), window, tz, rules),
         refreeze=refreeze,
     )  # fmt: skip
+    sec = reader.frozen(key, "security", lambda: security.month(reader, year, month, tz, types), refreeze=refreeze)
     assert dc is not None and sec is not None
     history = []
     for back in range(5, 0, -1):  # the months before that were frozen, oldest first (never recomputed)
-        earlier = frozen(engine, instance, _key(year, month - back), "datacenter", None)
+        earlier = reader.frozen(_key(year, month - back), "datacenter", None)
         if earlier is not None:
             history.append((_key(year, month - back), earlier))
     closed = Month(year, month).next().first_day()

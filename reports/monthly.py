@@ -9,11 +9,10 @@ from datetime import datetime, time
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.engine import Engine
-
+from domain.availability import Availability, Period, month_window, zone_availability
+from domain.usage import ZoneUsage
 from kernel.month import Month
-from reports import data
-from reports.indicators import Availability, Period, month_window, zone_availability
+from store.reader import Reader
 
 
 class ZoneInfoLike(Protocol):
@@ -57,7 +56,7 @@ class Incident:
 class ZoneMonth:
     zone: ZoneInfoLike
     availability: Availability
-    usage: data.ZoneUsage
+    usage: ZoneUsage
     previous_users: int | None
     periods: tuple[Period, ...] = ()
 
@@ -131,23 +130,21 @@ class MonthFigures:
 
 
 def month_figures(
-    engine: Engine, instance: str, zones: Sequence[ZoneInfoLike], year: int, month: int, tz: ZoneInfo, now: float
+    reader: Reader, zones: Sequence[ZoneInfoLike], year: int, month: int, tz: ZoneInfo, now: float
 ) -> MonthFigures:
     window = month_window(year, month, tz, now)
-    periods = data.zone_periods(engine, instance, [z.id for z in zones], *window)
-    usage = data.usage(engine, instance, year, month)
+    periods = reader.periods([z.id for z in zones], *window)
+    usage = reader.usage(year, month)
     before = Month(year, month).previous()
     prev_year, prev_month = before.year, before.month
-    previous = data.usage(engine, instance, prev_year, prev_month)
+    previous = reader.usage(prev_year, prev_month)
     rows = []
     for z in zones:
         # A zone counts as measured only while vigia stored its cycles: a zone never probed is no data.
-        covered = data.zone_coverage(engine, instance, z.id, *window)
+        covered = reader.zone_coverage(z.id, *window)
         avail = zone_availability(periods[z.id], covered, window, tz, z.hours, z.sla_target)
         prev = previous.get(z.id)
         rows.append(
-            ZoneMonth(
-                z, avail, usage.get(z.id, data.ZoneUsage()), prev.unique_users if prev else None, tuple(periods[z.id])
-            )
+            ZoneMonth(z, avail, usage.get(z.id, ZoneUsage()), prev.unique_users if prev else None, tuple(periods[z.id]))
         )
     return MonthFigures(year, month, rows, window, tz.key)

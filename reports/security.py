@@ -14,12 +14,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-
 from domain import findings as fd
 from kernel.month import Month
-from store import db as st
+from store.reader import Reader
 
 # The Annex A controls vigia's findings map to, by their ISO/IEC 27001:2022 titles (es, en).
 CONTROLS: dict[str, tuple[str, str]] = {
@@ -46,7 +43,7 @@ def control_title(control: str, lang: str) -> str:
     return "" if titles is None else titles[0 if lang == "es" else 1]
 
 
-def _open_at(row: Any, at: float) -> bool:
+def _open_at(row: fd.Finding, at: float) -> bool:
     return bool(row.first_seen < at and (row.resolved_at is None or row.resolved_at >= at))
 
 
@@ -56,8 +53,7 @@ def _month_start(year: int, month: int, tz: ZoneInfo) -> float:
 
 
 def month(
-    engine: Engine,
-    instance: str,
+    reader: Reader,
     year: int,
     month_: int,
     tz: ZoneInfo,
@@ -70,14 +66,12 @@ def month(
     def type_of(kind: str) -> fd.FindingType:
         return types.get(kind) or fd.CATALOGUE[kind]
 
-    t = st.findings_t
-    with engine.connect() as conn:
-        rows = conn.execute(sa.select(t).where(t.c.instance == instance, t.c.first_seen < end)).all()
+    rows = reader.findings_before(end)
     open_end = [r for r in rows if _open_at(r, end)]
     new = [r for r in rows if start <= r.first_seen < end]
     resolved = [r for r in rows if r.resolved_at is not None and start <= r.resolved_at < end]
     trend = _trend(rows, year, month_, tz, trend_months)
-    days = [(r.resolved_at - r.first_seen) / fd.DAY for r in resolved]
+    days = [(r.resolved_at - r.first_seen) / fd.DAY for r in resolved if r.resolved_at is not None]
     by_asset: dict[str, Counter[str]] = defaultdict(Counter)
     for r in open_end:
         by_asset[r.asset][r.severity] += 1
@@ -121,7 +115,7 @@ def month(
     }
 
 
-def _trend(rows: Sequence[Any], year: int, month_: int, tz: ZoneInfo, months: int) -> list[dict[str, Any]]:
+def _trend(rows: Sequence[fd.Finding], year: int, month_: int, tz: ZoneInfo, months: int) -> list[dict[str, Any]]:
     """Open findings by severity at the end of each of the last ``months`` months."""
     trend = []
     for back in range(months - 1, -1, -1):
@@ -132,7 +126,7 @@ def _trend(rows: Sequence[Any], year: int, month_: int, tz: ZoneInfo, months: in
     return trend
 
 
-def _controls(rows: Sequence[Any], start: float, end: float, touched: set[str]) -> dict[str, dict[str, Any]]:
+def _controls(rows: Sequence[fd.Finding], start: float, end: float, touched: set[str]) -> dict[str, dict[str, Any]]:
     """Per Annex A control: open at the month's end, new and resolved in it."""
     controls: dict[str, dict[str, Any]] = {}
     for r in rows:
@@ -145,7 +139,7 @@ def _controls(rows: Sequence[Any], start: float, end: float, touched: set[str]) 
     return controls
 
 
-def _strategies(open_end: list[Any], type_of: Callable[[str], fd.FindingType]) -> list[dict[str, Any]]:
+def _strategies(open_end: list[fd.Finding], type_of: Callable[[str], fd.FindingType]) -> list[dict[str, Any]]:
     """One strategy per kind of open finding, worst first."""
     strategies = []
     kinds: dict[str, list[Any]] = defaultdict(list)

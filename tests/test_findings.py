@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from domain import findings as fd
 from monitor.daemon import Daemon
 from probes.result import ProbeResult
-from store import db as st
+from store import schema
 from tests.conftest import need
 from tests.servers import Pki, http_server, tcp_server, tls_server
 from tests.vigiaproc import daemon_in_process
@@ -51,7 +51,7 @@ def _wait_written(daemon: Daemon, writes: int) -> None:
 
 
 def _stored(daemon: Daemon) -> dict[tuple[str, str, str], sa.Row]:
-    t = st.findings_t
+    t = schema.findings_t
     with daemon.store.engine.connect() as conn:
         return {(r.kind, r.asset, r.detail): r for r in conn.execute(sa.select(t))}
 

@@ -14,6 +14,7 @@ from domain.state import State, Transition
 from kernel.errors import StoreError
 from probes.result import ProbeResult, Series
 from store import db as st
+from store import schema
 from tests.conftest import need
 
 T0 = datetime(2025, 1, 31, 23, 0, tzinfo=UTC)  # 18:00 in Bogotá
@@ -112,7 +113,7 @@ def test_newer_schema_is_refused(url: str) -> None:
     store = st.Store(url, "cdc")
     store.migrate()
     with store.engine.begin() as conn:
-        conn.execute(st.schema_version.update().values(version=st.SCHEMA_VERSION + 1))
+        conn.execute(schema.schema_version.update().values(version=st.SCHEMA_VERSION + 1))
     with pytest.raises(StoreError, match="newer than this vigia"):
         store.migrate()
     store.close()
@@ -126,12 +127,12 @@ def test_rollup_then_retention_keeps_hourly_figures(url: str) -> None:
     now = (T0 + timedelta(days=40)).timestamp()
     assert store.rollup(now) == 24 * 40
     with store.engine.connect() as conn:
-        rows = conn.execute(sa.select(st.hourly).order_by(st.hourly.c.hour)).all()
+        rows = conn.execute(sa.select(schema.hourly).order_by(schema.hourly.c.hour)).all()
         assert [(r.samples, r.successes) for r in rows[:2]] == [(60, 45), (60, 45)]
         vals = conn.execute(
-            sa.select(st.hourly_values)
-            .where(st.hourly_values.c.name == "rtt_avg_seconds")
-            .order_by(st.hourly_values.c.hour)
+            sa.select(schema.hourly_values)
+            .where(schema.hourly_values.c.name == "rtt_avg_seconds")
+            .order_by(schema.hourly_values.c.hour)
         ).all()
         assert vals[0].count == 60
         assert vals[0].min == pytest.approx(0.001) and vals[0].max == pytest.approx(0.003)
@@ -140,7 +141,7 @@ def test_rollup_then_retention_keeps_hourly_figures(url: str) -> None:
     assert deleted == 120
     assert store.count_results() == 0
     with store.engine.connect() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(st.hourly)).scalar_one() == 2
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.hourly)).scalar_one() == 2
     store.close()
 
 
@@ -168,13 +169,13 @@ def test_sqlite_is_in_wal_mode(tmp_path) -> None:
 
 def test_migrates_a_version_1_database(url: str) -> None:
     """A database made by the first release (schema 1) is upgraded in place on start, its rows kept."""
-    engine = st.engine_for(url)
-    v1 = [t for t in st.metadata.sorted_tables if t not in st.V2_TABLES + st.V3_TABLES + st.V4_TABLES]
+    engine = schema.engine_for(url)
+    v1 = [t for t in schema.metadata.sorted_tables if t not in schema.V2_TABLES + schema.V3_TABLES + schema.V4_TABLES]
     with engine.begin() as conn:
-        st.metadata.create_all(conn, tables=v1)
-        conn.execute(st.schema_version.insert().values(id=1, version=1, migrated_at=0.0))
+        schema.metadata.create_all(conn, tables=v1)
+        conn.execute(schema.schema_version.insert().values(id=1, version=1, migrated_at=0.0))
         conn.execute(
-            st.results.insert().values(
+            schema.results.insert().values(
                 instance="cdc",
                 target="gw",
                 probe="icmp",

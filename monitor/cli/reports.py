@@ -72,8 +72,7 @@ def cmd_report_month(args: argparse.Namespace) -> int:
         store.migrate()
         extra.update(_datacenter_security(conf, store, year, month, languages, formats, header, args.refreeze))
         written = close_month(
-            store.engine,
-            conf.instance,
+            store.reader(),
             list(conf.zones),
             year,
             month,
@@ -126,8 +125,7 @@ def _datacenter_security(
         r.underused_cpu_p95, r.underused_memory_p95, r.saturated_p95, r.filesystem_warning_days, r.availability_target
     )
     return render_month(
-        store.engine,
-        conf.instance,
+        store.reader(),
         year,
         month,
         conf.timezone,

@@ -70,8 +70,7 @@ def test_a_month_of_three_hosts(tmp_path: Path) -> None:
         )
     store.write_cycle(batch, [], 0.0)
     figs = host_figures(
-        store.engine,
-        "cdc",
+        store.reader(),
         ["idle", "busy", "growing"],
         START.timestamp(),
         (START + timedelta(days=31)).timestamp(),

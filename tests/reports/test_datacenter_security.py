@@ -17,6 +17,7 @@ from domain import findings as fd
 from domain.state import State, Transition
 from probes.result import ProbeResult, Series
 from store import db as st
+from store import schema
 from tests.reports.test_monthly_report import Cells
 
 BOGOTA_OFFSET = timedelta(hours=5)
@@ -93,7 +94,7 @@ def _month_of_hosts(store: st.Store) -> None:
     store.write_cycle(batch, changes, 0.0)
     with store.engine.begin() as conn:  # vigia ran the whole month
         conn.execute(
-            st.daemon_runs.insert().values(
+            schema.daemon_runs.insert().values(
                 instance="cdc", host="cdc", version="t", started_at=START.timestamp() - 3600,
                 last_seen=END.timestamp() + 3600,
             )
@@ -261,8 +262,8 @@ def test_month_folder_and_manifest_hold_both_reports_frozen(closed: Path) -> Non
     # Raw results go (retention) and a finding changes later: the closed month renders its frozen figures.
     engine = sa.create_engine((tmp_path / "url").read_text())
     with engine.begin() as conn:
-        conn.execute(st.results.delete())
-        conn.execute(st.findings_t.update().values(severity="baja"))
+        conn.execute(schema.results.delete())
+        conn.execute(schema.findings_t.update().values(severity="baja"))
     engine.dispose()
     args = [
         "report",

@@ -109,7 +109,7 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> tuple[st.Store, cfg.Confi
 
 def test_every_zone_exactly_in_csv_html_and_pdf(month: tuple[st.Store, cfg.Config, Path]) -> None:
     store, conf, _ = month
-    figures = month_figures(store.engine, "cdc", conf.zones, 2025, 1, BOGOTA, now=t("2025-03-01 00:00"))
+    figures = month_figures(store.reader(), conf.zones, 2025, 1, BOGOTA, now=t("2025-03-01 00:00"))
     rows = {r["CODIGO_ZONA"]: r for r in csv.DictReader(io.StringIO(csv_bytes(figures).decode()))}
     html_es = render(figures, lang="es", header=Header(), generated=datetime(2025, 2, 1, tzinfo=UTC))
     html_en = render(figures, lang="en", header=Header(), generated=datetime(2025, 2, 1, tzinfo=UTC))

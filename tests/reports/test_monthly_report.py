@@ -14,6 +14,7 @@ from reports.engine import Header, html_to_pdf
 from reports.monthly import month_figures
 from reports.monthly_report import render
 from store import db as st
+from store import schema
 from tests.reports.test_opendata import BOGOTA, CONFIG, filled, t
 
 __all__ = ["filled"]
@@ -57,7 +58,7 @@ class Cells(HTMLParser):
 
 def test_spanish_and_english_figures_in_html_and_pdf(filled: tuple[st.Store, cfg.Config]) -> None:
     store, conf = filled
-    figures = month_figures(store.engine, "cdc", conf.zones, 2025, 1, BOGOTA, now=t("2025-03-01 00:00"))
+    figures = month_figures(store.reader(), conf.zones, 2025, 1, BOGOTA, now=t("2025-03-01 00:00"))
     html = render(figures, lang="es", header=Header(code="GTIC-F-017"), generated=datetime(2025, 2, 1, tzinfo=UTC))
     p = Cells()
     p.feed(html)
@@ -103,7 +104,7 @@ def test_month_without_data_says_so(tmp_path: Path) -> None:
     conf = cfg.parse(str(tmp_path / "c.yml"), state_dir=str(tmp_path))
     store = st.Store(f"sqlite:///{tmp_path}/empty.db", "cdc")
     store.migrate()
-    figures = month_figures(store.engine, "cdc", conf.zones, 2024, 6, BOGOTA, now=t("2025-03-01 00:00"))
+    figures = month_figures(store.reader(), conf.zones, 2024, 6, BOGOTA, now=t("2025-03-01 00:00"))
     html = render(figures, lang="es", header=Header())
     assert "Sin datos: vigia no midió ninguna zona en este mes." in html
     assert "Sin incidentes." in html
@@ -172,8 +173,8 @@ def test_cli_writes_every_format(filled: tuple[st.Store, cfg.Config], tmp_path: 
     # Raw data goes (retention); closing the month again renders the frozen snapshot: same bytes.
     engine = __import__("sqlalchemy").create_engine(url)
     with engine.begin() as conn:
-        conn.execute(st.zone_samples_t.delete())
-        conn.execute(st.outages.delete())
+        conn.execute(schema.zone_samples_t.delete())
+        conn.execute(schema.outages.delete())
     engine.dispose()
     assert (
         main(

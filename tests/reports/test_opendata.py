@@ -19,6 +19,7 @@ from probes.radius import Usage
 from reports.monthly import month_figures
 from reports.opendata import COLUMNS, csv_bytes, metadata
 from store import db as st
+from store import schema
 
 BOGOTA = ZoneInfo("America/Bogota")
 CONFIG = """
@@ -71,7 +72,7 @@ def filled(tmp_path: Path) -> tuple[st.Store, cfg.Config]:
 
 def test_open_data_csv_is_exact_and_reproducible(filled: tuple[st.Store, cfg.Config]) -> None:
     store, conf = filled
-    figures = month_figures(store.engine, "cdc", conf.zones, 2025, 1, BOGOTA, now=t("2025-03-01 00:00"))
+    figures = month_figures(store.reader(), conf.zones, 2025, 1, BOGOTA, now=t("2025-03-01 00:00"))
     data = csv_bytes(figures)
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
     assert tuple(rows[0]) == COLUMNS
@@ -91,7 +92,7 @@ def test_open_data_csv_is_exact_and_reproducible(filled: tuple[st.Store, cfg.Con
     assert (z32["USUARIOS_UNICOS"], z32["SESIONES"], z32["UCG"], z32["DISPOSITIVOS_PC"]) == ("", "", "", "")
     assert z32["DISPONIBILIDAD_PCT"] == ""  # no data is not 100 %
     # Closing the month again gives the same bytes.
-    again = month_figures(store.engine, "cdc", conf.zones, 2025, 1, BOGOTA, now=t("2025-06-01 00:00"))
+    again = month_figures(store.reader(), conf.zones, 2025, 1, BOGOTA, now=t("2025-06-01 00:00"))
     assert csv_bytes(again) == data
     z1_fig = next(z for z in figures.zones if z.zone.id == "ZD-01")
     assert z1_fig.users_change == pytest.approx(45 / 40 - 1)
@@ -102,7 +103,7 @@ def test_open_data_csv_is_exact_and_reproducible(filled: tuple[st.Store, cfg.Con
 
 def test_no_personal_data_column_and_metadata(filled: tuple[st.Store, cfg.Config]) -> None:
     store, conf = filled
-    figures = month_figures(store.engine, "cdc", conf.zones, 2025, 1, BOGOTA, now=t("2025-03-01 00:00"))
+    figures = month_figures(store.reader(), conf.zones, 2025, 1, BOGOTA, now=t("2025-03-01 00:00"))
     meta = json.loads(
         metadata(
             figures,
@@ -128,5 +129,5 @@ def test_no_personal_data_column_and_metadata(filled: tuple[st.Store, cfg.Config
     } <= set(meta)
     assert not any(word in " ".join(COLUMNS).lower() for word in ("mac", "usuario_nombre", "calling"))
     with store.engine.connect() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(st.usage_monthly)).scalar_one() == 3
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.usage_monthly)).scalar_one() == 3
     store.close()

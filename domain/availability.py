@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import time
 from zoneinfo import ZoneInfo
 
+from domain.intervals import Spans, local_hours
 from kernel.month import Month
-from reports.intervals import Spans, local_hours
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reports.indicators import Period, month_window, zone_availability
-from reports.intervals import Spans, local_hours
+from domain.availability import Period, month_window, zone_availability
+from domain.intervals import Spans, local_hours
 
 BOGOTA = ZoneInfo("America/Bogota")
 HOURS = (time(6), time(22))

@@ -1,0 +1,166 @@
+"""What the reports read from the store, as domain values: state periods, measured time, usage,
+host and service results, findings, and the months' frozen figures. Reports take a Reader and
+never see a table or write SQL; the one thing they write through it is a month's snapshot."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from domain.availability import Period
+from domain.findings import Finding
+from domain.usage import ZoneUsage
+from store.records import finding_of
+from store.schema import (
+    daemon_runs,
+    findings_t,
+    month_snapshots,
+    operator_usage,
+    outages,
+    overlapping,
+    results,
+    usage_daily,
+    usage_monthly,
+    zone_samples_t,
+)
+
+Compute = Callable[[], dict[str, Any]]
+Success = tuple[str, float, dict[str, Any]]  # target, time, decoded data
+
+
+class Reader:
+    """One instance's history, read only (but for the month snapshots it freezes)."""
+
+    def __init__(self, engine: Engine, instance: str) -> None:
+        self.engine = engine
+        self.instance = instance
+
+    def periods(self, targets: Iterable[str], start: float, end: float) -> dict[str, list[Period]]:
+        """State periods of each target or zone overlapping [start, end), oldest first."""
+        ids = list(targets)
+        out: dict[str, list[Period]] = {t: [] for t in ids}
+        o = outages
+        q = (
+            sa.select(o.c.target, o.c.kind, o.c.started_at, o.c.ended_at, o.c.reason)
+            .where(overlapping(self.instance, start, end), o.c.target.in_(ids))
+            .order_by(o.c.started_at)
+        )
+        with self.engine.connect() as conn:
+            for row in conn.execute(q):
+                out[row.target].append(Period(row.kind, row.started_at, row.ended_at, row.reason))
+        return out
+
+    def zone_coverage(self, zone: str, start: float, end: float) -> list[tuple[float, float]]:
+        """When the zone was measured: each stored cycle sample covers its interval."""
+        z = zone_samples_t
+        q = (
+            sa.select(z.c.ts, z.c.interval)
+            .where(z.c.instance == self.instance, z.c.zone == zone, z.c.ts < end, z.c.ts > start - 86400)
+            .order_by(z.c.ts)
+        )
+        with self.engine.connect() as conn:
+            return [(ts, ts + interval) for ts, interval in conn.execute(q)]
+
+    def run_coverage(self, start: float, end: float) -> list[tuple[float, float]]:
+        """When some vigia run of this instance was up (its heartbeat), for targets without zone samples."""
+        d = daemon_runs
+        q = sa.select(d.c.started_at, d.c.last_seen).where(
+            d.c.instance == self.instance, d.c.started_at < end, d.c.last_seen > start
+        )
+        with self.engine.connect() as conn:
+            return [(a, b) for a, b in conn.execute(q)]
+
+    def usage(self, year: int, month: int) -> dict[str, ZoneUsage]:
+        """Each zone's month of use: RADIUS figures first, SNMP traffic and clients, operator devices."""
+        key = f"{year:04d}-{month:02d}"
+        out: dict[str, ZoneUsage] = defaultdict(ZoneUsage)
+        m, d, op = usage_monthly, usage_daily, operator_usage
+        with self.engine.connect() as conn:
+            q = sa.select(m).where(m.c.instance == self.instance, m.c.month == key, m.c.source == "radius")
+            for row in conn.execute(q):
+                u = out[row.zone]
+                u.unique_users, u.sessions, u.session_seconds = row.unique_users, row.sessions, row.session_seconds
+                u.input_octets, u.output_octets = row.input_octets, row.output_octets
+                u.peak_concurrent = row.peak_concurrent
+                u.sources.append("radius")
+            q = (
+                sa.select(
+                    d.c.zone,
+                    sa.func.sum(d.c.input_octets),
+                    sa.func.sum(d.c.output_octets),
+                    sa.func.max(d.c.peak_clients),
+                )
+                .where(d.c.instance == self.instance, d.c.source == "snmp", d.c.day.like(f"{key}-%"))
+                .group_by(d.c.zone)
+            )
+            for zone, rx, tx, peak in conn.execute(q):
+                u = out[zone]
+                if u.input_octets is None:  # RADIUS octets are per user; SNMP's are the device's: prefer RADIUS
+                    u.input_octets, u.output_octets = rx, tx
+                u.peak_clients = peak
+                u.sources.append("snmp")
+            q = sa.select(op).where(op.c.instance == self.instance, op.c.year == year, op.c.month == month)
+            for row in conn.execute(q):
+                u = out[row.zone]
+                u.devices = {"smartphone": row.smartphone, "tablet": row.tablet, "pc": row.pc, "other": row.other}
+                u.sources.append("operador")
+        return dict(out)
+
+    def successes(self, targets: Sequence[str], start: float, end: float) -> Iterator[Success]:
+        """(target, time, decoded data) of each successful result in [start, end), oldest first."""
+        r = results
+        q = (
+            sa.select(r.c.target, r.c.ts, r.c.data)
+            .where(
+                r.c.instance == self.instance,
+                r.c.target.in_(list(targets)),
+                r.c.ts >= start,
+                r.c.ts < end,
+                r.c.success,
+            )
+            .order_by(r.c.ts)
+        )
+        with self.engine.connect() as conn:
+            for target, ts, data in conn.execute(q):
+                yield target, ts, json.loads(data or "{}")
+
+    def durations(self, targets: Sequence[str], start: float, end: float) -> Iterator[tuple[str, str, float]]:
+        """(target, probe, seconds) of each successful result in [start, end)."""
+        r = results
+        q = sa.select(r.c.target, r.c.probe, r.c.duration).where(
+            r.c.instance == self.instance, r.c.target.in_(list(targets)), r.c.ts >= start, r.c.ts < end, r.c.success
+        )
+        with self.engine.connect() as conn:
+            for target, probe, duration in conn.execute(q):
+                yield target, probe, float(duration)
+
+    def findings_before(self, end: float) -> list[Finding]:
+        """Every finding first seen before ``end``, open or resolved."""
+        t = findings_t
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t).where(t.c.instance == self.instance, t.c.first_seen < end)).all()
+        return [finding_of(r) for r in rows]
+
+    def frozen(self, key: str, kind: str, compute: Compute | None, *, refreeze: bool = False) -> dict[str, Any] | None:
+        """The month's figures of ``kind``: computed and stored once, read back ever after.
+        ``compute`` None: only what was frozen (None if nothing was)."""
+        t = month_snapshots
+        where = (t.c.instance == self.instance, t.c.month == key, t.c.kind == kind)
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(t.c.data).where(*where)).scalar_one_or_none()
+            if row is not None and not (refreeze and compute is not None):
+                return dict(json.loads(row))
+            if compute is None:
+                return None
+            text = json.dumps(compute(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+            conn.execute(t.delete().where(*where))
+            conn.execute(
+                t.insert().values(instance=self.instance, month=key, kind=kind, data=text, created_at=time.time())
+            )
+        return dict(json.loads(text))

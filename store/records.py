@@ -1,0 +1,90 @@
+"""The rows vigia writes and reads back, as plain values: state changes, zone samples, stored
+states, open periods, findings; and how a probe result's data is encoded for its row."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from domain.findings import Finding
+from domain.state import Transition
+from probes.result import ProbeResult
+
+
+def encode(result: ProbeResult) -> str:
+    data: dict[str, Any] = {}
+    if result.values:
+        data["values"] = result.values
+    if result.labels:
+        data["labels"] = result.labels
+    if result.series:
+        data["series"] = [[s.name, dict(s.labels), s.value] for s in result.series]
+    return json.dumps(data, separators=(",", ":"), allow_nan=False, default=_finite)
+
+
+def _finite(value: Any) -> Any:
+    raise TypeError(f"not JSON serialisable: {value!r}")
+
+
+def clean(values: dict[str, float]) -> dict[str, float]:
+    return {k: v for k, v in values.items() if math.isfinite(v)}
+
+
+# States that are periods worth a row of their own (targets: down, maintenance; zones: all four).
+PERIOD_KINDS = frozenset({"down", "maintenance", "degraded", "no_data"})
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """A target or zone changing state; ``start`` is when the new state really began."""
+
+    subject: str
+    old: str
+    new: str
+    at: float
+    start: float
+    reason: str = ""
+    message: str = ""
+
+    @classmethod
+    def of(cls, t: Transition) -> StateChange:
+        at = t.at.timestamp()
+        start = t.outage_start.timestamp() if t.outage_start else at
+        return cls(t.target, t.old.value, t.new.value, at, start, t.reason, t.message)
+
+
+@dataclass(frozen=True)
+class ZoneSample:
+    """One zone in one cycle: what its checks said, for exact availability and traceability."""
+
+    zone: str
+    ts: float
+    interval: float
+    status: str
+    verdict: str
+    in_hours: bool
+    loss: float | None
+    rtt: float | None
+    checks: str  # JSON {"gateway": true, ...}
+
+
+@dataclass(frozen=True)
+class StoredState:
+    state: str
+    since: float | None
+
+
+@dataclass(frozen=True)
+class OpenOutage:
+    target: str
+    kind: str
+    started_at: float
+    reason: str
+
+
+def finding_of(row: sa.Row[Any]) -> Finding:
+    return Finding(**{k: getattr(row, k) for k in Finding.__dataclass_fields__})

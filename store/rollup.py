@@ -1,0 +1,114 @@
+"""Hourly rollups of raw results, and retention: raw rows go only once their hour is rolled up."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+
+from store.base import Tables
+from store.records import clean
+from store.schema import hourly, hourly_values, results
+
+
+class Rollups(Tables):
+    def rollup(self, now: float, *, max_hours: int = 24 * 40) -> int:
+        """Aggregate every complete hour not yet rolled up; returns hours done (bounded)."""
+        done_until = self.get_meta("rollup_done_until")
+        current_hour = math.floor(now / 3600) * 3600
+        if done_until is None:
+            with self.engine.connect() as conn:
+                first = conn.execute(
+                    sa.select(sa.func.min(results.c.ts)).where(results.c.instance == self.instance)
+                ).scalar_one_or_none()
+            if first is None:
+                return 0
+            start = math.floor(first / 3600) * 3600
+        else:
+            start = float(done_until)
+        hours = 0
+        while start < current_hour and hours < max_hours:
+            end = start + 3600
+            rows = self.results_between(start, end)
+            with self.engine.begin() as conn:
+                conn.execute(hourly.delete().where(hourly.c.instance == self.instance, hourly.c.hour == start))
+                conn.execute(
+                    hourly_values.delete().where(
+                        hourly_values.c.instance == self.instance, hourly_values.c.hour == start
+                    )
+                )
+                plain, valued = _aggregate(rows, start)
+                if plain:
+                    conn.execute(hourly.insert(), [{"instance": self.instance, **p} for p in plain])
+                if valued:
+                    conn.execute(hourly_values.insert(), [{"instance": self.instance, **v} for v in valued])
+                self._set_meta(conn, "rollup_done_until", repr(end))
+            start = end
+            hours += 1
+        return hours
+
+    def apply_retention(self, now: float, raw_retention: float, rollup_retention: float | None) -> int:
+        """Delete raw results older than the retention, but only hours already rolled up."""
+        done = self.get_meta("rollup_done_until")
+        limit = now - raw_retention
+        if done is not None:
+            limit = min(limit, float(done))
+        else:
+            return 0
+        deleted = 0
+        with self.engine.begin() as conn:
+            res = conn.execute(results.delete().where(results.c.instance == self.instance, results.c.ts < limit))
+            deleted += res.rowcount or 0
+            if rollup_retention is not None:
+                old = now - rollup_retention
+                conn.execute(hourly.delete().where(hourly.c.instance == self.instance, hourly.c.hour < old))
+                conn.execute(
+                    hourly_values.delete().where(hourly_values.c.instance == self.instance, hourly_values.c.hour < old)
+                )
+        return deleted
+
+
+def _aggregate(rows: Iterable[sa.Row[Any]], hour: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    plain: dict[str, dict[str, Any]] = {}
+    stats: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for row in rows:
+        p = plain.setdefault(
+            row.target,
+            {
+                "target": row.target,
+                "hour": hour,
+                "probe": row.probe,
+                "samples": 0,
+                "successes": 0,
+                "duration_sum": 0.0,
+                "duration_max": 0.0,
+            },
+        )
+        p["samples"] += 1
+        p["successes"] += 1 if row.success else 0
+        p["duration_sum"] += row.duration
+        p["duration_max"] = max(p["duration_max"], row.duration)
+        data = json.loads(row.data or "{}")
+        for name, value in clean(data.get("values", {})).items():
+            stats[(row.target, name, "")].append(float(value))
+        for name, labels, value in data.get("series", []):
+            stats[(row.target, name, json.dumps(labels, sort_keys=True))].append(float(value))
+    valued = [
+        {
+            "target": t,
+            "hour": hour,
+            "name": n,
+            "labels": lb,
+            "count": len(v),
+            "sum": math.fsum(v),
+            "min": min(v),
+            "max": max(v),
+            "last": v[-1],
+        }
+        for (t, n, lb), v in stats.items()
+    ]
+    return list(plain.values()), valued

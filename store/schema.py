@@ -1,0 +1,276 @@
+"""vigia's tables, their schema versions and migrations, and the engine settings per backend.
+
+Times are stored as Unix seconds (UTC, float): unambiguous, comparable in every
+engine, and what Prometheus uses too. Each row carries the vigia instance name,
+so several instances can share one PostgreSQL database.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from kernel.redact import database_url
+
+SCHEMA_VERSION = 4
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "vigia_schema",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("migrated_at", sa.Float, nullable=False),
+)
+
+results = sa.Table(
+    "probe_results",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("instance", sa.String(100), nullable=False),
+    sa.Column("target", sa.String(100), nullable=False),
+    sa.Column("probe", sa.String(32), nullable=False),
+    sa.Column("ts", sa.Float, nullable=False),
+    sa.Column("duration", sa.Float, nullable=False),
+    sa.Column("success", sa.Boolean, nullable=False),
+    sa.Column("reason", sa.String(32), nullable=False, default=""),
+    sa.Column("message", sa.Text, nullable=False, default=""),
+    # {"values": {...}, "labels": {...}, "series": [[name, {labels}, value], ...]}
+    sa.Column("data", sa.Text, nullable=False, default="{}"),
+    sa.Index("ix_probe_results_target_ts", "instance", "target", "ts"),
+    sa.Index("ix_probe_results_ts", "ts"),
+)
+
+outages = sa.Table(
+    "outages",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("instance", sa.String(100), nullable=False),
+    sa.Column("target", sa.String(100), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # down | maintenance
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("ended_at", sa.Float, nullable=True),
+    sa.Column("reason", sa.String(32), nullable=False, default=""),
+    sa.Column("message", sa.Text, nullable=False, default=""),
+    sa.Index("ix_outages_target_start", "instance", "target", "started_at"),
+    sa.Index("ix_outages_end", "ended_at"),
+)
+
+target_state = sa.Table(
+    "target_state",
+    metadata,
+    sa.Column("instance", sa.String(100), primary_key=True),
+    sa.Column("target", sa.String(100), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("since", sa.Float, nullable=True),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+# One row per daemon run, with a heartbeat: gaps between runs are "no data", not downtime.
+daemon_runs = sa.Table(
+    "daemon_runs",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("instance", sa.String(100), nullable=False),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("version", sa.String(32), nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("last_seen", sa.Float, nullable=False),
+    sa.Column("stopped_at", sa.Float, nullable=True),
+)
+
+hourly = sa.Table(
+    "hourly_results",
+    metadata,
+    sa.Column("instance", sa.String(100), primary_key=True),
+    sa.Column("target", sa.String(100), primary_key=True),
+    sa.Column("hour", sa.Float, primary_key=True),
+    sa.Column("probe", sa.String(32), nullable=False),
+    sa.Column("samples", sa.Integer, nullable=False),
+    sa.Column("successes", sa.Integer, nullable=False),
+    sa.Column("duration_sum", sa.Float, nullable=False),
+    sa.Column("duration_max", sa.Float, nullable=False),
+)
+
+hourly_values = sa.Table(
+    "hourly_values",
+    metadata,
+    sa.Column("instance", sa.String(100), primary_key=True),
+    sa.Column("target", sa.String(100), primary_key=True),
+    sa.Column("hour", sa.Float, primary_key=True),
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("labels", sa.String(400), primary_key=True),  # JSON, sorted keys; "" for plain values
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("sum", sa.Float, nullable=False),
+    sa.Column("min", sa.Float, nullable=False),
+    sa.Column("max", sa.Float, nullable=False),
+    sa.Column("last", sa.Float, nullable=False),
+)
+
+meta = sa.Table(
+    "vigia_meta",
+    metadata,
+    sa.Column("instance", sa.String(100), primary_key=True),
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+# --- schema version 2: the zones -------------------------------------------
+
+zone_samples_t = sa.Table(
+    "zone_samples", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("instance", sa.String(100), nullable=False),
+    sa.Column("zone", sa.String(50), nullable=False),
+    sa.Column("ts", sa.Float, nullable=False),
+    sa.Column("interval", sa.Float, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("verdict", sa.String(16), nullable=False),
+    sa.Column("in_hours", sa.Boolean, nullable=False),
+    sa.Column("loss", sa.Float, nullable=True),
+    sa.Column("rtt", sa.Float, nullable=True),
+    sa.Column("checks", sa.Text, nullable=False),
+    sa.Index("ix_zone_samples_zone_ts", "instance", "zone", "ts"),
+)  # fmt: skip
+
+
+def _usage_columns() -> list[sa.Column[Any]]:
+    """The figures a usage source gives for a zone and a period (NULL where it gives none)."""
+    return [
+        sa.Column("source", sa.String(16), primary_key=True),  # radius | snmp
+        sa.Column("unique_users", sa.Integer, nullable=True),
+        sa.Column("sessions", sa.Integer, nullable=True),
+        sa.Column("session_seconds", sa.Float, nullable=True),
+        sa.Column("input_octets", sa.Float, nullable=True),
+        sa.Column("output_octets", sa.Float, nullable=True),
+        sa.Column("peak_concurrent", sa.Integer, nullable=True),
+        sa.Column("peak_clients", sa.Integer, nullable=True),
+        sa.Column("updated_at", sa.Float, nullable=False),
+    ]
+
+
+# Usage per zone and local calendar day / month, as computed by each source. Distinct counts
+# (unique users) cannot be summed across days, so the month is stored as the source computed it.
+usage_daily = sa.Table(
+    "usage_daily", metadata,
+    sa.Column("instance", sa.String(100), primary_key=True),
+    sa.Column("zone", sa.String(50), primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),  # YYYY-MM-DD, configured timezone
+    *_usage_columns(),
+)  # fmt: skip
+
+usage_monthly = sa.Table(
+    "usage_monthly", metadata,
+    sa.Column("instance", sa.String(100), primary_key=True),
+    sa.Column("zone", sa.String(50), primary_key=True),
+    sa.Column("month", sa.String(7), primary_key=True),  # YYYY-MM
+    *_usage_columns(),
+)  # fmt: skip
+
+operator_usage = sa.Table(
+    "operator_usage", metadata,
+    sa.Column("instance", sa.String(100), primary_key=True),
+    sa.Column("zone", sa.String(50), primary_key=True),
+    sa.Column("year", sa.Integer, primary_key=True),
+    sa.Column("month", sa.Integer, primary_key=True),
+    sa.Column("smartphone", sa.Integer, nullable=False),
+    sa.Column("tablet", sa.Integer, nullable=False),
+    sa.Column("pc", sa.Integer, nullable=False),
+    sa.Column("other", sa.Integer, nullable=False),
+    sa.Column("source_file", sa.String(400), nullable=False),
+    sa.Column("source_line", sa.Integer, nullable=False),
+    sa.Column("imported_at", sa.Float, nullable=False),
+)  # fmt: skip
+
+V2_TABLES = (zone_samples_t, usage_daily, usage_monthly, operator_usage)
+
+# --- schema version 3: month snapshots --------------------------------------
+
+# A closed month's figures, frozen: retention never touches this table.
+month_snapshots = sa.Table(
+    "month_snapshots", metadata,
+    sa.Column("instance", sa.String(100), primary_key=True),
+    sa.Column("month", sa.String(7), primary_key=True),
+    sa.Column("kind", sa.String(32), primary_key=True),  # zones | datacenter | security
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)  # fmt: skip
+V3_TABLES = (month_snapshots,)
+
+# --- schema version 4: security findings ------------------------------------
+
+# One row per finding (kind, asset, detail), kept for ever: its whole life is the audit trail.
+findings_t = sa.Table(
+    "security_findings", metadata,
+    sa.Column("instance", sa.String(100), primary_key=True),
+    sa.Column("id", sa.String(16), primary_key=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("asset", sa.String(255), nullable=False),
+    sa.Column("detail", sa.String(100), nullable=False),
+    sa.Column("severity", sa.String(8), nullable=False),
+    sa.Column("control", sa.String(16), nullable=False),
+    sa.Column("mspi", sa.String(100), nullable=False),
+    sa.Column("evidence", sa.Text, nullable=False),
+    sa.Column("first_seen", sa.Float, nullable=False),
+    sa.Column("last_seen", sa.Float, nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("resolved_at", sa.Float, nullable=True),
+    sa.Column("reopened", sa.Integer, nullable=False, default=0),
+)  # fmt: skip
+V4_TABLES = (findings_t,)
+
+
+def _v1_to_v2(conn: sa.Connection) -> None:
+    metadata.create_all(conn, tables=list(V2_TABLES))
+
+
+def _v2_to_v3(conn: sa.Connection) -> None:
+    metadata.create_all(conn, tables=list(V3_TABLES))
+
+
+def _v3_to_v4(conn: sa.Connection) -> None:
+    metadata.create_all(conn, tables=list(V4_TABLES))
+
+
+# Ordered migrations: MIGRATIONS[n] takes a database from version n to n + 1.
+MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
+
+
+def engine_for(url: str) -> Engine:
+    """An engine with the settings vigia relies on for each backend."""
+    url = database_url(url)
+    if url.startswith("sqlite"):
+        path = sa.engine.make_url(url).database
+        if path and path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 10, "check_same_thread": False})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=2)
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password masked, for logs and errors."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<invalid store URL>"
+
+
+def overlapping(instance: str, start: float, end: float) -> sa.ColumnElement[bool]:
+    """Periods of ``instance`` overlapping [start, end): still open ones included."""
+    o = outages
+    return sa.and_(o.c.instance == instance, o.c.started_at < end, sa.or_(o.c.ended_at.is_(None), o.c.ended_at > start))
