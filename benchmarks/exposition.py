@@ -7,8 +7,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from config import Target
 from domain.state import State, TargetState
-from monitor.config import Target
 from monitor.httpserver import MetricsServer
 from monitor.metrics import Exposition
 from monitor.stats import DaemonStats

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def zone_cycle(timeout: float = 2.0, n_zones: int = 32) -> dict[str, float]:
-    from monitor import config as cfg
+    import config as cfg
     from monitor.cycle import CycleRunner
     from tests.lab import Lab
 

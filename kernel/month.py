@@ -4,7 +4,7 @@ month begins, UTC is only how instants are stored."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -58,3 +58,10 @@ class Month:
 
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
+
+
+def day_bounds(day: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """[start, end) of the local calendar day containing ``day``."""
+    local = day.astimezone(tz)
+    start = datetime(local.year, local.month, local.day, tzinfo=tz)
+    return start, start + timedelta(days=1)

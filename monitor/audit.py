@@ -10,9 +10,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 
+from config import Target
 from domain import findings as fd
 from domain.state import NO_DATA_REASONS, TargetState
-from monitor.config import Target
 from probes.result import ProbeResult
 
 

@@ -17,8 +17,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from config import Target
 from kernel.errors import ProbeSetupError
-from monitor.config import Target
 from probes import REGISTRY
 from probes import result as r
 from probes.engine import DEFAULT_MAX_IN_FLIGHT, GRACE, Check, ProbeEngine, spread_offset

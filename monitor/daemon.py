@@ -25,6 +25,7 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
+import config as cfg
 from continuity import plan as continuity_plan
 from continuity import schedule as drill_schedule
 from continuity.journal import Journal
@@ -33,8 +34,9 @@ from continuity.runner import Runner
 from continuity.status import DrillStatus, drill_status, service_status
 from domain.findings import Finding, Policy
 from domain.state import TargetState
+from domain.zone_state import ZoneState
+from domain.zones import Zone
 from kernel.errors import ConfigError, ProbeSetupError, StoreError, VigiaError
-from monitor import config as cfg
 from monitor import jobs
 from monitor.audit import Audit
 from monitor.cycle import CycleRunner, spread_window
@@ -48,7 +50,6 @@ from monitor.traffic import ZoneTraffic
 from monitor.usage import RadiusSnapshot, RadiusUsage
 from monitor.webconfig import WebGuard
 from monitor.writer import Batch, StoreWriter
-from monitor.zones import Zone, ZoneState
 from probes.engine import check_capacity, sockets_needed
 from store.db import Store, safe_url
 
@@ -149,9 +150,9 @@ class Daemon:
         self.scheduler.add_listener(self._on_job_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         self.server: MetricsServer | None = None
         self.radius: RadiusUsage | None = None
-        raw = self.config.raw
-        if raw is not None and raw.radius is not None and any(z.radius for z in self.config.zones):
-            self.radius = RadiusUsage(raw.radius, self.config.zones, self.config.timezone)
+        radius = self.config.radius
+        if radius is not None and any(z.radius for z in self.config.zones):
+            self.radius = RadiusUsage(radius, self.config.zones, self.config.timezone)
 
     def _on_web_reload(self, ok: bool) -> None:
         self.stats.web_config_ok = ok
@@ -186,8 +187,7 @@ class Daemon:
 
     @staticmethod
     def _security(config: cfg.Config) -> tuple[Policy, int]:
-        sec = config.raw.security if config.raw is not None else cfg.SecuritySettings()
-        return sec.policy(), sec.no_data_after
+        return config.security.policy(), config.security.no_data_after
 
     def ready(self) -> bool:
         intervals = {t.interval for t in self.config.targets}

@@ -17,7 +17,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor import config as cfg
+import config as cfg
 
 CYCLE_PREFIX = "cycle-"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from monitor.config import Maintenance
+from config import Maintenance
 
 
 def active_window(windows: Iterable[Maintenance], target: str, at: datetime) -> Maintenance | None:

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import config as cfg
 from domain.state import State, TargetState, Transition
 from domain.usage import UsageRow
-from monitor import config as cfg
+from domain.zone_state import ZoneState, ZoneStatus, ZoneTransition, observe
+from domain.zones import Zone
 from monitor.maintenance import active_window
 from monitor.traffic import Reading, ZoneTraffic
-from monitor.zones import Zone, ZoneState, ZoneStatus, ZoneTransition, observe
 from probes.radius import Usage
 from probes.result import ProbeResult
 from store.db import StateChange, StoredState, ZoneSample
@@ -118,7 +119,7 @@ class Observer:
     def _zones(self, interval: float, by_target: dict[str, ProbeResult], now: datetime, folded: Folded) -> None:
         """Fold the zones' check results of this cycle into zone states."""
         tz = self.config.timezone
-        watchdog = self.config.raw.zone_defaults.watchdog if self.config.raw else []
+        watchdog = self.config.watchdog
         last = [self.states[w].last for w in watchdog if w in self.states]
         watchdog_ok = all(r is None or r.success for r in last)
         for zone in self.config.zones:

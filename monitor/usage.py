@@ -26,11 +26,11 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from domain.usage import UsageRow
+from domain.zones import Zone
 from kernel.errors import short
-from kernel.month import Month
-from monitor.zones import Zone, day_bounds
+from kernel.month import Month, day_bounds
 
-__all__ = ["RadiusSnapshot", "RadiusUsage", "UsageRow", "day_bounds", "month_bounds"]
+__all__ = ["RadiusSnapshot", "RadiusUsage", "UsageRow", "month_bounds"]
 from probes.radius import RadiusReader, RadiusSettings, SessionRow, Usage, ZoneMatch, count_active, peak_of
 
 log = logging.getLogger(__name__)

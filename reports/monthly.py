@@ -16,7 +16,7 @@ from store.reader import Reader
 
 
 class ZoneInfoLike(Protocol):
-    """The inventory fields a report needs (monitor.zones.Zone has them)."""
+    """The inventory fields a report needs (domain.zones.Zone has them)."""
 
     @property
     def id(self) -> str: ...

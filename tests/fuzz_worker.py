@@ -15,8 +15,8 @@ import tempfile
 import traceback
 from pathlib import Path
 
+import config as cfg
 from kernel.errors import ConfigError
-from monitor import config as cfg
 
 
 class _Late(BaseException):

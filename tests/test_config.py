@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+import config as cfg
 from kernel.errors import ConfigError
-from monitor import config as cfg
 from monitor.cli import main
 from probes.icmp import IcmpSettings
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor import config as cfg
+import config as cfg
 from monitor.cycle import GRACE, CycleRunner
 from probes import REGISTRY, ProbeKind
 from probes import result as r

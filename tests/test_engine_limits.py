@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+import config as cfg
 from kernel.errors import ConfigError
-from monitor import config as cfg
 from monitor.cycle import spread_window
 from probes.engine import GRACE, RESERVED_FDS, spread_offset
 from tests.vigiaproc import ROOT

@@ -286,7 +286,7 @@ def test_expiry_thresholds_and_overrides(tmp_path: Path) -> None:
     assert [severity(d, default) for d in (45, 30, 20, 15, 10, 7, 1, -3)] == [
         None, "baja", "baja", "media", "media", "alta", "alta", "alta",
     ]  # fmt: skip
-    from monitor.config import parse
+    from config import parse
 
     path = tmp_path / "c.yml"
     path.write_text(
@@ -295,7 +295,7 @@ def test_expiry_thresholds_and_overrides(tmp_path: Path) -> None:
         "  findings:\n    tls_certificate_expiry: {control: A.5.9, mspi: Gestión de activos,"
         " strategy: {es: Renovar con la CA distrital.}}\n"
     )
-    sec = parse(str(path)).raw.security  # type: ignore[union-attr]
+    sec = parse(str(path)).security
     policy = sec.policy()
     assert [severity(d, policy) for d in (45, 15, 8)] == ["baja", "media", "alta"]
     ft = policy.type("tls_certificate_expiry")

@@ -67,7 +67,7 @@ def test_check_config_locates_every_bad_input_without_a_traceback(name: str, dat
 
 
 def test_merge_keys_work_as_yaml_defines_them(tmp_path: Path) -> None:
-    from monitor import config as cfg
+    import config as cfg
 
     path = tmp_path / "c.yml"
     path.write_text(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from monitor import config as cfg
+import config as cfg
 from monitor import jobs
 
 

@@ -6,8 +6,8 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import config as cfg
 from domain.state import State
-from monitor import config as cfg
 from monitor.maintenance import active_window
 from tests.vigiaproc import daemon_in_process
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import config as cfg
 from domain.state import State
-from monitor import config as cfg
 from monitor.observer import Observer
 from probes.result import ProbeResult
 

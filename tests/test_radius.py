@@ -226,7 +226,8 @@ def test_daemon_stores_and_exports_zone_usage(tmp_path: Path) -> None:
     """The daemon's RADIUS job: today's and this month's figures stored per zone and on /metrics."""
     import sqlite3
 
-    from monitor.usage import day_bounds, month_bounds
+    from kernel.month import day_bounds
+    from monitor.usage import month_bounds
     from tests.vigiaproc import daemon_in_process
 
     tz = __import__("zoneinfo").ZoneInfo("America/Bogota")
@@ -331,7 +332,7 @@ def test_rows_written_by_a_real_freeradius(kind: str, tmp_path: Path) -> None:
 def test_a_day_closes_with_its_final_figures(tmp_path: Path) -> None:
     """A session begun before midnight that stops after it: the first run of the new day writes the old day
     again with the stop's figures, then counts the new day from its own sessions."""
-    from monitor.config import parse
+    from config import parse
     from monitor.usage import RadiusUsage
 
     tz = __import__("zoneinfo").ZoneInfo("America/Bogota")
@@ -346,8 +347,8 @@ def test_a_day_closes_with_its_final_figures(tmp_path: Path) -> None:
             "zones:\n  - {id: ZD-01, name: Aduana, lat: 10.4, lon: -75.5, radius: {nas_ip_addresses: [10.213.1.2]}}\n",
             state_dir=str(tmp_path),
         )
-        assert config.raw is not None and config.raw.radius is not None
-        usage = RadiusUsage(config.raw.radius, config.zones, tz)
+        assert config.radius is not None
+        usage = RadiusUsage(config.radius, config.zones, tz)
         try:
             got = usage.run(day0 + timedelta(hours=23, minutes=50))
             assert got is not None

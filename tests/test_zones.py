@@ -7,19 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.zones import (
-    DEGRADED,
-    FAILED,
-    NO_DATA,
-    OK,
-    Zone,
-    ZoneState,
-    ZoneStatus,
-    ZoneThresholds,
-    observe,
-    parse_bandwidth,
-    parse_hours,
-)
+from domain.zone_state import DEGRADED, FAILED, NO_DATA, OK, ZoneState, ZoneStatus, observe
+from domain.zones import Zone, ZoneThresholds, parse_bandwidth, parse_hours
 from probes import result as r
 from probes.result import ProbeResult
 

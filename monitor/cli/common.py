@@ -7,9 +7,9 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+import config as cfg
 from kernel.errors import ConfigError
 from kernel.redact import RedactingFilter
-from monitor import config as cfg
 
 if TYPE_CHECKING:
     from continuity.plan import Plan

@@ -7,8 +7,8 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+import config as cfg
 from kernel.month import Month
-from monitor import config as cfg
 from monitor.cli.common import default_config, load_config, load_plan
 
 if TYPE_CHECKING:

@@ -7,8 +7,8 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+import config as cfg
 from kernel.month import Month
-from monitor import config as cfg
 from monitor.cli.common import default_config, load_config, load_plan
 
 if TYPE_CHECKING:
@@ -24,8 +24,7 @@ def _report_setup(conf: cfg.Config, output_dir: str | None) -> tuple[cfg.ReportS
 
     from reports.engine import Header
 
-    assert conf.raw is not None
-    rs = conf.raw.reports
+    rs = conf.reports
     out_dir = Path(output_dir or rs.directory or os.path.join(conf.state_dir, "reports"))
     out_dir.mkdir(parents=True, exist_ok=True)
     return rs, out_dir, Header(rs.entity, rs.office, rs.macroprocess, rs.process, rs.code, rs.version)
@@ -112,8 +111,7 @@ def _datacenter_security(
     from reports.datacenter import Inventory, Rules
     from reports.datacenter_security import render_month
 
-    assert conf.raw is not None
-    dc = conf.raw.datacenter
+    dc = conf.datacenter
     hosts = {}
     for t in conf.targets:
         if t.probe in ("host", "node"):
@@ -132,7 +130,7 @@ def _datacenter_security(
         hosts=hosts,
         services=services,
         rules=rules,
-        types=conf.raw.security.policy().types,
+        types=conf.security.policy().types,
         languages=languages,
         formats=[x for x in formats if x in ("html", "pdf")],
         header=header,
@@ -149,10 +147,7 @@ def cmd_report_plan(args: argparse.Namespace) -> int:
     if conf is None:
         return 1
     rs, out_dir, header = _report_setup(conf, args.output_dir)
-    assert conf.raw is not None
-    lines = [
-        plan_index.PlanLine(x.activity, x.product, x.target, x.responsible, x.evidence) for x in conf.raw.action_plan
-    ]
+    lines = [plan_index.PlanLine(x.activity, x.product, x.target, x.responsible, x.evidence) for x in conf.action_plan]
     runs = plan_index.load_runs(Path(conf.state_dir) / "drills" / "journal.jsonl")
     for lang in [args.lang] if args.lang else list(rs.languages):
         path = out_dir / f"plan-{args.year}.{lang}.html"

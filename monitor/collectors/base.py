@@ -13,15 +13,16 @@ from typing import Protocol
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
+from config import Target
 from continuity.plan import Plan
 from continuity.status import DrillStatus
 from domain.findings import Finding
 from domain.state import TargetState
-from monitor.config import Target
+from domain.zone_state import ZoneState
+from domain.zones import Zone
 from monitor.stats import DaemonStats
 from monitor.traffic import ZoneTraffic
 from monitor.usage import RadiusSnapshot
-from monitor.zones import Zone, ZoneState
 
 PREFIX = "vigia_"
 

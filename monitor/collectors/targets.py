@@ -6,9 +6,9 @@ from collections.abc import Iterable, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 
+from config import Target
 from domain.state import State, TargetState
 from monitor.collectors.base import PREFIX, Concern, DaemonView
-from monitor.config import Target
 from probes import REGISTRY
 from probes.result import MetricSpec
 

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 
+from domain.zone_state import ZoneState, ZoneStatus
+from domain.zones import Zone
 from monitor.collectors.base import PREFIX, Concern
-from monitor.zones import Zone, ZoneState, ZoneStatus
 
 
 class ZoneCollector(Concern):

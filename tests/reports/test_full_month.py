@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
+import config as cfg
 from domain.usage import UsageRow
-from monitor import config as cfg
 from probes.operator_csv import OperatorMonth
 from probes.radius import Usage
 from reports.engine import Header, html_to_pdf

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pypdf import PdfReader
 
-from monitor import config as cfg
+import config as cfg
 from reports.engine import Header, html_to_pdf
 from reports.monthly import month_figures
 from reports.monthly_report import render

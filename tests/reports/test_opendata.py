@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
+import config as cfg
 from domain.usage import UsageRow
-from monitor import config as cfg
 from probes.operator_csv import OperatorMonth
 from probes.radius import Usage
 from reports.monthly import month_figures

@@ -1,0 +1,48 @@
+"""The configuration: the file's sections as strict models (config.sections), how a file is read
+and checked (config.parse, with config.targets, config.zones, config.windows), and the resolved
+view every other part reads (config.model). This module gathers the names they use."""
+
+from config.model import Config, Maintenance, Target
+from config.parse import check, parse
+from config.sections import (
+    ActionPlanLine,
+    ContinuitySettings,
+    DatacenterHost,
+    DatacenterRules,
+    DatacenterSettings,
+    Defaults,
+    FileSettings,
+    FindingOverride,
+    MaintenanceWindow,
+    ProbingSettings,
+    ReportSettings,
+    SecuritySettings,
+    StoreSettings,
+    TargetSettings,
+    WebSettings,
+)
+from config.targets import RESERVED_LABELS
+
+__all__ = [
+    "RESERVED_LABELS",
+    "ActionPlanLine",
+    "Config",
+    "ContinuitySettings",
+    "DatacenterHost",
+    "DatacenterRules",
+    "DatacenterSettings",
+    "Defaults",
+    "FileSettings",
+    "FindingOverride",
+    "Maintenance",
+    "MaintenanceWindow",
+    "ProbingSettings",
+    "ReportSettings",
+    "SecuritySettings",
+    "StoreSettings",
+    "Target",
+    "TargetSettings",
+    "WebSettings",
+    "check",
+    "parse",
+]

@@ -1,0 +1,133 @@
+"""Reading a configuration file: every problem collected (not just the first), each naming
+file, line, column and key path."""
+
+from __future__ import annotations
+
+import os
+import zoneinfo
+
+from pydantic import ValidationError
+
+from config.model import Config
+from config.sections import FileSettings, TargetSettings
+from config.targets import resolve_targets
+from config.windows import resolve_windows
+from config.zones import resolve_zones
+from kernel.errors import ConfigError, ConfigProblem
+from kernel.yamlsource import Document, load, pydantic_problems, without_echoes
+from probes.engine import sockets_needed
+
+
+def _beside(file: str, name: str | None) -> str | None:
+    """A path named in the configuration, relative to the configuration's own directory."""
+    if not name:
+        return None
+    return os.path.join(os.path.dirname(os.path.abspath(file)), name)
+
+
+def parse(file: str, text: str | None = None, *, state_dir: str | None = None) -> Config:
+    """Read and validate a configuration file; raise ConfigError listing every problem."""
+    doc = load(file, text)
+    if doc.problems and doc.data is None:
+        raise ConfigError(doc.problems)
+    problems = list(doc.problems)
+    if not isinstance(doc.data, dict):
+        problems.append(doc.problem((), "the file must be a mapping of settings"))
+        raise ConfigError(problems)
+    # Targets are validated one by one so that one bad target hides no other problem.
+    data = dict(doc.data)
+    items = data.pop("targets", [])
+    windows = data.pop("maintenance", [])
+    zone_items = data.pop("zones", [])
+    raw = FileSettings()
+    try:
+        raw = FileSettings.model_validate(data)
+    except ValidationError as exc:
+        problems += pydantic_problems(doc, exc, ())
+    entries: list[tuple[int, TargetSettings]] = []
+    if not isinstance(items, list):
+        problems.append(doc.problem(("targets",), "targets must be a list"))
+        items = []
+    for i, item in enumerate(items):
+        try:
+            entries.append((i, TargetSettings.model_validate(item)))
+        except ValidationError as exc:
+            problems += pydantic_problems(doc, exc, ("targets", i))
+    targets = resolve_targets(doc, raw, entries, problems)
+    zones = resolve_zones(doc, raw, zone_items, targets, problems)
+    known = {t.id for t in targets}
+    for host in raw.datacenter.hosts:
+        if host not in known:
+            problems.append(doc.problem(("datacenter", "hosts", host), f"no target {host!r} is configured", key=True))
+    try:
+        raw = raw.model_copy(update={"maintenance": FileSettings.model_validate({"maintenance": windows}).maintenance})
+        maintenance = resolve_windows(doc, raw, targets, zones, problems)
+    except ValidationError as exc:
+        problems += pydantic_problems(doc, exc, ())
+        maintenance = []
+    sockets = sockets_needed([(t.probe, t.settings) for t in targets])
+    if sockets > raw.probing.max_in_flight:
+        where = ("probing", "max_in_flight") if "probing" in data else ("targets",)
+        problems.append(
+            doc.problem(
+                where,
+                f"the {len(targets)} checks may hold {sockets} sockets at once (every peer hanging), more than "
+                f"probing.max_in_flight ({raw.probing.max_in_flight}): raise it, or some checks would wait "
+                "behind hung peers",
+            )
+        )
+    problems += _paths(doc, raw, state_dir)
+    if problems:
+        raise ConfigError(_sorted(without_echoes(doc, problems)))
+    return Config(
+        file=file,
+        timezone=zoneinfo.ZoneInfo(raw.timezone),
+        instance=raw.instance,
+        state_dir=state_dir or raw.state_dir or os.environ.get("STATE_DIRECTORY", "/var/lib/vigia"),
+        log_level=raw.log_level,
+        defaults=raw.defaults,
+        probing=raw.probing,
+        store=raw.store,
+        web=raw.web.model_copy(update={"config_file": _beside(file, raw.web.config_file)}),
+        targets=tuple(targets),
+        maintenance=tuple(maintenance),
+        zones=tuple(zones),
+        continuity_plan=_beside(file, raw.continuity.plan) if raw.continuity else None,
+        drills_paused=raw.continuity.paused if raw.continuity else False,
+        watchdog=tuple(raw.zone_defaults.watchdog),
+        radius=raw.radius,
+        security=raw.security,
+        reports=raw.reports,
+        datacenter=raw.datacenter,
+        action_plan=tuple(raw.action_plan),
+    )
+
+
+def _paths(doc: Document, raw: FileSettings, state_dir: str | None) -> list[ConfigProblem]:
+    """Paths the daemon will need, checked now rather than found broken at start."""
+    out = []
+    if raw.store.url_file:
+        try:
+            with open(raw.store.url_file, encoding="utf-8") as fh:
+                fh.read(1)
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            out.append(doc.problem(("store", "url_file"), f"cannot read {raw.store.url_file}: {why}"))
+    chosen = state_dir or raw.state_dir
+    if chosen and os.path.exists(chosen) and not os.path.isdir(chosen):
+        where = ("state_dir",) if raw.state_dir and not state_dir else ()
+        out.append(doc.problem(where, f"state_dir {chosen} exists and is not a directory"))
+    return out
+
+
+def _sorted(problems: list[ConfigProblem]) -> list[ConfigProblem]:
+    return sorted(problems, key=lambda p: (p.line or 0, p.column or 0, p.key))
+
+
+def check(file: str) -> list[ConfigProblem]:
+    """Every problem in ``file``; empty when it is valid."""
+    try:
+        parse(file)
+    except ConfigError as exc:
+        return exc.problems
+    return []

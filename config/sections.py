@@ -1,0 +1,268 @@
+"""The configuration file's sections, as strict models: what each key may hold.
+
+Probe settings models live next to their probes and zone models in domain.zones; the sections
+here compose them."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from dataclasses import replace
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from domain.findings import CATALOGUE, Policy
+from domain.zones import ZoneDefaults
+from kernel.model import Strict
+from kernel.units import Duration, Interval, parse_size
+from probes.engine import DEFAULT_MAX_IN_FLIGHT
+from probes.radius import RadiusSettings
+
+_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"
+
+
+class Defaults(Strict):
+    interval: Interval = 60.0
+    timeout: Duration = 10.0
+    packets: int = Field(default=3, ge=1, le=100)
+    failures_before_down: int = Field(default=3, ge=1, le=100)
+    successes_before_up: int = Field(default=1, ge=1, le=100)
+
+
+class ProbingSettings(Strict):
+    """How the probe engine spends sockets and spreads work (probes.engine)."""
+
+    max_in_flight: int = Field(
+        default=DEFAULT_MAX_IN_FLIGHT,
+        ge=1,
+        le=1_000_000,
+        description="sockets held by checks at once; every check must fit, so hanging peers never queue others",
+    )
+    spread: Duration | None = Field(
+        default=None,
+        description="window over which one interval's check starts are spread (default: a tenth of the "
+        "interval, at most 10s; never past interval - timeout)",
+    )
+
+
+class StoreSettings(Strict):
+    url: str | None = Field(default=None, description="SQLAlchemy URL without password")
+    url_file: str | None = Field(default=None, description="file holding the URL (may carry a password)")
+    url_env: str | None = Field(default=None, description="environment variable holding the URL")
+    raw_retention: Duration = 35 * 86400.0
+    rollup_retention: Duration | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _no_inline_password(cls, value: str | None) -> str | None:
+        if value and re.search(r"://[^/@]*:[^/@]*@", value):
+            raise ValueError("the URL carries a password: put it in url_file or url_env instead")
+        return value
+
+
+class ContinuitySettings(Strict):
+    plan: str = Field(min_length=1, description="the continuity plan file; relative to this file's folder")
+    paused: bool = Field(default=False, description="no scheduled drill runs while true")
+
+
+class FindingOverride(Strict):
+    """The office's own reading of one kind of finding; unset fields keep vigia's default."""
+
+    severity: Literal["alta", "media", "baja"] | None = None
+    control: str | None = Field(default=None, pattern=r"^A\.[5-8]\.\d{1,2}$", description="ISO/IEC 27001:2022 Annex A")
+    mspi: str | None = Field(default=None, min_length=1, description="MSPI domain")
+    title: dict[Literal["es", "en"], str] = Field(default_factory=dict)
+    strategy: dict[Literal["es", "en"], str] = Field(default_factory=dict)
+
+
+class SecuritySettings(Strict):
+    expiry_days: list[float] = Field(
+        default_factory=lambda: [30.0, 15.0, 7.0],
+        description="certificate expiry thresholds for baja, media, alta (days)",
+    )
+    no_data_after: int = Field(default=3, ge=1, le=1000, description="intervals without a result -> finding")
+    min_rsa_bits: int = Field(default=2048, ge=512)
+    min_ec_bits: int = Field(default=256, ge=160)
+    findings: dict[str, FindingOverride] = Field(default_factory=dict)
+
+    @field_validator("expiry_days")
+    @classmethod
+    def _descending(cls, value: list[float]) -> list[float]:
+        if len(value) != 3 or not value[0] > value[1] > value[2] >= 0:
+            raise ValueError("expiry_days must be three decreasing day counts: baja, media, alta (e.g. [30, 15, 7])")
+        return value
+
+    @field_validator("findings", mode="before")
+    @classmethod
+    def _known_kinds(cls, value: Any) -> Any:
+        unknown = sorted(set(value) - set(CATALOGUE)) if isinstance(value, dict) else []
+        if unknown:
+            raise ValueError(f"unknown finding kind {unknown[0]!r} (known: {', '.join(sorted(CATALOGUE))})")
+        return value
+
+    def policy(self) -> Policy:
+        types = dict(CATALOGUE)
+        for kind, o in self.findings.items():
+            base = types[kind]
+            types[kind] = replace(
+                base,
+                severity=o.severity or base.severity,
+                control=o.control or base.control,
+                mspi=o.mspi or base.mspi,
+                title={**base.title, **{str(k): v for k, v in o.title.items()}},
+                strategy={**base.strategy, **{str(k): v for k, v in o.strategy.items()}},
+            )
+        low, mid, high = self.expiry_days
+        return Policy(types, (low, mid, high), self.min_rsa_bits, self.min_ec_bits)
+
+
+def _bytes(value: Any) -> Any:
+    return parse_size(value, "B") if isinstance(value, str) else value
+
+
+def _bits(value: Any) -> Any:
+    return parse_size(value, "bit") if isinstance(value, str) else value
+
+
+class DatacenterHost(Strict):
+    """Capacity from the inventory, where node data does not tell it (or tells it wrong)."""
+
+    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
+    vcpus: int | None = Field(default=None, ge=1)
+    memory: Annotated[float | None, BeforeValidator(_bytes)] = Field(default=None, description="e.g. 64GiB")
+    disk: Annotated[float | None, BeforeValidator(_bytes)] = Field(default=None, description="e.g. 2TiB")
+    link: Annotated[float | None, BeforeValidator(_bits)] = Field(
+        default=None, description="network link capacity, e.g. 1Gbit"
+    )
+    role: str = ""
+
+
+class DatacenterRules(Strict):
+    underused_cpu_p95: float = Field(default=0.10, ge=0, le=1)
+    underused_memory_p95: float = Field(default=0.30, ge=0, le=1)
+    saturated_p95: float = Field(default=0.80, ge=0, le=1)
+    filesystem_warning_days: float = Field(default=90.0, gt=0)
+    availability_target: float = Field(default=0.995, ge=0, le=1)
+
+
+class DatacenterSettings(Strict):
+    hosts: dict[str, DatacenterHost] = Field(default_factory=dict, description="target id -> inventory")
+    rules: DatacenterRules = Field(default_factory=DatacenterRules)
+
+
+class ReportSettings(Strict):
+    """Header and destination of the reports (the office's document control)."""
+
+    directory: str | None = Field(default=None, description="where reports are written; STATE_DIR/reports if unset")
+    entity: str = "Alcaldía Distrital de Cartagena de Indias"
+    office: str = "Oficina Asesora de Informática"
+    macroprocess: str = "Gestión de TIC"
+    process: str = "Gestión de infraestructura tecnológica"
+    code: str = "GTIC-F-001"
+    version: str = "1"
+    contact: str = ""
+    incident_classes: dict[str, Literal["planned", "unplanned", "power", "isp", "monitoring fault"]] = Field(
+        default_factory=dict, description="outage reason code -> class in the report (default: unplanned)"
+    )
+    languages: list[Literal["es", "en"]] = Field(default_factory=lambda: ["es"])  # type: ignore[arg-type]
+    formats: list[Literal["html", "pdf", "csv"]] = Field(default_factory=lambda: ["html", "pdf", "csv"])  # type: ignore[arg-type]
+
+
+class ActionPlanLine(Strict):
+    activity: str = Field(min_length=1)
+    product: str = Field(min_length=1)
+    target: float = Field(ge=0)
+    responsible: str = ""
+    evidence: Literal[
+        "zones", "monthly_reports", "continuity_tests", "datacenter_report", "security_report", "open_data"
+    ]
+
+
+def _listen_port(value: str) -> str:
+    port = int(value.rsplit(":", 1)[1])
+    if not 0 <= port <= 65535:  # 0: any free port, as tests and ad-hoc runs use
+        raise ValueError(f"port {port} is not a TCP port (1-65535, or 0 for any free one)")
+    return value
+
+
+class WebSettings(Strict):
+    listen: Annotated[str, AfterValidator(_listen_port)] = Field(
+        default="127.0.0.1:9842", pattern=r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$"
+    )
+    config_file: str | None = Field(
+        default=None, description="TLS and basic auth in exporter-toolkit's format (as --web.config.file)"
+    )
+    max_connections: int = Field(
+        default=256, ge=1, le=10_000, description="connections served at once; more are closed and counted"
+    )
+
+
+def _timestamp(value: object) -> object:
+    """YAML gives a datetime for a bare timestamp and a string for a quoted one: take both."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not a date and time such as 2025-03-01 22:00:00") from None
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_timestamp)]
+
+
+class MaintenanceWindow(Strict):
+    id: str = Field(pattern=_ID)
+    targets: list[str] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list)
+    zones: list[str] = Field(default_factory=list)
+    cron: str | None = Field(default=None, description="crontab start times, in the configured timezone")
+    duration: Duration | None = None
+    start: Timestamp | None = None
+    end: Timestamp | None = None
+    reason: str = ""
+
+
+class TargetSettings(BaseModel):
+    """The keys every target has; the probe's own section is checked by its settings model."""
+
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+
+    id: str = Field(pattern=_ID)
+    probe: str
+    group: str = Field(default="datacenter", pattern=r"^[a-z][a-z0-9_]*$")
+    description: str = ""
+    labels: dict[str, str] = Field(default_factory=dict)
+    interval: Interval | None = None
+    timeout: Duration | None = None
+    failures_before_down: int | None = Field(default=None, ge=1, le=100)
+    successes_before_up: int | None = Field(default=None, ge=1, le=100)
+
+
+class FileSettings(Strict):
+    timezone: str = "America/Bogota"
+    instance: str = Field(default="vigia", pattern=_ID)
+    state_dir: str | None = None
+    log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    defaults: Defaults = Field(default_factory=Defaults)
+    probing: ProbingSettings = Field(default_factory=ProbingSettings)
+    zone_defaults: ZoneDefaults = Field(default_factory=ZoneDefaults)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    radius: RadiusSettings | None = None
+    continuity: ContinuitySettings | None = None
+    reports: ReportSettings = Field(default_factory=ReportSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    datacenter: DatacenterSettings = Field(default_factory=DatacenterSettings)
+    action_plan: list[ActionPlanLine] = Field(default_factory=list)
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (use an IANA name such as America/Bogota)") from None
+        return value

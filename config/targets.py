@@ -1,0 +1,107 @@
+"""Targets: each entry checked against its probe's settings model, from the registry."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import ValidationError
+
+from config.model import Target
+from config.sections import FileSettings, TargetSettings
+from kernel.errors import ConfigProblem
+from kernel.units import format_duration
+from kernel.yamlsource import SECRET_WORDS, Document, Path, pydantic_problems
+from probes import REGISTRY
+
+_LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+RESERVED_LABELS = frozenset({"target", "probe", "group", "reason", "state", "stat", "instance", "job", "zone", "check"})
+
+
+def _label_problems(doc: Document, t: TargetSettings, base: Path) -> list[ConfigProblem]:
+    out = []
+    for name in t.labels:
+        if not _LABEL.match(name) or name.startswith("__"):
+            out.append(doc.problem((*base, "labels", name), f"{name!r} is not a valid label name", key=True))
+        elif name in RESERVED_LABELS:
+            out.append(doc.problem((*base, "labels", name), f"label {name!r} is reserved by vigia", key=True))
+    return out
+
+
+def resolve_targets(
+    doc: Document,
+    raw: FileSettings,
+    entries: list[tuple[int, TargetSettings]],
+    problems: list[ConfigProblem],
+) -> list[Target]:
+    out: list[Target] = []
+    seen: dict[str, int] = {}
+    d = raw.defaults
+    for i, t in entries:
+        base: Path = ("targets", i)
+        if t.id in seen:
+            first_line = doc.where(("targets", seen[t.id], "id"))[0]
+            problems.append(doc.problem((*base, "id"), f"duplicate target id {t.id!r} (first at line {first_line})"))
+        else:
+            seen[t.id] = i
+        problems += _label_problems(doc, t, base)
+        kind = REGISTRY.get(t.probe)
+        extra = dict(t.model_extra or {})
+        if kind is None:
+            problems.append(
+                doc.problem((*base, "probe"), f"unknown probe kind {t.probe!r} (known: {', '.join(sorted(REGISTRY))})")
+            )
+            continue
+        for key in extra:
+            if key != kind.name:
+                msg = "unknown key"
+                if key in REGISTRY:
+                    msg += f": this target's probe is {kind.name!r}, so its settings go under '{kind.name}:'"
+                elif any(w in key.lower() for w in SECRET_WORDS):
+                    msg += ": secrets are never written inline, use a *_file or *_env key"
+                problems.append(doc.problem((*base, key), msg, key=True))
+        section = extra.get(kind.name, {})
+        if (
+            kind.name not in extra
+            and kind.settings.model_fields
+            and any(f.is_required() for f in kind.settings.model_fields.values())
+        ):
+            problems.append(
+                doc.problem((*base, kind.name), f"missing required key (settings of the {kind.name} probe)", key=True)
+            )
+            continue
+        try:
+            settings = kind.settings.model_validate(section if section is not None else {})
+        except ValidationError as exc:
+            problems += pydantic_problems(doc, exc, (*base, kind.name))
+            continue
+        interval = t.interval if t.interval is not None else d.interval
+        timeout = t.timeout if t.timeout is not None else d.timeout
+        if interval <= 0:
+            problems.append(doc.problem((*base, "interval"), "interval must be positive"))
+        if timeout >= interval:
+            where = (*base, "timeout") if t.timeout is not None else ("defaults", "timeout")
+            problems.append(
+                doc.problem(
+                    where,
+                    f"timeout ({format_duration(timeout)}) must be shorter than the interval "
+                    f"({format_duration(interval)}) of target {t.id!r}",
+                )
+            )
+        out.append(
+            Target(
+                id=t.id,
+                probe=kind.name,
+                group=t.group,
+                labels=dict(t.labels),
+                description=t.description,
+                interval=interval,
+                timeout=timeout,
+                failures_before_down=t.failures_before_down or d.failures_before_down,
+                successes_before_up=t.successes_before_up or d.successes_before_up,
+                packets=getattr(settings, "packets", None) or d.packets,
+                settings=settings,
+            )
+        )
+    if raw.defaults.timeout >= raw.defaults.interval:
+        problems.append(doc.problem(("defaults", "timeout"), "timeout must be shorter than interval"))
+    return out

@@ -1,0 +1,64 @@
+"""Maintenance windows: recurring (cron + duration) or one-off (start + end), resolved to the
+targets they cover."""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import datetime
+
+from apscheduler.triggers.cron import CronTrigger
+
+from config.model import Maintenance, Target
+from config.sections import FileSettings
+from domain.zones import Zone
+from kernel.errors import ConfigProblem
+from kernel.yamlsource import Document, Path
+
+
+def resolve_windows(
+    doc: Document, raw: FileSettings, targets: list[Target], zones: list[Zone], problems: list[ConfigProblem]
+) -> list[Maintenance]:
+    out = []
+    zone_ids = {z.id for z in zones}
+    ids = {t.id for t in targets}
+    groups = {t.group for t in targets}
+    tz = zoneinfo.ZoneInfo(raw.timezone)
+    for i, w in enumerate(raw.maintenance):
+        base: Path = ("maintenance", i)
+        for j, tid in enumerate(w.targets):
+            if tid not in ids:
+                problems.append(doc.problem((*base, "targets", j), f"unknown target {tid!r}"))
+        for j, g in enumerate(w.groups):
+            if g not in groups:
+                problems.append(doc.problem((*base, "groups", j), f"no target is in group {g!r}"))
+        for j, zid in enumerate(w.zones):
+            if zid not in zone_ids:
+                problems.append(doc.problem((*base, "zones", j), f"unknown zone {zid!r}"))
+        if not w.targets and not w.groups and not w.zones:
+            problems.append(doc.problem(base, "a maintenance window needs 'targets', 'groups' or 'zones'"))
+        trigger = None
+        if w.cron is not None:
+            if w.duration is None or w.start is not None or w.end is not None:
+                problems.append(doc.problem(base, "a recurring window takes 'cron' and 'duration' (not start/end)"))
+            try:
+                trigger = CronTrigger.from_crontab(w.cron, timezone=tz)
+            except ValueError as exc:
+                problems.append(doc.problem((*base, "cron"), f"invalid crontab expression: {exc}"))
+        elif w.start is None or w.end is None:
+            problems.append(doc.problem(base, "a window takes either 'cron' + 'duration' or 'start' + 'end'"))
+        elif w.end <= w.start:
+            problems.append(doc.problem((*base, "end"), "end must be after start"))
+        members = set(w.targets) | {t.id for t in targets if t.group in w.groups}
+        # A zone in a window takes its checks with it; group "zones" covers every zone.
+        covered = set(w.zones) | (zone_ids if "zones" in w.groups else set())
+        members |= covered | {t.id for t in targets if t.labels.get("zone") in covered}
+        start = _aware(w.start, tz)
+        end = _aware(w.end, tz)
+        out.append(Maintenance(w.id, frozenset(members), w.reason, trigger, w.duration or 0.0, start, end))
+    return out
+
+
+def _aware(value: datetime | None, tz: zoneinfo.ZoneInfo) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=tz)

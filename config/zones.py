@@ -1,0 +1,138 @@
+"""Zones: each zone's entry checked, its checks made targets of group "zones"."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from config.model import Target
+from config.sections import FileSettings
+from domain.zones import (
+    CHECKS,
+    Zone,
+    ZoneDefaults,
+    ZoneSettings,
+    ZoneThresholds,
+    parse_bandwidth,
+    parse_hours,
+    zone_checks,
+)
+from kernel.errors import ConfigProblem
+from kernel.yamlsource import Document, Path, pydantic_problems
+from probes import REGISTRY
+from probes.settings import Settings
+
+
+def resolve_zones(
+    doc: Document, raw: FileSettings, items: object, targets: list[Target], problems: list[ConfigProblem]
+) -> list[Zone]:
+    """Validate the zones and append each zone's checks to ``targets`` (group "zones")."""
+    if not isinstance(items, list):
+        problems.append(doc.problem(("zones",), "zones must be a list"))
+        return []
+    zd, d = raw.zone_defaults, raw.defaults
+    known = {t.id: t for t in targets}
+    for j, wid in enumerate(zd.watchdog):
+        if wid not in known:
+            problems.append(doc.problem(("zone_defaults", "watchdog", j), f"unknown target {wid!r}"))
+    interval = zd.interval or d.interval
+    timeout = zd.timeout or d.timeout
+    out: list[Zone] = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(items):
+        base: Path = ("zones", i)
+        try:
+            z = ZoneSettings.model_validate(item)
+        except ValidationError as exc:
+            problems += pydantic_problems(doc, exc, base)
+            continue
+        if z.id in seen:
+            first = doc.where(("zones", seen[z.id], "id"))[0]
+            problems.append(doc.problem((*base, "id"), f"duplicate zone id {z.id!r} (first at line {first})"))
+            continue
+        seen[z.id] = i
+        if timeout >= interval:
+            problems.append(doc.problem(("zone_defaults", "timeout"), "timeout must be shorter than the interval"))
+        thresholds = z.thresholds or zd.thresholds
+        checks: dict[str, str] = {}
+        usage: dict[str, str] = {}
+        for check, probe, settings in _zone_check_settings(doc, z, zd, thresholds, base, problems):
+            tid = f"{z.id}:{check}"
+            if tid in known:
+                problems.append(doc.problem((*base, "id"), f"target id {tid!r} (made for this zone) already exists"))
+                continue
+            (checks if check in CHECKS else usage)[check] = tid
+            known[tid] = Target(
+                id=tid,
+                probe=probe,
+                group="zones",
+                labels={"zone": z.id},
+                description=f"{z.name} ({check})",
+                interval=interval,
+                timeout=timeout,
+                failures_before_down=zd.failures_before_down or d.failures_before_down,
+                successes_before_up=zd.successes_before_up or d.successes_before_up,
+                packets=getattr(settings, "packets", None) or d.packets,
+                settings=settings,
+            )
+            targets.append(known[tid])
+        out.append(_zone(z, raw, thresholds, checks, usage, interval))
+    return out
+
+
+def _zone_check_settings(
+    doc: Document,
+    z: ZoneSettings,
+    zd: ZoneDefaults,
+    thresholds: ZoneThresholds,
+    base: Path,
+    problems: list[ConfigProblem],
+) -> list[tuple[str, str, Settings]]:
+    """(check, probe kind, settings) for each check the zone asks for, each validated by its probe's
+    own settings model (from the registry)."""
+    specs, wrong = zone_checks(z, zd, thresholds)
+    problems += [doc.problem((*base, key), message) for key, message in wrong]
+    out: list[tuple[str, str, Settings]] = []
+    for spec in specs:
+        kind = REGISTRY.get(spec.probe)
+        if kind is None:
+            problems.append(doc.problem((*base, spec.key), f"the {spec.probe} probe is not available in this build"))
+            continue
+        try:
+            out.append((spec.check, spec.probe, kind.settings.model_validate(spec.settings)))
+        except ValidationError as exc:
+            problems += pydantic_problems(doc, exc, (*base, spec.key))
+    return out
+
+
+def _zone(
+    z: ZoneSettings,
+    raw: FileSettings,
+    thresholds: ZoneThresholds,
+    checks: dict[str, str],
+    usage: dict[str, str],
+    interval: float,
+) -> Zone:
+    zd, d = raw.zone_defaults, raw.defaults
+    hours_text = z.hours or zd.hours
+    return Zone(
+        id=z.id,
+        name=z.name,
+        barrio=z.barrio,
+        ucg=z.ucg,
+        localidad=z.localidad,
+        area=z.area,
+        lat=z.lat,
+        lon=z.lon,
+        hours=parse_hours(hours_text),
+        hours_text=hours_text,
+        sla_target=z.sla_target if z.sla_target is not None else zd.sla_target,
+        bandwidth_bps=parse_bandwidth(z.bandwidth) if z.bandwidth else None,
+        aliases=tuple(z.aliases),
+        thresholds=thresholds,
+        checks=checks,
+        usage=usage,
+        radius=z.radius,
+        failures_before_down=zd.failures_before_down or d.failures_before_down,
+        successes_before_up=zd.successes_before_up or d.successes_before_up,
+        interval=interval,
+    )

@@ -1,0 +1,187 @@
+"""The Zonas Digitales as configured: inventory, operating hours, thresholds, and the checks a
+zone's settings ask for (gateway, portal, DNS, SNMP). How the checks' results fold into a zone
+state is in domain.zone_state."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, field_validator
+
+from kernel.model import Strict
+from kernel.units import Duration, Interval, parse_size
+from probes.settings import Regex
+
+_HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+CHECKS = ("gateway", "portal", "dns")
+
+
+def parse_hours(value: str) -> tuple[time, time] | None:
+    """ "06:00-22:00" -> (06:00, 22:00); "00:00-24:00" -> None (always open)."""
+    m = _HOURS.match(value)
+    if not m:
+        raise ValueError(f"hours must look like '06:00-22:00', not {value!r}")
+    h1, m1, h2, m2 = (int(g) for g in m.groups())
+    if h1 > 23 or m1 > 59 or h2 > 24 or m2 > 59 or (h2 == 24 and m2 != 0):
+        raise ValueError(f"{value!r} is not a valid time range")
+    if (h1, m1) == (0, 0) and (h2, m2) == (24, 0):
+        return None
+    if (h1, m1) == (h2 % 24, m2):
+        raise ValueError(f"{value!r} is empty: use '00:00-24:00' for always open")
+    return time(h1, m1), time(h2 % 24, m2)
+
+
+def parse_bandwidth(value: str) -> float:
+    """'100Mbps' -> bits per second."""
+    return parse_size(value, "bps")
+
+
+class ZoneThresholds(Strict):
+    down_loss_ratio: float = Field(default=0.5, ge=0.0, lt=1.0, description="gateway loss above this fails the zone")
+    degraded_loss_ratio: float = Field(default=0.05, ge=0.0, lt=1.0)
+    degraded_rtt: Duration = 0.15
+
+
+class ZoneDns(Strict):
+    server: str | None = Field(default=None, description="the zone's resolver; the zone's gateway if unset")
+    name: str = Field(min_length=1)
+    type: str = "A"
+    expect_answers: list[str] = Field(default_factory=list)
+
+
+class ZoneRadius(Strict):
+    """How accounting rows are attributed to this zone."""
+
+    nas_ip_addresses: list[str] = Field(default_factory=list)
+    called_station_id: Regex | None = Field(default=None, description="regex on Called-Station-Id (AP MAC:SSID)")
+
+
+class ZoneSettings(Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$")
+    name: str = Field(min_length=1)
+    barrio: str = ""
+    ucg: int | None = Field(default=None, ge=1, le=99)
+    localidad: str = ""
+    area: Literal["urbana", "rural"] = "urbana"
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    hours: str | None = None
+    sla_target: float | None = Field(default=None, gt=0.0, le=1.0, description="availability target, ratio 0-1")
+    bandwidth: str | None = None
+    aliases: list[str] = Field(default_factory=list)
+    gateway: str | None = None
+    portal_url: str | None = None
+    dns: ZoneDns | None = None
+    snmp: dict[str, object] | None = None
+    radius: ZoneRadius | None = None
+    thresholds: ZoneThresholds | None = None
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_hours(value)
+        return value
+
+    @field_validator("bandwidth")
+    @classmethod
+    def _bandwidth(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_bandwidth(value)
+        return value
+
+
+class ZoneDefaults(Strict):
+    hours: str = "00:00-24:00"
+    sla_target: float | None = Field(default=None, gt=0.0, le=1.0)
+    thresholds: ZoneThresholds = Field(default_factory=ZoneThresholds)
+    interval: Interval | None = None
+    timeout: Duration | None = None
+    packets: int | None = Field(default=None, ge=1, le=100, description="gateway echo requests per cycle")
+    failures_before_down: int | None = Field(default=None, ge=1, le=100)
+    successes_before_up: int | None = Field(default=None, ge=1, le=100)
+    watchdog: list[str] = Field(
+        default_factory=list,
+        description="target ids of vigia's own uplink: while any is down, zone failures are no_data",
+    )
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        parse_hours(value)
+        return value
+
+
+@dataclass(frozen=True)
+class Zone:
+    """A zone with defaults applied; ``checks`` maps check name -> target id."""
+
+    id: str
+    name: str
+    barrio: str
+    ucg: int | None
+    localidad: str
+    area: str
+    lat: float
+    lon: float
+    hours: tuple[time, time] | None
+    hours_text: str
+    sla_target: float | None
+    bandwidth_bps: float | None
+    aliases: tuple[str, ...]
+    thresholds: ZoneThresholds
+    checks: dict[str, str]
+    usage: dict[str, str]
+    radius: ZoneRadius | None
+    failures_before_down: int
+    successes_before_up: int
+    interval: float
+
+    def in_hours(self, at: datetime, tz: ZoneInfo) -> bool:
+        if self.hours is None:
+            return True
+        local = at.astimezone(tz).time()
+        start, end = self.hours
+        if start < end:
+            return start <= local < end
+        return local >= start or local < end  # overnight, e.g. 18:00-02:00
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One check a zone asks for: the probe kind that runs it, that probe's settings (validated by
+    the probe's own model, from the registry) and the key of the zone's entry they come from."""
+
+    check: str
+    probe: str
+    settings: Mapping[str, object]
+    key: str
+
+
+def zone_checks(
+    z: ZoneSettings, defaults: ZoneDefaults, thresholds: ZoneThresholds
+) -> tuple[list[CheckSpec], list[tuple[str, str]]]:
+    """The checks a zone's settings ask for (gateway, portal, dns, snmp), and (key, problem) for
+    what cannot be a check."""
+    specs: list[CheckSpec] = []
+    problems: list[tuple[str, str]] = []
+    if z.gateway:
+        icmp = {"address": z.gateway, "packets": defaults.packets, "max_loss_ratio": thresholds.down_loss_ratio}
+        specs.append(CheckSpec("gateway", "icmp", icmp, "gateway"))
+    if z.portal_url:
+        specs.append(CheckSpec("portal", "http", {"url": z.portal_url}, "portal_url"))
+    if z.dns:
+        server = z.dns.server or z.gateway
+        if not server:
+            problems.append(("dns", "dns needs 'server' when the zone has no gateway"))
+        else:
+            dns = {"server": server, "name": z.dns.name, "type": z.dns.type, "expect_answers": z.dns.expect_answers}
+            specs.append(CheckSpec("dns", "dns", dns, "dns"))
+    if z.snmp is not None:
+        specs.append(CheckSpec("snmp", "snmp", dict(z.snmp), "snmp"))
+    return specs, problems
