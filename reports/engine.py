@@ -25,20 +25,30 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
 from babel.support import NullTranslations, Translations
 
+from config.sections import ReportSettings
+
 HERE = Path(__file__).parent
 LOCALES = {"es": "es_CO", "en": "en"}
 
 
+_SETTINGS = ReportSettings()
+
+
 @dataclass(frozen=True)
 class Header:
-    """The document header the office's quality system asks for (configurable)."""
+    """The document header the office's quality system asks for (configurable: reports.* in the
+    configuration, whose defaults are these)."""
 
-    entity: str = "Alcaldía Distrital de Cartagena de Indias"
-    office: str = "Oficina Asesora de Informática"
-    macroprocess: str = "Gestión de TIC"
-    process: str = "Gestión de infraestructura tecnológica"
-    code: str = "GTIC-F-001"
-    version: str = "1"
+    entity: str = _SETTINGS.entity
+    office: str = _SETTINGS.office
+    macroprocess: str = _SETTINGS.macroprocess
+    process: str = _SETTINGS.process
+    code: str = _SETTINGS.code
+    version: str = _SETTINGS.version
+
+    @classmethod
+    def of(cls, rs: ReportSettings) -> Header:
+        return cls(rs.entity, rs.office, rs.macroprocess, rs.process, rs.code, rs.version)
 
 
 @functools.lru_cache(maxsize=4)

@@ -27,7 +27,7 @@ def _report_setup(conf: cfg.Config, output_dir: str | None) -> tuple[cfg.ReportS
     rs = conf.reports
     out_dir = Path(output_dir or rs.directory or os.path.join(conf.state_dir, "reports"))
     out_dir.mkdir(parents=True, exist_ok=True)
-    return rs, out_dir, Header(rs.entity, rs.office, rs.macroprocess, rs.process, rs.code, rs.version)
+    return rs, out_dir, Header.of(rs)
 
 
 def cmd_report_month(args: argparse.Namespace) -> int:
