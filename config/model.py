@@ -3,6 +3,7 @@ command line and the reports read."""
 
 from __future__ import annotations
 
+import os
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +21,7 @@ from config.sections import (
     WebSettings,
 )
 from domain.zones import Zone
+from kernel.errors import StoreError
 from probes.radius import RadiusSettings
 from probes.settings import Settings
 
@@ -74,6 +76,26 @@ class Config:
     reports: ReportSettings = field(default_factory=ReportSettings)
     datacenter: DatacenterSettings = field(default_factory=DatacenterSettings)
     action_plan: tuple[ActionPlanLine, ...] = ()
+
+    def store_url(self) -> str:
+        """The store URL from the file, a file it names or the environment; SQLite in the state
+        directory by default. StoreError when the file or variable named cannot give one."""
+        s = self.store
+        if s.url_file:
+            try:
+                with open(s.url_file, encoding="utf-8") as fh:
+                    return fh.read().strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                why = getattr(exc, "strerror", None) or exc
+                raise StoreError(f"cannot read store.url_file {s.url_file}: {why}") from None
+        if s.url_env:
+            value = os.environ.get(s.url_env)
+            if not value:
+                raise StoreError(f"store.url_env names {s.url_env!r}, which is not set")
+            return value
+        if s.url:
+            return s.url
+        return "sqlite:///" + os.path.abspath(os.path.join(self.state_dir, "vigia.db"))
 
     def target(self, target_id: str) -> Target:
         for t in self.targets:

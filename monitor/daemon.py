@@ -17,7 +17,6 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor as APSThreadPool
@@ -28,19 +27,18 @@ from apscheduler.schedulers.background import BackgroundScheduler
 import config as cfg
 from continuity import plan as continuity_plan
 from continuity import schedule as drill_schedule
-from continuity.journal import Journal
 from continuity.plan import Plan
-from continuity.runner import Runner
-from continuity.status import DrillStatus, drill_status, service_status
+from continuity.status import DrillStatus
 from domain.findings import Finding, Policy
 from domain.state import TargetState
 from domain.zone_state import ZoneState
 from domain.zones import Zone
-from kernel.errors import ConfigError, ProbeSetupError, StoreError, VigiaError
+from kernel.errors import ConfigError, ProbeSetupError, VigiaError
+from kernel.month import Month
 from monitor import jobs
 from monitor.audit import Audit
 from monitor.cycle import CycleRunner, spread_window
-from monitor.filestamp import Stamp, stamp
+from monitor.drillwatch import DrillWatch
 from monitor.httpserver import MetricsServer
 from monitor.metrics import Exposition
 from monitor.observer import Observer
@@ -48,6 +46,7 @@ from monitor.sdnotify import Notifier
 from monitor.stats import CycleStats, DaemonStats
 from monitor.traffic import ZoneTraffic
 from monitor.usage import RadiusSnapshot, RadiusUsage
+from monitor.version import vigia_version
 from monitor.webconfig import WebGuard
 from monitor.writer import Batch, StoreWriter
 from probes.engine import check_capacity, sockets_needed
@@ -61,33 +60,6 @@ def _first_error(exc: ValueError) -> str:
     if callable(errors):
         return str(errors()[0]["msg"]).removeprefix("Value error, ")
     return str(exc)
-
-
-def vigia_version() -> str:
-    try:
-        return version("vigia-ops")
-    except PackageNotFoundError:
-        return "0+unknown"
-
-
-def store_url(config: cfg.Config) -> str:
-    """The store URL from config, file or environment; SQLite in the state directory by default."""
-    s = config.store
-    if s.url_file:
-        try:
-            with open(s.url_file, encoding="utf-8") as fh:
-                return fh.read().strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            why = getattr(exc, "strerror", None) or exc
-            raise StoreError(f"cannot read store.url_file {s.url_file}: {why}") from None
-    if s.url_env:
-        value = os.environ.get(s.url_env)
-        if not value:
-            raise StoreError(f"store.url_env names {s.url_env!r}, which is not set")
-        return value
-    if s.url:
-        return s.url
-    return "sqlite:///" + os.path.abspath(os.path.join(config.state_dir, "vigia.db"))
 
 
 class Daemon:
@@ -121,7 +93,7 @@ class Daemon:
         self.runner = CycleRunner(max_in_flight=self.config.probing.max_in_flight)
         self.stats.probe_max_in_flight = self.config.probing.max_in_flight
         self.exposition = Exposition(self)
-        self.store = Store(store_url(self.config), self.config.instance)
+        self.store = Store(self.config.store_url(), self.config.instance)
         self.writer = StoreWriter(self.store, self.stats)
         self.scheduler = BackgroundScheduler(
             timezone=self.config.timezone,
@@ -137,16 +109,16 @@ class Daemon:
         )
         self.audit = Audit(*self._security(self.config))
         self._running_since = time.time()
-        self.runner_drills: Runner | None = None
-        self.drill_status: dict[str, DrillStatus] = {}
-        self._journal_seen: Stamp | None = None
+        self.drills: DrillWatch | None = None
         if self.config.continuity_plan is not None:
-            plan = continuity_plan.parse(self.config.continuity_plan)
-            self.runner_drills = Runner(
-                plan, Journal(os.path.join(self.config.state_dir, "drills")), probe_engine=self.runner.engine
+            self.drills = DrillWatch(
+                continuity_plan.parse(self.config.continuity_plan),
+                self.config.state_dir,
+                paused=self.config.drills_paused,
+                engine=self.runner.engine,
+                stats=self.stats,
+                on_change=self.exposition.refresh,
             )
-            self.runner_drills.paused = self.config.drills_paused
-            self.runner_drills.on_record = self._on_drill_record
         self.scheduler.add_listener(self._on_job_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         self.server: MetricsServer | None = None
         self.radius: RadiusUsage | None = None
@@ -225,8 +197,8 @@ class Daemon:
         log.info("serving /metrics on %s%s", self._metrics_url(), auth)
         self._schedule()
         self.scheduler.start(paused=True)
-        if self.runner_drills is not None:
-            self._start_drills(self.runner_drills)
+        if self.drills is not None:
+            self.drills.start(self.scheduler)
         self.scheduler.resume()
         self.notifier.ready(self._status_line())
 
@@ -326,47 +298,31 @@ class Daemon:
         self.exposition.refresh()
 
     def _month_close_job(self) -> None:
-        """Close the previous month in a child process: report rendering (matplotlib, WeasyPrint) is
-        heavy, and its memory should not stay with the long-running daemon."""
-        local = datetime.now(UTC).astimezone(self.config.timezone)
-        year, month = (local.year, local.month - 1) if local.month > 1 else (local.year - 1, 12)
-        argv = [
-            sys.executable,
-            "-m",
-            "monitor",
-            "report",
-            "month",
-            "--config",
-            self.config_path,
-            "--month",
-            f"{year:04d}-{month:02d}",
-            "--state-dir",
-            self.config.state_dir,
-        ]
+        """Close the previous month in a child process (monitor.monthclose): report rendering
+        (matplotlib, WeasyPrint) is heavy, and its memory should not stay with the daemon."""
+        month = Month.of(datetime.now(UTC), self.config.timezone).previous()
+        argv = [sys.executable, "-m", "monitor.monthclose", "--config", self.config_path, "--month", str(month)]
+        argv += ["--state-dir", self.config.state_dir]
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=3600, check=False)
         except subprocess.TimeoutExpired:
             self.stats.month_close_errors += 1
-            log.error("month close %04d-%02d did not finish within an hour", year, month)
+            log.error("month close %s did not finish within an hour", month)
             return
         if done.returncode == 0:
             self.stats.month_close_ok_at = time.time()
-            log.info("month %04d-%02d closed: %d files", year, month, len(done.stdout.split()))
+            log.info("month %s closed: %d files", month, len(done.stdout.split()))
         else:
             self.stats.month_close_errors += 1
-            log.error("month close %04d-%02d failed: %s", year, month, (done.stderr or done.stdout)[-500:])
+            log.error("month close %s failed: %s", month, (done.stderr or done.stdout)[-500:])
         self.exposition.refresh()
 
     def _audit_job(self) -> None:
         now = time.time()
         drills: dict[str, str] | None = None
         overdue: dict[str, bool] | None = None
-        runner = self.runner_drills
-        if runner is not None:
-            self._refresh_drill_status_if_changed()
-            statuses = self.drill_status
-            drills = {d: (statuses[d].last_verdict if d in statuses else "") for d in runner.plan.drills}
-            overdue = {s.service: s.overdue for s in service_status(runner.plan, statuses, now).values()}
+        if self.drills is not None:
+            drills, overdue = self.drills.audit_view(now)
         with self._lock:
             targets, states = self.config.targets, dict(self.states)
         found = self.audit.sweep(now, targets, states, self._running_since, drills, overdue)
@@ -385,73 +341,16 @@ class Daemon:
 
         self.writer.run_in_writer("rollup", work)
 
-    def _start_drills(self, runner: Runner) -> None:
-        """Recover interrupted runs, reconcile stored schedules, then let the scheduler go."""
-        if not runner.journal.repair():
-            log.warning("the drill journal %s is not writable: a torn last line stays", runner.journal.file)
-        self._refresh_drill_status()
-        if runner.journal.unfinished():
-            self.scheduler.add_job(runner.recover, id="drill-recovery", name="roll back interrupted drills")
-        drill_schedule.install(runner)
-        done = drill_schedule.reconcile(
-            self.scheduler,
-            runner,
-            catch_up=lambda drill_id, due: self.scheduler.add_job(
-                runner.run,
-                args=[drill_id],
-                kwargs={"trigger": "catch-up", "scheduled_for": due.timestamp()},
-                id=f"catch-up:{drill_id}",
-                name=f"catch up drill {drill_id}",
-                replace_existing=True,
-            ),
-        )
-        log.info(
-            "drills: %d scheduled, %d new, %d removed, %d missed while down, %d caught up",
-            len(runner.plan.triggers),
-            len(done.added),
-            len(done.removed),
-            len(done.missed),
-            len(done.caught_up),
-        )
-
-    def _on_drill_record(self, _record: object) -> None:
-        self._refresh_drill_status()
-        self.exposition.refresh()
-
-    def _refresh_drill_status(self) -> None:
-        # Drill status is one concern among many: whatever breaks in it (a journal an editor
-        # mangled, a disk error) is logged and counted, and never stops probe cycles or metrics.
-        runner = self.runner_drills
-        if runner is None:
-            return
-        try:
-            self.drill_status = drill_status(runner.plan, list(runner.journal.runs()))
-        except Exception as exc:
-            self.stats.drill_status_errors += 1
-            log.error("cannot read the drill journal %s (drill metrics keep their last values): %s",
-                      runner.journal.file, exc)  # fmt: skip
-        self._journal_seen = stamp(runner.journal.file)
-
-    def _refresh_drill_status_if_changed(self) -> None:
-        # Manual runs (`vigia drill run`) append to the journal from another process.
-        runner = self.runner_drills
-        if runner is not None and stamp(runner.journal.file) != self._journal_seen:
-            self._refresh_drill_status()
-
     def current_drills(self) -> tuple[Plan | None, dict[str, DrillStatus]]:
-        return (self.runner_drills.plan if self.runner_drills else None), self.drill_status
+        if self.drills is None:
+            return None, {}
+        return self.drills.runner.plan, self.drills.status
 
     def _on_job_event(self, event: JobExecutionEvent) -> None:
         job_id = str(event.job_id)
-        runner = self.runner_drills
-        if job_id.startswith(drill_schedule.JOB_PREFIX) and runner is not None and event.code == EVENT_JOB_MISSED:
-            drill_id = job_id.removeprefix(drill_schedule.JOB_PREFIX)
-            if drill_id in runner.plan.drills:
-                runner.record_missed(
-                    drill_id,
-                    event.scheduled_run_time.timestamp(),
-                    "the scheduler could not start it within its misfire grace",
-                )
+        if job_id.startswith(drill_schedule.JOB_PREFIX):
+            if self.drills is not None and event.code == EVENT_JOB_MISSED:
+                self.drills.missed(job_id, event.scheduled_run_time.timestamp())
             return
         if not job_id.startswith(jobs.CYCLE_PREFIX):
             return
@@ -491,7 +390,8 @@ class Daemon:
         if outcome.duration > interval:
             c.overruns += 1
         self._first_cycle_done.add(interval)
-        self._refresh_drill_status_if_changed()
+        if self.drills is not None:
+            self.drills.refresh_if_changed()
         self.exposition.refresh()
 
     def reload(self) -> bool:
@@ -519,7 +419,7 @@ class Daemon:
         if new.probing.max_in_flight != self.config.probing.max_in_flight:
             log.warning("probing.max_in_flight changes take effect after a restart")
         new_plan = None
-        if new.continuity_plan is not None and self.runner_drills is not None:
+        if new.continuity_plan is not None and self.drills is not None:
             try:
                 new_plan = continuity_plan.parse(new.continuity_plan)
             except ConfigError as exc:
@@ -538,11 +438,8 @@ class Daemon:
             if job.id.startswith(jobs.CYCLE_PREFIX):
                 job.remove()
         self._schedule()
-        if new_plan is not None and self.runner_drills is not None:
-            self.runner_drills.plan = new_plan
-            self.runner_drills.paused = new.drills_paused
-            drill_schedule.reconcile(self.scheduler, self.runner_drills)
-            self._refresh_drill_status()
+        if new_plan is not None and self.drills is not None:
+            self.drills.replan(self.scheduler, new_plan, new.drills_paused)
         self.stats.reload_ok = True
         self.stats.reload_ok_at = time.time()
         log.info("configuration reloaded: %d targets", len(new.targets))

@@ -55,10 +55,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             return 1
         print(f"{web_file}: OK (TLS {'on' if web.tls else 'off'}, {len(web.users)} basic auth users)")
     if args.check_store:
-        from monitor.daemon import store_url
         from store.db import SCHEMA_VERSION, Store, safe_url
 
-        store = Store(store_url(conf), conf.instance)  # a StoreError is one line (main)
+        store = Store(conf.store_url(), conf.instance)  # a StoreError is one line (main)
         try:
             found = store.reachable_schema()
         finally:
@@ -146,7 +145,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def cmd_version(_args: argparse.Namespace) -> int:
-    from monitor.daemon import vigia_version
+    from monitor.version import vigia_version
 
     print(f"vigia {vigia_version()}")
     return 0

@@ -12,7 +12,6 @@ from monitor.cli.common import default_config, load_config
 def cmd_import_operator_csv(args: argparse.Namespace) -> int:
     import time as _time
 
-    from monitor.daemon import store_url
     from probes import operator_csv
     from store.db import Store
 
@@ -33,7 +32,7 @@ def cmd_import_operator_csv(args: argparse.Namespace) -> int:
         return 1
     new = replaced = 0
     if result.accepted and not args.dry_run:
-        store = Store(store_url(conf), conf.instance)
+        store = Store(conf.store_url(), conf.instance)
         try:
             store.migrate()
             new, replaced = store.import_operator_months(result.accepted, os.path.abspath(args.file), _time.time())

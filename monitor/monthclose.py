@@ -1,0 +1,155 @@
+"""The month close, one service: the Zonas Digitales report and open data, the data-centre and
+digital-security reports, the month's drills, and the folder's manifest.
+
+`vigia report month` calls it in its own process; the daemon calls it in a child process
+(``python -m monitor.monthclose``) because report rendering (matplotlib, WeasyPrint) is heavy and
+its memory should not stay with the long-running daemon.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import config as cfg
+from continuity import plan as continuity_plan
+from continuity import report as drill_report
+from continuity.journal import Journal
+from kernel.errors import VigiaError
+from kernel.month import Month
+from reports.close import close_month
+from reports.datacenter import Inventory, Rules
+from reports.datacenter_security import render_month
+from reports.engine import Header
+from store.db import Store
+
+# Probes whose targets are data-centre services in the optimisation report (host and node are hosts).
+SERVICE_PROBES = frozenset({"icmp", "tcp", "http", "dns", "tls"})
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to close and how; None: the configuration's reports settings."""
+
+    month: Month
+    languages: list[str] | None = None
+    formats: list[str] | None = None
+    output_dir: str | None = None
+    refreeze: bool = False
+
+
+def output_dir(conf: cfg.Config, asked: str | None) -> Path:
+    """Where reports go (created): the asked folder, reports.directory, or STATE_DIR/reports."""
+    out = Path(asked or conf.reports.directory or os.path.join(conf.state_dir, "reports"))
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def close(conf: cfg.Config, req: Request) -> list[Path]:
+    """Close ``req.month``: every file written, the manifest last. Raises ConfigError for a bad
+    continuity plan, StoreError when the store cannot be reached."""
+    rs = conf.reports
+    year, month = req.month.year, req.month.month
+    out_dir = output_dir(conf, req.output_dir)
+    header = Header.of(rs)
+    languages = req.languages or list(rs.languages)
+    formats = req.formats or list(rs.formats)
+    extra = _drills(conf, req.month, languages)
+    store = Store(conf.store_url(), conf.instance)
+    try:
+        store.migrate()
+        extra.update(_datacenter_security(conf, store, req.month, languages, formats, header, req.refreeze))
+        return close_month(
+            store.reader(),
+            list(conf.zones),
+            year,
+            month,
+            conf.timezone,
+            str(out_dir),
+            languages=languages,
+            formats=formats,
+            header=header,
+            entity=rs.entity,
+            contact=rs.contact,
+            refreeze=req.refreeze,
+            incident_classes=dict(rs.incident_classes),
+            extra=extra,
+        )
+    finally:
+        store.close()
+
+
+def _drills(conf: cfg.Config, month: Month, languages: list[str]) -> dict[str, bytes]:
+    """The month's drills (planned vs run vs missed per service), with the month's evidence."""
+    if conf.continuity_plan is None:
+        return {}
+    plan = continuity_plan.parse(conf.continuity_plan)
+    runs = list(Journal(os.path.join(conf.state_dir, "drills")).runs())
+    start, end = month.bounds(conf.timezone)
+    out = {}
+    for lang in languages:
+        html = drill_report.render_period(plan, runs, start, end, lang=lang)
+        out[f"simulacros-{month}.{lang}.html"] = html.encode("utf-8")
+    return out
+
+
+def _datacenter_security(
+    conf: cfg.Config,
+    store: Store,
+    month: Month,
+    languages: list[str],
+    formats: list[str],
+    header: Header,
+    refreeze: bool,
+) -> dict[str, bytes]:
+    """The month's data-centre optimisation and digital-security reports, as files for the month's folder."""
+    dc = conf.datacenter
+    hosts = {}
+    for t in conf.targets:
+        if t.probe in ("host", "node"):
+            inv = dc.hosts.get(t.id)
+            hosts[t.id] = Inventory() if inv is None else Inventory(inv.vcpus, inv.memory, inv.disk, inv.link, inv.role)
+    services = [t.id for t in conf.targets if t.group == "datacenter" and t.probe in SERVICE_PROBES]
+    r = dc.rules
+    rules = Rules(
+        r.underused_cpu_p95, r.underused_memory_p95, r.saturated_p95, r.filesystem_warning_days, r.availability_target
+    )
+    return render_month(
+        store.reader(),
+        month.year,
+        month.month,
+        conf.timezone,
+        hosts=hosts,
+        services=services,
+        rules=rules,
+        types=conf.security.policy().types,
+        languages=languages,
+        formats=[x for x in formats if x in ("html", "pdf")],
+        header=header,
+        refreeze=refreeze,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The daemon's child: close one month, print each file written; one line on stderr if it cannot."""
+    parser = argparse.ArgumentParser(prog="python -m monitor.monthclose")
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--month", required=True, type=Month.parse)
+    parser.add_argument("--state-dir")
+    args = parser.parse_args(argv)
+    try:
+        conf = cfg.parse(args.config, state_dir=args.state_dir)
+        written = close(conf, Request(args.month))
+    except VigiaError as exc:
+        print(f"month close {args.month}: {exc}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
