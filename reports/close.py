@@ -90,7 +90,7 @@ def snapshot(
 ) -> MonthFigures:
     """The month's frozen figures: made once (from the store) and read back ever after."""
     body = reader.frozen(
-        f"{year:04d}-{month:02d}",
+        str(Month(year, month)),
         "zones",
         lambda: _freeze(month_figures(reader, zones, year, month, tz, time.time())),
         refreeze=refreeze,
@@ -120,11 +120,9 @@ def close_month(
     figures = snapshot(reader, zones, year, month, tz, refreeze=refreeze)
     history = []
     for back in range(11, 0, -1):  # the 11 months before, oldest first, each frozen once
-        y, m = year, month - back
-        while m < 1:
-            y, m = y - 1, m + 12
-        history.append(snapshot(reader, zones, y, m, tz))
-    folder = Path(out_dir) / f"{year:04d}-{month:02d}"
+        before = Month(year, month).shift(-back)
+        history.append(snapshot(reader, zones, before.year, before.month, tz))
+    folder = Path(out_dir) / str(Month(year, month))
     folder.mkdir(parents=True, exist_ok=True)
     base = folder / f"zonas-digitales-{year:04d}-{month:02d}"
     written: list[Path] = []

@@ -18,11 +18,6 @@ from reports.engine import Header, MonthPage, html_to_pdf
 from store.reader import Reader
 
 
-def _key(year: int, month: int) -> str:
-    year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
-    return f"{year:04d}-{month:02d}"
-
-
 def render_month(
     reader: Reader,
     year: int,
@@ -39,7 +34,7 @@ def render_month(
     refreeze: bool = False,
 ) -> dict[str, bytes]:
     """File name -> content, for the month's folder and manifest."""
-    key = _key(year, month)
+    key = str(Month(year, month))
     window = month_window(year, month, tz, time.time())
     dc = reader.frozen(
         key, "datacenter", lambda: datacenter.month(reader, dict(hosts), list(services), window, tz, rules),
@@ -49,9 +44,10 @@ def render_month(
     assert dc is not None and sec is not None
     history = []
     for back in range(5, 0, -1):  # the months before that were frozen, oldest first (never recomputed)
-        earlier = reader.frozen(_key(year, month - back), "datacenter", None)
+        before = str(Month(year, month).shift(-back))
+        earlier = reader.frozen(before, "datacenter", None)
         if earlier is not None:
-            history.append((_key(year, month - back), earlier))
+            history.append((before, earlier))
     closed = Month(year, month).next().first_day()
     generated = datetime.combine(closed, dtime(0), tz).astimezone(UTC)
     out: dict[str, bytes] = {}

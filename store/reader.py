@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from domain.availability import Period
 from domain.findings import Finding
 from domain.usage import ZoneUsage
+from kernel.month import Month
 from store.records import finding_of
 from store.schema import (
     daemon_runs,
@@ -78,7 +79,7 @@ class Reader:
 
     def usage(self, year: int, month: int) -> dict[str, ZoneUsage]:
         """Each zone's month of use: RADIUS figures first, SNMP traffic and clients, operator devices."""
-        key = f"{year:04d}-{month:02d}"
+        key = str(Month(year, month))
         out: dict[str, ZoneUsage] = defaultdict(ZoneUsage)
         m, d, op = usage_monthly, usage_daily, operator_usage
         with self.engine.connect() as conn:
