@@ -33,6 +33,7 @@ from store.records import (
 )
 from store.rollup import Rollups
 from store.schema import (
+    MIGRATION_LOCK,
     MIGRATIONS,
     SCHEMA_VERSION,
     daemon_runs,
@@ -141,6 +142,9 @@ class Store(UsageTables, Rollups):
     def _migrate(self) -> int:
         try:
             with self.engine.begin() as conn:
+                if self.dialect == "postgresql":
+                    # Instances starting together: one migrates, the others wait and find it done.
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
                 inspector = sa.inspect(conn)
                 if not inspector.has_table(schema_version.name):
                     metadata.create_all(conn)

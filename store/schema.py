@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 
 from kernel.redact import database_url
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 metadata = sa.MetaData()
 
@@ -224,6 +224,49 @@ findings_t = sa.Table(
 )  # fmt: skip
 V4_TABLES = (findings_t,)
 
+# --- schema version 5: several instances on one database -------------------
+
+# Each running vigia process, as the lease keeper last saw it (times on the database's clock).
+members = sa.Table(
+    "vigia_members", metadata,
+    sa.Column("holder", sa.String(200), primary_key=True),  # instance/host/pid/random: one process
+    sa.Column("instance", sa.String(100), nullable=False),
+    sa.Column("ha_group", sa.String(100), nullable=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("last_seen", sa.Float, nullable=False),
+    sa.Column("role", sa.String(12), nullable=False),  # leader | follower | stopped
+    sa.Column("epoch", sa.BigInteger, nullable=True),
+    sa.Index("ix_vigia_members_seen", "last_seen"),
+)  # fmt: skip
+
+# The leader lease: one row per lease name; ``epoch`` grows by one at every change of holder
+# (the fencing token); ``expires_at`` is on the database's clock, never a process's.
+leases = sa.Table(
+    "vigia_leases", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("epoch", sa.BigInteger, nullable=False),
+    sa.Column("acquired_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)  # fmt: skip
+
+# One row per singleton job and period: the primary key is what makes a period run once.
+job_claims = sa.Table(
+    "vigia_job_claims", metadata,
+    sa.Column("job", sa.String(120), primary_key=True),
+    sa.Column("period", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("epoch", sa.BigInteger, nullable=False),
+    sa.Column("claimed_at", sa.Float, nullable=False),
+    sa.Column("state", sa.String(12), nullable=False),  # running | done | failed
+    sa.Column("finished_at", sa.Float, nullable=True),
+    sa.Column("detail", sa.String(500), nullable=False, default=""),
+)  # fmt: skip
+V5_TABLES = (members, leases, job_claims)
+
 
 def _v1_to_v2(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=list(V2_TABLES))
@@ -237,8 +280,24 @@ def _v3_to_v4(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=list(V4_TABLES))
 
 
+def _v4_to_v5(conn: sa.Connection) -> None:
+    metadata.create_all(conn, tables=list(V5_TABLES))
+
+
 # Ordered migrations: MIGRATIONS[n] takes a database from version n to n + 1.
-MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
+MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5}
+
+# PostgreSQL advisory lock keys (one 64-bit space per database): schema changes, and the fast
+# path of the leader lease. Arbitrary constants, fixed for ever: every vigia must agree on them.
+MIGRATION_LOCK = 0x76696769_61000001
+LEADER_LOCK = 0x76696769_61000002
+
+
+def db_now(dialect: str) -> sa.ColumnElement[float]:
+    """The database's clock, Unix seconds: leases and heartbeats never trust a process's clock."""
+    if dialect == "postgresql":
+        return sa.literal_column("EXTRACT(EPOCH FROM clock_timestamp())", sa.Float)
+    return sa.literal_column("((julianday('now') - 2440587.5) * 86400.0)", sa.Float)
 
 
 def engine_for(url: str) -> Engine:

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -217,23 +218,19 @@ def test_store_failure_keeps_probing_and_loses_nothing(tmp_path: Path) -> None:
     """The store goes away mid-run (PostgreSQL table renamed): probing and /metrics go on,
     errors are counted, and once it is back every held result is written."""
     need_root()
-    from tests.test_store import pg_url
-
-    base = pg_url()
-    from tests.conftest import need
-
-    need(base is not None, "needs the local PostgreSQL server on 127.0.0.1:5432")
-    import secrets
-
     import psycopg
 
-    name = f"vigia_test_{secrets.token_hex(4)}"
-    admin = "host=127.0.0.1 user=postgres dbname=postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    from tests import pgdb
+
+    with pgdb.database() as url:
+        _store_comes_back(tmp_path, url, psycopg)
+
+
+def _store_comes_back(tmp_path: Path, url: str, psycopg: Any) -> None:
+    name = url.rsplit("/", 1)[1]
     url_file = tmp_path / "store-url"
     # Trust auth on the test server ignores the password; it is there to prove it never leaks.
-    url_file.write_text(f"{base}{name}\n".replace("postgres@", "postgres:s3creto-pw@"))
+    url_file.write_text(f"{url}\n".replace("postgres@", "postgres:s3creto-pw@"))
     config = (
         "state_dir: {state}\ndefaults: {interval: 1s, timeout: 500ms}\n"
         f"store: {{url_file: {url_file}}}\ntargets:\n"
@@ -261,8 +258,6 @@ def test_store_failure_keeps_probing_and_loses_nothing(tmp_path: Path) -> None:
         assert vigia.stop() == 0
     with psycopg.connect(db) as conn:
         stored = conn.execute("select count(*) from probe_results where target='lo-1'").fetchone()[0]
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     assert stored >= cycles_during
     assert "s3creto-pw" not in vigia.log.read_text()
     assert "postgres:***@" in vigia.log.read_text()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -15,22 +14,9 @@ from kernel.errors import StoreError
 from probes.result import ProbeResult, Series
 from store import db as st
 from store import schema
-from tests.conftest import need
+from tests import pgdb
 
 T0 = datetime(2025, 1, 31, 23, 0, tzinfo=UTC)  # 18:00 in Bogotá
-
-
-def pg_url() -> str | None:
-    try:
-        import psycopg
-    except ImportError:
-        return None
-    try:
-        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", connect_timeout=3) as conn:
-            conn.execute("select 1")
-    except Exception:
-        return None
-    return "postgresql+psycopg://postgres@127.0.0.1:5432/"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -38,18 +24,8 @@ def url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/vigia.db"
         return
-    base = pg_url()
-    need(base is not None, "needs the local PostgreSQL server on 127.0.0.1:5432 (deploy/test-services.sh starts it)")
-    import psycopg
-
-    name = f"vigia_test_{secrets.token_hex(4)}"
-    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{base}{name}"
-    finally:
-        with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with pgdb.database() as pg:
+        yield pg
 
 
 def result(target: str, minutes: float, ok: bool = True, rtt: float = 0.001) -> ProbeResult:
@@ -170,7 +146,8 @@ def test_sqlite_is_in_wal_mode(tmp_path) -> None:
 def test_migrates_a_version_1_database(url: str) -> None:
     """A database made by the first release (schema 1) is upgraded in place on start, its rows kept."""
     engine = schema.engine_for(url)
-    v1 = [t for t in schema.metadata.sorted_tables if t not in schema.V2_TABLES + schema.V3_TABLES + schema.V4_TABLES]
+    later = schema.V2_TABLES + schema.V3_TABLES + schema.V4_TABLES + schema.V5_TABLES
+    v1 = [t for t in schema.metadata.sorted_tables if t not in later]
     with engine.begin() as conn:
         schema.metadata.create_all(conn, tables=v1)
         conn.execute(schema.schema_version.insert().values(id=1, version=1, migrated_at=0.0))

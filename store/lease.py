@@ -1,0 +1,355 @@
+"""The leader lease and singleton job claims, in the database every instance shares.
+
+One process, the leader, holds a lease row: holder, epoch and expiry on the *database's* clock,
+renewed on a timer. The epoch grows by one at every change of holder and is the fencing token:
+each claim and each disruptive drill step is checked against it in the database, so a process
+that lost the lease (paused, partitioned, its session killed) cannot act on a stale belief.
+
+A singleton job's period runs once because its claim is a row whose primary key is
+(job, period), inserted with ON CONFLICT DO NOTHING: whoever inserts it runs the period, for
+ever. A claim left "running" by a holder that was fenced out may be retaken by the new leader
+for idempotent jobs (a month close, rollups); never for drills, whose interrupted runs are
+rolled back instead.
+
+On PostgreSQL the lease keeper also holds a session advisory lock, as a fast path: it is freed
+the moment the holder's session ends, so a follower that gets it takes the lease over without
+waiting for the expiry. It is only a fast path: every decision is fenced by the lease row.
+(Session advisory locks do not survive PgBouncer in transaction mode: set
+``cluster.advisory_locks: false`` there and failover waits for the expiry.)
+
+Every method takes the keeper's own connection under one lock: ticks come from the scheduler,
+claims from job threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from kernel.errors import short
+from store.schema import LEADER_LOCK, db_now, job_claims, leases, members
+
+log = logging.getLogger(__name__)
+
+LEASE = "leader"
+RUNNING, DONE, FAILED = "running", "done", "failed"
+LEADER, FOLLOWER, STOPPED = "leader", "follower", "stopped"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """One vigia process: ``holder`` is unique to it (a restarted process is a new holder)."""
+
+    holder: str
+    instance: str
+    ha_group: str | None
+    host: str
+    pid: int
+    version: str
+
+    @classmethod
+    def mine(cls, instance: str, ha_group: str | None, version: str) -> Identity:
+        host, pid = socket.gethostname(), os.getpid()
+        return cls(f"{instance}/{host}/{pid}/{secrets.token_hex(4)}", instance, ha_group, host, pid, version)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What the last tick found: whether this process leads, at which epoch, and who else does."""
+
+    leader: bool
+    epoch: int | None
+    holder: str | None
+    expires_at: float | None  # database clock
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Claim:
+    job: str
+    period: str
+    epoch: int
+
+
+@dataclass(frozen=True)
+class Member:
+    holder: str
+    instance: str
+    ha_group: str | None
+    host: str
+    pid: int
+    version: str
+    role: str
+    epoch: int | None
+    heartbeat_age: float
+
+
+class Lease:
+    def __init__(self, engine: Engine, me: Identity, *, ttl: float = 15.0, advisory: bool = True) -> None:
+        self.engine = engine
+        self.me = me
+        self.ttl = ttl
+        self.dialect = engine.dialect.name
+        self.advisory = advisory and self.dialect == "postgresql"
+        self.standing = Standing(False, None, None, None, "not tried yet")
+        self._now = db_now(self.dialect)
+        self._conn: sa.Connection | None = None
+        self._valid_until = 0.0  # monotonic: a conservative local bound on the lease
+        self._lock = threading.Lock()
+
+    # -- the timer -----------------------------------------------------------
+
+    def tick(self) -> Standing:
+        """Renew the lease (or take it if free), beat the heartbeat. Any database error steps down."""
+        with self._lock:
+            sent = time.monotonic()
+            try:
+                conn = self._session()
+                fast = self._try_advisory(conn)
+                with conn.begin():
+                    row = self._acquire(conn, fast)
+                    if row is not None:
+                        standing = Standing(True, int(row.epoch), self.me.holder, float(row.expires_at))
+                    else:
+                        standing = self._other(conn)
+                    self._beat(conn, standing)
+            except SQLAlchemyError as exc:
+                self._drop_session()
+                standing = Standing(False, None, None, None, f"cannot reach the database: {short(exc)}")
+            # The lease runs ttl from the database's "now", which came after ``sent``: ending the
+            # local bound a margin before sent + ttl is on the safe side of any delay.
+            self._valid_until = sent + self.ttl * 0.8 if standing.leader else 0.0
+            self._note(standing)
+            return standing
+
+    def valid(self) -> bool:
+        """This process holds the lease as far as it knows (no database round trip)."""
+        return self.standing.leader and time.monotonic() < self._valid_until
+
+    def release(self) -> None:
+        """A clean stop: the lease expires now (a follower takes over at its next tick)."""
+        with self._lock:
+            try:
+                conn = self._session()
+                with conn.begin():
+                    conn.execute(
+                        leases.update()
+                        .where(leases.c.name == LEASE, leases.c.holder == self.me.holder)
+                        .values(expires_at=self._now)
+                    )
+                    conn.execute(
+                        members.update().where(members.c.holder == self.me.holder).values(role=STOPPED, epoch=None)
+                    )
+            except SQLAlchemyError as exc:
+                log.warning("could not release the leader lease: %s", short(exc))
+            self._drop_session()
+            self.standing = Standing(False, None, None, None, "stopped")
+            self._valid_until = 0.0
+
+    # -- singleton work ------------------------------------------------------
+
+    def claim(self, job: str, period: str, *, retake: bool = False) -> Claim | None:
+        """The right to run ``job`` for ``period``, once: None if this process does not lead, or
+        the period was claimed already (``retake``: unless its claimant was fenced out mid-run)."""
+        with self._lock:
+            try:
+                conn = self._session()
+                with conn.begin():
+                    epoch = self._fenced_epoch(conn)
+                    if epoch is None:
+                        return None
+                    values = {
+                        "job": job, "period": period, "holder": self.me.holder, "epoch": epoch,
+                        "claimed_at": self._now, "state": RUNNING, "detail": "",
+                    }  # fmt: skip
+                    got = conn.execute(
+                        _insert(self.dialect, job_claims)
+                        .values(**values)
+                        .on_conflict_do_nothing()
+                        .returning(job_claims.c.job)
+                    ).first()
+                    if got is None and retake:
+                        got = conn.execute(
+                            job_claims.update()
+                            .where(
+                                job_claims.c.job == job,
+                                job_claims.c.period == period,
+                                job_claims.c.state == RUNNING,
+                                job_claims.c.epoch < epoch,
+                            )
+                            .values(holder=self.me.holder, epoch=epoch, claimed_at=self._now)
+                            .returning(job_claims.c.job)
+                        ).first()
+                    return Claim(job, period, epoch) if got is not None else None
+            except SQLAlchemyError as exc:
+                self._drop_session()
+                self._step_down(f"cannot reach the database: {short(exc)}")
+                return None
+
+    def fence(self, claim: Claim) -> str | None:
+        """None while ``claim``'s epoch still holds the lease; otherwise why it does not."""
+        with self._lock:
+            try:
+                conn = self._session()
+                with conn.begin():
+                    epoch = self._fenced_epoch(conn)
+            except SQLAlchemyError as exc:
+                self._drop_session()
+                self._step_down(f"cannot reach the database: {short(exc)}")
+                return f"cannot reach the database: {short(exc)}"
+        if epoch != claim.epoch:
+            return f"the leader lease is no longer held at epoch {claim.epoch}"
+        return None
+
+    def finish(self, claim: Claim, ok: bool, detail: str = "") -> None:
+        """Record how the claimed period ended (only by the epoch that claimed it)."""
+        with self._lock:
+            try:
+                conn = self._session()
+                with conn.begin():
+                    conn.execute(
+                        job_claims.update()
+                        .where(
+                            job_claims.c.job == claim.job,
+                            job_claims.c.period == claim.period,
+                            job_claims.c.epoch == claim.epoch,
+                        )
+                        .values(state=DONE if ok else FAILED, finished_at=self._now, detail=detail[:500])
+                    )
+            except SQLAlchemyError as exc:
+                self._drop_session()
+                log.warning("could not record the end of %s %s: %s", claim.job, claim.period, short(exc))
+
+    # -- what every instance can read -----------------------------------------
+
+    def members(self) -> list[Member]:
+        """Every process that ever beat, most recent first, with its heartbeat's age."""
+        with self.engine.connect() as conn:
+            now = float(conn.execute(sa.select(self._now)).scalar_one())
+            rows = conn.execute(sa.select(members).order_by(members.c.last_seen.desc())).all()
+        return [
+            Member(r.holder, r.instance, r.ha_group, r.host, r.pid, r.version, r.role, r.epoch, now - r.last_seen)
+            for r in rows
+        ]
+
+    def alive(self, within: float) -> int:
+        """Processes whose heartbeat is younger than ``within`` seconds and that did not stop."""
+        return sum(1 for m in self.members() if m.heartbeat_age <= within and m.role != STOPPED)
+
+    # -- internals --------------------------------------------------------------
+
+    def _session(self) -> sa.Connection:
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            self._drop_session()
+            self._conn = self.engine.connect()
+        return self._conn
+
+    def _drop_session(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.invalidate()  # never back to the pool: its session may hold the advisory lock
+                conn.close()
+            except SQLAlchemyError:
+                pass
+
+    def _try_advisory(self, conn: sa.Connection) -> bool:
+        """Whether this session holds the leader advisory lock (taking it if free)."""
+        if not self.advisory:
+            return False
+        with conn.begin():
+            return bool(conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": LEADER_LOCK}).scalar())
+
+    def _acquire(self, conn: sa.Connection, fast: bool) -> Any:
+        """Renew our lease, or take it if it expired (or if ``fast``: its holder's session is gone)."""
+        now, t = self._now, leases
+        same = sa.and_(t.c.holder == self.me.holder, t.c.expires_at > now)
+        row = conn.execute(
+            sa.select(t.c.holder, t.c.epoch, t.c.expires_at).where(t.c.name == LEASE).with_for_update()
+        ).first()
+        if row is None:
+            return conn.execute(
+                _insert(self.dialect, t)
+                .values(name=LEASE, holder=self.me.holder, epoch=1, acquired_at=now, expires_at=now + self.ttl)
+                .on_conflict_do_nothing()
+                .returning(t.c.epoch, t.c.expires_at)
+            ).first()
+        takeover = sa.or_(t.c.holder == self.me.holder, t.c.expires_at <= now, sa.literal(fast))
+        return conn.execute(
+            t.update()
+            .where(t.c.name == LEASE, takeover)
+            .values(
+                holder=self.me.holder,
+                epoch=sa.case((same, t.c.epoch), else_=t.c.epoch + 1),
+                acquired_at=sa.case((same, t.c.acquired_at), else_=now),
+                expires_at=now + self.ttl,
+            )
+            .returning(t.c.epoch, t.c.expires_at)
+        ).first()
+
+    def _other(self, conn: sa.Connection) -> Standing:
+        row = conn.execute(
+            sa.select(leases.c.holder, leases.c.epoch, leases.c.expires_at).where(leases.c.name == LEASE)
+        ).first()
+        if row is None:
+            return Standing(False, None, None, None, "no lease row")
+        return Standing(False, int(row.epoch), row.holder, float(row.expires_at), f"{row.holder} leads")
+
+    def _beat(self, conn: sa.Connection, s: Standing) -> None:
+        me = self.me
+        role = LEADER if s.leader else FOLLOWER
+        values = {
+            "holder": me.holder, "instance": me.instance, "ha_group": me.ha_group, "host": me.host[:255],
+            "pid": me.pid, "version": me.version[:64], "started_at": self._now, "last_seen": self._now,
+            "role": role, "epoch": s.epoch if s.leader else None,
+        }  # fmt: skip
+        stmt = _insert(self.dialect, members).values(**values)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[members.c.holder],
+                set_={"last_seen": self._now, "role": role, "epoch": values["epoch"]},
+            )
+        )
+
+    def _fenced_epoch(self, conn: sa.Connection) -> int | None:
+        """Our epoch if we hold the lease now, the row locked (shared) until the transaction ends so
+        a takeover waits for what we do under it; None otherwise."""
+        q = sa.select(leases.c.epoch).where(
+            leases.c.name == LEASE, leases.c.holder == self.me.holder, leases.c.expires_at > self._now
+        )
+        if self.dialect == "postgresql":
+            q = q.with_for_update(read=True)
+        epoch = conn.execute(q).scalar_one_or_none()
+        if epoch is None:
+            self._step_down("the lease is not ours")
+        return None if epoch is None else int(epoch)
+
+    def _step_down(self, reason: str) -> None:
+        if self.standing.leader:
+            self._note(Standing(False, None, None, None, reason))
+        self._valid_until = 0.0
+
+    def _note(self, s: Standing) -> None:
+        was = self.standing
+        self.standing = s
+        if s.leader and not (was.leader and was.epoch == s.epoch):
+            log.info("leader lease taken: epoch %s", s.epoch)
+        elif was.leader and not s.leader:
+            log.warning("leader lease lost (epoch %s): %s", was.epoch, s.reason)
+
+
+def _insert(dialect: str, table: sa.Table) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT (PostgreSQL and SQLite both do)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
