@@ -166,8 +166,8 @@ def test_migrates_a_version_1_database(url: str) -> None:
         )
     engine.dispose()
     store = st.Store(url, "cdc")
-    assert store.migrate() == st.SCHEMA_VERSION == 4
-    assert store.schema_version() == 4
+    assert store.migrate() == st.SCHEMA_VERSION == 5
+    assert store.schema_version() == 5
     assert store.count_results() == 1
     with store.engine.connect() as conn:
         assert sa.inspect(conn).has_table("zone_samples")
