@@ -6,6 +6,7 @@ from config.model import Config, Maintenance, Target
 from config.parse import check, parse
 from config.sections import (
     ActionPlanLine,
+    ClusterSettings,
     ContinuitySettings,
     DatacenterHost,
     DatacenterRules,
@@ -26,6 +27,7 @@ from config.targets import RESERVED_LABELS
 __all__ = [
     "RESERVED_LABELS",
     "ActionPlanLine",
+    "ClusterSettings",
     "Config",
     "ContinuitySettings",
     "DatacenterHost",

@@ -12,6 +12,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from config.sections import (
     ActionPlanLine,
+    ClusterSettings,
     DatacenterSettings,
     Defaults,
     ProbingSettings,
@@ -76,6 +77,13 @@ class Config:
     reports: ReportSettings = field(default_factory=ReportSettings)
     datacenter: DatacenterSettings = field(default_factory=DatacenterSettings)
     action_plan: tuple[ActionPlanLine, ...] = ()
+    ha_group: str | None = None
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
+
+    @property
+    def group(self) -> str:
+        """What this instance's singleton work is scoped to: its HA group, or itself."""
+        return self.ha_group or self.instance
 
     def store_url(self) -> str:
         """The store URL from the file, a file it names or the environment; SQLite in the state

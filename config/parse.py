@@ -100,6 +100,8 @@ def parse(file: str, text: str | None = None, *, state_dir: str | None = None) -
         reports=raw.reports,
         datacenter=raw.datacenter,
         action_plan=tuple(raw.action_plan),
+        ha_group=raw.ha_group,
+        cluster=raw.cluster,
     )
 
 

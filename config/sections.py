@@ -62,6 +62,19 @@ class StoreSettings(Strict):
         return value
 
 
+class ClusterSettings(Strict):
+    """Several vigia processes on one PostgreSQL database (store.lease): the leader lease."""
+
+    lease_ttl: Duration = Field(
+        default=15.0, ge=3.0, le=300.0, description="how long the leader lease lasts unrenewed (renewed every third)"
+    )
+    advisory_locks: bool = Field(
+        default=True,
+        description="hand the lease over the moment the leader's database session ends; false behind PgBouncer "
+        "in transaction mode, where session locks do not hold",
+    )
+
+
 class ContinuitySettings(Strict):
     plan: str = Field(min_length=1, description="the continuity plan file; relative to this file's folder")
     paused: bool = Field(default=False, description="no scheduled drill runs while true")
@@ -243,6 +256,10 @@ class TargetSettings(BaseModel):
 class FileSettings(Strict):
     timezone: str = "America/Bogota"
     instance: str = Field(default="vigia", pattern=_ID)
+    ha_group: str | None = Field(
+        default=None, pattern=_ID, description="instances with the same ha_group probe the same targets"
+    )
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
     state_dir: str | None = None
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     defaults: Defaults = Field(default_factory=Defaults)

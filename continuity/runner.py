@@ -22,14 +22,15 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from continuity import commands
+from continuity.gate import Fence, Gate
 from continuity.journal import Journal
 from continuity.plan import CommandStep, Drill, FileStep, HttpStep, Plan, ProbeStep, SqlStep, WaitStep
+from continuity.records import RunRecord, StepResult, iso
 from domain.drills import Verdict
 from kernel.errors import DrillError, short
 from probes import sqlquery
@@ -40,61 +41,6 @@ log = logging.getLogger(__name__)
 PASSED, FAILED, ABORTED, INTERRUPTED = Verdict.PASSED, Verdict.FAILED, Verdict.ABORTED, Verdict.INTERRUPTED
 MISSED, SKIPPED, PRECONDITION_FAILED = Verdict.MISSED, Verdict.SKIPPED, Verdict.PRECONDITION_FAILED
 EXCERPT = 2048
-
-
-def _iso(ts: float | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
-
-
-@dataclass
-class StepResult:
-    phase: str
-    index: int
-    name: str
-    type: str
-    started_at: str
-    ended_at: str
-    duration_seconds: float
-    ok: bool
-    detail: str = ""
-    exit_code: int | None = None
-    output_excerpt: str = ""
-    output_sha256: str = ""
-    evidence: str = ""
-    evidence_sha256: str = ""
-    recovery_point: str | None = None
-    attempts: int = 1
-
-
-@dataclass
-class RunRecord:
-    run_id: str
-    drill: str
-    service: str
-    kind: str
-    exercise: str
-    definition_version: str
-    definition_sha256: str
-    trigger: str
-    scheduled_for: str | None
-    started_at: str
-    ended_at: str | None
-    host: str
-    operator: str | None
-    verdict: str
-    reason: str = ""
-    disruption_start: str | None = None
-    restored_at: str | None = None
-    rto_target_seconds: float | None = None
-    rto_achieved_seconds: float | None = None
-    rpo_target_seconds: float | None = None
-    rpo_achieved_seconds: float | None = None
-    recovery_point: str | None = None
-    rollback_ok: bool | None = None
-    steps: list[StepResult] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class Runner:
@@ -110,6 +56,7 @@ class Runner:
         self._lock = threading.Lock()
         self.paused = False
         self.on_record: Callable[[RunRecord], None] | None = None
+        self.gate: Gate | None = None  # several instances: scheduled work runs where it admits it
 
     def probe_engine(self) -> ProbeEngine:
         with self._lock:
@@ -126,8 +73,28 @@ class Runner:
 
     # -- entry points --------------------------------------------------------
 
+    def run_scheduled(self, drill_id: str, scheduled_for: float, *, trigger: str = "scheduled") -> RunRecord | None:
+        """A scheduled (or catch-up) run, through the gate if there is one; None: not run here."""
+        fence = self.gate.enter(drill_id, scheduled_for) if self.gate is not None else None
+        if self.gate is not None and fence is None:
+            log.info("drill %s due %s: another instance runs it", drill_id, iso(scheduled_for))
+            return None
+        record = None
+        try:
+            record = self.run(drill_id, trigger=trigger, scheduled_for=scheduled_for, fence=fence)
+        finally:
+            if fence is not None:
+                fence.done(record is not None and record.verdict == PASSED, record.verdict if record else "error")
+        return record
+
     def run(
-        self, drill_id: str, *, trigger: str = "manual", operator: str | None = None, scheduled_for: float | None = None
+        self,
+        drill_id: str,
+        *,
+        trigger: str = "manual",
+        operator: str | None = None,
+        scheduled_for: float | None = None,
+        fence: Fence | None = None,
     ) -> RunRecord:
         drill = self.plan.drill(drill_id)
         record = self._new_record(drill, trigger, operator, scheduled_for)
@@ -148,16 +115,22 @@ class Runner:
         try:
             # A run of this service that a crash interrupted is recovered (rolled back) first.
             self._recover(drill.service)
-            return self._run(drill, record)
+            return self._run(drill, record, fence)
         finally:
             self.journal.unlock_service(lock)
             with self._lock:
                 self._busy.discard(drill.service)
 
-    def record_missed(self, drill_id: str, scheduled_for: float, reason: str) -> RunRecord:
+    def record_missed(self, drill_id: str, scheduled_for: float, reason: str) -> RunRecord | None:
+        """Journal a run that did not happen; through the gate, so one instance journals it."""
+        fence = self.gate.enter(drill_id, scheduled_for) if self.gate is not None else None
+        if self.gate is not None and fence is None:
+            return None
         drill = self.plan.drill(drill_id)
-        record = self._new_record(drill, "scheduled", None, scheduled_for)
-        return self._finish(record, MISSED, reason)
+        record = self._finish(self._new_record(drill, "scheduled", None, scheduled_for), MISSED, reason)
+        if fence is not None:
+            fence.done(False, MISSED)
+        return record
 
     def recover(self) -> list[RunRecord]:
         """Runs left unfinished by a crash: stop what they left running, roll back what they
@@ -247,8 +220,8 @@ class Runner:
             definition_version=self.plan.version,
             definition_sha256=self.plan.sha256,
             trigger=trigger,
-            scheduled_for=_iso(scheduled_for),
-            started_at=_iso(time.time()) or "",
+            scheduled_for=iso(scheduled_for),
+            started_at=iso(time.time()) or "",
             ended_at=None,
             host=socket.gethostname(),
             operator=operator,
@@ -257,7 +230,7 @@ class Runner:
             rpo_target_seconds=service.rpo,
         )
 
-    def _run(self, drill: Drill, record: RunRecord) -> RunRecord:
+    def _run(self, drill: Drill, record: RunRecord, fence: Fence | None = None) -> RunRecord:
         started = time.time()
         deadline = time.monotonic() + drill.max_duration
         self._mark(drill, record)
@@ -269,16 +242,17 @@ class Runner:
         try:
             if drill.method:
                 disrupted = time.time()
-                record.disruption_start = _iso(disrupted)
+                record.disruption_start = iso(disrupted)
                 self._mark(drill, record)  # a crash from here on leaves a disrupted service to roll back
-                if not self._phase(drill, record, "method", drill.method):
-                    verdict, reason = ABORTED, "a method step failed"
+                if not self._phase(drill, record, "method", drill.method, fence):
+                    fenced = record.steps[-1].type == "fence"
+                    verdict, reason = ABORTED, record.steps[-1].detail if fenced else "a method step failed"
             if verdict == PASSED and drill.verify:
                 restored = self._poll(drill, record, deadline)
                 if restored is None:
                     verdict, reason = FAILED, "verify did not pass before max_duration"
                 else:
-                    record.restored_at = _iso(restored)
+                    record.restored_at = iso(restored)
         finally:
             if drill.method or drill.rollback:
                 record.rollback_ok = self._phase(drill, record, "rollback", drill.rollback) if drill.rollback else None
@@ -308,7 +282,7 @@ class Runner:
 
     def _finish(self, record: RunRecord, verdict: str, reason: str) -> RunRecord:
         record.verdict, record.reason = verdict, reason
-        record.ended_at = _iso(time.time())
+        record.ended_at = iso(time.time())
         self.journal.append(record.to_dict())
         self.journal.end(record.run_id)
         log.info("drill %s run %s: %s%s", record.drill, record.run_id, verdict, f" ({reason})" if reason else "")
@@ -316,9 +290,14 @@ class Runner:
             self.on_record(record)
         return record
 
-    def _phase(self, drill: Drill, record: RunRecord, phase: str, steps: list[Any]) -> bool:
+    def _phase(self, drill: Drill, record: RunRecord, phase: str, steps: list[Any], fence: Fence | None = None) -> bool:
         ok = True
         for i, step in enumerate(steps):
+            why = fence.check() if fence is not None else None
+            if why is not None:  # lost the lease: no further disruption; the rollback still runs
+                now = iso(time.time()) or ""
+                record.steps.append(StepResult(phase, i, "fence", "fence", now, now, 0.0, False, f"fenced: {why}"))
+                return False
             result = self._step(drill, record, phase, i, step)
             record.steps.append(result)
             if not result.ok:
@@ -344,14 +323,14 @@ class Runner:
 
     def _step(self, drill: Drill, record: RunRecord, phase: str, index: int, step: Any) -> StepResult:
         t0, m0 = time.time(), time.monotonic()
-        res = StepResult(phase, index, step.name or step.type, step.type, _iso(t0) or "", "", 0.0, False)
+        res = StepResult(phase, index, step.name or step.type, step.type, iso(t0) or "", "", 0.0, False)
         try:
             self._execute(drill, record, res, step)
         except DrillError as exc:
             res.ok, res.detail = False, str(exc)
         except Exception as exc:  # a failing step is data in the journal, never a crash of the daemon
             res.ok, res.detail = False, short(exc)
-        res.ended_at = _iso(time.time()) or ""
+        res.ended_at = iso(time.time()) or ""
         res.duration_seconds = round(time.monotonic() - m0, 3)
         return res
 
@@ -417,7 +396,7 @@ class Runner:
             if digest != step.sha256:
                 problems.append("sha256 differs")
         if step.recovery_point:
-            res.recovery_point = _iso(st.st_mtime)
+            res.recovery_point = iso(st.st_mtime)
             record.recovery_point = res.recovery_point
         res.ok = not problems
         res.detail = "; ".join(problems) or f"{st.st_size} bytes, {age:.0f}s old"
@@ -438,7 +417,7 @@ class Runner:
                 ts = float(value)
             else:
                 ts = datetime.fromisoformat(str(value)).replace(tzinfo=UTC).timestamp()
-            res.recovery_point = _iso(ts)
+            res.recovery_point = iso(ts)
             record.recovery_point = res.recovery_point
 
 

@@ -43,7 +43,7 @@ def scheduled(drill_id: str) -> None:
     if runner is None or drill_id not in runner.plan.drills:
         log.warning("scheduled drill %s has no plan entry any more: skipped", drill_id)
         return
-    runner.run(drill_id, trigger="scheduled", scheduled_for=datetime.now(UTC).timestamp())
+    runner.run_scheduled(drill_id, datetime.now(UTC).timestamp())
 
 
 @dataclass(frozen=True)
@@ -122,5 +122,5 @@ def reconcile(
         if catch_up is not None:
             catch_up(drill_id, latest)
         else:
-            runner.run(drill_id, trigger="catch-up", scheduled_for=latest.timestamp())
+            runner.run_scheduled(drill_id, latest.timestamp(), trigger="catch-up")
     return Reconciled(added, removed, missed, caught)

@@ -12,17 +12,11 @@ import logging
 import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent
-from apscheduler.executors.pool import ThreadPoolExecutor as APSThreadPool
-from apscheduler.jobstores.memory import MemoryJobStore
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-from apscheduler.schedulers.background import BackgroundScheduler
 
 import config as cfg
 from continuity import plan as continuity_plan
@@ -35,15 +29,16 @@ from domain.zone_state import ZoneState
 from domain.zones import Zone
 from kernel.errors import ConfigError, ProbeSetupError, VigiaError
 from kernel.month import Month
-from monitor import jobs
+from monitor import jobs, monthclose
 from monitor.audit import Audit
 from monitor.cycle import CycleRunner, spread_window
 from monitor.drillwatch import DrillWatch
 from monitor.httpserver import MetricsServer
+from monitor.leadership import Leadership
 from monitor.metrics import Exposition
 from monitor.observer import Observer
 from monitor.sdnotify import Notifier
-from monitor.stats import CycleStats, DaemonStats
+from monitor.stats import DaemonStats
 from monitor.traffic import ZoneTraffic
 from monitor.usage import RadiusSnapshot, RadiusUsage
 from monitor.version import vigia_version
@@ -51,6 +46,7 @@ from monitor.webconfig import WebGuard
 from monitor.writer import Batch, StoreWriter
 from probes.engine import check_capacity, sockets_needed
 from store.db import Store, safe_url
+from store.lease import Identity, Lease
 
 log = logging.getLogger("vigia")
 
@@ -95,20 +91,16 @@ class Daemon:
         self.exposition = Exposition(self)
         self.store = Store(self.config.store_url(), self.config.instance)
         self.writer = StoreWriter(self.store, self.stats)
-        self.scheduler = BackgroundScheduler(
-            timezone=self.config.timezone,
-            executors={"default": APSThreadPool(max_workers=8)},
-            job_defaults={"coalesce": True, "max_instances": 1},
-            # Drill jobs live in vigia's database so a run due while the daemon was down is noticed.
-            jobstores={
-                "default": MemoryJobStore(),
-                drill_schedule.JOBSTORE: SQLAlchemyJobStore(
-                    engine=self.store.engine, tablename="apscheduler_drill_jobs"
-                ),
-            },
-        )
+        self.scheduler = jobs.scheduler(self.config.timezone, self.store.engine, self.config.instance)
         self.audit = Audit(*self._security(self.config))
         self._running_since = time.time()
+        lease = Lease(
+            self.store.engine,
+            Identity.mine(self.config.instance, self.config.ha_group, self.stats.version),
+            ttl=self.config.cluster.lease_ttl,
+            advisory=self.config.cluster.advisory_locks,
+        )
+        self.leadership = Leadership(lease, self.stats)
         self.drills: DrillWatch | None = None
         if self.config.continuity_plan is not None:
             self.drills = DrillWatch(
@@ -195,9 +187,11 @@ class Daemon:
             raise VigiaError(f"cannot listen on {self.listen}: {exc.strerror or exc}") from None
         auth = " (basic auth)" if self.web.settings is not None and self.web.settings.users else ""
         log.info("serving /metrics on %s%s", self._metrics_url(), auth)
+        self.leadership.tick()  # before the drills' reconciliation, which journals misses through the gate
         self._schedule()
         self.scheduler.start(paused=True)
         if self.drills is not None:
+            self.drills.runner.gate = self.leadership
             self.drills.start(self.scheduler)
         self.scheduler.resume()
         self.notifier.ready(self._status_line())
@@ -276,14 +270,19 @@ class Daemon:
             rollup=self._rollup_job,
             radius=self._radius_job if self.radius is not None else None,
             watchdog=self._watchdog_job if self.notifier.watchdog_interval is not None else None,
+            lease=self.leadership.tick,
         )
         radius_interval = self.radius.settings.interval if self.radius is not None else None
         rows = jobs.table(
-            self.config, hooks, radius_interval=radius_interval, watchdog_interval=self.notifier.watchdog_interval
+            self.config,
+            hooks,
+            radius_interval=radius_interval,
+            watchdog_interval=self.notifier.watchdog_interval,
+            lease_interval=self.leadership.interval,
         )
         jobs.install(self.scheduler, rows)
         for t in self.config.targets:
-            self.stats.cycles.setdefault(t.interval, CycleStats(t.interval))
+            self.stats.track(t.interval)
 
     def _radius_job(self) -> None:
         radius = self.radius
@@ -298,24 +297,25 @@ class Daemon:
         self.exposition.refresh()
 
     def _month_close_job(self) -> None:
-        """Close the previous month in a child process (monitor.monthclose): report rendering
-        (matplotlib, WeasyPrint) is heavy, and its memory should not stay with the daemon."""
+        """Close the previous month, once per HA group (a claim per month), in a child process
+        (monitor.monthclose): report rendering (matplotlib, WeasyPrint) is heavy, and its memory
+        should not stay with the daemon."""
         month = Month.of(datetime.now(UTC), self.config.timezone).previous()
-        argv = [sys.executable, "-m", "monitor.monthclose", "--config", self.config_path, "--month", str(month)]
-        argv += ["--state-dir", self.config.state_dir]
-        try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=3600, check=False)
-        except subprocess.TimeoutExpired:
-            self.stats.month_close_errors += 1
-            log.error("month close %s did not finish within an hour", month)
-            return
-        if done.returncode == 0:
+        job = f"month-close/{self.config.group}"
+        ran = self.leadership.once(job, str(month), lambda: self._close_month(month), lead=False, retake=True)
+        if ran is None:
+            log.info("month %s: closed by another member of %s", month, self.config.group)
+        self.exposition.refresh()
+
+    def _close_month(self, month: Month) -> bool:
+        ok, said = monthclose.in_child(self.config_path, self.config.state_dir, month)
+        if ok:
             self.stats.month_close_ok_at = time.time()
-            log.info("month %s closed: %d files", month, len(done.stdout.split()))
+            log.info("month %s closed: %d files", month, len(said.split()))
         else:
             self.stats.month_close_errors += 1
-            log.error("month close %s failed: %s", month, (done.stderr or done.stdout)[-500:])
-        self.exposition.refresh()
+            log.error("month close %s failed: %s", month, said)
+        return ok
 
     def _audit_job(self) -> None:
         now = time.time()
@@ -355,10 +355,8 @@ class Daemon:
         if not job_id.startswith(jobs.CYCLE_PREFIX):
             return
         interval = float(job_id.removeprefix(jobs.CYCLE_PREFIX))
-        c = self.stats.cycles.get(interval)
-        if c is not None:
-            c.skipped += 1
-            c.overruns += 1
+        if interval in self.stats.cycles:
+            self.stats.cycle_ended(interval, skipped=True)
         log.warning("probe cycle every %gs skipped: the previous one was still running", interval)
 
     def run_cycle(self, interval: float) -> None:
@@ -368,7 +366,7 @@ class Daemon:
         if not targets:
             return
         outcome = self.runner.run(targets, spread=spread_window(interval, max(t.timeout for t in targets), spread))
-        self.stats.probe_exceptions += outcome.exceptions
+        self.stats.add("probe_exceptions", outcome.exceptions)
         engine = self.runner.engine
         if self.server is not None:
             self.stats.http_rejected = self.server.rejected
@@ -383,12 +381,7 @@ class Daemon:
             self.writer.run_in_writer("snmp usage", lambda: self.store.write_usage("snmp", rows, [], time.time()))
         found = self.audit.after_cycle(outcome.results, {t.id: t for t in targets}, now.timestamp())
         self.writer.submit(Batch(outcome.results, folded.changes, folded.samples, found))
-        c = self.stats.cycles.setdefault(interval, CycleStats(interval))
-        c.runs += 1
-        c.last_duration = outcome.duration
-        c.last_end = time.time()
-        if outcome.duration > interval:
-            c.overruns += 1
+        self.stats.cycle_ended(interval, duration=outcome.duration)
         self._first_cycle_done.add(interval)
         if self.drills is not None:
             self.drills.refresh_if_changed()
@@ -427,8 +420,14 @@ class Daemon:
                 log.error("reload failed (continuity plan), still running the previous configuration:\n%s", exc)
                 self.exposition.refresh()
                 return False
-        if new.store != self.config.store or new.web != self.config.web or new.state_dir != self.config.state_dir:
-            log.warning("store, web and state_dir changes take effect after a restart")
+        if (new.store, new.web, new.state_dir, new.ha_group, new.cluster) != (
+            self.config.store,
+            self.config.web,
+            self.config.state_dir,
+            self.config.ha_group,
+            self.config.cluster,
+        ):
+            log.warning("store, web, state_dir, ha_group and cluster changes take effect after a restart")
         with self._lock:
             self.observer.reconfigure(new)
             self.config = new
@@ -453,6 +452,7 @@ class Daemon:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         self.writer.stop()
+        self.leadership.close()  # a clean stop hands the lease over at once
         try:
             self.store.stop_run(time.time())
         except Exception as exc:

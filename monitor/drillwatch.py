@@ -54,9 +54,9 @@ class DrillWatch:
             scheduler,
             runner,
             catch_up=lambda drill_id, due: scheduler.add_job(
-                runner.run,
-                args=[drill_id],
-                kwargs={"trigger": "catch-up", "scheduled_for": due.timestamp()},
+                runner.run_scheduled,
+                args=[drill_id, due.timestamp()],
+                kwargs={"trigger": "catch-up"},
                 id=f"catch-up:{drill_id}",
                 name=f"catch up drill {drill_id}",
                 replace_existing=True,

@@ -11,13 +11,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.engine import Engine
 
 import config as cfg
+from continuity import schedule as drill_schedule
+from store.schema import drill_jobs_table
 
 CYCLE_PREFIX = "cycle-"
 
@@ -44,10 +52,16 @@ class Hooks:
     rollup: Callable[[], None]
     radius: Callable[[], None] | None = None
     watchdog: Callable[[], None] | None = None
+    lease: Callable[[], None] | None = None
 
 
 def table(
-    config: cfg.Config, hooks: Hooks, *, radius_interval: float | None = None, watchdog_interval: float | None = None
+    config: cfg.Config,
+    hooks: Hooks,
+    *,
+    radius_interval: float | None = None,
+    watchdog_interval: float | None = None,
+    lease_interval: float | None = None,
 ) -> list[Job]:
     tz = config.timezone
     rows = []
@@ -84,12 +98,31 @@ def table(
         ),
         Job("rollup", "hourly rollup and retention", hooks.rollup, CronTrigger(minute=5, timezone=tz)),
     ]
+    if hooks.lease is not None and lease_interval is not None:
+        trigger = IntervalTrigger(seconds=lease_interval, timezone=tz)
+        rows.append(Job("lease", "leader lease and heartbeat", hooks.lease, trigger, first_in=lease_interval))
     if hooks.watchdog is not None and watchdog_interval is not None:
         trigger = IntervalTrigger(seconds=max(watchdog_interval / 2, 0.5), timezone=tz)
         rows.append(
             Job("watchdog", "systemd watchdog: vouch for running cycles", hooks.watchdog, trigger, first_in=0.0)
         )
     return rows
+
+
+def scheduler(tz: ZoneInfo, engine: Engine, instance: str) -> BackgroundScheduler:
+    """The daemon's scheduler: its own jobs in memory (rebuilt from the table at every start),
+    the drills' in the database so a run due while the daemon was down is noticed."""
+    return BackgroundScheduler(
+        timezone=tz,
+        executors={"default": ThreadPoolExecutor(max_workers=8)},
+        job_defaults={"coalesce": True, "max_instances": 1},
+        jobstores={
+            "default": MemoryJobStore(),
+            drill_schedule.JOBSTORE: SQLAlchemyJobStore(
+                engine=engine, tablename=drill_jobs_table(engine.dialect.name, instance)
+            ),
+        },
+    )
 
 
 def install(scheduler: BaseScheduler, jobs: Sequence[Job]) -> None:

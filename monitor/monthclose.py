@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,6 +132,20 @@ def _datacenter_security(
         header=header,
         refreeze=refreeze,
     )
+
+
+def in_child(config_path: str, state_dir: str, month: Month, *, timeout: float = 3600) -> tuple[bool, str]:
+    """Close ``month`` in a child process: (closed, the files written or why not)."""
+    argv = [sys.executable, "-m", "monitor.monthclose", "--config", config_path, "--month", str(month)]
+    try:
+        done = subprocess.run(
+            [*argv, "--state-dir", state_dir], capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return False, f"did not finish within {timeout:g}s"
+    if done.returncode == 0:
+        return True, done.stdout
+    return False, (done.stderr or done.stdout)[-500:]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,9 +1,15 @@
-"""Counters about vigia itself: written by the daemon's threads, read when /metrics is rendered."""
+"""Counters about vigia itself: written by the daemon's threads, read when /metrics is rendered.
+
+Most fields have one writer (the writer thread owns the store's, the scheduler's lease job the
+cluster's). Those that several threads change (cycle threads of different intervals, the
+scheduler's listener) change only through ``add`` and ``cycle_ended``, under one lock; readers
+see whole numbers either way."""
 
 from __future__ import annotations
 
+import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass
@@ -41,4 +47,38 @@ class DaemonStats:
     probe_in_flight_peak: int = 0
     month_close_ok_at: float = 0.0
     month_close_errors: int = 0
+    instance: str = ""
+    ha_group: str = ""
+    leader: bool = False
+    leader_epoch: int = 0
+    instances_alive: int = 0
+    lease_errors: int = 0
     cycles: dict[float, CycleStats] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, name: str, by: float = 1) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + by)
+
+    def track(self, interval: float) -> None:
+        with self._lock:
+            self.cycles.setdefault(interval, CycleStats(interval))
+
+    def cycle_view(self) -> list[CycleStats]:
+        """A copy of every interval's figures, for rendering while cycles go on."""
+        with self._lock:
+            return [replace(c) for c in self.cycles.values()]
+
+    def cycle_ended(self, interval: float, *, duration: float | None = None, skipped: bool = False) -> None:
+        """A cycle of ``interval`` ran (taking ``duration``) or was skipped: the previous still ran."""
+        with self._lock:
+            c = self.cycles.setdefault(interval, CycleStats(interval))
+            if skipped:
+                c.skipped += 1
+                c.overruns += 1
+                return
+            assert duration is not None
+            c.runs += 1
+            c.last_duration, c.last_end = duration, time.time()
+            if duration > interval:
+                c.overruns += 1

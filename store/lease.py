@@ -158,43 +158,49 @@ class Lease:
 
     # -- singleton work ------------------------------------------------------
 
-    def claim(self, job: str, period: str, *, retake: bool = False) -> Claim | None:
-        """The right to run ``job`` for ``period``, once: None if this process does not lead, or
-        the period was claimed already (``retake``: unless its claimant was fenced out mid-run)."""
+    def claim(self, job: str, period: str, *, retake: bool = False, lead: bool = True) -> Claim | None:
+        """The right to run ``job`` for ``period``, once; None if the period was claimed already.
+
+        ``lead``: only the lease holder may claim, and the claim carries its epoch (fencing);
+        ``retake`` then takes over a run left "running" by an earlier epoch. Without ``lead``
+        (work scoped to an HA group, not to the whole database) any member may claim, and
+        ``retake`` takes over a run whose claimant's heartbeat stopped."""
         with self._lock:
             try:
                 conn = self._session()
                 with conn.begin():
-                    epoch = self._fenced_epoch(conn)
+                    epoch = self._fenced_epoch(conn) if lead else 0
                     if epoch is None:
                         return None
                     values = {
                         "job": job, "period": period, "holder": self.me.holder, "epoch": epoch,
                         "claimed_at": self._now, "state": RUNNING, "detail": "",
                     }  # fmt: skip
-                    got = conn.execute(
-                        _insert(self.dialect, job_claims)
-                        .values(**values)
-                        .on_conflict_do_nothing()
-                        .returning(job_claims.c.job)
-                    ).first()
+                    stmt = _insert(self.dialect, job_claims).values(**values).on_conflict_do_nothing()
+                    got = conn.execute(stmt.returning(job_claims.c.job)).first()
                     if got is None and retake:
-                        got = conn.execute(
-                            job_claims.update()
-                            .where(
-                                job_claims.c.job == job,
-                                job_claims.c.period == period,
-                                job_claims.c.state == RUNNING,
-                                job_claims.c.epoch < epoch,
-                            )
-                            .values(holder=self.me.holder, epoch=epoch, claimed_at=self._now)
-                            .returning(job_claims.c.job)
-                        ).first()
+                        got = conn.execute(self._retake(job, period, epoch, lead)).first()
                     return Claim(job, period, epoch) if got is not None else None
             except SQLAlchemyError as exc:
                 self._drop_session()
                 self._step_down(f"cannot reach the database: {short(exc)}")
                 return None
+
+    def _retake(self, job: str, period: str, epoch: int, lead: bool) -> Any:
+        c = job_claims.c
+        if lead:
+            stale = c.epoch < epoch
+        else:
+            alive = sa.select(members.c.holder).where(
+                members.c.last_seen > self._now - 3 * self.ttl, members.c.role != STOPPED
+            )
+            stale = sa.and_(c.holder != self.me.holder, c.holder.not_in(alive))
+        return (
+            job_claims.update()
+            .where(c.job == job, c.period == period, c.state == RUNNING, stale)
+            .values(holder=self.me.holder, epoch=epoch, claimed_at=self._now)
+            .returning(c.job)
+        )
 
     def fence(self, claim: Claim) -> str | None:
         """None while ``claim``'s epoch still holds the lease; otherwise why it does not."""
@@ -241,6 +247,18 @@ class Lease:
             Member(r.holder, r.instance, r.ha_group, r.host, r.pid, r.version, r.role, r.epoch, now - r.last_seen)
             for r in rows
         ]
+
+    def current(self) -> Standing:
+        """Who holds the lease now, as the database says (``leader``: this process)."""
+        with self.engine.connect() as conn:
+            standing = self._other(conn)
+        if standing.holder == self.me.holder:
+            return Standing(True, standing.epoch, standing.holder, standing.expires_at)
+        return standing
+
+    def database_time(self) -> float:
+        with self.engine.connect() as conn:
+            return float(conn.execute(sa.select(self._now)).scalar_one())
 
     def alive(self, within: float) -> int:
         """Processes whose heartbeat is younger than ``within`` seconds and that did not stop."""

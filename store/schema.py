@@ -7,6 +7,7 @@ so several instances can share one PostgreSQL database.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from typing import Any
@@ -291,6 +292,16 @@ MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {1: _v1_to_v2, 2: _v2_t
 # path of the leader lease. Arbitrary constants, fixed for ever: every vigia must agree on them.
 MIGRATION_LOCK = 0x76696769_61000001
 LEADER_LOCK = 0x76696769_61000002
+
+
+def drill_jobs_table(dialect: str, instance: str) -> str:
+    """APScheduler's table of drill schedules. A job store is never shared by two schedulers (they
+    would run a job twice or miss it): on PostgreSQL, where several instances meet, each instance
+    has its own (instance names must be unique per process); SQLite keeps the original name."""
+    if dialect != "postgresql":
+        return "apscheduler_drill_jobs"
+    suffix = instance if len(instance) <= 32 else hashlib.sha256(instance.encode()).hexdigest()[:16]
+    return f"apscheduler_drill_jobs_{suffix}"
 
 
 def db_now(dialect: str) -> sa.ColumnElement[float]:

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from kernel.errors import ConfigError, VigiaError, short
-from monitor.cli import daemon, drills, reports, usage
+from monitor.cli import cluster, daemon, drills, reports, usage
 from monitor.cli.common import print_problems
 
 DESCRIPTION = """\
@@ -22,6 +22,7 @@ commands:
   import         import usage data: operator-csv FILE (the operator's monthly CSV)
   drill          continuity drills: list, run ID [--dry-run], history [ID], verify-journal
   report         reports: month --month YYYY-MM [--lang] [--format html,pdf,csv]
+  instances      the vigia processes sharing the store: leader, roles, heartbeats
   version        print the version
 """
 
@@ -32,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for group in (daemon, usage, drills, reports):  # one module per command group
+    for group in (daemon, usage, drills, reports, cluster):  # one module per command group
         group.add_parsers(sub)
     daemon.add_version_parser(sub)
     return parser

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from monitor.collectors.base import PREFIX, Concern, DaemonView
+from monitor.collectors.cluster import ClusterCollector
 from monitor.collectors.drills import DrillCollector
 from monitor.collectors.findings import FindingCollector
 from monitor.collectors.runtime import RuntimeCollector
@@ -19,6 +20,7 @@ COLLECTORS: tuple[type[Concern], ...] = (
     DrillCollector,
     UsageCollector,
     FindingCollector,
+    ClusterCollector,
 )
 
 __all__ = ["COLLECTORS", "PREFIX", "Concern", "DaemonView"]

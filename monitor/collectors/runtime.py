@@ -49,7 +49,7 @@ class RuntimeCollector(Concern):
         skipped = CounterMetricFamily(
             PREFIX + "cycles_skipped", "Probe cycles skipped because the previous one was still running.", labels=labels
         )
-        for c in stats.cycles.values():
+        for c in stats.cycle_view():
             key = [f"{c.interval:g}s"]
             dur.add_metric(key, c.last_duration)
             last.add_metric(key, c.last_end)

@@ -1,0 +1,74 @@
+"""The daemon's side of the leader lease (store.lease): a tick on a timer, the standing in vigia's
+own metrics, singleton work under a claim per period, and the gate scheduled drills pass
+(continuity.gate): the leader runs each due drill once, fenced by its epoch at every disruptive step."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from continuity.gate import Fence, period
+from kernel.errors import short
+from monitor.stats import DaemonStats
+from store.lease import Claim, Lease
+
+log = logging.getLogger("vigia")
+
+
+class Leadership:
+    def __init__(self, lease: Lease, stats: DaemonStats) -> None:
+        self.lease = lease
+        self.stats = stats
+        stats.instance, stats.ha_group = lease.me.instance, lease.me.ha_group or ""
+
+    @property
+    def interval(self) -> float:
+        """How often the lease is renewed: three tries before it would expire."""
+        return self.lease.ttl / 3
+
+    def tick(self) -> None:
+        standing = self.lease.tick()
+        self.stats.leader = standing.leader
+        if standing.epoch is not None:
+            self.stats.leader_epoch = standing.epoch
+        if standing.reason.startswith("cannot reach"):
+            self.stats.lease_errors += 1
+            return
+        try:
+            self.stats.instances_alive = self.lease.alive(within=3 * self.lease.ttl)
+        except SQLAlchemyError as exc:
+            self.stats.lease_errors += 1
+            log.warning("cannot count the instances alive: %s", short(exc))
+
+    def once(self, job: str, key: str, work: Callable[[], bool], *, lead: bool, retake: bool = False) -> bool | None:
+        """Run ``work`` for ``key`` unless the period is claimed already; None: not run here."""
+        claim = self.lease.claim(job, key, retake=retake, lead=lead)
+        if claim is None:
+            return None
+        ok = False
+        try:
+            ok = work()
+        finally:
+            self.lease.finish(claim, ok)
+        return ok
+
+    def enter(self, drill_id: str, scheduled_for: float) -> Fence | None:
+        claim = self.lease.claim(f"drill/{drill_id}", period(scheduled_for), lead=True)
+        return None if claim is None else _ClaimFence(self.lease, claim)
+
+    def close(self) -> None:
+        self.lease.release()
+        self.stats.leader = False
+
+
+class _ClaimFence:
+    def __init__(self, lease: Lease, claim: Claim) -> None:
+        self.lease, self.claim = lease, claim
+
+    def check(self) -> str | None:
+        return self.lease.fence(self.claim)
+
+    def done(self, ok: bool, detail: str) -> None:
+        self.lease.finish(self.claim, ok, detail)
