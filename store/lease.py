@@ -11,9 +11,10 @@ ever. A claim left "running" by a holder that was fenced out may be retaken by t
 for idempotent jobs (a month close, rollups); never for drills, whose interrupted runs are
 rolled back instead.
 
-On PostgreSQL the lease keeper also holds a session advisory lock, as a fast path: it is freed
-the moment the holder's session ends, so a follower that gets it takes the lease over without
-waiting for the expiry. It is only a fast path: every decision is fenced by the lease row.
+On PostgreSQL the lease keeper also holds a session advisory lock, as a fast path: only the
+lock's holder may hold the lease, and the lock is freed the moment the holder's session ends,
+so a follower that gets it takes the lease over without waiting for the expiry. It is only a
+fast path: every decision is still fenced by the lease row and its epoch.
 (Session advisory locks do not survive PgBouncer in transaction mode: set
 ``cluster.advisory_locks: false`` there and failover waits for the expiry.)
 
@@ -289,7 +290,11 @@ class Lease:
             return bool(conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": LEADER_LOCK}).scalar())
 
     def _acquire(self, conn: sa.Connection, fast: bool) -> Any:
-        """Renew our lease, or take it if it expired (or if ``fast``: its holder's session is gone)."""
+        """Renew our lease, or take it over. With advisory locks, leading takes holding the lock
+        (``fast``): whoever holds it may take the lease at once, since a holder keeps the lock for
+        as long as its session lives; without them, a lease is taken only once it expired."""
+        if self.advisory and not fast:
+            return None
         now, t = self._now, leases
         same = sa.and_(t.c.holder == self.me.holder, t.c.expires_at > now)
         row = conn.execute(
@@ -302,7 +307,7 @@ class Lease:
                 .on_conflict_do_nothing()
                 .returning(t.c.epoch, t.c.expires_at)
             ).first()
-        takeover = sa.or_(t.c.holder == self.me.holder, t.c.expires_at <= now, sa.literal(fast))
+        takeover = sa.true() if fast else sa.or_(t.c.holder == self.me.holder, t.c.expires_at <= now)
         return conn.execute(
             t.update()
             .where(t.c.name == LEASE, takeover)

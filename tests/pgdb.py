@@ -45,3 +45,12 @@ def database() -> Iterator[str]:
         yield f"{BASE}{name}"
     finally:
         admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def admin_in(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Run ``sql`` as the superuser inside the test database ``url`` names."""
+    import psycopg
+
+    with psycopg.connect(f"{ADMIN.rsplit('dbname=', 1)[0]}dbname={url.rsplit('/', 1)[1]}", autocommit=True) as conn:
+        cur = conn.execute(sql, params)
+        return list(cur.fetchall()) if cur.description else []

@@ -44,6 +44,18 @@ def leader_backend(url: str) -> int:
     return int(rows[0][0])
 
 
+def terminate_leader(url: str) -> None:
+    """pg_terminate_backend of the leader's session; returns once its server process is gone
+    (the lock is freed when the process exits, a moment after the call returns)."""
+    pid = leader_backend(url)
+    pgdb.admin("SELECT pg_terminate_backend(%s)", (pid,))
+    for _ in range(100):
+        if not pgdb.admin("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"backend {pid} still there 5 s after pg_terminate_backend")
+
+
 def test_sqlite_single_instance_leads_and_claims_once(tmp_path: Path) -> None:
     with keepers(f"sqlite:///{tmp_path}/v.db", 1, ttl=15) as [lease]:
         s = lease.tick()
@@ -93,7 +105,7 @@ def test_killed_leader_session_hands_over_at_once_and_is_fenced() -> None:
         assert a.tick().leader and not b.tick().leader
         old = a.claim("drill/failover", "2025-01-01T03:00")
         assert old is not None
-        pgdb.admin("SELECT pg_terminate_backend(%s)", (leader_backend(url),))
+        terminate_leader(url)
         t0 = time.monotonic()
         got = b.tick()
         assert got.leader and got.epoch == old.epoch + 1 and time.monotonic() - t0 < 5
@@ -133,7 +145,7 @@ def test_fifty_forced_failovers_no_duplicate_claim() -> None:
             lease.tick()
         epochs: list[int] = []
         for r in range(rounds):
-            pgdb.admin("SELECT pg_terminate_backend(%s)", (leader_backend(url),))
+            terminate_leader(url)
             standings = [lease.tick() for lease in leases]
             leaders = [i for i, s in enumerate(standings) if s.leader]
             assert len(leaders) == 1, f"round {r}: {standings}"

@@ -1,0 +1,192 @@
+"""Several vigia processes on one PostgreSQL database, as real processes: started together on an
+empty database, one leader, failover when the leader is killed or its session terminated, and a
+drill whose leader dies mid-run: journaled interrupted and rolled back, its period never run
+twice."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from continuity.journal import Journal
+from tests import pgdb
+from tests.test_lease import terminate_leader
+from tests.vigiaproc import ROOT, VigiaProcess
+
+TTL = 3.0  # the lease; renewed every second
+RENEWAL = TTL / 3
+
+
+def config(i: int, url_file: Path, plan: Path | None, *, ha_group: str | None = None) -> str:
+    lines = [
+        f"instance: site-{i}",
+        "timezone: UTC",
+        "state_dir: {state}",
+        "defaults: {interval: 1s, timeout: 500ms}",
+        f"cluster: {{lease_ttl: {TTL:g}s}}",
+        f"store: {{url_file: {url_file}}}",
+        "targets:",
+        "  - {id: closed, probe: tcp, tcp: {host: 127.0.0.1, port: 9}}",
+    ]
+    if ha_group:
+        lines.insert(1, f"ha_group: {ha_group}")
+    if plan is not None:
+        lines.insert(1, f"continuity: {{plan: {plan}}}")
+    return "\n".join(lines) + "\n"
+
+
+@contextmanager
+def instances(tmp: Path, n: int, plan: Path | None = None) -> Iterator[tuple[str, list[VigiaProcess]]]:
+    """``n`` vigia processes on one new database, started at once."""
+    with pgdb.database() as url:
+        url_file = tmp / "store-url"
+        url_file.write_text(url + "\n")
+        procs = []
+        for i in range(n):
+            (tmp / f"i{i}").mkdir()
+            procs.append(VigiaProcess(config(i, url_file, plan), tmp / f"i{i}"))
+        for p in procs:  # no waiting between starts: they race to the empty schema
+            p.start()
+        try:
+            yield url, procs
+        finally:
+            for p in procs:
+                if p.proc is not None and p.proc.poll() is None:
+                    p.stop()
+
+
+def leaders(procs: list[VigiaProcess]) -> list[int]:
+    out = []
+    for i, p in enumerate(procs):
+        if p.proc is not None and p.proc.poll() is None and p.value("vigia_leader") == 1.0:
+            out.append(i)
+    return out
+
+
+def wait_one_leader(procs: list[VigiaProcess], timeout: float, exclude: int | None = None) -> int:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        got = leaders(procs)
+        if len(got) == 1 and got[0] != exclude:
+            return got[0]
+        time.sleep(0.1)
+    raise AssertionError(f"no single leader within {timeout}s: {leaders(procs)}")
+
+
+def kill(p: VigiaProcess) -> None:
+    assert p.proc is not None
+    p.proc.send_signal(signal.SIGKILL)
+    p.proc.wait(timeout=10)
+
+
+def test_three_start_together_one_leads_and_a_killed_leader_is_replaced(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yml"
+    plan.write_text(PLAN.format(cron="0 3 1 1 *", hold="pass", rolled=tmp_path / "rolled", python=sys.executable))
+    with instances(tmp_path, 3, plan) as (url, procs):
+        for p in procs:
+            p.wait_ready(timeout=60)
+        first = wait_one_leader(procs, timeout=10)
+        for p in procs:
+            p.wait_for(lambda p=p: p.value("vigia_instances_alive") == 3.0, message="three alive")
+            assert "cannot prepare the store schema" not in p.log.read_text()
+        epoch = procs[first].value("vigia_leader_epoch")
+        listing = subprocess.run(
+            [sys.executable, "-m", "monitor", "instances", "--config", str(procs[0].config)],
+            capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)), check=True,
+        ).stdout  # fmt: skip
+        assert f"leader: site-{first}/" in listing
+        rows = [line.split() for line in listing.splitlines()[2:]]
+        assert sorted(r[0] for r in rows) == ["site-0", "site-1", "site-2"]
+        assert sorted(r[4] for r in rows) == ["follower", "follower", "leader"]  # INSTANCE HA-GROUP HOST PID ROLE
+        # Each scheduler keeps its drill schedules in a table of its own: never a shared job store.
+        tables = {r[0] for r in pgdb.admin_in(url, "SELECT tablename FROM pg_tables WHERE tablename LIKE 'apsch%%'")}
+        assert tables == {f"apscheduler_drill_jobs_site-{i}" for i in range(3)}
+
+        t0 = time.monotonic()
+        kill(procs[first])
+        second = wait_one_leader(procs, timeout=TTL + RENEWAL + 5, exclude=first)
+        took = time.monotonic() - t0
+        assert procs[second].value("vigia_leader_epoch") == (epoch or 0) + 1
+        procs[second].wait_for(lambda: procs[second].value("vigia_instances_alive") == 2.0, timeout=3 * TTL + 5)
+        assert took <= TTL + RENEWAL + 5
+
+
+def test_terminated_leader_session_hands_over(tmp_path: Path) -> None:
+    """pg_terminate_backend of the leader's lease session: it steps down and another leads at its
+    next renewal (the advisory fast path: the 3 s lease is not waited out)."""
+    with instances(tmp_path, 2) as (url, procs):
+        for p in procs:
+            p.wait_ready(timeout=60)
+        first = wait_one_leader(procs, timeout=10)
+        terminate_leader(url)
+        other = wait_one_leader(procs, timeout=TTL + 5, exclude=first)
+        assert procs[first].value("vigia_leader") == 0.0
+        assert (procs[first].value("vigia_lease_errors_total") or 0) >= 1
+        assert procs[other].value("vigia_leader_epoch") == 2.0
+
+
+PLAN = """version: ha1
+services:
+  - {{id: web, name: Portal, rto: 5m, rpo: 1h, mtd: 1h}}
+drills:
+  - id: caida
+    service: web
+    kind: restart
+    exercise: functional
+    objective: Reinicio con vigia en alta disponibilidad
+    max_duration: 5m
+    schedule: {{cron: "{cron}", timezone: UTC}}
+    method: [{{type: command, argv: [{python}, -c, "{hold}"], timeout: 120s}}]
+    rollback: [{{type: command, argv: [/usr/bin/touch, {rolled}]}}]
+"""
+
+
+@pytest.mark.scale
+def test_leader_killed_mid_drill(tmp_path: Path) -> None:
+    """Three instances share a plan whose drill is due at the next whole minute. Only the leader
+    runs it; it is killed mid-method; another leads within the lease TTL plus a renewal and does
+    not run that period again; the killed one, restarted, journals it interrupted and rolls back."""
+    started, rolled = tmp_path / "started", tmp_path / "rolled"
+    hold = f"import pathlib, time; pathlib.Path({str(started)!r}).touch(); time.sleep(100)"
+    due = math.ceil((time.time() + 30) / 60) * 60  # room to start three daemons first
+    at = datetime.fromtimestamp(due, UTC)
+    plan = tmp_path / "plan.yml"
+    plan.write_text(PLAN.format(cron=f"{at.minute} {at.hour} * * *", hold=hold, rolled=rolled, python=sys.executable))
+    with instances(tmp_path, 3, plan) as (url, procs):
+        for p in procs:
+            p.wait_ready(timeout=60)
+        end = due + 30
+        while not started.exists():
+            assert time.time() < end, "the drill never started"
+            time.sleep(0.1)
+        runner = wait_one_leader(procs, timeout=5)
+        kill(procs[runner])
+        survivor = wait_one_leader(procs, timeout=TTL + RENEWAL + 5, exclude=runner)
+        time.sleep(2 * RENEWAL)  # the survivors' own fires of that minute were refused, and stay so
+        claims = pgdb.admin_in(url, "SELECT holder, state FROM vigia_job_claims WHERE job = 'drill/caida'")
+        assert len(claims) == 1 and claims[0][0].startswith(f"site-{runner}/") and claims[0][1] == "running"
+        for i in range(3):
+            if i != runner:
+                assert list(Journal(tmp_path / f"i{i}" / "state" / "drills").runs()) == []
+        assert not rolled.exists()
+        procs[runner].start()  # systemd would restart it
+        procs[runner].wait_for(
+            lambda: procs[runner].value("vigia_drill_runs_total", drill="caida", result="interrupted") == 1.0,
+            timeout=60,
+            message="interrupted run journaled",
+        )
+        assert rolled.exists(), "the restarted instance rolled its interrupted drill back"
+        assert leaders(procs) == [survivor]
+    subprocess.run(["pkill", "-f", str(started)], capture_output=True, check=False)
+    runs = [r for i in range(3) for r in Journal(tmp_path / f"i{i}" / "state" / "drills").runs()]
+    assert [(r["drill"], r["verdict"]) for r in runs] == [("caida", "interrupted")]
