@@ -64,7 +64,7 @@ def close(conf: cfg.Config, req: Request) -> list[Path]:
         store.migrate()
         extra.update(_datacenter_security(conf, store, req.month, languages, formats, header, req.refreeze))
         return close_month(
-            store.reader(),
+            store.reader(conf.ha_group),
             list(conf.zones),
             year,
             month,
@@ -119,7 +119,7 @@ def _datacenter_security(
         r.underused_cpu_p95, r.underused_memory_p95, r.saturated_p95, r.filesystem_warning_days, r.availability_target
     )
     return render_month(
-        store.reader(),
+        store.reader(conf.ha_group),
         month.year,
         month.month,
         conf.timezone,

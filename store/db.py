@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from domain.findings import Finding
 from kernel.errors import StoreError, short
 from probes.result import ProbeResult
-from store.reader import Reader
+from store.reader import GroupReader, Reader
 from store.records import (
     PERIOD_KINDS,
     OpenOutage,
@@ -39,6 +39,7 @@ from store.schema import (
     daemon_runs,
     engine_for,
     findings_t,
+    members,
     metadata,
     outages,
     overlapping,
@@ -308,9 +309,15 @@ class Store(UsageTables, Rollups):
             )
             return [OpenOutage(r.target, r.kind, r.started_at, r.reason) for r in rows]
 
-    def reader(self) -> Reader:
-        """What reports read this instance's history through."""
-        return Reader(self.engine, self.instance)
+    def reader(self, ha_group: str | None = None) -> Reader:
+        """What reports read this instance's history through; with ``ha_group``, the group's:
+        every instance that ever ran in it (store.lease's members), this one included."""
+        if ha_group is None:
+            return Reader(self.engine, self.instance)
+        with self.engine.connect() as conn:
+            q = sa.select(members.c.instance).where(members.c.ha_group == ha_group).distinct()
+            names = {self.instance, *conn.execute(q).scalars()}
+        return GroupReader(self.engine, ha_group, sorted(names))
 
     def outages_between(self, start: float, end: float, target: str | None = None) -> list[sa.Row[Any]]:
         """Outages overlapping [start, end)."""

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from domain.availability import Period
 from domain.findings import Finding
+from domain.ha_view import MemberView, combine
 from domain.usage import ZoneUsage
 from kernel.month import Month
 from store.records import finding_of
@@ -165,3 +166,54 @@ class Reader:
                 t.insert().values(instance=self.instance, month=key, kind=kind, data=text, created_at=time.time())
             )
         return dict(json.loads(text))
+
+
+class GroupReader(Reader):
+    """An HA group's history: every member's rows, folded as domain.ha_view says. The month
+    snapshots it freezes are the group's own (kept under the group's name)."""
+
+    def __init__(self, engine: Engine, group: str, members: Sequence[str]) -> None:
+        super().__init__(engine, group)
+        self.members = [Reader(engine, m) for m in members]
+
+    def periods(self, targets: Iterable[str], start: float, end: float) -> dict[str, list[Period]]:
+        ids = list(targets)
+        each = [(r, r.periods(ids, start, end), r.run_coverage(start, end)) for r in self.members]
+        out = {}
+        for target in ids:
+            views = [MemberView(p[target], r.zone_coverage(target, start, end) or runs) for r, p, runs in each]
+            out[target] = list(combine(views, end).periods)
+        return out
+
+    def zone_coverage(self, zone: str, start: float, end: float) -> list[tuple[float, float]]:
+        return sorted(pair for r in self.members for pair in r.zone_coverage(zone, start, end))
+
+    def run_coverage(self, start: float, end: float) -> list[tuple[float, float]]:
+        return sorted(pair for r in self.members for pair in r.run_coverage(start, end))
+
+    def usage(self, year: int, month: int) -> dict[str, ZoneUsage]:
+        """Each zone's figures from the member that had the most sources for it (they read the
+        same RADIUS and SNMP sources: adding them up would count the zone twice)."""
+        out: dict[str, ZoneUsage] = {}
+        for r in self.members:
+            for zone, u in r.usage(year, month).items():
+                if zone not in out or len(u.sources) > len(out[zone].sources):
+                    out[zone] = u
+        return out
+
+    def successes(self, targets: Sequence[str], start: float, end: float) -> Iterator[Success]:
+        for r in self.members:
+            yield from r.successes(targets, start, end)
+
+    def durations(self, targets: Sequence[str], start: float, end: float) -> Iterator[tuple[str, str, float]]:
+        for r in self.members:
+            yield from r.durations(targets, start, end)
+
+    def findings_before(self, end: float) -> list[Finding]:
+        """One finding per id (members see the same assets), as first seen by any."""
+        out: dict[str, Finding] = {}
+        for r in self.members:
+            for f in r.findings_before(end):
+                if f.id not in out or f.first_seen < out[f.id].first_seen:
+                    out[f.id] = f
+        return list(out.values())
