@@ -71,6 +71,12 @@ def test_promtool_checks_the_scrape_config(tmp_path: Path) -> None:
     assert "SUCCESS: 10 rules found" in done.stdout
 
 
+def test_promtool_checks_the_federation_config() -> None:
+    promtool = need_binary("promtool", "prometheus")
+    done = subprocess.run([promtool, "check", "config", str(PROM / "federation.yml")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_dashboards_are_built_from_their_source() -> None:
     sys.path.insert(0, str(GRAFANA))
     try:

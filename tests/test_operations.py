@@ -31,7 +31,7 @@ import pytest
 import yaml
 
 from tests.conftest import need, need_binary, need_root, netns_available
-from tests.servers import Pki, prometheus_api, prometheus_server, tls_server
+from tests.servers import Pki, fast_rules, prometheus_api, prometheus_server, tls_server
 from tests.test_snmp import CLIENTS_OID, write_conf
 from tests.test_zones_lab import INVENTORY, zone_yaml
 from tests.vigiaproc import ROOT, VigiaProcess
@@ -71,23 +71,12 @@ class Ops:
         raise AssertionError(f"timed out waiting for {what}: {promql}\n{self.vigia.log.read_text()[-3000:]}")
 
 
-def _short_rules(src: Path, dst: Path) -> Path:
-    doc = yaml.safe_load(src.read_text())
-    for group in doc["groups"]:
-        group["interval"] = "1s"
-        for rule in group["rules"]:
-            if "for" in rule:
-                rule["for"] = "2s"
-    dst.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False))
-    return dst
-
-
 def _prometheus_config(tmp: Path, vigia_port: int, ca_file: Path) -> Path:
     """deploy/prometheus/prometheus.yml with the lab's paths, address and a 1 s rhythm."""
     doc = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
     doc["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
     doc["rule_files"] = [
-        str(_short_rules(DEPLOY / "prometheus" / "rules" / Path(f).name, tmp / Path(f).name)) for f in doc["rule_files"]
+        str(fast_rules(DEPLOY / "prometheus" / "rules" / Path(f).name, tmp / Path(f).name)) for f in doc["rule_files"]
     ]
     [job] = doc["scrape_configs"]
     job["tls_config"]["ca_file"] = str(ca_file)
