@@ -39,6 +39,7 @@ from store.schema import (
     daemon_runs,
     engine_for,
     findings_t,
+    insert_for,
     members,
     metadata,
     outages,
@@ -216,7 +217,7 @@ class Store(UsageTables, Rollups):
             self._write_findings(conn, findings)
             if batch:
                 conn.execute(
-                    results.insert(),
+                    insert_for(self.dialect, results).on_conflict_do_nothing(),
                     [
                         {
                             "instance": self.instance,
@@ -233,7 +234,8 @@ class Store(UsageTables, Rollups):
                     ],
                 )
             if zone_samples:
-                conn.execute(zone_samples_t.insert(), [{"instance": self.instance, **vars(z)} for z in zone_samples])
+                rows = [{"instance": self.instance, **vars(z)} for z in zone_samples]
+                conn.execute(insert_for(self.dialect, zone_samples_t).on_conflict_do_nothing(), rows)
             for change in changes:
                 self._apply_change(conn, change)
             if self.run_id is not None:
@@ -256,6 +258,14 @@ class Store(UsageTables, Rollups):
             rows = conn.execute(sa.select(findings_t).where(findings_t.c.instance == self.instance)).all()
         return {r.id: finding_of(r) for r in rows}
 
+    def _period_exists(self, conn: sa.Connection, c: StateChange) -> bool:
+        """The period ``c`` opens is there already: the batch is being written again."""
+        o = outages.c
+        q = sa.select(o.id).where(
+            o.instance == self.instance, o.target == c.subject, o.kind == c.new, o.started_at == c.start
+        )
+        return conn.execute(q.limit(1)).first() is not None
+
     def _apply_change(self, conn: sa.Connection, c: StateChange) -> None:
         """Close the period of the old state, open one for the new, remember the state."""
         if c.old in PERIOD_KINDS:
@@ -269,7 +279,7 @@ class Store(UsageTables, Rollups):
                 )
                 .values(ended_at=c.at)
             )
-        if c.new in PERIOD_KINDS:
+        if c.new in PERIOD_KINDS and not self._period_exists(conn, c):
             conn.execute(
                 outages.insert().values(
                     instance=self.instance,

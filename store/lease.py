@@ -38,7 +38,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from kernel.errors import short
-from store.schema import LEADER_LOCK, db_now, job_claims, leases, members
+from store.schema import LEADER_LOCK, db_now, insert_for, job_claims, leases, members
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ class Lease:
                         "job": job, "period": period, "holder": self.me.holder, "epoch": epoch,
                         "claimed_at": self._now, "state": RUNNING, "detail": "",
                     }  # fmt: skip
-                    stmt = _insert(self.dialect, job_claims).values(**values).on_conflict_do_nothing()
+                    stmt = insert_for(self.dialect, job_claims).values(**values).on_conflict_do_nothing()
                     got = conn.execute(stmt.returning(job_claims.c.job)).first()
                     if got is None and retake:
                         got = conn.execute(self._retake(job, period, epoch, lead)).first()
@@ -270,7 +270,13 @@ class Lease:
     def _session(self) -> sa.Connection:
         if self._conn is None or self._conn.closed or self._conn.invalidated:
             self._drop_session()
-            self._conn = self.engine.connect()
+            conn = self.engine.connect()
+            if self.dialect == "postgresql":
+                # A keeper that stops talking (its host gone, its network cut) loses its session,
+                # and with it the advisory lock, once a lease's time has passed on the server.
+                conn.exec_driver_sql(f"SET idle_session_timeout = {int(self.ttl * 1000)}")
+                conn.commit()
+            self._conn = conn
         return self._conn
 
     def _drop_session(self) -> None:
@@ -302,7 +308,7 @@ class Lease:
         ).first()
         if row is None:
             return conn.execute(
-                _insert(self.dialect, t)
+                insert_for(self.dialect, t)
                 .values(name=LEASE, holder=self.me.holder, epoch=1, acquired_at=now, expires_at=now + self.ttl)
                 .on_conflict_do_nothing()
                 .returning(t.c.epoch, t.c.expires_at)
@@ -336,7 +342,7 @@ class Lease:
             "pid": me.pid, "version": me.version[:64], "started_at": self._now, "last_seen": self._now,
             "role": role, "epoch": s.epoch if s.leader else None,
         }  # fmt: skip
-        stmt = _insert(self.dialect, members).values(**values)
+        stmt = insert_for(self.dialect, members).values(**values)
         conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=[members.c.holder],
@@ -369,10 +375,3 @@ class Lease:
             log.info("leader lease taken: epoch %s", s.epoch)
         elif was.leader and not s.leader:
             log.warning("leader lease lost (epoch %s): %s", was.epoch, s.reason)
-
-
-def _insert(dialect: str, table: sa.Table) -> Any:
-    """The dialect's INSERT, which knows ON CONFLICT (PostgreSQL and SQLite both do)."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)

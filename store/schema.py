@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from kernel.redact import database_url
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 metadata = sa.MetaData()
 
@@ -43,7 +43,8 @@ results = sa.Table(
     sa.Column("message", sa.Text, nullable=False, default=""),
     # {"values": {...}, "labels": {...}, "series": [[name, {labels}, value], ...]}
     sa.Column("data", sa.Text, nullable=False, default="{}"),
-    sa.Index("ix_probe_results_target_ts", "instance", "target", "ts"),
+    # Unique (schema 6): a batch written again after a lost commit acknowledgement adds nothing.
+    sa.Index("ix_probe_results_target_ts", "instance", "target", "ts", unique=True),
     sa.Index("ix_probe_results_ts", "ts"),
 )
 
@@ -136,7 +137,7 @@ zone_samples_t = sa.Table(
     sa.Column("loss", sa.Float, nullable=True),
     sa.Column("rtt", sa.Float, nullable=True),
     sa.Column("checks", sa.Text, nullable=False),
-    sa.Index("ix_zone_samples_zone_ts", "instance", "zone", "ts"),
+    sa.Index("ix_zone_samples_zone_ts", "instance", "zone", "ts", unique=True),  # schema 6, as above
 )  # fmt: skip
 
 
@@ -285,13 +286,33 @@ def _v4_to_v5(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=list(V5_TABLES))
 
 
+def _v5_to_v6(conn: sa.Connection) -> None:
+    """Results and zone samples become unique per (instance, subject, time), so that writing a
+    batch again (its commit acknowledged to no one) is harmless. Copies already there go first."""
+    for table, subject, index in ((results, "target", "ix_probe_results_target_ts"),
+                                  (zone_samples_t, "zone", "ix_zone_samples_zone_ts")):  # fmt: skip
+        keep = sa.select(sa.func.min(table.c.id)).group_by(table.c.instance, table.c[subject], table.c.ts)
+        conn.execute(table.delete().where(table.c.id.not_in(keep.scalar_subquery())))
+        conn.execute(sa.text(f"DROP INDEX {index}"))
+        next(i for i in table.indexes if i.name == index).create(conn)
+
+
 # Ordered migrations: MIGRATIONS[n] takes a database from version n to n + 1.
-MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5}
+MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {
+    1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6,
+}  # fmt: skip
 
 # PostgreSQL advisory lock keys (one 64-bit space per database): schema changes, and the fast
 # path of the leader lease. Arbitrary constants, fixed for ever: every vigia must agree on them.
 MIGRATION_LOCK = 0x76696769_61000001
 LEADER_LOCK = 0x76696769_61000002
+
+
+def insert_for(dialect: str, table: sa.Table) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT (PostgreSQL and SQLite both do)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
 
 
 def drill_jobs_table(dialect: str, instance: str) -> str:
@@ -329,7 +350,22 @@ def engine_for(url: str) -> Engine:
             cur.close()
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=2)
+    # A database that vanishes from the network must fail calls in seconds, not hang them for the
+    # kernel's retransmission timeout (15 minutes): the writer keeps the rows and retries, the lease
+    # keeper steps down. The URL's own settings win.
+    given = sa.engine.make_url(url).query
+    args = {k: v for k, v in PG_CONNECT.items() if k not in given}
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=2, connect_args=args)
+
+
+PG_CONNECT: dict[str, Any] = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,  # ms of unacknowledged data before the connection is given up
+}
 
 
 def safe_url(url: str) -> str:

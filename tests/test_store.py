@@ -166,12 +166,49 @@ def test_migrates_a_version_1_database(url: str) -> None:
         )
     engine.dispose()
     store = st.Store(url, "cdc")
-    assert store.migrate() == st.SCHEMA_VERSION == 5
-    assert store.schema_version() == 5
+    assert store.migrate() == st.SCHEMA_VERSION == 6
+    assert store.schema_version() == 6
     assert store.count_results() == 1
     with store.engine.connect() as conn:
         assert sa.inspect(conn).has_table("zone_samples")
         assert sa.inspect(conn).has_table("operator_usage")
         assert sa.inspect(conn).has_table("month_snapshots")
         assert sa.inspect(conn).has_table("security_findings")
+    store.close()
+
+
+def test_a_batch_written_again_is_stored_once(url: str) -> None:
+    """The writer retries a batch whose commit it never heard back about (the connection died
+    after the database committed): results, zone samples and periods are there once."""
+    store = st.Store(url, "cdc")
+    store.migrate()
+    start = (T0 + timedelta(minutes=1)).timestamp()
+    batch = [result("gw", 0), result("gw", 1, ok=False)]
+    changes = [st.StateChange("gw", "up", "down", start, start, "timeout")]
+    samples = [st.ZoneSample("ZD-01", start, 60.0, "down", "failed", True, 1.0, None, "{}")]
+    for _ in range(2):
+        store.write_cycle(batch, changes, 0.0, samples)
+    assert store.count_results() == 2
+    assert len(store.outages_between(start - 1, start + 3600)) == 1
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.zone_samples_t)).scalar_one() == 1
+    store.close()
+
+
+def test_version_5_copies_are_folded_by_the_upgrade(url: str) -> None:
+    engine = schema.engine_for(url)
+    with engine.begin() as conn:
+        schema.metadata.create_all(conn)
+        conn.execute(sa.text("DROP INDEX ix_probe_results_target_ts"))
+        conn.execute(sa.text("CREATE INDEX ix_probe_results_target_ts ON probe_results (instance, target, ts)"))
+        conn.execute(schema.schema_version.insert().values(id=1, version=5, migrated_at=0.0))
+        row = {"instance": "cdc", "target": "gw", "probe": "icmp", "ts": 1.0, "duration": 0.1, "success": True,
+               "reason": "", "message": "", "data": "{}"}  # fmt: skip
+        conn.execute(schema.results.insert(), [row, row, {**row, "ts": 2.0}])
+    engine.dispose()
+    store = st.Store(url, "cdc")
+    assert store.migrate() == 6
+    assert store.count_results() == 2
+    with pytest.raises(sa.exc.IntegrityError), store.engine.begin() as conn:
+        conn.execute(schema.results.insert().values(**row))
     store.close()
