@@ -20,6 +20,7 @@ import pytest
 
 from continuity.journal import Journal
 from tests import pgdb
+from tests.lab import Lab
 from tests.test_lease import terminate_leader
 from tests.vigiaproc import ROOT, VigiaProcess
 
@@ -190,3 +191,54 @@ def test_leader_killed_mid_drill(tmp_path: Path) -> None:
     subprocess.run(["pkill", "-f", str(started)], capture_output=True, check=False)
     runs = [r for i in range(3) for r in Journal(tmp_path / f"i{i}" / "state" / "drills").runs()]
     assert [(r["drill"], r["verdict"]) for r in runs] == [("caida", "interrupted")]
+
+
+@pytest.mark.scale
+def test_instance_cut_from_the_database_steps_down_and_loses_nothing(tmp_path: Path, lab: Lab) -> None:
+    """A leader in a network namespace loses its path to PostgreSQL (iptables drops it) and gets
+    it back: it steps down, another leads, it goes on probing and holds its rows, and once the path
+    is back it writes them: every cycle's result stored, none twice."""
+    host = lab.add_host()
+    relay = subprocess.Popen(
+        [sys.executable, "-m", "tests.relay", host.gateway, "15432", "127.0.0.1", "5432"],
+        stdout=subprocess.PIPE, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        assert relay.stdout is not None and relay.stdout.readline().strip() == b"ready"
+        with pgdb.database() as url:
+            db = url.rsplit("/", 1)[1]
+            (tmp_path / "a").mkdir()
+            (tmp_path / "b").mkdir()
+            (tmp_path / "a" / "url").write_text(f"postgresql+psycopg://postgres@{host.gateway}:15432/{db}\n")
+            (tmp_path / "b" / "url").write_text(url + "\n")
+            a = VigiaProcess(config(0, tmp_path / "a" / "url", None), tmp_path / "a")
+            a.netns, a.address = host.ns, host.address
+            b = VigiaProcess(config(1, tmp_path / "b" / "url", None), tmp_path / "b")
+            try:
+                a.start().wait_ready(timeout=60)
+                a.wait_for(lambda: a.value("vigia_leader") == 1.0, message="a leads")
+                b.start().wait_ready(timeout=60)
+                b.wait_for(lambda: b.value("vigia_instances_alive") == 2.0, message="two alive")
+                for chain, way in (("OUTPUT", "--dport"), ("INPUT", "--sport")):
+                    host.run("iptables", "-A", chain, "-p", "tcp", way, "15432", "-j", "DROP")
+                b.wait_for(lambda: b.value("vigia_leader") == 1.0, timeout=30, message="b takes over")
+                a.wait_for(lambda: a.value("vigia_leader") == 0.0, timeout=30, message="a steps down")
+                a.wait_for(
+                    lambda: (a.value("vigia_store_pending_results") or 0) >= 3, timeout=30, message="a holds rows"
+                )
+                for chain, way in (("OUTPUT", "--dport"), ("INPUT", "--sport")):
+                    host.run("iptables", "-D", chain, "-p", "tcp", way, "15432", "-j", "DROP")
+                a.wait_for(lambda: a.value("vigia_store_pending_results") == 0.0, timeout=60, message="rows written")
+                assert a.value("vigia_leader") == 0.0 and b.value("vigia_leader") == 1.0
+                assert (a.value("vigia_store_errors_total") or 0) >= 1
+                cycles = a.value("vigia_cycles_total", interval="1s") or 0
+            finally:
+                assert a.stop() == 0
+                b.stop()
+            [(rows, distinct)] = pgdb.admin_in(
+                url, "SELECT count(*), count(DISTINCT ts) FROM probe_results WHERE instance = 'site-0'"
+            )
+            assert rows == distinct >= cycles
+    finally:
+        relay.terminate()
+        relay.wait(timeout=10)

@@ -46,16 +46,20 @@ class VigiaProcess:
         self.tls: ssl.SSLContext | None = None
         self.auth: tuple[str, str] | None = None
         self.env: dict[str, str] = {}
+        # A daemon inside a lab namespace: run through ``ip netns exec``, reached at its address.
+        self.netns: str | None = None
+        self.address = "127.0.0.1"
 
     @property
     def url(self) -> str:
-        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.address}:{self.port}"
 
     def start(self, *extra: str) -> VigiaProcess:
         env = dict(os.environ, PYTHONPATH=str(ROOT), **self.env)
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [
+                    *(["ip", "netns", "exec", self.netns] if self.netns else []),
                     sys.executable,
                     "-m",
                     "monitor",
@@ -63,7 +67,7 @@ class VigiaProcess:
                     "--config",
                     str(self.config),
                     "--listen",
-                    f"127.0.0.1:{self.port}",
+                    f"{self.address}:{self.port}",
                     "--log-level",
                     "DEBUG",
                     *extra,
