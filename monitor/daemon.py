@@ -270,7 +270,7 @@ class Daemon:
             rollup=self._rollup_job,
             radius=self._radius_job if self.radius is not None else None,
             watchdog=self._watchdog_job if self.notifier.watchdog_interval is not None else None,
-            lease=self.leadership.tick,
+            lease=self._lease_job,
         )
         radius_interval = self.radius.settings.interval if self.radius is not None else None
         rows = jobs.table(
@@ -295,6 +295,10 @@ class Daemon:
                 "radius usage", lambda: self.store.write_usage("radius", daily, monthly, time.time())
             )
         self.exposition.refresh()
+
+    def _lease_job(self) -> None:
+        if self.leadership.tick():
+            self.exposition.refresh()  # vigia_leader must not wait for the next cycle to show it
 
     def _month_close_job(self) -> None:
         """Close the previous month, once per HA group (a claim per month), in a child process

@@ -28,7 +28,13 @@ class Leadership:
         """How often the lease is renewed: three tries before it would expire."""
         return self.lease.ttl / 3
 
-    def tick(self) -> None:
+    def tick(self) -> bool:
+        """Renew; True when this process's standing changed (the daemon refreshes /metrics then)."""
+        was = (self.stats.leader, self.stats.leader_epoch)
+        self._tick()
+        return (self.stats.leader, self.stats.leader_epoch) != was
+
+    def _tick(self) -> None:
         standing = self.lease.tick()
         self.stats.leader = standing.leader
         if standing.epoch is not None:
