@@ -28,14 +28,14 @@ from domain.state import TargetState
 from domain.zone_state import ZoneState
 from domain.zones import Zone
 from kernel.errors import ConfigError, ProbeSetupError, VigiaError
-from kernel.month import Month
-from monitor import jobs, monthclose
+from monitor import jobs
 from monitor.audit import Audit
 from monitor.cycle import CycleRunner, spread_window
 from monitor.drillwatch import DrillWatch
 from monitor.httpserver import MetricsServer
 from monitor.leadership import Leadership
 from monitor.metrics import Exposition
+from monitor.monthjobs import MonthJobs
 from monitor.observer import Observer
 from monitor.sdnotify import Notifier
 from monitor.stats import DaemonStats
@@ -101,6 +101,9 @@ class Daemon:
             advisory=self.config.cluster.advisory_locks,
         )
         self.leadership = Leadership(lease, self.stats)
+        self.month_jobs = MonthJobs(
+            config_path, lambda: self.config, self.leadership, self.stats, self.exposition.refresh
+        )
         self.drills: DrillWatch | None = None
         if self.config.continuity_plan is not None:
             self.drills = DrillWatch(
@@ -265,7 +268,8 @@ class Daemon:
         self._cycles_since = time.time()
         hooks = jobs.Hooks(
             cycle=self.run_cycle,
-            month_close=self._month_close_job,
+            month_close=self.month_jobs.close_previous,
+            month_rollup=self.month_jobs.roll_up_previous if self.store.dialect == "postgresql" else None,
             audit=self._audit_job,
             rollup=self._rollup_job,
             radius=self._radius_job if self.radius is not None else None,
@@ -299,27 +303,6 @@ class Daemon:
     def _lease_job(self) -> None:
         if self.leadership.tick():
             self.exposition.refresh()  # vigia_leader must not wait for the next cycle to show it
-
-    def _month_close_job(self) -> None:
-        """Close the previous month, once per HA group (a claim per month), in a child process
-        (monitor.monthclose): report rendering (matplotlib, WeasyPrint) is heavy, and its memory
-        should not stay with the daemon."""
-        month = Month.of(datetime.now(UTC), self.config.timezone).previous()
-        job = f"month-close/{self.config.group}"
-        ran = self.leadership.once(job, str(month), lambda: self._close_month(month), lead=False, retake=True)
-        if ran is None:
-            log.info("month %s: closed by another member of %s", month, self.config.group)
-        self.exposition.refresh()
-
-    def _close_month(self, month: Month) -> bool:
-        ok, said = monthclose.in_child(self.config_path, self.config.state_dir, month)
-        if ok:
-            self.stats.month_close_ok_at = time.time()
-            log.info("month %s closed: %d files", month, len(said.split()))
-        else:
-            self.stats.month_close_errors += 1
-            log.error("month close %s failed: %s", month, said)
-        return ok
 
     def _audit_job(self) -> None:
         now = time.time()

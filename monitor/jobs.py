@@ -53,6 +53,7 @@ class Hooks:
     radius: Callable[[], None] | None = None
     watchdog: Callable[[], None] | None = None
     lease: Callable[[], None] | None = None
+    month_rollup: Callable[[], None] | None = None
 
 
 def table(
@@ -98,6 +99,16 @@ def table(
         ),
         Job("rollup", "hourly rollup and retention", hooks.rollup, CronTrigger(minute=5, timezone=tz)),
     ]
+    if hooks.month_rollup is not None:
+        rows.append(
+            Job(
+                "month-rollup",
+                "one report over every instance, once all have closed the month",
+                hooks.month_rollup,
+                CronTrigger(day=1, hour=6, minute=30, timezone=tz),
+                misfire_grace=6 * 3600,
+            )
+        )
     if hooks.lease is not None and lease_interval is not None:
         trigger = IntervalTrigger(seconds=lease_interval, timezone=tz)
         rows.append(Job("lease", "leader lease and heartbeat", hooks.lease, trigger, first_in=lease_interval))

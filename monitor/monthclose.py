@@ -21,7 +21,8 @@ from continuity import report as drill_report
 from continuity.journal import Journal
 from kernel.errors import VigiaError
 from kernel.month import Month
-from reports.close import close_month
+from reports import rollup
+from reports.close import close_month, month_files, publish
 from reports.datacenter import Inventory, Rules
 from reports.datacenter_security import render_month
 from reports.engine import Header
@@ -83,6 +84,33 @@ def close(conf: cfg.Config, req: Request) -> list[Path]:
         store.close()
 
 
+def close_all(conf: cfg.Config, req: Request) -> list[Path]:
+    """One report over every instance in the database (``todas/`` in the month's folder), from the
+    months each instance (or HA group) froze when it closed; those that did not are named in it."""
+    rs = conf.reports
+    store = Store(conf.store_url(), conf.instance)
+    try:
+        store.migrate()
+        reader = store.reader()
+        bodies, owners = reader.frozen_everywhere(str(req.month), "zones"), reader.owners()
+    finally:
+        store.close()
+    if not bodies:
+        raise VigiaError(f"no instance has closed {req.month} yet: nothing to put together")
+    files = month_files(
+        rollup.combine(bodies),
+        f"zonas-digitales-todas-{req.month}",
+        languages=req.languages or list(rs.languages),
+        formats=req.formats or list(rs.formats),
+        header=Header.of(rs),
+        entity=rs.entity,
+        contact=rs.contact,
+        incident_classes=dict(rs.incident_classes),
+        not_closed=[o for o in owners if o not in bodies],
+    )
+    return publish(output_dir(conf, req.output_dir) / str(req.month) / "todas", files)
+
+
 def _drills(conf: cfg.Config, month: Month, languages: list[str]) -> dict[str, bytes]:
     """The month's drills (planned vs run vs missed per service), with the month's evidence."""
     if conf.continuity_plan is None:
@@ -134,9 +162,13 @@ def _datacenter_security(
     )
 
 
-def in_child(config_path: str, state_dir: str, month: Month, *, timeout: float = 3600) -> tuple[bool, str]:
-    """Close ``month`` in a child process: (closed, the files written or why not)."""
+def in_child(
+    config_path: str, state_dir: str, month: Month, *, all_instances: bool = False, timeout: float = 3600
+) -> tuple[bool, str]:
+    """Close ``month`` (or put every instance's together) in a child process: (done, the files
+    written or why not)."""
     argv = [sys.executable, "-m", "monitor.monthclose", "--config", config_path, "--month", str(month)]
+    argv += ["--all-instances"] if all_instances else []
     try:
         done = subprocess.run(
             [*argv, "--state-dir", state_dir], capture_output=True, text=True, timeout=timeout, check=False
@@ -154,10 +186,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", required=True)
     parser.add_argument("--month", required=True, type=Month.parse)
     parser.add_argument("--state-dir")
+    parser.add_argument("--all-instances", action="store_true")
     args = parser.parse_args(argv)
     try:
         conf = cfg.parse(args.config, state_dir=args.state_dir)
-        written = close(conf, Request(args.month))
+        written = (close_all if args.all_instances else close)(conf, Request(args.month))
     except VigiaError as exc:
         print(f"month close {args.month}: {exc}", file=sys.stderr)
         return 1

@@ -37,6 +37,7 @@ class FrozenZone:
     lon: float
     hours: tuple[dtime, dtime] | None
     sla_target: float | None
+    instance: str = ""  # set in a roll-up over several instances (reports.rollup)
 
 
 def _freeze(figures: MonthFigures) -> dict[str, Any]:
@@ -59,7 +60,7 @@ def _freeze(figures: MonthFigures) -> dict[str, Any]:
     }
 
 
-def _thaw(body: dict[str, Any]) -> MonthFigures:
+def thaw(body: dict[str, Any]) -> MonthFigures:
     rows = []
     for z in body["zones"]:
         inv = dict(z["zone"])
@@ -96,7 +97,7 @@ def snapshot(
         refreeze=refreeze,
     )
     assert body is not None
-    return _thaw(body)
+    return thaw(body)
 
 
 def close_month(
@@ -122,28 +123,53 @@ def close_month(
     for back in range(11, 0, -1):  # the 11 months before, oldest first, each frozen once
         before = Month(year, month).shift(-back)
         history.append(snapshot(reader, zones, before.year, before.month, tz))
-    folder = Path(out_dir) / str(Month(year, month))
-    folder.mkdir(parents=True, exist_ok=True)
-    base = folder / f"zonas-digitales-{year:04d}-{month:02d}"
-    written: list[Path] = []
-    closed = Month(year, month).next().first_day()
+    files = month_files(
+        figures, f"zonas-digitales-{Month(year, month)}", languages=languages, formats=formats, header=header,
+        entity=entity, contact=contact, history=history, incident_classes=incident_classes,
+    )  # fmt: skip
+    return publish(Path(out_dir) / str(Month(year, month)), {**files, **(extra or {})})
+
+
+def month_files(
+    figures: MonthFigures,
+    base: str,
+    *,
+    languages: list[str],
+    formats: list[str],
+    header: Header,
+    entity: str,
+    contact: str,
+    history: list[MonthFigures] | None = None,
+    incident_classes: dict[str, str] | None = None,
+    not_closed: list[str] | None = None,
+) -> dict[str, bytes]:
+    """The month's report in each language and format, and its open data, by file name."""
+    tz = ZoneInfo(figures.tz)
+    closed = Month(figures.year, figures.month).next().first_day()
+    out: dict[str, bytes] = {}
     if "csv" in formats:
-        _write(base.with_suffix(".csv"), opendata.csv_bytes(figures), written)
-        _write(
-            Path(f"{base}.metadata.json"),
-            opendata.metadata(figures, entity=entity, contact=contact, issued=closed, updated=closed),
-            written,
+        out[f"{base}.csv"] = opendata.csv_bytes(figures)
+        out[f"{base}.metadata.json"] = opendata.metadata(
+            figures, entity=entity, contact=contact, issued=closed, updated=closed
         )
     generated = datetime.combine(closed, dtime(0), tz).astimezone(UTC)
     for lang in languages:
         html = render(
-            figures, lang=lang, header=header, generated=generated, history=history, incident_classes=incident_classes
-        )
+            figures, lang=lang, header=header, generated=generated, history=history,
+            incident_classes=incident_classes, not_closed=not_closed,
+        )  # fmt: skip
         if "html" in formats:
-            _write(Path(f"{base}.{lang}.html"), html.encode("utf-8"), written)
+            out[f"{base}.{lang}.html"] = html.encode("utf-8")
         if "pdf" in formats:
-            _write(Path(f"{base}.{lang}.pdf"), html_to_pdf(html), written)
-    for name, content in sorted((extra or {}).items()):
+            out[f"{base}.{lang}.pdf"] = html_to_pdf(html)
+    return out
+
+
+def publish(folder: Path, files: dict[str, bytes]) -> list[Path]:
+    """Write ``files`` into ``folder`` (each atomically), then the folder's sha256 manifest."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for name, content in sorted(files.items()):
         _write(folder / name, content, written)
     manifest = "".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n" for p in sorted(written))
     _write(folder / "MANIFEST.sha256", manifest.encode(), written)
@@ -157,4 +183,4 @@ def _write(path: Path, data: bytes, written: list[Path]) -> None:
     written.append(path)
 
 
-__all__ = ["FrozenZone", "close_month", "snapshot"]
+__all__ = ["FrozenZone", "close_month", "month_files", "publish", "snapshot", "thaw"]

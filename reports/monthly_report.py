@@ -67,8 +67,10 @@ def render(
     generated: datetime | None = None,
     history: list[MonthFigures] | None = None,
     incident_classes: dict[str, str] | None = None,
+    not_closed: list[str] | None = None,
 ) -> str:
-    """``history``: up to 11 earlier months (oldest first) for the 12-month trends."""
+    """``history``: up to 11 earlier months (oldest first) for the 12-month trends; in a roll-up
+    over several instances (reports.rollup), ``not_closed`` names those whose month is missing."""
     tz = ZoneInfo(figures.tz)
     trend = trend_of([*(history or []), figures])
     tr = engine.translations(lang)
@@ -94,6 +96,8 @@ def render(
             min(targets) if targets else None,
         ),
         worst=ranked[:5],
+        by_instance=_groups(figures, "instance") if any(getattr(z.zone, "instance", "") for z in figures.zones) else [],
+        not_closed=not_closed or [],
         by_localidad=_groups(figures, "localidad"),
         by_ucg=_groups(figures, "ucg"),
         incidents=figures.incidents(incident_classes),

@@ -22,6 +22,7 @@ from store.records import finding_of
 from store.schema import (
     daemon_runs,
     findings_t,
+    members,
     month_snapshots,
     operator_usage,
     outages,
@@ -148,6 +149,21 @@ class Reader:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(t).where(t.c.instance == self.instance, t.c.first_seen < end)).all()
         return [finding_of(r) for r in rows]
+
+    def frozen_everywhere(self, key: str, kind: str) -> dict[str, dict[str, Any]]:
+        """The month's frozen figures of ``kind`` of every owner (instance or HA group) in the database."""
+        t = month_snapshots
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.c.instance, t.c.data).where(t.c.month == key, t.c.kind == kind)).all()
+        return {owner: dict(json.loads(data)) for owner, data in rows}
+
+    def owners(self) -> list[str]:
+        """Every instance that ever ran on this database, and every HA group."""
+        with self.engine.connect() as conn:
+            runs = conn.execute(sa.select(daemon_runs.c.instance).distinct()).scalars().all()
+            groups = conn.execute(sa.select(members.c.ha_group).where(members.c.ha_group.is_not(None)).distinct())
+            grouped = conn.execute(sa.select(members.c.instance).where(members.c.ha_group.is_not(None)).distinct())
+            return sorted((set(runs) - set(grouped.scalars().all())) | set(groups.scalars().all()))
 
     def frozen(self, key: str, kind: str, compute: Compute | None, *, refreeze: bool = False) -> dict[str, Any] | None:
         """The month's figures of ``kind``: computed and stored once, read back ever after.

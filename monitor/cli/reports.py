@@ -32,7 +32,7 @@ def cmd_report_month(args: argparse.Namespace) -> int:
         output_dir=args.output_dir,
         refreeze=args.refreeze,
     )
-    for path in monthclose.close(conf, req):
+    for path in (monthclose.close_all if args.all_instances else monthclose.close)(conf, req):
         print(path)
     return 0
 
@@ -80,6 +80,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--refreeze",
         action="store_true",
         help="compute the month's snapshot again (after late data, e.g. an operator CSV)",
+    )
+    r_month.add_argument(
+        "--all-instances",
+        action="store_true",
+        help="one report over every instance in the database, from the months each one closed",
     )
     r_month.set_defaults(func=cmd_report_month)
 

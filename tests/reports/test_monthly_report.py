@@ -209,7 +209,7 @@ def test_month_close_job_runs_through_the_real_scheduler(tmp_path: Path) -> None
     daemon.scheduler.start()
     try:
         job = daemon.scheduler.add_job(
-            daemon._month_close_job, "date", run_date=datetime.now(UTC) + timedelta(milliseconds=300)
+            daemon.month_jobs.close_previous, "date", run_date=datetime.now(UTC) + timedelta(milliseconds=300)
         )
         assert job is not None
         for _ in range(600):  # the child process renders the report; bounded wait

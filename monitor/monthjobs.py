@@ -1,0 +1,62 @@
+"""The daemon's month jobs, each in a child process (monitor.monthclose): report rendering
+(matplotlib, WeasyPrint) is heavy, and its memory should not stay with the long-running daemon.
+
+- the month close, once per HA group (a claim per month; retaken if its claimant died);
+- on PostgreSQL, the roll-up over every instance, by the leader, once per month, hours later so
+  that every instance has closed first.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import config as cfg
+from kernel.month import Month
+from monitor import monthclose
+from monitor.leadership import Leadership
+from monitor.stats import DaemonStats
+
+log = logging.getLogger("vigia")
+
+
+class MonthJobs:
+    def __init__(
+        self,
+        config_path: str,
+        config: Callable[[], cfg.Config],
+        leadership: Leadership,
+        stats: DaemonStats,
+        on_done: Callable[[], None],
+    ) -> None:
+        self._path, self._config, self._leadership, self._stats, self._on_done = (
+            config_path, config, leadership, stats, on_done,
+        )  # fmt: skip
+
+    def close_previous(self) -> None:
+        conf = self._config()
+        month = Month.of(datetime.now(UTC), conf.timezone).previous()
+        job = f"month-close/{conf.group}"
+        ran = self._leadership.once(job, str(month), lambda: self._run(conf, month, False), lead=False, retake=True)
+        if ran is None:
+            log.info("month %s: closed by another member of %s", month, conf.group)
+        self._on_done()
+
+    def roll_up_previous(self) -> None:
+        conf = self._config()
+        month = Month.of(datetime.now(UTC), conf.timezone).previous()
+        self._leadership.once("month-rollup", str(month), lambda: self._run(conf, month, True), lead=True, retake=True)
+        self._on_done()
+
+    def _run(self, conf: cfg.Config, month: Month, all_instances: bool) -> bool:
+        what = "roll-up of every instance" if all_instances else "month close"
+        ok, said = monthclose.in_child(self._path, conf.state_dir, month, all_instances=all_instances)
+        if ok:
+            self._stats.month_close_ok_at = time.time()
+            log.info("%s %s: %d files", what, month, len(said.split()))
+        else:
+            self._stats.month_close_errors += 1
+            log.error("%s %s failed: %s", what, month, said)
+        return ok
