@@ -12,6 +12,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -146,3 +147,68 @@ def main(*, smoke: bool = False) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def main_pg(*, smoke: bool = False) -> None:
+    """The month close of 1,000 zones of 1-minute samples in PostgreSQL (goal <= 60 s, <= 1 GB),
+    in a database of its own, built on the server (generate_series) and dropped after."""
+    from benchmarks.instances import available, database
+
+    if not available():
+        print("Month close on PostgreSQL: the server is not running (deploy/test-services.sh): skipped")
+        return
+    zones, days = (5, 1) if smoke else (1000, 31)
+    with database() as url:
+        sys.path.insert(0, str(ROOT))
+        import sqlalchemy as sa
+
+        from store.db import Store
+
+        store = Store(url, "bench")
+        store.migrate()
+        start = datetime(2025, 1, 1, tzinfo=TZ).timestamp()
+        t0 = time.monotonic()
+        with store.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO zone_samples (instance, zone, ts, interval, status, verdict, in_hours, loss, rtt, "
+                    "checks) SELECT 'bench', 'ZD-' || lpad(z::text, 4, '0'), :start + m * 60.0, 60, 'up', 'ok', true, "
+                    "0, 0.002, '{}' FROM generate_series(1, :zones) z, generate_series(0, :minutes - 1) m"
+                ),
+                {"start": start, "zones": zones, "minutes": days * 1440},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO outages (instance, target, kind, started_at, ended_at, reason, message) "
+                    "SELECT 'bench', 'ZD-' || lpad(z::text, 4, '0'), 'down', :start + 86400 * (z % 28) + 36000, "
+                    ":start + 86400 * (z % 28) + 36000 + 60 * (z % 90), 'gateway_timeout', '' "
+                    "FROM generate_series(1, :zones) z"
+                ),
+                {"start": start, "zones": zones},
+            )
+        built = time.monotonic() - t0
+        with store.engine.connect() as conn:
+            size = conn.execute(sa.text("SELECT pg_total_relation_size('zone_samples')")).scalar_one()
+        store.close()
+        folder = Path(tempfile.mkdtemp(prefix="vigia-bench-"))
+        (folder / "url").write_text(url)
+        lines = [f"instance: bench\nstate_dir: {folder}\nstore: {{url_file: {folder / 'url'}}}\n"
+                 "reports: {languages: [es], formats: [html, pdf, csv]}\nzones:"]  # fmt: skip
+        lines += [f"  - {{id: ZD-{z:04d}, name: Zona {z}, lat: 10.4, lon: -75.5}}" for z in range(1, zones + 1)]
+        (folder / "bench.yml").write_text("\n".join(lines) + "\n")
+        t0 = time.monotonic()
+        child = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "report", "month", "--config", str(folder / "bench.yml"),
+             "--month", "2025-01", "--output-dir", str(folder / "reports")],
+            cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        _, status, usage_ = os.wait4(child.pid, 0)  # the child's own peak RSS, not the parent's
+        wall = time.monotonic() - t0
+        if os.waitstatus_to_exitcode(status) != 0:
+            print(child.stderr.read().decode()[-2000:] if child.stderr else "")
+            raise SystemExit(1)
+    print(
+        f"Month close on PostgreSQL: {zones} zones x {days} days of 1-minute samples ({zones * days * 1440:,} rows, "
+        f"{size / 2**20:.0f} MiB, built in {built:.0f} s): {wall:.1f} s (goal <= 60), "
+        f"peak RSS {usage_.ru_maxrss / 1024:.0f} MB (goal <= 1024)"
+    )

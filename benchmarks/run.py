@@ -64,6 +64,7 @@ def main() -> None:
 
     print()
     reports_bench.main(smoke=args.smoke)
+    reports_bench.main_pg(smoke=args.smoke)
 
     print()
     instances.main(smoke=args.smoke)
