@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from domain.findings import Finding
 from kernel.errors import StoreError, short
 from probes.result import ProbeResult
+from store import partitions
 from store.reader import GroupReader, Reader
 from store.records import (
     PERIOD_KINDS,
@@ -150,6 +151,8 @@ class Store(UsageTables, Rollups):
                 inspector = sa.inspect(conn)
                 if not inspector.has_table(schema_version.name):
                     metadata.create_all(conn)
+                    if self.dialect == "postgresql":
+                        partitions.convert(conn, time.time(), fresh=True)
                     conn.execute(schema_version.insert().values(id=1, version=SCHEMA_VERSION, migrated_at=time.time()))
                     return SCHEMA_VERSION
                 version = conn.execute(sa.select(schema_version.c.version).where(schema_version.c.id == 1)).scalar_one()

@@ -9,10 +9,12 @@ from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
+from store import partitions
 from store.base import Tables
 from store.records import clean
-from store.schema import hourly, hourly_values, results
+from store.schema import MIGRATION_LOCK, daemon_runs, hourly, hourly_values, meta, results
 
 
 class Rollups(Tables):
@@ -60,9 +62,13 @@ class Rollups(Tables):
         else:
             return 0
         deleted = 0
+        kept = upkeep_partitions(self.engine, now, raw_retention)  # PostgreSQL: whole months go
+        if kept is not None:
+            deleted += kept.rows_dropped
         with self.engine.begin() as conn:
-            res = conn.execute(results.delete().where(results.c.instance == self.instance, results.c.ts < limit))
-            deleted += res.rowcount or 0
+            if kept is None:
+                res = conn.execute(results.delete().where(results.c.instance == self.instance, results.c.ts < limit))
+                deleted += res.rowcount or 0
             if rollup_retention is not None:
                 old = now - rollup_retention
                 conn.execute(hourly.delete().where(hourly.c.instance == self.instance, hourly.c.hour < old))
@@ -70,6 +76,27 @@ class Rollups(Tables):
                     hourly_values.delete().where(hourly_values.c.instance == self.instance, hourly_values.c.hour < old)
                 )
         return deleted
+
+
+def upkeep_partitions(engine: Engine, now: float, raw_retention: float) -> partitions.Upkeep | None:
+    """PostgreSQL: make the coming months' partitions, and drop the months retention lets go that
+    every live instance has rolled up (an instance silent for longer than the retention holds
+    nothing back). DDL under the schema lock, so instances doing it at once agree."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.begin() as conn:
+        if not partitions.is_partitioned(conn, results.name):
+            return None
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        seen = sa.select(daemon_runs.c.instance).where(daemon_runs.c.last_seen >= now - raw_retention)
+        live = set(conn.execute(seen).scalars().all())
+        q = sa.select(meta.c.instance, meta.c.value).where(meta.c.key == "rollup_done_until")
+        marks = {instance: float(value) for instance, value in conn.execute(q)}
+        drop_before: float | None = now - raw_retention
+        for instance in live:
+            mark = marks.get(instance)
+            drop_before = None if mark is None or drop_before is None else min(drop_before, mark)
+        return partitions.upkeep(conn, now, drop_before)
 
 
 def _aggregate(rows: Iterable[sa.Row[Any]], hour: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from kernel.redact import database_url
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 metadata = sa.MetaData()
 
@@ -297,9 +298,17 @@ def _v5_to_v6(conn: sa.Connection) -> None:
         next(i for i in table.indexes if i.name == index).create(conn)
 
 
+def _v6_to_v7(conn: sa.Connection) -> None:
+    """PostgreSQL: the raw tables partitioned by month (store.partitions); SQLite: nothing."""
+    if conn.dialect.name == "postgresql":
+        from store import partitions
+
+        partitions.convert(conn, time.time())
+
+
 # Ordered migrations: MIGRATIONS[n] takes a database from version n to n + 1.
 MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {
-    1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6,
+    1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6, 6: _v6_to_v7,
 }  # fmt: skip
 
 # PostgreSQL advisory lock keys (one 64-bit space per database): schema changes, and the fast

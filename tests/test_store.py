@@ -166,8 +166,8 @@ def test_migrates_a_version_1_database(url: str) -> None:
         )
     engine.dispose()
     store = st.Store(url, "cdc")
-    assert store.migrate() == st.SCHEMA_VERSION == 6
-    assert store.schema_version() == 6
+    assert store.migrate() == st.SCHEMA_VERSION == 7
+    assert store.schema_version() == 7
     assert store.count_results() == 1
     with store.engine.connect() as conn:
         assert sa.inspect(conn).has_table("zone_samples")
@@ -207,7 +207,7 @@ def test_version_5_copies_are_folded_by_the_upgrade(url: str) -> None:
         conn.execute(schema.results.insert(), [row, row, {**row, "ts": 2.0}])
     engine.dispose()
     store = st.Store(url, "cdc")
-    assert store.migrate() == 6
+    assert store.migrate() == 7
     assert store.count_results() == 2
     with pytest.raises(sa.exc.IntegrityError), store.engine.begin() as conn:
         conn.execute(schema.results.insert().values(**row))
