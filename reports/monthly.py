@@ -139,9 +139,10 @@ def month_figures(
     prev_year, prev_month = before.year, before.month
     previous = reader.usage(prev_year, prev_month)
     rows = []
+    coverage = reader.coverage([z.id for z in zones], *window)
     for z in zones:
         # A zone counts as measured only while vigia stored its cycles: a zone never probed is no data.
-        covered = reader.zone_coverage(z.id, *window)
+        covered = coverage[z.id]
         avail = zone_availability(periods[z.id], covered, window, tz, z.hours, z.sla_target)
         prev = previous.get(z.id)
         rows.append(

@@ -60,22 +60,36 @@ class Reader:
         return out
 
     def zone_coverage(self, zone: str, start: float, end: float) -> list[tuple[float, float]]:
-        """When the zone was measured: each stored cycle sample covers its interval. Runs of
-        back-to-back samples come back as one span each (merged in the database: a month of
-        1-minute samples is 44,640 rows, and a handful of spans)."""
+        """When the zone was measured: each stored cycle sample covers its interval."""
+        return self.coverage([zone], start, end)[zone]
+
+    def coverage(self, zones: Iterable[str], start: float, end: float) -> dict[str, list[tuple[float, float]]]:
+        """When each zone was measured, in one pass: runs of back-to-back samples come back merged
+        in the database as one span each (a month of 1-minute samples is 44,640 rows a zone, and a
+        handful of spans)."""
+        ids = list(zones)
+        out: dict[str, list[tuple[float, float]]] = {z: [] for z in ids}
+        if not ids:
+            return out
         z = zone_samples_t
         ends = z.c.ts + z.c.interval
-        starts_run = sa.case((z.c.ts <= sa.func.lag(ends).over(order_by=z.c.ts), 0), else_=1)
+        previous = sa.func.lag(ends).over(partition_by=z.c.zone, order_by=z.c.ts)
         marked = (
-            sa.select(z.c.ts, ends.label("ends"), starts_run.label("new"))
-            .where(z.c.instance == self.instance, z.c.zone == zone, z.c.ts < end, z.c.ts > start - 86400)
+            sa.select(z.c.zone, z.c.ts, ends.label("ends"), sa.case((z.c.ts <= previous, 0), else_=1).label("new"))
+            .where(z.c.instance == self.instance, z.c.zone.in_(ids), z.c.ts < end, z.c.ts > start - 86400)
             .subquery()
         )
-        runs = sa.select(marked.c.ts, marked.c.ends, sa.func.sum(marked.c.new).over(order_by=marked.c.ts).label("run"))
-        r = runs.subquery()
-        q = sa.select(sa.func.min(r.c.ts), sa.func.max(r.c.ends)).group_by(r.c.run).order_by(sa.func.min(r.c.ts))
+        run = sa.func.sum(marked.c.new).over(partition_by=marked.c.zone, order_by=marked.c.ts)
+        runs = sa.select(marked.c.zone, marked.c.ts, marked.c.ends, run.label("run")).subquery()
+        q = (
+            sa.select(runs.c.zone, sa.func.min(runs.c.ts), sa.func.max(runs.c.ends))
+            .group_by(runs.c.zone, runs.c.run)
+            .order_by(runs.c.zone, sa.func.min(runs.c.ts))
+        )
         with self.engine.connect() as conn:
-            return [(a, b) for a, b in conn.execute(q)]
+            for zone, a, b in conn.execute(q):
+                out[zone].append((a, b))
+        return out
 
     def run_coverage(self, start: float, end: float) -> list[tuple[float, float]]:
         """When some vigia run of this instance was up (its heartbeat), for targets without zone samples."""
@@ -201,15 +215,19 @@ class GroupReader(Reader):
 
     def periods(self, targets: Iterable[str], start: float, end: float) -> dict[str, list[Period]]:
         ids = list(targets)
-        each = [(r, r.periods(ids, start, end), r.run_coverage(start, end)) for r in self.members]
+        each = [
+            (r.periods(ids, start, end), r.coverage(ids, start, end), r.run_coverage(start, end)) for r in self.members
+        ]
         out = {}
         for target in ids:
-            views = [MemberView(p[target], r.zone_coverage(target, start, end) or runs) for r, p, runs in each]
+            views = [MemberView(p[target], cov[target] or runs) for p, cov, runs in each]
             out[target] = list(combine(views, end).periods)
         return out
 
-    def zone_coverage(self, zone: str, start: float, end: float) -> list[tuple[float, float]]:
-        return sorted(pair for r in self.members for pair in r.zone_coverage(zone, start, end))
+    def coverage(self, zones: Iterable[str], start: float, end: float) -> dict[str, list[tuple[float, float]]]:
+        ids = list(zones)
+        each = [r.coverage(ids, start, end) for r in self.members]
+        return {z: sorted(pair for c in each for pair in c[z]) for z in ids}
 
     def run_coverage(self, start: float, end: float) -> list[tuple[float, float]]:
         return sorted(pair for r in self.members for pair in r.run_coverage(start, end))
