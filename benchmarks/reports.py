@@ -82,6 +82,7 @@ def build(db: Path, *, zones: int = 32, services: int = 100, days: int = 31) -> 
                     for k in range(minutes)
                 ],
             )
+    store.rebuild_spans()  # the rows went in behind the store's back
     store.close()
     return time.monotonic() - t0
 
@@ -186,6 +187,7 @@ def main_pg(*, smoke: bool = False) -> None:
                 ),
                 {"start": start, "zones": zones},
             )
+        store.rebuild_spans()  # the samples went in behind the store's back
         built = time.monotonic() - t0
         with store.engine.connect() as conn:
             size = conn.execute(sa.text("SELECT pg_total_relation_size('zone_samples')")).scalar_one()

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from domain.findings import Finding
 from kernel.errors import StoreError, short
 from probes.result import ProbeResult
-from store import partitions
+from store import partitions, spans
 from store.reader import GroupReader, Reader
 from store.records import (
     PERIOD_KINDS,
@@ -67,6 +67,7 @@ class Store(UsageTables, Rollups):
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             raise StoreError(f"cannot open the store: {type(exc).__name__}: {exc}") from exc
         self.run_id: int | None = None
+        self._spans = spans.SpanWriter(instance)
         database = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
         self.file = os.path.abspath(database) if database and database != ":memory:" else None
         # A connection of our own keeps the file's inode open: if someone deletes the file, the
@@ -216,6 +217,20 @@ class Store(UsageTables, Rollups):
         findings: Sequence[Finding] = (),
     ) -> None:
         """Store one cycle in one transaction: results, state changes, periods, samples, findings, heartbeat."""
+        try:
+            self._write_cycle(batch, changes, now, zone_samples, findings)
+        except BaseException:
+            self._spans.forget()  # the transaction may not have stored what the span writer remembers
+            raise
+
+    def _write_cycle(
+        self,
+        batch: Sequence[ProbeResult],
+        changes: Sequence[StateChange],
+        now: float,
+        zone_samples: Sequence[ZoneSample],
+        findings: Sequence[Finding],
+    ) -> None:
         with self.engine.begin() as conn:
             self._write_findings(conn, findings)
             if batch:
@@ -239,6 +254,7 @@ class Store(UsageTables, Rollups):
             if zone_samples:
                 rows = [{"instance": self.instance, **vars(z)} for z in zone_samples]
                 conn.execute(insert_for(self.dialect, zone_samples_t).on_conflict_do_nothing(), rows)
+                self._spans.write(conn, zone_samples)
             for change in changes:
                 self._apply_change(conn, change)
             if self.run_id is not None:
@@ -321,6 +337,13 @@ class Store(UsageTables, Rollups):
                 .order_by(outages.c.started_at)
             )
             return [OpenOutage(r.target, r.kind, r.started_at, r.reason) for r in rows]
+
+    def rebuild_spans(self) -> int:
+        """This instance's zone spans made again from its samples (samples loaded by other means)."""
+        with self.engine.begin() as conn:
+            n = spans.rebuild(conn, self.instance)
+        self._spans.forget()
+        return n
 
     def reader(self, ha_group: str | None = None) -> Reader:
         """What reports read this instance's history through; with ``ha_group``, the group's:

@@ -18,6 +18,7 @@ from domain.findings import Finding
 from domain.ha_view import MemberView, combine
 from domain.usage import ZoneUsage
 from kernel.month import Month
+from store import spans
 from store.records import finding_of
 from store.schema import (
     daemon_runs,
@@ -30,7 +31,6 @@ from store.schema import (
     results,
     usage_daily,
     usage_monthly,
-    zone_samples_t,
 )
 
 Compute = Callable[[], dict[str, Any]]
@@ -64,32 +64,9 @@ class Reader:
         return self.coverage([zone], start, end)[zone]
 
     def coverage(self, zones: Iterable[str], start: float, end: float) -> dict[str, list[tuple[float, float]]]:
-        """When each zone was measured, in one pass: runs of back-to-back samples come back merged
-        in the database as one span each (a month of 1-minute samples is 44,640 rows a zone, and a
-        handful of spans)."""
-        ids = list(zones)
-        out: dict[str, list[tuple[float, float]]] = {z: [] for z in ids}
-        if not ids:
-            return out
-        z = zone_samples_t
-        ends = z.c.ts + z.c.interval
-        previous = sa.func.lag(ends).over(partition_by=z.c.zone, order_by=z.c.ts)
-        marked = (
-            sa.select(z.c.zone, z.c.ts, ends.label("ends"), sa.case((z.c.ts <= previous, 0), else_=1).label("new"))
-            .where(z.c.instance == self.instance, z.c.zone.in_(ids), z.c.ts < end, z.c.ts > start - 86400)
-            .subquery()
-        )
-        run = sa.func.sum(marked.c.new).over(partition_by=marked.c.zone, order_by=marked.c.ts)
-        runs = sa.select(marked.c.zone, marked.c.ts, marked.c.ends, run.label("run")).subquery()
-        q = (
-            sa.select(runs.c.zone, sa.func.min(runs.c.ts), sa.func.max(runs.c.ends))
-            .group_by(runs.c.zone, runs.c.run)
-            .order_by(runs.c.zone, sa.func.min(runs.c.ts))
-        )
+        """When each zone was measured: the spans its cycles' samples made (store.spans)."""
         with self.engine.connect() as conn:
-            for zone, a, b in conn.execute(q):
-                out[zone].append((a, b))
-        return out
+            return spans.read(conn, self.instance, zones, start, end)
 
     def run_coverage(self, start: float, end: float) -> list[tuple[float, float]]:
         """When some vigia run of this instance was up (its heartbeat), for targets without zone samples."""

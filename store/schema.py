@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from kernel.redact import database_url
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 metadata = sa.MetaData()
 
@@ -270,6 +270,17 @@ job_claims = sa.Table(
 )  # fmt: skip
 V5_TABLES = (members, leases, job_claims)
 
+# --- schema version 8: when each zone was measured, as spans (store.spans) --------
+
+zone_spans = sa.Table(
+    "zone_spans", metadata,
+    sa.Column("instance", sa.String(100), primary_key=True),
+    sa.Column("zone", sa.String(50), primary_key=True),
+    sa.Column("start", sa.Float, primary_key=True),
+    sa.Column("end", sa.Float, nullable=False),
+)  # fmt: skip
+V8_TABLES = (zone_spans,)
+
 
 def _v1_to_v2(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=list(V2_TABLES))
@@ -306,9 +317,16 @@ def _v6_to_v7(conn: sa.Connection) -> None:
         partitions.convert(conn, time.time())
 
 
+def _v7_to_v8(conn: sa.Connection) -> None:
+    from store import spans
+
+    metadata.create_all(conn, tables=list(V8_TABLES))
+    spans.rebuild(conn)
+
+
 # Ordered migrations: MIGRATIONS[n] takes a database from version n to n + 1.
 MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {
-    1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6, 6: _v6_to_v7,
+    1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6, 6: _v6_to_v7, 7: _v7_to_v8,
 }  # fmt: skip
 
 # PostgreSQL advisory lock keys (one 64-bit space per database): schema changes, and the fast

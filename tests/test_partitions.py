@@ -55,7 +55,7 @@ def test_an_older_database_keeps_its_rows_in_one_partition() -> None:
             conn.execute(schema.results.insert(), [{**row, "target": f"gw{i}", "ts": now - 3 * DAY} for i in range(5)])
         engine.dispose()
         store = Store(url, "cdc")
-        assert store.migrate() == 7
+        assert store.migrate() == 8
         store.write_cycle([check("gw0", now)], [], now)
         assert where_rows_are(store) == {"probe_results_v6": 5, partitions.slot_at("probe_results", now).name: 1}
         assert store.count_results() == 6

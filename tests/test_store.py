@@ -146,7 +146,7 @@ def test_sqlite_is_in_wal_mode(tmp_path) -> None:
 def test_migrates_a_version_1_database(url: str) -> None:
     """A database made by the first release (schema 1) is upgraded in place on start, its rows kept."""
     engine = schema.engine_for(url)
-    later = schema.V2_TABLES + schema.V3_TABLES + schema.V4_TABLES + schema.V5_TABLES
+    later = schema.V2_TABLES + schema.V3_TABLES + schema.V4_TABLES + schema.V5_TABLES + schema.V8_TABLES
     v1 = [t for t in schema.metadata.sorted_tables if t not in later]
     with engine.begin() as conn:
         schema.metadata.create_all(conn, tables=v1)
@@ -166,8 +166,8 @@ def test_migrates_a_version_1_database(url: str) -> None:
         )
     engine.dispose()
     store = st.Store(url, "cdc")
-    assert store.migrate() == st.SCHEMA_VERSION == 7
-    assert store.schema_version() == 7
+    assert store.migrate() == st.SCHEMA_VERSION == 8
+    assert store.schema_version() == 8
     assert store.count_results() == 1
     with store.engine.connect() as conn:
         assert sa.inspect(conn).has_table("zone_samples")
@@ -207,8 +207,35 @@ def test_version_5_copies_are_folded_by_the_upgrade(url: str) -> None:
         conn.execute(schema.results.insert(), [row, row, {**row, "ts": 2.0}])
     engine.dispose()
     store = st.Store(url, "cdc")
-    assert store.migrate() == 7
+    assert store.migrate() == 8
     assert store.count_results() == 2
     with pytest.raises(sa.exc.IntegrityError), store.engine.begin() as conn:
         conn.execute(schema.results.insert().values(**row))
+    store.close()
+
+
+def test_zone_spans_follow_the_samples(url: str) -> None:
+    """The month close reads when a zone was measured from spans the writes keep: back-to-back
+    samples extend one span, a gap opens another, a batch written again changes nothing, and the
+    spans equal those made from the samples afresh."""
+    store = st.Store(url, "cdc")
+    store.migrate()
+    t0 = T0.timestamp()
+
+    def sample(zone: str, minute: int) -> st.ZoneSample:
+        return st.ZoneSample(zone, t0 + 60 * minute, 60.0, "up", "ok", True, 0.0, 0.002, "{}")
+
+    for minute in [*range(0, 30), *range(45, 60)]:
+        batch = [sample("ZD-01", minute), sample("ZD-02", minute)] if minute < 50 else [sample("ZD-01", minute)]
+        store.write_cycle([], [], 0.0, batch)
+        if minute == 10:
+            store.write_cycle([], [], 0.0, batch)  # written again: a lost acknowledgement
+    want = {
+        "ZD-01": [(t0, t0 + 30 * 60), (t0 + 45 * 60, t0 + 60 * 60)],
+        "ZD-02": [(t0, t0 + 30 * 60), (t0 + 45 * 60, t0 + 50 * 60)],
+        "ZD-03": [],
+    }
+    assert store.reader().coverage(["ZD-01", "ZD-02", "ZD-03"], t0, t0 + 3600) == want
+    assert store.rebuild_spans() == 4
+    assert store.reader().coverage(["ZD-01", "ZD-02", "ZD-03"], t0, t0 + 3600) == want
     store.close()

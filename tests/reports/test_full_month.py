@@ -65,6 +65,7 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> tuple[st.Store, cfg.Confi
             "rtt, checks) values (?,?,?,?,?,?,?,?,?,?)",
             rows,
         )
+    store.rebuild_spans()  # the samples went in behind the store's back: their spans are made from them
     changes = []
     for k in range(1, 32):  # zone k is down k*10 minutes on day k%28+1 from 10:00, inside hours
         day = k % 28 + 1
