@@ -112,6 +112,12 @@ def failover(ttl: float, advisory: bool, rounds: int) -> list[float]:
     return took
 
 
+# A partitioned table's size is its partitions' (the parent holds no rows).
+SIZE = (
+    "SELECT {fn}('{t}') + coalesce((SELECT sum({fn}(inhrelid)) FROM pg_inherits WHERE inhparent = '{t}'::regclass), 0)"
+)
+
+
 def _icmp_batch(cycle: int, n: int, prefix: str) -> list[object]:
     from probes.result import ProbeResult
 
@@ -136,8 +142,8 @@ def bytes_per_check(checks: int) -> tuple[float, float]:
         with store.engine.connect() as conn:
             conn.exec_driver_sql("ANALYZE probe_results")
             n = store.count_results()
-            total = conn.execute(sa.text("SELECT pg_total_relation_size('probe_results')")).scalar_one()
-            heap = conn.execute(sa.text("SELECT pg_relation_size('probe_results')")).scalar_one()
+            total = conn.execute(sa.text(SIZE.format(fn="pg_total_relation_size", t="probe_results"))).scalar_one()
+            heap = conn.execute(sa.text(SIZE.format(fn="pg_relation_size", t="probe_results"))).scalar_one()
         store.close()
     return total / n, heap / n
 

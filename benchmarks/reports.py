@@ -153,7 +153,7 @@ if __name__ == "__main__":
 def main_pg(*, smoke: bool = False) -> None:
     """The month close of 1,000 zones of 1-minute samples in PostgreSQL (goal <= 60 s, <= 1 GB),
     in a database of its own, built on the server (generate_series) and dropped after."""
-    from benchmarks.instances import available, database
+    from benchmarks.instances import SIZE, available, database
 
     if not available():
         print("Month close on PostgreSQL: the server is not running (deploy/test-services.sh): skipped")
@@ -190,7 +190,7 @@ def main_pg(*, smoke: bool = False) -> None:
         store.rebuild_spans()  # the samples went in behind the store's back
         built = time.monotonic() - t0
         with store.engine.connect() as conn:
-            size = conn.execute(sa.text("SELECT pg_total_relation_size('zone_samples')")).scalar_one()
+            size = conn.execute(sa.text(SIZE.format(fn="pg_total_relation_size", t="zone_samples"))).scalar_one()
         store.close()
         folder = Path(tempfile.mkdtemp(prefix="vigia-bench-"))
         (folder / "url").write_text(url)
