@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import secrets
 import signal
 import socket
 import statistics
@@ -16,38 +15,12 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from tests.pgdb import available, database
+
 ROOT = Path(__file__).resolve().parent.parent
-ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-
-
-def available() -> bool:
-    try:
-        import psycopg
-
-        with psycopg.connect(ADMIN, connect_timeout=3) as conn:
-            conn.execute("select 1")
-    except Exception:
-        return False
-    return True
-
-
-@contextmanager
-def database() -> Iterator[str]:
-    import psycopg
-
-    name = f"vigia_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _port() -> int:

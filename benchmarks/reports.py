@@ -153,7 +153,8 @@ if __name__ == "__main__":
 def main_pg(*, smoke: bool = False) -> None:
     """The month close of 1,000 zones of 1-minute samples in PostgreSQL (goal <= 60 s, <= 1 GB),
     in a database of its own, built on the server (generate_series) and dropped after."""
-    from benchmarks.instances import SIZE, available, database
+    from benchmarks.instances import SIZE
+    from tests.pgdb import available, database
 
     if not available():
         print("Month close on PostgreSQL: the server is not running (deploy/test-services.sh): skipped")

@@ -85,7 +85,7 @@ class DrillWatch:
         try:
             self.status = drill_status(runner.plan, list(runner.journal.runs()))
         except Exception as exc:
-            self._stats.drill_status_errors += 1
+            self._stats.add("drill_status_errors")
             log.error("cannot read the drill journal %s (drill metrics keep their last values): %s",
                       runner.journal.file, exc)  # fmt: skip
         self._seen = stamp(runner.journal.file)

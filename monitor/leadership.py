@@ -4,17 +4,11 @@ own metrics, singleton work under a claim per period, and the gate scheduled dri
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from continuity.gate import Fence, period
-from kernel.errors import short
 from monitor.stats import DaemonStats
 from store.lease import Claim, Lease
-
-log = logging.getLogger("vigia")
 
 
 class Leadership:
@@ -39,14 +33,10 @@ class Leadership:
         self.stats.leader = standing.leader
         if standing.epoch is not None:
             self.stats.leader_epoch = standing.epoch
-        if standing.reason.startswith("cannot reach"):
+        if standing.reachable:
+            self.stats.instances_alive = standing.alive
+        else:
             self.stats.lease_errors += 1
-            return
-        try:
-            self.stats.instances_alive = self.lease.alive(within=3 * self.lease.ttl)
-        except SQLAlchemyError as exc:
-            self.stats.lease_errors += 1
-            log.warning("cannot count the instances alive: %s", short(exc))
 
     def once(self, job: str, key: str, work: Callable[[], bool], *, lead: bool, retake: bool = False) -> bool | None:
         """Run ``work`` for ``key`` unless the period is claimed already; None: not run here."""

@@ -57,6 +57,6 @@ class MonthJobs:
             self._stats.month_close_ok_at = time.time()
             log.info("%s %s: %d files", what, month, len(said.split()))
         else:
-            self._stats.month_close_errors += 1
+            self._stats.add("month_close_errors")
             log.error("%s %s failed: %s", what, month, said)
         return ok

@@ -30,7 +30,9 @@ import secrets
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -73,6 +75,8 @@ class Standing:
     holder: str | None
     expires_at: float | None  # database clock
     reason: str = ""
+    reachable: bool = True  # False: the database could not be reached at all
+    alive: int = 0  # processes with a recent heartbeat (three leases), this one included
 
 
 @dataclass(frozen=True)
@@ -84,15 +88,15 @@ class Claim:
 
 @dataclass(frozen=True)
 class Member:
-    holder: str
-    instance: str
-    ha_group: str | None
-    host: str
-    pid: int
-    version: str
+    who: Identity
     role: str
     epoch: int | None
     heartbeat_age: float
+
+
+# Heartbeat rows of processes silent this long are pruned by the leader (`vigia instances --all`
+# shows stopped processes until then).
+FORGET_AFTER = 7 * 86400.0
 
 
 class Lease:
@@ -106,27 +110,28 @@ class Lease:
         self._now = db_now(self.dialect)
         self._conn: sa.Connection | None = None
         self._valid_until = 0.0  # monotonic: a conservative local bound on the lease
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     # -- the timer -----------------------------------------------------------
 
     def tick(self) -> Standing:
-        """Renew the lease (or take it if free), beat the heartbeat. Any database error steps down."""
+        """Renew the lease (or take it if free), beat the heartbeat, count who is alive. Any
+        database error steps down."""
         with self._lock:
             sent = time.monotonic()
             try:
-                conn = self._session()
-                fast = self._try_advisory(conn)
-                with conn.begin():
+                fast = self._try_advisory(self._session())
+                with self._transaction() as conn:
                     row = self._acquire(conn, fast)
                     if row is not None:
                         standing = Standing(True, int(row.epoch), self.me.holder, float(row.expires_at))
                     else:
                         standing = self._other(conn)
                     self._beat(conn, standing)
+                    standing = replace(standing, alive=self._alive(conn, standing.leader))
             except SQLAlchemyError as exc:
                 self._drop_session()
-                standing = Standing(False, None, None, None, f"cannot reach the database: {short(exc)}")
+                standing = Standing(False, None, None, None, f"cannot reach the database: {short(exc)}", False)
             # The lease runs ttl from the database's "now", which came after ``sent``: ending the
             # local bound a margin before sent + ttl is on the safe side of any delay.
             self._valid_until = sent + self.ttl * 0.8 if standing.leader else 0.0
@@ -141,16 +146,11 @@ class Lease:
         """A clean stop: the lease expires now (a follower takes over at its next tick)."""
         with self._lock:
             try:
-                conn = self._session()
-                with conn.begin():
-                    conn.execute(
-                        leases.update()
-                        .where(leases.c.name == LEASE, leases.c.holder == self.me.holder)
-                        .values(expires_at=self._now)
-                    )
-                    conn.execute(
-                        members.update().where(members.c.holder == self.me.holder).values(role=STOPPED, epoch=None)
-                    )
+                with self._transaction() as conn:
+                    mine = leases.c.holder == self.me.holder
+                    conn.execute(leases.update().where(leases.c.name == LEASE, mine).values(expires_at=self._now))
+                    stopped = {"role": STOPPED, "epoch": None}
+                    conn.execute(members.update().where(members.c.holder == self.me.holder).values(**stopped))
             except SQLAlchemyError as exc:
                 log.warning("could not release the leader lease: %s", short(exc))
             self._drop_session()
@@ -166,26 +166,23 @@ class Lease:
         ``retake`` then takes over a run left "running" by an earlier epoch. Without ``lead``
         (work scoped to an HA group, not to the whole database) any member may claim, and
         ``retake`` takes over a run whose claimant's heartbeat stopped."""
-        with self._lock:
-            try:
-                conn = self._session()
-                with conn.begin():
-                    epoch = self._fenced_epoch(conn) if lead else 0
-                    if epoch is None:
-                        return None
-                    values = {
-                        "job": job, "period": period, "holder": self.me.holder, "epoch": epoch,
-                        "claimed_at": self._now, "state": RUNNING, "detail": "",
-                    }  # fmt: skip
-                    stmt = insert_for(self.dialect, job_claims).values(**values).on_conflict_do_nothing()
-                    got = conn.execute(stmt.returning(job_claims.c.job)).first()
-                    if got is None and retake:
-                        got = conn.execute(self._retake(job, period, epoch, lead)).first()
-                    return Claim(job, period, epoch) if got is not None else None
-            except SQLAlchemyError as exc:
-                self._drop_session()
-                self._step_down(f"cannot reach the database: {short(exc)}")
-                return None
+        try:
+            with self._transaction() as conn:
+                epoch = self._fenced_epoch(conn) if lead else 0
+                if epoch is None:
+                    return None
+                values = {
+                    "job": job, "period": period, "holder": self.me.holder, "epoch": epoch,
+                    "claimed_at": self._now, "state": RUNNING, "detail": "",
+                }  # fmt: skip
+                stmt = insert_for(self.dialect, job_claims).values(**values).on_conflict_do_nothing()
+                got = conn.execute(stmt.returning(job_claims.c.job)).first()
+                if got is None and retake:
+                    got = conn.execute(self._retake(job, period, epoch, lead)).first()
+                return Claim(job, period, epoch) if got is not None else None
+        except SQLAlchemyError as exc:
+            self._step_down(f"cannot reach the database: {short(exc)}")
+            return None
 
     def _retake(self, job: str, period: str, epoch: int, lead: bool) -> Any:
         c = job_claims.c
@@ -205,49 +202,39 @@ class Lease:
 
     def fence(self, claim: Claim) -> str | None:
         """None while ``claim``'s epoch still holds the lease; otherwise why it does not."""
-        with self._lock:
-            try:
-                conn = self._session()
-                with conn.begin():
-                    epoch = self._fenced_epoch(conn)
-            except SQLAlchemyError as exc:
-                self._drop_session()
-                self._step_down(f"cannot reach the database: {short(exc)}")
-                return f"cannot reach the database: {short(exc)}"
+        try:
+            with self._transaction() as conn:
+                epoch = self._fenced_epoch(conn)
+        except SQLAlchemyError as exc:
+            self._step_down(f"cannot reach the database: {short(exc)}")
+            return f"cannot reach the database: {short(exc)}"
         if epoch != claim.epoch:
             return f"the leader lease is no longer held at epoch {claim.epoch}"
         return None
 
     def finish(self, claim: Claim, ok: bool, detail: str = "") -> None:
         """Record how the claimed period ended (only by the epoch that claimed it)."""
-        with self._lock:
-            try:
-                conn = self._session()
-                with conn.begin():
-                    conn.execute(
-                        job_claims.update()
-                        .where(
-                            job_claims.c.job == claim.job,
-                            job_claims.c.period == claim.period,
-                            job_claims.c.epoch == claim.epoch,
-                        )
-                        .values(state=DONE if ok else FAILED, finished_at=self._now, detail=detail[:500])
-                    )
-            except SQLAlchemyError as exc:
-                self._drop_session()
-                log.warning("could not record the end of %s %s: %s", claim.job, claim.period, short(exc))
+        c = job_claims.c
+        mine = (c.job == claim.job, c.period == claim.period, c.epoch == claim.epoch)
+        ended = {"state": DONE if ok else FAILED, "finished_at": self._now, "detail": detail[:500]}
+        try:
+            with self._transaction() as conn:
+                conn.execute(job_claims.update().where(*mine).values(**ended))
+        except SQLAlchemyError as exc:
+            log.warning("could not record the end of %s %s: %s", claim.job, claim.period, short(exc))
 
     # -- what every instance can read -----------------------------------------
 
     def members(self) -> list[Member]:
-        """Every process that ever beat, most recent first, with its heartbeat's age."""
+        """Every process that beat in the last week, most recent first, with its heartbeat's age."""
         with self.engine.connect() as conn:
             now = float(conn.execute(sa.select(self._now)).scalar_one())
             rows = conn.execute(sa.select(members).order_by(members.c.last_seen.desc())).all()
         return [
-            Member(r.holder, r.instance, r.ha_group, r.host, r.pid, r.version, r.role, r.epoch, now - r.last_seen)
+            Member(Identity(r.holder, r.instance, r.ha_group, r.host, r.pid, r.version), r.role, r.epoch,
+                   now - r.last_seen)
             for r in rows
-        ]
+        ]  # fmt: skip
 
     def current(self) -> Standing:
         """Who holds the lease now, as the database says (``leader``: this process)."""
@@ -257,15 +244,40 @@ class Lease:
             return Standing(True, standing.epoch, standing.holder, standing.expires_at)
         return standing
 
+    def alive(self, within: float | None = None) -> int:
+        """Processes whose heartbeat is younger than ``within`` (three leases) and that did not stop."""
+        with self._transaction() as conn:
+            return self._alive(conn, False, within)
+
     def database_time(self) -> float:
         with self.engine.connect() as conn:
             return float(conn.execute(sa.select(self._now)).scalar_one())
 
-    def alive(self, within: float) -> int:
-        """Processes whose heartbeat is younger than ``within`` seconds and that did not stop."""
-        return sum(1 for m in self.members() if m.heartbeat_age <= within and m.role != STOPPED)
-
     # -- internals --------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sa.Connection]:
+        """The keeper's own session, in a transaction, under the keeper's lock (ticks come from
+        the scheduler, claims from job threads). A database error drops the session: it may be
+        the one the server ended."""
+        with self._lock:
+            try:
+                conn = self._session()
+                with conn.begin():
+                    yield conn
+            except SQLAlchemyError:
+                self._drop_session()
+                raise
+
+    def _alive(self, conn: sa.Connection, leader: bool, within: float | None = None) -> int:
+        """Processes whose heartbeat is recent and that did not stop; the leader also forgets
+        those silent for a week."""
+        m = members.c
+        if leader:
+            conn.execute(members.delete().where(m.last_seen < self._now - FORGET_AFTER))
+        window = 3 * self.ttl if within is None else within
+        recent = sa.select(sa.func.count()).where(m.last_seen > self._now - window, m.role != STOPPED)
+        return int(conn.execute(recent.select_from(members)).scalar_one())
 
     def _session(self) -> sa.Connection:
         if self._conn is None or self._conn.closed or self._conn.invalidated:

@@ -59,10 +59,6 @@ class Reader:
                 out[row.target].append(Period(row.kind, row.started_at, row.ended_at, row.reason))
         return out
 
-    def zone_coverage(self, zone: str, start: float, end: float) -> list[tuple[float, float]]:
-        """When the zone was measured: each stored cycle sample covers its interval."""
-        return self.coverage([zone], start, end)[zone]
-
     def coverage(self, zones: Iterable[str], start: float, end: float) -> dict[str, list[tuple[float, float]]]:
         """When each zone was measured: the spans its cycles' samples made (store.spans)."""
         with self.engine.connect() as conn:

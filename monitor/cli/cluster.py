@@ -31,8 +31,8 @@ def cmd_instances(args: argparse.Namespace) -> int:
     shown = [m for m in members if args.all or m.role != "stopped"]
     header = ("INSTANCE", "HA GROUP", "HOST", "PID", "ROLE", "EPOCH", "HEARTBEAT", "VERSION")
     rows = [
-        (m.instance, m.ha_group or "-", m.host, str(m.pid), m.role, "-" if m.epoch is None else str(m.epoch),
-         f"{m.heartbeat_age:.1f}s ago", m.version)
+        (m.who.instance, m.who.ha_group or "-", m.who.host, str(m.who.pid), m.role,
+         "-" if m.epoch is None else str(m.epoch), f"{m.heartbeat_age:.1f}s ago", m.who.version)
         for m in shown
     ]  # fmt: skip
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
