@@ -63,6 +63,14 @@ def _literal(host: str) -> tuple[int, str] | None:
     return None
 
 
+def _sockaddr(family: int, address: str, port: int) -> tuple[str, int] | tuple[str, int, int, int]:
+    if family == socket.AF_INET:
+        return address, port
+    # IPv6: numeric, but a link-local address's scope ("fe80::1%eth0") needs the full sockaddr.
+    info = socket.getaddrinfo(address, port, family, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
+    return info[0][4]  # type: ignore[return-value]
+
+
 async def resolve(host: str, port: int, deadline: float) -> tuple[int, str]:
     """(family, address) of ``host``; IP literals skip the resolver (it costs a thread hop)."""
     lit = _literal(host)
@@ -95,24 +103,34 @@ async def connect(
         raise ProbeFailure(r.TIMEOUT, f"{where}: deadline reached before connecting")
     phases = phases if phases is not None else Phases()
     t0 = time.monotonic()
-    _family, address = await resolve(host, port, deadline)
+    family, address = await resolve(host, port, deadline)
     t1 = time.monotonic()
     phases.resolve += t1 - t0
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    handed = False  # once the stream has the socket, closing it is the stream's job (never twice)
     try:
         async with asyncio.timeout_at(deadline):
-            reader, writer = await asyncio.open_connection(address, port, limit=1 << 16)
+            await loop.sock_connect(sock, _sockaddr(family, address, port))
             t2 = time.monotonic()
             phases.connect += t2 - t1
+            # The handshake starts on the connected socket, before anything reads it: a peer that
+            # talks first (a banner where TLS was expected) is seen by TLS, never left unread in a
+            # plain stream's buffer while the handshake waits for the deadline.
+            handed = True
+            reader, writer = await asyncio.open_connection(
+                sock=sock, limit=1 << 16, ssl=tls, server_hostname=(server_hostname or host) if tls else None
+            )
             if tls is not None:
-                try:
-                    await writer.start_tls(tls, server_hostname=server_hostname or host)
-                except BaseException:
-                    writer.transport.abort()
-                    raise
                 phases.tls += time.monotonic() - t2
-    except TimeoutError:
-        raise ProbeFailure(r.TIMEOUT, f"{where}: no answer before the deadline") from None
-    except Exception as exc:
+    except BaseException as exc:
+        if not handed:
+            sock.close()
+        if isinstance(exc, TimeoutError):
+            raise ProbeFailure(r.TIMEOUT, f"{where}: no answer before the deadline") from None
+        if not isinstance(exc, Exception):
+            raise
         raise classify(exc, where) from exc
     return Stream(reader, writer, address)
 
