@@ -12,10 +12,11 @@ import logging
 import threading
 import time
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from prometheus_client.process_collector import ProcessCollector
 
 from monitor.collectors import COLLECTORS, DaemonView
+from monitor.textformat import TextRenderer
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ class Exposition:
             self.registry.register(concern(view))  # describe(): a name two collectors claim fails here
         if process_metrics:
             ProcessCollector(registry=self.registry)
+        self._renderer = TextRenderer()
         self._lock = threading.Lock()
         self._body = b""
         self._gzip = b""
@@ -41,7 +43,7 @@ class Exposition:
     def refresh(self) -> None:
         t0 = time.perf_counter()
         try:
-            body = generate_latest(self.registry)
+            body = self._renderer.render(self.registry.collect())
         except Exception:  # a bug in a collector: keep serving the last good body, say so, go on
             self.errors += 1
             log.exception("cannot render /metrics; serving the previous exposition")

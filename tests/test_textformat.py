@@ -1,0 +1,72 @@
+"""The fast text renderer writes exactly what prometheus_client's generate_latest writes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    InfoMetricFamily,
+    Metric,
+    StateSetMetricFamily,
+)
+from prometheus_client.registry import Collector
+
+from monitor.textformat import TextRenderer
+
+label_values = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+floats = st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(2**62), 2**62)
+
+
+class Fixed(Collector):
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.families
+
+
+def both(families: list[Metric]) -> tuple[bytes, bytes]:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Fixed(families))
+    return TextRenderer().render(registry.collect()), generate_latest(registry)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(label_values, label_values, floats), max_size=8), st.text(max_size=30))
+def test_gauges_and_counters_match_generate_latest(samples: list[tuple[str, str, float]], help_text: str) -> None:
+    gauge = GaugeMetricFamily("vigia_x", help_text, labels=["target", "reason"])
+    counter = CounterMetricFamily("vigia_y", "counted\\ things\n", labels=["target"])
+    for target, reason, value in samples:
+        gauge.add_metric([target, reason], value)
+        counter.add_metric([target], abs(value) if value == value else 0.0)
+    ours, theirs = both([gauge, counter])
+    assert ours == theirs
+
+
+def test_every_family_type_and_the_om_samples_match() -> None:
+    info = InfoMetricFamily("vigia_target", "Inventory.")
+    info.add_metric([], {"target": 'a"b\\c\nd', "group": "zonas", "description": "Biblioteca Piedad"})
+    hist = HistogramMetricFamily("vigia_h", "A histogram.", labels=["target"])
+    hist.add_metric(["t1"], buckets=[("0.1", 2.0), ("+Inf", 5.0)], sum_value=1.5)
+    counter = CounterMetricFamily("vigia_c", "With created.", labels=["target"], created=1_700_000_000.25)
+    counter.add_metric(["t2"], 4.0, created=1_700_000_000.5)
+    stateset = StateSetMetricFamily("vigia_s", "A state set.", value={"up": True, "down": False})
+    ours, theirs = both([info, hist, counter, stateset])
+    assert ours == theirs
+
+
+def test_a_cached_label_set_renders_new_values_and_new_targets() -> None:
+    renderer = TextRenderer()
+    for cycle in range(3):
+        gauge = GaugeMetricFamily("vigia_probe_success", "1 if ok.", labels=["target", "probe"])
+        for i in range(cycle + 2):
+            gauge.add_metric([f"zd-{i:02d}", "http"], float(cycle % 2))
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(Fixed([gauge]))
+        assert renderer.render(registry.collect()) == generate_latest(registry)
