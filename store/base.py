@@ -3,24 +3,22 @@ and the raw results read back (for rollups and tests)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from store.schema import meta, results
+from store import chunks
+from store.chunks import RawRow
+from store.schema import meta
 
 
 class Tables:
     engine: Engine
     instance: str
 
-    def results_between(self, start: float, end: float, target: str | None = None) -> list[sa.Row[Any]]:
-        q = sa.select(results).where(results.c.instance == self.instance, results.c.ts >= start, results.c.ts < end)
-        if target is not None:
-            q = q.where(results.c.target == target)
+    def results_between(self, start: float, end: float, target: str | None = None) -> list[RawRow]:
+        """Every stored check in [start, end), raw or chunked, oldest first."""
         with self.engine.connect() as conn:
-            return list(conn.execute(q.order_by(results.c.ts, results.c.id)))
+            return chunks.read(conn, self.instance, start, end, None if target is None else [target])
 
     def get_meta(self, key: str) -> str | None:
         with self.engine.connect() as conn:

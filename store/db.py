@@ -21,10 +21,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from domain.findings import Finding
 from kernel.errors import StoreError, short
 from probes.result import ProbeResult
-from store import partitions, spans
+from store import partitions, periods, spans
 from store.reader import GroupReader, Reader
 from store.records import (
-    PERIOD_KINDS,
     OpenOutage,
     StateChange,
     StoredState,
@@ -45,6 +44,7 @@ from store.schema import (
     metadata,
     outages,
     overlapping,
+    result_chunks,
     results,
     safe_url,
     schema_version,
@@ -255,8 +255,7 @@ class Store(UsageTables, Rollups):
                 rows = [{"instance": self.instance, **vars(z)} for z in zone_samples]
                 conn.execute(insert_for(self.dialect, zone_samples_t).on_conflict_do_nothing(), rows)
                 self._spans.write(conn, zone_samples)
-            for change in changes:
-                self._apply_change(conn, change)
+            periods.write(conn, self.dialect, self.instance, changes)
             if self.run_id is not None:
                 conn.execute(daemon_runs.update().where(daemon_runs.c.id == self.run_id).values(last_seen=now))
 
@@ -276,51 +275,6 @@ class Store(UsageTables, Rollups):
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(findings_t).where(findings_t.c.instance == self.instance)).all()
         return {r.id: finding_of(r) for r in rows}
-
-    def _period_exists(self, conn: sa.Connection, c: StateChange) -> bool:
-        """The period ``c`` opens is there already: the batch is being written again."""
-        o = outages.c
-        q = sa.select(o.id).where(
-            o.instance == self.instance, o.target == c.subject, o.kind == c.new, o.started_at == c.start
-        )
-        return conn.execute(q.limit(1)).first() is not None
-
-    def _apply_change(self, conn: sa.Connection, c: StateChange) -> None:
-        """Close the period of the old state, open one for the new, remember the state."""
-        if c.old in PERIOD_KINDS:
-            conn.execute(
-                outages.update()
-                .where(
-                    outages.c.instance == self.instance,
-                    outages.c.target == c.subject,
-                    outages.c.kind == c.old,
-                    outages.c.ended_at.is_(None),
-                )
-                .values(ended_at=c.at)
-            )
-        if c.new in PERIOD_KINDS and not self._period_exists(conn, c):
-            conn.execute(
-                outages.insert().values(
-                    instance=self.instance,
-                    target=c.subject,
-                    kind=c.new,
-                    started_at=c.start,
-                    ended_at=None,
-                    reason=c.reason[:32],
-                    message=c.message[:1000],
-                )
-            )
-        updated = conn.execute(
-            target_state.update()
-            .where(target_state.c.instance == self.instance, target_state.c.target == c.subject)
-            .values(state=c.new, since=c.start, updated_at=time.time())
-        )
-        if updated.rowcount == 0:
-            conn.execute(
-                target_state.insert().values(
-                    instance=self.instance, target=c.subject, state=c.new, since=c.start, updated_at=time.time()
-                )
-            )
 
     # -- reads -----------------------------------------------------------
 
@@ -364,12 +318,12 @@ class Store(UsageTables, Rollups):
             return list(conn.execute(q.order_by(outages.c.started_at)))
 
     def count_results(self) -> int:
+        """Checks stored, raw or chunked."""
+        c = result_chunks.c
+        raw = sa.select(sa.func.count()).select_from(results).where(results.c.instance == self.instance)
+        folded = sa.select(sa.func.coalesce(sa.func.sum(c.checks), 0)).where(c.instance == self.instance)
         with self.engine.connect() as conn:
-            return int(
-                conn.execute(
-                    sa.select(sa.func.count()).select_from(results).where(results.c.instance == self.instance)
-                ).scalar_one()
-            )
+            return int(conn.execute(raw).scalar_one()) + int(conn.execute(folded).scalar_one())
 
 
 __all__ = [

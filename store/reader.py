@@ -18,7 +18,7 @@ from domain.findings import Finding
 from domain.ha_view import MemberView, combine
 from domain.usage import ZoneUsage
 from kernel.month import Month
-from store import spans
+from store import chunks, spans
 from store.records import finding_of
 from store.schema import (
     daemon_runs,
@@ -28,7 +28,6 @@ from store.schema import (
     operator_usage,
     outages,
     overlapping,
-    results,
     usage_daily,
     usage_monthly,
 )
@@ -111,31 +110,17 @@ class Reader:
 
     def successes(self, targets: Sequence[str], start: float, end: float) -> Iterator[Success]:
         """(target, time, decoded data) of each successful result in [start, end), oldest first."""
-        r = results
-        q = (
-            sa.select(r.c.target, r.c.ts, r.c.data)
-            .where(
-                r.c.instance == self.instance,
-                r.c.target.in_(list(targets)),
-                r.c.ts >= start,
-                r.c.ts < end,
-                r.c.success,
-            )
-            .order_by(r.c.ts)
-        )
         with self.engine.connect() as conn:
-            for target, ts, data in conn.execute(q):
-                yield target, ts, json.loads(data or "{}")
+            rows = chunks.read(conn, self.instance, start, end, targets, successes_only=True)
+        for row in rows:
+            yield row.target, row.ts, row.data
 
     def durations(self, targets: Sequence[str], start: float, end: float) -> Iterator[tuple[str, str, float]]:
         """(target, probe, seconds) of each successful result in [start, end)."""
-        r = results
-        q = sa.select(r.c.target, r.c.probe, r.c.duration).where(
-            r.c.instance == self.instance, r.c.target.in_(list(targets)), r.c.ts >= start, r.c.ts < end, r.c.success
-        )
         with self.engine.connect() as conn:
-            for target, probe, duration in conn.execute(q):
-                yield target, probe, float(duration)
+            rows = chunks.read(conn, self.instance, start, end, targets, successes_only=True)
+        for row in rows:
+            yield row.target, row.probe, row.duration
 
     def findings_before(self, end: float) -> list[Finding]:
         """Every finding first seen before ``end``, open or resolved."""

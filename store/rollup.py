@@ -11,10 +11,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from store import partitions
+from store import chunks, partitions
 from store.base import Tables
 from store.records import clean
-from store.schema import MIGRATION_LOCK, daemon_runs, hourly, hourly_values, meta, results
+from store.schema import MIGRATION_LOCK, daemon_runs, hourly, hourly_values, meta, result_chunks, results
 
 
 class Rollups(Tables):
@@ -35,8 +35,8 @@ class Rollups(Tables):
         hours = 0
         while start < current_hour and hours < max_hours:
             end = start + 3600
-            rows = self.results_between(start, end)
             with self.engine.begin() as conn:
+                rows = chunks.read(conn, self.instance, start, end)
                 conn.execute(hourly.delete().where(hourly.c.instance == self.instance, hourly.c.hour == start))
                 conn.execute(
                     hourly_values.delete().where(
@@ -48,6 +48,8 @@ class Rollups(Tables):
                     conn.execute(hourly.insert(), [{"instance": self.instance, **p} for p in plain])
                 if valued:
                     conn.execute(hourly_values.insert(), [{"instance": self.instance, **v} for v in valued])
+                # The hour's raw rows become one chunk per target, in the transaction that rolled it up.
+                chunks.compact(conn, self.engine.dialect.name, self.instance, start, rows)
                 self._set_meta(conn, "rollup_done_until", repr(end))
             start = end
             hours += 1
@@ -69,6 +71,11 @@ class Rollups(Tables):
             if kept is None:
                 res = conn.execute(results.delete().where(results.c.instance == self.instance, results.c.ts < limit))
                 deleted += res.rowcount or 0
+            c = result_chunks.c
+            old_chunks = sa.and_(c.instance == self.instance, c.hour + 3600 <= limit)
+            checks = sa.select(sa.func.coalesce(sa.func.sum(c.checks), 0)).where(old_chunks)
+            deleted += int(conn.execute(checks).scalar_one())
+            conn.execute(result_chunks.delete().where(old_chunks))
             if rollup_retention is not None:
                 old = now - rollup_retention
                 conn.execute(hourly.delete().where(hourly.c.instance == self.instance, hourly.c.hour < old))
@@ -99,7 +106,7 @@ def upkeep_partitions(engine: Engine, now: float, raw_retention: float) -> parti
         return partitions.upkeep(conn, now, drop_before)
 
 
-def _aggregate(rows: Iterable[sa.Row[Any]], hour: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _aggregate(rows: Iterable[chunks.RawRow], hour: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     plain: dict[str, dict[str, Any]] = {}
     stats: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     for row in rows:
@@ -119,7 +126,7 @@ def _aggregate(rows: Iterable[sa.Row[Any]], hour: float) -> tuple[list[dict[str,
         p["successes"] += 1 if row.success else 0
         p["duration_sum"] += row.duration
         p["duration_max"] = max(p["duration_max"], row.duration)
-        data = json.loads(row.data or "{}")
+        data = row.data
         for name, value in clean(data.get("values", {})).items():
             stats[(row.target, name, "")].append(float(value))
         for name, labels, value in data.get("series", []):

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from kernel.redact import database_url
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 metadata = sa.MetaData()
 
@@ -281,6 +281,19 @@ zone_spans = sa.Table(
 )  # fmt: skip
 V8_TABLES = (zone_spans,)
 
+# --- schema version 9: a finished hour's raw results, one compressed chunk per target (store.chunks)
+
+result_chunks = sa.Table(
+    "probe_result_chunks", metadata,
+    # (instance, hour, target): reads take an instance's hours, retention drops its oldest ones.
+    sa.Column("instance", sa.String(100), primary_key=True),
+    sa.Column("hour", sa.Float, primary_key=True),
+    sa.Column("target", sa.String(100), primary_key=True),
+    sa.Column("checks", sa.Integer, nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+)  # fmt: skip
+V9_TABLES = (result_chunks,)
+
 
 def _v1_to_v2(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=list(V2_TABLES))
@@ -324,9 +337,15 @@ def _v7_to_v8(conn: sa.Connection) -> None:
     spans.rebuild(conn)
 
 
+def _v8_to_v9(conn: sa.Connection) -> None:
+    """The chunk table. Hours rolled up before the upgrade stay raw until retention removes them:
+    an upgrade must not spend an hour rewriting a month of rows under the schema lock."""
+    metadata.create_all(conn, tables=list(V9_TABLES))
+
+
 # Ordered migrations: MIGRATIONS[n] takes a database from version n to n + 1.
 MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {
-    1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6, 6: _v6_to_v7, 7: _v7_to_v8,
+    1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6, 6: _v6_to_v7, 7: _v7_to_v8, 8: _v8_to_v9,
 }  # fmt: skip
 
 # PostgreSQL advisory lock keys (one 64-bit space per database): schema changes, and the fast

@@ -1,0 +1,190 @@
+"""Raw results of a finished hour, kept as one compressed chunk per target and hour.
+
+A raw row costs about 300 bytes on PostgreSQL (instance, target and probe as text, values as
+JSON, two index entries); a month of one-minute checks of a national inventory is then hundreds of
+gigabytes. Once an hour is rolled up, its rows are folded into one row per target: columns of
+float64 (times, durations, each value key) whose bytes are transposed (all first bytes, then all
+second bytes...) before zlib, so the sign and exponent bytes that repeat from check to check
+compress away, as in Blosc or Gorilla. Nothing is rounded: a chunk decodes to exactly the values
+that were written. Reasons, messages, labels and series are kept sparse (only where present).
+
+Reads (rollups, reports) see raw rows and chunks alike through ``read``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+import zlib
+from array import array
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from store.schema import insert_for, result_chunks, results
+
+FORMAT = 1
+_HEAD = struct.Struct("<BI")  # format, length of the JSON header
+_WIDTH = 8  # bytes of a float64
+
+
+@dataclass(frozen=True, slots=True)
+class RawRow:
+    """One stored check, from a raw row or decoded from a chunk; ``data`` is decoded."""
+
+    target: str
+    probe: str
+    ts: float
+    duration: float
+    success: bool
+    reason: str = ""
+    message: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def _shuffle(raw: bytes) -> bytes:
+    return b"".join(raw[i::_WIDTH] for i in range(_WIDTH))
+
+
+def _unshuffle(planes: bytes) -> bytes:
+    n = len(planes) // _WIDTH
+    out = bytearray(len(planes))
+    for i in range(_WIDTH):
+        out[i::_WIDTH] = planes[i * n : (i + 1) * n]
+    return bytes(out)
+
+
+def encode(rows: Sequence[RawRow]) -> bytes:
+    """One target's rows of one hour (oldest first) as a chunk."""
+    keys = sorted({k for r in rows for k in r.data.get("values", {})})
+    probes = sorted({r.probe for r in rows})
+    head: dict[str, Any] = {"n": len(rows), "keys": keys, "probes": probes}
+    sparse: dict[str, dict[str, Any]] = {"reason": {}, "message": {}, "probe": {}, "extra": {}}
+    for i, r in enumerate(rows):
+        if r.reason:
+            sparse["reason"][str(i)] = r.reason
+        if r.message:
+            sparse["message"][str(i)] = r.message
+        if r.probe != probes[0]:
+            sparse["probe"][str(i)] = r.probe
+        extra = {k: v for k, v in r.data.items() if k != "values"}
+        if extra:
+            sparse["extra"][str(i)] = extra
+    head.update({k: v for k, v in sparse.items() if v})
+    columns = array("d", (r.ts for r in rows))
+    columns.extend(r.duration for r in rows)
+    for key in keys:  # a value a check did not report is NaN (stored values are always finite)
+        columns.extend(r.data.get("values", {}).get(key, math.nan) for r in rows)
+    text = json.dumps(head, separators=(",", ":")).encode()
+    success = bytes(1 if r.success else 0 for r in rows)
+    body = _HEAD.pack(FORMAT, len(text)) + text + success + _shuffle(columns.tobytes())
+    return zlib.compress(body, 6)
+
+
+def decode(target: str, blob: bytes) -> list[RawRow]:
+    body = zlib.decompress(blob)
+    fmt, size = _HEAD.unpack_from(body)
+    if fmt != FORMAT:
+        raise ValueError(f"chunk of target {target!r}: unknown format {fmt}")
+    head = json.loads(body[_HEAD.size : _HEAD.size + size])
+    n, keys = int(head["n"]), list(head["keys"])
+    at = _HEAD.size + size
+    success = body[at : at + n]
+    columns = array("d")
+    columns.frombytes(_unshuffle(body[at + n :]))
+    reasons, messages = head.get("reason", {}), head.get("message", {})
+    probes, extras = head.get("probe", {}), head.get("extra", {})
+    out = []
+    for i in range(n):
+        values = {}
+        for j, key in enumerate(keys):
+            v = columns[(2 + j) * n + i]
+            if not math.isnan(v):
+                values[key] = v
+        data: dict[str, Any] = dict(extras.get(str(i), {}))
+        if values:
+            data["values"] = values
+        out.append(
+            RawRow(
+                target,
+                probes.get(str(i), head["probes"][0]),
+                columns[i],
+                columns[n + i],
+                bool(success[i]),
+                reasons.get(str(i), ""),
+                messages.get(str(i), ""),
+                data,
+            )
+        )
+    return out
+
+
+def _raw(row: sa.Row[Any]) -> RawRow:
+    return RawRow(
+        row.target, row.probe, row.ts, row.duration, bool(row.success), row.reason, row.message,
+        json.loads(row.data or "{}"),
+    )  # fmt: skip
+
+
+def read(
+    conn: sa.Connection,
+    instance: str,
+    start: float,
+    end: float,
+    targets: Iterable[str] | None = None,
+    *,
+    successes_only: bool = False,
+) -> list[RawRow]:
+    """Every stored check of ``instance`` in [start, end), raw and chunked, oldest first."""
+    r, c = results.c, result_chunks.c
+    raw_q = sa.select(results).where(r.instance == instance, r.ts >= start, r.ts < end)
+    chunk_q = sa.select(c.target, c.payload).where(c.instance == instance, c.hour >= start - 3600, c.hour < end)
+    wanted = None if targets is None else list(targets)
+    if wanted is not None:
+        raw_q = raw_q.where(r.target.in_(wanted))
+        chunk_q = chunk_q.where(c.target.in_(wanted))
+    if successes_only:
+        raw_q = raw_q.where(r.success)
+    out = [_raw(row) for row in conn.execute(raw_q)]
+    for target, payload in conn.execute(chunk_q):
+        out.extend(
+            row for row in decode(target, payload) if start <= row.ts < end and (row.success or not successes_only)
+        )
+    out.sort(key=lambda row: (row.ts, row.target))
+    return out
+
+
+def compact(conn: sa.Connection, dialect: str, instance: str, hour: float, rows: Sequence[RawRow]) -> int:
+    """Fold the raw rows of [hour, hour + 3600) into chunks, one per target, and delete them.
+
+    ``rows`` are that hour's raw rows (the rollup has just read them). A chunk already there (the
+    hour compacted once, then a late row arrived) is left alone and the late row stays raw.
+    """
+    by_target: dict[str, list[RawRow]] = {}
+    for row in rows:
+        by_target.setdefault(row.target, []).append(row)
+    if not by_target:
+        return 0
+    made = (
+        conn.execute(
+            insert_for(dialect, result_chunks).on_conflict_do_nothing().returning(result_chunks.c.target),
+            [
+                {"instance": instance, "target": t, "hour": hour, "checks": len(rs), "payload": encode(rs)}
+                for t, rs in by_target.items()
+            ],
+        )
+        .scalars()
+        .all()
+    )
+    r = results.c
+    folded = list(made)
+    for i in range(0, len(folded), 500):
+        conn.execute(
+            results.delete().where(
+                r.instance == instance, r.ts >= hour, r.ts < hour + 3600, r.target.in_(folded[i : i + 500])
+            )
+        )
+    return sum(len(by_target[t]) for t in folded)
