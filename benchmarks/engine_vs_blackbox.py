@@ -4,7 +4,8 @@ N checks (HTTP, TCP and DNS, a third each) against real servers: healthy ones on
 (tests/peers.py in its own process, dnsmasq), and a share blackholed by a network-namespace
 host whose iptables drops every TCP and UDP packet (a cut backhaul). Listed blackholed first.
 
-- vigia: the whole daemon (`vigia run`, SQLite store, /metrics) in a child process; after its
+- vigia: the whole daemon, first with every check started at once (as blackbox_exporter is driven),
+  then with the starts spread (`vigia run`, SQLite store, /metrics) in a child process; after its
   first cycle, CPU of the daemon process over the next cycles divided by the checks probed:
   state, store writes and exposition included. Cycle wall from vigia_cycle_duration_seconds,
   false failures from vigia_probe_success of healthy targets, peak RSS from VmHWM.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import os
 import shutil
 import subprocess
@@ -107,8 +109,14 @@ def _free_port() -> int:
 
 
 def _get(url: str, timeout: float = 10.0) -> str:
-    with urllib.request.urlopen(url, timeout=timeout) as resp:
-        return str(resp.read().decode())
+    # gzip, as Prometheus scrapes: the daemon serves its cached compressed body, and the benchmark's
+    # own polling (several times a cycle) must not be counted as vigia's cost per check.
+    request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(request, timeout=timeout) as resp:
+        raw = resp.read()
+        if resp.headers.get("Content-Encoding") == "gzip":
+            raw = gzip.decompress(raw)
+        return str(raw.decode())
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -159,7 +167,7 @@ def run_vigia(ts: list[Target], timeout: float, cycles: int, spread: float) -> S
             cpu0, done0 = _cpu_seconds(proc.pid), runs()
             end = time.monotonic() + (cycles + 1) * interval + 30
             while runs() < done0 + cycles and time.monotonic() < end:
-                time.sleep(0.2)
+                time.sleep(0.5)
             cpu1, done1 = _cpu_seconds(proc.pid), runs()
             body = _get(base + "/metrics")
             peak = _peak_rss_mb(proc.pid)
@@ -305,23 +313,26 @@ def lab() -> Iterator[tuple[str, dict[str, int], tuple[str, int]]]:
             proc.wait(timeout=10)
 
 
-def run(n: int = 10_000, hole_share: float = 0.3, timeout: float = 5.0, cycles: int = 2, spread: float = 3.0) -> None:
+def run(n: int = 10_000, hole_share: float = 0.3, timeout: float = 5.0, cycles: int = 2, spread: float = 1.0) -> None:
+    """Every check at once (as the blackbox_exporter side is driven: the goals are read on that
+    row), then the same checks with their starts spread over ``spread`` seconds (the daemon's
+    default for this interval is a tenth of it): a check starting at its offset ends up to
+    ``spread`` later, by design."""
     if os.geteuid() != 0:
         print("engine vs blackbox_exporter: needs root (network namespaces, iptables)")
         return
     with lab() as (hole, ports, dns):
         ts = targets(n, hole_share, hole, ports, dns)
-        v = run_vigia(ts, timeout, cycles, spread)
+        v = run_vigia(ts, timeout, cycles, 0.0)
+        spread_side = run_vigia(ts, timeout, cycles, spread)
+        spread_side.tool = f"vigia, spread {spread:g}s"
         b = run_blackbox(ts, timeout)
         engine = engine_per_kind(ts, timeout)
     holes = sum(t.hole for t in ts)
-    print(
-        f"Probe engine: {len(ts)} checks (HTTP, TCP, DNS, a third each), {holes} blackholed, "
-        f"timeout {timeout:g} s, vigia spread {spread:g} s"
-    )
+    print(f"Probe engine: {len(ts)} checks (HTTP, TCP, DNS, a third each), {holes} blackholed, timeout {timeout:g} s")
     head = f"{'tool':<18} {'wall s':>7} {'CPU us/check':>13} {'false fail':>10} {'hole != timeout':>15}"
     print(f"{head} {'peak RSS MB':>11}")
-    for side in (v, b):
+    for side in (v, b, spread_side):
         if side is None:
             print(f"{'blackbox_exporter':<18} (not installed: Debian package prometheus-blackbox-exporter)")
             continue
@@ -334,9 +345,10 @@ def run(n: int = 10_000, hole_share: float = 0.3, timeout: float = 5.0, cycles: 
     if b is not None:
         bb = ", ".join(f"{k} {b.per_kind_us[k]:.0f}" for k in KINDS)
         print(f"  blackbox_exporter CPU us per probe: {bb}")
+        share = v.cpu_us_per_check / max(b.cpu_us_per_check, 1e-9)
         print(
-            f"  goals: false failures 0 ({v.false_failures}); wall <= {timeout + 1:g} s ({v.wall_s:.2f}); "
-            f"CPU per check <= 1/4 of blackbox ({v.cpu_us_per_check / max(b.cpu_us_per_check, 1e-9):.2f} of it); "
+            f"  goals (all at once): false failures 0 ({v.false_failures}); wall <= {timeout + 1:g} s "
+            f"({v.wall_s:.2f}); CPU per check <= 1/4 of blackbox ({share:.2f} of it); "
             f"peak RSS <= 400 MB ({v.peak_rss_mb:.0f})"
         )
 
@@ -348,6 +360,6 @@ if __name__ == "__main__":
     ap.add_argument("--checks", type=int, default=10_000)
     ap.add_argument("--timeout", type=float, default=5.0)
     ap.add_argument("--cycles", type=int, default=2)
-    ap.add_argument("--spread", type=float, default=3.0)
+    ap.add_argument("--spread", type=float, default=1.0)
     a = ap.parse_args()
     run(a.checks, timeout=a.timeout, cycles=a.cycles, spread=a.spread)

@@ -118,9 +118,7 @@ class Reader:
     def durations(self, targets: Sequence[str], start: float, end: float) -> Iterator[tuple[str, str, float]]:
         """(target, probe, seconds) of each successful result in [start, end)."""
         with self.engine.connect() as conn:
-            rows = chunks.read(conn, self.instance, start, end, targets, successes_only=True)
-        for row in rows:
-            yield row.target, row.probe, row.duration
+            yield from chunks.durations(conn, self.instance, start, end, targets)
 
     def findings_before(self, end: float) -> list[Finding]:
         """Every finding first seen before ``end``, open or resolved."""
