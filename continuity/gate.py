@@ -8,8 +8,21 @@ step, so an instance that lost the lease mid-drill stops disrupting and rolls ba
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
+
+PERIOD_FORMAT = "%Y-%m-%dT%H:%MZ"
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """A scheduled run whose instance stopped in the middle of it (killed, or cut off for good)."""
+
+    drill_id: str
+    scheduled_for: float
+    holder: str  # the process that was running it
+    disrupted: bool  # a disruptive step had begun: the run needs its rollback
 
 
 class Fence(Protocol):
@@ -25,8 +38,23 @@ class Gate(Protocol):
         """A fence if this instance runs the drill due at ``scheduled_for``; None if another does
         (or did: a period runs once)."""
 
+    def interrupted(self) -> list[Interrupted]:
+        """Runs another instance left unfinished when it stopped (the leader sees them; others, none)."""
+
+    def take_over(self, run: Interrupted) -> Fence | None:
+        """The right to recover ``run`` here, once; None if another instance does."""
+
+    def settled(self, drill_id: str, scheduled_for: float) -> bool | None:
+        """Whether the run due at ``scheduled_for`` has ended (here or where it was taken over);
+        None if no instance ever claimed it."""
+
 
 def period(scheduled_for: float) -> str:
     """The due time as every instance names it: schedules are cron lines, minute-grained, and a
     job fires at or a little after its time."""
-    return datetime.fromtimestamp(scheduled_for, UTC).strftime("%Y-%m-%dT%H:%MZ")
+    return datetime.fromtimestamp(scheduled_for, UTC).strftime(PERIOD_FORMAT)
+
+
+def due(name: str) -> float:
+    """The due time a period names (``period``'s inverse, to the minute)."""
+    return datetime.strptime(name, PERIOD_FORMAT).replace(tzinfo=UTC).timestamp()

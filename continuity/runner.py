@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from continuity import commands
-from continuity.gate import Fence, Gate
+from continuity.gate import Fence, Gate, Interrupted
 from continuity.journal import Journal
 from continuity.plan import CommandStep, Drill, FileStep, HttpStep, Plan, ProbeStep, SqlStep, WaitStep
 from continuity.records import RunRecord, StepResult, iso
@@ -171,6 +171,14 @@ class Runner:
                 self.journal.end(run_id)
                 continue
             record.steps = []
+            elsewhere = self._taken_over(record)
+            if elsewhere is not None:
+                settled = elsewhere.startswith("recovered")
+                level = logging.WARNING if settled else logging.INFO
+                log.log(level, "drill %s run %s: %s", drill.id, run_id, elsewhere)
+                if settled:
+                    self.journal.end(run_id)
+                continue
             if record.disruption_start is None:
                 # Stopped in its preconditions: nothing was disrupted, so nothing is rolled back.
                 log.warning("drill %s run %s was interrupted before its method: no rollback needed", drill.id, run_id)
@@ -185,27 +193,63 @@ class Runner:
             )
         return out
 
-    def dry_run(self, drill_id: str) -> list[str]:
-        """What would run, step by step, with placeholders filled; nothing is executed."""
-        drill = self.plan.drill(drill_id)
-        lines = []
-        for phase, steps in drill.phases().items():
-            for i, step in enumerate(steps):
-                what = step.type
-                if isinstance(step, CommandStep):
-                    what = "command " + " ".join(commands.fill(step.argv, drill.params))
-                elif isinstance(step, ProbeStep):
-                    what = f"probe {step.probe} {step.settings}"
-                elif isinstance(step, HttpStep):
-                    what = f"http {step.method} {step.url}"
-                elif isinstance(step, WaitStep):
-                    what = f"wait {step.duration:g}s"
-                elif isinstance(step, FileStep):
-                    what = f"file {step.path}"
-                elif isinstance(step, SqlStep):
-                    what = f"sql {step.query}"
-                lines.append(f"{phase}[{i}] {step.name or step.type}: {what} (timeout {step.timeout:g}s)")
-        return lines
+    def _taken_over(self, record: RunRecord) -> str | None:
+        """For a scheduled run under a gate, why its recovery is not this instance's (None: it is).
+
+        Its period's claim says: the leader that took it over recovered and journaled it already,
+        or will (the claim still runs: the takeover waits until this process's old heartbeat is
+        stale, and this process may be that leader then)."""
+        if self.gate is None or record.trigger == "manual" or record.scheduled_for is None:
+            return None
+        settled = self.gate.settled(record.drill, datetime.fromisoformat(record.scheduled_for).timestamp())
+        if settled is None:
+            return None  # never claimed (run before the instances shared a database): recovered here
+        if settled:
+            return "recovered by the leader that took it over (journaled there)"
+        return "left to the leader, which takes over runs whose instance stopped"
+
+    def take_over(self) -> list[RunRecord]:
+        """Scheduled runs another instance left unfinished when it stopped: each is claimed once
+        (by this leader), rolled back if it had begun disrupting, and journaled interrupted here."""
+        if self.gate is None:
+            return []
+        out = []
+        for run in self.gate.interrupted():
+            fence = self.gate.take_over(run)
+            if fence is None:
+                continue  # another leader got there first
+            record = None
+            try:
+                record = self._roll_back_elsewhere(run)
+            finally:
+                fence.done(False, record.verdict if record is not None else "error")
+            if record is not None:
+                out.append(record)
+        return out
+
+    def _roll_back_elsewhere(self, run: Interrupted) -> RunRecord | None:
+        drill = self.plan.drills.get(run.drill_id)
+        if drill is None:
+            log.error("drill %s due %s was interrupted on %s and is no longer in the plan: not rolled back",
+                      run.drill_id, iso(run.scheduled_for), run.holder)  # fmt: skip
+            return None
+        record = self._new_record(drill, "scheduled", None, run.scheduled_for)
+        lock = self.journal.try_lock_service(drill.service)  # no local drill of the service meanwhile
+        try:
+            if run.disrupted and drill.rollback:
+                log.warning("drill %s due %s was interrupted on %s: running its rollback here",
+                            drill.id, record.scheduled_for, run.holder)  # fmt: skip
+                record.rollback_ok = self._phase(drill, record, "rollback", drill.rollback)
+            why = "during its method; its rollback ran" if run.disrupted else "before its method; nothing to roll back"
+            # This process's own marker of the run (it ran it before a restart) ends with it.
+            for marker in self.journal.unfinished():
+                mine = marker.get("record", {})
+                if mine.get("drill") == drill.id and mine.get("scheduled_for") == record.scheduled_for:
+                    self.journal.end(str(marker.get("run_id")))
+            return self._finish(record, INTERRUPTED, f"{run.holder} stopped {why} here after the takeover")
+        finally:
+            if lock is not None:
+                self.journal.unlock_service(lock)
 
     # -- lifecycle -----------------------------------------------------------
 

@@ -113,6 +113,7 @@ class Daemon:
                 engine=self.runner.engine,
                 stats=self.stats,
                 on_change=self.exposition.refresh,
+                sweep_every=self.leadership.interval,
             )
         self.scheduler.add_listener(self._on_job_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         self.server: MetricsServer | None = None

@@ -32,6 +32,7 @@ class DrillWatch:
         engine: ProbeEngine,
         stats: DaemonStats,
         on_change: Callable[[], None],
+        sweep_every: float = 30.0,
     ) -> None:
         self.runner = Runner(plan, Journal(os.path.join(state_dir, "drills")), probe_engine=engine)
         self.runner.paused = paused
@@ -40,6 +41,7 @@ class DrillWatch:
         self._stats = stats
         self._on_change = on_change
         self._seen: Stamp | None = None
+        self.sweep_every = sweep_every
 
     def start(self, scheduler: BaseScheduler) -> None:
         """Recover interrupted runs, reconcile stored schedules, catch up missed ones."""
@@ -47,8 +49,13 @@ class DrillWatch:
         if not runner.journal.repair():
             log.warning("the drill journal %s is not writable: a torn last line stays", runner.journal.file)
         self.refresh()
-        if runner.journal.unfinished():
-            scheduler.add_job(runner.recover, id="drill-recovery", name="roll back interrupted drills")
+        # Interrupted runs: those another instance (or this one's previous process) left behind
+        # are taken over by the leader, the rest recovered from this instance's own markers. At
+        # start, then every renewal: a leader that dies mid-drill is rolled back by the next.
+        scheduler.add_job(self.sweep, id="drill-recovery", name="roll back interrupted drills")
+        scheduler.add_job(
+            self.sweep, "interval", seconds=self.sweep_every, id="drill-takeover", name="take over interrupted drills"
+        )
         drill_schedule.install(runner)
         done = drill_schedule.reconcile(
             scheduler,
@@ -70,6 +77,15 @@ class DrillWatch:
             len(done.missed),
             len(done.caught_up),
         )
+
+    def sweep(self) -> None:
+        runner = self.runner
+        try:
+            runner.take_over()
+            if runner.journal.unfinished():
+                runner.recover()
+        except Exception:  # a store or journal error: logged, tried again at the next sweep
+            log.exception("cannot recover interrupted drill runs (tried again in %gs)", self.sweep_every)
 
     def replan(self, scheduler: BaseScheduler, plan: Plan, paused: bool) -> None:
         """A reloaded plan: its schedules reconciled with the stored ones."""

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from continuity.gate import Fence, period
+from continuity.gate import Fence, Interrupted, due, period
 from monitor.stats import DaemonStats
-from store.lease import Claim, Lease
+from store.lease import RUNNING, Claim, Lease
+
+DRILL_JOB = "drill/"
 
 
 class Leadership:
@@ -51,8 +53,23 @@ class Leadership:
         return ok
 
     def enter(self, drill_id: str, scheduled_for: float) -> Fence | None:
-        claim = self.lease.claim(f"drill/{drill_id}", period(scheduled_for), lead=True)
+        claim = self.lease.claim(DRILL_JOB + drill_id, period(scheduled_for), lead=True)
         return None if claim is None else _ClaimFence(self.lease, claim)
+
+    def interrupted(self) -> list[Interrupted]:
+        return [
+            Interrupted(o.job.removeprefix(DRILL_JOB), due(o.period), o.holder, o.disrupting)
+            for o in self.lease.orphans(DRILL_JOB)
+        ]
+
+    def take_over(self, run: Interrupted) -> Fence | None:
+        # Retaking moves the claim to this epoch atomically: of several leaders in turn, one recovers it.
+        claim = self.lease.claim(DRILL_JOB + run.drill_id, period(run.scheduled_for), lead=True, retake=True)
+        return None if claim is None else _ClaimFence(self.lease, claim)
+
+    def settled(self, drill_id: str, scheduled_for: float) -> bool | None:
+        state = self.lease.state_of(DRILL_JOB + drill_id, period(scheduled_for))
+        return None if state is None else state != RUNNING
 
     def close(self) -> None:
         self.lease.release()

@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 LEASE = "leader"
 RUNNING, DONE, FAILED = "running", "done", "failed"
+# A running claim's detail once a disruptive step passed its fence.
+DISRUPTING = "disrupting"
 LEADER, FOLLOWER, STOPPED = "leader", "follower", "stopped"
 
 
@@ -84,6 +86,17 @@ class Claim:
     job: str
     period: str
     epoch: int
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """A claimed period whose holder lost the lease and stopped beating while it ran."""
+
+    job: str
+    period: str
+    holder: str
+    epoch: int
+    disrupting: bool  # a disruptive step had passed the fence: the run needs its rollback
 
 
 @dataclass(frozen=True)
@@ -201,16 +214,58 @@ class Lease:
         )
 
     def fence(self, claim: Claim) -> str | None:
-        """None while ``claim``'s epoch still holds the lease; otherwise why it does not."""
+        """None while ``claim``'s epoch still holds the lease; otherwise why it does not. A claim
+        that passes is marked disrupting, so a leader that takes over after a crash knows its
+        run needs a rollback."""
+        c = job_claims.c
         try:
             with self._transaction() as conn:
                 epoch = self._fenced_epoch(conn)
+                if epoch == claim.epoch:
+                    conn.execute(
+                        job_claims.update()
+                        .where(c.job == claim.job, c.period == claim.period, c.epoch == claim.epoch, c.detail == "")
+                        .values(detail=DISRUPTING)
+                    )
         except SQLAlchemyError as exc:
             self._step_down(f"cannot reach the database: {short(exc)}")
             return f"cannot reach the database: {short(exc)}"
         if epoch != claim.epoch:
             return f"the leader lease is no longer held at epoch {claim.epoch}"
         return None
+
+    def orphans(self, prefix: str) -> list[Orphan]:
+        """Periods of ``prefix`` jobs left running by an earlier epoch whose holder has stopped:
+        killed or cut off (no heartbeat for three leases), or this instance's own earlier process
+        (instance names are unique per process, so a restart need not wait for the old heartbeat
+        to age). Seen by the leader only."""
+        c = job_claims.c
+        alive = sa.select(members.c.holder).where(
+            members.c.last_seen > self._now - 3 * self.ttl, members.c.role != STOPPED
+        )
+        gone = sa.or_(
+            c.holder.not_in(alive),
+            sa.and_(c.holder.startswith(self.me.instance + "/", autoescape=True), c.holder != self.me.holder),
+        )
+        try:
+            with self._transaction() as conn:
+                epoch = self._fenced_epoch(conn)
+                if epoch is None:
+                    return []
+                q = sa.select(c.job, c.period, c.holder, c.epoch, c.detail).where(
+                    c.job.startswith(prefix, autoescape=True), c.state == RUNNING, c.epoch < epoch, gone,
+                )  # fmt: skip
+                rows = conn.execute(q).all()
+        except SQLAlchemyError as exc:
+            self._step_down(f"cannot reach the database: {short(exc)}")
+            return []
+        return [Orphan(r.job, r.period, r.holder, int(r.epoch), r.detail == DISRUPTING) for r in rows]
+
+    def state_of(self, job: str, period: str) -> str | None:
+        """How ``job``'s ``period`` stands (running, done, failed), or None if nobody claimed it."""
+        c = job_claims.c
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(c.state).where(c.job == job, c.period == period)).scalar_one_or_none()
 
     def finish(self, claim: Claim, ok: bool, detail: str = "") -> None:
         """Record how the claimed period ended (only by the epoch that claimed it)."""

@@ -92,7 +92,7 @@ def kill(p: VigiaProcess) -> None:
 
 def test_three_start_together_one_leads_and_a_killed_leader_is_replaced(tmp_path: Path) -> None:
     plan = tmp_path / "plan.yml"
-    plan.write_text(PLAN.format(cron="0 3 1 1 *", hold="pass", rolled=tmp_path / "rolled", python=sys.executable))
+    plan.write_text(PLAN.format(cron="0 3 1 1 *", hold="pass", rollback="pass", python=sys.executable))
     with instances(tmp_path, 3, plan) as (url, procs):
         for p in procs:
             p.wait_ready(timeout=60)
@@ -148,7 +148,7 @@ drills:
     max_duration: 5m
     schedule: {{cron: "{cron}", timezone: UTC}}
     method: [{{type: command, argv: [{python}, -c, "{hold}"], timeout: 120s}}]
-    rollback: [{{type: command, argv: [/usr/bin/touch, {rolled}]}}]
+    rollback: [{{type: command, argv: [{python}, -c, "{rollback}"]}}]
 """
 
 
@@ -156,13 +156,20 @@ drills:
 def test_leader_killed_mid_drill(tmp_path: Path) -> None:
     """Three instances share a plan whose drill is due at the next whole minute. Only the leader
     runs it; it is killed mid-method; another leads within the lease TTL plus a renewal and does
-    not run that period again; the killed one, restarted, journals it interrupted and rolls back."""
+    not run that period again, but takes the interrupted run over once the killed one's heartbeat
+    is stale: it rolls it back and journals it interrupted. The killed one, restarted, finds its
+    run settled and neither rolls back again nor journals it twice."""
     started, rolled = tmp_path / "started", tmp_path / "rolled"
     hold = f"import pathlib, time; pathlib.Path({str(started)!r}).touch(); time.sleep(100)"
     due = math.ceil((time.time() + 30) / 60) * 60  # room to start three daemons first
     at = datetime.fromtimestamp(due, UTC)
     plan = tmp_path / "plan.yml"
-    plan.write_text(PLAN.format(cron=f"{at.minute} {at.hour} * * *", hold=hold, rolled=rolled, python=sys.executable))
+    rollback = (
+        f"import pathlib; f = pathlib.Path({str(rolled)!r}); f.write_text(f.read_text() + 'x' if f.exists() else 'x')"
+    )
+    plan.write_text(
+        PLAN.format(cron=f"{at.minute} {at.hour} * * *", hold=hold, rollback=rollback, python=sys.executable)
+    )
     with instances(tmp_path, 3, plan) as (url, procs):
         for p in procs:
             p.wait_ready(timeout=60)
@@ -173,20 +180,23 @@ def test_leader_killed_mid_drill(tmp_path: Path) -> None:
         runner = wait_one_leader(procs, timeout=5)
         kill(procs[runner])
         survivor = wait_one_leader(procs, timeout=TTL + RENEWAL + 5, exclude=runner)
-        time.sleep(2 * RENEWAL)  # the survivors' own fires of that minute were refused, and stay so
-        claims = pgdb.admin_in(url, "SELECT holder, state FROM vigia_job_claims WHERE job = 'drill/caida'")
-        assert len(claims) == 1 and claims[0][0].startswith(f"site-{runner}/") and claims[0][1] == "running"
-        for i in range(3):
-            if i != runner:
-                assert list(Journal(tmp_path / f"i{i}" / "state" / "drills").runs()) == []
-        assert not rolled.exists()
-        procs[runner].start()  # systemd would restart it
-        procs[runner].wait_for(
-            lambda: procs[runner].value("vigia_drill_runs_total", drill="caida", result="interrupted") == 1.0,
-            timeout=60,
-            message="interrupted run journaled",
+        procs[survivor].wait_for(
+            lambda: procs[survivor].value("vigia_drill_runs_total", drill="caida", result="interrupted") == 1.0,
+            timeout=3 * TTL + 3 * RENEWAL + 10,
+            message="the new leader took the interrupted run over",
         )
-        assert rolled.exists(), "the restarted instance rolled its interrupted drill back"
+        assert rolled.read_text() == "x", "rolled back once, by the new leader"
+        claims = pgdb.admin_in(url, "SELECT holder, state, detail FROM vigia_job_claims WHERE job = 'drill/caida'")
+        assert len(claims) == 1 and claims[0][0].startswith(f"site-{survivor}/")
+        assert claims[0][1:] == ("failed", "interrupted")
+        for i in range(3):
+            if i not in (runner, survivor):
+                assert list(Journal(tmp_path / f"i{i}" / "state" / "drills").runs()) == []
+        procs[runner].start()  # systemd would restart it
+        procs[runner].wait_ready(timeout=60)
+        journal = Journal(tmp_path / f"i{runner}" / "state" / "drills")
+        procs[runner].wait_for(lambda: not journal.unfinished(), timeout=30, message="the marker of the run ended")
+        assert rolled.read_text() == "x", "not rolled back a second time"
         assert leaders(procs) == [survivor]
     subprocess.run(["pkill", "-f", str(started)], capture_output=True, check=False)
     runs = [r for i in range(3) for r in Journal(tmp_path / f"i{i}" / "state" / "drills").runs()]

@@ -56,6 +56,7 @@ def cmd_drill_list(args: argparse.Namespace) -> int:
 
 
 def cmd_drill_run(args: argparse.Namespace) -> int:
+    from continuity import dryrun
     from continuity.runner import PASSED, Runner
 
     ctx = _drills(args)
@@ -65,12 +66,12 @@ def cmd_drill_run(args: argparse.Namespace) -> int:
     if args.drill not in plan.drills:
         print(f"no drill {args.drill!r} (drills: {', '.join(plan.drills) or 'none'})", file=sys.stderr)
         return 2
-    runner = Runner(plan, journal)
     if args.dry_run:
         print(f"{args.drill}: would run (nothing is executed):")
-        for line in runner.dry_run(args.drill):
+        for line in dryrun.steps(plan.drill(args.drill)):
             print(f"  {line}")
         return 0
+    runner = Runner(plan, journal)
     if journal.unfinished():
         print(
             "warning: an interrupted drill run awaits recovery; the daemon rolls it back when it starts",

@@ -86,3 +86,26 @@ def test_check_config_checks_the_plan_too(tmp_path: Path, capsys: pytest.Capture
     assert main(["check-config", str(tmp_path / "vigia.yml")]) == 1
     err = capsys.readouterr().err
     assert f"{tmp_path / 'plan.yml'}:5:" in err and "unknown service 'nope'" in err
+
+
+def test_a_dry_run_prints_each_step_filled_and_runs_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from monitor.cli import main
+
+    done = tmp_path / "done"
+    (tmp_path / "plan.yml").write_text(
+        "version: '1'\nservices:\n" + GOOD_SERVICE + "drills:\n"
+        "  - {id: d, service: web, kind: restart, exercise: functional, objective: x, max_duration: 1h,\n"
+        "     params: {unit: portal.service},\n"
+        f"     method: [{{type: command, name: parar, argv: [/usr/bin/touch, '{done}', '{{unit}}']}}],\n"
+        "     rollback: [{type: wait, duration: 2s}]}\n"
+    )
+    (tmp_path / "vigia.yml").write_text(
+        f"state_dir: {tmp_path / 'state'}\ncontinuity: {{plan: {tmp_path / 'plan.yml'}}}\n"
+    )
+    assert main(["drill", "run", "d", "--dry-run", "--config", str(tmp_path / "vigia.yml")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1:] == [
+        f"  method[0] parar: command /usr/bin/touch {done} portal.service (timeout 30s)",
+        "  rollback[0] wait: wait 2s (timeout 30s)",
+    ]
+    assert not done.exists()
