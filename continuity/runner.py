@@ -215,41 +215,46 @@ class Runner:
             return []
         out = []
         for run in self.gate.interrupted():
-            fence = self.gate.take_over(run)
-            if fence is None:
-                continue  # another leader got there first
-            record = None
+            drill = self.plan.drills.get(run.drill_id)
+            if drill is None:
+                log.error("drill %s due %s was interrupted on %s and is no longer in the plan: not rolled back",
+                          run.drill_id, iso(run.scheduled_for), run.holder)  # fmt: skip
+                continue
+            lock = self.journal.try_lock_service(drill.service)
+            if lock is None:
+                continue  # a drill of the service runs here right now: the next sweep takes it over
             try:
-                record = self._roll_back_elsewhere(run)
+                fence = self.gate.take_over(run)
+                if fence is None:
+                    continue  # another leader got there first
+                record = None
+                try:
+                    record = self._roll_back_elsewhere(drill, run)
+                    out.append(record)
+                finally:
+                    fence.done(False, record.verdict if record is not None else "error")
             finally:
-                fence.done(False, record.verdict if record is not None else "error")
-            if record is not None:
-                out.append(record)
+                self.journal.unlock_service(lock)
         return out
 
-    def _roll_back_elsewhere(self, run: Interrupted) -> RunRecord | None:
-        drill = self.plan.drills.get(run.drill_id)
-        if drill is None:
-            log.error("drill %s due %s was interrupted on %s and is no longer in the plan: not rolled back",
-                      run.drill_id, iso(run.scheduled_for), run.holder)  # fmt: skip
-            return None
+    def _roll_back_elsewhere(self, drill: Drill, run: Interrupted) -> RunRecord:
         record = self._new_record(drill, "scheduled", None, run.scheduled_for)
-        lock = self.journal.try_lock_service(drill.service)  # no local drill of the service meanwhile
-        try:
-            if run.disrupted and drill.rollback:
-                log.warning("drill %s due %s was interrupted on %s: running its rollback here",
-                            drill.id, record.scheduled_for, run.holder)  # fmt: skip
-                record.rollback_ok = self._phase(drill, record, "rollback", drill.rollback)
-            why = "during its method; its rollback ran" if run.disrupted else "before its method; nothing to roll back"
-            # This process's own marker of the run (it ran it before a restart) ends with it.
-            for marker in self.journal.unfinished():
-                mine = marker.get("record", {})
-                if mine.get("drill") == drill.id and mine.get("scheduled_for") == record.scheduled_for:
-                    self.journal.end(str(marker.get("run_id")))
-            return self._finish(record, INTERRUPTED, f"{run.holder} stopped {why} here after the takeover")
-        finally:
-            if lock is not None:
-                self.journal.unlock_service(lock)
+        # This instance's own marker of the run (its previous process ran it): what that step
+        # left running is stopped first, and the marker ends with the run.
+        this_run = {"drill": drill.id, "scheduled_for": record.scheduled_for}
+        mine = [m for m in self.journal.unfinished() if this_run.items() <= m.get("record", {}).items()]
+        for marker in mine:
+            pgid, pg_start = marker.get("pgid"), marker.get("pg_start")
+            if isinstance(pgid, int):
+                commands.kill_left_behind(pgid, pg_start if isinstance(pg_start, int) else None)
+        if run.disrupted and drill.rollback:
+            log.warning("drill %s due %s was interrupted on %s: running its rollback here",
+                        drill.id, record.scheduled_for, run.holder)  # fmt: skip
+            record.rollback_ok = self._phase(drill, record, "rollback", drill.rollback)
+        for marker in mine:
+            self.journal.end(str(marker.get("run_id")))
+        why = "during its method; its rollback ran" if run.disrupted else "before its method; nothing to roll back"
+        return self._finish(record, INTERRUPTED, f"{run.holder} stopped {why} here after the takeover")
 
     # -- lifecycle -----------------------------------------------------------
 

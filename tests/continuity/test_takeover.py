@@ -1,0 +1,110 @@
+"""A scheduled drill whose instance stopped mid-method is rolled back once, by the next leader.
+
+Real parts: the leader lease and claims in a SQLite store (store.lease), each instance's own
+journal and runner; "killed" is an instance that stops ticking, its marker left behind.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from continuity.journal import Journal
+from continuity.plan import parse
+from continuity.runner import Runner
+from monitor.leadership import Leadership
+from monitor.stats import DaemonStats
+from store.db import Store
+from store.lease import Identity, Lease
+
+TTL = 0.6
+
+PLAN = """version: '1'
+services:
+  - {{id: web, name: Portal, rto: 5m, rpo: 1h, mtd: 1h}}
+drills:
+  - id: caida
+    service: web
+    kind: restart
+    exercise: functional
+    objective: x
+    max_duration: 5m
+    method: [{{type: wait, duration: 1s}}]
+    rollback: [{{type: command, argv: [/bin/sh, -c, "echo x >> {rolled}"]}}]
+"""
+
+
+def instance(tmp: Path, store: Store, name: str) -> tuple[Leadership, Runner]:
+    lease = Lease(store.engine, Identity.mine(name, None, "test"), ttl=TTL, advisory=False)
+    leadership = Leadership(lease, DaemonStats(version="test"))
+    runner = Runner(parse(str(tmp / "plan.yml")), Journal(tmp / name / "drills"))
+    runner.gate = leadership
+    return leadership, runner
+
+
+def wait_leader(leadership: Leadership) -> None:
+    end = time.monotonic() + 10
+    while not leadership.lease.tick().leader:
+        assert time.monotonic() < end, "never became leader"
+        time.sleep(TTL / 3)
+
+
+def test_the_next_leader_rolls_back_a_drill_whose_instance_died(tmp_path: Path) -> None:
+    rolled = tmp_path / "rolled"
+    (tmp_path / "plan.yml").write_text(PLAN.format(rolled=rolled))
+    store = Store(f"sqlite:///{tmp_path}/vigia.db", "cdc")
+    store.migrate()
+    a, runner_a = instance(tmp_path, store, "a")
+    b, runner_b = instance(tmp_path, store, "b")
+    wait_leader(a)
+    due = 1_767_225_600.0  # 2026-01-01T00:00Z
+    # a runs the period's drill and passes the fence of its first disruptive step, then dies:
+    # its marker stays, its claim stays running, it never ticks again.
+    fence = a.enter("caida", due)
+    assert fence is not None and fence.check() is None
+    record = runner_a._new_record(runner_a.plan.drill("caida"), "scheduled", None, due)
+    record.disruption_start = record.started_at
+    runner_a._mark(runner_a.plan.drill("caida"), record)
+    assert runner_b.take_over() == []  # a still leads and beats
+    wait_leader(b)
+    end = time.monotonic() + 10
+    taken: list[object] = []
+    while not taken:  # once a's heartbeat is three leases old
+        assert time.monotonic() < end, "the interrupted run was never taken over"
+        b.lease.tick()
+        taken = list(runner_b.take_over())
+        time.sleep(TTL / 3)
+    assert rolled.read_text() == "x\n"
+    [run] = list(runner_b.journal.runs())
+    assert (run["drill"], run["verdict"], run["rollback_ok"]) == ("caida", "interrupted", True)
+    assert runner_b.take_over() == []  # the period is settled: never twice
+    assert b.enter("caida", due) is None  # and never run again
+    # a, restarted (a new process of instance a): its marker ends, nothing rolled back or journaled.
+    _a2, runner_a2 = instance(tmp_path, store, "a")
+    assert runner_a2.recover() == []
+    assert runner_a2.journal.unfinished() == [] and list(runner_a2.journal.runs()) == []
+    assert rolled.read_text() == "x\n"
+    store.close()
+
+
+def test_a_restarted_leader_rolls_back_its_own_previous_run_at_once(tmp_path: Path) -> None:
+    """One instance (SQLite): its restarted process need not wait for the old heartbeat to age."""
+    rolled = tmp_path / "rolled"
+    (tmp_path / "plan.yml").write_text(PLAN.format(rolled=rolled))
+    store = Store(f"sqlite:///{tmp_path}/vigia.db", "cdc")
+    store.migrate()
+    a, runner_a = instance(tmp_path, store, "a")
+    wait_leader(a)
+    due = 1_767_225_600.0
+    fence = a.enter("caida", due)
+    assert fence is not None and fence.check() is None
+    record = runner_a._new_record(runner_a.plan.drill("caida"), "scheduled", None, due)
+    record.disruption_start = record.started_at
+    runner_a._mark(runner_a.plan.drill("caida"), record)
+    a2, runner_a2 = instance(tmp_path, store, "a")
+    assert runner_a2.recover() == []  # the claim still runs: left to the leader
+    wait_leader(a2)  # the old process's lease expires; its heartbeat is still fresh
+    [run] = runner_a2.take_over()
+    assert run.verdict == "interrupted" and rolled.read_text() == "x\n"
+    assert runner_a2.journal.unfinished() == []
+    store.close()
