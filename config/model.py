@@ -18,6 +18,7 @@ from config.sections import (
     ProbingSettings,
     ReportSettings,
     SecuritySettings,
+    StatusPageSettings,
     StoreSettings,
     WebSettings,
 )
@@ -79,6 +80,7 @@ class Config:
     action_plan: tuple[ActionPlanLine, ...] = ()
     ha_group: str | None = None
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    status_page: StatusPageSettings | None = None
 
     @property
     def group(self) -> str:

@@ -76,6 +76,14 @@ def parse(file: str, text: str | None = None, *, state_dir: str | None = None) -
                 "behind hung peers",
             )
         )
+    if raw.status_page is not None and raw.status_page.listen == raw.web.listen:
+        problems.append(
+            doc.problem(
+                ("status_page", "listen"),
+                f"{raw.status_page.listen} is web.listen too: the public status page needs a listener of its "
+                "own, so /metrics and the API are never served to the public",
+            )
+        )
     problems += _paths(doc, raw, state_dir)
     if problems:
         raise ConfigError(_sorted(without_echoes(doc, problems)))
@@ -102,6 +110,8 @@ def parse(file: str, text: str | None = None, *, state_dir: str | None = None) -
         action_plan=tuple(raw.action_plan),
         ha_group=raw.ha_group,
         cluster=raw.cluster,
+        status_page=raw.status_page
+        and raw.status_page.model_copy(update={"directory": _beside(file, raw.status_page.directory)}),
     )
 
 

@@ -212,6 +212,21 @@ class WebSettings(Strict):
     )
 
 
+class StatusPageSettings(Strict):
+    """The public status page of the zones, on a listener of its own (monitor.statuspage)."""
+
+    listen: Annotated[str, AfterValidator(_listen_port)] = Field(
+        pattern=r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$",
+        description="address:port of the public listener; never the one /metrics is on",
+    )
+    title: str = Field(default="Zonas Digitales de Cartagena: estado del servicio", min_length=1, max_length=120)
+    lang: Literal["es", "en"] = Field(default="es", description="the page's language unless the visitor asks")
+    directory: str | None = Field(
+        default=None, description="also written here after each cycle (atomically), for nginx to serve"
+    )
+    max_age: Duration = Field(default=30.0, description="Cache-Control max-age of every answer")
+
+
 def _timestamp(value: object) -> object:
     """YAML gives a datetime for a bare timestamp and a string for a quoted one: take both."""
     if isinstance(value, str):
@@ -267,6 +282,7 @@ class FileSettings(Strict):
     zone_defaults: ZoneDefaults = Field(default_factory=ZoneDefaults)
     store: StoreSettings = Field(default_factory=StoreSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    status_page: StatusPageSettings | None = None
     radius: RadiusSettings | None = None
     continuity: ContinuitySettings | None = None
     reports: ReportSettings = Field(default_factory=ReportSettings)

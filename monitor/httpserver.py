@@ -104,40 +104,73 @@ class _Server(ThreadingHTTPServer):
         self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
 
 
+class FixedHandler(BaseHTTPRequestHandler):
+    """What vigia's handlers share: GET and HEAD answered by ``_answer``, every other method 405,
+    HTTP/1.1 keep-alive with an idle timeout, and access lines at debug level only."""
+
+    server_version = "vigia"
+    sys_version = ""
+    protocol_version = "HTTP/1.1"
+    timeout = 30  # an idle or trickling client is dropped, its thread freed
+
+    def do_GET(self) -> None:
+        self._answer(send_body=True)
+
+    def do_HEAD(self) -> None:
+        self._answer(send_body=False)
+
+    def _answer(self, *, send_body: bool) -> None:
+        raise NotImplementedError
+
+    def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str], send_body: bool) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        if status != 304:
+            self.send_header("Content-Length", str(len(body)))
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        if send_body:
+            self.wfile.write(body)
+
+    def _refuse(self) -> None:
+        self._send(405, b"method not allowed\n", "text/plain", {"Allow": "GET, HEAD"}, True)
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("http %s %s", self.address_string(), format % args)
+
+
 def parse_listen(listen: str) -> tuple[str, int]:
     host, _, port = listen.rpartition(":")
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-class MetricsServer:
+class Listener:
+    """A threaded HTTP listener: one thread per connection, at most ``max_connections`` of them,
+    TLS and basic auth from ``guard``; subclasses give the handler (a fixed table of paths)."""
+
+    name = "http"
+
     def __init__(
-        self,
-        listen: str,
-        exposition: Exposition,
-        ready: Callable[[], bool],
-        guard: WebGuard | None = None,
-        *,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        self, listen: str, guard: WebGuard | None = None, *, max_connections: int = DEFAULT_MAX_CONNECTIONS
     ) -> None:
         host, port = parse_listen(listen)
-        self.exposition = exposition
-        self.ready = ready
         self.guard = guard or WebGuard(None)
-        handler = self._handler_class()
-        family_v6 = ":" in host
         server_cls: type[_Server] = _Server
-        if family_v6:
+        if ":" in host:
 
             class _V6(_Server):
                 address_family = socket.AF_INET6
 
             server_cls = _V6
-        self.httpd = server_cls((host, port), handler)
+        self.httpd = server_cls((host, port), self._handler_class())
         self.httpd.guard = self.guard
         self.httpd.max_connections = max_connections
         self.address = self.httpd.server_address
         self._thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="http", daemon=True
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2}, name=self.name, daemon=True
         )
 
     @property
@@ -157,20 +190,27 @@ class MetricsServer:
         self._thread.join(timeout=5)
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+
+class MetricsServer(Listener):
+    def __init__(
+        self,
+        listen: str,
+        exposition: Exposition,
+        ready: Callable[[], bool],
+        guard: WebGuard | None = None,
+        *,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    ) -> None:
+        self.exposition = exposition
+        self.ready = ready
+        super().__init__(listen, guard, max_connections=max_connections)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            server_version = "vigia"
-            sys_version = ""
-            protocol_version = "HTTP/1.1"
-            timeout = 30  # an idle or trickling client is dropped, its thread freed
-
-            def do_GET(self) -> None:
-                self._answer(send_body=True)
-
-            def do_HEAD(self) -> None:
-                self._answer(send_body=False)
-
+        class Handler(FixedHandler):
             def _answer(self, *, send_body: bool) -> None:
                 settings = server.guard.current()
                 headers: dict[str, str] = dict(settings.headers) if settings is not None else {}
@@ -203,23 +243,5 @@ class MetricsServer:
                 else:
                     status, body, ctype = 404, b"not found\n", "text/plain"
                 self._send(status, body, ctype, headers, send_body)
-
-            def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str], send_body: bool) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                if send_body:
-                    self.wfile.write(body)
-
-            def _refuse(self) -> None:
-                self._send(405, b"method not allowed\n", "text/plain", {"Allow": "GET, HEAD"}, True)
-
-            do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse
-
-            def log_message(self, format: str, *args: Any) -> None:
-                log.debug("http %s %s", self.address_string(), format % args)
 
         return Handler

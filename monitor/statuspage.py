@@ -1,0 +1,159 @@
+"""The public status page: rendered once per cycle into memory, served from there on a listener
+of its own, and (when ``status_page.directory`` is set) written there atomically for nginx.
+
+The listener is public: it answers GET and HEAD on a fixed table of paths (``/``,
+``/status.json``, ``/badge/<zone>.svg``) and nothing else — never /metrics, the API or the health
+endpoints. Every answer comes from the cache with an ETag and ``Cache-Control: max-age``; no
+cookies. The language is Spanish unless ``?lang=en`` or the browser's Accept-Language asks for
+English.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
+
+from config import StatusPageSettings
+from domain.zone_state import ZoneState
+from domain.zones import Zone
+from monitor.httpserver import FixedHandler, Listener
+from reports import status_page
+
+log = logging.getLogger(__name__)
+
+LANGS = ("es", "en")
+# A public page: nothing in it runs, frames it or is fetched from elsewhere.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+@dataclass(frozen=True)
+class Page:
+    body: bytes
+    content_type: str
+    etag: str
+
+    @classmethod
+    def of(cls, body: bytes, content_type: str) -> Page:
+        return cls(body, content_type, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+
+
+class StatusPage:
+    """The rendered pages, by (path, language); swapped whole after each cycle."""
+
+    def __init__(self, settings: StatusPageSettings, tz: ZoneInfo) -> None:
+        self.settings = settings
+        self.tz = tz
+        self._pages: dict[tuple[str, str], Page] = {}
+        self._lock = threading.Lock()
+        self.errors = 0
+
+    def refresh(self, zones: Iterable[Zone], states: Mapping[str, ZoneState], now: datetime | None = None) -> None:
+        try:
+            pages = self._render(list(zones), states, now or datetime.now(UTC))
+        except Exception:  # a bug in rendering: keep serving the last good page, say so, go on
+            self.errors += 1
+            log.exception("cannot render the status page; serving the previous one")
+            return
+        with self._lock:
+            self._pages = pages
+        if self.settings.directory:
+            self._write(self.settings.directory, pages)
+
+    def _render(self, zones: list[Zone], states: Mapping[str, ZoneState], now: datetime) -> dict[tuple[str, str], Page]:
+        view = status_page.view(self.settings.title, zones, states, now, self.tz)
+        pages: dict[tuple[str, str], Page] = {}
+        data = Page.of(status_page.to_json(view), "application/json; charset=utf-8")
+        for lang in LANGS:
+            pages[("/", lang)] = Page.of(
+                status_page.html(view, lang, max_age=self.settings.max_age).encode("utf-8"), "text/html; charset=utf-8"
+            )
+            pages[("/status.json", lang)] = data
+            for z in view.zones:
+                svg = status_page.badge(z, lang).encode("utf-8")
+                pages[(f"/badge/{z.id}.svg", lang)] = Page.of(svg, "image/svg+xml")
+        return pages
+
+    def page(self, path: str, lang: str) -> Page | None:
+        with self._lock:
+            return self._pages.get((path, lang))
+
+    def _write(self, directory: str, pages: dict[tuple[str, str], Page]) -> None:
+        """The default language's files, each replaced atomically (nginx never serves half a file)."""
+        lang = self.settings.lang
+        try:
+            os.makedirs(os.path.join(directory, "badge"), exist_ok=True)
+            for (path, page_lang), page in pages.items():
+                if page_lang != lang:
+                    continue
+                name = "index.html" if path == "/" else path.lstrip("/")
+                target = os.path.join(directory, name)
+                fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".status-")
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(page.body)
+                os.chmod(tmp, 0o644)
+                os.replace(tmp, target)
+        except OSError as exc:
+            self.errors += 1
+            log.error("cannot write the status page into %s: %s", directory, exc)
+
+
+def language(query: str, accept: str, default: str) -> str:
+    """?lang= first, then the first language of Accept-Language vigia has, then the default."""
+    asked = parse_qs(query).get("lang", [""])[0]
+    if asked in LANGS:
+        return asked
+    for part in accept.split(","):
+        code = part.split(";", 1)[0].strip().lower()[:2]
+        if code in LANGS:
+            return code
+    return default
+
+
+class StatusServer(Listener):
+    """The public listener: the status pages only, from the cache."""
+
+    name = "status-http"
+
+    def __init__(self, listen: str, pages: StatusPage, *, max_connections: int = 256) -> None:
+        self.pages = pages
+        super().__init__(listen, None, max_connections=max_connections)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(FixedHandler):
+            def _answer(self, *, send_body: bool) -> None:
+                parts = urlsplit(self.path)
+                settings = server.pages.settings
+                lang = language(parts.query, self.headers.get("Accept-Language", ""), settings.lang)
+                path = "/" if parts.path in ("/", "/index.html") else parts.path
+                page = server.pages.page(path, lang)
+                headers = dict(SECURITY_HEADERS)
+                if page is None:
+                    body = b"not found\n" if server.pages.page("/", lang) else b"no probe cycle has finished yet\n"
+                    self._send(404 if body.startswith(b"not") else 503, body, "text/plain; charset=utf-8", headers,
+                               send_body)  # fmt: skip
+                    return
+                headers["ETag"] = page.etag
+                headers["Cache-Control"] = f"public, max-age={int(settings.max_age)}"
+                headers["Vary"] = "Accept-Language"
+                if page.etag in (t.strip() for t in self.headers.get("If-None-Match", "").split(",")):
+                    self._send(304, b"", page.content_type, headers, False)
+                    return
+                self._send(200, page.body, page.content_type, headers, send_body)
+
+        return Handler

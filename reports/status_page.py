@@ -1,0 +1,144 @@
+"""The public status page of the Zonas Digitales: what a citizen may see, and nothing more.
+
+Built from the zones' inventory and their current state into an allow-listed view (id, name,
+barrio, localidad, coordinates, state in words, since when): never an address, URL, OID,
+community, NAS or check id. Rendered as HTML (Spanish by default; readable without JavaScript,
+text beside every colour), JSON, and an SVG badge per zone; the map is drawn as SVG from the
+zones' coordinates, nothing fetched from anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
+
+from domain.zone_state import ZoneState, ZoneStatus
+from domain.zones import Zone
+from reports import engine
+
+# Each state's words and colours. Text on the colour meets WCAG AA (>= 4.5:1, tests/test_status_page.py).
+STATES: dict[str, dict[str, str]] = {
+    "up": {"es": "operando", "en": "operating", "bg": "#1b6e20", "fg": "#ffffff"},
+    "degraded": {"es": "degradada", "en": "degraded", "bg": "#7a4f00", "fg": "#ffffff"},
+    "down": {"es": "caída", "en": "down", "bg": "#b00020", "fg": "#ffffff"},
+    "maintenance": {"es": "en mantenimiento", "en": "in maintenance", "bg": "#2f3f8f", "fg": "#ffffff"},
+    "no_data": {"es": "sin datos", "en": "no data", "bg": "#595959", "fg": "#ffffff"},
+}
+# A zone vigia has not judged yet is "no data" to the public: never "down".
+_PUBLIC = {ZoneStatus.UNKNOWN: "no_data"}
+
+
+@dataclass(frozen=True)
+class PublicZone:
+    """The allow-listed fields of a zone: everything the page, the JSON and the badges show."""
+
+    id: str
+    name: str
+    barrio: str
+    localidad: str
+    lat: float
+    lon: float
+    state: str
+    since: str | None  # ISO 8601 in the configured timezone
+
+
+@dataclass(frozen=True)
+class StatusView:
+    title: str
+    generated: str
+    tz: str
+    zones: tuple[PublicZone, ...]
+
+    def counts(self) -> dict[str, int]:
+        out = dict.fromkeys(STATES, 0)
+        for z in self.zones:
+            out[z.state] += 1
+        return out
+
+    def by_localidad(self) -> list[tuple[str, list[PublicZone]]]:
+        groups: dict[str, list[PublicZone]] = {}
+        for z in self.zones:
+            groups.setdefault(z.localidad or "—", []).append(z)
+        return sorted(groups.items())
+
+
+def view(title: str, zones: Iterable[Zone], states: Mapping[str, ZoneState], now: datetime, tz: ZoneInfo) -> StatusView:
+    out = []
+    for zone in zones:
+        st = states.get(zone.id)
+        status = st.status if st is not None else ZoneStatus.UNKNOWN
+        state = _PUBLIC.get(status, str(status))
+        since = st.since.astimezone(tz).isoformat(timespec="minutes") if st is not None and st.since else None
+        out.append(PublicZone(zone.id, zone.name, zone.barrio, zone.localidad, zone.lat, zone.lon, state, since))
+    return StatusView(title, now.astimezone(tz).isoformat(timespec="seconds"), tz.key, tuple(out))
+
+
+def to_json(v: StatusView) -> bytes:
+    body = {
+        "title": v.title,
+        "generated": v.generated,
+        "timezone": v.tz,
+        "counts": v.counts(),
+        "zones": [asdict(z) for z in v.zones],
+    }
+    return json.dumps(body, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def html(v: StatusView, lang: str, *, max_age: float) -> str:
+    return engine.render_html(
+        "status.html.j2",
+        lang,
+        view=v,
+        states=STATES,
+        groups=v.by_localidad(),
+        counts=v.counts(),
+        zone_map=map_svg(v, lang),
+        refresh=max(30, int(max_age)),
+    )
+
+
+def badge(z: PublicZone, lang: str) -> str:
+    """A shields-style badge: the zone's id on grey, its state in words on the state's colour."""
+    s = STATES[z.state]
+    left, right = z.id, s[lang]
+    lw, rw = 8 + 7 * len(left), 8 + 7 * len(right)
+    label = escape(f"{left}: {right}", {'"': "&quot;"})
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{lw + rw}" height="20" role="img" aria-label="{label}">'
+        f"<title>{label}</title>"
+        f'<rect width="{lw}" height="20" fill="#333333"/>'
+        f'<rect x="{lw}" width="{rw}" height="20" fill="{s["bg"]}"/>'
+        f'<g fill="#ffffff" font-family="DejaVu Sans,Verdana,sans-serif" font-size="11">'
+        f'<text x="4" y="14">{escape(left)}</text><text x="{lw + 4}" y="14">{escape(right)}</text></g></svg>'
+    )
+
+
+def map_svg(v: StatusView, lang: str, width: int = 640, height: int = 420) -> str:
+    """The zones placed by their coordinates, a dot in the state's colour and its id beside it."""
+    placed = [z for z in v.zones if z.lat or z.lon]
+    if not placed:
+        return ""
+    lats, lons = [z.lat for z in placed], [z.lon for z in placed]
+    pad = 24
+    span_lat, span_lon = (max(lats) - min(lats)) or 0.01, (max(lons) - min(lons)) or 0.01
+    scale = min((width - 2 * pad) / span_lon, (height - 2 * pad) / span_lat)
+    label = escape(engine.translations(lang).gettext("Map of the zones"))
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" aria-label="{label}">',
+        f'<rect width="{width}" height="{height}" fill="#f4f4f4"/>',
+    ]
+    for z in placed:
+        x = pad + (z.lon - min(lons)) * scale
+        y = height - pad - (z.lat - min(lats)) * scale
+        words = escape(f"{z.id} {z.name}: {STATES[z.state][lang]}")
+        parts.append(
+            f'<g><title>{words}</title><circle cx="{x:.1f}" cy="{y:.1f}" r="6" fill="{STATES[z.state]["bg"]}" '
+            f'stroke="#000000" stroke-width="0.8"/><text x="{x + 8:.1f}" y="{y + 4:.1f}" font-size="10" '
+            f'fill="#111111">{escape(z.id)}</text></g>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)

@@ -1,0 +1,214 @@
+"""The public status page: states in words, allow-listed fields, escaping, contrast, and its own
+listener (cache, ETag, languages, nothing else served), then the real daemon serving it."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+import config as cfg
+from domain.zone_state import ZoneState, ZoneStatus
+from monitor.statuspage import StatusPage, StatusServer, language
+from reports import status_page
+from tests.conftest import free_port
+from tests.vigiaproc import VigiaProcess
+
+TZ = ZoneInfo("America/Bogota")
+NOW = datetime(2026, 3, 3, 15, 0, tzinfo=UTC)
+CONFIG = """timezone: America/Bogota
+state_dir: {state}
+defaults: {interval: 1s, timeout: 500ms, failures_before_down: 1}
+status_page: {listen: "127.0.0.1:%(status)d", directory: %(directory)s}
+zones:
+  - id: ZD-01
+    name: "Biblioteca <script>alert(1)</script>"
+    barrio: Manga
+    localidad: Histórica y del Caribe Norte
+    lat: 10.41
+    lon: -75.53
+    gateway: 127.0.0.1
+    portal_url: "http://127.0.0.1:%(portal)d/"
+  - id: ZD-02
+    name: "Parque {{ 7*7 }}"
+    barrio: El Pozón
+    localidad: De la Virgen y Turística
+    lat: 10.40
+    lon: -75.49
+    gateway: 127.0.0.1
+    portal_url: "http://127.0.0.1:9/"
+  - id: ZD-03
+    name: Plaza
+    barrio: Bocagrande
+    localidad: Histórica y del Caribe Norte
+    lat: 10.39
+    lon: -75.55
+    gateway: 127.0.0.1
+    portal_url: "http://127.0.0.1:%(portal)d/"
+maintenance:
+  - {id: obra, zones: [ZD-03], start: "2026-01-01 00:00", end: "2030-01-01 00:00", reason: "Cambio de equipo"}
+"""
+
+
+ZD04 = (
+    "  - {id: ZD-04, name: Muelle, barrio: Centro, localidad: Histórica y del Caribe Norte, lat: 10.42, lon: -75.54}\n"
+)
+
+
+def zones_and_states(tmp_path: Path) -> tuple[cfg.Config, dict[str, ZoneState]]:
+    text = (CONFIG % {"status": 1, "directory": "null", "portal": 8}).replace("{state}", str(tmp_path))
+    path = tmp_path / "vigia.yml"
+    path.write_text(text.replace("maintenance:\n", ZD04 + "maintenance:\n", 1))
+    conf = cfg.parse(str(path))
+    states = {}
+    for zone_id, status in (("ZD-01", ZoneStatus.UP), ("ZD-02", ZoneStatus.DOWN), ("ZD-03", ZoneStatus.MAINTENANCE)):
+        st = ZoneState(zone_id, 3, 1)
+        st.status, st.since = status, NOW - timedelta(hours=2)
+        states[zone_id] = st
+    return conf, states  # ZD-04: never judged
+
+
+def luminance(colour: str) -> float:
+    def channel(c: int) -> float:
+        v = c / 255
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def test_every_state_colour_meets_wcag_aa_contrast() -> None:
+    for state, s in status_page.STATES.items():
+        hi, lo = sorted((luminance(s["fg"]), luminance(s["bg"])), reverse=True)
+        assert (hi + 0.05) / (lo + 0.05) >= 4.5, state
+
+
+def test_states_in_words_no_data_is_never_down_and_only_allowed_fields(tmp_path: Path) -> None:
+    conf, states = zones_and_states(tmp_path)
+    v = status_page.view("Estado", conf.zones, states, NOW, TZ)
+    assert [(z.id, z.state) for z in v.zones] == [
+        ("ZD-01", "up"), ("ZD-02", "down"), ("ZD-03", "maintenance"), ("ZD-04", "no_data"),
+    ]  # fmt: skip
+    data = json.loads(status_page.to_json(v))
+    assert set(data["zones"][0]) == {"id", "name", "barrio", "localidad", "lat", "lon", "state", "since"}
+    assert data["counts"] == {"up": 1, "degraded": 0, "down": 1, "maintenance": 1, "no_data": 1}
+    text = json.dumps(data)
+    for secret in ("127.0.0.1", "http://", "ZD-01:gateway", "portal"):
+        assert secret not in text
+    page = status_page.html(v, "es", max_age=30)
+    words = {
+        m[0]: m[1]
+        for m in re.findall(
+            r'data-zone="([^"]+)" data-state="[^"]+"><td>.*?<span class="state"[^>]*>([^<]+)</span>', page
+        )
+    }
+    assert words == {"ZD-01": "operando", "ZD-02": "caída", "ZD-03": "en mantenimiento", "ZD-04": "sin datos"}
+    english = status_page.html(v, "en", max_age=30)
+    assert 'lang="en"' in english and ">in maintenance<" in english and ">no data<" in english
+    assert "Histórica y del Caribe Norte" in page and "2026-03-03 08:00" in page  # since, in Bogotá time
+
+
+def test_operator_texts_are_text_in_the_page_the_badge_and_the_map(tmp_path: Path) -> None:
+    conf, states = zones_and_states(tmp_path)
+    v = status_page.view("Estado <b>", conf.zones, states, NOW, TZ)
+    page = status_page.html(v, "es", max_age=30)
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "Parque {{ 7*7 }}" in page and "49" not in page  # a template in a name is not evaluated
+    assert "Estado &lt;b&gt;" in page
+    assert "<script" not in status_page.badge(v.zones[0], "es")
+
+
+def test_the_public_listener_serves_the_cache_and_nothing_else(tmp_path: Path) -> None:
+    conf, states = zones_and_states(tmp_path)
+    settings = cfg.StatusPageSettings(listen="127.0.0.1:0", directory=str(tmp_path / "www"), max_age="45s")
+    pages = StatusPage(settings, TZ)
+    pages.refresh(conf.zones, states, NOW)
+    server = StatusServer("127.0.0.1:0", pages)
+    server.start()
+    base = f"http://127.0.0.1:{server.port}"
+    try:
+        with urllib.request.urlopen(base + "/") as resp:
+            body, headers = resp.read().decode(), resp.headers
+        assert 'lang="es"' in body and ">caída<" in body
+        assert headers["Cache-Control"] == "public, max-age=45" and "Set-Cookie" not in headers
+        assert "default-src 'none'" in headers["Content-Security-Policy"]
+        request = urllib.request.Request(base + "/", headers={"If-None-Match": headers["ETag"]})
+        with pytest.raises(urllib.error.HTTPError) as not_modified:
+            urllib.request.urlopen(request)
+        assert not_modified.value.code == 304
+        english = urllib.request.Request(base + "/", headers={"Accept-Language": "en-US,en;q=0.8"})
+        with urllib.request.urlopen(english) as resp:
+            assert 'lang="en"' in resp.read().decode()
+        with urllib.request.urlopen(base + "/?lang=en") as resp:
+            assert ">down<" in resp.read().decode()
+        with urllib.request.urlopen(base + "/badge/ZD-02.svg") as resp:
+            assert resp.headers["Content-Type"] == "image/svg+xml" and "caída" in resp.read().decode()
+        with urllib.request.urlopen(base + "/status.json") as resp:
+            assert json.loads(resp.read())["counts"]["down"] == 1
+        for path in ("/metrics", "/-/healthy", "/api/v1/zones", "/badge/ZD-99.svg", "/../vigia.yml"):
+            with pytest.raises(urllib.error.HTTPError) as missing:
+                urllib.request.urlopen(base + path)
+            assert missing.value.code == 404, path
+        with pytest.raises(urllib.error.HTTPError) as post:
+            urllib.request.urlopen(urllib.request.Request(base + "/", data=b"x", method="POST"))
+        assert post.value.code == 405
+    finally:
+        server.stop()
+    written = tmp_path / "www"
+    assert ">caída<" in (written / "index.html").read_text()
+    assert (written / "status.json").exists() and (written / "badge" / "ZD-01.svg").exists()
+    assert not list(written.glob(".status-*"))  # no temporary file left behind
+
+
+def test_accept_language_and_query_choose_the_language() -> None:
+    assert language("", "", "es") == "es"
+    assert language("lang=en", "es-CO", "es") == "en"
+    assert language("", "fr-FR, en;q=0.5", "es") == "en"
+    assert language("lang=xx", "de", "es") == "es"
+
+
+def test_the_daemon_serves_its_zones_on_the_status_listener(tmp_path: Path) -> None:
+    from tests.servers import http_server
+
+    with http_server({"/": lambda _h: (200, {}, b"portal")}) as portal:
+        status = free_port()
+        text = CONFIG % {"status": status, "directory": str(tmp_path / "www"), "portal": portal.port}
+        vigia = VigiaProcess(text, tmp_path)
+        vigia.start()
+        try:
+            vigia.wait_ready(timeout=30)
+            base = f"http://127.0.0.1:{status}"
+            end = time.monotonic() + 20
+            states: dict[str, str] = {}
+            while time.monotonic() < end:
+                with urllib.request.urlopen(base + "/status.json") as resp:
+                    states = {z["id"]: z["state"] for z in json.loads(resp.read())["zones"]}
+                if states == {"ZD-01": "up", "ZD-02": "down", "ZD-03": "maintenance"}:
+                    break
+                time.sleep(0.3)
+            assert states == {"ZD-01": "up", "ZD-02": "down", "ZD-03": "maintenance"}
+            with pytest.raises(urllib.error.HTTPError) as missing:
+                urllib.request.urlopen(base + "/metrics")
+            assert missing.value.code == 404
+            assert "ZD-02" in (tmp_path / "www" / "index.html").read_text()
+        finally:
+            vigia.stop()
+
+
+def test_the_status_page_may_not_share_the_metrics_listener(tmp_path: Path) -> None:
+    from kernel.errors import ConfigError
+
+    path = tmp_path / "vigia.yml"
+    path.write_text("web: {listen: '127.0.0.1:9842'}\nstatus_page:\n  listen: '127.0.0.1:9842'\n")
+    with pytest.raises(ConfigError) as info:
+        cfg.parse(str(path))
+    [problem] = info.value.problems
+    assert (problem.line, problem.key) == (3, "status_page.listen")
+    assert "listener of its own" in problem.message
