@@ -11,10 +11,11 @@ want_tests=0
 
 # Debian packages: iproute2 for the network lab, fping for the ICMP benchmark,
 # iptables to blackhole lab hosts, Prometheus/promtool, blackbox_exporter (benchmark peer) and
-# node_exporter, dnsmasq and net-snmp for lab servers.
+# node_exporter, dnsmasq and net-snmp for lab servers, chromium (driven by playwright-core from npm)
+# for the status page's browser test, wrk for its load test.
 debs=(iproute2 procps libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
 if (( want_tests )); then
-  debs+=(curl fping iptables prometheus prometheus-blackbox-exporter prometheus-node-exporter dnsmasq-base snmpd snmp freeradius freeradius-postgresql freeradius-utils)
+  debs+=(curl fping iptables prometheus prometheus-blackbox-exporter prometheus-node-exporter dnsmasq-base snmpd snmp freeradius freeradius-postgresql freeradius-utils chromium wrk)
 fi
 missing=()
 for p in "${debs[@]}"; do
@@ -41,4 +42,7 @@ fi
 extras=""
 (( want_tests )) && extras="[test]"
 .venv/bin/pip install -q --disable-pip-version-check -e ".${extras}"
+if (( want_tests )) && [[ ! -d tests/browser/node_modules/playwright-core ]]; then
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+fi
 echo "bootstrap: ready (.venv/bin/vigia)"

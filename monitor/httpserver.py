@@ -112,6 +112,9 @@ class FixedHandler(BaseHTTPRequestHandler):
     sys_version = ""
     protocol_version = "HTTP/1.1"
     timeout = 30  # an idle or trickling client is dropped, its thread freed
+    # Headers and body leave in two writes: with Nagle's algorithm the body waited for the client's
+    # delayed ACK, 40 ms per keep-alive request (357 requests a second on the status page).
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         self._answer(send_body=True)

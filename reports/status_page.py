@@ -123,9 +123,9 @@ def map_svg(v: StatusView, lang: str, width: int = 640, height: int = 420) -> st
     if not placed:
         return ""
     lats, lons = [z.lat for z in placed], [z.lon for z in placed]
-    pad = 24
+    pad, label_room = 24, 64  # room on the right for the label beside the easternmost dot
     span_lat, span_lon = (max(lats) - min(lats)) or 0.01, (max(lons) - min(lons)) or 0.01
-    scale = min((width - 2 * pad) / span_lon, (height - 2 * pad) / span_lat)
+    scale = min((width - 2 * pad - label_room) / span_lon, (height - 2 * pad) / span_lat)
     label = escape(engine.translations(lang).gettext("Map of the zones"))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" aria-label="{label}">',
@@ -137,7 +137,7 @@ def map_svg(v: StatusView, lang: str, width: int = 640, height: int = 420) -> st
         words = escape(f"{z.id} {z.name}: {STATES[z.state][lang]}")
         parts.append(
             f'<g><title>{words}</title><circle cx="{x:.1f}" cy="{y:.1f}" r="6" fill="{STATES[z.state]["bg"]}" '
-            f'stroke="#000000" stroke-width="0.8"/><text x="{x + 8:.1f}" y="{y + 4:.1f}" font-size="10" '
+            f'stroke="#000000" stroke-width="0.8"/><text x="{x + 9:.1f}" y="{y + 4:.1f}" font-size="13" '
             f'fill="#111111">{escape(z.id)}</text></g>'
         )
     parts.append("</svg>")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -212,3 +213,51 @@ def test_the_status_page_may_not_share_the_metrics_listener(tmp_path: Path) -> N
     [problem] = info.value.problems
     assert (problem.line, problem.key) == (3, "status_page.listen")
     assert "listener of its own" in problem.message
+
+
+@pytest.mark.scale
+def test_the_status_page_under_load_leaves_the_scrapes_fast(tmp_path: Path) -> None:
+    """wrk (Debian's) hammers the public listener for 20 s, keep-alive, as fast as it can (well
+    above 1,000 requests a second) while Prometheus scrapes /metrics every second: no error on
+    either side, every scrape up and fast."""
+    from tests.conftest import need_binary
+    from tests.servers import http_server, prometheus_api, prometheus_server
+
+    prometheus = need_binary("prometheus", "prometheus")
+    wrk = need_binary("wrk", "wrk")
+    with http_server({"/": lambda _h: (200, {}, b"portal")}) as portal:
+        status = free_port()
+        vigia = VigiaProcess(CONFIG % {"status": status, "directory": "null", "portal": portal.port}, tmp_path)
+        vigia.start()
+        (tmp_path / "prometheus.yml").write_text(
+            "global: {scrape_interval: 1s, scrape_timeout: 900ms, evaluation_interval: 1s}\n"
+            "scrape_configs:\n"
+            f"  - {{job_name: vigia, static_configs: [{{targets: ['127.0.0.1:{vigia.port}']}}]}}\n"
+        )
+        try:
+            with prometheus_server(prometheus, tmp_path / "prometheus.yml", tmp_path) as prom:
+                vigia.wait_ready(timeout=30)
+                vigia.wait_for(
+                    lambda: bool(prometheus_api(prom, "query", query='up{job="vigia"} == 1')), timeout=30,
+                    message="Prometheus to scrape vigia",
+                )  # fmt: skip
+                done = subprocess.run(
+                    [wrk, "-t2", "-c16", "-d20s", "--latency", f"http://127.0.0.1:{status}/"],
+                    capture_output=True, text=True, timeout=60,
+                )  # fmt: skip
+                out = done.stdout
+                assert done.returncode == 0, done.stderr
+                assert "Non-2xx" not in out and "Socket errors" not in out, out
+                rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
+                assert rate >= 1000, out
+                time.sleep(2)
+                window = "25s"
+                [ups] = prometheus_api(prom, "query", query=f'min_over_time(up{{job="vigia"}}[{window}])')
+                [slowest] = prometheus_api(
+                    prom, "query", query=f'max_over_time(scrape_duration_seconds{{job="vigia"}}[{window}])'
+                )
+                [count] = prometheus_api(prom, "query", query=f'count_over_time(up{{job="vigia"}}[{window}])')
+                assert ups["value"][1] == "1" and int(count["value"][1]) >= 20
+                assert float(slowest["value"][1]) < 0.5, slowest
+        finally:
+            vigia.stop()

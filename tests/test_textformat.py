@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 from hypothesis import given, settings
@@ -44,7 +45,7 @@ def test_gauges_and_counters_match_generate_latest(samples: list[tuple[str, str,
     counter = CounterMetricFamily("vigia_y", "counted\\ things\n", labels=["target"])
     for target, reason, value in samples:
         gauge.add_metric([target, reason], value)
-        counter.add_metric([target], abs(value) if value == value else 0.0)
+        counter.add_metric([target], 0.0 if math.isnan(value) else abs(value))
     ours, theirs = both([gauge, counter])
     assert ours == theirs
 

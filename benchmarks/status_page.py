@@ -1,0 +1,84 @@
+"""The public status page: render cost per cycle at 32 and 2,000 zones, and requests a second
+served from its cache with keep-alive, measured by Debian's wrk (goal >= 2,000/s).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import time
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from config import StatusPageSettings
+from domain.zone_state import ZoneState, ZoneStatus
+from domain.zones import Zone, ZoneThresholds
+from monitor.statuspage import StatusPage, StatusServer
+
+TZ = ZoneInfo("America/Bogota")
+STATES = (ZoneStatus.UP, ZoneStatus.UP, ZoneStatus.UP, ZoneStatus.DEGRADED, ZoneStatus.DOWN, ZoneStatus.MAINTENANCE)
+
+
+def inventory(n: int) -> tuple[list[Zone], dict[str, ZoneState]]:
+    zones, states = [], {}
+    now = datetime.now(UTC)
+    for i in range(n):
+        zid = f"ZD-{i + 1:04d}"
+        lat, lon = 10.3 + (i % 50) * 0.004, -75.55 + (i // 50) * 0.004
+        place = (f"Zona {i + 1}", f"Barrio {i % 97}", i % 15 + 1, f"Localidad {i % 3}", "urbana", lat, lon)
+        zones.append(Zone(zid, *place, None, "", 0.95, None, (), ZoneThresholds(), {}, {}, None, 3, 1, 60.0))
+        st = ZoneState(zid, 3, 1)
+        st.status, st.since = STATES[i % len(STATES)], now - timedelta(minutes=i)
+        states[zid] = st
+    return zones, states
+
+
+def render_ms(n: int, repeat: int = 3) -> float:
+    zones, states = inventory(n)
+    page = StatusPage(StatusPageSettings(listen="127.0.0.1:0"), TZ)
+    page.refresh(zones, states)  # templates compiled, catalogs read
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        page.refresh(zones, states)
+        best = min(best, time.perf_counter() - t0)
+    return best * 1000
+
+
+def requests_per_second(seconds: float = 10.0) -> tuple[float, str] | None:
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        return None
+    zones, states = inventory(32)
+    page = StatusPage(StatusPageSettings(listen="127.0.0.1:0"), TZ)
+    page.refresh(zones, states)
+    server = StatusServer("127.0.0.1:0", page)
+    server.start()
+    try:
+        out = subprocess.run(
+            [wrk, "-t2", "-c16", f"-d{seconds:g}s", f"http://127.0.0.1:{server.port}/"],
+            capture_output=True, text=True, timeout=seconds + 30, check=True,
+        ).stdout  # fmt: skip
+    finally:
+        server.stop()
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    errors = "errors" if ("Non-2xx" in out or "Socket errors" in out) else "no errors"
+    return (float(match[1]) if match else 0.0), errors
+
+
+def main(*, smoke: bool = False) -> None:
+    sizes = (32, 200) if smoke else (32, 2000)
+    print("Status page")
+    for n in sizes:
+        print(f"  render per cycle, {n} zones (HTML es+en, JSON, a badge per zone): {render_ms(n):.1f} ms")
+    got = requests_per_second(1.0 if smoke else 10.0)
+    if got is None:
+        print("  requests a second: wrk is not installed (Debian package wrk)")
+    else:
+        rate, errors = got
+        print(f"  requests a second from the cache, keep-alive, wrk -t2 -c16: {rate:,.0f} (goal >= 2,000), {errors}")
+
+
+if __name__ == "__main__":
+    main()
