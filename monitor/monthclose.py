@@ -1,16 +1,16 @@
 """The month close, one service: the Zonas Digitales report and open data, the data-centre and
 digital-security reports, the month's drills, and the folder's manifest.
 
-`vigia report month` calls it in its own process; the daemon calls it in a child process
-(``python -m monitor.monthclose``) because report rendering (matplotlib, WeasyPrint) is heavy and
-its memory should not stay with the long-running daemon.
+`vigia report month` calls it in its own process; the daemon runs it in a child process
+(``python -m monitor.monthclose``, started by monitor.monthjobs) because report rendering
+(matplotlib, WeasyPrint) is heavy and its memory should not stay with the long-running daemon:
+the daemon never imports this module.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,24 +160,6 @@ def _datacenter_security(
         header=header,
         refreeze=refreeze,
     )
-
-
-def in_child(
-    config_path: str, state_dir: str, month: Month, *, all_instances: bool = False, timeout: float = 3600
-) -> tuple[bool, str]:
-    """Close ``month`` (or put every instance's together) in a child process: (done, the files
-    written or why not)."""
-    argv = [sys.executable, "-m", "monitor.monthclose", "--config", config_path, "--month", str(month)]
-    argv += ["--all-instances"] if all_instances else []
-    try:
-        done = subprocess.run(
-            [*argv, "--state-dir", state_dir], capture_output=True, text=True, timeout=timeout, check=False
-        )
-    except subprocess.TimeoutExpired:
-        return False, f"did not finish within {timeout:g}s"
-    if done.returncode == 0:
-        return True, done.stdout
-    return False, (done.stderr or done.stdout)[-500:]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,13 +9,14 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import config as cfg
 from kernel.month import Month
-from monitor import monthclose
 from monitor.leadership import Leadership
 from monitor.stats import DaemonStats
 
@@ -52,7 +53,7 @@ class MonthJobs:
 
     def _run(self, conf: cfg.Config, month: Month, all_instances: bool) -> bool:
         what = "roll-up of every instance" if all_instances else "month close"
-        ok, said = monthclose.in_child(self._path, conf.state_dir, month, all_instances=all_instances)
+        ok, said = in_child(self._path, conf.state_dir, month, all_instances=all_instances)
         if ok:
             self._stats.month_close_ok_at = time.time()
             log.info("%s %s: %d files", what, month, len(said.split()))
@@ -60,3 +61,22 @@ class MonthJobs:
             self._stats.add("month_close_errors")
             log.error("%s %s failed: %s", what, month, said)
         return ok
+
+
+def in_child(
+    config_path: str, state_dir: str, month: Month, *, all_instances: bool = False, timeout: float = 3600
+) -> tuple[bool, str]:
+    """Close ``month`` (or put every instance's together) in a child process: (done, the files
+    written or why not). Here, not in monitor.monthclose: importing that module would load
+    matplotlib and the report stack into the daemon (about 50 MB it would keep for ever)."""
+    argv = [sys.executable, "-m", "monitor.monthclose", "--config", config_path, "--month", str(month)]
+    argv += ["--all-instances"] if all_instances else []
+    try:
+        done = subprocess.run(
+            [*argv, "--state-dir", state_dir], capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return False, f"did not finish within {timeout:g}s"
+    if done.returncode == 0:
+        return True, done.stdout
+    return False, (done.stderr or done.stdout)[-500:]

@@ -7,37 +7,16 @@ returns the raw counters: turning them into traffic, across counter wraps and
 device reboots, is the job of the caller that remembers the previous reading
 (monitor.traffic).
 
-pysnmp 7 is asyncio-only and an SnmpEngine belongs to the loop it first ran on
-(it hangs on another), so each loop keeps one engine: in the daemon that is the
-probe engine's loop, shared by every SNMP check.
+The protocol side (pysnmp 7) is in probes.snmpwire, imported by the first SNMP
+check: a daemon without SNMP targets never loads pysnmp.
 """
 
 from __future__ import annotations
 
 import asyncio
-import weakref
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
-from pysnmp.hlapi.v3arch.asyncio import (
-    CommunityData,
-    ContextData,
-    ObjectIdentity,
-    ObjectType,
-    SnmpEngine,
-    UdpTransportTarget,
-    UsmUserData,
-    get_cmd,
-    usmAesCfb128Protocol,
-    usmAesCfb256Protocol,
-    usmDESPrivProtocol,
-    usmHMAC192SHA256AuthProtocol,
-    usmHMACMD5AuthProtocol,
-    usmHMACSHAAuthProtocol,
-    usmNoAuthProtocol,
-    usmNoPrivProtocol,
-)
-from pysnmp.proto import rfc1902, rfc1905
 
 from probes import result as r
 from probes.result import MetricSpec, ProbeResult, Timer, remaining
@@ -50,11 +29,6 @@ IF_IN, IF_OUT = "1.3.6.1.2.1.2.2.1.10", "1.3.6.1.2.1.2.2.1.16"
 NO_SUCH_OBJECT = "snmp_no_such_object"
 WRONG_TYPE = "snmp_wrong_type"
 SNMP_ERROR = "snmp_error"
-
-_AUTH = {"none": usmNoAuthProtocol, "md5": usmHMACMD5AuthProtocol, "sha": usmHMACSHAAuthProtocol,
-         "sha256": usmHMAC192SHA256AuthProtocol}  # fmt: skip
-_PRIV = {"none": usmNoPrivProtocol, "des": usmDESPrivProtocol, "aes": usmAesCfb128Protocol,
-         "aes256": usmAesCfb256Protocol}  # fmt: skip
 
 
 class SnmpV3(Settings):
@@ -103,51 +77,10 @@ METRICS = (
     MetricSpec("clients", "snmp_clients", "Associated clients, from the configured vendor OID."),
 )
 
-_engines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SnmpEngine] = weakref.WeakKeyDictionary()
-
-
-def _engine() -> SnmpEngine:
-    loop = asyncio.get_running_loop()
-    engine = _engines.get(loop)
-    if engine is None:
-        engine = _engines[loop] = SnmpEngine()
-    return engine
-
-
-def _auth(settings: SnmpSettings) -> CommunityData | UsmUserData:
-    if settings.version == "2c":
-        assert settings.community is not None
-        return CommunityData(settings.community.read(), mpModel=1)
-    v3 = settings.v3
-    assert v3 is not None
-    return UsmUserData(
-        v3.user,
-        authKey=v3.auth_key.read() if v3.auth_key else None,
-        privKey=v3.priv_key.read() if v3.priv_key else None,
-        authProtocol=_AUTH[v3.auth_protocol],
-        privProtocol=_PRIV[v3.priv_protocol],
-    )
-
-
-async def _get(settings: SnmpSettings, oids: list[str], timeout: float) -> tuple[str, str, list[Any]]:
-    per_try = max(0.05, timeout / (settings.retries + 1))
-    transport = await UdpTransportTarget.create(
-        (settings.address, settings.port), timeout=per_try, retries=settings.retries
-    )
-    err_ind, err_status, err_index, binds = await get_cmd(
-        _engine(), _auth(settings), transport, ContextData(), *(ObjectType(ObjectIdentity(o)) for o in oids)
-    )
-    if err_ind:
-        text = str(err_ind)
-        reason = r.TIMEOUT if "timeout" in text.lower() or "no snmp response" in text.lower() else SNMP_ERROR
-        return reason, text, []
-    if err_status:
-        where = oids[int(err_index) - 1] if err_index else ""
-        return SNMP_ERROR, f"{err_status.prettyPrint()} at {where}", []
-    return "", "", [value for _, value in binds]
-
 
 async def probe(target: str, settings: SnmpSettings, *, deadline: float) -> ProbeResult:
+    from probes import snmpwire  # pysnmp (about 15 MB) is loaded by the first SNMP check, not by every daemon
+
     timer = Timer()
     where = f"{settings.address}:{settings.port}"
     if settings.counter_bits == 64:
@@ -163,7 +96,7 @@ async def probe(target: str, settings: SnmpSettings, *, deadline: float) -> Prob
     try:
         # pysnmp's own timeout and retries share the deadline; the outer bound catches a lost wake-up.
         async with asyncio.timeout_at(deadline + 0.1):
-            reason, message, values = await _get(settings, oids, left)
+            reason, message, values = await snmpwire.get(settings, oids, left)
     except TimeoutError:
         return timer.fail(target, KIND, r.TIMEOUT, f"{where}: no SNMP answer before the deadline")
     except (OSError, KeyError) as exc:
@@ -174,13 +107,13 @@ async def probe(target: str, settings: SnmpSettings, *, deadline: float) -> Prob
         return timer.fail(target, KIND, reason, f"{where}: {message}")
     out: dict[str, float] = {"counter_bits": float(settings.counter_bits)}
     names = ["if_in_octets", "if_out_octets", "sys_uptime_seconds", *("clients" for _ in client_oids)]
-    counter_type = rfc1902.Counter64 if settings.counter_bits == 64 else rfc1902.Counter32
-    number_types = (rfc1902.Integer, rfc1902.Gauge32, rfc1902.Unsigned32, rfc1902.Counter32)
-    expected = [counter_type, counter_type, rfc1902.TimeTicks, *(number_types for _ in client_oids)]
-    for oid, name, value, kinds in zip(oids, names, values, expected, strict=True):
-        if isinstance(value, rfc1905.NoSuchObject | rfc1905.NoSuchInstance | rfc1905.EndOfMibView):
+    counter = "counter64" if settings.counter_bits == 64 else "counter32"
+    expected = [counter, counter, "timeticks", *("number" for _ in client_oids)]
+    for oid, name, value, kind in zip(oids, names, values, expected, strict=True):
+        problem = snmpwire.judge(value, kind)
+        if problem == NO_SUCH_OBJECT:
             return timer.fail(target, KIND, NO_SUCH_OBJECT, f"{where}: {oid} does not exist on the device", out)
-        if not isinstance(value, kinds):
+        if problem:
             return timer.fail(
                 target, KIND, WRONG_TYPE, f"{where}: {oid} is {type(value).__name__}, not a {name} value", out
             )

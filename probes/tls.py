@@ -12,16 +12,17 @@ import ipaddress
 import ssl
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 from pydantic import Field
 
 from probes import result as r
 from probes.netutil import ProbeFailure, classify, connect
 from probes.result import MetricSpec, ProbeResult, Timer
 from probes.settings import Settings
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 KIND = "tls"
 
@@ -81,6 +82,8 @@ class CertificateFacts:
 
 
 def _name(name: x509.Name) -> str:
+    from cryptography.x509.oid import NameOID
+
     for oid in (NameOID.COMMON_NAME, NameOID.ORGANIZATION_NAME):
         attrs = name.get_attributes_for_oid(oid)
         if attrs:
@@ -89,6 +92,10 @@ def _name(name: x509.Name) -> str:
 
 
 def certificate_facts(der: bytes) -> CertificateFacts:
+    # cryptography (about 10 MB) is loaded by the first certificate read, not by every daemon.
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
     cert = x509.load_der_x509_certificate(der)
     key = cert.public_key()
     if isinstance(key, rsa.RSAPublicKey):

@@ -261,3 +261,16 @@ def _store_comes_back(tmp_path: Path, url: str, psycopg: Any) -> None:
     assert stored >= cycles_during
     assert "s3creto-pw" not in vigia.log.read_text()
     assert "postgres:***@" in vigia.log.read_text()
+
+
+def test_the_daemon_leaves_heavy_libraries_to_the_work_that_needs_them() -> None:
+    """The report stack (matplotlib, WeasyPrint) runs in the month close's child process, pysnmp
+    loads with the first SNMP check and cryptography with the first certificate read: a daemon
+    that never needs them keeps its memory (README: footprint goal 80 MB)."""
+    import subprocess
+    import sys
+
+    heavy = ("matplotlib", "numpy", "weasyprint", "pysnmp", "cryptography", "reports.charts")
+    code = f"import sys, monitor.daemon; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split() == []
