@@ -86,6 +86,9 @@ class FakeView:
     def current_findings(self) -> list[object]:
         return []
 
+    def current_incidents(self) -> list[object]:
+        return []
+
 
 def run(n_targets: int = 950, scrapes: int = 50) -> dict[str, float]:
     view = FakeView(n_targets)

@@ -24,6 +24,7 @@ from continuity import schedule as drill_schedule
 from continuity.plan import Plan
 from continuity.status import DrillStatus
 from domain.findings import Finding, Policy
+from domain.incidents import Incident
 from domain.state import TargetState
 from domain.zone_state import ZoneState
 from domain.zones import Zone
@@ -39,7 +40,7 @@ from monitor.monthjobs import MonthJobs
 from monitor.observer import Observer
 from monitor.sdnotify import Notifier
 from monitor.stats import DaemonStats
-from monitor.statuspage import StatusPage, StatusServer
+from monitor.statuspage import PublicStatus
 from monitor.traffic import ZoneTraffic
 from monitor.usage import RadiusSnapshot, RadiusUsage
 from monitor.version import vigia_version
@@ -118,8 +119,8 @@ class Daemon:
             )
         self.scheduler.add_listener(self._on_job_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         self.server: MetricsServer | None = None
-        self.status: StatusPage | None = None
-        self.status_server: StatusServer | None = None
+        self.public: PublicStatus | None = None
+        self._incidents: list[Incident] = []  # open, and closed in the last four weeks; read each cycle
         self.radius: RadiusUsage | None = None
         radius = self.config.radius
         if radius is not None and any(z.radius for z in self.config.zones):
@@ -152,6 +153,9 @@ class Daemon:
 
     def current_radius(self) -> RadiusSnapshot | None:
         return self.radius.snapshot if self.radius is not None else None
+
+    def current_incidents(self) -> list[Incident]:
+        return self._incidents
 
     def current_findings(self) -> list[Finding]:
         return self.audit.current()
@@ -194,7 +198,10 @@ class Daemon:
             raise VigiaError(f"cannot listen on {self.listen}: {exc.strerror or exc}") from None
         auth = " (basic auth)" if self.web.settings is not None and self.web.settings.users else ""
         log.info("serving /metrics on %s%s", self._metrics_url(), auth)
-        self._start_status_page()
+        self._read_incidents()
+        if self.config.status_page is not None:
+            self.public = PublicStatus(lambda: self.config, self.current_zone_states, self.current_incidents)
+            self.public.start()
         self.leadership.tick()  # before the drills' reconciliation, which journals misses through the gate
         self._schedule()
         self.scheduler.start(paused=True)
@@ -203,21 +210,6 @@ class Daemon:
             self.drills.start(self.scheduler)
         self.scheduler.resume()
         self.notifier.ready(self._status_line())
-
-    def _start_status_page(self) -> None:
-        """The public status page on its own listener (a change of it takes a restart)."""
-        settings = self.config.status_page
-        if settings is None:
-            return
-        self.status = StatusPage(settings, self.config.timezone)
-        self.status.refresh(self.config.zones, self.current_zone_states())
-        try:
-            self.status_server = StatusServer(settings.listen, self.status)
-        except OSError as exc:
-            raise VigiaError(f"cannot listen on {settings.listen} (status_page): {exc.strerror or exc}") from None
-        self.status_server.start()
-        log.info("serving the public status page on http://%s:%d/", settings.listen.rpartition(":")[0],
-                 self.status_server.port)  # fmt: skip
 
     @staticmethod
     def _check_capacity(config: cfg.Config) -> None:
@@ -393,8 +385,15 @@ class Daemon:
         if self.drills is not None:
             self.drills.refresh_if_changed()
         self.exposition.refresh()
-        if self.status is not None:
-            self.status.refresh(self.config.zones, self.current_zone_states())
+        self._read_incidents()
+        if self.public is not None:
+            self.public.refresh()
+
+    def _read_incidents(self) -> None:
+        try:
+            self._incidents = self.store.incidents.listed(since=time.time() - 28 * 86400)
+        except Exception as exc:  # the store away: the last ones read stay shown
+            log.warning("cannot read the incidents: %s", exc)
 
     def reload(self) -> bool:
         """Re-read the config; on any error keep running the old one and say why."""
@@ -469,8 +468,8 @@ class Daemon:
         self.store.close()
         if self.server is not None:
             self.server.stop()
-        if self.status_server is not None:
-            self.status_server.stop()
+        if self.public is not None:
+            self.public.stop()
         self.runner.close()
         if self.radius is not None:
             self.radius.close()

@@ -2,7 +2,7 @@
 of its own, and (when ``status_page.directory`` is set) written there atomically for nginx.
 
 The listener is public: it answers GET and HEAD on a fixed table of paths (``/``,
-``/status.json``, ``/badge/<zone>.svg``) and nothing else — never /metrics, the API or the health
+``/status.json``, ``/feed.xml``, ``/badge/<zone>.svg``) and nothing else — never /metrics, the API or the health
 endpoints. Every answer comes from the cache with an ETag and ``Cache-Control: max-age``; no
 cookies. The language is Spanish unless ``?lang=en`` or the browser's Accept-Language asks for
 English.
@@ -15,16 +15,18 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
-from config import StatusPageSettings
+from config import Config, StatusPageSettings
+from domain.incidents import Incident
 from domain.zone_state import ZoneState
 from domain.zones import Zone
+from kernel.errors import VigiaError
 from monitor.httpserver import FixedHandler, Listener
 from reports import status_page
 
@@ -54,16 +56,23 @@ class Page:
 class StatusPage:
     """The rendered pages, by (path, language); swapped whole after each cycle."""
 
-    def __init__(self, settings: StatusPageSettings, tz: ZoneInfo) -> None:
+    def __init__(self, settings: StatusPageSettings, tz: ZoneInfo, instance: str = "vigia") -> None:
         self.settings = settings
         self.tz = tz
+        self.instance = instance
         self._pages: dict[tuple[str, str], Page] = {}
         self._lock = threading.Lock()
         self.errors = 0
 
-    def refresh(self, zones: Iterable[Zone], states: Mapping[str, ZoneState], now: datetime | None = None) -> None:
+    def refresh(
+        self,
+        zones: Iterable[Zone],
+        states: Mapping[str, ZoneState],
+        now: datetime | None = None,
+        incidents: Iterable[Incident] = (),
+    ) -> None:
         try:
-            pages = self._render(list(zones), states, now or datetime.now(UTC))
+            pages = self._render(list(zones), states, now or datetime.now(UTC), list(incidents))
         except Exception:  # a bug in rendering: keep serving the last good page, say so, go on
             self.errors += 1
             log.exception("cannot render the status page; serving the previous one")
@@ -73,8 +82,10 @@ class StatusPage:
         if self.settings.directory:
             self._write(self.settings.directory, pages)
 
-    def _render(self, zones: list[Zone], states: Mapping[str, ZoneState], now: datetime) -> dict[tuple[str, str], Page]:
-        view = status_page.view(self.settings.title, zones, states, now, self.tz)
+    def _render(
+        self, zones: list[Zone], states: Mapping[str, ZoneState], now: datetime, incidents: list[Incident]
+    ) -> dict[tuple[str, str], Page]:
+        view = status_page.view(self.settings.title, zones, states, now, self.tz, incidents)
         pages: dict[tuple[str, str], Page] = {}
         data = Page.of(status_page.to_json(view), "application/json; charset=utf-8")
         for lang in LANGS:
@@ -82,6 +93,8 @@ class StatusPage:
                 status_page.html(view, lang, max_age=self.settings.max_age).encode("utf-8"), "text/html; charset=utf-8"
             )
             pages[("/status.json", lang)] = data
+            feed = status_page.feed(view, lang, self.instance).encode("utf-8")
+            pages[("/feed.xml", lang)] = Page.of(feed, "application/atom+xml; charset=utf-8")
             for z in view.zones:
                 svg = status_page.badge(z, lang).encode("utf-8")
                 pages[(f"/badge/{z.id}.svg", lang)] = Page.of(svg, "image/svg+xml")
@@ -157,3 +170,37 @@ class StatusServer(Listener):
                 self._send(200, page.body, page.content_type, headers, send_body)
 
         return Handler
+
+
+class PublicStatus:
+    """The daemon's status page: its cache, its listener, a refresh after each cycle (a change of
+    ``status_page`` takes a restart)."""
+
+    def __init__(
+        self,
+        conf: Callable[[], Config],
+        states: Callable[[], Mapping[str, ZoneState]],
+        incidents: Callable[[], list[Incident]],
+    ) -> None:
+        first = conf()  # the zones shown follow reloads; the listener and its settings take a restart
+        assert first.status_page is not None
+        self.conf, self.states, self.incidents = conf, states, incidents
+        self.page = StatusPage(first.status_page, first.timezone, first.instance)
+        self.server: StatusServer | None = None
+
+    def start(self) -> None:
+        settings = self.page.settings
+        self.refresh()
+        try:
+            self.server = StatusServer(settings.listen, self.page)
+        except OSError as exc:
+            raise VigiaError(f"cannot listen on {settings.listen} (status_page): {exc.strerror or exc}") from None
+        self.server.start()
+        log.info("serving the public status page on port %d", self.server.port)
+
+    def refresh(self) -> None:
+        self.page.refresh(self.conf().zones, self.states(), incidents=self.incidents())
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()

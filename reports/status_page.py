@@ -16,6 +16,7 @@ from datetime import datetime
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
+from domain.incidents import CAUSES, Incident
 from domain.zone_state import ZoneState, ZoneStatus
 from domain.zones import Zone
 from reports import engine
@@ -47,11 +48,36 @@ class PublicZone:
 
 
 @dataclass(frozen=True)
+class PublicUpdate:
+    at: str
+    kind: str  # opened | update | closed
+    text: str
+
+
+@dataclass(frozen=True)
+class PublicIncident:
+    """An incident as the public sees it: never who typed it (the audit trail keeps that)."""
+
+    id: int
+    zones: tuple[str, ...]
+    title: str
+    cause: str
+    ticket: str
+    opened: str
+    closed: str | None
+    updates: tuple[PublicUpdate, ...]
+
+
+@dataclass(frozen=True)
 class StatusView:
     title: str
     generated: str
     tz: str
     zones: tuple[PublicZone, ...]
+    incidents: tuple[PublicIncident, ...] = ()
+
+    def open_incidents(self) -> list[PublicIncident]:
+        return [i for i in self.incidents if i.closed is None]
 
     def counts(self) -> dict[str, int]:
         out = dict.fromkeys(STATES, 0)
@@ -66,7 +92,24 @@ class StatusView:
         return sorted(groups.items())
 
 
-def view(title: str, zones: Iterable[Zone], states: Mapping[str, ZoneState], now: datetime, tz: ZoneInfo) -> StatusView:
+def _stamp(at: float, tz: ZoneInfo) -> str:
+    return datetime.fromtimestamp(at, tz).isoformat(timespec="seconds")  # RFC 3339, as Atom wants
+
+
+def public_incident(i: Incident, tz: ZoneInfo) -> PublicIncident:
+    updates = tuple(PublicUpdate(_stamp(e.at, tz), e.kind, e.text) for e in i.events)
+    closed = _stamp(i.closed_at, tz) if i.closed_at is not None else None
+    return PublicIncident(i.id, i.zones, i.title, i.cause, i.ticket, _stamp(i.opened_at, tz), closed, updates)
+
+
+def view(
+    title: str,
+    zones: Iterable[Zone],
+    states: Mapping[str, ZoneState],
+    now: datetime,
+    tz: ZoneInfo,
+    incidents: Iterable[Incident] = (),
+) -> StatusView:
     out = []
     for zone in zones:
         st = states.get(zone.id)
@@ -74,7 +117,8 @@ def view(title: str, zones: Iterable[Zone], states: Mapping[str, ZoneState], now
         state = _PUBLIC.get(status, str(status))
         since = st.since.astimezone(tz).isoformat(timespec="minutes") if st is not None and st.since else None
         out.append(PublicZone(zone.id, zone.name, zone.barrio, zone.localidad, zone.lat, zone.lon, state, since))
-    return StatusView(title, now.astimezone(tz).isoformat(timespec="seconds"), tz.key, tuple(out))
+    told = tuple(public_incident(i, tz) for i in incidents)
+    return StatusView(title, now.astimezone(tz).isoformat(timespec="seconds"), tz.key, tuple(out), told)
 
 
 def to_json(v: StatusView) -> bytes:
@@ -84,6 +128,7 @@ def to_json(v: StatusView) -> bytes:
         "timezone": v.tz,
         "counts": v.counts(),
         "zones": [asdict(z) for z in v.zones],
+        "incidents": [asdict(i) for i in v.incidents],
     }
     return json.dumps(body, ensure_ascii=False, indent=1).encode("utf-8")
 
@@ -97,6 +142,8 @@ def html(v: StatusView, lang: str, *, max_age: float) -> str:
         groups=v.by_localidad(),
         counts=v.counts(),
         zone_map=map_svg(v, lang),
+        causes=CAUSES,
+        open_incidents=v.open_incidents(),
         refresh=max(30, int(max_age)),
     )
 
@@ -142,3 +189,30 @@ def map_svg(v: StatusView, lang: str, width: int = 640, height: int = 420) -> st
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def feed(v: StatusView, lang: str, instance: str) -> str:
+    """An Atom feed of the incidents (open, and closed in the last weeks), newest first."""
+    words = engine.translations(lang).gettext
+    entries = []
+    for i in v.incidents:
+        last = i.updates[-1].at if i.updates else i.opened
+        lines = [f"{CAUSES[i.cause][lang]} — {', '.join(i.zones)}" + (f" ({i.ticket})" if i.ticket else "")]
+        lines += [f"{u.at[:16].replace('T', ' ')}: {u.text}" for u in i.updates]
+        state = words("closed") if i.closed else words("open")
+        entries.append(
+            "<entry>"
+            f"<id>urn:vigia:incident:{escape(instance)}:{i.id}</id>"
+            f"<title>{escape(f'[{state}] {i.title}')}</title>"
+            f"<updated>{escape(last)}</updated><published>{escape(i.opened)}</published>"
+            f'<content type="text">{escape(chr(10).join(lines))}</content>'
+            "</entry>"
+        )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="{lang}">'
+        f"<id>urn:vigia:status:{escape(instance)}</id><title>{escape(v.title)}</title>"
+        f"<updated>{escape(v.generated)}</updated><author><name>{escape(v.title)}</name></author>"
+        + "".join(entries)
+        + "</feed>"
+    )

@@ -22,6 +22,7 @@ from domain.findings import Finding
 from kernel.errors import StoreError, short
 from probes.result import ProbeResult
 from store import partitions, periods, spans
+from store.incidents import Incidents
 from store.reader import GroupReader, Reader
 from store.records import (
     OpenOutage,
@@ -316,6 +317,11 @@ class Store(UsageTables, Rollups):
             q = q.where(outages.c.target == target)
         with self.engine.connect() as conn:
             return list(conn.execute(q.order_by(outages.c.started_at)))
+
+    @property
+    def incidents(self) -> Incidents:
+        """Operators' incidents of this instance (store.incidents)."""
+        return Incidents(self.engine, self.instance)
 
     def count_results(self) -> int:
         """Checks stored, raw or chunked."""

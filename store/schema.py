@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from kernel.redact import database_url
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 metadata = sa.MetaData()
 
@@ -294,6 +294,32 @@ result_chunks = sa.Table(
 )  # fmt: skip
 V9_TABLES = (result_chunks,)
 
+# --- schema version 10: incidents and their history (store.incidents) ------------------------
+
+incidents_t = sa.Table(
+    "incidents", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("instance", sa.String(100), nullable=False),
+    sa.Column("zones", sa.Text, nullable=False),  # zone ids, comma-separated
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("cause", sa.String(16), nullable=False),
+    sa.Column("ticket", sa.String(64), nullable=False, default=""),
+    sa.Column("opened_at", sa.Float, nullable=False),
+    sa.Column("closed_at", sa.Float, nullable=True),
+    sa.Index("ix_incidents_open", "instance", "closed_at"),
+)  # fmt: skip
+
+incident_events = sa.Table(
+    "incident_events", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("incident", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False, index=True),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("by", sa.String(64), nullable=False),  # the operating-system user
+    sa.Column("kind", sa.String(8), nullable=False),  # opened | update | closed
+    sa.Column("text", sa.Text, nullable=False),
+)  # fmt: skip
+V10_TABLES = (incidents_t, incident_events)
+
 
 def _v1_to_v2(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=list(V2_TABLES))
@@ -343,9 +369,14 @@ def _v8_to_v9(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=list(V9_TABLES))
 
 
+def _v9_to_v10(conn: sa.Connection) -> None:
+    metadata.create_all(conn, tables=list(V10_TABLES))
+
+
 # Ordered migrations: MIGRATIONS[n] takes a database from version n to n + 1.
 MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {
-    1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6, 6: _v6_to_v7, 7: _v7_to_v8, 8: _v8_to_v9,
+    1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6, 6: _v6_to_v7, 7: _v7_to_v8,
+    8: _v8_to_v9, 9: _v9_to_v10,
 }  # fmt: skip
 
 # PostgreSQL advisory lock keys (one 64-bit space per database): schema changes, and the fast

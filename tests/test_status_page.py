@@ -17,6 +17,7 @@ import pytest
 
 import config as cfg
 from domain.zone_state import ZoneState, ZoneStatus
+from monitor.cli import main
 from monitor.statuspage import StatusPage, StatusServer, language
 from reports import status_page
 from tests.conftest import free_port
@@ -182,9 +183,13 @@ def test_the_daemon_serves_its_zones_on_the_status_listener(tmp_path: Path) -> N
         status = free_port()
         text = CONFIG % {"status": status, "directory": str(tmp_path / "www"), "portal": portal.port}
         vigia = VigiaProcess(text, tmp_path)
+        opened = ["incident", "open", "--zones", "ZD-02", "--title", "Sin energía", "--cause", "energia"]
+        assert main([*opened, "--config", str(vigia.config)]) == 0  # before the daemon starts: read at start
         vigia.start()
         try:
             vigia.wait_ready(timeout=30)
+            assert vigia.value("vigia_incidents_open", cause="energia") == 1.0
+            assert vigia.value("vigia_incidents_open", cause="isp") == 0.0
             base = f"http://127.0.0.1:{status}"
             end = time.monotonic() + 20
             states: dict[str, str] = {}
@@ -198,7 +203,8 @@ def test_the_daemon_serves_its_zones_on_the_status_listener(tmp_path: Path) -> N
             with pytest.raises(urllib.error.HTTPError) as missing:
                 urllib.request.urlopen(base + "/metrics")
             assert missing.value.code == 404
-            assert "ZD-02" in (tmp_path / "www" / "index.html").read_text()
+            page = (tmp_path / "www" / "index.html").read_text()
+            assert "ZD-02" in page and "Sin energía" in page and "corte de energía" in page
         finally:
             vigia.stop()
 

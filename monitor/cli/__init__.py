@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from kernel.errors import ConfigError, VigiaError, short
-from monitor.cli import cluster, daemon, drills, reports, usage
+from monitor.cli import cluster, daemon, drills, incidents, reports, usage
 from monitor.cli.common import print_problems
 
 DESCRIPTION = """\
@@ -23,6 +23,7 @@ commands:
   drill          continuity drills: list, run ID [--dry-run], history [ID], verify-journal
   report         reports: month --month YYYY-MM [--lang] [--format html,pdf,csv]
   instances      the vigia processes sharing the store: leader, roles, heartbeats
+  incident       incidents on zones: open, update ID, close ID, list (the public status page shows them)
   version        print the version
 """
 
@@ -33,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for group in (daemon, usage, drills, reports, cluster):  # one module per command group
+    for group in (daemon, usage, drills, reports, cluster, incidents):  # one module per command group
         group.add_parsers(sub)
     daemon.add_version_parser(sub)
     return parser

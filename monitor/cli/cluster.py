@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from monitor.cli.common import default_config, load_config
+from monitor.cli.common import config_arguments, load_config
 
 
 def cmd_instances(args: argparse.Namespace) -> int:
@@ -48,7 +48,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         description="List the vigia processes sharing the store (PostgreSQL for several), the lease holder, "
         "each one's role, epoch and heartbeat age (on the database's clock).",
     )
-    p.add_argument("--config", "-c", default=default_config(), help="configuration file")
-    p.add_argument("--state-dir", help="state directory, overriding state_dir in the file")
+    config_arguments(p)
     p.add_argument("--all", action="store_true", help="also processes that stopped")
     p.set_defaults(func=cmd_instances)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
@@ -19,6 +20,12 @@ DEFAULT_CONFIG = "/etc/vigia/vigia.yml"
 
 def default_config() -> str:
     return os.environ.get("VIGIA_CONFIG", DEFAULT_CONFIG)
+
+
+def config_arguments(p: argparse.ArgumentParser) -> None:
+    """--config and --state-dir, as every command that reads the configuration takes them."""
+    p.add_argument("--config", "-c", default=default_config(), help="configuration file")
+    p.add_argument("--state-dir", help="state directory, overriding state_dir in the file")
 
 
 def setup_logging(level: str) -> None:

@@ -6,6 +6,7 @@ from monitor.collectors.base import PREFIX, Concern, DaemonView
 from monitor.collectors.cluster import ClusterCollector
 from monitor.collectors.drills import DrillCollector
 from monitor.collectors.findings import FindingCollector
+from monitor.collectors.incidents import IncidentCollector
 from monitor.collectors.runtime import RuntimeCollector
 from monitor.collectors.targets import TargetCollector
 from monitor.collectors.traffic import TrafficCollector
@@ -20,6 +21,7 @@ COLLECTORS: tuple[type[Concern], ...] = (
     DrillCollector,
     UsageCollector,
     FindingCollector,
+    IncidentCollector,
     ClusterCollector,
 )
 

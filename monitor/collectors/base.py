@@ -17,6 +17,7 @@ from config import Target
 from continuity.plan import Plan
 from continuity.status import DrillStatus
 from domain.findings import Finding
+from domain.incidents import Incident
 from domain.state import TargetState
 from domain.zone_state import ZoneState
 from domain.zones import Zone
@@ -47,6 +48,8 @@ class DaemonView(Protocol):
     def current_drills(self) -> tuple[Plan | None, dict[str, DrillStatus]]: ...
 
     def current_findings(self) -> list[Finding]: ...
+
+    def current_incidents(self) -> list[Incident]: ...
 
 
 class Concern(Collector):

@@ -1,0 +1,72 @@
+"""Incidents: an operator's word on why zones are down ("power cut, ticket 123"), with its history.
+
+Each incident names its zones, a title, a cause from a short list and an optional ticket; every
+change (opened, each update, closed) is kept with who made it (the operating-system user) and when.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Causes an operator may give, and their words on the status page and in reports.
+CAUSES: dict[str, dict[str, str]] = {
+    "energia": {"es": "corte de energía", "en": "power cut"},
+    "isp": {"es": "falla del proveedor de internet", "en": "internet provider failure"},
+    "equipo": {"es": "falla de equipo", "en": "equipment failure"},
+    "vandalismo": {"es": "vandalismo", "en": "vandalism"},
+    "otro": {"es": "otra causa", "en": "other cause"},
+}
+TITLE_MAX, TEXT_MAX, TICKET_MAX = 200, 2000, 64
+
+
+class IncidentError(ValueError):
+    """Bad input for an incident: the message names what and why; nothing is stored."""
+
+
+@dataclass(frozen=True)
+class IncidentEvent:
+    at: float
+    by: str
+    kind: str  # opened | update | closed
+    text: str
+
+
+@dataclass(frozen=True)
+class Incident:
+    id: int
+    zones: tuple[str, ...]
+    title: str
+    cause: str
+    ticket: str
+    opened_at: float
+    closed_at: float | None
+    events: tuple[IncidentEvent, ...] = field(default=())
+
+    @property
+    def open(self) -> bool:
+        return self.closed_at is None
+
+
+def check_text(what: str, text: str, limit: int) -> str:
+    text = text.strip()
+    if not text:
+        raise IncidentError(f"{what} is empty")
+    if len(text) > limit:
+        raise IncidentError(f"{what} has {len(text)} characters; at most {limit}")
+    return text
+
+
+def check_new(zones: list[str], known: set[str], title: str, cause: str, ticket: str) -> tuple[str, str, str]:
+    """The checked (title, cause, ticket) of a new incident; IncidentError naming the first problem."""
+    if not zones:
+        raise IncidentError("no zone given (--zones ZD-01,ZD-02)")
+    unknown = [z for z in zones if z not in known]
+    if unknown:
+        raise IncidentError(f"unknown zone(s) {', '.join(unknown)}: not in the configuration")
+    if len(set(zones)) != len(zones):
+        raise IncidentError(f"a zone is listed twice: {', '.join(zones)}")
+    if cause not in CAUSES:
+        raise IncidentError(f"cause {cause!r} is not one of {', '.join(CAUSES)}")
+    if len(ticket) > TICKET_MAX:
+        raise IncidentError(f"the ticket has {len(ticket)} characters; at most {TICKET_MAX}")
+    return check_text("the title", title, TITLE_MAX), cause, ticket.strip()

@@ -1,0 +1,89 @@
+"""Incidents from the command line: open, update, close, list (shown on the status page)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+import time
+from datetime import datetime
+
+from monitor.cli.common import config_arguments, load_config
+
+
+def _who() -> str:
+    try:
+        return getpass.getuser()[:64]
+    except (KeyError, OSError):  # no passwd entry for this uid (a container)
+        return "unknown"
+
+
+def cmd_incident(args: argparse.Namespace) -> int:
+    from domain.incidents import CAUSES, IncidentError, check_new
+    from store.db import Store
+
+    conf = load_config(args.config, state_dir=args.state_dir)
+    if conf is None:
+        return 1
+    store = Store(conf.store_url(), conf.instance)
+    try:
+        store.migrate()
+        book, now, who = store.incidents, time.time(), _who()
+        if args.action == "open":
+            zones = [z.strip() for z in args.zones.split(",") if z.strip()]
+            title, cause, ticket = check_new(zones, {z.id for z in conf.zones}, args.title, args.cause, args.ticket)
+            number = book.open(zones, title, cause, ticket, who, now)
+            print(f"incident {number} opened: {', '.join(zones)}: {title} ({CAUSES[cause]['es']})")
+        elif args.action == "update":
+            book.update(args.id, args.text, who, now)
+            print(f"incident {args.id} updated")
+        elif args.action == "close":
+            book.close(args.id, who, now, args.text or "")
+            print(f"incident {args.id} closed")
+        else:
+            for inc in book.listed(open_only=not args.all):
+                when = datetime.fromtimestamp(inc.opened_at, conf.timezone).strftime("%Y-%m-%d %H:%M")
+                state = "open" if inc.open else "closed"
+                ticket = f" [{inc.ticket}]" if inc.ticket else ""
+                print(f"{inc.id}\t{state}\t{when}\t{','.join(inc.zones)}\t{inc.cause}\t{inc.title}{ticket}")
+                for ev in inc.events[1:] if args.verbose else ():
+                    at = datetime.fromtimestamp(ev.at, conf.timezone).strftime("%Y-%m-%d %H:%M")
+                    print(f"\t{at}\t{ev.by}\t{ev.kind}\t{ev.text}")
+    except IncidentError as exc:
+        print(f"vigia incident {args.action}: {exc}; nothing was stored", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from domain.incidents import CAUSES
+
+    p = sub.add_parser(
+        "incident",
+        help="incidents: open, update, close, list (shown on the public status page)",
+        description="An operator's word on why zones are down, shown on the status page. Every change is kept "
+        "with the operating-system user and the time.",
+    )
+    config_arguments(p)
+    acts = p.add_subparsers(dest="action", metavar="ACTION")
+    acts.required = True
+    o = acts.add_parser("open", help="open an incident on zones")
+    o.add_argument("--zones", required=True, help="zone ids, comma-separated: ZD-01,ZD-02")
+    o.add_argument("--title", required=True, help="what happened, for the public (at most 200 characters)")
+    o.add_argument("--cause", required=True, choices=sorted(CAUSES))
+    o.add_argument("--ticket", default="", help="the ticket in the office's help desk")
+    u = acts.add_parser("update", help="add an update to an open incident")
+    u.add_argument("id", type=int)
+    u.add_argument("--text", required=True, help="at most 2,000 characters")
+    c = acts.add_parser("close", help="close an open incident")
+    c.add_argument("id", type=int)
+    c.add_argument("--text", help="a closing note")
+    ls = acts.add_parser("list", help="the open incidents (--all: every one)")
+    ls.add_argument("--all", action="store_true")
+    ls.add_argument("--verbose", "-v", action="store_true", help="with each update and who made it")
+    for q in (o, u, c, ls):
+        q.add_argument("--config", "-c", default=argparse.SUPPRESS, help="configuration file")
+        q.add_argument("--state-dir", default=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_incident)
