@@ -24,6 +24,7 @@ from config.sections import (
     WebSettings,
 )
 from config.targets import RESERVED_LABELS
+from config.windows import stored_window
 
 __all__ = [
     "RESERVED_LABELS",
@@ -49,4 +50,5 @@ __all__ = [
     "WebSettings",
     "check",
     "parse",
+    "stored_window",
 ]

@@ -4,12 +4,14 @@ targets they cover."""
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Sequence
 from datetime import datetime
 
 from apscheduler.triggers.cron import CronTrigger
 
 from config.model import Maintenance, Target
 from config.sections import FileSettings
+from domain.windows import StoredWindow
 from domain.zones import Zone
 from kernel.errors import ConfigProblem
 from kernel.yamlsource import Document, Path
@@ -48,14 +50,25 @@ def resolve_windows(
             problems.append(doc.problem(base, "a window takes either 'cron' + 'duration' or 'start' + 'end'"))
         elif w.end <= w.start:
             problems.append(doc.problem((*base, "end"), "end must be after start"))
-        members = set(w.targets) | {t.id for t in targets if t.group in w.groups}
-        # A zone in a window takes its checks with it; group "zones" covers every zone.
+        # Group "zones" covers every zone.
         covered = set(w.zones) | (zone_ids if "zones" in w.groups else set())
-        members |= covered | {t.id for t in targets if t.labels.get("zone") in covered}
+        members = _members(set(w.targets) | {t.id for t in targets if t.group in w.groups}, covered, targets)
         start = _aware(w.start, tz)
         end = _aware(w.end, tz)
         out.append(Maintenance(w.id, frozenset(members), w.reason, trigger, w.duration or 0.0, start, end))
     return out
+
+
+def _members(named: set[str], zones: set[str], targets: Sequence[Target]) -> frozenset[str]:
+    """What a window covers: the targets it names, its zones, and each zone's checks with it."""
+    return frozenset(named | zones | {t.id for t in targets if t.labels.get("zone") in zones})
+
+
+def stored_window(w: StoredWindow, targets: Sequence[Target], tz: zoneinfo.ZoneInfo) -> Maintenance:
+    """A window added from the command line, as the configured ones are (checked when it was added)."""
+    members = _members(set(w.targets), set(w.zones), targets)
+    start, end = datetime.fromtimestamp(w.start, tz), datetime.fromtimestamp(w.end, tz)
+    return Maintenance(w.name, members, w.reason, None, 0.0, start, end)
 
 
 def _aware(value: datetime | None, tz: zoneinfo.ZoneInfo) -> datetime | None:

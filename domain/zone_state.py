@@ -115,8 +115,9 @@ class ZoneState:
             streak.reset()
             return self._move(ZoneStatus.MAINTENANCE, at, "maintenance", "", in_hours)
         if self.status == ZoneStatus.MAINTENANCE:
+            # The window ended: judged afresh from here, and the transition out of maintenance (never
+            # through an unrecorded "unknown") is what closes the window's period in the store.
             streak.reset()
-            self.status = ZoneStatus.UNKNOWN  # the window ended: judge afresh from here
         if obs.verdict == NO_DATA:
             return self._move(ZoneStatus.NO_DATA, at, obs.reason, obs.message, in_hours)
         if obs.verdict == FAILED:
@@ -125,8 +126,8 @@ class ZoneState:
                 if self.status == ZoneStatus.DOWN:
                     return None
                 return self._move(ZoneStatus.DOWN, streak.first_failure_at or at, obs.reason, obs.message, in_hours)
-            if self.status == ZoneStatus.NO_DATA:
-                # Back from no data into a failing streak: unknown until the streak decides.
+            if self.status in (ZoneStatus.NO_DATA, ZoneStatus.MAINTENANCE):
+                # Back from no data or maintenance into a failing streak: unknown until the streak decides.
                 return self._move(ZoneStatus.UNKNOWN, at, "", "", in_hours)
             return None
         streak.succeed(at)

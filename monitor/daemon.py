@@ -29,7 +29,7 @@ from domain.state import TargetState
 from domain.zone_state import ZoneState
 from domain.zones import Zone
 from kernel.errors import ConfigError, ProbeSetupError, VigiaError
-from monitor import jobs
+from monitor import jobs, operatorinput
 from monitor.audit import Audit
 from monitor.cycle import CycleRunner, spread_window
 from monitor.drillwatch import DrillWatch
@@ -198,7 +198,7 @@ class Daemon:
             raise VigiaError(f"cannot listen on {self.listen}: {exc.strerror or exc}") from None
         auth = " (basic auth)" if self.web.settings is not None and self.web.settings.users else ""
         log.info("serving /metrics on %s%s", self._metrics_url(), auth)
-        self._read_incidents()
+        self._read_operator_input()
         if self.config.status_page is not None:
             self.public = PublicStatus(lambda: self.config, self.current_zone_states, self.current_incidents)
             self.public.start()
@@ -385,15 +385,16 @@ class Daemon:
         if self.drills is not None:
             self.drills.refresh_if_changed()
         self.exposition.refresh()
-        self._read_incidents()
+        self._read_operator_input()
         if self.public is not None:
             self.public.refresh()
 
-    def _read_incidents(self) -> None:
-        try:
-            self._incidents = self.store.incidents.listed(since=time.time() - 28 * 86400)
-        except Exception as exc:  # the store away: the last ones read stay shown
-            log.warning("cannot read the incidents: %s", exc)
+    def _read_operator_input(self) -> None:
+        got = operatorinput.read(self.store, self.config)
+        if got is not None:
+            self._incidents, windows = got
+            with self._lock:
+                self.observer.stored_windows = windows
 
     def reload(self) -> bool:
         """Re-read the config; on any error keep running the old one and say why."""

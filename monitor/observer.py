@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import config as cfg
+from config import Maintenance
 from domain.state import State, TargetState, Transition
 from domain.usage import UsageRow
 from domain.zone_state import ZoneState, ZoneStatus, ZoneTransition, observe
@@ -45,9 +46,15 @@ def _zone_change(tr: ZoneTransition) -> StateChange:
 class Observer:
     def __init__(self, config: cfg.Config) -> None:
         self.config = config
+        # Windows added from the command line (`vigia maintenance`), read from the store each cycle.
+        self.stored_windows: tuple[Maintenance, ...] = ()
         self.states: dict[str, TargetState] = {}
         self.zone_states: dict[str, ZoneState] = {}
         self.traffic: dict[str, ZoneTraffic] = {}
+
+    def windows(self) -> tuple[Maintenance, ...]:
+        """Every maintenance window: configured, then added from the command line."""
+        return (*self.config.maintenance, *self.stored_windows)
 
     # -- state across restarts and reloads -----------------------------------
 
@@ -101,7 +108,7 @@ class Observer:
             st = self.states.get(res.target)
             if st is None:  # removed by a reload during the cycle
                 continue
-            window = active_window(self.config.maintenance, res.target, now)
+            window = active_window(self.windows(), res.target, now)
             if window is not None:
                 tr = st.enter_maintenance(now, window.id, window.reason)
             else:
@@ -128,7 +135,7 @@ class Observer:
             zs = self.zone_states.setdefault(zone.id, new_zone_state(zone))
             obs = observe(zone, by_target, watchdog_ok)
             in_hours = zone.in_hours(now, tz)
-            maintenance = active_window(self.config.maintenance, zone.id, now) is not None
+            maintenance = active_window(self.windows(), zone.id, now) is not None
             tr = zs.update(now, obs, maintenance=maintenance, in_hours=in_hours)
             folded.samples.append(
                 ZoneSample(

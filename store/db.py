@@ -23,6 +23,7 @@ from kernel.errors import StoreError, short
 from probes.result import ProbeResult
 from store import partitions, periods, spans
 from store.incidents import Incidents
+from store.maintenance import Windows
 from store.reader import GroupReader, Reader
 from store.records import (
     OpenOutage,
@@ -322,6 +323,11 @@ class Store(UsageTables, Rollups):
     def incidents(self) -> Incidents:
         """Operators' incidents of this instance (store.incidents)."""
         return Incidents(self.engine, self.instance)
+
+    @property
+    def windows(self) -> Windows:
+        """Maintenance windows added from the command line (store.maintenance)."""
+        return Windows(self.engine, self.instance)
 
     def count_results(self) -> int:
         """Checks stored, raw or chunked."""

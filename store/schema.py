@@ -294,7 +294,7 @@ result_chunks = sa.Table(
 )  # fmt: skip
 V9_TABLES = (result_chunks,)
 
-# --- schema version 10: incidents and their history (store.incidents) ------------------------
+# --- schema version 10: incidents and their history (store.incidents), operators' maintenance ------
 
 incidents_t = sa.Table(
     "incidents", metadata,
@@ -318,7 +318,24 @@ incident_events = sa.Table(
     sa.Column("kind", sa.String(8), nullable=False),  # opened | update | closed
     sa.Column("text", sa.Text, nullable=False),
 )  # fmt: skip
-V10_TABLES = (incidents_t, incident_events)
+# Maintenance windows an operator added from the command line (`vigia maintenance`), beside the
+# configured ones: the daemon reads them every cycle, so they apply without a reload.
+maintenance_t = sa.Table(
+    "maintenance_windows", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("instance", sa.String(100), nullable=False),
+    sa.Column("zones", sa.Text, nullable=False, default=""),  # comma-separated ids
+    sa.Column("targets", sa.Text, nullable=False, default=""),
+    sa.Column("start", sa.Float, nullable=False),
+    sa.Column("end", sa.Float, nullable=False),
+    sa.Column("reason", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("cancelled_at", sa.Float, nullable=True),
+    sa.Column("cancelled_by", sa.String(64), nullable=True),
+    sa.Index("ix_maintenance_windows_end", "instance", "end"),
+)  # fmt: skip
+V10_TABLES = (incidents_t, incident_events, maintenance_t)
 
 
 def _v1_to_v2(conn: sa.Connection) -> None:

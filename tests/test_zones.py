@@ -99,7 +99,13 @@ def test_degraded_no_data_and_maintenance() -> None:
     assert st.update(T0 + timedelta(minutes=1), nod, maintenance=False, in_hours=True).new == ZoneStatus.NO_DATA
     tr = st.update(T0 + timedelta(minutes=2), deg, maintenance=True, in_hours=True)
     assert tr.new == ZoneStatus.MAINTENANCE
-    assert st.update(T0 + timedelta(minutes=3), deg, maintenance=False, in_hours=True).new == ZoneStatus.DEGRADED
+    after = st.update(T0 + timedelta(minutes=3), deg, maintenance=False, in_hours=True)
+    # Out of maintenance straight into its judged state: the transition closes the window's period.
+    assert (after.old, after.new) == (ZoneStatus.MAINTENANCE, ZoneStatus.DEGRADED)
+    bad = observe(z, results(gw(1.0), portal()), True)
+    assert st.update(T0 + timedelta(minutes=4), deg, maintenance=True, in_hours=True).new == ZoneStatus.MAINTENANCE
+    failing = st.update(T0 + timedelta(minutes=5), bad, maintenance=False, in_hours=True)
+    assert (failing.old, failing.new) == (ZoneStatus.MAINTENANCE, ZoneStatus.UNKNOWN)  # the streak decides next
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from kernel.errors import ConfigError, VigiaError, short
-from monitor.cli import cluster, daemon, drills, incidents, reports, usage
+from monitor.cli import cluster, daemon, drills, incidents, maintenance, reports, usage
 from monitor.cli.common import print_problems
 
 DESCRIPTION = """\
@@ -24,6 +24,7 @@ commands:
   report         reports: month --month YYYY-MM [--lang] [--format html,pdf,csv]
   instances      the vigia processes sharing the store: leader, roles, heartbeats
   incident       incidents on zones: open, update ID, close ID, list (the public status page shows them)
+  maintenance    maintenance windows without a reload: add, cancel ID, list
   version        print the version
 """
 
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for group in (daemon, usage, drills, reports, cluster, incidents):  # one module per command group
+    for group in (daemon, usage, drills, reports, cluster, incidents, maintenance):  # one module per command group
         group.add_parsers(sub)
     daemon.add_version_parser(sub)
     return parser

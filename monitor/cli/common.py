@@ -28,6 +28,16 @@ def config_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--state-dir", help="state directory, overriding state_dir in the file")
 
 
+def operator() -> str:
+    """Who runs this command: the operating-system user, kept with what an operator enters."""
+    import getpass
+
+    try:
+        return getpass.getuser()[:64]
+    except (KeyError, OSError):  # no passwd entry for this uid (a container)
+        return "unknown"
+
+
 def setup_logging(level: str) -> None:
     # Under systemd the journal stamps each line; elsewhere add our own timestamp.
     fmt = "%(levelname)s %(name)s: %(message)s"

@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 import time
 from datetime import datetime
 
-from monitor.cli.common import config_arguments, load_config
-
-
-def _who() -> str:
-    try:
-        return getpass.getuser()[:64]
-    except (KeyError, OSError):  # no passwd entry for this uid (a container)
-        return "unknown"
+from monitor.cli.common import config_arguments, load_config, operator
 
 
 def cmd_incident(args: argparse.Namespace) -> int:
@@ -28,7 +20,7 @@ def cmd_incident(args: argparse.Namespace) -> int:
     store = Store(conf.store_url(), conf.instance)
     try:
         store.migrate()
-        book, now, who = store.incidents, time.time(), _who()
+        book, now, who = store.incidents, time.time(), operator()
         if args.action == "open":
             zones = [z.strip() for z in args.zones.split(",") if z.strip()]
             title, cause, ticket = check_new(zones, {z.id for z in conf.zones}, args.title, args.cause, args.ticket)

@@ -1,0 +1,92 @@
+"""Maintenance windows from the command line: add, cancel, list. The running daemon applies them
+from its next cycle, no reload; they count out of the SLA exactly as configured windows do."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import zoneinfo
+from datetime import datetime
+
+from monitor.cli.common import config_arguments, load_config, operator
+
+
+def _when(text: str, tz: zoneinfo.ZoneInfo, what: str) -> float:
+    from domain.windows import WindowError
+
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise WindowError(f"{what} {text!r} is not a date and time such as 2026-03-01 22:00") from None
+    return (value if value.tzinfo else value.replace(tzinfo=tz)).timestamp()
+
+
+def cmd_maintenance(args: argparse.Namespace) -> int:
+    from domain.windows import WindowError, check_window
+    from store.db import Store
+
+    conf = load_config(args.config, state_dir=args.state_dir)
+    if conf is None:
+        return 1
+    store = Store(conf.store_url(), conf.instance)
+    tz = conf.timezone
+    try:
+        store.migrate()
+        book = store.windows
+        if args.action == "add":
+            zones = [z.strip() for z in (args.zones or "").split(",") if z.strip()]
+            targets = [t.strip() for t in (args.targets or "").split(",") if t.strip()]
+            start, end = _when(args.start, tz, "--start"), _when(args.end, tz, "--end")
+            known_zones, known_targets = {z.id for z in conf.zones}, {t.id for t in conf.targets}
+            reason = check_window(zones, targets, known_zones, known_targets, start, end, args.reason)
+            number = book.add(zones, targets, start, end, reason, operator(), time.time())
+            print(f"maintenance window {number} added: {', '.join(zones + targets)}, "
+                  f"{_show(start, tz)} to {_show(end, tz)}: {reason}")  # fmt: skip
+        elif args.action == "cancel":
+            book.cancel(args.id, operator(), time.time())
+            print(f"maintenance window {args.id} cancelled")
+        else:
+            now = time.time()
+            for w in book.listed(ending_after=None if args.all else now, with_cancelled=args.all):
+                state = "cancelled" if w.cancelled_at else ("active" if w.start <= now < w.end else
+                                                             "ended" if w.end <= now else "ahead")  # fmt: skip
+                print(f"{w.id}\t{state}\t{_show(w.start, tz)}\t{_show(w.end, tz)}\t"
+                      f"{','.join(w.zones + w.targets)}\t{w.reason}\t{w.created_by}")  # fmt: skip
+    except WindowError as exc:
+        print(f"vigia maintenance {args.action}: {exc}; nothing was stored", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    return 0
+
+
+def _show(at: float, tz: zoneinfo.ZoneInfo) -> str:
+    return datetime.fromtimestamp(at, tz).strftime("%Y-%m-%d %H:%M")
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "maintenance",
+        help="maintenance windows without editing the configuration: add, cancel, list",
+        description="Windows added here apply from the daemon's next cycle, no reload, and count out of the "
+        "SLA as configured windows do. Times are in the configured timezone. Who added or cancelled each "
+        "window (the operating-system user) is kept.",
+    )
+    config_arguments(p)
+    acts = p.add_subparsers(dest="action", metavar="ACTION")
+    acts.required = True
+    a = acts.add_parser("add", help="add a window on zones and/or targets")
+    a.add_argument("--zones", help="zone ids, comma-separated (their checks are covered with them)")
+    a.add_argument("--targets", help="target ids, comma-separated")
+    a.add_argument("--start", required=True, help="e.g. '2026-03-01 22:00'")
+    a.add_argument("--end", required=True, help="e.g. '2026-03-02 04:00'")
+    a.add_argument("--reason", required=True, help="at most 200 characters")
+    c = acts.add_parser("cancel", help="cancel a window (it stops applying at the next cycle)")
+    c.add_argument("id", type=int)
+    ls = acts.add_parser("list", help="windows not over yet (--all: every one, cancelled too)")
+    ls.add_argument("--all", action="store_true")
+    for q in (a, c, ls):
+        q.add_argument("--config", "-c", default=argparse.SUPPRESS, help="configuration file")
+        q.add_argument("--state-dir", default=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_maintenance)
