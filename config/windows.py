@@ -7,12 +7,11 @@ import zoneinfo
 from collections.abc import Sequence
 from datetime import datetime
 
-from apscheduler.triggers.cron import CronTrigger
-
 from config.model import Maintenance, Target
 from config.sections import FileSettings
 from domain.windows import StoredWindow
 from domain.zones import Zone
+from kernel.cron import crontab_trigger
 from kernel.errors import ConfigProblem
 from kernel.yamlsource import Document, Path
 
@@ -43,7 +42,7 @@ def resolve_windows(
             if w.duration is None or w.start is not None or w.end is not None:
                 problems.append(doc.problem(base, "a recurring window takes 'cron' and 'duration' (not start/end)"))
             try:
-                trigger = CronTrigger.from_crontab(w.cron, timezone=tz)
+                trigger = crontab_trigger(w.cron, tz)
             except ValueError as exc:
                 problems.append(doc.problem((*base, "cron"), f"invalid crontab expression: {exc}"))
         elif w.start is None or w.end is None:

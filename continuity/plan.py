@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from kernel.cron import crontab_trigger
 from kernel.errors import ConfigError, ConfigProblem
 from kernel.model import Strict
 from kernel.units import Duration
@@ -350,7 +351,7 @@ def _check_drills(
         if d.schedule is not None:
             try:
                 tz = zoneinfo.ZoneInfo(d.schedule.timezone)
-                triggers[d.id] = CronTrigger.from_crontab(d.schedule.cron, timezone=tz)
+                triggers[d.id] = crontab_trigger(d.schedule.cron, tz)
             except (ValueError, zoneinfo.ZoneInfoNotFoundError) as exc:
                 problems.append(doc.problem((*base, "schedule"), f"invalid schedule: {exc}"))
     return triggers

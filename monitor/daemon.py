@@ -200,7 +200,9 @@ class Daemon:
         log.info("serving /metrics on %s%s", self._metrics_url(), auth)
         self._read_operator_input()
         if self.config.status_page is not None:
-            self.public = PublicStatus(lambda: self.config, self.current_zone_states, self.current_incidents)
+            self.public = PublicStatus(
+                lambda: self.config, self.current_zone_states, self.current_incidents, self.observer.windows
+            )
             self.public.start()
         self.leadership.tick()  # before the drills' reconciliation, which journals misses through the gate
         self._schedule()

@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
-from config import Config, StatusPageSettings
+from config import Config, Maintenance, StatusPageSettings
 from domain.incidents import Incident
 from domain.zone_state import ZoneState
 from domain.zones import Zone
@@ -70,9 +70,10 @@ class StatusPage:
         states: Mapping[str, ZoneState],
         now: datetime | None = None,
         incidents: Iterable[Incident] = (),
+        windows: Iterable[Maintenance] = (),
     ) -> None:
         try:
-            pages = self._render(list(zones), states, now or datetime.now(UTC), list(incidents))
+            pages = self._render(list(zones), states, now or datetime.now(UTC), list(incidents), list(windows))
         except Exception:  # a bug in rendering: keep serving the last good page, say so, go on
             self.errors += 1
             log.exception("cannot render the status page; serving the previous one")
@@ -83,9 +84,14 @@ class StatusPage:
             self._write(self.settings.directory, pages)
 
     def _render(
-        self, zones: list[Zone], states: Mapping[str, ZoneState], now: datetime, incidents: list[Incident]
+        self,
+        zones: list[Zone],
+        states: Mapping[str, ZoneState],
+        now: datetime,
+        incidents: list[Incident],
+        windows: list[Maintenance],
     ) -> dict[tuple[str, str], Page]:
-        view = status_page.view(self.settings.title, zones, states, now, self.tz, incidents)
+        view = status_page.view(self.settings.title, zones, states, now, self.tz, incidents, windows)
         pages: dict[tuple[str, str], Page] = {}
         data = Page.of(status_page.to_json(view), "application/json; charset=utf-8")
         for lang in LANGS:
@@ -181,10 +187,11 @@ class PublicStatus:
         conf: Callable[[], Config],
         states: Callable[[], Mapping[str, ZoneState]],
         incidents: Callable[[], list[Incident]],
+        windows: Callable[[], tuple[Maintenance, ...]],
     ) -> None:
         first = conf()  # the zones shown follow reloads; the listener and its settings take a restart
         assert first.status_page is not None
-        self.conf, self.states, self.incidents = conf, states, incidents
+        self.conf, self.states, self.incidents, self.windows = conf, states, incidents, windows
         self.page = StatusPage(first.status_page, first.timezone, first.instance)
         self.server: StatusServer | None = None
 
@@ -199,7 +206,7 @@ class PublicStatus:
         log.info("serving the public status page on port %d", self.server.port)
 
     def refresh(self) -> None:
-        self.page.refresh(self.conf().zones, self.states(), incidents=self.incidents())
+        self.page.refresh(self.conf().zones, self.states(), incidents=self.incidents(), windows=self.windows())
 
     def stop(self) -> None:
         if self.server is not None:

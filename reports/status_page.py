@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
+from config import Maintenance
 from domain.incidents import CAUSES, Incident
 from domain.zone_state import ZoneState, ZoneStatus
 from domain.zones import Zone
@@ -69,12 +70,48 @@ class PublicIncident:
 
 
 @dataclass(frozen=True)
+class PublicWindow:
+    """Maintenance ahead or under way, by zone: never the check targets a window also covers."""
+
+    zones: tuple[str, ...]
+    start: str
+    end: str
+    reason: str
+
+
+# How far ahead the page announces maintenance.
+AHEAD = timedelta(days=7)
+
+
+def windows_ahead(
+    windows: Iterable[Maintenance], zone_ids: set[str], now: datetime, tz: ZoneInfo
+) -> list[PublicWindow]:
+    """Each window's current or next occurrence that touches zones and starts within AHEAD."""
+    out = []
+    for w in windows:
+        zones = tuple(sorted(w.targets & zone_ids))
+        if not zones:
+            continue
+        if w.trigger is not None:
+            fire = w.trigger.get_next_fire_time(None, now - timedelta(seconds=w.duration))
+            span = (fire, fire + timedelta(seconds=w.duration)) if fire is not None else None
+        else:
+            span = (w.start, w.end) if w.start is not None and w.end is not None else None
+        if span is None or span[1] <= now or span[0] > now + AHEAD:
+            continue
+        start, end = (t.astimezone(tz).isoformat(timespec="minutes") for t in span)
+        out.append(PublicWindow(zones, start, end, w.reason))
+    return sorted(out, key=lambda p: p.start)
+
+
+@dataclass(frozen=True)
 class StatusView:
     title: str
     generated: str
     tz: str
     zones: tuple[PublicZone, ...]
     incidents: tuple[PublicIncident, ...] = ()
+    maintenance: tuple[PublicWindow, ...] = ()
 
     def open_incidents(self) -> list[PublicIncident]:
         return [i for i in self.incidents if i.closed is None]
@@ -109,6 +146,7 @@ def view(
     now: datetime,
     tz: ZoneInfo,
     incidents: Iterable[Incident] = (),
+    windows: Iterable[Maintenance] = (),
 ) -> StatusView:
     out = []
     for zone in zones:
@@ -118,7 +156,8 @@ def view(
         since = st.since.astimezone(tz).isoformat(timespec="minutes") if st is not None and st.since else None
         out.append(PublicZone(zone.id, zone.name, zone.barrio, zone.localidad, zone.lat, zone.lon, state, since))
     told = tuple(public_incident(i, tz) for i in incidents)
-    return StatusView(title, now.astimezone(tz).isoformat(timespec="seconds"), tz.key, tuple(out), told)
+    ahead = tuple(windows_ahead(windows, {z.id for z in out}, now, tz))
+    return StatusView(title, now.astimezone(tz).isoformat(timespec="seconds"), tz.key, tuple(out), told, ahead)
 
 
 def to_json(v: StatusView) -> bytes:
@@ -129,6 +168,7 @@ def to_json(v: StatusView) -> bytes:
         "counts": v.counts(),
         "zones": [asdict(z) for z in v.zones],
         "incidents": [asdict(i) for i in v.incidents],
+        "maintenance": [asdict(w) for w in v.maintenance],
     }
     return json.dumps(body, ensure_ascii=False, indent=1).encode("utf-8")
 

@@ -267,3 +267,25 @@ def test_the_status_page_under_load_leaves_the_scrapes_fast(tmp_path: Path) -> N
                 assert float(slowest["value"][1]) < 0.5, slowest
         finally:
             vigia.stop()
+
+
+def test_maintenance_ahead_names_zones_only_and_looks_a_week_ahead(tmp_path: Path) -> None:
+    conf, states = zones_and_states(tmp_path)
+    v = status_page.view("Estado", conf.zones, states, NOW, TZ, windows=conf.maintenance)
+    data = json.loads(status_page.to_json(v))
+    assert data["maintenance"] == [
+        {"zones": ["ZD-03"], "start": "2026-01-01T00:00-05:00", "end": "2030-01-01T00:00-05:00",
+         "reason": "Cambio de equipo"},
+    ]  # fmt: skip
+    assert ":gateway" not in json.dumps(data) and ":portal" not in json.dumps(data)
+    page = status_page.html(v, "es", max_age=30)
+    assert "Mantenimientos programados" in page and "Cambio de equipo" in page
+    # A weekly window (Sundays 02:00, 3 h): its next occurrence shows; one a month away does not.
+    from kernel.cron import crontab_trigger
+
+    weekly = cfg.Maintenance("dom", frozenset({"ZD-01", "ZD-01:gateway"}), "Reinicio semanal",
+                             crontab_trigger("0 2 * * 0", TZ), 3 * 3600.0, None, None)  # fmt: skip
+    later = cfg.Maintenance("obra2", frozenset({"ZD-02"}), "Obra", None, 0.0, NOW + timedelta(days=30),
+                            NOW + timedelta(days=31))  # fmt: skip
+    ahead = status_page.windows_ahead([weekly, later], {"ZD-01", "ZD-02"}, NOW, TZ)
+    assert [(w.zones, w.start) for w in ahead] == [(("ZD-01",), "2026-03-08T02:00-05:00")]
