@@ -29,7 +29,7 @@ from domain.state import TargetState
 from domain.zone_state import ZoneState
 from domain.zones import Zone
 from kernel.errors import ConfigError, ProbeSetupError, VigiaError
-from monitor import jobs, operatorinput
+from monitor import jobs
 from monitor.audit import Audit
 from monitor.cycle import CycleRunner, spread_window
 from monitor.drillwatch import DrillWatch
@@ -38,9 +38,9 @@ from monitor.leadership import Leadership
 from monitor.metrics import Exposition
 from monitor.monthjobs import MonthJobs
 from monitor.observer import Observer
+from monitor.operatorinput import Publisher
 from monitor.sdnotify import Notifier
 from monitor.stats import DaemonStats
-from monitor.statuspage import PublicStatus
 from monitor.traffic import ZoneTraffic
 from monitor.usage import RadiusSnapshot, RadiusUsage
 from monitor.version import vigia_version
@@ -119,8 +119,8 @@ class Daemon:
             )
         self.scheduler.add_listener(self._on_job_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         self.server: MetricsServer | None = None
-        self.public: PublicStatus | None = None
-        self._incidents: list[Incident] = []  # open, and closed in the last four weeks; read each cycle
+        self.publish = Publisher(lambda: self.config, self.store, self.observer, self._lock, self.current_states,
+                                 self.current_zone_states, self.stats.version)  # fmt: skip
         self.radius: RadiusUsage | None = None
         radius = self.config.radius
         if radius is not None and any(z.radius for z in self.config.zones):
@@ -155,7 +155,7 @@ class Daemon:
         return self.radius.snapshot if self.radius is not None else None
 
     def current_incidents(self) -> list[Incident]:
-        return self._incidents
+        return self.publish.incidents
 
     def current_findings(self) -> list[Finding]:
         return self.audit.current()
@@ -191,19 +191,19 @@ class Daemon:
         self.exposition.refresh()
         try:
             self.server = MetricsServer(
-                self.listen, self.exposition, self.ready, self.web, max_connections=self.config.web.max_connections
+                self.listen,
+                self.exposition,
+                self.ready,
+                self.web,
+                max_connections=self.config.web.max_connections,
+                api=self.publish.api,
             )
             self.server.start()
         except OSError as exc:
             raise VigiaError(f"cannot listen on {self.listen}: {exc.strerror or exc}") from None
         auth = " (basic auth)" if self.web.settings is not None and self.web.settings.users else ""
         log.info("serving /metrics on %s%s", self._metrics_url(), auth)
-        self._read_operator_input()
-        if self.config.status_page is not None:
-            self.public = PublicStatus(
-                lambda: self.config, self.current_zone_states, self.current_incidents, self.observer.windows
-            )
-            self.public.start()
+        self.publish.start()
         self.leadership.tick()  # before the drills' reconciliation, which journals misses through the gate
         self._schedule()
         self.scheduler.start(paused=True)
@@ -387,16 +387,7 @@ class Daemon:
         if self.drills is not None:
             self.drills.refresh_if_changed()
         self.exposition.refresh()
-        self._read_operator_input()
-        if self.public is not None:
-            self.public.refresh()
-
-    def _read_operator_input(self) -> None:
-        got = operatorinput.read(self.store, self.config)
-        if got is not None:
-            self._incidents, windows = got
-            with self._lock:
-                self.observer.stored_windows = windows
+        self.publish.after_cycle()
 
     def reload(self) -> bool:
         """Re-read the config; on any error keep running the old one and say why."""
@@ -471,8 +462,7 @@ class Daemon:
         self.store.close()
         if self.server is not None:
             self.server.stop()
-        if self.public is not None:
-            self.public.stop()
+        self.publish.stop()
         self.runner.close()
         if self.radius is not None:
             self.radius.close()

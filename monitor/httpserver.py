@@ -19,6 +19,9 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from monitor.api import CONTENT_TYPE as API_TYPE
+from monitor.api import PREFIX as API_PREFIX
+from monitor.api import Api
 from monitor.metrics import CONTENT_TYPE, Exposition
 from monitor.webconfig import HANDSHAKE_TIMEOUT, WebGuard
 
@@ -139,7 +142,13 @@ class FixedHandler(BaseHTTPRequestHandler):
     def _refuse(self) -> None:
         self._send(405, b"method not allowed\n", "text/plain", {"Allow": "GET, HEAD"}, True)
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _refuse
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (QUERY, PROPFIND, made-up ones) is refused alike: 405, never a 501 page.
+        if name.startswith("do_"):
+            return self._refuse
+        raise AttributeError(name)
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("http %s %s", self.address_string(), format % args)
@@ -205,9 +214,11 @@ class MetricsServer(Listener):
         guard: WebGuard | None = None,
         *,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        api: Api | None = None,
     ) -> None:
         self.exposition = exposition
         self.ready = ready
+        self.api = api
         super().__init__(listen, guard, max_connections=max_connections)
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -241,6 +252,9 @@ class MetricsServer(Listener):
                     status = 200 if ok else 503
                     body = b"Ready\n" if ok else b"not ready: waiting for the first probe cycle\n"
                     ctype = "text/plain"
+                elif path.startswith(API_PREFIX) and server.api is not None:
+                    doc = server.api.document(path)
+                    status, body, ctype = (200, doc, API_TYPE) if doc else (404, b"not found\n", "text/plain")
                 elif path == "/":
                     status, body, ctype = 200, LANDING, "text/html; charset=utf-8"
                 else:

@@ -1,14 +1,22 @@
-"""What operators enter from the command line while the daemon runs: incidents and maintenance
-windows, read from the store after each cycle (no reload needed)."""
+"""What operators enter from the command line while the daemon runs (incidents and maintenance
+windows, read from the store after each cycle: no reload needed), and what is published from it
+all after each cycle: the read-only API and the public status page."""
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Callable, Mapping
 
 import config as cfg
 from config import Maintenance
 from domain.incidents import Incident
+from domain.state import TargetState
+from domain.zone_state import ZoneState
+from monitor import api
+from monitor.observer import Observer
+from monitor.statuspage import PublicStatus
 from store.db import Store
 
 log = logging.getLogger("vigia")
@@ -28,3 +36,49 @@ def read(store: Store, conf: cfg.Config) -> tuple[list[Incident], tuple[Maintena
         log.warning("cannot read incidents and maintenance windows from the store: %s", exc)
         return None
     return incidents, tuple(cfg.stored_window(w, conf.targets, conf.timezone) for w in stored)
+
+
+class Publisher:
+    def __init__(
+        self,
+        conf: Callable[[], cfg.Config],
+        store: Store,
+        observer: Observer,
+        lock: threading.RLock,
+        states: Callable[[], Mapping[str, TargetState]],
+        zone_states: Callable[[], Mapping[str, ZoneState]],
+        version: str,
+    ) -> None:
+        self.conf, self.store, self.observer, self.lock = conf, store, observer, lock
+        self.states, self.zone_states = states, zone_states
+        self.incidents: list[Incident] = []
+        self.api = api.Api(version)
+        first = conf()
+        self.public = (
+            PublicStatus(conf, zone_states, lambda: self.incidents, observer.windows)
+            if first.status_page is not None
+            else None
+        )
+
+    def start(self) -> None:
+        self.after_cycle()
+        if self.public is not None:
+            self.public.start()
+
+    def after_cycle(self) -> None:
+        """Read what operators entered; publish the API and the status page. The store away: what
+        was read last stays."""
+        conf = self.conf()
+        got = read(self.store, conf)
+        if got is not None:
+            self.incidents, windows = got
+            with self.lock:
+                self.observer.stored_windows = windows
+        docs = api.documents(conf, self.states(), self.zone_states(), self.incidents, self.observer.windows())
+        self.api.refresh(docs)
+        if self.public is not None:
+            self.public.refresh()
+
+    def stop(self) -> None:
+        if self.public is not None:
+            self.public.stop()

@@ -1,0 +1,188 @@
+"""The read-only JSON API on the main listener, behind its TLS and basic auth.
+
+Four documents and their OpenAPI description, built once per cycle (like /metrics) and served
+from memory: ``/api/v1/zones``, ``/api/v1/targets``, ``/api/v1/incidents``, ``/api/v1/maintenance``
+and ``/api/v1/openapi.json``. Fixed paths, no parameters: nothing in a request chooses a target, a
+file or a command. No probe settings are ever in it (addresses, URLs, communities stay in the
+configuration); incidents and windows carry who entered them, as the audit trail does.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from config import Config, Maintenance, Target
+from domain.incidents import Incident
+from domain.state import TargetState
+from domain.zone_state import ZoneState
+from domain.zones import Zone
+
+PREFIX = "/api/v1/"
+CONTENT_TYPE = "application/json; charset=utf-8"
+
+
+def _iso(at: datetime | float | None, tz: ZoneInfo) -> str | None:
+    if at is None:
+        return None
+    moment = datetime.fromtimestamp(at, tz) if isinstance(at, float | int) else at.astimezone(tz)
+    return moment.isoformat(timespec="seconds")
+
+
+def zones(items: Iterable[Zone], states: Mapping[str, ZoneState], tz: ZoneInfo) -> list[dict[str, Any]]:
+    out = []
+    for z in items:
+        st = states.get(z.id)
+        last = st.last if st is not None else None
+        out.append({
+            "id": z.id, "name": z.name, "barrio": z.barrio, "localidad": z.localidad, "ucg": z.ucg,
+            "lat": z.lat, "lon": z.lon, "hours": z.hours_text or None, "sla_target": z.sla_target,
+            "state": str(st.status) if st is not None else "unknown",
+            "since": _iso(st.since, tz) if st is not None else None,
+            "in_hours": st.in_hours if st is not None else None,
+            "checks": dict(last.checks) if last is not None else {},
+            "reason": last.reason if last is not None else "",
+        })  # fmt: skip
+    return out
+
+
+def targets(items: Iterable[Target], states: Mapping[str, TargetState], tz: ZoneInfo) -> list[dict[str, Any]]:
+    out = []
+    for t in items:
+        st = states.get(t.id)
+        r = st.last if st is not None else None
+        out.append({
+            "id": t.id, "probe": t.probe, "group": t.group, "description": t.description,
+            "labels": dict(t.labels), "interval_seconds": t.interval,
+            "state": str(st.state) if st is not None else "unknown",
+            "since": _iso(st.since, tz) if st is not None else None,
+            "last": None if r is None else {
+                "at": _iso(r.started_at, tz), "success": r.success, "reason": r.reason,
+                "message": r.message, "duration_seconds": r.duration,
+            },
+        })  # fmt: skip
+    return out
+
+
+def incidents(items: Iterable[Incident], tz: ZoneInfo) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": i.id,
+            "zones": list(i.zones),
+            "title": i.title,
+            "cause": i.cause,
+            "ticket": i.ticket,
+            "opened": _iso(i.opened_at, tz),
+            "closed": _iso(i.closed_at, tz),
+            "events": [{"at": _iso(e.at, tz), "by": e.by, "kind": e.kind, "text": e.text} for e in i.events],
+        }
+        for i in items
+    ]
+
+
+def maintenance(items: Iterable[Maintenance], tz: ZoneInfo) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": w.id,
+            "covers": sorted(w.targets),
+            "reason": w.reason,
+            "recurring": None if w.trigger is None else {"cron": str(w.trigger), "duration_seconds": w.duration},
+            "start": _iso(w.start, tz),
+            "end": _iso(w.end, tz),
+        }
+        for w in items
+    ]
+
+
+def documents(
+    conf: Config,
+    target_states: Mapping[str, TargetState],
+    zone_states: Mapping[str, ZoneState],
+    told: Iterable[Incident],
+    windows: Iterable[Maintenance],
+) -> dict[str, list[dict[str, Any]]]:
+    tz = conf.timezone
+    return {
+        "zones": zones(conf.zones, zone_states, tz),
+        "targets": targets(conf.targets, target_states, tz),
+        "incidents": incidents(told, tz),
+        "maintenance": maintenance(windows, tz),
+    }
+
+
+def _array(item: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": item}
+
+
+_S, _N, _B, _NS = {"type": "string"}, {"type": "number"}, {"type": "boolean"}, {"type": ["string", "null"]}
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "zones": _array({"type": "object", "required": ["id", "name", "state"], "properties": {
+        "id": _S, "name": _S, "barrio": _S, "localidad": _S, "ucg": {"type": ["integer", "null"]},
+        "lat": _N, "lon": _N, "hours": _NS, "sla_target": {"type": ["number", "null"]},
+        "state": {"enum": ["unknown", "up", "degraded", "down", "maintenance", "no_data"]}, "since": _NS,
+        "in_hours": {"type": ["boolean", "null"]}, "checks": {"type": "object", "additionalProperties": _B},
+        "reason": _S}}),
+    "targets": _array({"type": "object", "required": ["id", "probe", "state"], "properties": {
+        "id": _S, "probe": _S, "group": _S, "description": _S,
+        "labels": {"type": "object", "additionalProperties": _S}, "interval_seconds": _N,
+        "state": {"enum": ["unknown", "up", "down", "maintenance"]}, "since": _NS,
+        "last": {"type": ["object", "null"], "properties": {
+            "at": _S, "success": _B, "reason": _S, "message": _S, "duration_seconds": _N}}}}),
+    "incidents": _array({"type": "object", "required": ["id", "zones", "title", "cause"], "properties": {
+        "id": {"type": "integer"}, "zones": _array(_S), "title": _S, "cause": _S, "ticket": _S,
+        "opened": _S, "closed": _NS, "events": _array({"type": "object", "properties": {
+            "at": _S, "by": _S, "kind": {"enum": ["opened", "update", "closed"]}, "text": _S}})}}),
+    "maintenance": _array({"type": "object", "required": ["id", "covers"], "properties": {
+        "id": _S, "covers": _array(_S), "reason": _S, "start": _NS, "end": _NS,
+        "recurring": {"type": ["object", "null"]}}}),
+}  # fmt: skip
+
+
+def openapi(version: str) -> dict[str, Any]:
+    paths = {
+        f"{PREFIX}{name}": {
+            "get": {
+                "summary": f"The {name} as vigia sees them now (refreshed after every probe cycle).",
+                "operationId": f"get_{name}",
+                "responses": {
+                    "200": {"description": "OK", "content": {"application/json": {"schema": schema}}},
+                    "401": {"description": "basic auth required (the web config's basic_auth_users)"},
+                    "429": {"description": "too many requests (the web config's rate limit)"},
+                },
+            }
+        }
+        for name, schema in SCHEMAS.items()
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "vigia read-only API", "version": version,
+                 "description": "Zones, targets, incidents and maintenance windows. Read only."},
+        "security": [{"basic": []}],
+        "components": {"securitySchemes": {"basic": {"type": "http", "scheme": "basic"}}},
+        "paths": paths,
+    }  # fmt: skip
+
+
+class Api:
+    """The documents by path; swapped whole after each cycle."""
+
+    def __init__(self, version: str) -> None:
+        self._docs: dict[str, bytes] = {PREFIX + "openapi.json": _dump(openapi(version))}
+        self._lock = threading.Lock()
+
+    def refresh(self, docs: Mapping[str, list[dict[str, Any]]]) -> None:
+        built = {PREFIX + name: _dump(body) for name, body in docs.items()}
+        with self._lock:
+            self._docs = {**self._docs, **built}
+
+    def document(self, path: str) -> bytes | None:
+        with self._lock:
+            return self._docs.get(path)
+
+
+def _dump(body: object) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
