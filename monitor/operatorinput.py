@@ -55,7 +55,7 @@ class Publisher:
         self.api = api.Api(version)
         first = conf()
         self.public = (
-            PublicStatus(conf, zone_states, lambda: self.incidents, observer.windows)
+            PublicStatus(conf, zone_states, lambda: self.incidents, observer.windows, store.reader)
             if first.status_page is not None
             else None
         )

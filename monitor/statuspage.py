@@ -15,6 +15,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,10 +30,13 @@ from domain.zones import Zone
 from kernel.errors import VigiaError
 from monitor.httpserver import FixedHandler, Listener
 from reports import status_page
+from store.reader import Reader
 
 log = logging.getLogger(__name__)
 
 LANGS = ("es", "en")
+# How often the daily availability bars are computed again from the store.
+HISTORY_EVERY = 600.0
 # A public page: nothing in it runs, frames it or is fetched from elsewhere.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; "
@@ -71,9 +75,11 @@ class StatusPage:
         now: datetime | None = None,
         incidents: Iterable[Incident] = (),
         windows: Iterable[Maintenance] = (),
+        history: Mapping[str, status_page.History] | None = None,
     ) -> None:
         try:
-            pages = self._render(list(zones), states, now or datetime.now(UTC), list(incidents), list(windows))
+            moment = now or datetime.now(UTC)
+            pages = self._render(list(zones), states, moment, list(incidents), list(windows), history or {})
         except Exception:  # a bug in rendering: keep serving the last good page, say so, go on
             self.errors += 1
             log.exception("cannot render the status page; serving the previous one")
@@ -90,8 +96,9 @@ class StatusPage:
         now: datetime,
         incidents: list[Incident],
         windows: list[Maintenance],
+        history: Mapping[str, status_page.History],
     ) -> dict[tuple[str, str], Page]:
-        view = status_page.view(self.settings.title, zones, states, now, self.tz, incidents, windows)
+        view = status_page.view(self.settings.title, zones, states, now, self.tz, incidents, windows, history)
         pages: dict[tuple[str, str], Page] = {}
         data = Page.of(status_page.to_json(view), "application/json; charset=utf-8")
         for lang in LANGS:
@@ -104,6 +111,8 @@ class StatusPage:
             for z in view.zones:
                 svg = status_page.badge(z, lang).encode("utf-8")
                 pages[(f"/badge/{z.id}.svg", lang)] = Page.of(svg, "image/svg+xml")
+                svg = status_page.availability_badge(z, lang).encode("utf-8")
+                pages[(f"/badge/{z.id}/availability.svg", lang)] = Page.of(svg, "image/svg+xml")
         return pages
 
     def page(self, path: str, lang: str) -> Page | None:
@@ -188,10 +197,15 @@ class PublicStatus:
         states: Callable[[], Mapping[str, ZoneState]],
         incidents: Callable[[], list[Incident]],
         windows: Callable[[], tuple[Maintenance, ...]],
+        reader: Callable[[], Reader] | None = None,
     ) -> None:
         first = conf()  # the zones shown follow reloads; the listener and its settings take a restart
         assert first.status_page is not None
         self.conf, self.states, self.incidents, self.windows = conf, states, incidents, windows
+        self.reader = reader
+        self.history: dict[str, status_page.History] = {}
+        self._history_at = float("-inf")
+        self._reading = threading.Lock()
         self.page = StatusPage(first.status_page, first.timezone, first.instance)
         self.server: StatusServer | None = None
 
@@ -206,7 +220,32 @@ class PublicStatus:
         log.info("serving the public status page on port %d", self.server.port)
 
     def refresh(self) -> None:
-        self.page.refresh(self.conf().zones, self.states(), incidents=self.incidents(), windows=self.windows())
+        conf = self.conf()
+        self._read_history(conf)
+        self.page.refresh(
+            conf.zones, self.states(), incidents=self.incidents(), windows=self.windows(), history=self.history
+        )
+
+    def _read_history(self, conf: Config) -> None:
+        """Start reading the zones' daily availability again every HISTORY_EVERY (the days change
+        slowly), in a thread of its own: 2,000 zones take seconds, which no cycle waits for. The
+        page shows the last figures meanwhile; the store away, they stay."""
+        now = time.monotonic()
+        if self.reader is None or now - self._history_at < HISTORY_EVERY or self._reading.locked():
+            return
+        self._history_at = now
+        reader = self.reader
+        threading.Thread(target=self._history, args=(reader, conf), name="status-history", daemon=True).start()
+
+    def _history(self, reader: Callable[[], Reader], conf: Config) -> None:
+        with self._reading:
+            try:
+                self.history = status_page.histories(reader(), conf.zones, datetime.now(UTC), conf.timezone)
+            except Exception as exc:
+                log.warning("status page: cannot read the zones' availability history: %s", exc)
+                return
+        self.page.refresh(conf.zones, self.states(), incidents=self.incidents(), windows=self.windows(),
+                          history=self.history)  # fmt: skip
 
     def stop(self) -> None:
         if self.server is not None:

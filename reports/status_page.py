@@ -10,17 +10,22 @@ zones' coordinates, nothing fetched from anywhere.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
+from babel import Locale
+
 from config import Maintenance
+from domain.availability import zone_availability
 from domain.incidents import CAUSES, Incident
 from domain.zone_state import ZoneState, ZoneStatus
 from domain.zones import Zone
+from kernel.month import day_bounds
 from reports import engine
+from store.reader import Reader
 
 # Each state's words and colours. Text on the colour meets WCAG AA (>= 4.5:1, tests/test_status_page.py).
 STATES: dict[str, dict[str, str]] = {
@@ -32,6 +37,41 @@ STATES: dict[str, dict[str, str]] = {
 }
 # A zone vigia has not judged yet is "no data" to the public: never "down".
 _PUBLIC = {ZoneStatus.UNKNOWN: "no_data"}
+
+
+# Days in the page's availability bar, and in the availability badge's figure.
+BAR_DAYS, BADGE_DAYS = 90, 30
+
+
+@dataclass(frozen=True)
+class History:
+    """A zone's daily availability within its operating hours, oldest first (None: no data that
+    day), and over the last BADGE_DAYS days as one figure."""
+
+    days: tuple[float | None, ...]
+    last_30: float | None
+
+
+def histories(reader: Reader, zones: Sequence[Zone], now: datetime, tz: ZoneInfo) -> dict[str, History]:
+    """Every zone's History up to ``now`` (today so far included), from one read of its periods and
+    of when it was measured."""
+    today, _ = day_bounds(now, tz)
+    first = today - timedelta(days=BAR_DAYS - 1)
+    ids = [z.id for z in zones]
+    periods = reader.periods(ids, first.timestamp(), now.timestamp())
+    coverage = reader.coverage(ids, first.timestamp(), now.timestamp())
+    out = {}
+    for z in zones:
+        days: list[float | None] = []
+        month_ago = (now - timedelta(days=BADGE_DAYS)).timestamp()
+        for k in range(BAR_DAYS):
+            start = (first + timedelta(days=k)).timestamp()
+            end = min((first + timedelta(days=k + 1)).timestamp(), now.timestamp())
+            got = zone_availability(periods[z.id], coverage[z.id], (start, end), tz, z.hours)
+            days.append(got.availability)
+        recent = zone_availability(periods[z.id], coverage[z.id], (month_ago, now.timestamp()), tz, z.hours)
+        out[z.id] = History(tuple(days), recent.availability)
+    return out
 
 
 @dataclass(frozen=True)
@@ -46,6 +86,8 @@ class PublicZone:
     lon: float
     state: str
     since: str | None  # ISO 8601 in the configured timezone
+    days: tuple[float | None, ...] = ()  # daily availability within hours, oldest first (BAR_DAYS)
+    last_30: float | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +189,7 @@ def view(
     tz: ZoneInfo,
     incidents: Iterable[Incident] = (),
     windows: Iterable[Maintenance] = (),
+    history: Mapping[str, History] | None = None,
 ) -> StatusView:
     out = []
     for zone in zones:
@@ -154,7 +197,9 @@ def view(
         status = st.status if st is not None else ZoneStatus.UNKNOWN
         state = _PUBLIC.get(status, str(status))
         since = st.since.astimezone(tz).isoformat(timespec="minutes") if st is not None and st.since else None
-        out.append(PublicZone(zone.id, zone.name, zone.barrio, zone.localidad, zone.lat, zone.lon, state, since))
+        h = (history or {}).get(zone.id)
+        place = (zone.id, zone.name, zone.barrio, zone.localidad, zone.lat, zone.lon)
+        out.append(PublicZone(*place, state, since, h.days if h else (), h.last_30 if h else None))
     told = tuple(public_incident(i, tz) for i in incidents)
     ahead = tuple(windows_ahead(windows, {z.id for z in out}, now, tz))
     return StatusView(title, now.astimezone(tz).isoformat(timespec="seconds"), tz.key, tuple(out), told, ahead)
@@ -184,24 +229,28 @@ def html(v: StatusView, lang: str, *, max_age: float) -> str:
         zone_map=map_svg(v, lang),
         causes=CAUSES,
         open_incidents=v.open_incidents(),
+        bars={z.id: bar_svg(z, _first_day(v), lang) for z in v.zones},
         refresh=max(30, int(max_age)),
     )
 
 
-def badge(z: PublicZone, lang: str) -> str:
-    """A shields-style badge: the zone's id on grey, its state in words on the state's colour."""
-    s = STATES[z.state]
-    left, right = z.id, s[lang]
+def _badge(left: str, right: str, colour: str) -> str:
+    """A shields-style badge: ``left`` on grey, ``right`` on ``colour`` (white text on both)."""
     lw, rw = 8 + 7 * len(left), 8 + 7 * len(right)
     label = escape(f"{left}: {right}", {'"': "&quot;"})
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{lw + rw}" height="20" role="img" aria-label="{label}">'
         f"<title>{label}</title>"
         f'<rect width="{lw}" height="20" fill="#333333"/>'
-        f'<rect x="{lw}" width="{rw}" height="20" fill="{s["bg"]}"/>'
+        f'<rect x="{lw}" width="{rw}" height="20" fill="{colour}"/>'
         f'<g fill="#ffffff" font-family="DejaVu Sans,Verdana,sans-serif" font-size="11">'
         f'<text x="4" y="14">{escape(left)}</text><text x="{lw + 4}" y="14">{escape(right)}</text></g></svg>'
     )
+
+
+def badge(z: PublicZone, lang: str) -> str:
+    """The zone's current state in words, on the state's colour."""
+    return _badge(z.id, STATES[z.state][lang], STATES[z.state]["bg"])
 
 
 def map_svg(v: StatusView, lang: str, width: int = 640, height: int = 420) -> str:
@@ -256,3 +305,43 @@ def feed(v: StatusView, lang: str, instance: str) -> str:
         + "".join(entries)
         + "</feed>"
     )
+
+
+def _first_day(v: StatusView) -> datetime:
+    today = datetime.fromisoformat(v.generated)
+    return today - timedelta(days=BAR_DAYS - 1)
+
+
+def _bar_colour(avail: float | None) -> str:
+    if avail is None:
+        return "#b0b0b0"
+    return "#1b6e20" if avail >= 0.995 else "#c98a00" if avail >= 0.95 else "#b00020"
+
+
+def bar_svg(z: PublicZone, first_day: datetime, lang: str) -> str:
+    """The zone's days as thin bars, each with its date and figure as a title (text for every colour)."""
+    if not z.days:
+        return ""
+    words = engine.translations(lang).gettext
+    fmt = _pct(lang)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {len(z.days) * 4} 20" class="bar" '
+             f'role="img" aria-label="{escape(words("Daily availability, last 90 days"))}">']  # fmt: skip
+    for k, avail in enumerate(z.days):
+        day = (first_day + timedelta(days=k)).strftime("%Y-%m-%d")
+        text = fmt(avail, 1) if avail is not None else words("no data")
+        parts.append(f'<rect x="{k * 4}" width="3" height="20" fill="{_bar_colour(avail)}"><title>{day}: '
+                     f"{escape(text)}</title></rect>")  # fmt: skip
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def availability_badge(z: PublicZone, lang: str) -> str:
+    """The zone's availability within its hours over the last 30 days, as a badge."""
+    days = "30 días" if lang == "es" else "30 days"
+    if z.last_30 is None:
+        return _badge(z.id, f"{days}: {STATES['no_data'][lang]}", STATES["no_data"]["bg"])
+    return _badge(z.id, f"{days}: {_pct(lang)(z.last_30, 2)}", _bar_colour(z.last_30))
+
+
+def _pct(lang: str) -> Callable[..., str]:
+    return engine.formatters(Locale.parse(engine.LOCALES[lang]))["pct"]

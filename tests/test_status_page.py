@@ -20,10 +20,13 @@ from domain.zone_state import ZoneState, ZoneStatus
 from monitor.cli import main
 from monitor.statuspage import StatusPage, StatusServer, language
 from reports import status_page
+from store.db import Store
 from tests.conftest import free_port
+from tests.reports.test_opendata import filled, t
 from tests.vigiaproc import VigiaProcess
 
 TZ = ZoneInfo("America/Bogota")
+__all__ = ["filled"]  # a fixture, imported to be used here
 NOW = datetime(2026, 3, 3, 15, 0, tzinfo=UTC)
 CONFIG = """timezone: America/Bogota
 state_dir: {state}
@@ -99,7 +102,18 @@ def test_states_in_words_no_data_is_never_down_and_only_allowed_fields(tmp_path:
         ("ZD-01", "up"), ("ZD-02", "down"), ("ZD-03", "maintenance"), ("ZD-04", "no_data"),
     ]  # fmt: skip
     data = json.loads(status_page.to_json(v))
-    assert set(data["zones"][0]) == {"id", "name", "barrio", "localidad", "lat", "lon", "state", "since"}
+    assert set(data["zones"][0]) == {
+        "id",
+        "name",
+        "barrio",
+        "localidad",
+        "lat",
+        "lon",
+        "state",
+        "since",
+        "days",
+        "last_30",
+    }
     assert data["counts"] == {"up": 1, "degraded": 0, "down": 1, "maintenance": 1, "no_data": 1}
     text = json.dumps(data)
     for secret in ("127.0.0.1", "http://", "ZD-01:gateway", "portal"):
@@ -203,6 +217,8 @@ def test_the_daemon_serves_its_zones_on_the_status_listener(tmp_path: Path) -> N
             with pytest.raises(urllib.error.HTTPError) as missing:
                 urllib.request.urlopen(base + "/metrics")
             assert missing.value.code == 404
+            with urllib.request.urlopen(base + "/badge/ZD-01/availability.svg") as resp:
+                assert "30 días" in resp.read().decode()
             page = (tmp_path / "www" / "index.html").read_text()
             assert "ZD-02" in page and "Sin energía" in page and "corte de energía" in page
         finally:
@@ -289,3 +305,26 @@ def test_maintenance_ahead_names_zones_only_and_looks_a_week_ahead(tmp_path: Pat
                             NOW + timedelta(days=31))  # fmt: skip
     ahead = status_page.windows_ahead([weekly, later], {"ZD-01", "ZD-02"}, NOW, TZ)
     assert [(w.zones, w.start) for w in ahead] == [(("ZD-01",), "2026-03-08T02:00-05:00")]
+
+
+def test_daily_availability_within_hours_and_the_30_day_badge(filled: tuple[Store, cfg.Config]) -> None:
+    """ZD-01 down 08:00-09:30 on 10 January (hours 06:00-22:00: 1.5 h of 16), measured every day;
+    ZD-32 never measured: its days and its badge say no data, never a figure."""
+    store, conf = filled
+    now = datetime.fromtimestamp(t("2025-01-20 12:00"), TZ)
+    history = status_page.histories(store.reader(), conf.zones, now, TZ)
+    days = history["ZD-01"].days
+    assert len(days) == status_page.BAR_DAYS
+    first = now.date() - timedelta(days=status_page.BAR_DAYS - 1)
+    by_day = {(first + timedelta(days=k)).isoformat(): a for k, a in enumerate(days)}
+    assert by_day["2025-01-10"] == pytest.approx(1 - 1.5 / 16)
+    assert by_day["2025-01-11"] == 1.0 and by_day["2024-12-01"] is None  # before anything was measured
+    assert history["ZD-32"].last_30 is None and set(history["ZD-32"].days) == {None}
+    v = status_page.view("Estado", conf.zones, {}, now, TZ, history=history)
+    z1 = next(z for z in v.zones if z.id == "ZD-01")
+    badge = status_page.availability_badge(z1, "es")
+    assert "30 días" in badge and "99," in badge
+    page = status_page.html(v, "es", max_age=30)
+    assert "2025-01-10: 90,6 %" in page  # every bar says its day and figure in text
+    assert "Últimos 30 días" in page
+    store.close()
