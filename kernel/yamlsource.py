@@ -115,7 +115,14 @@ def load(file: str, text: str | None = None) -> Document:
         doc.problems.append(ConfigProblem(file, None, None, "", "a NUL byte: not a text file"))
         return doc
     assert text is not None
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # checks every character first: a control character fails here
+    except yaml.reader.ReaderError as exc:
+        at = exc.position
+        where = (text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1)
+        why = f"a control character (U+{exc.character:04X}) YAML does not allow"
+        doc.problems.append(ConfigProblem(file, *where, "", why))
+        return doc
     try:
         node = loader.get_single_node()
         doc.data = {} if node is None else _Converter(loader, doc).convert(node, (), 0)

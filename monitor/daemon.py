@@ -289,6 +289,7 @@ class Daemon:
             radius=self._radius_job if self.radius is not None else None,
             watchdog=self._watchdog_job if self.notifier.watchdog_interval is not None else None,
             lease=self._lease_job,
+            operator_input=self.publish.read,
         )
         radius_interval = self.radius.settings.interval if self.radius is not None else None
         rows = jobs.table(

@@ -42,6 +42,10 @@ class Job:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+# How often the daemon reads what operators entered (`vigia incident`, `vigia maintenance`).
+OPERATOR_INPUT_EVERY = 10.0
+
+
 @dataclass(frozen=True)
 class Hooks:
     """The daemon's callables the jobs run."""
@@ -54,6 +58,7 @@ class Hooks:
     watchdog: Callable[[], None] | None = None
     lease: Callable[[], None] | None = None
     month_rollup: Callable[[], None] | None = None
+    operator_input: Callable[[], None] | None = None
 
 
 def table(
@@ -109,6 +114,11 @@ def table(
                 misfire_grace=6 * 3600,
             )
         )
+    if hooks.operator_input is not None:
+        # Its own job, never the cycle's thread: with the store away, a read waits for its timeout.
+        trigger = IntervalTrigger(seconds=OPERATOR_INPUT_EVERY, timezone=tz)
+        rows.append(Job("operator-input", "incidents and maintenance windows entered from the command line",
+                        hooks.operator_input, trigger, first_in=OPERATOR_INPUT_EVERY))  # fmt: skip
     if hooks.lease is not None and lease_interval is not None:
         trigger = IntervalTrigger(seconds=lease_interval, timezone=tz)
         rows.append(Job("lease", "leader lease and heartbeat", hooks.lease, trigger, first_in=lease_interval))

@@ -61,19 +61,24 @@ class Publisher:
         )
 
     def start(self) -> None:
+        self.read()
         self.after_cycle()
         if self.public is not None:
             self.public.start()
 
+    def read(self) -> None:
+        """What operators entered, from the store (a job of its own: never a cycle's thread, which
+        must not wait on a store that is away); the store away, what was read last stays."""
+        got = read(self.store, self.conf())
+        if got is None:
+            return
+        self.incidents, windows = got
+        with self.lock:
+            self.observer.stored_windows = windows
+
     def after_cycle(self) -> None:
-        """Read what operators entered; publish the API and the status page. The store away: what
-        was read last stays."""
+        """The API and the status page from the cycle's states and what was read last (no store)."""
         conf = self.conf()
-        got = read(self.store, conf)
-        if got is not None:
-            self.incidents, windows = got
-            with self.lock:
-                self.observer.stored_windows = windows
         docs = api.documents(conf, self.states(), self.zone_states(), self.incidents, self.observer.windows())
         self.api.refresh(docs)
         if self.public is not None:

@@ -87,3 +87,14 @@ def test_secrets_by_file_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert conf.targets[0].settings.basic_auth.password.read() == "clave"  # type: ignore[attr-defined]
     assert conf.targets[1].settings.basic_auth.password.read() == "otra"  # type: ignore[attr-defined]
     assert "clave" not in repr(conf)
+
+
+def test_a_control_character_is_a_located_problem(tmp_path: Path) -> None:
+    """PyYAML refuses control characters before parsing anything: a located problem, not a crash
+    (found by the configuration fuzzer)."""
+    path = tmp_path / "vigia.yml"
+    path.write_text("targets:\n  - {id: a\x1f, probe: tcp, tcp: {host: 127.0.0.1, port: 9}}\n")
+    with pytest.raises(ConfigError) as info:
+        cfg.parse(str(path), state_dir=str(tmp_path))
+    [problem] = info.value.problems
+    assert (problem.line, problem.column) == (2, 11) and "control character (U+001F)" in problem.message
