@@ -244,8 +244,7 @@ class PublicStatus:
             except Exception as exc:
                 log.warning("status page: cannot read the zones' availability history: %s", exc)
                 return
-        self.page.refresh(conf.zones, self.states(), incidents=self.incidents(), windows=self.windows(),
-                          history=self.history)  # fmt: skip
+        self.refresh()  # with the new figures (no second read: the last one has just started)
 
     def stop(self) -> None:
         if self.server is not None:

@@ -42,6 +42,30 @@ def instance(tmp: Path, store: Store, name: str) -> tuple[Leadership, Runner]:
     return leadership, runner
 
 
+DUE = 1_767_225_600.0  # 2026-01-01T00:00Z: the period of the drill that is interrupted
+
+
+def lab(tmp: Path) -> tuple[Path, Store]:
+    """The plan (its rollback appends to the returned file) and a migrated SQLite store."""
+    rolled = tmp / "rolled"
+    (tmp / "plan.yml").write_text(PLAN.format(rolled=rolled))
+    store = Store(f"sqlite:///{tmp}/vigia.db", "cdc")
+    store.migrate()
+    return rolled, store
+
+
+def die_mid_drill(leadership: Leadership, runner: Runner) -> None:
+    """The instance leads, runs the period's drill past the fence of its first disruptive step, then
+    dies: its marker stays, its claim stays running, it never ticks again."""
+    wait_leader(leadership)
+    fence = leadership.enter("caida", DUE)
+    assert fence is not None and fence.check() is None
+    drill = runner.plan.drill("caida")
+    record = runner._new_record(drill, "scheduled", None, DUE)
+    record.disruption_start = record.started_at
+    runner._mark(drill, record)
+
+
 def wait_leader(leadership: Leadership) -> None:
     end = time.monotonic() + 10
     while not leadership.lease.tick().leader:
@@ -50,21 +74,10 @@ def wait_leader(leadership: Leadership) -> None:
 
 
 def test_the_next_leader_rolls_back_a_drill_whose_instance_died(tmp_path: Path) -> None:
-    rolled = tmp_path / "rolled"
-    (tmp_path / "plan.yml").write_text(PLAN.format(rolled=rolled))
-    store = Store(f"sqlite:///{tmp_path}/vigia.db", "cdc")
-    store.migrate()
+    rolled, store = lab(tmp_path)
     a, runner_a = instance(tmp_path, store, "a")
     b, runner_b = instance(tmp_path, store, "b")
-    wait_leader(a)
-    due = 1_767_225_600.0  # 2026-01-01T00:00Z
-    # a runs the period's drill and passes the fence of its first disruptive step, then dies:
-    # its marker stays, its claim stays running, it never ticks again.
-    fence = a.enter("caida", due)
-    assert fence is not None and fence.check() is None
-    record = runner_a._new_record(runner_a.plan.drill("caida"), "scheduled", None, due)
-    record.disruption_start = record.started_at
-    runner_a._mark(runner_a.plan.drill("caida"), record)
+    die_mid_drill(a, runner_a)
     assert runner_b.take_over() == []  # a still leads and beats
     wait_leader(b)
     end = time.monotonic() + 10
@@ -78,7 +91,7 @@ def test_the_next_leader_rolls_back_a_drill_whose_instance_died(tmp_path: Path) 
     [run] = list(runner_b.journal.runs())
     assert (run["drill"], run["verdict"], run["rollback_ok"]) == ("caida", "interrupted", True)
     assert runner_b.take_over() == []  # the period is settled: never twice
-    assert b.enter("caida", due) is None  # and never run again
+    assert b.enter("caida", DUE) is None  # and never run again
     # a, restarted (a new process of instance a): its marker ends, nothing rolled back or journaled.
     _a2, runner_a2 = instance(tmp_path, store, "a")
     assert runner_a2.recover() == []
@@ -89,18 +102,9 @@ def test_the_next_leader_rolls_back_a_drill_whose_instance_died(tmp_path: Path) 
 
 def test_a_restarted_leader_rolls_back_its_own_previous_run_at_once(tmp_path: Path) -> None:
     """One instance (SQLite): its restarted process need not wait for the old heartbeat to age."""
-    rolled = tmp_path / "rolled"
-    (tmp_path / "plan.yml").write_text(PLAN.format(rolled=rolled))
-    store = Store(f"sqlite:///{tmp_path}/vigia.db", "cdc")
-    store.migrate()
+    rolled, store = lab(tmp_path)
     a, runner_a = instance(tmp_path, store, "a")
-    wait_leader(a)
-    due = 1_767_225_600.0
-    fence = a.enter("caida", due)
-    assert fence is not None and fence.check() is None
-    record = runner_a._new_record(runner_a.plan.drill("caida"), "scheduled", None, due)
-    record.disruption_start = record.started_at
-    runner_a._mark(runner_a.plan.drill("caida"), record)
+    die_mid_drill(a, runner_a)
     a2, runner_a2 = instance(tmp_path, store, "a")
     assert runner_a2.recover() == []  # the claim still runs: left to the leader
     wait_leader(a2)  # the old process's lease expires; its heartbeat is still fresh
