@@ -6,6 +6,7 @@ change (opened, each update, closed) is kept with who made it (the operating-sys
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 # Causes an operator may give, and their words on the status page and in reports.
@@ -70,3 +71,36 @@ def check_new(zones: list[str], known: set[str], title: str, cause: str, ticket:
     if len(ticket) > TICKET_MAX:
         raise IncidentError(f"the ticket has {len(ticket)} characters; at most {TICKET_MAX}")
     return check_text("the title", title, TITLE_MAX), cause, ticket.strip()
+
+
+# Reason-code classes (reports.incident_classes) that name a cause an operator could give: a
+# power cut classified from its reason code and one an operator wrote down count as one cause.
+# An unplanned outage nobody explained counts under "unrecorded".
+CLASS_CAUSES = {"power": "energia", "isp": "isp", "unplanned": "unrecorded"}
+
+
+def shared_seconds(incident: Incident, start: float, end: float) -> float:
+    """Seconds of [start, end) within the incident's span (an open incident runs to ``end``)."""
+    closed = incident.closed_at if incident.closed_at is not None else end
+    return max(0.0, min(closed, end) - max(incident.opened_at, start))
+
+
+def covering(incidents: Iterable[Incident], zone: str, start: float, end: float) -> Incident | None:
+    """The operator's incident on ``zone`` that shares the most time with an outage [start, end),
+    the earliest opened on a tie; None when none overlaps it. This is how an outage is linked."""
+    best: Incident | None = None
+    best_seconds = 0.0
+    for inc in sorted(incidents, key=lambda i: (i.opened_at, i.id)):
+        if zone in inc.zones:
+            seconds = shared_seconds(inc, start, end)
+            if seconds > best_seconds:
+                best, best_seconds = inc, seconds
+    return best
+
+
+def cause_of(note: Incident | None, classification: str) -> str:
+    """The cause an outage counts under: the linked operator incident's cause wins over the class
+    its reason code maps to (which stays the cause when no operator said anything)."""
+    if note is not None:
+        return note.cause
+    return CLASS_CAUSES.get(classification, classification)

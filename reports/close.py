@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.availability import Availability, Period
+from domain.incidents import Incident as OperatorIncident
 from domain.usage import ZoneUsage
 from kernel.month import Month
 from reports import opendata
@@ -57,6 +58,7 @@ def _freeze(figures: MonthFigures) -> dict[str, Any]:
         "window": list(figures.window),
         "tz": figures.tz,
         "zones": zones,
+        "notes": [{**asdict(n), "events": []} for n in figures.notes],  # the incidents as they stood
     }
 
 
@@ -77,7 +79,9 @@ def thaw(body: dict[str, Any]) -> MonthFigures:
                 tuple(Period(**p) for p in z["periods"]),
             )
         )
-    return MonthFigures(body["year"], body["month"], rows, (body["window"][0], body["window"][1]), body["tz"])
+    # A snapshot frozen before incidents existed (schema < 10) has no "notes".
+    notes = tuple(OperatorIncident(**{**n, "zones": tuple(n["zones"]), "events": ()}) for n in body.get("notes", []))
+    return MonthFigures(body["year"], body["month"], rows, (body["window"][0], body["window"][1]), body["tz"], notes)
 
 
 def snapshot(

@@ -4,12 +4,14 @@ metric show. Every figure is computed here, from stored data, once."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from domain.availability import Availability, Period, month_window, zone_availability
+from domain.incidents import Incident as OperatorIncident
+from domain.incidents import cause_of, covering
 from domain.usage import ZoneUsage
 from kernel.month import Month
 from store.reader import Reader
@@ -44,12 +46,24 @@ CLASSIFICATION = {"maintenance": "planned", "down": "unplanned", "no_data": "mon
 
 @dataclass(frozen=True)
 class Incident:
+    """A period worth listing in the report; ``note`` is the operator's incident linked to it (the
+    one sharing most of its time), whose cause then wins over the reason code's class."""
+
     zone: str
     start: datetime
     end: datetime | None
     seconds: float
     classification: str
     reason: str
+    cause: str
+    note: OperatorIncident | None = None
+
+
+@dataclass(frozen=True)
+class CauseTotal:
+    cause: str
+    periods: int
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -88,9 +102,11 @@ class MonthFigures:
     zones: list[ZoneMonth]
     window: tuple[float, float] = (0.0, 0.0)
     tz: str = "America/Bogota"
+    notes: tuple[OperatorIncident, ...] = ()  # the operators' incidents overlapping the month
 
     def incidents(self, classes: dict[str, str] | None = None) -> list[Incident]:
-        """Periods worth listing; ``classes`` maps an outage reason code to its class (power, isp, ...)."""
+        """Periods worth listing; ``classes`` maps an outage reason code to its class (power, isp, ...).
+        Only an outage (a down period) is linked to an operator's incident."""
         tz = ZoneInfo(self.tz)
         start, end = self.window
         out = []
@@ -101,17 +117,31 @@ class MonthFigures:
                 a, b = max(p.start, start), min(p.end if p.end is not None else end, end)
                 if b <= a:
                     continue
+                down = p.kind == "down"
+                klass = (classes or {}).get(p.reason, "unplanned") if down else CLASSIFICATION[p.kind]
+                note = covering(self.notes, z.zone.id, a, b) if down else None
                 out.append(
                     Incident(
                         z.zone.id,
                         datetime.fromtimestamp(p.start, tz),
                         None if p.end is None else datetime.fromtimestamp(p.end, tz),
                         b - a,
-                        (classes or {}).get(p.reason, "unplanned") if p.kind == "down" else CLASSIFICATION[p.kind],
+                        # power, isp: causes of an unplanned outage (the cause column says which)
+                        klass if klass in CLASSIFICATION.values() else "unplanned",
                         p.reason,
+                        cause_of(note, klass),
+                        note,
                     )
                 )
         return sorted(out, key=lambda i: (i.start, i.zone))
+
+    def causes(self, classes: dict[str, str] | None = None) -> list[CauseTotal]:
+        """The listed periods by cause, the longest total first."""
+        totals: dict[str, list[float]] = {}
+        for i in self.incidents(classes):
+            totals.setdefault(i.cause, []).append(i.seconds)
+        rows = [CauseTotal(cause, len(s), sum(s)) for cause, s in totals.items()]
+        return sorted(rows, key=lambda r: (-r.seconds, r.cause))
 
     @property
     def operating(self) -> int:
@@ -148,4 +178,6 @@ def month_figures(
         rows.append(
             ZoneMonth(z, avail, usage.get(z.id, ZoneUsage()), prev.unique_users if prev else None, tuple(periods[z.id]))
         )
-    return MonthFigures(year, month, rows, window, tz.key)
+    # The report names an incident and its cause; its updates are the status page's, not the report's.
+    notes = tuple(replace(i, events=()) for i in reader.incidents_between(*window))
+    return MonthFigures(year, month, rows, window, tz.key, notes)

@@ -7,8 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from domain.incidents import CAUSES
 from reports import charts, engine
 from reports.monthly import MonthFigures, ZoneMonth
+
+# Message ids of the causes that are not an operator's (domain.incidents.CAUSES has its own words).
+_CAUSE_IDS = {"unrecorded": "cause not recorded", "planned": "planned maintenance"}
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,8 @@ def render(
         by_localidad=_groups(figures, "localidad"),
         by_ucg=_groups(figures, "ucg"),
         incidents=figures.incidents(incident_classes),
+        causes=figures.causes(incident_classes),
+        cause_words=lambda key: CAUSES[key][lang] if key in CAUSES else tr.gettext(_CAUSE_IDS.get(key) or key),
         target=min(targets) if targets else None,
         tz=tz.key,
         has_data=any(z.availability.measured_seconds > 0 for z in figures.zones),

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from domain.incidents import Incident as OperatorIncident
 from reports.close import FrozenZone, thaw
 from reports.monthly import MonthFigures, ZoneMonth
 
@@ -21,10 +22,15 @@ def combine(bodies: Mapping[str, dict[str, Any]]) -> MonthFigures:
         raise ValueError("no instance has closed this month")
     ids = Counter(z.zone.id for m in months.values() for z in m.zones)
     zones: list[ZoneMonth] = []
+    notes: list[OperatorIncident] = []
     for owner, m in months.items():
+
+        def renamed(zone: str, owner: str = owner) -> str:
+            return f"{owner}:{zone}" if ids[zone] > 1 else zone
+
         for z in m.zones:
             assert isinstance(z.zone, FrozenZone)
-            zid = f"{owner}:{z.zone.id}" if ids[z.zone.id] > 1 else z.zone.id
-            zones.append(replace(z, zone=replace(z.zone, id=zid, instance=owner)))
+            zones.append(replace(z, zone=replace(z.zone, id=renamed(z.zone.id), instance=owner)))
+        notes.extend(replace(n, zones=tuple(renamed(zone) for zone in n.zones)) for n in m.notes)
     first = next(iter(months.values()))
-    return MonthFigures(first.year, first.month, zones, first.window, first.tz)
+    return MonthFigures(first.year, first.month, zones, first.window, first.tz, tuple(notes))

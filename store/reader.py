@@ -16,9 +16,11 @@ from sqlalchemy.engine import Engine
 from domain.availability import Period
 from domain.findings import Finding
 from domain.ha_view import MemberView, combine
+from domain.incidents import Incident
 from domain.usage import ZoneUsage
 from kernel.month import Month
 from store import chunks, spans
+from store.incidents import Incidents
 from store.records import finding_of
 from store.schema import (
     daemon_runs,
@@ -57,6 +59,10 @@ class Reader:
             for row in conn.execute(q):
                 out[row.target].append(Period(row.kind, row.started_at, row.ended_at, row.reason))
         return out
+
+    def incidents_between(self, start: float, end: float) -> list[Incident]:
+        """The operators' incidents whose span overlaps [start, end), with their updates."""
+        return [i for i in Incidents(self.engine, self.instance).listed(since=start) if i.opened_at < end]
 
     def coverage(self, zones: Iterable[str], start: float, end: float) -> dict[str, list[tuple[float, float]]]:
         """When each zone was measured: the spans its cycles' samples made (store.spans)."""

@@ -12,7 +12,7 @@ import pytest
 import config as cfg
 from monitor.cli import main
 from monitor.statuspage import StatusPage
-from store.db import Store
+from store.db import StateChange, Store
 from tests.test_status_page import NOW, TZ, zones_and_states
 
 HOSTILE = "Corte <script>alert(1)</script> {{ 7*7 }} & más"
@@ -57,7 +57,19 @@ def test_open_update_close_keeps_who_and_when(
     assert all(e.by for e in inc.events)  # type: ignore[attr-defined]  # the operating-system user
     assert vigia(tmp_path, "list") == 0 and capsys.readouterr().out == ""  # none open
     assert vigia(tmp_path, "list", "--all", "-v") == 0
-    assert "Energía restablecida" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Energía restablecida" in out and "outage" not in out  # its zones were not down meanwhile
+    # ZD-02 went down a minute before the incident was opened and is still down: the listing links them.
+    [inc] = stored(conf)
+    store = Store(conf.store_url(), conf.instance)
+    try:
+        at = inc.opened_at  # type: ignore[attr-defined]
+        store.write_cycle([], [StateChange("ZD-02", "up", "down", at - 30, at - 60, "gateway_timeout")], 0.0)
+    finally:
+        store.close()
+    assert vigia(tmp_path, "list", "--all", "-v") == 0
+    out = capsys.readouterr().out
+    assert "\toutage\tZD-02\t" in out and "ongoing\tgateway_timeout" in out and "ZD-01" not in out.split("outage")[1]
 
 
 @pytest.mark.parametrize(

@@ -113,3 +113,38 @@ def test_the_running_daemon_applies_a_window_without_a_reload(tmp_path: Path) ->
     finally:
         store.close()
     assert [p.kind for p in periods] == ["maintenance"] and periods[0].ended_at is not None
+
+
+def test_a_window_from_the_command_line_is_out_of_the_sla_like_a_configured_one(tmp_path: Path) -> None:
+    from reports.monthly import month_figures
+    from tests.vigiaproc import daemon_in_process
+
+    # Every portal refuses: ZD-01 gets its window from the command line, ZD-03 from the configuration
+    # (CONFIG's "obra"), ZD-02 has none and is the control that shows the outage counting.
+    text = CONFIG % {"status": free_port(), "directory": "null", "portal": 9}
+    text = text.replace("{state}", str(tmp_path / "state"))  # the daemon's and the command's store
+    with daemon_in_process(text, tmp_path) as daemon:
+        conf = daemon.config
+        now = datetime.now(TZ)
+        start, end = (now - timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M"), (now + timedelta(hours=1))
+        assert maint(tmp_path / "c.yml", "add", "--zones", "ZD-01", "--start", start, "--end",
+                     end.strftime("%Y-%m-%d %H:%M"), "--reason", "Cambio de equipo") == 0  # fmt: skip
+        daemon.publish.read()  # the operator-input job's read, done here instead of every 10 s
+        began = time.time()
+        for _ in range(4):
+            daemon.run_cycle(1.0)
+            time.sleep(0.5)
+    store = Store(conf.store_url(), conf.instance)  # the daemon's writer flushed all as it stopped
+    try:
+        figures = month_figures(store.reader(), conf.zones, now.year, now.month, TZ, time.time())
+    finally:
+        store.close()
+    by_zone = {z.zone.id: z.availability for z in figures.zones}
+    for windowed in ("ZD-01", "ZD-03"):
+        a = by_zone[windowed]
+        assert a.downtime_seconds == 0 and a.incidents == 0, windowed
+        assert a.maintenance_seconds >= time.time() - began - 1, windowed
+    assert by_zone["ZD-02"].downtime_seconds > 0 and by_zone["ZD-02"].incidents == 1
+    kinds = {i.zone: (i.classification, i.cause) for i in figures.incidents()}
+    assert kinds["ZD-01"] == kinds["ZD-03"] == ("planned", "planned")
+    assert kinds["ZD-02"] == ("unplanned", "unrecorded")

@@ -21,6 +21,10 @@ def cmd_incident(args: argparse.Namespace) -> int:
     try:
         store.migrate()
         book, now, who = store.incidents, time.time(), operator()
+
+        def stamp(at: float) -> str:
+            return datetime.fromtimestamp(at, conf.timezone).strftime("%Y-%m-%d %H:%M")
+
         if args.action == "open":
             zones = [z.strip() for z in args.zones.split(",") if z.strip()]
             title, cause, ticket = check_new(zones, {z.id for z in conf.zones}, args.title, args.cause, args.ticket)
@@ -34,13 +38,21 @@ def cmd_incident(args: argparse.Namespace) -> int:
             print(f"incident {args.id} closed")
         else:
             for inc in book.listed(open_only=not args.all):
-                when = datetime.fromtimestamp(inc.opened_at, conf.timezone).strftime("%Y-%m-%d %H:%M")
                 state = "open" if inc.open else "closed"
                 ticket = f" [{inc.ticket}]" if inc.ticket else ""
-                print(f"{inc.id}\t{state}\t{when}\t{','.join(inc.zones)}\t{inc.cause}\t{inc.title}{ticket}")
-                for ev in inc.events[1:] if args.verbose else ():
-                    at = datetime.fromtimestamp(ev.at, conf.timezone).strftime("%Y-%m-%d %H:%M")
-                    print(f"\t{at}\t{ev.by}\t{ev.kind}\t{ev.text}")
+                print(
+                    f"{inc.id}\t{state}\t{stamp(inc.opened_at)}\t{','.join(inc.zones)}\t{inc.cause}\t{inc.title}{ticket}"
+                )
+                if not args.verbose:
+                    continue
+                for ev in inc.events[1:]:
+                    print(f"\t{stamp(ev.at)}\t{ev.by}\t{ev.kind}\t{ev.text}")
+                # The outages it is linked to: its zones' down periods that overlap it.
+                periods = store.reader().periods(inc.zones, inc.opened_at, inc.closed_at or now)
+                for zone, found in periods.items():
+                    for p in (p for p in found if p.kind == "down"):
+                        end = stamp(p.end) if p.end is not None else "ongoing"
+                        print(f"\toutage\t{zone}\t{stamp(p.start)} - {end}\t{p.reason}")
     except IncidentError as exc:
         print(f"vigia incident {args.action}: {exc}; nothing was stored", file=sys.stderr)
         return 2
@@ -74,7 +86,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     c.add_argument("--text", help="a closing note")
     ls = acts.add_parser("list", help="the open incidents (--all: every one)")
     ls.add_argument("--all", action="store_true")
-    ls.add_argument("--verbose", "-v", action="store_true", help="with each update and who made it")
+    ls.add_argument(
+        "--verbose", "-v", action="store_true", help="with each update, who made it, and the outages it overlaps"
+    )
     for q in (o, u, c, ls):
         q.add_argument("--config", "-c", default=argparse.SUPPRESS, help="configuration file")
         q.add_argument("--state-dir", default=argparse.SUPPRESS)
