@@ -50,6 +50,8 @@ def resolve_zones(
             problems.append(doc.problem((*base, "id"), f"duplicate zone id {z.id!r} (first at line {first})"))
             continue
         seen[z.id] = i
+        if z.uplink is not None and z.uplink not in known:
+            problems.append(doc.problem((*base, "uplink"), f"unknown target {z.uplink!r} (the uplink is a target id)"))
         if timeout >= interval:
             problems.append(doc.problem(("zone_defaults", "timeout"), "timeout must be shorter than the interval"))
         thresholds = z.thresholds or zd.thresholds
@@ -135,4 +137,5 @@ def _zone(
         failures_before_down=zd.failures_before_down or d.failures_before_down,
         successes_before_up=zd.successes_before_up or d.successes_before_up,
         interval=interval,
+        uplink=z.uplink or "",
     )

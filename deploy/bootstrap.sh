@@ -15,7 +15,7 @@ want_tests=0
 # for the status page's browser test, wrk for its load test.
 debs=(iproute2 procps libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
 if (( want_tests )); then
-  debs+=(curl fping iptables prometheus prometheus-blackbox-exporter prometheus-node-exporter dnsmasq-base snmpd snmp freeradius freeradius-postgresql freeradius-utils chromium wrk)
+  debs+=(curl fping iptables prometheus prometheus-alertmanager prometheus-blackbox-exporter prometheus-node-exporter dnsmasq-base snmpd snmp freeradius freeradius-postgresql freeradius-utils chromium wrk)
 fi
 missing=()
 for p in "${debs[@]}"; do

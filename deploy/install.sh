@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install or upgrade vigia on a Debian server (README, "Installing on a Debian server").
 #
-#   deploy/install.sh [--prometheus] [--grafana] [--no-start] [--root DIR]
+#   deploy/install.sh [--prometheus] [--alertmanager] [--grafana] [--no-start] [--root DIR]
+#                     [--runbook-base URL] [--grafana-url URL]
 #
 #   1. Debian packages vigia needs at run time (python3-venv, Pango for PDF reports)
 #   2. the system user and group "vigia" (no login, home /var/lib/vigia)
@@ -9,7 +10,12 @@
 #   4. /etc/vigia: vigia.yml, plans/ and web.yml from the examples, only where absent;
 #      root:vigia, 0640 (secrets live here too)
 #   5. /etc/systemd/system/vigia.service; daemon-reload, enable and (re)start
-#   6. --prometheus: the recording and alert rules in /etc/prometheus/rules/
+#   6. --prometheus: the recording and alert rules in /etc/prometheus/rules/, the runbooks in
+#      /usr/share/doc/vigia/runbooks; each alert's runbook_url and dashboard_url point there and at
+#      --grafana-url (default http://localhost:3000) unless --runbook-base names the office's copy
+#      (a Git server's "docs/runbooks/" address, ending in a slash)
+#   6b. --alertmanager: /etc/prometheus/alertmanager.yml (alertmanager.yml.vigia beside an existing
+#      one, never over it) and its template; empty secret files under /etc/prometheus/secrets, 0640
 #   7. --grafana: provisioning in /etc/grafana/provisioning/, dashboards in /var/lib/grafana/dashboards/vigia
 #
 # --root DIR installs into DIR instead of / (staging, and the test suite: tests/test_install.py); the
@@ -19,11 +25,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=$(pwd)
 
-root="" prometheus=0 grafana=0 start=1
+root="" prometheus=0 alertmanager=0 grafana=0 start=1
+runbook_base="file:///usr/share/doc/vigia/runbooks/" grafana_url="http://localhost:3000"
 while (( $# )); do
   case "$1" in
     --root) root=$(realpath -m "$2"); shift 2 ;;
     --prometheus) prometheus=1; shift ;;
+    --alertmanager) alertmanager=1; shift ;;
+    --runbook-base) runbook_base=$2; shift 2 ;;
+    --grafana-url) grafana_url=${2%/}; shift 2 ;;
     --grafana) grafana=1; shift ;;
     --no-start) start=0; shift ;;
     *) echo "install: unknown option $1" >&2; exit 2 ;;
@@ -86,10 +96,33 @@ fi
 
 # 6. Prometheus rules (the scrape job is in deploy/prometheus/prometheus.yml: add it to the server's config)
 if (( prometheus )); then
-  install -d -m 0755 "$root/etc/prometheus/rules"
-  install -m 0644 deploy/prometheus/rules/*.yml "$root/etc/prometheus/rules/"
+  install -d -m 0755 "$root/etc/prometheus/rules" "$root/usr/share/doc/vigia/runbooks"
+  install -m 0644 docs/runbooks/*.md "$root/usr/share/doc/vigia/runbooks/"
+  for rules in deploy/prometheus/rules/*.yml; do
+    # The shipped links' bases, replaced as a whole (the rules name each alert's page after them).
+    sed -e "s#file:///usr/share/doc/vigia/runbooks/#${runbook_base}#g" -e "s#http://localhost:3000/d/#${grafana_url}/d/#g" \
+      "$rules" > "$root/etc/prometheus/rules/$(basename "$rules")"
+    chmod 0644 "$root/etc/prometheus/rules/$(basename "$rules")"
+  done
   if command -v promtool >/dev/null; then promtool check rules "$root"/etc/prometheus/rules/vigia-*.yml >/dev/null; fi
   say "Prometheus rules in /etc/prometheus/rules (add the vigia job and rule_files, then reload Prometheus)"
+fi
+
+# 6b. Alertmanager: the routing, inhibition and receivers
+if (( alertmanager )); then
+  pgid=$(awk -F: '$1 == "prometheus" {print $3}' "$root/etc/group")
+  install -d -m 0755 "$root/etc/prometheus/alertmanager_templates"
+  install -m 0644 deploy/alertmanager/vigia.tmpl "$root/etc/prometheus/alertmanager_templates/vigia.tmpl"
+  install -d -m 0750 ${pgid:+-g "$pgid"} "$root/etc/prometheus/secrets"
+  for secret in smtp-password webhook-token; do
+    [[ -e "$root/etc/prometheus/secrets/$secret" ]] || install -m 0640 ${pgid:+-g "$pgid"} /dev/null "$root/etc/prometheus/secrets/$secret"
+  done
+  # An existing configuration (Debian's default, or the office's for other systems) is never
+  # overwritten: vigia's goes beside it, to be merged by hand.
+  am="$root/etc/prometheus/alertmanager.yml"
+  [[ -e "$am" ]] && am="$root/etc/prometheus/alertmanager.yml.vigia"
+  install -m 0640 ${pgid:+-g "$pgid"} deploy/alertmanager/alertmanager.yml "$am"
+  say "Alertmanager configuration in ${am#"$root"}: set the receivers and the secrets, then reload Alertmanager"
 fi
 
 # 7. Grafana provisioning and dashboards

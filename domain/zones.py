@@ -80,6 +80,11 @@ class ZoneSettings(Strict):
     snmp: dict[str, object] | None = None
     radius: ZoneRadius | None = None
     thresholds: ZoneThresholds | None = None
+    uplink: str | None = Field(
+        default=None,
+        description="target id of the data-centre link this zone's traffic passes through: while that target is "
+        "down, its alert stands for this zone's (Alertmanager inhibits the zone alerts behind it)",
+    )
 
     @field_validator("hours")
     @classmethod
@@ -141,6 +146,7 @@ class Zone:
     failures_before_down: int
     successes_before_up: int
     interval: float
+    uplink: str = ""  # a target id, or "" (see ZoneSettings.uplink)
 
     def in_hours(self, at: datetime, tz: ZoneInfo) -> bool:
         if self.hours is None:

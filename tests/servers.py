@@ -103,8 +103,8 @@ class Pki:
 
 
 @contextmanager
-def prometheus_server(binary: str, config: Path, tmp: Path) -> Iterator[int]:
-    """Debian's Prometheus with ``config`` on a free loopback port (TSDB and log under ``tmp``)."""
+def prometheus_server(binary: str, config: Path, tmp: Path, *flags: str) -> Iterator[int]:
+    """Debian's Prometheus with ``config`` (and ``flags``) on a free loopback port (TSDB and log under ``tmp``)."""
     port = free_port()
     with open(tmp / "prometheus.log", "wb") as log:
         proc = subprocess.Popen(
@@ -113,6 +113,7 @@ def prometheus_server(binary: str, config: Path, tmp: Path) -> Iterator[int]:
                 f"--config.file={config}",
                 f"--storage.tsdb.path={tmp / 'tsdb'}",
                 f"--web.listen-address=127.0.0.1:{port}",
+                *flags,
             ],
             stdout=subprocess.DEVNULL,
             stderr=log,

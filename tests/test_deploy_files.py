@@ -1,5 +1,7 @@
-"""The shipped Prometheus rules and configuration pass promtool; every alert has a unit test; the
-Grafana dashboards are the ones deploy/grafana/dashboards.py builds, and provisioning points at them."""
+"""The shipped Prometheus rules and configuration pass promtool; every alert has a unit test, a
+runbook and links; the Alertmanager configuration passes amtool and routes each kind of alert to
+its receivers; the Grafana dashboards are the ones deploy/grafana/dashboards.py builds, and
+provisioning points at them."""
 
 from __future__ import annotations
 
@@ -51,7 +53,91 @@ def test_promtool_unit_tests_pass_and_cover_every_alert() -> None:
             for r in g["rules"]:
                 if "alert" in r:
                     assert {"severity", "component"} <= set(r["labels"]), r["alert"]
-                    assert {"summary", "description"} <= set(r["annotations"]), r["alert"]
+                    assert r["labels"]["severity"] in ("critical", "warning", "info"), r["alert"]
+                    links = {"summary", "description", "runbook_url", "dashboard_url"}
+                    assert links <= set(r["annotations"]), r["alert"]
+
+
+def alert_rules() -> list[dict[str, object]]:
+    doc = yaml.safe_load((PROM / "rules" / "vigia-alerts.yml").read_text())
+    return [r for g in doc["groups"] for r in g["rules"] if "alert" in r]
+
+
+RUNBOOKS = ROOT / "docs" / "runbooks"
+SECTIONS = ("## What it means", "## First checks", "## Whom to call", "## How it ends")
+
+
+def test_every_alert_has_its_runbook_and_every_runbook_an_alert() -> None:
+    names = {str(r["alert"]) for r in alert_rules()}
+    pages = {p.stem for p in RUNBOOKS.glob("*.md")}
+    assert names - pages == set(), f"alerts without a runbook in docs/runbooks: {sorted(names - pages)}"
+    assert pages - names == set(), f"runbooks of no alert: {sorted(pages - names)}"
+    boards = {json.loads(p.read_text())["uid"] for p in (GRAFANA / "dashboards").glob("*.json")}
+    for r in alert_rules():
+        name, notes = str(r["alert"]), r["annotations"]
+        assert isinstance(notes, dict)
+        text = (RUNBOOKS / f"{name}.md").read_text()
+        assert text.startswith(f"# {name} — "), name
+        for section in SECTIONS:
+            assert section in text, f"{name}.md lacks {section!r}"
+        assert notes["runbook_url"] == f"file:///usr/share/doc/vigia/runbooks/{name}.md", name
+        board = str(notes["dashboard_url"]).removeprefix("http://localhost:3000/d/").split("?")[0]
+        assert board in boards, f"{name}: dashboard_url names no shipped dashboard ({board})"
+
+
+AM = ROOT / "deploy" / "alertmanager"
+
+
+def alertmanager_config(tmp: Path) -> Path:
+    """The shipped configuration with its template and secret files where this test put them."""
+    text = (AM / "alertmanager.yml").read_text()
+    text = text.replace("/etc/prometheus/alertmanager_templates/vigia.tmpl", str(AM / "vigia.tmpl"))
+    for secret in ("smtp-password", "webhook-token"):
+        (tmp / secret).write_text("x\n")
+    text = text.replace("/etc/prometheus/secrets/", f"{tmp}/")
+    (tmp / "alertmanager.yml").write_text(text)
+    return tmp / "alertmanager.yml"
+
+
+def test_amtool_checks_the_alertmanager_config(tmp_path: Path) -> None:
+    amtool = need_binary("amtool", "prometheus-alertmanager")
+    done = subprocess.run([amtool, "check-config", str(alertmanager_config(tmp_path))], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "5 inhibit rules" in done.stdout and "1 templates" in done.stdout
+    for name in ("vigia.subject", "vigia.telegram", "vigia.email"):
+        shown = subprocess.run(
+            [amtool, "template", "render", f"--template.glob={AM / 'vigia.tmpl'}",
+             f'--template.text={{{{ template "{name}" . }}}}'],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert shown.returncode == 0 and shown.stdout.strip(), (name, shown.stderr)
+
+
+def test_each_kind_of_alert_reaches_its_receiver(tmp_path: Path) -> None:
+    amtool = need_binary("amtool", "prometheus-alertmanager")
+    config = str(alertmanager_config(tmp_path))
+    cases = {
+        ("alertname=VigiaZoneDown", "severity=critical", "component=zonas-digitales"): "noc",
+        ("alertname=VigiaUplinkDown", "severity=critical", "component=centro-datos"): "noc",
+        ("alertname=VigiaZoneDegraded", "severity=info", "component=zonas-digitales"): "informativo",
+        ("alertname=VigiaDown", "severity=critical", "component=monitoreo"): "sistemas",
+        ("alertname=VigiaDrillOverdue", "severity=warning", "component=continuidad"): "oficina",
+        ("alertname=VigiaCertificateExpiringSoon", "severity=warning", "component=seguridad"): "oficina",
+    }
+    for labels, receiver in cases.items():
+        done = subprocess.run(
+            [amtool, "config", "routes", "test", f"--config.file={config}", *labels], capture_output=True, text=True
+        )
+        assert done.stdout.strip() == receiver, (labels, done.stdout, done.stderr)
+    # Every alert of the rules is routed by its labels somewhere other than the catch-all's defaults.
+    for r in alert_rules():
+        labels = r["labels"]
+        assert isinstance(labels, dict)
+        args = [f"alertname={r['alert']}", *(f"{k}={v}" for k, v in labels.items())]
+        done = subprocess.run(
+            [amtool, "config", "routes", "test", f"--config.file={config}", *args], capture_output=True, text=True
+        )
+        assert done.stdout.strip() in ("noc", "sistemas", "oficina", "informativo"), (r["alert"], done.stdout)
 
 
 def test_promtool_checks_the_scrape_config(tmp_path: Path) -> None:

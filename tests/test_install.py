@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests import systemd_unit
 from tests.conftest import free_port, need_binary, need_root
@@ -37,8 +38,10 @@ def staged() -> Iterator[Path]:
         for name in ("passwd", "group", "shadow", "gshadow", "login.defs"):
             if os.path.exists(f"/etc/{name}"):
                 shutil.copy2(f"/etc/{name}", root / "etc" / name)
+        parts = ["--prometheus", "--alertmanager", "--grafana", "--no-start"]
+        links = ["--runbook-base", RUNBOOKS, "--grafana-url", "https://grafana.lab/"]
         done = subprocess.run(
-            [str(INSTALL), "--root", str(root), "--prometheus", "--grafana", "--no-start"],
+            [str(INSTALL), "--root", str(root), *parts, *links],
             capture_output=True,
             text=True,
             timeout=900,
@@ -49,6 +52,9 @@ def staged() -> Iterator[Path]:
         yield root
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+RUNBOOKS = "https://git.lab/oai/vigia/-/blob/main/docs/runbooks/"
 
 
 def ids(root: Path) -> tuple[int, int]:
@@ -98,6 +104,16 @@ def test_prometheus_rules_and_grafana_files_installed(staged: Path) -> None:
     rules = sorted((staged / "etc/prometheus/rules").glob("vigia-*.yml"))
     assert [r.name for r in rules] == ["vigia-alerts.yml", "vigia-recording.yml"]
     assert subprocess.run([promtool, "check", "rules", *map(str, rules)], capture_output=True).returncode == 0
+    # Every alert's links point at the office's runbooks and Grafana, one page per alert, all installed too.
+    alerts = [r for g in yaml.safe_load(rules[0].read_text())["groups"] for r in g["rules"] if "alert" in r]
+    for r in alerts:
+        assert r["annotations"]["runbook_url"] == f"{RUNBOOKS}{r['alert']}.md", r["alert"]
+        assert r["annotations"]["dashboard_url"].startswith("https://grafana.lab/d/vigia-"), r["alert"]
+        assert (staged / "usr/share/doc/vigia/runbooks" / f"{r['alert']}.md").exists()
+    am = staged / "etc/prometheus/alertmanager.yml"
+    assert am.stat().st_mode & 0o777 == 0o640 and "VigiaDown" in am.read_text()
+    assert (staged / "etc/prometheus/alertmanager_templates/vigia.tmpl").exists()
+    assert (staged / "etc/prometheus/secrets/smtp-password").stat().st_mode & 0o777 == 0o640
     assert (staged / "etc/grafana/provisioning/datasources/vigia.yml").exists()
     assert (staged / "etc/grafana/provisioning/dashboards/vigia.yml").exists()
     boards = sorted(p.name for p in (staged / "var/lib/grafana/dashboards/vigia").glob("*.json"))

@@ -46,6 +46,7 @@ class DrillCollector(Concern):
                 {
                     "drill": drill.id,
                     "service": drill.service,
+                    "service_name": service.name,
                     "kind": drill.kind,
                     "exercise": drill.exercise,
                     "plan_version": plan.version,
@@ -72,6 +73,10 @@ class DrillCollector(Concern):
             "1 when no drill of the service passed within its test interval.",
             labels=["service"],
         )
+        services = InfoMetricFamily(PREFIX + "continuity_service", "Services of the continuity plan.")
         for svc in service_status(plan, drills, time.time()).values() if plan is not None else ():
             overdue.add_metric([svc.service], 1.0 if svc.overdue else 0.0)
+        for s in plan.services.values() if plan is not None else ():
+            services.add_metric([], {"service": s.id, "name": s.name, "owner": s.owner, "tier": str(s.tier)})
         yield overdue
+        yield services

@@ -62,6 +62,7 @@ class ZoneCollector(Concern):
                     "lat": f"{z.lat:.5f}",
                     "lon": f"{z.lon:.5f}",
                     "hours": z.hours_text,
+                    "uplink": z.uplink,  # the alert rules' joins: zone alerts behind a down uplink are inhibited
                 },
             )
             if z.sla_target is not None:
