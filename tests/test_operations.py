@@ -269,8 +269,8 @@ def dashboard_queries() -> list[tuple[str, str, str, bool]]:
                 out.append((path.name, panel["title"], target["expr"], bool(target.get("instant"))))
         for var in board["templating"]["list"]:
             if var["type"] == "query":
-                m = re.fullmatch(r"label_values\((\w+), (\w+)\)", var["definition"])
-                assert m, var["definition"]
+                m = re.fullmatch(r"label_values\((\w+), (\w+)\)", var["query"]["query"])
+                assert m, var["query"]
                 out.append((path.name, f"variable {var['name']}", f"count by ({m[2]}) ({m[1]})", True))
     return out
 
@@ -293,6 +293,17 @@ def test_every_dashboard_query_returns_data(ops: Ops) -> None:
         if not got:
             empty.append(f"{board} / {panel}: {promql}")
     assert not empty, "queries without data:\n" + "\n".join(empty)
+
+
+def test_every_dashboard_annotation_query_is_valid_promql(ops: Ops) -> None:
+    """The lab has no incident or maintenance: the queries must parse and run (Prometheus says
+    "success"); tests/test_status_page.py shows the incident series they read."""
+    found = []
+    for path in sorted(DASHBOARDS.glob("*.json")):
+        for a in json.loads(path.read_text()).get("annotations", {}).get("list", []):
+            ops.query(a["expr"].replace("$zone", SNMP_ZONE))  # raises unless Prometheus answers "success"
+            found.append((path.name, a["name"]))
+    assert ("vigia-zona.json", "Incidentes") in found and ("vigia-resumen.json", "Mantenimiento") in found
 
 
 def test_a_lab_zone_going_down_fires_zone_down(ops: Ops) -> None:

@@ -204,6 +204,9 @@ def test_the_daemon_serves_its_zones_on_the_status_listener(tmp_path: Path) -> N
             vigia.wait_ready(timeout=30)
             assert vigia.value("vigia_incidents_open", cause="energia") == 1.0
             assert vigia.value("vigia_incidents_open", cause="isp") == 0.0
+            # Each open incident on each of its zones, for Grafana's annotations.
+            each = {"incident": "1", "zone": "ZD-02", "cause": "energia", "title": "Sin energía"}
+            assert vigia.value("vigia_incident_open", **each) == 1.0
             base = f"http://127.0.0.1:{status}"
             end = time.monotonic() + 20
             states: dict[str, str] = {}
