@@ -6,7 +6,8 @@ Columns (datos.gov.co, "dispositivos conectados por zona WiFi"):
 Real files have quirks this parser absorbs without guessing silently:
 thousands dots in numbers and years ("18.352", "2.024"), Spanish month
 names in any case, accents or their absence, spacing and spelling variants
-of zone names (matched through normalised names and configured aliases),
+of zone names (matched through normalised names, configured aliases, close
+names and the barrio column: ZoneMatcher),
 ";" or "," delimiters, UTF-8 with or without BOM or Windows-1252. Rows that
 cannot be matched to one zone, and (zone, month) rows seen twice, are
 refused with their line numbers, never dropped or added up in silence.
@@ -15,6 +16,7 @@ refused with their line numbers, never dropped or added up in silence.
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import re
 import unicodedata
@@ -78,6 +80,7 @@ class OperatorMonth:
     pc: int
     other: int
     line: int
+    matched: str = "name"  # how the row's zone was found (Match.describe)
 
     @property
     def devices(self) -> int:
@@ -140,33 +143,96 @@ def _decode(data: bytes) -> tuple[str, str]:
         return data.decode("cp1252"), "cp1252"
 
 
-class ZoneMatcher:
-    """Maps an operator's zone name (and barrio) to one configured zone, or says why not."""
+# A name is "close" to a zone's when difflib's similarity of their identifying parts reaches CLOSE
+# (a typo, a dropped word), and it is taken only when no other zone comes within MARGIN of it.
+CLOSE, MARGIN = 0.8, 0.1
 
-    def __init__(self, zones: Iterable[ZoneRef]) -> None:
-        self._by_key: dict[str, set[str]] = {}
+
+@dataclass(frozen=True)
+class Match:
+    """A row's zone, and how it was found: name, alias, name and barrio, close name (with its
+    similarity), or barrio."""
+
+    zone: str
+    how: str
+    score: float = 1.0
+
+    def describe(self) -> str:
+        return f"close name {self.score:.2f}" if self.how == "close name" else self.how
+
+
+def _similar(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a, b).ratio()
+
+
+class ZoneMatcher:
+    """Maps an operator's zone name (and barrio) to one configured zone, or says why not.
+
+    In order: the exact normalised name or alias (the barrio decides between namesakes); unless
+    ``strict``, a close name (the barrio, when both sides have one, must agree); then the barrio,
+    when it has exactly one zone and the row's name says nothing against it (no word at all, or a
+    word of that zone's names). Anything else is refused with the candidates named: a wrong zone
+    would move citizens' devices from one zone's figures to another's."""
+
+    def __init__(self, zones: Iterable[ZoneRef], *, strict: bool = False) -> None:
+        self.strict = strict
+        self._by_key: dict[str, dict[str, str]] = {}
+        self._keys: dict[str, set[str]] = {}
         self._barrio: dict[str, str] = {}
         for z in zones:
             self._barrio[z.id] = normalise(z.barrio)
-            for name in (z.name, *z.aliases):
+            for name, how in ((z.name, "name"), *((a, "alias") for a in z.aliases)):
                 for key in {normalise(name), zone_key(name)}:
                     if key:
-                        self._by_key.setdefault(key, set()).add(z.id)
+                        self._by_key.setdefault(key, {}).setdefault(z.id, how)
+                if zone_key(name):
+                    self._keys.setdefault(z.id, set()).add(zone_key(name))
 
-    def match(self, name: str, barrio: str) -> str | list[str]:
-        """The zone id, or the list of candidates (empty: none) when there is no single match."""
+    def match(self, name: str, barrio: str) -> Match | str:
+        """The match, or why there is none (naming the candidates)."""
+        where = normalise(barrio)
         for key in (normalise(name), zone_key(name)):
-            found = self._by_key.get(key, set())
+            found = self._by_key.get(key, {})
             if len(found) == 1:
-                return next(iter(found))
+                zone, how = next(iter(found.items()))
+                return Match(zone, how)
             if len(found) > 1:
                 # Same name in two barrios: the barrio column decides.
-                by_barrio = [z for z in found if self._barrio.get(z) == normalise(barrio)]
-                return by_barrio[0] if len(by_barrio) == 1 else sorted(found)
-        return []
+                by_barrio = [z for z in found if self._barrio.get(z) == where]
+                if len(by_barrio) == 1:
+                    return Match(by_barrio[0], "name and barrio")
+                return f"matches several zones: {', '.join(sorted(found))}"
+        if self.strict:
+            return "matches no configured zone or alias (--strict: exact names only)"
+        return self._close(zone_key(name), where)
+
+    def _close(self, key: str, where: str) -> Match | str:
+        if key:
+            scores = sorted(((max(_similar(key, k) for k in keys), z) for z, keys in self._keys.items()), reverse=True)
+            if scores and scores[0][0] >= CLOSE:
+                best_score, best = scores[0]
+                rivals = [(s, z) for s, z in scores[1:] if s > best_score - MARGIN]
+                if rivals:
+                    named = ", ".join(f"{z} ({s:.2f})" for s, z in [(best_score, best), *rivals])
+                    return f"is close to several zones: {named}"
+                theirs = self._barrio[best]
+                if where and theirs and _similar(where, theirs) < CLOSE:
+                    return f"is close to {best} ({best_score:.2f}) but its barrio is not {best}'s"
+                return Match(best, "close name", round(best_score, 2))
+        in_barrio = sorted(z for z, b in self._barrio.items() if where and b == where)
+        if len(in_barrio) > 1:
+            return f"matches no zone name, and its barrio has several zones: {', '.join(in_barrio)}"
+        if len(in_barrio) == 1:
+            zone = in_barrio[0]
+            words = key.split()
+            their_words = {w for k in self._keys.get(zone, ()) for w in k.split()}
+            if not words or any(_similar(w, t) >= CLOSE for w in words for t in their_words):
+                return Match(zone, "barrio")
+            return f"matches no zone name; its barrio is {zone}'s, but no word of its name is"
+        return "matches no configured zone or alias"
 
 
-def parse(file: str, data: bytes, zones: Iterable[ZoneRef]) -> ImportResult:
+def parse(file: str, data: bytes, zones: Iterable[ZoneRef], *, strict: bool = False) -> ImportResult:
     text, encoding = _decode(data)
     result = ImportResult(file, encoding)
     sample = text[:4096]
@@ -180,7 +246,7 @@ def parse(file: str, data: bytes, zones: Iterable[ZoneRef]) -> ImportResult:
     except StopIteration:
         raise CsvFormatError(f"{file}: empty file") from None
     columns = _columns(file, header)
-    matcher = ZoneMatcher(zones)
+    matcher = ZoneMatcher(zones, strict=strict)
     seen: dict[tuple[str, int, int], int] = {}
     for row in reader:
         line = reader.line_num
@@ -195,16 +261,12 @@ def parse(file: str, data: bytes, zones: Iterable[ZoneRef]) -> ImportResult:
         except ValueError as exc:
             result.refused.append(Refusal(line, str(exc), raw))
             continue
-        found = matcher.match(cells["zone"], cells["barrio"])
-        if isinstance(found, list):
+        matched = matcher.match(cells["zone"], cells["barrio"])
+        if isinstance(matched, str):
             what = f"zone {cells['zone'].strip()!r} (barrio {cells['barrio'].strip()!r})"
-            reason = (
-                f"{what} matches several zones: {', '.join(found)}"
-                if found
-                else f"{what} matches no configured zone or alias"
-            )
-            result.refused.append(Refusal(line, reason, raw))
+            result.refused.append(Refusal(line, f"{what} {matched}", raw))
             continue
+        found = matched.zone
         key = (found, year, month)
         if key in seen:
             result.refused.append(
@@ -214,7 +276,15 @@ def parse(file: str, data: bytes, zones: Iterable[ZoneRef]) -> ImportResult:
         seen[key] = line
         result.accepted.append(
             OperatorMonth(
-                found, year, month, counts["smartphone"], counts["tablet"], counts["pc"], counts["other"], line
+                found,
+                year,
+                month,
+                counts["smartphone"],
+                counts["tablet"],
+                counts["pc"],
+                counts["other"],
+                line,
+                matched.describe(),
             )
         )
     return result

@@ -74,6 +74,69 @@ def test_ambiguous_name_is_decided_by_barrio_or_refused() -> None:
     assert result.refused[0].reason == "zone 'Parque Central' (barrio 'Crespo') matches several zones: A, B"
 
 
+# Near-namesakes in different barrios, as the district's zones are: two parks of San Pedro, two
+# police inspections, two libraries, and a barrio with two zones.
+NEIGHBOURS = [
+    ZoneRef("ZD-10", "Parque de San Pedro", "San Pedro"),
+    ZoneRef("ZD-11", "Parque San Pedro Mártir", "San Pedro Mártir"),
+    ZoneRef("ZD-12", "Inspección de Policía de Olaya Herrera", "Olaya Herrera"),
+    ZoneRef("ZD-13", "Inspección de Policía de Olaya", "Olaya"),
+    ZoneRef("ZD-14", "Biblioteca Balbino Carreazo", "El Pozón"),
+    ZoneRef("ZD-15", "Biblioteca Jorge Artel", "El Pozón"),
+    ZoneRef("ZD-16", "Casa de la Cultura de Pasacaballos", "Pasacaballos"),
+]
+
+
+def match_rows(text: str, *, strict: bool = False) -> tuple[list[tuple[int, str, str]], dict[int, str]]:
+    data = "AÑO;MES;BARRIO;ZONA WIFI;OTRO;SMARTPHONE;TABLET;PC\n" + text
+    result = parse("n.csv", data.encode(), NEIGHBOURS, strict=strict)
+    return [(a.line, a.zone, a.matched) for a in result.accepted], {r.line: r.reason for r in result.refused}
+
+
+def test_close_names_and_barrios_match_what_a_person_would() -> None:
+    accepted, refused = match_rows(
+        "2025;8;San Pedro Mártir;Parque  San Pedro Martir;0;1;0;0\n"  # doubled space, accents: the name
+        "2025;8;El Pozón;Biblioteca Balbino Carrazo;0;1;0;0\n"  # a typo: close to one library only
+        "2025;8;Olaya Herrera;Inspección Olaya Herrera;0;1;0;0\n"  # a dropped word ("de Policía")
+        "2025;8;Pasacaballos;Zona WiFi;0;1;0;0\n"  # the name says nothing; the barrio has one zone
+        "2025;9;Pasacaballos;Casa Cultural;0;1;0;0\n"  # a word of the zone's name, and its barrio
+    )
+    assert accepted == [
+        (2, "ZD-11", "name"),
+        (3, "ZD-14", "close name 0.98"),
+        (4, "ZD-12", "close name 0.86"),
+        (5, "ZD-16", "barrio"),
+        (6, "ZD-16", "barrio"),
+    ]
+    assert refused == {}
+
+
+def test_never_a_wrong_zone() -> None:
+    accepted, refused = match_rows(
+        "2025;8;Olaya;Inspección de Policía Olaya Herreras;0;1;0;0\n"  # close to ZD-12, but Olaya is ZD-13's
+        "2025;8;;Parque San Pedro Mar;0;1;0;0\n"  # close to both parks: neither is taken
+        "2025;8;El Pozón;Biblioteca;0;1;0;0\n"  # the barrio has two zones, the name fits both
+        "2025;8;Pasacaballos;Colegio Técnico;0;1;0;0\n"  # a zone vigia does not know, in a one-zone barrio
+        "2025;8;Manga;Parque Román;0;1;0;0\n"  # nothing like it
+    )
+    assert accepted == []
+    assert refused[2].endswith("is close to ZD-12 (0.98) but its barrio is not ZD-12's")
+    assert "is close to several zones: ZD-11 (0.93), ZD-10 (0.89)" in refused[3]
+    assert refused[4].endswith("its barrio has several zones: ZD-14, ZD-15")
+    assert refused[5].endswith("its barrio is ZD-16's, but no word of its name is")
+    assert refused[6].endswith("matches no configured zone or alias")
+
+
+def test_strict_keeps_exact_names_only() -> None:
+    accepted, refused = match_rows(
+        "2025;8;El Pozón;Biblioteca Balbino Carrazo;0;1;0;0\n2025;8;Pasacaballos;Zona WiFi;0;1;0;0\n"
+        "2025;8;San Pedro;PARQUE DE SAN PEDRO;0;1;0;0\n",
+        strict=True,
+    )
+    assert accepted == [(4, "ZD-10", "name")]
+    assert all("--strict" in refused[line] for line in (2, 3))
+
+
 def test_not_an_operator_csv() -> None:
     with pytest.raises(CsvFormatError, match="line 1: missing column"):
         parse("x.csv", b"fecha,valor\n2024-01-01,3\n", ZONES)
@@ -104,7 +167,10 @@ def test_cli_imports_prints_and_replaces(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["import", "operator-csv", "--config", str(conf), str(DATA)]) == 3
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"{DATA}: 11 rows (utf-8): 7 imported (7 new, 0 replacing an earlier import), 4 refused"
-    assert "  line 2: ZD-01 2024-01: 18352 smartphone, 1204 tablet, 310 pc, 12 otro (19878 dispositivos)" in out
+    assert (
+        "  line 2: ZD-01 2024-01: 18352 smartphone, 1204 tablet, 310 pc, 12 otro (19878 dispositivos), by name" in out
+    )
+    assert any(line.startswith("  line 10: ZD-04 2024-01:") and line.endswith("by alias") for line in out)
     assert "  line 8: REFUSED: zone 'Parque de Marbella' (barrio 'Marbella') matches no configured zone or alias" in out
     db = sqlite3.connect(tmp_path / "state" / "vigia.db")
     stored = db.execute(

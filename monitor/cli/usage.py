@@ -26,7 +26,7 @@ def cmd_import_operator_csv(args: argparse.Namespace) -> int:
         return 1
     zones = [operator_csv.ZoneRef(z.id, z.name, z.barrio, z.aliases) for z in conf.zones]
     try:
-        result = operator_csv.parse(args.file, data, zones)
+        result = operator_csv.parse(args.file, data, zones, strict=args.strict)
     except operator_csv.CsvFormatError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -48,7 +48,7 @@ def cmd_import_operator_csv(args: argparse.Namespace) -> int:
     for row in result.accepted:
         print(
             f"  line {row.line}: {row.zone} {row.year}-{row.month:02d}: {row.smartphone} smartphone, "
-            f"{row.tablet} tablet, {row.pc} pc, {row.other} otro ({row.devices} dispositivos)"
+            f"{row.tablet} tablet, {row.pc} pc, {row.other} otro ({row.devices} dispositivos), by {row.matched}"
         )
     for refusal in result.refused:
         print(f"  line {refusal.line}: REFUSED: {refusal.reason}")
@@ -65,11 +65,16 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         description=(
             "Import the operator's monthly CSV (AÑO, MES, CORREGIMIENTO/BARRIO, ZONA WIFI, OTRO, SMARTPHONE, "
             "TABLET, PC) into the store. Zone names are matched to configured zones by normalised name and "
-            "aliases. Prints every row imported and every row refused with its line number. Exit 0 when every "
+            "aliases, then (unless --strict) by a close name or by a barrio that has exactly one zone; two "
+            "candidates close together refuse the row. Prints every row imported, with how it was matched, and "
+            "every row refused with its line number. Exit 0 when every "
             "row was imported, 3 when some were refused, 1 when the file or config is unusable."
         ),
     )
     op.add_argument("--config", "-c", default=default_config())
     op.add_argument("--dry-run", action="store_true", help="check and print, store nothing")
+    op.add_argument(
+        "--strict", action="store_true", help="exact names and aliases only (no close names, no match by barrio)"
+    )
     op.add_argument("file", help="CSV file")
     op.set_defaults(func=cmd_import_operator_csv)
