@@ -29,3 +29,20 @@ class ZoneUsage:
     peak_clients: int | None = None
     devices: dict[str, int] = field(default_factory=dict)  # operator CSV: smartphone, tablet, pc, other
     sources: list[str] = field(default_factory=list)
+
+    @property
+    def devices_total(self) -> int | None:
+        return sum(self.devices.values()) if self.devices else None
+
+    def in_use_by(self) -> list[str]:
+        """What saw the zone used this month: "radius" (users or sessions), "trafico" (clients or
+        traffic, from SNMP or RADIUS), "operador" (the operator's device counts). A zone is "en uso"
+        when any did, whichever it is."""
+        seen = []
+        if (self.unique_users or 0) > 0 or (self.sessions or 0) > 0:
+            seen.append("radius")
+        if (self.peak_clients or 0) > 0 or (self.input_octets or 0) + (self.output_octets or 0) > 0:
+            seen.append("trafico")
+        if (self.devices_total or 0) > 0:
+            seen.append("operador")
+        return seen

@@ -154,6 +154,23 @@ class MonthFigures:
         down = sum(z.availability.downtime_seconds for z in self.zones)
         return (measured - down) / measured if measured else None
 
+    @property
+    def in_use(self) -> dict[str, int]:
+        """Zones some usage source saw used ("zones": how many), and how many each source saw."""
+        out = {"zones": 0}
+        for z in self.zones:
+            seen = z.usage.in_use_by()
+            out["zones"] += bool(seen)
+            for source in seen:
+                out[source] = out.get(source, 0) + 1
+        return out
+
+    @property
+    def devices(self) -> int | None:
+        """Devices the operator reported over all zones (None: no report this month)."""
+        counts = [z.usage.devices_total for z in self.zones if z.usage.devices_total is not None]
+        return sum(counts) if counts else None
+
     def total(self, attr: str) -> float | None:
         values = [getattr(z.usage, attr) for z in self.zones if getattr(z.usage, attr) is not None]
         return sum(values) if values else None
