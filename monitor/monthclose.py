@@ -23,6 +23,7 @@ from kernel.errors import VigiaError
 from kernel.month import Month
 from reports import rollup
 from reports.close import close_month, month_files, publish
+from reports.close import preview as close_preview
 from reports.datacenter import Inventory, Rules
 from reports.datacenter_security import render_month
 from reports.engine import Header
@@ -79,6 +80,27 @@ def close(conf: cfg.Config, req: Request) -> list[Path]:
             refreeze=req.refreeze,
             incident_classes=dict(rs.incident_classes),
             extra=extra,
+        )
+    finally:
+        store.close()
+
+
+def preview(conf: cfg.Config, req: Request) -> list[Path]:
+    """The Zonas Digitales report of ``req.month`` so far, marked preliminary (reports.close.preview)."""
+    rs = conf.reports
+    store = Store(conf.store_url(), conf.instance)
+    try:
+        store.migrate()
+        return close_preview(
+            store.reader(conf.ha_group),
+            list(conf.zones),
+            req.month,
+            conf.timezone,
+            str(output_dir(conf, req.output_dir)),
+            languages=req.languages or list(rs.languages),
+            formats=req.formats or list(rs.formats),
+            header=Header.of(rs),
+            incident_classes=dict(rs.incident_classes),
         )
     finally:
         store.close()

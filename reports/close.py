@@ -169,6 +169,38 @@ def month_files(
     return out
 
 
+def preview(
+    reader: Reader,
+    zones: list[ZoneInfoLike],
+    month: Month,
+    tz: ZoneInfo,
+    out_dir: str,
+    *,
+    languages: list[str],
+    formats: list[str],
+    header: Header,
+    incident_classes: dict[str, str] | None = None,
+) -> list[Path]:
+    """The month so far, marked preliminary on every page, in ``out_dir``/preliminar: computed from
+    the store now, never frozen (nothing is written to the store), never in a month's manifest; no
+    open data (a month's CSV is published once, closed). Each run replaces the last preview."""
+    now = datetime.now(UTC)
+    figures = month_figures(reader, zones, month.year, month.month, tz, now.timestamp())
+    folder = Path(out_dir) / "preliminar"
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for lang in languages:
+        html = render(
+            figures, lang=lang, header=header, generated=now, incident_classes=incident_classes, preliminary=True
+        )
+        base = f"zonas-digitales-{month}.preliminar.{lang}"
+        if "html" in formats:
+            _write(folder / f"{base}.html", html.encode("utf-8"), written)
+        if "pdf" in formats:
+            _write(folder / f"{base}.pdf", html_to_pdf(html), written)
+    return written
+
+
 def publish(folder: Path, files: dict[str, bytes]) -> list[Path]:
     """Write ``files`` into ``folder`` (each atomically), then the folder's sha256 manifest."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -187,4 +219,4 @@ def _write(path: Path, data: bytes, written: list[Path]) -> None:
     written.append(path)
 
 
-__all__ = ["FrozenZone", "close_month", "month_files", "publish", "snapshot", "thaw"]
+__all__ = ["FrozenZone", "close_month", "month_files", "preview", "publish", "snapshot", "thaw"]

@@ -111,7 +111,8 @@ def formatters(locale: Locale) -> dict[str, Callable[..., str]]:
 
 
 def render_html(template: str, lang: str, **context: Any) -> str:
-    return environment(lang).get_template(template).render(lang=lang, **context)
+    # ``preliminary``: a month still running (``vigia report month --preview``), marked on every page.
+    return environment(lang).get_template(template).render(lang=lang, **{"preliminary": False, **context})
 
 
 @dataclass(frozen=True)

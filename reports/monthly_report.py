@@ -72,6 +72,7 @@ def render(
     history: list[MonthFigures] | None = None,
     incident_classes: dict[str, str] | None = None,
     not_closed: list[str] | None = None,
+    preliminary: bool = False,
 ) -> str:
     """``history``: up to 11 earlier months (oldest first) for the 12-month trends; in a roll-up
     over several instances (reports.rollup), ``not_closed`` names those whose month is missing."""
@@ -89,6 +90,7 @@ def render(
         "monthly.html.j2",
         lang,
         header=header,
+        preliminary=preliminary,
         figures=figures,
         month_start=date(figures.year, figures.month, 1),
         generated=(generated or datetime.now(UTC)).astimezone(tz),

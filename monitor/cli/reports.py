@@ -22,8 +22,17 @@ def cmd_report_month(args: argparse.Namespace) -> int:
     except ValueError:
         print(f"--month takes YYYY-MM, not {args.month!r}", file=sys.stderr)
         return 2
-    if asked >= Month.of(datetime.now(UTC), conf.timezone):
-        print(f"{args.month} has not ended yet ({conf.timezone.key}): only ended months are closed", file=sys.stderr)
+    current = Month.of(datetime.now(UTC), conf.timezone)
+    if args.preview and (asked > current or args.all_instances or args.refreeze):
+        why = "a month that has not begun" if asked > current else "--all-instances or --refreeze (closed months only)"
+        print(f"--preview cannot take {why}", file=sys.stderr)
+        return 2
+    if asked >= current and not args.preview:
+        print(
+            f"{args.month} has not ended yet ({conf.timezone.key}): only ended months are closed; "
+            "--preview shows the month so far",
+            file=sys.stderr,
+        )
         return 2
     req = monthclose.Request(
         asked,
@@ -32,7 +41,8 @@ def cmd_report_month(args: argparse.Namespace) -> int:
         output_dir=args.output_dir,
         refreeze=args.refreeze,
     )
-    for path in (monthclose.close_all if args.all_instances else monthclose.close)(conf, req):
+    run = monthclose.preview if args.preview else monthclose.close_all if args.all_instances else monthclose.close
+    for path in run(conf, req):
         print(path)
     return 0
 
@@ -85,6 +95,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--all-instances",
         action="store_true",
         help="one report over every instance in the database, from the months each one closed",
+    )
+    r_month.add_argument(
+        "--preview",
+        action="store_true",
+        help="the month so far (the current month too), marked preliminary on every page, written to "
+        "OUTPUT/preliminar: never frozen, never in a manifest, no open data",
     )
     r_month.set_defaults(func=cmd_report_month)
 

@@ -1,0 +1,70 @@
+"""`vigia report month --preview`: the month so far, marked preliminary on every page, never
+frozen, never in a manifest; the month itself is closed later as if no preview had been made."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+import config as cfg
+from kernel.month import Month
+from monitor.cli import main
+from store import db as st
+from tests.reports.test_opendata import BOGOTA, CONFIG, filled
+
+__all__ = ["filled"]
+
+
+def config_file(store: st.Store, tmp_path: Path) -> Path:
+    (tmp_path / "url").write_text(str(store.engine.url))
+    store.close()
+    path = tmp_path / "r.yml"
+    path.write_text(CONFIG + f"instance: cdc\nstore: {{url_file: {tmp_path / 'url'}}}\nstate_dir: {tmp_path}\n")
+    return path
+
+
+def test_a_preview_is_marked_and_leaves_no_trace(
+    filled: tuple[st.Store, cfg.Config], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store, _ = filled
+    conf = config_file(store, tmp_path)
+    assert main(["report", "month", "--config", str(conf), "--month", "2025-01", "--preview"]) == 0
+    written = [Path(p) for p in capsys.readouterr().out.split()]
+    assert sorted(p.name for p in written) == [
+        "zonas-digitales-2025-01.preliminar.es.html", "zonas-digitales-2025-01.preliminar.es.pdf",
+    ]  # fmt: skip
+    assert all(p.parent == tmp_path / "reports" / "preliminar" for p in written)
+    html = written[0].read_text()
+    assert 'id="preliminary"' in html and "PRELIMINAR: mes en curso, cifras no definitivas" in html
+    assert "99,70 %" in html  # the figures are the month's, computed now
+    pages = PdfReader(io.BytesIO(written[1].read_bytes())).pages
+    assert len(pages) > 1 and all("PRELIMINAR" in page.extract_text() for page in pages)
+    # Nothing frozen, no month folder, no manifest, no open data.
+    db = sqlite3.connect(tmp_path / "vigia.db")
+    assert db.execute("select count(*) from month_snapshots").fetchone()[0] == 0
+    assert not (tmp_path / "reports" / "2025-01").exists()
+    # The close afterwards is the month's own report: no preliminary mark.
+    assert main(["report", "month", "--config", str(conf), "--month", "2025-01", "--format", "html"]) == 0
+    closed = (tmp_path / "reports" / "2025-01" / "zonas-digitales-2025-01.es.html").read_text()
+    assert "PRELIMINAR" not in closed and "preliminar" not in (tmp_path / "reports/2025-01/MANIFEST.sha256").read_text()
+
+
+def test_the_current_month_needs_preview(
+    filled: tuple[st.Store, cfg.Config], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store, _ = filled
+    conf = config_file(store, tmp_path)
+    now = str(Month.of(datetime.now(UTC), BOGOTA))
+    assert main(["report", "month", "--config", str(conf), "--month", now]) == 2
+    assert "--preview shows the month so far" in capsys.readouterr().err
+    assert main(["report", "month", "--config", str(conf), "--month", now, "--preview", "--format", "html"]) == 0
+    [page] = [Path(p) for p in capsys.readouterr().out.split()]
+    assert "PRELIMINAR" in page.read_text() and "Sin datos" in page.read_text()
+    later = str(Month.of(datetime.now(UTC), BOGOTA).next())
+    assert main(["report", "month", "--config", str(conf), "--month", later, "--preview"]) == 2
+    assert main(["report", "month", "--config", str(conf), "--month", now, "--preview", "--refreeze"]) == 2
