@@ -33,6 +33,7 @@ from continuity.plan import CommandStep, Drill, FileStep, HttpStep, Plan, ProbeS
 from continuity.records import RunRecord, StepResult, iso
 from domain.drills import Verdict
 from kernel.errors import DrillError, short
+from kernel.progress import NOBODY, Progress
 from probes import sqlquery
 from probes.engine import ProbeEngine
 
@@ -56,6 +57,8 @@ class Runner:
         self._lock = threading.Lock()
         self.paused = False
         self.on_record: Callable[[RunRecord], None] | None = None
+        # A person at a terminal (`vigia drill run`): each step as it starts and ends, each retry.
+        self.progress: Progress = NOBODY
         self.gate: Gate | None = None  # several instances: scheduled work runs where it admits it
 
     def probe_engine(self) -> ProbeEngine:
@@ -361,18 +364,26 @@ class Runner:
             attempts += 1
             results = [self._step(drill, record, "verify", i, s) for i, s in enumerate(drill.verify)]
             done = all(r.ok for r in results)
-            if done or time.monotonic() >= deadline:
+            left = deadline - time.monotonic()
+            if done or left <= 0:
                 for r in results:
                     r.attempts = attempts
                 record.steps.extend(results)
                 return time.time() if done else None
-            time.sleep(min(drill.verify_poll, max(0.0, deadline - time.monotonic())))
+            failing = "; ".join(f"{r.name}: {r.detail or 'failed'}" for r in results if not r.ok)
+            wait = min(drill.verify_poll, max(0.0, left))
+            self.progress.say(
+                f"verify attempt {attempts} not passing yet ({failing}); next try in {wait:.0f}s, "
+                f"{left:.0f}s left of max_duration {drill.max_duration:g}s"
+            )
+            time.sleep(wait)
 
     # -- steps ---------------------------------------------------------------
 
     def _step(self, drill: Drill, record: RunRecord, phase: str, index: int, step: Any) -> StepResult:
         t0, m0 = time.time(), time.monotonic()
         res = StepResult(phase, index, step.name or step.type, step.type, iso(t0) or "", "", 0.0, False)
+        self.progress.say(f"{phase}[{index}] {res.name}: started")
         try:
             self._execute(drill, record, res, step)
         except DrillError as exc:
@@ -381,6 +392,8 @@ class Runner:
             res.ok, res.detail = False, short(exc)
         res.ended_at = iso(time.time()) or ""
         res.duration_seconds = round(time.monotonic() - m0, 3)
+        outcome = "ok" if res.ok else f"FAILED: {res.detail}"
+        self.progress.say(f"{phase}[{index}] {res.name}: {outcome} ({res.duration_seconds:g}s)")
         return res
 
     def _execute(self, drill: Drill, record: RunRecord, res: StepResult, step: Any) -> None:

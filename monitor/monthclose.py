@@ -21,6 +21,7 @@ from continuity import report as drill_report
 from continuity.journal import Journal
 from kernel.errors import VigiaError
 from kernel.month import Month
+from kernel.progress import NOBODY, Progress
 from reports import rollup
 from reports.close import close_month, month_files, publish
 from reports.close import preview as close_preview
@@ -51,7 +52,7 @@ def output_dir(conf: cfg.Config, asked: str | None) -> Path:
     return out
 
 
-def close(conf: cfg.Config, req: Request) -> list[Path]:
+def close(conf: cfg.Config, req: Request, progress: Progress = NOBODY) -> list[Path]:
     """Close ``req.month``: every file written, the manifest last. Raises ConfigError for a bad
     continuity plan, StoreError when the store cannot be reached."""
     rs = conf.reports
@@ -60,10 +61,12 @@ def close(conf: cfg.Config, req: Request) -> list[Path]:
     header = Header.of(rs)
     languages = req.languages or list(rs.languages)
     formats = req.formats or list(rs.formats)
+    progress.say(f"{req.month}: the month's drills")
     extra = _drills(conf, req.month, languages)
     store = Store(conf.store_url(), conf.instance)
     try:
         store.migrate()
+        progress.say(f"{req.month}: the data-centre and digital-security reports")
         extra.update(_datacenter_security(conf, store, req.month, languages, formats, header, req.refreeze))
         return close_month(
             store.reader(conf.ha_group),
@@ -80,12 +83,13 @@ def close(conf: cfg.Config, req: Request) -> list[Path]:
             refreeze=req.refreeze,
             incident_classes=dict(rs.incident_classes),
             extra=extra,
+            progress=progress,
         )
     finally:
         store.close()
 
 
-def preview(conf: cfg.Config, req: Request) -> list[Path]:
+def preview(conf: cfg.Config, req: Request, progress: Progress = NOBODY) -> list[Path]:
     """The Zonas Digitales report of ``req.month`` so far, marked preliminary (reports.close.preview)."""
     rs = conf.reports
     store = Store(conf.store_url(), conf.instance)
@@ -101,12 +105,13 @@ def preview(conf: cfg.Config, req: Request) -> list[Path]:
             formats=req.formats or list(rs.formats),
             header=Header.of(rs),
             incident_classes=dict(rs.incident_classes),
+            progress=progress,
         )
     finally:
         store.close()
 
 
-def close_all(conf: cfg.Config, req: Request) -> list[Path]:
+def close_all(conf: cfg.Config, req: Request, progress: Progress = NOBODY) -> list[Path]:
     """One report over every instance in the database (``todas/`` in the month's folder), from the
     months each instance (or HA group) froze when it closed; those that did not are named in it."""
     rs = conf.reports
@@ -129,6 +134,7 @@ def close_all(conf: cfg.Config, req: Request) -> list[Path]:
         contact=rs.contact,
         incident_classes=dict(rs.incident_classes),
         not_closed=[o for o in owners if o not in bodies],
+        progress=progress,
     )
     return publish(output_dir(conf, req.output_dir) / str(req.month) / "todas", files)
 

@@ -18,6 +18,7 @@ from domain.availability import Availability, Period
 from domain.incidents import Incident as OperatorIncident
 from domain.usage import ZoneUsage
 from kernel.month import Month
+from kernel.progress import NOBODY, Progress
 from reports import opendata
 from reports.engine import Header, html_to_pdf
 from reports.monthly import MonthFigures, ZoneInfoLike, ZoneMonth, month_figures
@@ -120,16 +121,19 @@ def close_month(
     refreeze: bool = False,
     incident_classes: dict[str, str] | None = None,
     extra: dict[str, bytes] | None = None,
+    progress: Progress = NOBODY,
 ) -> list[Path]:
     """``extra``: more files for the month's folder and manifest (e.g. the month's drill report)."""
+    progress.say(f"{Month(year, month)}: the month's figures (frozen once, read back after)")
     figures = snapshot(reader, zones, year, month, tz, refreeze=refreeze)
+    progress.say("the 11 months before, for the trends")
     history = []
     for back in range(11, 0, -1):  # the 11 months before, oldest first, each frozen once
         before = Month(year, month).shift(-back)
         history.append(snapshot(reader, zones, before.year, before.month, tz))
     files = month_files(
         figures, f"zonas-digitales-{Month(year, month)}", languages=languages, formats=formats, header=header,
-        entity=entity, contact=contact, history=history, incident_classes=incident_classes,
+        entity=entity, contact=contact, history=history, incident_classes=incident_classes, progress=progress,
     )  # fmt: skip
     return publish(Path(out_dir) / str(Month(year, month)), {**files, **(extra or {})})
 
@@ -146,6 +150,7 @@ def month_files(
     history: list[MonthFigures] | None = None,
     incident_classes: dict[str, str] | None = None,
     not_closed: list[str] | None = None,
+    progress: Progress = NOBODY,
 ) -> dict[str, bytes]:
     """The month's report in each language and format, and its open data, by file name."""
     tz = ZoneInfo(figures.tz)
@@ -158,6 +163,7 @@ def month_files(
         )
     generated = datetime.combine(closed, dtime(0), tz).astimezone(UTC)
     for lang in languages:
+        progress.say(f"{base}.{lang}: rendering ({len(figures.zones)} zones)")
         html = render(
             figures, lang=lang, header=header, generated=generated, history=history,
             incident_classes=incident_classes, not_closed=not_closed,
@@ -165,6 +171,7 @@ def month_files(
         if "html" in formats:
             out[f"{base}.{lang}.html"] = html.encode("utf-8")
         if "pdf" in formats:
+            progress.say(f"{base}.{lang}.pdf: typesetting")
             out[f"{base}.{lang}.pdf"] = html_to_pdf(html)
     return out
 
@@ -180,11 +187,13 @@ def preview(
     formats: list[str],
     header: Header,
     incident_classes: dict[str, str] | None = None,
+    progress: Progress = NOBODY,
 ) -> list[Path]:
     """The month so far, marked preliminary on every page, in ``out_dir``/preliminar: computed from
     the store now, never frozen (nothing is written to the store), never in a month's manifest; no
     open data (a month's CSV is published once, closed). Each run replaces the last preview."""
     now = datetime.now(UTC)
+    progress.say(f"{month}: the figures so far, from the store")
     figures = month_figures(reader, zones, month.year, month.month, tz, now.timestamp())
     folder = Path(out_dir) / "preliminar"
     folder.mkdir(parents=True, exist_ok=True)
@@ -194,6 +203,7 @@ def preview(
             figures, lang=lang, header=header, generated=now, incident_classes=incident_classes, preliminary=True
         )
         base = f"zonas-digitales-{month}.preliminar.{lang}"
+        progress.say(f"{base}: rendering")
         if "html" in formats:
             _write(folder / f"{base}.html", html.encode("utf-8"), written)
         if "pdf" in formats:

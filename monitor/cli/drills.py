@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import config as cfg
 from kernel.month import Month
+from kernel.progress import Progress
 from monitor.cli.common import default_config, load_config, load_plan
 
 if TYPE_CHECKING:
@@ -72,6 +73,8 @@ def cmd_drill_run(args: argparse.Namespace) -> int:
             print(f"  {line}")
         return 0
     runner = Runner(plan, journal)
+    # A drill can take minutes (verify polls until max_duration): every step is told as it goes.
+    runner.progress = Progress(not args.quiet, sys.stdout)
     if journal.unfinished():
         print(
             "warning: an interrupted drill run awaits recovery; the daemon rolls it back when it starts",
@@ -167,12 +170,14 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="run a drill now (trigger: manual)",
         description=(
             "Run one drill now: preconditions, method, verify, rollback (always), post_verify; journal it. "
+            "Each step is printed as it starts and ends, each verify retry with why and how long is left. "
             "Exit 0 when it passed, 3 otherwise. --dry-run prints the steps with placeholders filled and runs nothing."
         ),
     )
     d_run.add_argument("--config", "-c", default=default_config(), help="configuration file")
     d_run.add_argument("--dry-run", action="store_true")
     d_run.add_argument("--operator", help="who runs it (default: $SUDO_USER or $USER)")
+    d_run.add_argument("--quiet", "-q", action="store_true", help="only the verdict, not each step as it runs")
     d_run.add_argument("drill", help="drill id")
     d_run.set_defaults(func=cmd_drill_run)
     d_hist = drill_sub.add_parser("history", help="journaled runs, oldest first")

@@ -42,7 +42,10 @@ def cmd_report_month(args: argparse.Namespace) -> int:
         refreeze=args.refreeze,
     )
     run = monthclose.preview if args.preview else monthclose.close_all if args.all_instances else monthclose.close
-    for path in run(conf, req):
+    from kernel.progress import Progress
+
+    progress = Progress.for_terminal(quiet=args.quiet)
+    for path in run(conf, req, progress):
         print(path)
     return 0
 
@@ -102,6 +105,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="the month so far (the current month too), marked preliminary on every page, written to "
         "OUTPUT/preliminar: never frozen, never in a manifest, no open data",
     )
+    r_month.add_argument("--quiet", "-q", action="store_true", help="no progress on the terminal")
     r_month.set_defaults(func=cmd_report_month)
 
     r_plan = rep_sub.add_parser("plan", help="the year's action-plan index: targets, achieved, evidence links")

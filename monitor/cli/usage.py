@@ -12,12 +12,15 @@ from monitor.cli.common import default_config, load_config
 def cmd_import_operator_csv(args: argparse.Namespace) -> int:
     import time as _time
 
+    from kernel.progress import Progress
     from probes import operator_csv
     from store.db import Store
 
     conf = load_config(args.config)
     if conf is None:
         return 1
+    progress = Progress.for_terminal(quiet=args.quiet)
+    progress.say(f"{args.file}: reading")
     try:
         with open(args.file, "rb") as fh:
             data = fh.read()
@@ -25,6 +28,7 @@ def cmd_import_operator_csv(args: argparse.Namespace) -> int:
         print(f"{args.file}: cannot read: {exc.strerror}", file=sys.stderr)
         return 1
     zones = [operator_csv.ZoneRef(z.id, z.name, z.barrio, z.aliases) for z in conf.zones]
+    progress.say(f"{args.file}: {len(data):,} bytes; matching its rows to {len(zones)} zones")
     try:
         result = operator_csv.parse(args.file, data, zones, strict=args.strict)
     except operator_csv.CsvFormatError as exc:
@@ -32,6 +36,7 @@ def cmd_import_operator_csv(args: argparse.Namespace) -> int:
         return 1
     new = replaced = 0
     if result.accepted and not args.dry_run:
+        progress.say(f"{args.file}: storing {len(result.accepted)} rows")
         store = Store(conf.store_url(), conf.instance)
         try:
             store.migrate()
@@ -73,6 +78,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     op.add_argument("--config", "-c", default=default_config())
     op.add_argument("--dry-run", action="store_true", help="check and print, store nothing")
+    op.add_argument("--quiet", "-q", action="store_true", help="no progress on the terminal")
     op.add_argument(
         "--strict", action="store_true", help="exact names and aliases only (no close names, no match by barrio)"
     )

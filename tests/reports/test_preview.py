@@ -68,3 +68,54 @@ def test_the_current_month_needs_preview(
     later = str(Month.of(datetime.now(UTC), BOGOTA).next())
     assert main(["report", "month", "--config", str(conf), "--month", later, "--preview"]) == 2
     assert main(["report", "month", "--config", str(conf), "--month", now, "--preview", "--refreeze"]) == 2
+
+
+def on_a_terminal(argv: list[str]) -> tuple[int, str]:
+    """Run vigia with a pseudo-terminal as its stderr, as a person at a terminal would: (exit code, what it showed)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from tests.vigiaproc import ROOT
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", *argv], stdout=subprocess.DEVNULL, stderr=slave,
+        cwd=str(ROOT), env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )  # fmt: skip
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    return proc.wait(timeout=120), shown.decode()
+
+
+def test_a_month_close_shows_progress_on_a_terminal_only(filled: tuple[st.Store, cfg.Config], tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    store, _ = filled
+    conf = config_file(store, tmp_path)
+    args = ["report", "month", "--config", str(conf), "--month", "2025-01", "--format", "html,pdf"]
+    code, shown = on_a_terminal(args)
+    assert code == 0
+    for step in ("2025-01: the month's figures", "zonas-digitales-2025-01.es: rendering (3 zones)",
+                 "zonas-digitales-2025-01.es.pdf: typesetting"):  # fmt: skip
+        assert step in shown, shown
+    code, shown = on_a_terminal([*args, "--quiet"])
+    assert code == 0 and shown == ""
+    piped = subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True, text=True, timeout=120)
+    assert piped.returncode == 0 and piped.stderr == ""  # not a terminal: nothing but the files written
+    code, shown = on_a_terminal(["import", "operator-csv", "--config", str(conf), str(ROOT_DATA)])
+    assert code == 3 and "bytes; matching its rows to 3 zones" in shown and "storing 2 rows" in shown
+
+
+ROOT_DATA = Path(__file__).parent.parent / "data" / "operator-2024.csv"
