@@ -3,6 +3,7 @@
 
 demo:
 	./deploy/bootstrap.sh
+	.venv/bin/python examples/simulate_radius.py examples/demo.yml
 	.venv/bin/vigia run --config examples/demo.yml
 
 test:
