@@ -13,6 +13,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -79,6 +80,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.fixture(scope="module")
 def dnsmasq() -> Iterator[tuple[str, int]]:
     """A real dnsmasq on a loopback address, serving the test zones (zonas.test, correo.test)."""
+    with dnsmasq_on("127.0.0.53") as server:
+        yield server
+
+
+@contextmanager
+def dnsmasq_on(address: str) -> Iterator[tuple[str, int]]:
+    """dnsmasq serving the test zones on ``address`` and a free port, answering before this returns."""
     from probes.dns import DnsSettings
     from tests.probing import on_engine
 
@@ -86,7 +94,7 @@ def dnsmasq() -> Iterator[tuple[str, int]]:
 
     binary = need_binary("dnsmasq", "dnsmasq-base")
     need_root()  # dnsmasq insists on switching user; as root it can
-    address, port = "127.0.0.53", free_port("127.0.0.53")
+    port = free_port(address)
     proc = subprocess.Popen(
         [
             binary,
