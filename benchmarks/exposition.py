@@ -6,6 +6,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from config import Target
 from domain.state import State, TargetState
@@ -88,6 +89,9 @@ class FakeView:
 
     def current_incidents(self) -> list[object]:
         return []
+
+    def current_timezone(self) -> ZoneInfo:
+        return ZoneInfo("America/Bogota")
 
 
 def run(n_targets: int = 950, scrapes: int = 50) -> dict[str, float]:

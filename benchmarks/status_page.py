@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from config import StatusPageSettings
+from domain.schedule import Schedule
 from domain.zone_state import ZoneState, ZoneStatus
 from domain.zones import Zone, ZoneThresholds
 from monitor.statuspage import StatusPage, StatusServer
@@ -27,7 +28,8 @@ def inventory(n: int) -> tuple[list[Zone], dict[str, ZoneState]]:
         zid = f"ZD-{i + 1:04d}"
         lat, lon = 10.3 + (i % 50) * 0.004, -75.55 + (i // 50) * 0.004
         place = (f"Zona {i + 1}", f"Barrio {i % 97}", i % 15 + 1, f"Localidad {i % 3}", "urbana", lat, lon)
-        zones.append(Zone(zid, *place, None, "", 0.95, None, (), ZoneThresholds(), {}, {}, None, 3, 1, 60.0))
+        always = Schedule.always()
+        zones.append(Zone(zid, *place, always, "", 0.95, None, (), ZoneThresholds(), {}, {}, None, 3, 1, 60.0))
         st = ZoneState(zid, 3, 1)
         st.status, st.since = STATES[i % len(STATES)], now - timedelta(minutes=i)
         states[zid] = st

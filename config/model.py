@@ -22,6 +22,7 @@ from config.sections import (
     StoreSettings,
     WebSettings,
 )
+from domain.schedule import Calendar, Schedule
 from domain.zones import Zone
 from kernel.errors import StoreError
 from probes.radius import RadiusSettings
@@ -43,6 +44,7 @@ class Target:
     successes_before_up: int
     packets: int
     settings: Settings
+    schedule: Schedule | None = None  # targets[].hours or its group's: the service's SLA hours
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class Config:
     ha_group: str | None = None
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     status_page: StatusPageSettings | None = None
+    calendar: Calendar = field(default_factory=Calendar)
 
     @property
     def group(self) -> str:

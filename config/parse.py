@@ -9,10 +9,11 @@ import zoneinfo
 from pydantic import ValidationError
 
 from config.model import Config
-from config.sections import FileSettings, TargetSettings
+from config.sections import CalendarSettings, FileSettings, TargetSettings
 from config.targets import resolve_targets
 from config.windows import resolve_windows
 from config.zones import resolve_zones
+from domain.schedule import Calendar, ClosedDay
 from kernel.errors import ConfigError, ConfigProblem
 from kernel.yamlsource import Document, load, pydantic_problems, without_echoes
 from probes.engine import sockets_needed
@@ -53,9 +54,11 @@ def parse(file: str, text: str | None = None, *, state_dir: str | None = None) -
             entries.append((i, TargetSettings.model_validate(item)))
         except ValidationError as exc:
             problems += pydantic_problems(doc, exc, ("targets", i))
-    targets = resolve_targets(doc, raw, entries, problems)
-    zones = resolve_zones(doc, raw, zone_items, targets, problems)
+    calendar = calendar_of(raw.calendar)
+    targets = resolve_targets(doc, raw, entries, problems, calendar)
+    zones = resolve_zones(doc, raw, zone_items, targets, problems, calendar)
     known = {t.id for t in targets}
+    problems += _closed_days(doc, raw, known, {z.id for z in zones})
     for host in raw.datacenter.hosts:
         if host not in known:
             problems.append(doc.problem(("datacenter", "hosts", host), f"no target {host!r} is configured", key=True))
@@ -112,7 +115,26 @@ def parse(file: str, text: str | None = None, *, state_dir: str | None = None) -
         cluster=raw.cluster,
         status_page=raw.status_page
         and raw.status_page.model_copy(update={"directory": _beside(file, raw.status_page.directory)}),
+        calendar=calendar,
     )
+
+
+def calendar_of(settings: CalendarSettings) -> Calendar:
+    closed = tuple(ClosedDay(c.date, c.reason, frozenset(c.zones), frozenset(c.targets)) for c in settings.closed_days)
+    return Calendar(settings.country, {h.date: h.name for h in settings.extra_holidays}, closed)
+
+
+def _closed_days(doc: Document, raw: FileSettings, targets: set[str], zones: set[str]) -> list[ConfigProblem]:
+    """A closed day naming a zone or target that does not exist would close nothing, silently."""
+    out = []
+    for i, c in enumerate(raw.calendar.closed_days):
+        for kind, names, known in (("zones", c.zones, zones), ("targets", c.targets, targets)):
+            for j, name in enumerate(names):
+                if name not in known:
+                    what = "zone" if kind == "zones" else "target"
+                    where = ("calendar", "closed_days", i, kind, j)
+                    out.append(doc.problem(where, f"no {what} {name!r} is configured"))
+    return out
 
 
 def _paths(doc: Document, raw: FileSettings, state_dir: str | None) -> list[ConfigProblem]:

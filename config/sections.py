@@ -8,13 +8,14 @@ from __future__ import annotations
 import re
 import zoneinfo
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from domain.findings import CATALOGUE, Policy
-from domain.zones import ZoneDefaults
+from domain.schedule import check_country
+from domain.zones import Hours, ZoneDefaults, check_hours
 from kernel.model import Strict
 from kernel.units import Duration, Interval, parse_size
 from probes.engine import DEFAULT_MAX_IN_FLIGHT
@@ -240,6 +241,57 @@ def _timestamp(value: object) -> object:
 Timestamp = Annotated[datetime, BeforeValidator(_timestamp)]
 
 
+def _day(value: object) -> object:
+    """A calendar day: YAML's bare 2025-11-11 (a date) or a quoted one."""
+    if isinstance(value, datetime):
+        raise ValueError(f"{value!r} is a date and time; give the day alone, such as 2025-11-11")
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not a date such as 2025-11-11") from None
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_day)]
+
+
+class ExtraHoliday(Strict):
+    date: Day
+    name: str = Field(min_length=1)
+
+
+class ClosedDaySettings(Strict):
+    date: Day
+    reason: str = ""
+    zones: list[str] = Field(default_factory=list, description="only these zones (none named: every map schedule)")
+    targets: list[str] = Field(default_factory=list)
+
+
+class CalendarSettings(Strict):
+    """The calendar that schedules in map form follow (zones[].hours, targets[].hours, groups)."""
+
+    country: str = Field(default="CO", description="ISO 3166 code for the holidays package; empty: no country")
+    extra_holidays: list[ExtraHoliday] = Field(default_factory=list, description="local civic days, with a name")
+    closed_days: list[ClosedDaySettings] = Field(default_factory=list, description="one-off closures, with why")
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        if value:
+            check_country(value)
+        return value
+
+
+class GroupSettings(Strict):
+    hours: Hours | None = Field(default=None, description="operating hours of the group's targets (their SLA)")
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: Hours | None) -> Hours | None:
+        return check_hours(value)
+
+
 class MaintenanceWindow(Strict):
     id: str = Field(pattern=_ID)
     targets: list[str] = Field(default_factory=list)
@@ -266,6 +318,12 @@ class TargetSettings(BaseModel):
     timeout: Duration | None = None
     failures_before_down: int | None = Field(default=None, ge=1, le=100)
     successes_before_up: int | None = Field(default=None, ge=1, le=100)
+    hours: Hours | None = Field(default=None, description="operating hours (a service's SLA): as zones[].hours")
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: Hours | None) -> Hours | None:
+        return check_hours(value)
 
 
 class FileSettings(Strict):
@@ -290,6 +348,8 @@ class FileSettings(Strict):
     datacenter: DatacenterSettings = Field(default_factory=DatacenterSettings)
     action_plan: list[ActionPlanLine] = Field(default_factory=list)
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+    calendar: CalendarSettings = Field(default_factory=CalendarSettings)
+    groups: dict[str, GroupSettings] = Field(default_factory=dict, description="settings shared by a target group")
 
     @field_validator("timezone")
     @classmethod

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from config.model import Target
 from config.sections import FileSettings, TargetSettings
+from domain.schedule import Calendar, Schedule, WeekPlan
 from kernel.errors import ConfigProblem
 from kernel.units import format_duration
 from kernel.yamlsource import SECRET_WORDS, Document, Path, pydantic_problems
@@ -27,11 +28,19 @@ def _label_problems(doc: Document, t: TargetSettings, base: Path) -> list[Config
     return out
 
 
+def _schedule(t: TargetSettings, raw: FileSettings, calendar: Calendar) -> Schedule | None:
+    """The target's own hours, else its group's; None: the service is meant to serve always."""
+    group = raw.groups.get(t.group)
+    hours = t.hours if t.hours is not None else group.hours if group is not None else None
+    return None if hours is None else Schedule(WeekPlan.parse(hours), calendar, t.id)
+
+
 def resolve_targets(
     doc: Document,
     raw: FileSettings,
     entries: list[tuple[int, TargetSettings]],
     problems: list[ConfigProblem],
+    calendar: Calendar,
 ) -> list[Target]:
     out: list[Target] = []
     seen: dict[str, int] = {}
@@ -100,6 +109,7 @@ def resolve_targets(
                 successes_before_up=t.successes_before_up or d.successes_before_up,
                 packets=getattr(settings, "packets", None) or d.packets,
                 settings=settings,
+                schedule=_schedule(t, raw, calendar),
             )
         )
     if raw.defaults.timeout >= raw.defaults.interval:

@@ -6,6 +6,7 @@ from pydantic import ValidationError
 
 from config.model import Target
 from config.sections import FileSettings
+from domain.schedule import Calendar, Schedule, WeekPlan
 from domain.zones import (
     CHECKS,
     Zone,
@@ -13,7 +14,6 @@ from domain.zones import (
     ZoneSettings,
     ZoneThresholds,
     parse_bandwidth,
-    parse_hours,
     zone_checks,
 )
 from kernel.errors import ConfigProblem
@@ -23,7 +23,12 @@ from probes.settings import Settings
 
 
 def resolve_zones(
-    doc: Document, raw: FileSettings, items: object, targets: list[Target], problems: list[ConfigProblem]
+    doc: Document,
+    raw: FileSettings,
+    items: object,
+    targets: list[Target],
+    problems: list[ConfigProblem],
+    calendar: Calendar,
 ) -> list[Zone]:
     """Validate the zones and append each zone's checks to ``targets`` (group "zones")."""
     if not isinstance(items, list):
@@ -77,7 +82,7 @@ def resolve_zones(
                 settings=settings,
             )
             targets.append(known[tid])
-        out.append(_zone(z, raw, thresholds, checks, usage, interval))
+        out.append(_zone(z, raw, thresholds, checks, usage, interval, calendar))
     return out
 
 
@@ -113,9 +118,11 @@ def _zone(
     checks: dict[str, str],
     usage: dict[str, str],
     interval: float,
+    calendar: Calendar,
 ) -> Zone:
     zd, d = raw.zone_defaults, raw.defaults
-    hours_text = z.hours or zd.hours
+    hours = z.hours if z.hours is not None else zd.hours
+    plan = WeekPlan.parse(hours)
     return Zone(
         id=z.id,
         name=z.name,
@@ -125,8 +132,8 @@ def _zone(
         area=z.area,
         lat=z.lat,
         lon=z.lon,
-        hours=parse_hours(hours_text),
-        hours_text=hours_text,
+        hours=Schedule(plan, calendar, z.id),
+        hours_text=hours if isinstance(hours, str) else plan.describe("es"),
         sla_target=z.sla_target if z.sla_target is not None else zd.sla_target,
         bandwidth_bps=parse_bandwidth(z.bandwidth) if z.bandwidth else None,
         aliases=tuple(z.aliases),

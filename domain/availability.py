@@ -3,7 +3,7 @@
 Definitions (the report's methodology section states them in words):
 
 - window W: the month in the configured timezone, up to "now" for the current month;
-- operating time O: W within the zone's operating hours;
+- operating time O: W within the zone's schedule (domain.schedule: weekly ranges, holidays, closed days);
 - maintenance M: periods in maintenance windows, excluded from the SLA;
 - no data N: time vigia could not measure the zone (no_data periods, and times no vigia run
   covered), shown as data coverage, never as downtime;
@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import time
 from zoneinfo import ZoneInfo
 
-from domain.intervals import Spans, local_hours
+from domain.intervals import Spans
+from domain.schedule import Schedule
 from kernel.month import Month
 
 
@@ -69,14 +69,14 @@ def zone_availability(
     covered: Iterable[tuple[float, float]],
     window: tuple[float, float],
     tz: ZoneInfo,
-    hours: tuple[time, time] | None,
+    hours: Schedule | None,
     sla_target: float | None = None,
 ) -> Availability:
-    """``covered``: the times some vigia run was measuring (daemon runs)."""
+    """``covered``: the times some vigia run was measuring (daemon runs); ``hours``: None for always."""
     periods = list(periods)
     start, end = window
     w = Spans.of([window])
-    operating = local_hours(start, end, tz, hours)
+    operating = (hours or Schedule.always()).spans(start, end, tz)
     maintenance = _spans(periods, "maintenance", end) & operating
     unmeasured = (w - Spans.of(covered)) | _spans(periods, "no_data", end)
     no_data = (operating - maintenance) & unmeasured

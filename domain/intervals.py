@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 
 @dataclass(frozen=True)
@@ -66,21 +64,3 @@ class Spans:
 
     def __len__(self) -> int:
         return len(self.items)
-
-
-def local_hours(start: float, end: float, tz: ZoneInfo, hours: tuple[time, time] | None) -> Spans:
-    """The operating hours (local wall clock, possibly overnight) within [start, end)."""
-    if hours is None:
-        return Spans.of([(start, end)])
-    open_t, close_t = hours
-    first = datetime.fromtimestamp(start, tz).date() - timedelta(days=1)
-    last = datetime.fromtimestamp(end, tz).date()
-    pairs = []
-    day: date = first
-    while day <= last:
-        a = datetime.combine(day, open_t, tz)
-        b_day = day if close_t > open_t else day + timedelta(days=1)
-        b = datetime.combine(b_day, close_t, tz)
-        pairs.append((a.timestamp(), b.timestamp()))
-        day += timedelta(days=1)
-    return Spans.of(pairs) & Spans.of([(start, end)])

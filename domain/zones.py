@@ -4,36 +4,30 @@ state is in domain.zone_state."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 
+from domain.schedule import Schedule, WeekPlan
 from kernel.model import Strict
 from kernel.units import Duration, Interval, parse_size
 from probes.settings import Regex
 
-_HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 CHECKS = ("gateway", "portal", "dns")
+# Operating hours as configured: one daily range ("06:00-22:00", every day, holidays included) or a
+# map of days to ranges that follows the calendar (domain.schedule.WeekPlan.parse reads both).
+Hours = str | dict[str, str]
 
 
-def parse_hours(value: str) -> tuple[time, time] | None:
-    """ "06:00-22:00" -> (06:00, 22:00); "00:00-24:00" -> None (always open)."""
-    m = _HOURS.match(value)
-    if not m:
-        raise ValueError(f"hours must look like '06:00-22:00', not {value!r}")
-    h1, m1, h2, m2 = (int(g) for g in m.groups())
-    if h1 > 23 or m1 > 59 or h2 > 24 or m2 > 59 or (h2 == 24 and m2 != 0):
-        raise ValueError(f"{value!r} is not a valid time range")
-    if (h1, m1) == (0, 0) and (h2, m2) == (24, 0):
-        return None
-    if (h1, m1) == (h2 % 24, m2):
-        raise ValueError(f"{value!r} is empty: use '00:00-24:00' for always open")
-    return time(h1, m1), time(h2 % 24, m2)
+def check_hours(value: Hours | None) -> Hours | None:
+    """The value, or ValueError saying what is wrong with it (pydantic locates it)."""
+    if value is not None:
+        WeekPlan.parse(value)
+    return value
 
 
 def parse_bandwidth(value: str) -> float:
@@ -70,7 +64,7 @@ class ZoneSettings(Strict):
     area: Literal["urbana", "rural"] = "urbana"
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
-    hours: str | None = None
+    hours: Hours | None = None
     sla_target: float | None = Field(default=None, gt=0.0, le=1.0, description="availability target, ratio 0-1")
     bandwidth: str | None = None
     aliases: list[str] = Field(default_factory=list)
@@ -88,10 +82,8 @@ class ZoneSettings(Strict):
 
     @field_validator("hours")
     @classmethod
-    def _hours(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_hours(value)
-        return value
+    def _hours(cls, value: Hours | None) -> Hours | None:
+        return check_hours(value)
 
     @field_validator("bandwidth")
     @classmethod
@@ -102,7 +94,7 @@ class ZoneSettings(Strict):
 
 
 class ZoneDefaults(Strict):
-    hours: str = "00:00-24:00"
+    hours: Hours = "00:00-24:00"
     sla_target: float | None = Field(default=None, gt=0.0, le=1.0)
     thresholds: ZoneThresholds = Field(default_factory=ZoneThresholds)
     interval: Interval | None = None
@@ -117,9 +109,8 @@ class ZoneDefaults(Strict):
 
     @field_validator("hours")
     @classmethod
-    def _hours(cls, value: str) -> str:
-        parse_hours(value)
-        return value
+    def _hours(cls, value: Hours | None) -> Hours | None:
+        return check_hours(value)
 
 
 @dataclass(frozen=True)
@@ -134,8 +125,8 @@ class Zone:
     area: str
     lat: float
     lon: float
-    hours: tuple[time, time] | None
-    hours_text: str
+    hours: Schedule
+    hours_text: str  # as configured, or the map form in words
     sla_target: float | None
     bandwidth_bps: float | None
     aliases: tuple[str, ...]
@@ -149,13 +140,11 @@ class Zone:
     uplink: str = ""  # a target id, or "" (see ZoneSettings.uplink)
 
     def in_hours(self, at: datetime, tz: ZoneInfo) -> bool:
-        if self.hours is None:
-            return True
-        local = at.astimezone(tz).time()
-        start, end = self.hours
-        if start < end:
-            return start <= local < end
-        return local >= start or local < end  # overnight, e.g. 18:00-02:00
+        return self.hours.is_open(at, tz)
+
+    @property
+    def plan(self) -> WeekPlan:
+        return self.hours.plan
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent
 
@@ -156,6 +157,9 @@ class Daemon:
 
     def current_incidents(self) -> list[Incident]:
         return self.publish.incidents
+
+    def current_timezone(self) -> ZoneInfo:
+        return self.config.timezone
 
     def current_findings(self) -> list[Finding]:
         return self.audit.current()

@@ -183,6 +183,7 @@ def _datacenter_security(
         services=services,
         rules=rules,
         types=conf.security.policy().types,
+        schedules={t.id: t.schedule for t in conf.targets if t.schedule is not None},
         languages=languages,
         formats=[x for x in formats if x in ("html", "pdf")],
         header=header,

@@ -16,12 +16,13 @@ from zoneinfo import ZoneInfo
 
 from domain.availability import Availability, Period
 from domain.incidents import Incident as OperatorIncident
+from domain.schedule import WeekPlan
 from domain.usage import ZoneUsage
 from kernel.month import Month
 from kernel.progress import NOBODY, Progress
 from reports import opendata
 from reports.engine import Header, html_to_pdf
-from reports.monthly import MonthFigures, ZoneInfoLike, ZoneMonth, month_figures
+from reports.monthly import CalendarDay, MonthFigures, ScheduledZone, ZoneMonth, month_figures
 from reports.monthly_report import render
 from store.reader import Reader
 
@@ -37,7 +38,7 @@ class FrozenZone:
     localidad: str
     lat: float
     lon: float
-    hours: tuple[dtime, dtime] | None
+    plan: WeekPlan
     sla_target: float | None
     instance: str = ""  # set in a roll-up over several instances (reports.rollup)
 
@@ -48,8 +49,7 @@ def _freeze(figures: MonthFigures) -> dict[str, Any]:
         inv = z.zone
         zones.append({
             "zone": {"id": inv.id, "name": inv.name, "barrio": inv.barrio, "ucg": inv.ucg, "localidad": inv.localidad,
-                     "lat": inv.lat, "lon": inv.lon, "sla_target": inv.sla_target,
-                     "hours": None if inv.hours is None else [inv.hours[0].isoformat(), inv.hours[1].isoformat()]},
+                     "lat": inv.lat, "lon": inv.lon, "sla_target": inv.sla_target, "plan": inv.plan.to_json()},
             "availability": asdict(z.availability), "usage": asdict(z.usage), "previous_users": z.previous_users,
             "periods": [asdict(p) for p in z.periods],
         })  # fmt: skip
@@ -60,6 +60,7 @@ def _freeze(figures: MonthFigures) -> dict[str, Any]:
         "tz": figures.tz,
         "zones": zones,
         "notes": [{**asdict(n), "events": []} for n in figures.notes],  # the incidents as they stood
+        "calendar": [asdict(d) for d in figures.calendar],
     }
 
 
@@ -67,10 +68,7 @@ def thaw(body: dict[str, Any]) -> MonthFigures:
     rows = []
     for z in body["zones"]:
         inv = dict(z["zone"])
-        hours = inv.pop("hours")
-        frozen = FrozenZone(
-            hours=None if hours is None else (dtime.fromisoformat(hours[0]), dtime.fromisoformat(hours[1])), **inv
-        )
+        frozen = FrozenZone(plan=_plan(inv), **inv)
         rows.append(
             ZoneMonth(
                 frozen,
@@ -82,12 +80,22 @@ def thaw(body: dict[str, Any]) -> MonthFigures:
         )
     # A snapshot frozen before incidents existed (schema < 10) has no "notes".
     notes = tuple(OperatorIncident(**{**n, "zones": tuple(n["zones"]), "events": ()}) for n in body.get("notes", []))
-    return MonthFigures(body["year"], body["month"], rows, (body["window"][0], body["window"][1]), body["tz"], notes)
+    calendar = tuple(CalendarDay(**{**d, "applies_to": tuple(d["applies_to"])}) for d in body.get("calendar", []))
+    window = (body["window"][0], body["window"][1])
+    return MonthFigures(body["year"], body["month"], rows, window, body["tz"], notes, calendar)
+
+
+def _plan(inv: dict[str, Any]) -> WeekPlan:
+    """The frozen zone's week plan; months frozen before schedules had weeks kept one daily range."""
+    if "plan" in inv:
+        return WeekPlan.from_json(inv.pop("plan"))
+    hours = inv.pop("hours")
+    return WeekPlan.parse("00:00-24:00" if hours is None else f"{hours[0][:5]}-{hours[1][:5]}")
 
 
 def snapshot(
     reader: Reader,
-    zones: list[ZoneInfoLike],
+    zones: list[ScheduledZone],
     year: int,
     month: int,
     tz: ZoneInfo,
@@ -107,7 +115,7 @@ def snapshot(
 
 def close_month(
     reader: Reader,
-    zones: list[ZoneInfoLike],
+    zones: list[ScheduledZone],
     year: int,
     month: int,
     tz: ZoneInfo,
@@ -178,7 +186,7 @@ def month_files(
 
 def preview(
     reader: Reader,
-    zones: list[ZoneInfoLike],
+    zones: list[ScheduledZone],
     month: Month,
     tz: ZoneInfo,
     out_dir: str,

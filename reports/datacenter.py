@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.availability import Period, zone_availability
+from domain.schedule import Schedule
 from store.reader import Reader
 
 
@@ -200,9 +201,18 @@ def _stats(s: Stats | None) -> dict[str, float] | None:
     return None if s is None else {"mean": s.mean, "p95": s.p95, "max": s.max, "samples": s.samples}
 
 
-def _availability(periods: list[Period], covered: list[tuple[float, float]], window: tuple[float, float]) -> Any:
-    a = zone_availability(periods, covered, window, ZoneInfo("UTC"), None)
+def _availability(
+    periods: list[Period],
+    covered: list[tuple[float, float]],
+    window: tuple[float, float],
+    tz: ZoneInfo,
+    schedule: Schedule | None = None,
+) -> Any:
+    """Within the service's scheduled hours (targets[].hours or its group's), else the whole month."""
+    a = zone_availability(periods, covered, window, tz, schedule)
     return {
+        "scheduled_seconds": a.operating_seconds,
+        "hours": None if schedule is None else {lang: schedule.plan.describe(lang) for lang in ("es", "en")},
         "availability": a.availability,
         "downtime_seconds": a.downtime_seconds,
         "maintenance_seconds": a.maintenance_seconds,
@@ -305,8 +315,11 @@ def month(
     window: tuple[float, float],
     tz: ZoneInfo,
     rules: Rules,
+    schedules: Mapping[str, Schedule] | None = None,
 ) -> dict[str, Any]:
-    """The month's data-centre figures (JSON-able): hosts, services, top consumers, recommendations."""
+    """The month's data-centre figures (JSON-able): hosts, services, top consumers, recommendations.
+    ``schedules``: the operating hours of targets that have them (their availability counts those)."""
+    hours = schedules or {}
     start, end = window
     figures = host_figures(reader, list(hosts), start, end, tz, rules)
     periods = reader.periods([*hosts, *services], start, end)
@@ -314,7 +327,8 @@ def month(
     out_hosts = []
     recs: list[dict[str, Any]] = []
     for target, inv in hosts.items():
-        row = _host_row(target, inv, figures[target], _availability(periods[target], covered, window), rules)
+        avail = _availability(periods[target], covered, window, tz, hours.get(target))
+        row = _host_row(target, inv, figures[target], avail, rules)
         out_hosts.append(row)
         recs += recommendations(row, rules)
         red = _redundancy(target, row["availability"], rules)
@@ -322,7 +336,7 @@ def month(
             recs.append(red)
     out_services = []
     for target, (probe, resp) in _response(reader, list(services), start, end).items():
-        avail = _availability(periods[target], covered, window)
+        avail = _availability(periods[target], covered, window, tz, hours.get(target))
         out_services.append({"target": target, "probe": probe, "availability": avail, "response": _stats(resp)})
         red = _redundancy(target, avail, rules)
         if red:

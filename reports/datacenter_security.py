@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from domain.availability import month_window
 from domain.findings import FindingType
+from domain.schedule import Schedule
 from kernel.month import Month
 from reports import datacenter, datacenter_report, security, security_report
 from reports.engine import Header, MonthPage, html_to_pdf
@@ -28,6 +29,7 @@ def render_month(
     services: Sequence[str],
     rules: datacenter.Rules,
     types: Mapping[str, FindingType],
+    schedules: Mapping[str, Schedule] | None = None,
     languages: Sequence[str],
     formats: Sequence[str],
     header: Header,
@@ -37,7 +39,7 @@ def render_month(
     key = str(Month(year, month))
     window = month_window(year, month, tz, time.time())
     dc = reader.frozen(
-        key, "datacenter", lambda: datacenter.month(reader, dict(hosts), list(services), window, tz, rules),
+        key, "datacenter", lambda: datacenter.month(reader, dict(hosts), list(services), window, tz, rules, schedules),
         refreeze=refreeze,
     )  # fmt: skip
     sec = reader.frozen(key, "security", lambda: security.month(reader, year, month, tz, types), refreeze=refreeze)

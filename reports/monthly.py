@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, time
+from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from domain.availability import Availability, Period, month_window, zone_availability
 from domain.incidents import Incident as OperatorIncident
 from domain.incidents import cause_of, covering
+from domain.schedule import Schedule, WeekPlan
 from domain.usage import ZoneUsage
 from kernel.month import Month
 from store.reader import Reader
@@ -35,9 +36,16 @@ class ZoneInfoLike(Protocol):
     @property
     def lon(self) -> float: ...
     @property
-    def hours(self) -> tuple[time, time] | None: ...
+    def plan(self) -> WeekPlan: ...
     @property
     def sla_target(self) -> float | None: ...
+
+
+class ScheduledZone(ZoneInfoLike, Protocol):
+    """A zone whose month is computed from the store: its schedule with the calendar it follows."""
+
+    @property
+    def hours(self) -> Schedule: ...
 
 
 # How a period counts in the incident list; a down period is unplanned unless someone classifies it.
@@ -64,6 +72,16 @@ class CauseTotal:
     cause: str
     periods: int
     seconds: float
+
+
+@dataclass(frozen=True)
+class CalendarDay:
+    """A holiday or a closed day of the month, as the report lists it."""
+
+    day: str  # ISO date
+    kind: str  # holiday | closed
+    name: str  # the holiday's name or the closure's reason
+    applies_to: tuple[str, ...] = ()  # zones and targets a closed day names (none: every weekly schedule)
 
 
 @dataclass(frozen=True)
@@ -103,6 +121,7 @@ class MonthFigures:
     window: tuple[float, float] = (0.0, 0.0)
     tz: str = "America/Bogota"
     notes: tuple[OperatorIncident, ...] = ()  # the operators' incidents overlapping the month
+    calendar: tuple[CalendarDay, ...] = ()  # the month's holidays and closed days
 
     def incidents(self, classes: dict[str, str] | None = None) -> list[Incident]:
         """Periods worth listing; ``classes`` maps an outage reason code to its class (power, isp, ...).
@@ -177,7 +196,7 @@ class MonthFigures:
 
 
 def month_figures(
-    reader: Reader, zones: Sequence[ZoneInfoLike], year: int, month: int, tz: ZoneInfo, now: float
+    reader: Reader, zones: Sequence[ScheduledZone], year: int, month: int, tz: ZoneInfo, now: float
 ) -> MonthFigures:
     window = month_window(year, month, tz, now)
     periods = reader.periods([z.id for z in zones], *window)
@@ -197,4 +216,18 @@ def month_figures(
         )
     # The report names an incident and its cause; its updates are the status page's, not the report's.
     notes = tuple(replace(i, events=()) for i in reader.incidents_between(*window))
-    return MonthFigures(year, month, rows, window, tz.key, notes)
+    return MonthFigures(year, month, rows, window, tz.key, notes, calendar_days(zones, Month(year, month), tz))
+
+
+def calendar_days(zones: Sequence[ScheduledZone], month: Month, tz: ZoneInfo) -> tuple[CalendarDay, ...]:
+    """The holidays and closed days of the month, from the calendar the zones' schedules follow."""
+    if not zones:
+        return ()
+    calendar = zones[0].hours.calendar
+    first, after = month.bounds(tz)
+    last = after.date().fromordinal(after.date().toordinal() - 1)
+    out = [CalendarDay(d.isoformat(), "holiday", name) for d, name in calendar.holidays_between(first.date(), last)]
+    for c in calendar.closed:
+        if first.date() <= c.day <= last:
+            out.append(CalendarDay(c.day.isoformat(), "closed", c.reason, tuple(sorted(c.zones | c.targets))))
+    return tuple(sorted(out, key=lambda d: (d.day, d.kind)))

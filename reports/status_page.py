@@ -88,6 +88,7 @@ class PublicZone:
     since: str | None  # ISO 8601 in the configured timezone
     days: tuple[float | None, ...] = ()  # daily availability within hours, oldest first (BAR_DAYS)
     last_30: float | None = None
+    closed_today: dict[str, str] | None = None  # by language: why the schedule has no hours today
 
 
 @dataclass(frozen=True)
@@ -199,7 +200,9 @@ def view(
         since = st.since.astimezone(tz).isoformat(timespec="minutes") if st is not None and st.since else None
         h = (history or {}).get(zone.id)
         place = (zone.id, zone.name, zone.barrio, zone.localidad, zone.lat, zone.lon)
-        out.append(PublicZone(*place, state, since, h.days if h else (), h.last_30 if h else None))
+        today = zone.hours.day(now.astimezone(tz).date())
+        closed = {lang: today.why(lang) for lang in ("es", "en")} if not today.ranges else None
+        out.append(PublicZone(*place, state, since, h.days if h else (), h.last_30 if h else None, closed))
     told = tuple(public_incident(i, tz) for i in incidents)
     ahead = tuple(windows_ahead(windows, {z.id for z in out}, now, tz))
     return StatusView(title, now.astimezone(tz).isoformat(timespec="seconds"), tz.key, tuple(out), told, ahead)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from domain.availability import Period, month_window, zone_availability
-from domain.intervals import Spans, local_hours
+from domain.intervals import Spans
+from domain.schedule import Schedule, WeekPlan
 
 BOGOTA = ZoneInfo("America/Bogota")
-HOURS = (time(6), time(22))
+HOURS = Schedule(WeekPlan.parse("06:00-22:00"))
 
 
 def t(text: str) -> float:
@@ -36,7 +37,7 @@ def test_month_boundaries_are_local() -> None:
 
 
 def test_operating_hours_overnight() -> None:
-    spans = local_hours(t("2025-01-01 00:00"), t("2025-01-03 00:00"), BOGOTA, (time(18), time(2)))
+    spans = Schedule(WeekPlan.parse("18:00-02:00")).spans(t("2025-01-01 00:00"), t("2025-01-03 00:00"), BOGOTA)
     assert spans.items == (
         (t("2025-01-01 00:00"), t("2025-01-01 02:00")),
         (t("2025-01-01 18:00"), t("2025-01-02 02:00")),

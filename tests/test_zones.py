@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from domain.schedule import Schedule, WeekPlan
 from domain.zone_state import DEGRADED, FAILED, NO_DATA, OK, ZoneState, ZoneStatus, observe
-from domain.zones import Zone, ZoneThresholds, parse_bandwidth, parse_hours
+from domain.zones import Zone, ZoneThresholds, parse_bandwidth
 from probes import result as r
 from probes.result import ProbeResult
 
@@ -26,7 +27,7 @@ def zone(hours: str = "06:00-22:00") -> Zone:
         "urbana",
         10.4,
         -75.5,
-        parse_hours(hours),
+        Schedule(WeekPlan.parse(hours)),
         hours,
         0.98,
         100e6,
@@ -132,6 +133,6 @@ def test_parsers_refuse_nonsense() -> None:
     assert parse_bandwidth("1.5Gbps") == 1.5e9
     for bad in ("25:00-26:00", "6-22", "06:00-06:00"):
         with pytest.raises(ValueError):
-            parse_hours(bad)
+            WeekPlan.parse(bad)
     with pytest.raises(ValueError):
         parse_bandwidth("100 megas")

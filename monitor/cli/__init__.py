@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from kernel.errors import ConfigError, VigiaError, short
-from monitor.cli import cluster, daemon, drills, incidents, maintenance, reports, usage
+from monitor.cli import cluster, daemon, drills, incidents, maintenance, reports, schedule, usage
 from monitor.cli.common import print_problems
 
 DESCRIPTION = """\
@@ -25,6 +25,7 @@ commands:
   instances      the vigia processes sharing the store: leader, roles, heartbeats
   incident       incidents on zones: open, update ID, close ID, list (the public status page shows them)
   maintenance    maintenance windows without a reload: add, cancel ID, list
+  schedule       a zone's or target's operating hours, day by day: ID --month YYYY-MM
   version        print the version
 """
 
@@ -35,7 +36,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for group in (daemon, usage, drills, reports, cluster, incidents, maintenance):  # one module per command group
+    for group in (
+        daemon,
+        usage,
+        drills,
+        reports,
+        cluster,
+        incidents,
+        maintenance,
+        schedule,
+    ):  # one module per command group
         group.add_parsers(sub)
     daemon.add_version_parser(sub)
     return parser

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import config as cfg
 from kernel.errors import ConfigError
+from kernel.month import Month
 from kernel.redact import RedactingFilter
 
 if TYPE_CHECKING:
@@ -26,6 +27,14 @@ def config_arguments(p: argparse.ArgumentParser) -> None:
     """--config and --state-dir, as every command that reads the configuration takes them."""
     p.add_argument("--config", "-c", default=default_config(), help="configuration file")
     p.add_argument("--state-dir", help="state directory, overriding state_dir in the file")
+
+
+def month_arg(text: str) -> Month:
+    """--month's type: a month, or argparse's own error (exit 2) naming what was given."""
+    try:
+        return Month.parse(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes YYYY-MM, not {text!r}") from None
 
 
 def operator() -> str:

@@ -8,9 +8,8 @@ import sys
 from typing import TYPE_CHECKING
 
 import config as cfg
-from kernel.month import Month
 from kernel.progress import Progress
-from monitor.cli.common import default_config, load_config, load_plan
+from monitor.cli.common import default_config, load_config, load_plan, month_arg
 
 if TYPE_CHECKING:
     from continuity.journal import Journal
@@ -143,11 +142,7 @@ def cmd_drill_report(args: argparse.Namespace) -> int:
             return 2
         html = report.render_run(plan, found[0], lang=args.lang, tz=conf.timezone.key)
     else:
-        try:
-            start, end = Month.parse(args.month).bounds(conf.timezone)
-        except ValueError:
-            print(f"--month takes YYYY-MM, not {args.month!r}", file=sys.stderr)
-            return 2
+        start, end = args.month.bounds(conf.timezone)
         html = report.render_period(plan, runs, start, end, lang=args.lang)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as fh:
@@ -188,7 +183,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     d_rep.add_argument("--config", "-c", default=default_config(), help="configuration file")
     which = d_rep.add_mutually_exclusive_group(required=True)
     which.add_argument("--run", help="run id (or a unique prefix of it)")
-    which.add_argument("--month", help="YYYY-MM: planned vs run vs missed per service")
+    which.add_argument("--month", type=month_arg, help="YYYY-MM: planned vs run vs missed per service")
     d_rep.add_argument("--lang", choices=["es", "en"], default="es")
     d_rep.add_argument("--output", "-o", help="file to write (default: standard output)")
     d_rep.set_defaults(func=cmd_drill_report)

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from kernel.month import Month
-from monitor.cli.common import default_config, load_config
+from monitor.cli.common import default_config, load_config, month_arg
 
 
 def cmd_report_month(args: argparse.Namespace) -> int:
@@ -17,11 +17,7 @@ def cmd_report_month(args: argparse.Namespace) -> int:
     conf = load_config(args.config, state_dir=args.state_dir)
     if conf is None:
         return 1
-    try:
-        asked = Month.parse(args.month)
-    except ValueError:
-        print(f"--month takes YYYY-MM, not {args.month!r}", file=sys.stderr)
-        return 2
+    asked: Month = args.month
     current = Month.of(datetime.now(UTC), conf.timezone)
     if args.preview and (asked > current or args.all_instances or args.refreeze):
         why = "a month that has not begun" if asked > current else "--all-instances or --refreeze (closed months only)"
@@ -84,7 +80,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         ),
     )
     r_month.add_argument("--config", "-c", default=default_config(), help="configuration file")
-    r_month.add_argument("--month", required=True, help="YYYY-MM, in the configured timezone")
+    r_month.add_argument("--month", required=True, type=month_arg, help="YYYY-MM, in the configured timezone")
     r_month.add_argument("--lang", choices=["es", "en"], help="one language (default: reports.languages)")
     r_month.add_argument("--format", help="comma list of html,pdf,csv (default: reports.formats)")
     r_month.add_argument("--output-dir", help="default: reports.directory or STATE_DIR/reports")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
@@ -50,6 +51,8 @@ class DaemonView(Protocol):
     def current_findings(self) -> list[Finding]: ...
 
     def current_incidents(self) -> list[Incident]: ...
+
+    def current_timezone(self) -> ZoneInfo: ...
 
 
 class Concern(Collector):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 
@@ -63,6 +64,20 @@ class TargetCollector(Concern):
         for t in targets:
             interval.add_metric([t.id], t.interval)
         yield interval
+        # Only targets with operating hours (targets[].hours or their group's): the alert rules let
+        # one outside its hours be down without paging.
+        hours = GaugeMetricFamily(
+            PREFIX + "target_in_operating_hours",
+            "1 while a target with operating hours is within them, 0 outside.",
+            labels=["target"],
+        )
+        scheduled = [t for t in targets if t.schedule is not None]
+        if scheduled:
+            now, tz = datetime.now(UTC), self.view.current_timezone()
+            for t in scheduled:
+                assert t.schedule is not None
+                hours.add_metric([t.id], 1.0 if t.schedule.is_open(now, tz) else 0.0)
+        yield hours
 
     def _states(self, targets: Iterable[Target], states: dict[str, TargetState]) -> Iterator[Metric]:
         up = GaugeMetricFamily(
