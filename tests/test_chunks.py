@@ -112,3 +112,29 @@ def test_retention_drops_old_chunks(store: sdb.Store) -> None:
     assert store.count_results() == 120
     assert store.apply_retention(now, raw_retention=35 * 86400, rollup_retention=None) == 120
     assert store.count_results() == 0
+
+
+@pytest.mark.scale
+def test_an_hour_of_two_thousand_targets_folds_whole_and_reads_back_the_same(store: sdb.Store) -> None:
+    """The day vigia watches a big district: 2,000 targets checked every minute, 120,000 rows in
+    the hour being folded, while the daemon keeps writing the next hour. Nothing is lost or changed."""
+    targets = [f"t{i:04d}" for i in range(2000)]
+    for m in range(60):  # one cycle a minute, as the writer stores them
+        batch = [
+            result(t, m + i / 4000, ok=(i + m) % 97 != 0, rtt=0.0003 + (i % 13) * 1e-5) for i, t in enumerate(targets)
+        ]
+        store.write_cycle(batch, [], T0.timestamp())
+    start, end = T0.timestamp(), (T0 + timedelta(hours=1)).timestamp()
+    sample = ["t0000", "t0999", "t1999"]
+    before = [r for r in store.results_between(start, end) if r.target in sample]
+    store.write_cycle([result(t, 61) for t in targets[:10]], [], T0.timestamp())  # the next hour, still open
+    store.rollup((T0 + timedelta(hours=1, minutes=5)).timestamp())
+    with store.engine.connect() as conn:
+        raw_left = conn.execute(sa.select(sa.func.count()).select_from(schema.results)).scalar_one()
+        chunk_rows = conn.execute(sa.select(sa.func.count()).select_from(schema.result_chunks)).scalar_one()
+    assert (raw_left, chunk_rows) == (10, 2000)  # the hour folded whole, one chunk per target; the open hour raw
+    assert store.count_results() == 120_010
+    after = [r for r in store.results_between(start, end) if r.target in sample]
+    assert after == before and len(after) == 180
+    successes = sum(1 for _t, _ts, _d in store.reader().successes(targets, start, end))
+    assert successes == 120_000 - sum(1 for i in range(2000) for m in range(60) if (i + m) % 97 == 0)
