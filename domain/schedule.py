@@ -44,14 +44,28 @@ _DAYS = {
 DAY_OF = {name: day for day, names in _DAYS.items() for name in names}
 HOLIDAY_KEYS = ("festivos", "festivo", "holidays", "holiday")
 CLOSED_WORDS = ("cerrado", "cerrada", "closed")
+DAY_WORDS = {
+    "es": ("lun", "mar", "mié", "jue", "vie", "sáb", "dom"),
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+}
+DAY_NAMES = {
+    "es": ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
 WORDS = {
-    "es": {"days": ("lun", "mar", "mié", "jue", "vie", "sáb", "dom"), "holidays": "festivos", "closed": "cerrado",
-           "always": "todos los días, 24 horas", "names": ("lunes", "martes", "miércoles", "jueves", "viernes",
-                                                           "sábado", "domingo")},
-    "en": {"days": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), "holidays": "holidays", "closed": "closed",
-           "always": "every day, 24 hours", "names": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
-                                                      "Saturday", "Sunday")},
-}  # fmt: skip
+    "es": {
+        "holidays": "festivos",
+        "closed": "cerrado",
+        "always": "todos los días, 24 horas",
+        "daily": "todos los días {ranges} (festivos incluidos)",
+    },
+    "en": {
+        "holidays": "holidays",
+        "closed": "closed",
+        "always": "every day, 24 hours",
+        "daily": "every day {ranges} (holidays included)",
+    },
+}
 
 
 class ScheduleError(ValueError):
@@ -132,7 +146,7 @@ class WeekPlan:
                 continue
             for day in parse_days(str(key)):
                 if week[day] is not None:
-                    raise ScheduleError(f"{key}: {WORDS['es']['names'][day]} is given twice")
+                    raise ScheduleError(f"{key}: {DAY_NAMES['es'][day]} is given twice")
                 week[day] = parsed
         # A day the map does not name is closed: a schedule says when the place opens.
         return cls(tuple(d if d is not None else () for d in week), holidays, True)
@@ -144,14 +158,14 @@ class WeekPlan:
     def describe(self, lang: str = "es") -> str:
         """In words, grouping consecutive days alike: "lun-vie 07:00-12:00, 14:00-19:00; dom cerrado"."""
         w = WORDS[lang]
-        if self.always and not self.follows_calendar:
-            return str(w["always"])
+        if not self.follows_calendar and len(set(self.week)) == 1:  # the single-string form
+            return str(w["always"]) if self.always else str(w["daily"]).format(ranges=_ranges_words(self.week[0], lang))
         parts, day = [], 0
         while day < 7:
             last = day
             while last + 1 < 7 and self.week[last + 1] == self.week[day]:
                 last += 1
-            names = w["days"]
+            names = DAY_WORDS[lang]
             label = names[day] if day == last else f"{names[day]}-{names[last]}"
             parts.append(f"{label} {_ranges_words(self.week[day], lang)}")
             day = last + 1
@@ -263,13 +277,12 @@ class Day:
         """Why the day has no ranges ("" when it has some): closed day, holiday, or its weekday."""
         if self.ranges:
             return ""
-        w = WORDS[lang]
         if self.closed is not None:
-            word = "cerrado" if lang == "es" else "closed"
+            word = WORDS[lang]["closed"]
             return f"{word} — {self.closed}" if self.closed else word
         if self.holiday:
             return f"{'festivo' if lang == 'es' else 'holiday'} — {self.holiday}"
-        return str(w["names"][self.day.weekday()])
+        return DAY_NAMES[lang][self.day.weekday()]
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,7 @@ def test_describe_in_words() -> None:
     assert plan.describe("es") == "lun-vie 07:00-12:00, 14:00-19:00; sáb 08:00-13:00; dom cerrado; festivos cerrado"
     assert plan.describe("en") == "Mon-Fri 07:00-12:00, 14:00-19:00; Sat 08:00-13:00; Sun closed; holidays closed"
     assert WeekPlan.parse("00:00-24:00").describe("es") == "todos los días, 24 horas"
+    assert WeekPlan.parse("18:00-02:00").describe("en") == "every day 18:00-02:00 (holidays included)"
     assert WeekPlan.from_json(plan.to_json()) == plan
 
 

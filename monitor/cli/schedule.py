@@ -10,7 +10,7 @@ from monitor.cli.common import config_arguments, load_config, month_arg
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
-    from domain.schedule import WORDS, Schedule
+    from domain.schedule import DAY_NAMES, WORDS, Schedule
 
     conf = load_config(args.config, state_dir=args.state_dir)
     if conf is None:
@@ -39,7 +39,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
             closed = why if plan.closed is not None else f"{words['closed']}: {why}"
         holiday_word = "festivo" if args.lang == "es" else "holiday"
         holiday = f" ({holiday_word}: {plan.holiday})" if plan.holiday and plan.ranges else ""
-        name = str(words["names"][day.weekday()])
+        name = DAY_NAMES[args.lang][day.weekday()]
         print(f"{day.isoformat()}  {name:<10} {seconds / 3600:5.2f} h  {ranges or closed}{holiday}")
         day = day.fromordinal(day.toordinal() + 1)
     print(f"{'total' if args.lang == 'en' else 'total del mes'}: {total / 3600:.2f} h")

@@ -74,7 +74,7 @@ def test_the_hand_worked_month_in_html_pdf_and_csv(november: tuple[st.Store, cfg
     assert schedules.rows["ZD-07"] == [
         "ZD-07", "lun-vie 07:00-12:00, 14:00-19:00; sáb 08:00-13:00; dom cerrado; festivos cerrado", "205,00",
     ]  # fmt: skip
-    assert schedules.rows["ZD-01"] == ["ZD-01", "lun-dom 06:00-22:00", "480,00"]  # 30 days x 16 h, holidays too
+    assert schedules.rows["ZD-01"] == ["ZD-01", "todos los días 06:00-22:00 (festivos incluidos)", "480,00"]
     days = Cells("data-day")
     days.feed(html.replace("<li ", "<tr ").replace("</li>", "</tr>"))
     text = " | ".join(days.text)
