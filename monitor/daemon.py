@@ -388,11 +388,15 @@ class Daemon:
         found = self.audit.after_cycle(outcome.results, {t.id: t for t in targets}, now.timestamp())
         self.writer.submit(Batch(outcome.results, folded.changes, folded.samples, found))
         self.stats.cycle_ended(interval, duration=outcome.duration)
-        self._first_cycle_done.add(interval)
         if self.drills is not None:
             self.drills.refresh_if_changed()
-        self.exposition.refresh()
-        self.publish.after_cycle()
+        try:
+            self.exposition.refresh()
+            self.publish.after_cycle()
+        finally:
+            # Ready (/-/ready) once /metrics, the API and the status page show the cycle: a client that
+            # waits for ready reads what the first cycle found, not the start-up's empty exposition.
+            self._first_cycle_done.add(interval)
 
     def reload(self) -> bool:
         """Re-read the config; on any error keep running the old one and say why."""
