@@ -58,12 +58,14 @@ WORDS = {
         "closed": "cerrado",
         "always": "todos los días, 24 horas",
         "daily": "todos los días {ranges} (festivos incluidos)",
+        "as_weekday": "como su día",
     },
     "en": {
         "holidays": "holidays",
         "closed": "closed",
         "always": "every day, 24 hours",
         "daily": "every day {ranges} (holidays included)",
+        "as_weekday": "as their weekday",
     },
 }
 
@@ -159,7 +161,7 @@ class WeekPlan:
         """In words, grouping consecutive days alike: "lun-vie 07:00-12:00, 14:00-19:00; dom cerrado"."""
         w = WORDS[lang]
         if not self.follows_calendar and len(set(self.week)) == 1:  # the single-string form
-            return str(w["always"]) if self.always else str(w["daily"]).format(ranges=_ranges_words(self.week[0], lang))
+            return str(w["always"]) if self.always else str(w["daily"]).format(ranges=ranges_words(self.week[0], lang))
         parts, day = [], 0
         while day < 7:
             last = day
@@ -167,11 +169,10 @@ class WeekPlan:
                 last += 1
             names = DAY_WORDS[lang]
             label = names[day] if day == last else f"{names[day]}-{names[last]}"
-            parts.append(f"{label} {_ranges_words(self.week[day], lang)}")
+            parts.append(f"{label} {ranges_words(self.week[day], lang)}")
             day = last + 1
         if self.follows_calendar:
-            holidays = "como su día" if lang == "es" else "as their weekday"
-            words = holidays if self.holidays is None else _ranges_words(self.holidays, lang)
+            words = w["as_weekday"] if self.holidays is None else ranges_words(self.holidays, lang)
             parts.append(f"{w['holidays']} {words}")
         return "; ".join(parts)
 
@@ -191,7 +192,7 @@ class WeekPlan:
         )
 
 
-def _ranges_words(ranges: tuple[Range, ...], lang: str) -> str:
+def ranges_words(ranges: tuple[Range, ...], lang: str) -> str:
     if not ranges:
         return str(WORDS[lang]["closed"])
     return ", ".join(f"{_hhmm(s)}-{_hhmm(e)}" for s, e in ranges)
@@ -321,21 +322,26 @@ class Schedule:
         last = datetime.fromtimestamp(end, tz).date()
         pairs, day = [], first
         while day <= last:
-            for s, e in self.day(day).ranges:
-                pairs.append((_at(day, s, tz), _at(day + timedelta(days=1) if e <= s else day, e, tz)))
+            pairs += self._day_pairs(day, tz)
             day += timedelta(days=1)
         return Spans.of(pairs) & Spans.of([(start, end)])
 
     def day_seconds(self, day: date, tz: ZoneInfo) -> float:
         """Real seconds of the ranges that start on ``day`` (an overnight one counted whole)."""
+        return sum(b - a for a, b in self._day_pairs(day, tz))
+
+    def _day_pairs(self, day: date, tz: ZoneInfo) -> list[tuple[float, float]]:
+        """The ranges that start on ``day`` as Unix times; one past midnight ends the next day."""
         nxt = day + timedelta(days=1)
-        return sum(_at(nxt if e <= s else day, e, tz) - _at(day, s, tz) for s, e in self.day(day).ranges)
+        return [(_at(day, s, tz), _at(nxt if e <= s else day, e, tz)) for s, e in self.day(day).ranges]
 
     def is_open(self, at: datetime, tz: ZoneInfo) -> bool:
         if self.is_always:
             return True
-        t = at.timestamp()
-        return bool((self.spans(t, t + 1e-3, tz)).items)
+        # Every zone asks every cycle: look at today's ranges and yesterday's (one may run past
+        # midnight), not at a span set.
+        t, today = at.timestamp(), at.astimezone(tz).date()
+        return any(a <= t < b for day in (today - timedelta(days=1), today) for a, b in self._day_pairs(day, tz))
 
 
 def _at(day: date, minutes: int, tz: ZoneInfo) -> float:

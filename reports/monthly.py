@@ -4,7 +4,7 @@ metric show. Every figure is computed here, from stored data, once."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -214,8 +214,7 @@ def month_figures(
         rows.append(
             ZoneMonth(z, avail, usage.get(z.id, ZoneUsage()), prev.unique_users if prev else None, tuple(periods[z.id]))
         )
-    # The report names an incident and its cause; its updates are the status page's, not the report's.
-    notes = tuple(replace(i, events=()) for i in reader.incidents_between(*window))
+    notes = tuple(reader.incidents_between(*window))
     return MonthFigures(year, month, rows, window, tz.key, notes, calendar_days(zones, Month(year, month), tz))
 
 

@@ -50,19 +50,29 @@ class Incidents:
         if row.closed_at is not None:
             raise IncidentError(f"incident {number} is closed already")
 
-    def listed(self, *, since: float | None = None, open_only: bool = False) -> list[Incident]:
-        """Incidents, newest first: the open ones, and with ``since`` those closed after it too."""
+    def listed(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        open_only: bool = False,
+        with_events: bool = True,
+    ) -> list[Incident]:
+        """Incidents, newest first: the open ones, and with ``since`` those closed after it too;
+        with ``until``, only those opened before it. ``with_events``: their history as well."""
         t = incidents_t.c
         q = sa.select(incidents_t).where(t.instance == self.instance)
         if open_only:
             q = q.where(t.closed_at.is_(None))
         elif since is not None:
             q = q.where(sa.or_(t.closed_at.is_(None), t.closed_at >= since))
+        if until is not None:
+            q = q.where(t.opened_at < until)
         with self.engine.connect() as conn:
             rows = conn.execute(q.order_by(t.opened_at.desc(), t.id.desc())).all()
             ids = [r.id for r in rows]
             events: dict[int, list[IncidentEvent]] = {i: [] for i in ids}
-            if ids:
+            if ids and with_events:
                 e = incident_events.c
                 for ev in conn.execute(sa.select(incident_events).where(e.incident.in_(ids)).order_by(e.at, e.id)):
                     events[ev.incident].append(IncidentEvent(ev.at, ev.by, ev.kind, ev.text))

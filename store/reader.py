@@ -61,8 +61,9 @@ class Reader:
         return out
 
     def incidents_between(self, start: float, end: float) -> list[Incident]:
-        """The operators' incidents whose span overlaps [start, end), with their updates."""
-        return [i for i in Incidents(self.engine, self.instance).listed(since=start) if i.opened_at < end]
+        """The operators' incidents whose span overlaps [start, end), without their updates (a report
+        names an incident and its cause; the updates are the status page's)."""
+        return Incidents(self.engine, self.instance).listed(since=start, until=end, with_events=False)
 
     def coverage(self, zones: Iterable[str], start: float, end: float) -> dict[str, list[tuple[float, float]]]:
         """When each zone was measured: the spans its cycles' samples made (store.spans)."""

@@ -10,7 +10,7 @@ from monitor.cli.common import config_arguments, load_config, month_arg
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
-    from domain.schedule import DAY_NAMES, WORDS, Schedule
+    from domain.schedule import DAY_NAMES, WORDS, Schedule, ranges_words
 
     conf = load_config(args.config, state_dir=args.state_dir)
     if conf is None:
@@ -32,7 +32,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     while day < after.date():
         plan = schedule.day(day)
         seconds = schedule.day_seconds(day, tz)
-        ranges = ", ".join(f"{s // 60:02d}:{s % 60:02d}-{e // 60:02d}:{e % 60:02d}" for s, e in plan.ranges)
+        ranges = ranges_words(plan.ranges, args.lang) if plan.ranges else ""
         closed = ""
         if not plan.ranges:  # why: the closed day's own words, else the holiday, else the weekday
             why = plan.why(args.lang)
