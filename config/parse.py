@@ -147,6 +147,14 @@ def _paths(doc: Document, raw: FileSettings, state_dir: str | None) -> list[Conf
         except (OSError, UnicodeDecodeError) as exc:
             why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
             out.append(doc.problem(("store", "url_file"), f"cannot read {raw.store.url_file}: {why}"))
+    if raw.continuity is not None:
+        plan = _beside(doc.file, raw.continuity.plan)
+        assert plan is not None
+        try:
+            with open(plan, "rb") as fh:
+                fh.read(1)
+        except OSError as exc:
+            out.append(doc.problem(("continuity", "plan"), f"cannot read {plan}: {exc.strerror}"))
     chosen = state_dir or raw.state_dir
     if chosen and os.path.exists(chosen) and not os.path.isdir(chosen):
         where = ("state_dir",) if raw.state_dir and not state_dir else ()

@@ -5,6 +5,7 @@ here compose them."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import zoneinfo
 from dataclasses import replace
@@ -16,7 +17,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from domain.findings import CATALOGUE, Policy
 from domain.schedule import check_country
 from domain.zones import Hours, ZoneDefaults, check_hours
-from kernel.model import Strict
+from kernel.model import PlainText, Strict
 from kernel.units import Duration, Interval, parse_size
 from probes.engine import DEFAULT_MAX_IN_FLIGHT
 from probes.radius import RadiusSettings
@@ -195,9 +196,17 @@ class ActionPlanLine(Strict):
 
 
 def _listen_port(value: str) -> str:
-    port = int(value.rsplit(":", 1)[1])
-    if not 0 <= port <= 65535:  # 0: any free port, as tests and ad-hoc runs use
+    host, port = value.rsplit(":", 1)
+    if not 0 <= int(port) <= 65535:  # 0: any free port, as tests and ad-hoc runs use
         raise ValueError(f"port {port} is not a TCP port (1-65535, or 0 for any free one)")
+    # An address written as numbers must be one (999.1.1.1 passed the pattern and failed at bind);
+    # a name is resolved when the listener binds.
+    literal = host.strip("[]")
+    if host.startswith("[") or (literal and all(c.isdigit() or c == "." for c in literal)):
+        try:
+            ipaddress.ip_address(literal)
+        except ValueError:
+            raise ValueError(f"{literal} is not an IP address") from None
     return value
 
 
@@ -220,7 +229,7 @@ class StatusPageSettings(Strict):
         pattern=r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$",
         description="address:port of the public listener; never the one /metrics is on",
     )
-    title: str = Field(default="Zonas Digitales de Cartagena: estado del servicio", min_length=1, max_length=120)
+    title: PlainText = Field(default="Zonas Digitales de Cartagena: estado del servicio", min_length=1, max_length=120)
     lang: Literal["es", "en"] = Field(default="es", description="the page's language unless the visitor asks")
     directory: str | None = Field(
         default=None, description="also written here after each cycle (atomically), for nginx to serve"
@@ -258,12 +267,12 @@ Day = Annotated[date, BeforeValidator(_day)]
 
 class ExtraHoliday(Strict):
     date: Day
-    name: str = Field(min_length=1)
+    name: PlainText = Field(min_length=1)
 
 
 class ClosedDaySettings(Strict):
     date: Day
-    reason: str = ""
+    reason: PlainText = ""
     zones: list[str] = Field(default_factory=list, description="only these zones (none named: every map schedule)")
     targets: list[str] = Field(default_factory=list)
 
@@ -301,7 +310,7 @@ class MaintenanceWindow(Strict):
     duration: Duration | None = None
     start: Timestamp | None = None
     end: Timestamp | None = None
-    reason: str = ""
+    reason: PlainText = ""
 
 
 class TargetSettings(BaseModel):
@@ -312,8 +321,8 @@ class TargetSettings(BaseModel):
     id: str = Field(pattern=_ID)
     probe: str
     group: str = Field(default="datacenter", pattern=r"^[a-z][a-z0-9_]*$")
-    description: str = ""
-    labels: dict[str, str] = Field(default_factory=dict)
+    description: PlainText = ""
+    labels: dict[str, PlainText] = Field(default_factory=dict)
     interval: Interval | None = None
     timeout: Duration | None = None
     failures_before_down: int | None = Field(default=None, ge=1, le=100)

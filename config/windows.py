@@ -9,7 +9,7 @@ from datetime import datetime
 
 from config.model import Maintenance, Target
 from config.sections import FileSettings
-from domain.windows import StoredWindow
+from domain.windows import MAX_WINDOW_DAYS, StoredWindow, span_problem
 from domain.zones import Zone
 from kernel.cron import crontab_trigger
 from kernel.errors import ConfigProblem
@@ -47,8 +47,12 @@ def resolve_windows(
                 problems.append(doc.problem((*base, "cron"), f"invalid crontab expression: {exc}"))
         elif w.start is None or w.end is None:
             problems.append(doc.problem(base, "a window takes either 'cron' + 'duration' or 'start' + 'end'"))
-        elif w.end <= w.start:
-            problems.append(doc.problem((*base, "end"), "end must be after start"))
+        else:
+            problem = _span_problem(_aware(w.start, tz), _aware(w.end, tz))
+            if problem is not None:
+                problems.append(doc.problem((*base, problem[0]), problem[1]))
+        if w.duration is not None and w.duration > MAX_WINDOW_DAYS * 86400:
+            problems.append(doc.problem((*base, "duration"), f"a window lasts at most {MAX_WINDOW_DAYS} days"))
         # Group "zones" covers every zone.
         covered = set(w.zones) | (zone_ids if "zones" in w.groups else set())
         members = _members(set(w.targets) | {t.id for t in targets if t.group in w.groups}, covered, targets)
@@ -68,6 +72,14 @@ def stored_window(w: StoredWindow, targets: Sequence[Target], tz: zoneinfo.ZoneI
     members = _members(set(w.targets), set(w.zones), targets)
     start, end = datetime.fromtimestamp(w.start, tz), datetime.fromtimestamp(w.end, tz)
     return Maintenance(w.name, members, w.reason, None, 0.0, start, end)
+
+
+def _span_problem(start: datetime | None, end: datetime | None) -> tuple[str, str] | None:
+    assert start is not None and end is not None
+    try:
+        return span_problem(start.timestamp(), end.timestamp())
+    except (OverflowError, ValueError):
+        return "start", "the start is not a time any calendar vigia uses can hold"
 
 
 def _aware(value: datetime | None, tz: zoneinfo.ZoneInfo) -> datetime | None:

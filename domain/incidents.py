@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from kernel.errors import InputError
+from kernel.text import checked
+
 # Causes an operator may give, and their words on the status page and in reports.
 CAUSES: dict[str, dict[str, str]] = {
     "energia": {"es": "corte de energía", "en": "power cut"},
@@ -20,7 +23,7 @@ CAUSES: dict[str, dict[str, str]] = {
 TITLE_MAX, TEXT_MAX, TICKET_MAX = 200, 2000, 64
 
 
-class IncidentError(ValueError):
+class IncidentError(InputError):
     """Bad input for an incident: the message names what and why; nothing is stored."""
 
 
@@ -48,13 +51,12 @@ class Incident:
         return self.closed_at is None
 
 
-def check_text(what: str, text: str, limit: int) -> str:
-    text = text.strip()
-    if not text:
-        raise IncidentError(f"{what} is empty")
-    if len(text) > limit:
-        raise IncidentError(f"{what} has {len(text)} characters; at most {limit}")
-    return text
+def check_text(what: str, text: str, limit: int, *, empty: bool = False) -> str:
+    """One line of an operator's text, checked (kernel.text.checked) as an IncidentError."""
+    try:
+        return checked(what, text, limit, empty=empty)
+    except InputError as exc:
+        raise IncidentError(str(exc)) from None
 
 
 def check_new(zones: list[str], known: set[str], title: str, cause: str, ticket: str) -> tuple[str, str, str]:
@@ -68,9 +70,7 @@ def check_new(zones: list[str], known: set[str], title: str, cause: str, ticket:
         raise IncidentError(f"a zone is listed twice: {', '.join(zones)}")
     if cause not in CAUSES:
         raise IncidentError(f"cause {cause!r} is not one of {', '.join(CAUSES)}")
-    if len(ticket) > TICKET_MAX:
-        raise IncidentError(f"the ticket has {len(ticket)} characters; at most {TICKET_MAX}")
-    return check_text("the title", title, TITLE_MAX), cause, ticket.strip()
+    return check_text("the title", title, TITLE_MAX), cause, check_text("the ticket", ticket, TICKET_MAX, empty=True)
 
 
 # Reason-code classes (reports.incident_classes) that name a cause an operator could give: a

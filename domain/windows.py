@@ -2,13 +2,44 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from kernel.errors import InputError
+from kernel.text import checked
 
 REASON_MAX = 200
+# The longest a window may be, configured or added from the command line. Maintenance is planned
+# work: a zone out for longer than a year is closed, which its schedule (``hours: cerrado``) says.
+MAX_WINDOW_DAYS = 366
+# A window lies between these: nothing vigia measured is older than EARLIEST, and a window more
+# than YEARS_AHEAD ahead is a typo (9999-12-31) that every later date computation would trip on.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC).timestamp()
+YEARS_AHEAD = 10
 
 
-class WindowError(ValueError):
+class WindowError(InputError):
     """Bad input for a maintenance window: the message names what and why; nothing is stored."""
+
+
+def span_problem(start: float, end: float, now: float | None = None) -> tuple[str, str] | None:
+    """Why [start, end) cannot be a maintenance window, as (the key at fault: start or end, the
+    reason), or None: the domain's one rule for configured windows and those added from the
+    command line."""
+    latest = (time.time() if now is None else now) + YEARS_AHEAD * 366 * 86400
+    for key, at in (("start", start), ("end", end)):
+        if not EARLIEST <= at <= latest:
+            return key, f"the {key} is not between 2000-01-01 and {YEARS_AHEAD} years from now"
+    if end <= start:
+        return "end", "the end must be after the start"
+    if end - start > MAX_WINDOW_DAYS * 86400:
+        days = (end - start) / 86400
+        return (
+            "end",
+            f"the window lasts {days:.0f} days; at most {MAX_WINDOW_DAYS} (a zone closed for longer: hours: cerrado)",
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -43,11 +74,10 @@ def check_window(
     for listed in (zones, targets):
         if len(set(listed)) != len(listed):
             raise WindowError(f"listed twice: {', '.join(listed)}")
-    if end <= start:
-        raise WindowError("the end must be after the start")
-    reason = reason.strip()
-    if not reason:
-        raise WindowError("the reason is empty")
-    if len(reason) > REASON_MAX:
-        raise WindowError(f"the reason has {len(reason)} characters; at most {REASON_MAX}")
-    return reason
+    problem = span_problem(start, end)
+    if problem is not None:
+        raise WindowError(problem[1])
+    try:
+        return checked("the reason", reason, REASON_MAX)
+    except InputError as exc:
+        raise WindowError(str(exc)) from None

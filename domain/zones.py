@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, field_validator
 
 from domain.schedule import Schedule, WeekPlan
-from kernel.model import Strict
+from kernel.model import PlainText, Strict
 from kernel.units import Duration, Interval, parse_size
 from probes.settings import Regex
 
@@ -57,17 +57,17 @@ class ZoneRadius(Strict):
 
 class ZoneSettings(Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$")
-    name: str = Field(min_length=1)
-    barrio: str = ""
+    name: PlainText = Field(min_length=1)
+    barrio: PlainText = ""
     ucg: int | None = Field(default=None, ge=1, le=99)
-    localidad: str = ""
+    localidad: PlainText = ""
     area: Literal["urbana", "rural"] = "urbana"
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     hours: Hours | None = None
     sla_target: float | None = Field(default=None, gt=0.0, le=1.0, description="availability target, ratio 0-1")
     bandwidth: str | None = None
-    aliases: list[str] = Field(default_factory=list)
+    aliases: list[PlainText] = Field(default_factory=list)
     gateway: str | None = None
     portal_url: str | None = None
     dns: ZoneDns | None = None

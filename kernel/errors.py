@@ -7,7 +7,9 @@ Exceptions are for configuration errors and bugs; a failing target is data
     ├── ConfigError        invalid configuration; carries every problem found
     ├── StoreError         the history database could not be read or written
     ├── ProbeSetupError    a probe engine cannot start (e.g. no raw socket)
-    └── DrillError         a continuity drill definition or run is unusable
+    ├── DrillError         a continuity drill definition or run is unusable
+    └── InputError         an operator's input (a command's arguments, a CSV) is refused whole:
+                           nothing is stored, the command exits 2 (WindowError, IncidentError, ...)
 
 The tree lives in the bottom package (probes) because every other package may
 import probes but probes imports nothing else of the project.
@@ -69,6 +71,12 @@ class ProbeSetupError(VigiaError):
 
 class DrillError(VigiaError):
     """A continuity drill definition or run is unusable."""
+
+
+class InputError(VigiaError, ValueError):
+    """An operator's input is refused before anything is stored; the message names what and why.
+
+    The command line maps it, once, to one line on stderr and exit code 2."""
 
 
 def short(exc: BaseException, limit: int = 300) -> str:

@@ -1,11 +1,29 @@
-"""The strict model base every configuration section builds on."""
+"""The strict model base every configuration section builds on, and the text type of inventory
+fields (names, barrios, reasons) that reach reports, CSV, feeds and terminals."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+from kernel.text import controls, escape_char
 
 
 class Strict(BaseModel):
     """Strict types, unknown keys refused, frozen: a typo in a file is an error, never a default."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _plain(value: str) -> str:
+    found = controls(value)
+    if found:
+        at, char = found[0]
+        raise ValueError(f"has a control character ({escape_char(char)}) at character {at}: write plain text")
+    return value
+
+
+# Text that people read in outputs: a CR in a barrio split an open-data CSV row, an ESC in a name
+# would recolour the terminal of whoever lists it. Refused where it is written.
+PlainText = Annotated[str, AfterValidator(_plain)]

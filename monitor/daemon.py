@@ -54,6 +54,16 @@ from store.lease import Identity, Lease
 log = logging.getLogger("vigia")
 
 
+def load(path: str, state_dir: str | None) -> tuple[cfg.Config, Plan | None]:
+    """Everything the daemon takes from its files, validated: the configuration, the continuity
+    plan it names, and whether its checks fit the open-files limit (which this raises). A start
+    and a reload both call this one function, so a file that reloads is a file that starts."""
+    conf = cfg.parse(path, state_dir=state_dir)
+    plan = continuity_plan.parse(conf.continuity_plan) if conf.continuity_plan is not None else None
+    check_capacity(sockets_needed([(t.probe, t.settings) for t in conf.targets]), conf.probing.max_in_flight)
+    return conf, plan
+
+
 def _first_error(exc: ValueError) -> str:
     errors = getattr(exc, "errors", None)
     if callable(errors):
@@ -72,7 +82,7 @@ class Daemon:
     ) -> None:
         self.config_path = config_path
         self._state_dir_override = state_dir
-        self.config = cfg.parse(config_path, state_dir=state_dir)
+        self.config, plan = load(config_path, state_dir)
         self.listen = listen or self.config.web.listen
         if listen is not None:
             try:
@@ -108,24 +118,27 @@ class Daemon:
             config_path, lambda: self.config, self.leadership, self.stats, self.exposition.refresh
         )
         self.drills: DrillWatch | None = None
-        if self.config.continuity_plan is not None:
-            self.drills = DrillWatch(
-                continuity_plan.parse(self.config.continuity_plan),
-                self.config.state_dir,
-                paused=self.config.drills_paused,
-                engine=self.runner.engine,
-                stats=self.stats,
-                on_change=self.exposition.refresh,
-                sweep_every=self.leadership.interval,
-            )
+        if plan is not None:
+            self.drills = self._drill_watch(plan, self.config)
         self.scheduler.add_listener(self._on_job_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         self.server: MetricsServer | None = None
         self.publish = Publisher(lambda: self.config, self.store, self.observer, self._lock, self.current_states,
-                                 self.current_zone_states, self.stats.version)  # fmt: skip
+                                 self.current_zone_states, self.stats.version, self.stats.skipped_input)  # fmt: skip
         self.radius: RadiusUsage | None = None
         radius = self.config.radius
         if radius is not None and any(z.radius for z in self.config.zones):
             self.radius = RadiusUsage(radius, self.config.zones, self.config.timezone)
+
+    def _drill_watch(self, plan: Plan, conf: cfg.Config) -> DrillWatch:
+        return DrillWatch(
+            plan,
+            conf.state_dir,
+            paused=conf.drills_paused,
+            engine=self.runner.engine,
+            stats=self.stats,
+            on_change=self.exposition.refresh,
+            sweep_every=self.leadership.interval,
+        )
 
     def _on_web_reload(self, ok: bool) -> None:
         self.stats.web_config_ok = ok
@@ -180,7 +193,6 @@ class Daemon:
             os.makedirs(self.config.state_dir, exist_ok=True)
         except OSError as exc:
             raise VigiaError(f"cannot create the state directory {self.config.state_dir}: {exc.strerror}") from None
-        self._check_capacity(self.config)
         log.info(
             "vigia %s starting: %d targets, store %s",
             self.stats.version,
@@ -216,11 +228,6 @@ class Daemon:
             self.drills.start(self.scheduler)
         self.scheduler.resume()
         self.notifier.ready(self._status_line())
-
-    @staticmethod
-    def _check_capacity(config: cfg.Config) -> None:
-        """Raise the open-files limit and refuse a load that cannot be in flight at once (ProbeSetupError)."""
-        check_capacity(sockets_needed([(t.probe, t.settings) for t in config.targets]), config.probing.max_in_flight)
 
     def _metrics_url(self) -> str:
         host, port = (str(self.server.address[0]), self.server.port) if self.server is not None else ("", 0)
@@ -399,38 +406,28 @@ class Daemon:
             self._first_cycle_done.add(interval)
 
     def reload(self) -> bool:
-        """Re-read the config; on any error keep running the old one and say why."""
+        """Re-read the config; on any error keep running the old one and say why. What is
+        checked is exactly what a start checks (``load``): a file that reloads also starts."""
+        loaded = self._load_new()
+        return loaded is not None and self._apply(*loaded)
+
+    def _load_new(self) -> tuple[cfg.Config, Plan | None] | None:
+        """The reload's reading and validation (seconds for a large file: no lock held); None,
+        said and counted, when the new files cannot run."""
         self.stats.reloads += 1
         try:
-            new = cfg.parse(self.config_path, state_dir=self._state_dir_override)
-        except ConfigError as exc:
-            self.stats.reload_ok = False
-            log.error("reload failed, still running the previous configuration:\n%s", exc)
-            self.exposition.refresh()
-            return False
+            return load(self.config_path, self._state_dir_override)
+        except (ConfigError, ProbeSetupError) as exc:
+            self._reload_failed(str(exc))
         except Exception as exc:  # a bug in validation must not take the running daemon down
-            self.stats.reload_ok = False
             log.exception("reload failed, still running the previous configuration: %s", exc)
-            self.exposition.refresh()
-            return False
-        try:
-            self._check_capacity(new)
-        except ProbeSetupError as exc:
-            self.stats.reload_ok = False
-            log.error("reload failed, still running the previous configuration: %s", exc)
-            self.exposition.refresh()
-            return False
+            self._reload_failed(None)
+        return None
+
+    def _apply(self, new: cfg.Config, new_plan: Plan | None) -> bool:
+        """A validated configuration put in place of the running one."""
         if new.probing.max_in_flight != self.config.probing.max_in_flight:
             log.warning("probing.max_in_flight changes take effect after a restart")
-        new_plan = None
-        if new.continuity_plan is not None and self.drills is not None:
-            try:
-                new_plan = continuity_plan.parse(new.continuity_plan)
-            except ConfigError as exc:
-                self.stats.reload_ok = False
-                log.error("reload failed (continuity plan), still running the previous configuration:\n%s", exc)
-                self.exposition.refresh()
-                return False
         if (new.store, new.web, new.state_dir, new.ha_group, new.cluster) != (
             self.config.store,
             self.config.web,
@@ -439,6 +436,8 @@ class Daemon:
             self.config.cluster,
         ):
             log.warning("store, web, state_dir, ha_group and cluster changes take effect after a restart")
+        if new_plan is None and self.drills is not None:
+            log.warning("removing the continuity plan takes effect after a restart: its drills stay scheduled")
         with self._lock:
             self.observer.reconfigure(new)
             self.config = new
@@ -450,11 +449,28 @@ class Daemon:
         self._schedule()
         if new_plan is not None and self.drills is not None:
             self.drills.replan(self.scheduler, new_plan, new.drills_paused)
+        elif new_plan is not None:
+            # A plan added by the reload: its drills start as they would at a start (reconciled with
+            # the stored schedules while nothing fires).
+            self.drills = self._drill_watch(new_plan, new)
+            self.drills.runner.gate = self.leadership
+            self.scheduler.pause()
+            try:
+                self.drills.start(self.scheduler)
+            finally:
+                self.scheduler.resume()
         self.stats.reload_ok = True
         self.stats.reload_ok_at = time.time()
         log.info("configuration reloaded: %d targets", len(new.targets))
         self.exposition.refresh()
         return True
+
+    def _reload_failed(self, why: str | None) -> bool:
+        self.stats.reload_ok = False
+        if why is not None:
+            log.error("reload failed, still running the previous configuration:\n%s", why)
+        self.exposition.refresh()
+        return False
 
     def stop(self) -> None:
         """Finish the running cycle and its writes, close the store."""
@@ -490,7 +506,18 @@ class Daemon:
             if self._reload.is_set():
                 self._reload.clear()
                 self.notifier.reloading()
-                self.reload()
+                self._reload_unless_stopped()
                 self.notifier.ready(self._status_line())
         self.stop()
         return 0
+
+    def _reload_unless_stopped(self) -> None:
+        """A SIGHUP's reload, with the file read in a thread of its own: SIGTERM during a slow read
+        (a file of megabytes takes seconds) stops the daemon at once, the reload abandoned."""
+        got: list[tuple[cfg.Config, Plan | None] | None] = []
+        reader = threading.Thread(target=lambda: got.append(self._load_new()), name="reload", daemon=True)
+        reader.start()
+        while reader.is_alive() and not self._stop.is_set():
+            reader.join(0.2)
+        if got and got[0] is not None and not self._stop.is_set():
+            self._apply(*got[0])

@@ -13,7 +13,9 @@ import config as cfg
 from config import Maintenance
 from domain.incidents import Incident
 from domain.state import TargetState
+from domain.windows import span_problem
 from domain.zone_state import ZoneState
+from kernel.text import one_line
 from monitor import api
 from monitor.observer import Observer
 from monitor.statuspage import PublicStatus
@@ -25,9 +27,13 @@ log = logging.getLogger("vigia")
 INCIDENTS_SHOWN = 28 * 86400.0
 
 
-def read(store: Store, conf: cfg.Config) -> tuple[list[Incident], tuple[Maintenance, ...]] | None:
+def read(
+    store: Store, conf: cfg.Config, skipped: Callable[[str], None] = lambda _: None
+) -> tuple[list[Incident], tuple[Maintenance, ...]] | None:
     """Incidents (open, and closed lately) and the windows not over yet; None if the store is away
-    (the caller keeps what it read last)."""
+    (the caller keeps what it read last). A stored window the daemon cannot use (a row written
+    before times were checked, or by hand) is left out with a log line and ``skipped("maintenance")``:
+    one bad row must not keep every other window, or the daemon's start, from applying."""
     now = time.time()
     try:
         incidents = store.incidents.listed(since=now - INCIDENTS_SHOWN)
@@ -35,7 +41,20 @@ def read(store: Store, conf: cfg.Config) -> tuple[list[Incident], tuple[Maintena
     except Exception as exc:
         log.warning("cannot read incidents and maintenance windows from the store: %s", exc)
         return None
-    return incidents, tuple(cfg.stored_window(w, conf.targets, conf.timezone) for w in stored)
+    windows = []
+    for w in stored:
+        found = span_problem(w.start, w.end, now)
+        problem = None if found is None else found[1]
+        try:
+            if problem is None:
+                windows.append(cfg.stored_window(w, conf.targets, conf.timezone))
+        except (ValueError, OverflowError, OSError) as exc:
+            problem = str(exc)
+        if problem is not None:
+            skipped("maintenance")
+            log.warning("maintenance window %d in the store is not applied: %s (vigia maintenance cancel %d)",
+                        w.id, one_line(problem), w.id)  # fmt: skip
+    return incidents, tuple(windows)
 
 
 class Publisher:
@@ -48,8 +67,10 @@ class Publisher:
         states: Callable[[], Mapping[str, TargetState]],
         zone_states: Callable[[], Mapping[str, ZoneState]],
         version: str,
+        skipped: Callable[[str], None] = lambda _: None,
     ) -> None:
         self.conf, self.store, self.observer, self.lock = conf, store, observer, lock
+        self.skipped = skipped  # a stored row left out, by kind (counted in vigia's own metrics)
         self.states, self.zone_states = states, zone_states
         self.incidents: list[Incident] = []
         self.api = api.Api(version)
@@ -69,7 +90,7 @@ class Publisher:
     def read(self) -> None:
         """What operators entered, from the store (a job of its own: never a cycle's thread, which
         must not wait on a store that is away); the store away, what was read last stays."""
-        got = read(self.store, self.conf())
+        got = read(self.store, self.conf(), self.skipped)
         if got is None:
             return
         self.incidents, windows = got

@@ -54,11 +54,17 @@ class DaemonStats:
     instances_alive: int = 0
     lease_errors: int = 0
     cycles: dict[float, CycleStats] = field(default_factory=dict)
+    # Rows operators stored that the daemon could not use and left out, by kind (maintenance, ...).
+    input_skipped: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, name: str, by: float = 1) -> None:
         with self._lock:
             setattr(self, name, getattr(self, name) + by)
+
+    def skipped_input(self, kind: str) -> None:
+        with self._lock:
+            self.input_skipped[kind] = self.input_skipped.get(kind, 0) + 1
 
     def track(self, interval: float) -> None:
         with self._lock:

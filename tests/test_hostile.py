@@ -34,6 +34,16 @@ BAD_TEXT = {
     + "".join(f"{n}: &{n} [{','.join(['*' + p] * 10)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True)),
     "tiny_interval": "defaults: {interval: 1ms, timeout: 1ms}\n",
     "listen_port": "web: {listen: '127.0.0.1:99999'}\n",
+    # Round two (issue 27): each of these was accepted by check-config or by a reload.
+    "listen_address": "web: {listen: '999.1.1.1:80'}\n",
+    "status_listen_address": "status_page: {listen: '10.0.0.300:8080'}\n",
+    "window_a_century_long": "maintenance:\n  - {id: m, targets: [closed], start: 2026-01-01 00:00:00, "
+    "end: 2126-01-01 00:00:00}\n",
+    "window_in_1970": "maintenance:\n  - {id: m, targets: [closed], start: 1970-01-01 00:00:00, "
+    "end: 1970-01-02 00:00:00}\n",
+    "missing_plan": "continuity: {plan: /nonexistent/plan.yml}\n",
+    "control_character": 'zones:\n  - {id: Z1, name: "Plaza\\r=1+3", barrio: b, localidad: l, lat: 10.4, '
+    "lon: -75.5, gateway: 127.0.0.1}\n",
 }
 BAD_BYTES = {
     "invalid_utf8": b"instance: caf\xe9\n",
@@ -346,3 +356,51 @@ def test_the_watchdog_vouches_only_while_metrics_move(tmp_path: Path) -> None:
         daemon._cycles_since = 0.0
         daemon.exposition.rendered_at = now - 60  # cycles end, but /metrics stopped changing a minute ago
         assert not daemon.metrics_moving(now)
+
+
+def test_a_fifo_or_an_oversized_file_is_refused_without_waiting(tmp_path: Path) -> None:
+    fifo = tmp_path / "vigia.yml"
+    os.mkfifo(fifo)
+    t0 = time.monotonic()
+    out = check_config(fifo)  # opening it would wait for a writer for ever
+    assert out.returncode == 1 and "not a regular file (a FIFO)" in out.stderr, out.stderr
+    assert time.monotonic() - t0 < 15
+    big = tmp_path / "big.yml"
+    big.write_text(GOOD + "# " + "x" * (4 * 2**20) + "\n")
+    out = check_config(big)
+    assert out.returncode == 1 and "larger than 4 MiB" in out.stderr, out.stderr
+
+
+def big_config(zones: int) -> str:
+    """A valid configuration of ``zones`` zones (about 200 bytes each) on one closed loopback port."""
+    lines = [GOOD, "zones:"]
+    lines += [
+        f"  - {{id: Z{i}, name: 'Zona {i}', barrio: 'Barrio {i}', localidad: L, lat: 10.4, lon: -75.5, "
+        f"gateway: 127.0.{i // 250}.{i % 250 + 1}, portal_url: 'http://127.0.0.1:9/p{i}'}}"
+        for i in range(zones)
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def test_sigterm_during_a_slow_reload_stops_at_once(tmp_path: Path) -> None:
+    """A reload of a file of megabytes reads for seconds; SIGTERM meanwhile must not wait for it
+    (it blocked for 41 s), and the reload is abandoned, not half applied."""
+    vigia = VigiaProcess(GOOD, tmp_path).start()
+    try:
+        vigia.wait_ready()
+        text = big_config(12_000).replace("{state}", str(tmp_path / "state"))
+        text = text.replace("interval: 1s", "interval: 60s").replace("timeout: 500ms", "timeout: 5s")
+        text += "probing: {max_in_flight: 50000}\n"
+        vigia.config.write_text(text)
+        vigia.signal(signal.SIGHUP)
+        time.sleep(1.5)  # well inside the read of the new file
+        assert vigia.proc is not None and vigia.proc.poll() is None
+        t0 = time.monotonic()
+        vigia.signal(signal.SIGTERM)
+        code = vigia.proc.wait(timeout=30)
+        took = time.monotonic() - t0
+    finally:
+        vigia.stop()
+    assert code == 0 and took < 6, took
+    log = vigia.log.read_text()
+    assert "configuration reloaded" not in log and "Traceback" not in log

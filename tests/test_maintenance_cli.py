@@ -4,6 +4,8 @@ daemon from its next cycle without a reload, recorded as maintenance (out of the
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 import urllib.request
 from datetime import datetime, timedelta
@@ -33,6 +35,12 @@ def stored(conf: cfg.Config, *, every: bool = True) -> list[object]:
         store.close()
 
 
+def public_state(status_port: int, zone: str) -> str:
+    """A zone's state as the public status page's JSON gives it."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{status_port}/status.json") as resp:
+        return str({z["id"]: z["state"] for z in json.loads(resp.read())["zones"]}[zone])
+
+
 def test_add_list_cancel_keeps_who(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     conf, _ = zones_and_states(tmp_path)
     config = tmp_path / "vigia.yml"
@@ -59,6 +67,15 @@ def test_add_list_cancel_keeps_who(tmp_path: Path, capsys: pytest.CaptureFixture
         (["--zones", "ZD-01", "--start", "mañana"], "is not a date and time"),
         (["--zones", "ZD-01", "--reason", "r" * 201], "at most 200"),
         ([], "no zone or target given"),
+        # Each of these was stored once and then broke `maintenance list`, the daemon's operator-input
+        # job and `vigia run` itself (year 10000 is out of range).
+        (["--zones", "ZD-01", "--end", "9999-12-31 23:59"], "the end is not between 2000-01-01 and 10 years"),
+        (["--zones", "ZD-01", "--start", "0001-01-01 00:00+05:00"], "the start is not between 2000-01-01"),
+        (["--zones", "ZD-01", "--start", "1970-01-01 00:00"], "the start is not between 2000-01-01"),
+        (["--zones", "ZD-01", "--end", "2031-06-01 00:00"], "at most 366"),
+        (["--zones", "ZD-01", "--reason", "Obra\x1b[31m roja"], "control character (\\x1b) at character 5"),
+        (["--zones", "ZD-01", "--reason", "Obra\u202etxt.exe"], "control character (\\u202e)"),
+        (["--zones", "ZD-01", "--start", "2030-01-05 22:00\x07"], "is not a date and time"),
     ],
 )
 def test_bad_input_is_refused_and_nothing_is_stored(
@@ -72,6 +89,73 @@ def test_bad_input_is_refused_and_nothing_is_stored(
     err = capsys.readouterr().err
     assert says in err and "nothing was stored" in err
     assert stored(conf) == []
+
+
+def test_ids_and_argv_that_no_record_or_text_can_be_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    zones_and_states(tmp_path)
+    for number in (str(2**70), "0", "-3", "uno"):
+        with pytest.raises(SystemExit) as stop:
+            maint(tmp_path / "vigia.yml", "cancel", number)
+        assert stop.value.code == 2
+        assert "argument id:" in capsys.readouterr().err
+    # Bytes that are not UTF-8 in argv, as a shell hands them over (Python's surrogateescape).
+    reason = b"Obra \xe9l\xe9ctrica".decode("utf-8", "surrogateescape")
+    assert maint(tmp_path / "vigia.yml", "add", "--zones", "ZD-01", "--start", "2030-01-05 22:00",
+                 "--end", "2030-01-06 04:00", "--reason", reason) == 2  # fmt: skip
+    assert "is not valid UTF-8" in capsys.readouterr().err
+
+
+def test_a_stored_window_the_daemon_cannot_use_is_skipped_and_counted(tmp_path: Path) -> None:
+    """A row from before times were checked (or typed into the database): `maintenance list` shows
+    it, the daemon starts, applies every other window, logs the bad one and counts it."""
+    import sqlite3
+
+    from store.schema import maintenance_t
+
+    with http_server({"/": lambda _h: (200, {}, b"portal")}) as portal:
+        status = free_port()
+        vigia = VigiaProcess(CONFIG % {"status": status, "directory": "null", "portal": portal.port}, tmp_path)
+        conf = cfg.parse(str(vigia.config))
+        now = datetime.now(TZ)
+        good = ["--start", (now - timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M"),
+                "--end", (now + timedelta(hours=1)).strftime("%Y-%m-%d %H:%M")]  # fmt: skip
+        assert maint(vigia.config, "add", "--zones", "ZD-01", *good, "--reason", "Cambio de equipo") == 0
+        stored(conf)  # the schema exists
+        db = sqlite3.connect(conf.store_url().removeprefix("sqlite:///"))
+        with db:
+            db.execute(
+                f'INSERT INTO {maintenance_t.name} (instance, zones, targets, start, "end", reason, created_at, '
+                "created_by) VALUES (?, 'ZD-02', '', ?, ?, 'x', ?, 'legacy')",
+                (conf.instance, time.time() - 60, 253402300799.0 + 86400, time.time()),
+            )
+            db.execute(
+                f'INSERT INTO {maintenance_t.name} (instance, zones, targets, start, "end", reason, created_at, '
+                "created_by) VALUES (?, 'ZD-02', '', ?, ?, 'old', ?, 'legacy')",
+                (conf.instance, -62135614800.0, -62135614000.0, time.time()),
+            )
+        db.close()
+        out = subprocess.run([sys.executable, "-m", "monitor", "maintenance", "list", "--all", "--config",
+                              str(vigia.config)], capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+        assert out.stdout.count("\n") == 3 and "@253402387199" in out.stdout
+        vigia.start()
+        try:
+            vigia.wait_ready(timeout=30)
+
+            vigia.wait_for(
+                lambda: public_state(status, "ZD-01") == "maintenance", timeout=30, message="the good window applied"
+            )
+            assert public_state(status, "ZD-02") != "maintenance"
+            vigia.wait_for(
+                lambda: (vigia.value("vigia_operator_input_skipped_total", kind="maintenance") or 0) >= 1,
+                message="the bad row counted",
+            )
+        finally:
+            assert vigia.stop() == 0
+    log = vigia.log.read_text()
+    assert "maintenance window 2 in the store is not applied" in log and "Traceback" not in log
 
 
 def test_the_same_window_twice_is_refused(tmp_path: Path) -> None:
@@ -90,19 +174,15 @@ def test_the_running_daemon_applies_a_window_without_a_reload(tmp_path: Path) ->
         try:
             vigia.wait_ready(timeout=30)
 
-            def zone_state(zone: str) -> str:
-                with urllib.request.urlopen(f"http://127.0.0.1:{status}/status.json") as resp:
-                    return str({z["id"]: z["state"] for z in json.loads(resp.read())["zones"]}[zone])
-
-            vigia.wait_for(lambda: zone_state("ZD-01") == "up", timeout=20, message="ZD-01 up")
+            vigia.wait_for(lambda: public_state(status, "ZD-01") == "up", timeout=20, message="ZD-01 up")
             now = datetime.now(TZ)
             start, end = (now - timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M"), (now + timedelta(hours=1))
             assert maint(vigia.config, "add", "--zones", "ZD-01", "--start", start,
                          "--end", end.strftime("%Y-%m-%d %H:%M"), "--reason", "Cambio de equipo") == 0  # fmt: skip
-            vigia.wait_for(lambda: zone_state("ZD-01") == "maintenance", timeout=20, message="window applied")
+            vigia.wait_for(lambda: public_state(status, "ZD-01") == "maintenance", timeout=20, message="window applied")
             assert vigia.value("vigia_zone_status", zone="ZD-01", status="maintenance") in (1.0, None)
             assert maint(vigia.config, "cancel", "1") == 0
-            vigia.wait_for(lambda: zone_state("ZD-01") == "up", timeout=20, message="window cancelled")
+            vigia.wait_for(lambda: public_state(status, "ZD-01") == "up", timeout=20, message="window cancelled")
         finally:
             vigia.stop()
     # The window is history: a maintenance period of ZD-01, out of its SLA.

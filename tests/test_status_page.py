@@ -58,7 +58,7 @@ zones:
     gateway: 127.0.0.1
     portal_url: "http://127.0.0.1:%(portal)d/"
 maintenance:
-  - {id: obra, zones: [ZD-03], start: "2026-01-01 00:00", end: "2030-01-01 00:00", reason: "Cambio de equipo"}
+  - {id: obra, zones: [ZD-03], cron: "0 0 * * *", duration: 24h, reason: "Cambio de equipo"}
 """
 
 
@@ -294,7 +294,7 @@ def test_maintenance_ahead_names_zones_only_and_looks_a_week_ahead(tmp_path: Pat
     v = status_page.view("Estado", conf.zones, states, NOW, TZ, windows=conf.maintenance)
     data = json.loads(status_page.to_json(v))
     assert data["maintenance"] == [
-        {"zones": ["ZD-03"], "start": "2026-01-01T00:00-05:00", "end": "2030-01-01T00:00-05:00",
+        {"zones": ["ZD-03"], "start": "2026-03-03T00:00-05:00", "end": "2026-03-04T00:00-05:00",
          "reason": "Cambio de equipo"},
     ]  # fmt: skip
     assert ":gateway" not in json.dumps(data) and ":portal" not in json.dumps(data)

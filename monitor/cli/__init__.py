@@ -6,7 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from kernel.errors import ConfigError, VigiaError, short
+from kernel.errors import ConfigError, InputError, VigiaError, short
+from kernel.text import printable, undecodable_argument
 from monitor.cli import cluster, daemon, drills, incidents, maintenance, reports, schedule, usage
 from monitor.cli.common import print_problems
 
@@ -52,9 +53,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    bad = undecodable_argument(given)
+    if bad is not None:
+        # Python hands bytes that are not UTF-8 over as lone surrogates, which would fail later,
+        # wherever the text is first encoded (the store, a terminal), with a traceback.
+        print(f"vigia: argument {bad[0]} ({bad[1]}) is not valid UTF-8", file=sys.stderr)
+        return 2
+    args = build_parser().parse_args(given)
     try:
         return int(args.func(args))
+    except InputError as exc:  # an operator's input refused whole, before anything was stored
+        action = getattr(args, "action", None)
+        command = f"{args.command} {action}" if isinstance(action, str) else args.command
+        print(f"vigia {command}: {printable(str(exc))}; nothing was stored", file=sys.stderr)
+        return 2
     except ConfigError as exc:
         print_problems(exc)
         return 1

@@ -6,12 +6,14 @@ import argparse
 import logging
 import os
 import sys
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
 import config as cfg
 from kernel.errors import ConfigError
 from kernel.month import Month
 from kernel.redact import RedactingFilter
+from kernel.text import printable
 
 if TYPE_CHECKING:
     from continuity.plan import Plan
@@ -35,6 +37,37 @@ def month_arg(text: str) -> Month:
         return Month.parse(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"takes YYYY-MM, not {text!r}") from None
+
+
+# Record ids are SQL BIGINTs: a larger number is no record, and must not reach the database.
+ID_MAX = 2**63 - 1
+
+
+def record_id(text: str) -> int:
+    """An id argument's type (an incident, a window): a positive whole number a database can hold,
+    or argparse's own error (exit 2) naming what was given."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes a whole number, not {printable(text)!r}") from None
+    if not 1 <= value <= ID_MAX:
+        raise argparse.ArgumentTypeError(f"{value} is not an id (1 to {ID_MAX})")
+    return value
+
+
+def local_time(at: float, tz: tzinfo) -> str:
+    """A stored time as a date in ``tz``; one no calendar can show (a row written before times were
+    checked) as its raw number, so that a listing never stops at it."""
+    try:
+        return datetime.fromtimestamp(at, tz).strftime("%Y-%m-%d %H:%M")
+    except (ValueError, OverflowError, OSError):
+        return f"@{at:.0f}"
+
+
+def row(*fields: object) -> None:
+    """One line of a listing, tab-separated, each field with its control characters shown escaped:
+    stored text must not drive the terminal of whoever lists it."""
+    print("\t".join(printable(str(f)) for f in fields))
 
 
 def operator() -> str:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from datetime import datetime
 
-from monitor.cli.common import config_arguments, load_config, operator
+from monitor.cli.common import config_arguments, load_config, local_time, operator, record_id, row
 
 
 def cmd_incident(args: argparse.Namespace) -> int:
-    from domain.incidents import CAUSES, IncidentError, check_new
+    from domain.incidents import CAUSES, check_new
     from store.db import Store
 
     conf = load_config(args.config, state_dir=args.state_dir)
@@ -23,7 +21,7 @@ def cmd_incident(args: argparse.Namespace) -> int:
         book, now, who = store.incidents, time.time(), operator()
 
         def stamp(at: float) -> str:
-            return datetime.fromtimestamp(at, conf.timezone).strftime("%Y-%m-%d %H:%M")
+            return local_time(at, conf.timezone)
 
         if args.action == "open":
             zones = [z.strip() for z in args.zones.split(",") if z.strip()]
@@ -40,22 +38,17 @@ def cmd_incident(args: argparse.Namespace) -> int:
             for inc in book.listed(open_only=not args.all):
                 state = "open" if inc.open else "closed"
                 ticket = f" [{inc.ticket}]" if inc.ticket else ""
-                print(
-                    f"{inc.id}\t{state}\t{stamp(inc.opened_at)}\t{','.join(inc.zones)}\t{inc.cause}\t{inc.title}{ticket}"
-                )
+                row(inc.id, state, stamp(inc.opened_at), ",".join(inc.zones), inc.cause, inc.title + ticket)
                 if not args.verbose:
                     continue
                 for ev in inc.events[1:]:
-                    print(f"\t{stamp(ev.at)}\t{ev.by}\t{ev.kind}\t{ev.text}")
+                    row("", stamp(ev.at), ev.by, ev.kind, ev.text)
                 # The outages it is linked to: its zones' down periods that overlap it.
                 periods = store.reader().periods(inc.zones, inc.opened_at, inc.closed_at or now)
                 for zone, found in periods.items():
                     for p in (p for p in found if p.kind == "down"):
                         end = stamp(p.end) if p.end is not None else "ongoing"
-                        print(f"\toutage\t{zone}\t{stamp(p.start)} - {end}\t{p.reason}")
-    except IncidentError as exc:
-        print(f"vigia incident {args.action}: {exc}; nothing was stored", file=sys.stderr)
-        return 2
+                        row("", "outage", zone, f"{stamp(p.start)} - {end}", p.reason)
     finally:
         store.close()
     return 0
@@ -79,10 +72,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     o.add_argument("--cause", required=True, choices=sorted(CAUSES))
     o.add_argument("--ticket", default="", help="the ticket in the office's help desk")
     u = acts.add_parser("update", help="add an update to an open incident")
-    u.add_argument("id", type=int)
+    u.add_argument("id", type=record_id)
     u.add_argument("--text", required=True, help="at most 2,000 characters")
     c = acts.add_parser("close", help="close an open incident")
-    c.add_argument("id", type=int)
+    c.add_argument("id", type=record_id)
     c.add_argument("--text", help="a closing note")
     ls = acts.add_parser("list", help="the open incidents (--all: every one)")
     ls.add_argument("--all", action="store_true")

@@ -4,12 +4,12 @@ from its next cycle, no reload; they count out of the SLA exactly as configured 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 import zoneinfo
 from datetime import datetime
 
-from monitor.cli.common import config_arguments, load_config, operator
+from kernel.text import printable
+from monitor.cli.common import config_arguments, load_config, local_time, operator, record_id, row
 
 
 def _when(text: str, tz: zoneinfo.ZoneInfo, what: str) -> float:
@@ -17,13 +17,13 @@ def _when(text: str, tz: zoneinfo.ZoneInfo, what: str) -> float:
 
     try:
         value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise WindowError(f"{what} {text!r} is not a date and time such as 2026-03-01 22:00") from None
-    return (value if value.tzinfo else value.replace(tzinfo=tz)).timestamp()
+        return (value if value.tzinfo else value.replace(tzinfo=tz)).timestamp()
+    except (ValueError, OverflowError):
+        raise WindowError(f"{what} {printable(text)!r} is not a date and time such as 2026-03-01 22:00") from None
 
 
 def cmd_maintenance(args: argparse.Namespace) -> int:
-    from domain.windows import WindowError, check_window
+    from domain.windows import check_window
     from store.db import Store
 
     conf = load_config(args.config, state_dir=args.state_dir)
@@ -42,7 +42,7 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
             reason = check_window(zones, targets, known_zones, known_targets, start, end, args.reason)
             number = book.add(zones, targets, start, end, reason, operator(), time.time())
             print(f"maintenance window {number} added: {', '.join(zones + targets)}, "
-                  f"{_show(start, tz)} to {_show(end, tz)}: {reason}")  # fmt: skip
+                  f"{local_time(start, tz)} to {local_time(end, tz)}: {reason}")  # fmt: skip
         elif args.action == "cancel":
             book.cancel(args.id, operator(), time.time())
             print(f"maintenance window {args.id} cancelled")
@@ -51,18 +51,11 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
             for w in book.listed(ending_after=None if args.all else now, with_cancelled=args.all):
                 state = "cancelled" if w.cancelled_at else ("active" if w.start <= now < w.end else
                                                              "ended" if w.end <= now else "ahead")  # fmt: skip
-                print(f"{w.id}\t{state}\t{_show(w.start, tz)}\t{_show(w.end, tz)}\t"
-                      f"{','.join(w.zones + w.targets)}\t{w.reason}\t{w.created_by}")  # fmt: skip
-    except WindowError as exc:
-        print(f"vigia maintenance {args.action}: {exc}; nothing was stored", file=sys.stderr)
-        return 2
+                covers = ",".join(w.zones + w.targets)
+                row(w.id, state, local_time(w.start, tz), local_time(w.end, tz), covers, w.reason, w.created_by)
     finally:
         store.close()
     return 0
-
-
-def _show(at: float, tz: zoneinfo.ZoneInfo) -> str:
-    return datetime.fromtimestamp(at, tz).strftime("%Y-%m-%d %H:%M")
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -83,7 +76,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     a.add_argument("--end", required=True, help="e.g. '2026-03-02 04:00'")
     a.add_argument("--reason", required=True, help="at most 200 characters")
     c = acts.add_parser("cancel", help="cancel a window (it stops applying at the next cycle)")
-    c.add_argument("id", type=int)
+    c.add_argument("id", type=record_id)
     ls = acts.add_parser("list", help="windows not over yet (--all: every one, cancelled too)")
     ls.add_argument("--all", action="store_true")
     for q in (a, c, ls):

@@ -33,6 +33,14 @@ class RuntimeCollector(Concern):
         for change in ("vanished", "replaced"):
             changes.add_metric([change], stats.store_file_changes.get(change, 0))
         yield changes
+        skipped = CounterMetricFamily(
+            PREFIX + "operator_input_skipped",
+            "Stored rows operators entered (vigia maintenance) that the daemon cannot use and leaves out.",
+            labels=["kind"],
+        )
+        for kind in INPUT_KINDS:
+            skipped.add_metric([kind], stats.input_skipped.get(kind, 0))
+        yield skipped
         yield from self._cycles(stats)
 
     @staticmethod
@@ -58,6 +66,8 @@ class RuntimeCollector(Concern):
             skipped.add_metric(key, c.skipped)
         yield from (dur, last, runs, over, skipped)
 
+
+INPUT_KINDS = ("maintenance",)
 
 # vigia's own single-value metrics: (name without prefix, type, help, how to read it from the stats).
 SCALARS: tuple[tuple[str, str, str, Callable[[DaemonStats], float]], ...] = (
