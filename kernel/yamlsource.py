@@ -17,8 +17,6 @@ UTF-16 file, a recursive alias and an impossible date are problems with a line.
 
 from __future__ import annotations
 
-import os
-import stat
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +24,7 @@ import yaml
 from pydantic import ValidationError
 
 from kernel.errors import ConfigProblem
+from kernel.files import NotReadable, read_limited
 
 # Keys that look like secrets get a hint when refused: secrets come from files or the environment.
 SECRET_WORDS = ("password", "secret", "community", "token", "passphrase")
@@ -103,20 +102,12 @@ def load(file: str, text: str | None = None) -> Document:
     doc = Document(file, None)
     if text is None:
         try:
-            # Only a regular file: opening a FIFO would wait for a writer for ever (check-config and
-            # a reload hung), and a device could be read without end.
-            kind = os.stat(file).st_mode
-            if not stat.S_ISREG(kind):
-                what = "a FIFO" if stat.S_ISFIFO(kind) else "a directory" if stat.S_ISDIR(kind) else "a device"
-                doc.problems.append(ConfigProblem(file, None, None, "", f"not a regular file ({what})"))
-                return doc
-            with open(file, "rb") as fh:
-                raw = fh.read(MAX_BYTES + 1)
+            raw = read_limited(file, MAX_BYTES)
         except OSError as exc:
             doc.problems.append(ConfigProblem(file, None, None, "", f"cannot read: {exc.strerror}"))
             return doc
-        if len(raw) > MAX_BYTES:
-            doc.problems.append(ConfigProblem(file, None, None, "", f"larger than {MAX_BYTES // 2**20} MiB"))
+        except NotReadable as exc:
+            doc.problems.append(ConfigProblem(file, None, None, "", str(exc)))
             return doc
         text, problem = _decode(file, raw)
         if problem is not None:

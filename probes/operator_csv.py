@@ -8,20 +8,30 @@ thousands dots in numbers and years ("18.352", "2.024"), Spanish month
 names in any case, accents or their absence, spacing and spelling variants
 of zone names (matched through normalised names, configured aliases, close
 names and the barrio column: ZoneMatcher),
-";" or "," delimiters, UTF-8 with or without BOM or Windows-1252. Rows that
-cannot be matched to one zone, and (zone, month) rows seen twice, are
-refused with their line numbers, never dropped or added up in silence.
+";", ",", tab or "|" delimiters (the header's), UTF-8 with or without BOM or
+Windows-1252, LF, CRLF or CR line ends. Rows that cannot be matched to one
+zone, and (zone, month) rows seen twice, are refused with their line numbers,
+never dropped or added up in silence.
+
+Everything else is read strictly, since a misread row becomes a wrong figure in
+an official report: each physical line is one row (a stray quote must not swallow
+the lines after it, which once turned a zone's 19,878 devices into 0); a row with
+more or fewer cells than the header, a control character, or a count no zone
+could reach is refused with its line; an unknown or repeated header column, or a
+byte neither UTF-8 nor Windows-1252 can read, refuses the whole file.
 """
 
 from __future__ import annotations
 
 import csv
 import difflib
-import io
 import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from kernel.errors import InputError
+from kernel.text import controls, escape_char
 
 MONTHS = {
     "enero": 1, "febrero": 2, "marzo": 3, "abril": 4, "mayo": 5, "junio": 6, "julio": 7,
@@ -102,19 +112,26 @@ class ImportResult:
     refused: list[Refusal] = field(default_factory=list)
 
 
-class CsvFormatError(ValueError):
-    """The file is not an operator CSV at all (missing columns, unreadable)."""
+class CsvFormatError(InputError):
+    """The file is not an operator CSV vigia can read whole (columns, encoding): refused whole."""
+
+
+# More devices than this in one zone and month is no count (the busiest zone sees about 20,000); a
+# 26-digit number would also overflow the store's integer column.
+MAX_COUNT = 10_000_000
 
 
 def parse_count(text: str) -> int:
-    """ "18.352" -> 18352; "1 204" -> 1204; "" -> 0. Refuses decimals and negatives."""
+    """ "18.352" -> 18352; "1 204" -> 1204; "" -> 0. Refuses decimals, negatives and absurd numbers."""
     value = text.strip().replace("\u00a0", "").replace(" ", "")
     if value in ("", "-"):
         return 0
     if re.fullmatch(r"\d{1,3}(\.\d{3})+", value) or re.fullmatch(r"\d{1,3}(,\d{3})+", value):
         value = value.replace(".", "").replace(",", "")
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise ValueError(f"{text.strip()!r} is not a whole number")
+    if len(value) > 12 or int(value) > MAX_COUNT:
+        raise ValueError(f"{text.strip()[:20]!r} is more than {MAX_COUNT:,} devices: not a count")
     return int(value)
 
 
@@ -134,13 +151,24 @@ def parse_month(text: str) -> int:
     raise ValueError(f"{text.strip()!r} is not a month")
 
 
-def _decode(data: bytes) -> tuple[str, str]:
+def _decode(file: str, data: bytes) -> tuple[str, str]:
+    """The text and its encoding: UTF-8 (with or without BOM), else Windows-1252; a byte neither
+    reads is refused with its line (guessing would put wrong letters in zone names)."""
+    encodings: tuple[str, ...] = ("utf-8", "cp1252")
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8"), "utf-8-sig"
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        return data.decode("cp1252"), "cp1252"
+        data, encodings = data[3:], ("utf-8-sig",)
+    for encoding in encodings:
+        try:
+            return data.decode(encoding.removesuffix("-sig")), encoding
+        except UnicodeDecodeError as exc:
+            bad = exc
+    line = len(_LINE_END.findall(data[: bad.start].decode("latin-1"))) + 1
+    names = " nor ".join("UTF-8" if e.startswith("utf") else "Windows-1252" for e in encodings)
+    raise CsvFormatError(f"{file}: line {line}: byte 0x{data[bad.start]:02x} is neither {names}")
+
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
+DELIMITERS = (";", ",", "\t", "|")
 
 
 # A name is "close" to a zone's when difflib's similarity of their identifying parts reaches CLOSE
@@ -233,75 +261,89 @@ class ZoneMatcher:
 
 
 def parse(file: str, data: bytes, zones: Iterable[ZoneRef], *, strict: bool = False) -> ImportResult:
-    text, encoding = _decode(data)
+    """Every row of the file, accepted or refused with its line; CsvFormatError when the file
+    cannot be read as an operator CSV at all."""
+    text, encoding = _decode(file, data)
     result = ImportResult(file, encoding)
-    sample = text[:4096]
+    lines = _LINE_END.split(text)
+    header_at = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if header_at is None:
+        raise CsvFormatError(f"{file}: empty file")
+    header_line = lines[header_at]
+    delimiter = max(DELIMITERS, key=header_line.count)
     try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise CsvFormatError(f"{file}: empty file") from None
-    columns = _columns(file, header)
+        header = _cells(header_line, delimiter)
+    except ValueError as exc:
+        raise CsvFormatError(f"{file}: line {header_at + 1}: {exc}") from None
+    columns = _columns(f"{file}: line {header_at + 1}", header)
     matcher = ZoneMatcher(zones, strict=strict)
     seen: dict[tuple[str, int, int], int] = {}
-    for row in reader:
-        line = reader.line_num
-        if not any(cell.strip() for cell in row):
+    for number, raw in enumerate(lines[header_at + 1 :], header_at + 2):
+        if not raw.strip():
             continue
-        raw = (dialect.delimiter if isinstance(dialect, csv.Dialect) else ",").join(row)
         try:
-            cells = {key: row[index] if index < len(row) else "" for key, index in columns.items()}
+            row = _cells(raw, delimiter)
+            if len(row) != len(header):
+                raise ValueError(f"has {len(row)} cells; the header has {len(header)}")
+            cells = {key: row[index] for key, index in columns.items()}
             year = parse_year(cells["year"])
             month = parse_month(cells["month"])
             counts = {k: parse_count(cells[k]) for k in DEVICE_COLUMNS}
         except ValueError as exc:
-            result.refused.append(Refusal(line, str(exc), raw))
+            result.refused.append(Refusal(number, str(exc), raw))
             continue
         matched = matcher.match(cells["zone"], cells["barrio"])
         if isinstance(matched, str):
             what = f"zone {cells['zone'].strip()!r} (barrio {cells['barrio'].strip()!r})"
-            result.refused.append(Refusal(line, f"{what} {matched}", raw))
+            result.refused.append(Refusal(number, f"{what} {matched}", raw))
             continue
         found = matched.zone
         key = (found, year, month)
         if key in seen:
-            result.refused.append(
-                Refusal(line, f"duplicate of line {seen[key]} for {found} {year}-{month:02d}: not counted twice", raw)
-            )
+            why = f"duplicate of line {seen[key]} for {found} {year}-{month:02d}: not counted twice"
+            result.refused.append(Refusal(number, why, raw))
             continue
-        seen[key] = line
+        seen[key] = number
         result.accepted.append(
             OperatorMonth(
-                found,
-                year,
-                month,
-                counts["smartphone"],
-                counts["tablet"],
-                counts["pc"],
-                counts["other"],
-                line,
-                matched.describe(),
+                found, year, month, counts["smartphone"], counts["tablet"], counts["pc"], counts["other"],
+                number, matched.describe(),
             )
-        )
+        )  # fmt: skip
     return result
 
 
-def _columns(file: str, header: list[str]) -> dict[str, int]:
-    names = [normalise(h) for h in header]
+def _cells(line: str, delimiter: str) -> list[str]:
+    """One physical line as cells (quotes as spreadsheets write them, never across lines);
+    ValueError for a quote left open or a control character."""
+    found = controls(line.replace("\t", " ") if delimiter == "\t" else line)
+    if found:
+        at, char = found[0]
+        raise ValueError(f"a control character ({escape_char(char)}) at character {at}")
+    try:
+        return next(csv.reader([line], delimiter=delimiter, strict=True))
+    except csv.Error as exc:
+        raise ValueError(f"malformed quoting ({exc}): a quote left open or a stray quote") from None
+
+
+def _columns(where: str, header: list[str]) -> dict[str, int]:
+    """Each canonical column's index; CsvFormatError for a column missing, unknown or repeated
+    (a second SMARTPHONE column would be read or ignored at random)."""
+    spelling = {s: key for key, spellings in COLUMNS.items() for s in spellings}
     out: dict[str, int] = {}
-    for key, spellings in COLUMNS.items():
-        for i, name in enumerate(names):
-            if name in spellings:
-                out[key] = i
-                break
+    for i, cell in enumerate(header):
+        key = spelling.get(normalise(cell))
+        if key is None:
+            raise CsvFormatError(f"{where}: unknown column {cell.strip()!r} (column {i + 1}); expected {EXPECTED}")
+        if key in out:
+            raise CsvFormatError(
+                f"{where}: column {cell.strip()!r} (column {i + 1}) repeats column {out[key] + 1}; expected {EXPECTED}"
+            )
+        out[key] = i
     missing = [k for k in COLUMNS if k not in out]
     if missing:
-        raise CsvFormatError(
-            f"{file}: line 1: missing column(s) {', '.join(missing)}; expected "
-            "AÑO, MES, CORREGIMIENTO/BARRIO, ZONA WIFI, OTRO, SMARTPHONE, TABLET, PC"
-        )
+        raise CsvFormatError(f"{where}: missing column(s) {', '.join(missing)}; expected {EXPECTED}")
     return out
+
+
+EXPECTED = "AÑO, MES, CORREGIMIENTO/BARRIO, ZONA WIFI, OTRO, SMARTPHONE, TABLET, PC"

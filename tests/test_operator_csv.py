@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -138,8 +139,10 @@ def test_strict_keeps_exact_names_only() -> None:
 
 
 def test_not_an_operator_csv() -> None:
-    with pytest.raises(CsvFormatError, match="line 1: missing column"):
+    with pytest.raises(CsvFormatError, match=re.escape("line 1: unknown column 'fecha' (column 1)")):
         parse("x.csv", b"fecha,valor\n2024-01-01,3\n", ZONES)
+    with pytest.raises(CsvFormatError, match=re.escape("line 1: missing column(s) pc")):
+        parse("x.csv", "AÑO;MES;BARRIO;ZONA WIFI;OTRO;SMARTPHONE;TABLET\n".encode(), ZONES)
 
 
 @pytest.mark.parametrize(
@@ -157,27 +160,135 @@ def test_years_and_months() -> None:
             parse_count(bad)
 
 
-def test_cli_imports_prints_and_replaces(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def config_of(tmp_path: Path) -> Path:
     conf = tmp_path / "c.yml"
     zones = "\n".join(
         f"  - {{id: {z.id}, name: '{z.name}', barrio: '{z.barrio}', lat: 10.4, lon: -75.5, aliases: {list(z.aliases)}}}"
         for z in ZONES
     )
     conf.write_text(f"state_dir: {tmp_path}/state\nzones:\n{zones}\n")
-    assert main(["import", "operator-csv", "--config", str(conf), str(DATA)]) == 3
+    return conf
+
+
+def stored_rows(tmp_path: Path) -> list[tuple[object, ...]]:
+    path = tmp_path / "state" / "vigia.db"
+    if not path.exists():
+        return []
+    db = sqlite3.connect(path)
+    try:
+        if not db.execute("select 1 from sqlite_master where name = 'operator_usage'").fetchall():
+            return []
+        return db.execute(
+            "select zone, year, month, smartphone, tablet, pc, other, source_line from operator_usage "
+            "order by year, month, source_line"
+        ).fetchall()
+    finally:
+        db.close()
+
+
+def test_cli_refuses_a_file_with_bad_rows_unless_told_to_skip_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    conf = config_of(tmp_path)
+    assert main(["import", "operator-csv", "--config", str(conf), str(DATA)]) == 2
+    captured = capsys.readouterr()
+    assert "7 could be imported, but nothing was stored, 4 refused" in captured.out
+    assert "  line 8: REFUSED: zone 'Parque de Marbella' (barrio 'Marbella') matches no configured zone or alias" in (
+        captured.out.splitlines()
+    )
+    assert "nothing from the file was stored" in captured.err and "--skip-bad-rows" in captured.err
+    assert stored_rows(tmp_path) == []
+    argv = ["import", "operator-csv", "--skip-bad-rows", "--config", str(conf), str(DATA)]
+    assert main(argv) == 3
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == f"{DATA}: 11 rows (utf-8): 7 imported (7 new, 0 replacing an earlier import), 4 refused"
+    assert (
+        out[0]
+        == f"{DATA}: 11 rows (utf-8): 7 imported (7 new, 0 replacing an earlier import), 4 skipped (--skip-bad-rows)"
+    )
     assert (
         "  line 2: ZD-01 2024-01: 18352 smartphone, 1204 tablet, 310 pc, 12 otro (19878 dispositivos), by name" in out
     )
     assert any(line.startswith("  line 10: ZD-04 2024-01:") and line.endswith("by alias") for line in out)
-    assert "  line 8: REFUSED: zone 'Parque de Marbella' (barrio 'Marbella') matches no configured zone or alias" in out
-    db = sqlite3.connect(tmp_path / "state" / "vigia.db")
-    stored = db.execute(
-        "select zone, year, month, smartphone, tablet, pc, other, source_line from operator_usage "
-        "order by year, month, source_line"
-    ).fetchall()
-    assert stored == [(z, y, m, s, t, p, o, ln) for z, y, m, s, t, p, o, ln in EXPECTED_ACCEPTED]
-    assert main(["import", "operator-csv", "--config", str(conf), str(DATA)]) == 3
+    assert "  line 8: SKIPPED: zone 'Parque de Marbella' (barrio 'Marbella') matches no configured zone or alias" in out
+    assert stored_rows(tmp_path) == [(z, y, m, s, t, p, o, ln) for z, y, m, s, t, p, o, ln in EXPECTED_ACCEPTED]
+    assert main(argv) == 3
     assert "7 imported (0 new, 7 replacing an earlier import)" in capsys.readouterr().out
-    assert db.execute("select count(*) from operator_usage").fetchone()[0] == 7
+    assert len(stored_rows(tmp_path)) == 7
+
+
+def import_bytes(tmp_path: Path, data: bytes, *flags: str) -> int:
+    """`vigia import operator-csv` of ``data`` as a file, against the test zones; its exit code."""
+    conf, csv = config_of(tmp_path), tmp_path / "operador.csv"
+    csv.write_bytes(data)
+    return main(["import", "operator-csv", *flags, "--config", str(conf), str(csv)])
+
+
+GOOD_ROWS = (
+    "AÑO;MES;CORREGIMIENTO/BARRIO;ZONA WIFI;OTRO;SMARTPHONE;TABLET;PC\n"
+    "2024;ENERO;Centro;PLAZA DE LA ADUANA;12;18.352;1.204;310\n"
+    "2024;ENERO;Getsemaní;Parque del Centenario;3;9.871;455;120\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        # A stray quote once swallowed the rest of the file into one cell: "ZD-01 2024-01: 0 dispositivos".
+        (GOOD_ROWS.replace("2024;ENERO;Centro;PLAZA", '2024;ENERO;Centro;"PLAZA').encode(),
+         "line 2: REFUSED: malformed quoting"),
+        (GOOD_ROWS.replace(";310\n", ";310;7\n").encode(), "line 2: REFUSED: has 9 cells; the header has 8"),
+        (GOOD_ROWS.replace(";1.204;310\n", ";1.204\n").encode(), "line 2: REFUSED: has 7 cells; the header has 8"),
+        (GOOD_ROWS.replace("18.352", "12345678901234567890123456").encode(),
+         "line 2: REFUSED: '12345678901234567890' is more than 10,000,000 devices"),
+        (GOOD_ROWS.replace("Centro", "Cen\x1btro").encode(), "line 2: REFUSED: a control character (\\x1b)"),
+    ],
+)  # fmt: skip
+def test_a_row_that_cannot_be_read_whole_is_refused_and_nothing_is_stored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], data: bytes, says: str
+) -> None:
+    assert import_bytes(tmp_path, data) == 2
+    out = capsys.readouterr().out
+    assert says in out, out
+    assert "ZD-01 2024-01: 0 smartphone" not in out
+    assert stored_rows(tmp_path) == []
+    # What reads well is what the operator wrote: ZD-02's row, never a 0 for ZD-01.
+    assert import_bytes(tmp_path, data, "--skip-bad-rows") == 3
+    assert stored_rows(tmp_path) == [("ZD-02", 2024, 1, 9871, 455, 120, 3, 3)]
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        (GOOD_ROWS.replace("PC\n", "PC;SMARTPHONE\n").replace(";310\n", ";310;0\n").replace(";120\n", ";120;0\n"
+                                                                                           ).encode(),
+         "line 1: column 'SMARTPHONE' (column 9) repeats column 6"),
+        (GOOD_ROWS.replace("PC\n", "PC;FECHA\n").encode(), "line 1: unknown column 'FECHA' (column 9)"),
+        (GOOD_ROWS.encode("cp1252").replace(b"Getseman\xed", b"Getseman\x81"),  # 0x81: undefined in cp1252
+         "line 3: byte 0x81 is neither UTF-8 nor Windows-1252"),
+        (b"", "empty file"),
+    ],
+)  # fmt: skip
+def test_a_file_that_cannot_be_read_as_a_whole_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], data: bytes, says: str
+) -> None:
+    assert import_bytes(tmp_path, data, "--skip-bad-rows") == 2
+    err = capsys.readouterr().err
+    assert says in err and "Traceback" not in err, err
+    assert stored_rows(tmp_path) == []
+
+
+def test_cr_line_ends_read_as_lines(tmp_path: Path) -> None:
+    """Old spreadsheet exports end lines with CR alone: each is a row, with its own line number."""
+    result = parse("mac.csv", GOOD_ROWS.replace("\n", "\r").encode(), ZONES)
+    assert [(a.zone, a.devices, a.line) for a in result.accepted] == [("ZD-01", 19878, 2), ("ZD-02", 10449, 3)]
+    crlf = parse("win.csv", GOOD_ROWS.replace("\n", "\r\n").encode("cp1252"), ZONES)
+    assert [(a.zone, a.devices, a.line) for a in crlf.accepted] == [("ZD-01", 19878, 2), ("ZD-02", 10449, 3)]
+
+
+def test_a_fifo_is_refused_without_waiting(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    fifo = tmp_path / "operador.csv"
+    os.mkfifo(fifo)
+    assert main(["import", "operator-csv", "--config", str(config_of(tmp_path)), str(fifo)]) == 2
+    assert "not a regular file (a FIFO)" in capsys.readouterr().err
