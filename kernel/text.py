@@ -66,6 +66,14 @@ def one_line(text: str) -> str:
     return _CONTROL.sub(" ", _SURROGATE.sub("\ufffd", text))
 
 
+def readable(value: object) -> object:
+    """For HTML (Jinja's ``finalize``, so every value a template prints passes here): a string's
+    control characters but the line feed replaced by a space; anything else as it is."""
+    if isinstance(value, str):
+        return _CONTROL.sub(lambda m: m.group() if m.group() == "\n" else " ", value)
+    return value
+
+
 def xml_safe(text: str) -> str:
     """``text`` without the characters XML 1.0 forbids (escape <, > and & separately)."""
     return _NOT_XML.sub("", text)

@@ -26,6 +26,7 @@ from babel.numbers import format_decimal, format_percent
 from babel.support import NullTranslations, Translations
 
 from config.sections import ReportSettings
+from kernel.text import readable
 
 HERE = Path(__file__).parent
 LOCALES = {"es": "es_CO", "en": "en"}
@@ -76,6 +77,9 @@ def environment(lang: str) -> jinja2.Environment:
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,
+        # Every printed value: an ESC or a bidirectional override in an inventory name or an old
+        # operator's text never reaches a page (a Trojan-source title, a broken PDF line).
+        finalize=readable,
     )
     env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(formatters(locale))

@@ -12,6 +12,7 @@ import io
 import json
 from datetime import date
 
+from kernel.text import one_line
 from reports.monthly import MonthFigures
 
 COLUMNS = (
@@ -28,8 +29,11 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def text_cell(value: str) -> str:
-    """Inventory text as data, never a formula: a leading ' makes a spreadsheet show it as typed."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
+    """Inventory text as data, never a formula: a leading ' makes a spreadsheet show it as typed.
+    Control characters become spaces first: the writer quotes no lone CR, which split a row and
+    began the next line with an unneutralised ``=1+3``."""
+    value = one_line(value)
+    return "'" + value if value.lstrip().startswith(_FORMULA_START) else value
 
 
 def _int(value: int | float | None) -> str:

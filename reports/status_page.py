@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape as _escape
 from zoneinfo import ZoneInfo
 
 from babel import Locale
@@ -24,8 +24,16 @@ from domain.incidents import CAUSES, Incident
 from domain.zone_state import ZoneState, ZoneStatus
 from domain.zones import Zone
 from kernel.month import day_bounds
+from kernel.text import xml_safe
 from reports import engine
 from store.reader import Reader
+
+
+def escape(text: str, entities: dict[str, str] | None = None) -> str:
+    """Text for the feed and the SVG badges: XML-escaped, and without what XML forbids (an ESC in
+    an incident's title made the feed invalid, and feed readers drop a whole invalid feed)."""
+    return _escape(xml_safe(text), entities or {})
+
 
 # Each state's words and colours. Text on the colour meets WCAG AA (>= 4.5:1, tests/test_status_page.py).
 STATES: dict[str, dict[str, str]] = {

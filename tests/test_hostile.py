@@ -285,9 +285,11 @@ def test_aborted_responses_log_no_traceback_and_connections_are_capped(tmp_path:
 def test_open_data_csv_neutralises_formulas() -> None:
     from reports.opendata import text_cell
 
-    for bad in ('=HYPERLINK("http://x","clic")', "+1", "-2+3", "@SUM(A1)", "\tx"):
+    for bad in ('=HYPERLINK("http://x","clic")', "+1", "-2+3", "@SUM(A1)", " =1+3"):
         assert text_cell(bad) == "'" + bad
     assert text_cell("Plaza de la Aduana") == "Plaza de la Aduana"
+    # Control characters are spaces: a tab or CR first is a formula start behind a blank.
+    assert text_cell("\t=1+3") == "' =1+3" and text_cell("Centro\r=1+3") == "Centro =1+3"
 
 
 def test_check_store_reaches_the_store_or_says_why(tmp_path: Path) -> None:

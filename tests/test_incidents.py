@@ -81,6 +81,9 @@ def test_open_update_close_keeps_who_and_when(
         (["open", "--zones", "ZD-01", "--title", "   ", "--cause", "isp"], "the title is empty"),
         (["update", "7", "--text", "y"], "no incident 7"),
         (["close", "7"], "no incident 7"),
+        (["open", "--zones", "ZD-01", "--title", "Corte\x1b[2J\x07", "--cause", "isp"], "control character (\\x1b)"),
+        (["open", "--zones", "ZD-01", "--title", "Corte", "--cause", "isp", "--ticket", "T\r1"], "the ticket has a"),
+        (["update", "1", "--text", "abc\u202edef"], "control character (\\u202e)"),
     ],
 )
 def test_bad_input_is_refused_and_nothing_is_stored(
@@ -122,3 +125,28 @@ def test_an_incident_shows_as_text_on_the_page_the_json_and_the_feed(tmp_path: P
     assert entry.findtext("a:title", namespaces=ns) == f"[abierto] {HOSTILE}"
     assert "<b>cuadrilla</b> en camino" in (entry.findtext("a:content", namespaces=ns) or "")
     assert (entry.findtext("a:updated", namespaces=ns) or "").endswith("-05:00")
+
+
+def test_a_stored_title_with_control_characters_leaves_every_output_valid(
+    tmp_path: Path, conf: cfg.Config, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A row stored before control characters were refused (or typed into the database): the feed
+    stays valid XML (readers drop a whole invalid feed), the page and the JSON carry no raw ESC or
+    BEL, and `incident list` shows them escaped instead of driving the terminal."""
+    store = Store(conf.store_url(), conf.instance)
+    try:
+        store.migrate()
+        store.incidents.open(["ZD-02"], "Corte\x1b[31m rojo\x07", "isp", "", "legacy", NOW.timestamp())
+    finally:
+        store.close()
+    _, states = zones_and_states(tmp_path)
+    page = StatusPage(cfg.StatusPageSettings(listen="127.0.0.1:0"), TZ, "cdc")
+    page.refresh(conf.zones, states, NOW, incidents=stored(conf))  # type: ignore[arg-type]
+    feed = ET.fromstring(page.page("/feed.xml", "es").body)  # type: ignore[union-attr]  # parses: valid XML
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    assert feed.findtext("a:entry/a:title", namespaces=ns) == "[abierto] Corte[31m rojo"
+    html = page.page("/", "es").body  # type: ignore[union-attr]
+    assert b"\x1b" not in html and b"\x07" not in html and b"Corte [31m rojo" in html
+    assert vigia(tmp_path, "list") == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "Corte\\x1b[31m rojo\\x07" in out

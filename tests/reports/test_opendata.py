@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -98,6 +99,25 @@ def test_open_data_csv_is_exact_and_reproducible(filled: tuple[st.Store, cfg.Con
     assert z1_fig.users_change == pytest.approx(45 / 40 - 1)
     assert z1_fig.availability.incidents == 1 and z1_fig.availability.mttr_seconds == 5400
     assert figures.operating == 2 and figures.total("unique_users") == 57
+    store.close()
+
+
+def test_a_control_character_in_the_inventory_never_splits_a_row(filled: tuple[st.Store, cfg.Config]) -> None:
+    """A CR in a barrio (from a configuration written before control characters were refused):
+    Python's writer does not quote a lone CR, which split the row and began a line with =1+3."""
+    store, conf = filled
+    figures = month_figures(store.reader(), conf.zones, 2025, 1, BOGOTA, now=t("2025-03-01 00:00"))
+    zones = tuple(
+        replace(z, zone=replace(z.zone, barrio="Centro\r=1+3", name="\x1b[31mPlaza")) if z.zone.id == "ZD-01" else z
+        for z in figures.zones
+    )
+    data = csv_bytes(replace(figures, zones=zones))
+    lines = data.decode("utf-8").split("\n")
+    assert len(lines) == 1 + len(zones) + 1 and lines[-1] == ""  # header, one line per zone, final newline
+    assert "\r" not in data.decode() and "\x1b" not in data.decode()
+    assert not any(line.startswith(("=", "+", "-", "@")) for line in lines)
+    [z1] = [r for r in csv.DictReader(io.StringIO(data.decode("utf-8"))) if r["CODIGO_ZONA"] == "ZD-01"]
+    assert (z1["BARRIO_CORREGIMIENTO"], z1["ZONA_WIFI"]) == ("Centro =1+3", " [31mPlaza")
     store.close()
 
 
