@@ -4,7 +4,9 @@ Four documents and their OpenAPI description, built once per cycle (like /metric
 from memory: ``/api/v1/zones``, ``/api/v1/targets``, ``/api/v1/incidents``, ``/api/v1/maintenance``
 and ``/api/v1/openapi.json``. Fixed paths, no parameters: nothing in a request chooses a target, a
 file or a command. No probe settings are ever in it (addresses, URLs, communities stay in the
-configuration); incidents and windows carry who entered them, as the audit trail does.
+configuration), nor a probe's own failure message (it names the URL with its query, the host:port,
+the body regex): a failure is its reason code and words made from it. Incidents and windows carry
+who entered them, as the audit trail does.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from domain.incidents import Incident
 from domain.state import TargetState
 from domain.zone_state import ZoneState
 from domain.zones import Zone
+from probes.result import public_text
 
 PREFIX = "/api/v1/"
 CONTENT_TYPE = "application/json; charset=utf-8"
@@ -62,7 +65,7 @@ def targets(items: Iterable[Target], states: Mapping[str, TargetState], tz: Zone
             "since": _iso(st.since, tz) if st is not None else None,
             "last": None if r is None else {
                 "at": _iso(r.started_at, tz), "success": r.success, "reason": r.reason,
-                "message": r.message, "duration_seconds": r.duration,
+                "message": public_text(r.reason, r.values), "duration_seconds": r.duration,
             },
         })  # fmt: skip
     return out

@@ -33,6 +33,46 @@ OVERRUN: Final = "overrun"
 INTERNAL: Final = "internal"
 
 
+# Each reason in words, for outputs others read (the JSON API): the probe's own message names its URL
+# with its query, its host:port, a body regex, which belong to the configuration and the logs only.
+REASON_TEXT: Final = {
+    TIMEOUT: "no answer before the check's deadline",
+    REFUSED: "connection refused",
+    UNREACHABLE: "host or network unreachable",
+    CONNECTION: "the connection failed or was reset",
+    DNS: "the name could not be resolved",
+    TLS: "the TLS handshake failed",
+    CERT_EXPIRED: "the certificate has expired or is not yet valid",
+    CERT_UNTRUSTED: "the certificate is not trusted",
+    CERT_NAME_MISMATCH: "the certificate is for another name",
+    HTTP_STATUS: "unexpected HTTP status",
+    BODY_MISMATCH: "the page did not have the expected content",
+    BANNER_MISMATCH: "the service answered with an unexpected greeting",
+    ANSWER_MISMATCH: "the DNS answer was not the expected one",
+    RCODE: "the DNS server answered with an error",
+    PERMISSION: "vigia lacks the privilege for this check",
+    LOSS: "packets were lost",
+    PROTOCOL: "the peer broke the protocol",
+    TOO_LARGE: "the answer was larger than allowed",
+    REDIRECT: "unexpected redirect",
+    OVERRUN: "the previous check had not finished",
+    INTERNAL: "vigia could not run the check",
+}
+# Values a public text may quote: plain numbers that say nothing of where the check goes.
+_QUOTED: Final = {HTTP_STATUS: ("status_code", "status {:.0f}"), RCODE: ("rcode", "code {:.0f}")}
+
+
+def public_text(reason: str, values: dict[str, float]) -> str:
+    """A failure in words that never carry a probe's settings ("" for a success)."""
+    if not reason:
+        return ""
+    text = REASON_TEXT.get(reason, "the check failed")
+    quoted = _QUOTED.get(reason)
+    if quoted is not None and quoted[0] in values:
+        text += f" ({quoted[1].format(values[quoted[0]])})"
+    return text
+
+
 @dataclass(frozen=True, slots=True)
 class Series:
     """A value with labels of its own (a filesystem, an interface)."""

@@ -83,3 +83,54 @@ def test_the_api_answers_behind_auth_and_matches_its_openapi_document(tmp_path: 
             assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
         finally:
             vigia.stop()
+
+
+def test_no_output_carries_a_probe_setting_or_an_internal_reason(tmp_path: Path) -> None:
+    """Secrets planted in probe settings (a URL's query, a body regex, an internal host:port) and a
+    window's reason written for the office: every failing check keeps its reason code, and no output
+    of the daemon (API, /metrics, status page, JSON, feed, badges) shows any of them."""
+    secret_port, internal = free_port(), "10.213.7.9"
+    with http_server({"/": lambda _h: (200, {}, b"portal"), "/salud": lambda _h: (200, {}, b"nada")}) as web:
+        text = CONFIG % {"status": free_port(), "directory": "null", "portal": web.port}
+        text = text.replace(
+            f'portal_url: "http://127.0.0.1:{web.port}/"\n  - id: ZD-03',
+            f'portal_url: "http://127.0.0.1:{secret_port}/?k=S3CRET-PORTAL"\n  - id: ZD-03',
+            1,
+        )
+        text += (
+            "targets:\n"
+            f"  - {{id: api-salud, probe: http, http: {{url: 'http://127.0.0.1:{secret_port}/salud?token=S3CRET-QUERY'}}}}\n"
+            f"  - {{id: api-cuerpo, probe: http, http: {{url: 'http://127.0.0.1:{web.port}/salud', "
+            "body_regex: 'S3CRET-REGEX'}}\n"
+            f"  - {{id: core, probe: tcp, tcp: {{host: {internal}, port: 4444}}, timeout: 200ms}}\n"
+        )
+        text = text.replace(
+            '  - {id: obra, zones: [ZD-03], cron: "0 0 * * *", duration: 24h, reason: "Cambio de equipo"}',
+            '  - {id: obra, zones: [ZD-03], targets: [core], cron: "0 0 * * *", duration: 24h, '
+            'reason: "RAZON-INTERNA cambio del core"}',
+        )
+        status_port = int(text.split('listen: "127.0.0.1:')[1].split('"')[0])
+        vigia = VigiaProcess(text, tmp_path).start()
+        try:
+            vigia.wait_ready(timeout=30)
+            base = f"http://127.0.0.1:{vigia.port}"
+            vigia.wait_for(lambda: "body_mismatch" in get(base + "/api/v1/targets", auth=False)[1].decode(),
+                           message="the body regex fails")  # fmt: skip
+            targets = {t["id"]: t for t in json.loads(get(base + "/api/v1/targets", auth=False)[1])}
+            assert targets["api-salud"]["last"]["reason"] == "refused"
+            assert targets["api-salud"]["last"]["message"] == "connection refused"
+            assert targets["api-cuerpo"]["last"]["message"] == "the page did not have the expected content"
+            inside = {path: get(base + path, auth=False)[1] for path in (
+                "/metrics", "/api/v1/zones", "/api/v1/targets", "/api/v1/incidents", "/api/v1/maintenance",
+                "/api/v1/openapi.json")}  # fmt: skip
+            public = {path: get(f"http://127.0.0.1:{status_port}{path}", auth=False)[1] for path in (
+                "/", "/?lang=en", "/status.json", "/feed.xml", "/badge/ZD-02.svg", "/badge/ZD-03.svg",
+                "/badge/ZD-03/availability.svg")}  # fmt: skip
+        finally:
+            assert vigia.stop() == 0
+    for path, body in {**inside, **public}.items():
+        for planted in (b"S3CRET", f":{secret_port}".encode(), internal.encode()):
+            assert planted not in body, (path, planted)
+    for path, body in public.items():
+        assert b"RAZON-INTERNA" not in body, path
+    assert b"en mantenimiento" in public["/"]  # the window still shows, without its reason
