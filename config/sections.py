@@ -218,7 +218,13 @@ class WebSettings(Strict):
         default=None, description="TLS and basic auth in exporter-toolkit's format (as --web.config.file)"
     )
     max_connections: int = Field(
-        default=256, ge=1, le=10_000, description="connections served at once; more are closed and counted"
+        default=1024,
+        ge=1,
+        le=10_000,
+        description="connections open at once; at the cap a new one pushes out the one waiting longest for a request",
+    )
+    max_connections_per_client: int = Field(
+        default=64, ge=1, le=10_000, description="connections open at once from one address (the same rule)"
     )
 
 
@@ -235,6 +241,10 @@ class StatusPageSettings(Strict):
         default=None, description="also written here after each cycle (atomically), for nginx to serve"
     )
     max_age: Duration = Field(default=30.0, description="Cache-Control max-age of every answer")
+    max_connections: int = Field(default=1024, ge=1, le=10_000, description="as web.max_connections")
+    max_connections_per_client: int = Field(
+        default=64, ge=1, le=10_000, description="as web.max_connections_per_client (nginx in front: its address)"
+    )
 
 
 def _timestamp(value: object) -> object:

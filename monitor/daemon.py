@@ -60,7 +60,8 @@ def load(path: str, state_dir: str | None) -> tuple[cfg.Config, Plan | None]:
     and a reload both call this one function, so a file that reloads is a file that starts."""
     conf = cfg.parse(path, state_dir=state_dir)
     plan = continuity_plan.parse(conf.continuity_plan) if conf.continuity_plan is not None else None
-    check_capacity(sockets_needed([(t.probe, t.settings) for t in conf.targets]), conf.probing.max_in_flight)
+    served = conf.web.max_connections + (conf.status_page.max_connections if conf.status_page is not None else 0)
+    check_capacity(sockets_needed([(t.probe, t.settings) for t in conf.targets]), conf.probing.max_in_flight, served)
     return conf, plan
 
 
@@ -212,14 +213,19 @@ class Daemon:
                 self.ready,
                 self.web,
                 max_connections=self.config.web.max_connections,
+                max_per_client=self.config.web.max_connections_per_client,
                 api=self.publish.api,
             )
             self.server.start()
+            self.stats.listeners[self.server.name] = self.server.counts
         except OSError as exc:
             raise VigiaError(f"cannot listen on {self.listen}: {exc.strerror or exc}") from None
         auth = " (basic auth)" if self.web.settings is not None and self.web.settings.users else ""
         log.info("serving /metrics on %s%s", self._metrics_url(), auth)
         self.publish.start()
+        public = self.publish.public.server if self.publish.public is not None else None
+        if public is not None:
+            self.stats.listeners[public.name] = public.counts
         self.leadership.tick()  # before the drills' reconciliation, which journals misses through the gate
         self._schedule()
         self.scheduler.start(paused=True)
@@ -381,8 +387,6 @@ class Daemon:
         outcome = self.runner.run(targets, spread=spread_window(interval, max(t.timeout for t in targets), spread))
         self.stats.add("probe_exceptions", outcome.exceptions)
         engine = self.runner.engine
-        if self.server is not None:
-            self.stats.http_rejected = self.server.rejected
         self.stats.probe_cancelled = engine.cancelled
         self.stats.probe_max_in_flight = engine.max_in_flight
         self.stats.probe_in_flight_peak = engine.peak_in_flight

@@ -22,6 +22,26 @@ class CycleStats:
     last_end: float = 0.0
 
 
+# Why a listener refused or dropped a connection before answering it (the metric's reason label):
+# a cap (full, per_client: the connection pushed out, or the new one when every other was busy),
+# a request head not in within its deadline or too large, a request it could not parse, a TLS
+# handshake that failed, a client that did not read its answer.
+REJECT_REASONS = ("full", "per_client", "head_timeout", "head_too_large", "bad_request", "tls", "write_timeout")
+
+
+@dataclass
+class ListenerCounts:
+    """One HTTP listener's connections: open now, and refused or dropped by reason. Written by the
+    listener's loop thread only."""
+
+    name: str
+    open: int = 0
+    rejected: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REJECT_REASONS, 0))
+
+    def reject(self, reason: str) -> None:
+        self.rejected[reason] += 1
+
+
 @dataclass
 class DaemonStats:
     """Counters about vigia itself, updated by the daemon, read at render time."""
@@ -41,7 +61,7 @@ class DaemonStats:
     probe_exceptions: int = 0
     drill_status_errors: int = 0
     store_file_changes: dict[str, int] = field(default_factory=dict)  # vanished / replaced -> times
-    http_rejected: int = 0  # connections closed at once: web.max_connections were open
+    listeners: dict[str, ListenerCounts] = field(default_factory=dict)  # by listener name, once listening
     probe_cancelled: int = 0  # probes cancelled past their deadline + grace (probes.engine)
     probe_max_in_flight: int = 0
     probe_in_flight_peak: int = 0

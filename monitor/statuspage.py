@@ -10,6 +10,7 @@ English.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -19,8 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 from config import Config, Maintenance, StatusPageSettings
@@ -28,7 +28,15 @@ from domain.incidents import Incident
 from domain.zone_state import ZoneState
 from domain.zones import Zone
 from kernel.errors import VigiaError
-from monitor.httpserver import FixedHandler, Listener
+from monitor.httpserver import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_PER_CLIENT,
+    Handler,
+    Listener,
+    Request,
+    Response,
+    text,
+)
 from reports import status_page
 from store.reader import Reader
 
@@ -53,8 +61,12 @@ class Page:
     etag: str
 
     @classmethod
-    def of(cls, body: bytes, content_type: str) -> Page:
-        return cls(body, content_type, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+    def of(cls, body: bytes, content_type: str, *, same_as: bytes | None = None) -> Page:
+        """A page and its ETag: strong, of the body; weak, of ``same_as``, when the body differs
+        from render to render only in what says nothing (the time it was rendered)."""
+        if same_as is None:
+            return cls(body, content_type, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+        return cls(body, content_type, 'W/"' + hashlib.sha256(same_as).hexdigest()[:32] + '"')
 
 
 class StatusPage:
@@ -100,7 +112,8 @@ class StatusPage:
     ) -> dict[tuple[str, str], Page]:
         view = status_page.view(self.settings.title, zones, states, now, self.tz, incidents, windows, history)
         pages: dict[tuple[str, str], Page] = {}
-        data = Page.of(status_page.to_json(view), "application/json; charset=utf-8")
+        unstamped = status_page.to_json(dataclasses.replace(view, generated=""))
+        data = Page.of(status_page.to_json(view), "application/json; charset=utf-8", same_as=unstamped)
         for lang in LANGS:
             pages[("/", lang)] = Page.of(
                 status_page.html(view, lang, max_age=self.settings.max_age).encode("utf-8"), "text/html; charset=utf-8"
@@ -151,40 +164,54 @@ def language(query: str, accept: str, default: str) -> str:
     return default
 
 
+def etag_matches(etag: str, if_none_match: str) -> bool:
+    """RFC 9110's weak comparison, as If-None-Match takes it: ``*`` matches any, and W/ is ignored
+    on both sides (a proxy that re-compressed the page sends W/"..." back)."""
+    if if_none_match.strip() == "*":
+        return True
+    mine = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == mine for tag in if_none_match.split(","))
+
+
+class StatusHandler(Handler):
+    """The public listener's answers: the status pages only, from the cache."""
+
+    def __init__(self, pages: StatusPage) -> None:
+        self.pages = pages
+
+    def answer(self, request: Request) -> Response:
+        settings = self.pages.settings
+        lang = language(request.query, request.headers.get("accept-language", ""), settings.lang)
+        path = "/" if request.path in ("/", "/index.html") else request.path
+        page = self.pages.page(path, lang)
+        headers = dict(SECURITY_HEADERS)
+        if page is None:
+            if self.pages.page("/", lang):
+                return text(404, b"not found\n", headers)
+            return text(503, b"no probe cycle has finished yet\n", headers)
+        headers["ETag"] = page.etag
+        headers["Cache-Control"] = f"public, max-age={int(settings.max_age)}"
+        headers["Vary"] = "Accept-Language"
+        if etag_matches(page.etag, request.headers.get("if-none-match", "")):
+            return Response(304, b"", page.content_type, headers)
+        return Response(200, page.body, page.content_type, headers)
+
+
 class StatusServer(Listener):
     """The public listener: the status pages only, from the cache."""
 
-    name = "status-http"
+    name = "status"
 
-    def __init__(self, listen: str, pages: StatusPage, *, max_connections: int = 256) -> None:
+    def __init__(
+        self,
+        listen: str,
+        pages: StatusPage,
+        *,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        max_per_client: int = DEFAULT_MAX_PER_CLIENT,
+    ) -> None:
         self.pages = pages
-        super().__init__(listen, None, max_connections=max_connections)
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(FixedHandler):
-            def _answer(self, *, send_body: bool) -> None:
-                parts = urlsplit(self.path)
-                settings = server.pages.settings
-                lang = language(parts.query, self.headers.get("Accept-Language", ""), settings.lang)
-                path = "/" if parts.path in ("/", "/index.html") else parts.path
-                page = server.pages.page(path, lang)
-                headers = dict(SECURITY_HEADERS)
-                if page is None:
-                    body = b"not found\n" if server.pages.page("/", lang) else b"no probe cycle has finished yet\n"
-                    self._send(404 if body.startswith(b"not") else 503, body, "text/plain; charset=utf-8", headers,
-                               send_body)  # fmt: skip
-                    return
-                headers["ETag"] = page.etag
-                headers["Cache-Control"] = f"public, max-age={int(settings.max_age)}"
-                headers["Vary"] = "Accept-Language"
-                if page.etag in (t.strip() for t in self.headers.get("If-None-Match", "").split(",")):
-                    self._send(304, b"", page.content_type, headers, False)
-                    return
-                self._send(200, page.body, page.content_type, headers, send_body)
-
-        return Handler
+        super().__init__(listen, StatusHandler(pages), max_connections=max_connections, max_per_client=max_per_client)
 
 
 class PublicStatus:
@@ -213,7 +240,8 @@ class PublicStatus:
         settings = self.page.settings
         self.refresh()
         try:
-            self.server = StatusServer(settings.listen, self.page)
+            self.server = StatusServer(settings.listen, self.page, max_connections=settings.max_connections,
+                                       max_per_client=settings.max_connections_per_client)  # fmt: skip
         except OSError as exc:
             raise VigiaError(f"cannot listen on {settings.listen} (status_page): {exc.strerror or exc}") from None
         self.server.start()

@@ -402,6 +402,26 @@ class WebGuard:
 
     def authorized(self, settings: WebSettings | None, header: str | None) -> bool:
         """Whether a request with this Authorization header may be served."""
+        decided = self._decided(settings, header)
+        if isinstance(decided, bool):
+            return decided
+        key, checked, password, known = decided
+        with self._bcrypt_lock:
+            ok = bcrypt.checkpw(password, checked)
+        with self._cache_lock:
+            self._cache[key] = ok
+            if len(self._cache) > AUTH_CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return ok and known
+
+    def cached(self, settings: WebSettings | None, header: str | None) -> bool:
+        """Whether ``authorized`` answers without a bcrypt check (slow by design): the listener
+        answers the others on a thread of their own."""
+        return isinstance(self._decided(settings, header), bool)
+
+    def _decided(self, settings: WebSettings | None, header: str | None) -> bool | tuple[bytes, bytes, bytes, bool]:
+        """The verdict when no bcrypt check is needed; otherwise what the check takes (the cache
+        key, the hash, the password, whether the user exists)."""
         if settings is None or not settings.users:
             return True
         credentials = _basic(header)
@@ -417,14 +437,9 @@ class WebGuard:
         key = hashlib.sha256(b"\0".join((user.encode(), checked, password))).digest()
         with self._cache_lock:
             ok = self._cache.get(key)
-        if ok is None:
-            with self._bcrypt_lock:
-                ok = bcrypt.checkpw(password, checked)
-            with self._cache_lock:
-                self._cache[key] = ok
-                if len(self._cache) > AUTH_CACHE_SIZE:
-                    self._cache.popitem(last=False)
-        return ok and known
+        if ok is not None:
+            return ok and known
+        return key, checked, password, known
 
 
 def _basic(header: str | None) -> tuple[str, bytes] | None:

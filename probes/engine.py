@@ -91,14 +91,16 @@ def raise_open_files_limit() -> tuple[int, int]:
     return resource.getrlimit(resource.RLIMIT_NOFILE)
 
 
-def check_capacity(sockets: int, max_in_flight: int) -> None:
-    """Refuse to start when the configured checks cannot all be in flight within the open-files limit."""
+def check_capacity(sockets: int, max_in_flight: int, listeners: int = 0) -> None:
+    """Refuse to start when the configured checks cannot all be in flight, beside the connections
+    the HTTP listeners may hold (``listeners``), within the open-files limit."""
     soft, _hard = raise_open_files_limit()
-    need = min(sockets, max_in_flight) + RESERVED_FDS
+    need = min(sockets, max_in_flight) + listeners + RESERVED_FDS
     if soft != resource.RLIM_INFINITY and need > soft:
+        served = f", {listeners} connections to the listeners" if listeners else ""
         raise ProbeSetupError(
             r.INTERNAL,
-            f"the configured checks may hold {sockets} sockets at once (every peer hanging); with "
+            f"the configured checks may hold {sockets} sockets at once (every peer hanging){served}; with "
             f"{RESERVED_FDS} descriptors for the daemon itself that needs {need} open files, but the "
             f"limit is {soft}: raise LimitNOFILE= in the systemd unit (or ulimit -n), or probe fewer targets",
         )

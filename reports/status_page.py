@@ -299,6 +299,10 @@ def feed(v: StatusView, lang: str, instance: str) -> str:
     """An Atom feed of the incidents (open, and closed in the last weeks), newest first."""
     words = engine.translations(lang).gettext
     entries = []
+    # The feed changed when an incident last did (Atom's meaning of updated), not at every render:
+    # its bytes, and so its ETag, stay the same while nothing happens. Without incidents, the day.
+    newest = [max([i.opened, *(u.at for u in i.updates), *([i.closed] if i.closed else [])]) for i in v.incidents]
+    updated = max(newest) if newest else v.generated[:10] + "T00:00:00" + v.generated[19:]
     for i in v.incidents:
         last = i.updates[-1].at if i.updates else i.opened
         lines = [f"{CAUSES[i.cause][lang]} — {', '.join(i.zones)}" + (f" ({i.ticket})" if i.ticket else "")]
@@ -316,7 +320,7 @@ def feed(v: StatusView, lang: str, instance: str) -> str:
         '<?xml version="1.0" encoding="utf-8"?>'
         f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="{lang}">'
         f"<id>urn:vigia:status:{escape(instance)}</id><title>{escape(v.title)}</title>"
-        f"<updated>{escape(v.generated)}</updated><author><name>{escape(v.title)}</name></author>"
+        f"<updated>{escape(updated)}</updated><author><name>{escape(v.title)}</name></author>"
         + "".join(entries)
         + "</feed>"
     )

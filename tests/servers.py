@@ -311,3 +311,32 @@ def peers(host: str = "127.0.0.1", netns: str | None = None) -> Iterator[dict[st
         yield json.loads(proc.stdout.readline())
     finally:
         stop(proc)
+
+
+@contextmanager
+def prometheus_scraping(vigia: Any, tmp: Path, scrape_timeout: str = "900ms") -> Iterator[int]:
+    """Debian's Prometheus scraping a running ``VigiaProcess`` every second; yields its port once
+    vigia is ready and the first scrape is up."""
+    from tests.conftest import need_binary
+
+    binary = need_binary("prometheus", "prometheus")
+    (tmp / "prometheus.yml").write_text(
+        f"global: {{scrape_interval: 1s, scrape_timeout: {scrape_timeout}, evaluation_interval: 1s}}\n"
+        "scrape_configs:\n"
+        f"  - {{job_name: vigia, static_configs: [{{targets: ['127.0.0.1:{vigia.port}']}}]}}\n"
+    )
+    with prometheus_server(binary, tmp / "prometheus.yml", tmp) as prom:
+        vigia.wait_ready(timeout=30)
+        vigia.wait_for(
+            lambda: bool(prometheus_api(prom, "query", query='up{job="vigia"} == 1')), timeout=30,
+            message="Prometheus to scrape vigia",
+        )  # fmt: skip
+        yield prom
+
+
+def scrape_record(prom: int, window: str) -> tuple[float, float, int]:
+    """Over the last ``window`` of vigia's scrapes: the lowest ``up``, the slowest scrape, how many."""
+    [ups] = prometheus_api(prom, "query", query=f'min_over_time(up{{job="vigia"}}[{window}])')
+    [slowest] = prometheus_api(prom, "query", query=f'max_over_time(scrape_duration_seconds{{job="vigia"}}[{window}])')
+    [count] = prometheus_api(prom, "query", query=f'count_over_time(up{{job="vigia"}}[{window}])')
+    return float(ups["value"][1]), float(slowest["value"][1]), int(count["value"][1])

@@ -57,12 +57,12 @@ def run_vigia_with_nofile(tmp_path: Path, config: str, limit: tuple[int, int]) -
 
 
 def test_a_load_the_open_files_limit_cannot_hold_refuses_to_start(tmp_path: Path) -> None:
-    out = run_vigia_with_nofile(
-        tmp_path, "defaults: {interval: 5s, timeout: 1s}\ntargets:\n" + tcp_targets(200), (300, 300)
-    )
+    config = "defaults: {interval: 5s, timeout: 1s}\nweb: {max_connections: 10}\ntargets:\n" + tcp_targets(200)
+    out = run_vigia_with_nofile(tmp_path, config, (300, 300))
     assert out.returncode == 1, out.stderr
-    assert "may hold 200 sockets" in out.stderr
-    assert f"needs {200 + RESERVED_FDS} open files" in out.stderr and "the limit is 300" in out.stderr
+    assert "may hold 200 sockets" in out.stderr and "10 connections to the listeners" in out.stderr
+    # The checks, the connections the listener may hold, and the daemon's own descriptors.
+    assert f"needs {200 + 10 + RESERVED_FDS} open files" in out.stderr and "the limit is 300" in out.stderr
     assert "LimitNOFILE" in out.stderr
     assert "Traceback" not in out.stderr
 

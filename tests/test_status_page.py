@@ -247,26 +247,15 @@ def test_the_status_page_under_load_leaves_the_scrapes_fast(tmp_path: Path) -> N
     above 1,000 requests a second) while Prometheus scrapes /metrics every second: no error on
     either side, every scrape up and fast."""
     from tests.conftest import need_binary
-    from tests.servers import http_server, prometheus_api, prometheus_server
+    from tests.servers import http_server, prometheus_scraping, scrape_record
 
-    prometheus = need_binary("prometheus", "prometheus")
     wrk = need_binary("wrk", "wrk")
     with http_server({"/": lambda _h: (200, {}, b"portal")}) as portal:
         status = free_port()
         vigia = VigiaProcess(CONFIG % {"status": status, "directory": "null", "portal": portal.port}, tmp_path)
         vigia.start()
-        (tmp_path / "prometheus.yml").write_text(
-            "global: {scrape_interval: 1s, scrape_timeout: 900ms, evaluation_interval: 1s}\n"
-            "scrape_configs:\n"
-            f"  - {{job_name: vigia, static_configs: [{{targets: ['127.0.0.1:{vigia.port}']}}]}}\n"
-        )
         try:
-            with prometheus_server(prometheus, tmp_path / "prometheus.yml", tmp_path) as prom:
-                vigia.wait_ready(timeout=30)
-                vigia.wait_for(
-                    lambda: bool(prometheus_api(prom, "query", query='up{job="vigia"} == 1')), timeout=30,
-                    message="Prometheus to scrape vigia",
-                )  # fmt: skip
+            with prometheus_scraping(vigia, tmp_path) as prom:
                 done = subprocess.run(
                     [wrk, "-t2", "-c16", "-d20s", "--latency", f"http://127.0.0.1:{status}/"],
                     capture_output=True, text=True, timeout=60,
@@ -277,14 +266,9 @@ def test_the_status_page_under_load_leaves_the_scrapes_fast(tmp_path: Path) -> N
                 rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
                 assert rate >= 1000, out
                 time.sleep(2)
-                window = "25s"
-                [ups] = prometheus_api(prom, "query", query=f'min_over_time(up{{job="vigia"}}[{window}])')
-                [slowest] = prometheus_api(
-                    prom, "query", query=f'max_over_time(scrape_duration_seconds{{job="vigia"}}[{window}])'
-                )
-                [count] = prometheus_api(prom, "query", query=f'count_over_time(up{{job="vigia"}}[{window}])')
-                assert ups["value"][1] == "1" and int(count["value"][1]) >= 20
-                assert float(slowest["value"][1]) < 0.5, slowest
+                up, slowest, count = scrape_record(prom, "25s")
+                assert up == 1 and count >= 20
+                assert slowest < 0.5, slowest
         finally:
             vigia.stop()
 
@@ -332,3 +316,32 @@ def test_daily_availability_within_hours_and_the_30_day_badge(filled: tuple[Stor
     assert "2025-01-10: 90,6 %" in page  # every bar says its day and figure in text
     assert "Últimos 30 días" in page
     store.close()
+
+
+def test_etags_hold_while_nothing_changes_and_weak_or_star_validators_match(tmp_path: Path) -> None:
+    """Two renders a minute apart with the same zones, incidents and windows: /status.json and
+    /feed.xml keep their ETags (they changed at every cycle), and If-None-Match with the weak form
+    or ``*`` gets a 304, as RFC 9110's weak comparison says."""
+    from monitor.httpserver import Request
+    from monitor.statuspage import StatusHandler
+
+    conf, states = zones_and_states(tmp_path)
+    page = StatusPage(cfg.StatusPageSettings(listen="127.0.0.1:0"), TZ, "cdc")
+    page.refresh(conf.zones, states, NOW)
+    first = {p: page.page(p, "es") for p in ("/status.json", "/feed.xml")}
+    page.refresh(conf.zones, states, NOW + timedelta(minutes=1))
+    for path, before in first.items():
+        after = page.page(path, "es")
+        assert before is not None and after is not None and after.etag == before.etag, path
+    assert page.page("/status.json", "es").body != first["/status.json"].body  # type: ignore[union-attr]
+    handler = StatusHandler(page)
+
+    def answer(path: str, if_none_match: str) -> int:
+        return handler.answer(Request("GET", path, {"if-none-match": if_none_match}, "127.0.0.1")).status
+
+    etag = page.page("/", "es").etag  # type: ignore[union-attr]
+    assert answer("/", etag) == answer("/", f"W/{etag}") == answer("/", f'"x", W/{etag}') == 304
+    assert answer("/", "*") == answer("/status.json", "*") == 304
+    assert answer("/", '"otro"') == 200 and answer("/", "") == 200
+    json_etag = page.page("/status.json", "es").etag  # type: ignore[union-attr]
+    assert json_etag.startswith('W/"') and answer("/status.json", json_etag) == 304

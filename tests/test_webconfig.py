@@ -317,3 +317,58 @@ def test_rate_limit_answers_429(tmp_path: Path) -> None:
         assert statuses[-1] == 429 and statuses.count(200) <= 2
     finally:
         vigia.stop()
+
+
+def test_a_flood_of_wrong_passwords_delays_no_scrape(tmp_path: Path) -> None:
+    """bcrypt at cost 12 (about a quarter of a second a check): 8 clients sending wrong passwords
+    for 4 s queue checks for seconds, while each scrape with the known (cached) credentials is
+    answered at once: the checks run on a thread of their own, never on the listener's loop."""
+    import threading
+    import time
+
+    import bcrypt
+
+    slow_hash = bcrypt.hashpw(b"s3creto", bcrypt.gensalt(rounds=12)).decode()
+    web = write(tmp_path / "web.yml", f"basic_auth_users:\n  prometheus: '{slow_hash}'\n")
+    vigia = VigiaProcess(CONFIG, tmp_path)
+    vigia.auth = ("prometheus", "s3creto")
+    vigia.start("--web.config.file", str(web))
+    stop = threading.Event()
+    wrong: list[int] = []
+
+    def flood(k: int) -> None:
+        while not stop.is_set():
+            try:
+                wrong.append(vigia_status(vigia.port, basic("prometheus", f"mal-{k}-{len(wrong)}")))
+            except OSError:
+                wrong.append(0)
+
+    try:
+        vigia.wait_ready(timeout=30)  # its credentials checked once, and cached from then on
+        workers = [threading.Thread(target=flood, args=(k,)) for k in range(8)]
+        for w in workers:
+            w.start()
+        took = []
+        end = time.monotonic() + 4
+        while time.monotonic() < end:
+            t0 = time.monotonic()
+            assert vigia.get("/metrics")[0] == 200
+            took.append(time.monotonic() - t0)
+            time.sleep(0.2)
+        stop.set()
+        for w in workers:
+            w.join(timeout=30)
+    finally:
+        stop.set()
+        vigia.stop()
+    assert wrong and set(wrong) <= {401, 0}, set(wrong)
+    assert max(took) < 0.5, took
+
+
+def vigia_status(port: int, auth: str) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", "/metrics", headers={"Authorization": auth})
+        return conn.getresponse().status
+    finally:
+        conn.close()

@@ -41,7 +41,25 @@ class RuntimeCollector(Concern):
         for kind in INPUT_KINDS:
             skipped.add_metric([kind], stats.input_skipped.get(kind, 0))
         yield skipped
+        yield from self._listeners(stats)
         yield from self._cycles(stats)
+
+    @staticmethod
+    def _listeners(stats: DaemonStats) -> Iterator[Metric]:
+        rejected = CounterMetricFamily(
+            PREFIX + "http_connections_rejected",
+            "Connections a listener refused or dropped before answering: at a cap (full, per_client), a request "
+            "head not in time or too large, a bad request, a failed TLS handshake, a client not reading.",
+            labels=["listener", "reason"],
+        )
+        open_now = GaugeMetricFamily(PREFIX + "http_connections_open", "Connections open on a listener.",
+                                     labels=["listener"])  # fmt: skip
+        for name, counts in sorted(stats.listeners.items()):
+            open_now.add_metric([name], counts.open)
+            for reason, n in counts.rejected.items():
+                rejected.add_metric([name, reason], n)
+        yield rejected
+        yield open_now
 
     @staticmethod
     def _cycles(stats: DaemonStats) -> Iterator[Metric]:
@@ -96,9 +114,6 @@ SCALARS: tuple[tuple[str, str, str, Callable[[DaemonStats], float]], ...] = (
     ("drill_status_errors", "counter",
      "Reads of the drill journal that failed; drill metrics keep their last values meanwhile.",
      lambda s: s.drill_status_errors),
-    ("http_connections_rejected", "counter",
-     "Connections to the metrics listener closed at once because web.max_connections were open.",
-     lambda s: s.http_rejected),
     ("probe_cancelled", "counter",
      "Probes still running past their deadline plus grace, cancelled and reported as timeouts (bugs).",
      lambda s: s.probe_cancelled),
