@@ -104,7 +104,7 @@ class Daemon:
         self.stats.probe_max_in_flight = self.config.probing.max_in_flight
         self.exposition = Exposition(self)
         self.store = Store(self.config.store_url(), self.config.instance)
-        self.writer = StoreWriter(self.store, self.stats)
+        self.writer = StoreWriter(self.store, self.stats, self.config.state_dir)
         self.scheduler = jobs.scheduler(self.config.timezone, self.store.engine, self.config.instance)
         self.audit = Audit(*self._security(self.config))
         self._running_since = time.time()
@@ -495,7 +495,10 @@ class Daemon:
         self.runner.close()
         if self.radius is not None:
             self.radius.close()
-        log.info("stopped")
+        st = self.stats
+        log.info("stopped: %d results measured in this run, %d stored, %d spilled for the next start, %d lost",
+                 st.store_results_measured, st.store_results_written, st.store_results_spilled,
+                 self.writer.lost)  # fmt: skip
 
     # -- signals -------------------------------------------------------
 
@@ -513,7 +516,8 @@ class Daemon:
                 self._reload_unless_stopped()
                 self.notifier.ready(self._status_line())
         self.stop()
-        return 0
+        # Results lost at the stop (neither stored nor spilled) are a failed stop, never a quiet one.
+        return 1 if self.writer.lost else 0
 
     def _reload_unless_stopped(self) -> None:
         """A SIGHUP's reload, with the file read in a thread of its own: SIGTERM during a slow read

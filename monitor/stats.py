@@ -58,6 +58,9 @@ class DaemonStats:
     store_write_seconds: float = 0.0
     store_pending: int = 0
     store_dropped: int = 0
+    store_results_measured: int = 0  # results handed to the writer
+    store_results_written: int = 0  # results the store took
+    store_results_spilled: int = 0  # results kept in the spill file at a stop, for the next start
     probe_exceptions: int = 0
     drill_status_errors: int = 0
     store_file_changes: dict[str, int] = field(default_factory=dict)  # vanished / replaced -> times

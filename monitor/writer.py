@@ -4,53 +4,77 @@ Probing never waits for the store: a cycle hands its batch over and goes on. Whe
 batch is kept (bounded: the oldest results go first, counted, but their state changes are kept,
 since outages matter more than samples) and retried; each flush first checks that the SQLite file
 is still the one it opened.
+
+A full disk is a day users meet: a failed write first gives the SQLite WAL back to the disk (a
+checkpoint that truncates it: the WAL had grown into all the free space and, never checkpointed,
+refilled every byte freed), then retries, so the store recovers as soon as there is room. What is
+still held when the daemon stops goes to a spill file beside the store (written into the room of a
+reserve kept for it) and is stored at the next start; only when even that fails are results lost,
+and then the daemon says how many and exits non-zero.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
-from domain.findings import Finding
 from kernel.errors import short
 from monitor.stats import DaemonStats
-from probes.result import ProbeResult
-from store.db import StateChange, Store, ZoneSample
+from store.db import Store
+from store.spill import Batch, Spill
+
+__all__ = ["Batch", "StoreWriter"]
 
 log = logging.getLogger("vigia")
 
 # Results kept in memory while the store is failing; beyond this the oldest are dropped (and counted).
 MAX_PENDING_RESULTS = 200_000
+SPILL_FILE = "pending-results.spill"
+# After a write failed for want of room, the store is kept lean this long.
+TIGHT_FOR = 3600.0
 
 
-@dataclass
-class Batch:
-    results: list[ProbeResult]
-    changes: list[StateChange]
-    zone_samples: list[ZoneSample] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
+def _disk_full(exc: BaseException) -> bool:
+    """Whether a write failed for want of room (SQLite's SQLITE_FULL, or ENOSPC)."""
+    text = str(exc).lower()
+    return "disk is full" in text or "no space left" in text or "enospc" in text
 
 
 class StoreWriter:
     """The single writer: takes cycle batches from a queue, retries failed ones, never blocks probing."""
 
-    def __init__(self, store: Store, stats: DaemonStats) -> None:
+    def __init__(self, store: Store, stats: DaemonStats, spill_dir: str | None = None) -> None:
         self.store = store
         self.stats = stats
         self._queue: queue.Queue[Batch | None] = queue.Queue()
         self._pending: deque[Batch] = deque()
         self._thread = threading.Thread(target=self._loop, name="store-writer", daemon=True)
         self.maintenance_jobs: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self.spill = Spill(os.path.join(spill_dir, SPILL_FILE)) if spill_dir is not None else None
+        self._spilled: set[int] = set()  # ids of the pending batches read back from the spill file
+        self._failing = False
+        self._tight_until = 0.0  # monotonic: until then the disk counts as short of room
+        self.lost = 0  # results neither stored nor spilled when the writer stopped
 
     def start(self) -> None:
+        if self.spill is not None:
+            earlier = self.spill.load()
+            if earlier:
+                n = sum(len(b.results) for b in earlier)
+                log.warning("%d results an earlier run could not store are read back from %s", n, self.spill.path)
+                self._pending.extend(earlier)
+                self._spilled = {id(b) for b in earlier}
+                self.stats.store_pending = self._pending_results()
+            self.spill.reserve()
         self._thread.start()
 
     def submit(self, batch: Batch) -> None:
+        self.stats.add("store_results_measured", len(batch.results))
         self._queue.put(batch)
 
     def run_in_writer(self, name: str, fn: Any) -> None:
@@ -69,9 +93,10 @@ class StoreWriter:
             except queue.Empty:
                 item = Batch([], [])  # retry pending batches while idle
             if item is None:
+                self._drain_queue()
                 self._flush(final=True)
                 return
-            if item.results or item.changes or item.zone_samples or item.findings:
+            if not item.empty():
                 self._pending.append(item)
             self._flush(final=False)
             while not self.maintenance_jobs.empty():
@@ -82,7 +107,70 @@ class StoreWriter:
                     self.stats.store_errors += 1
                     log.error("store job %s failed: %s", name, exc)
 
+    def _drain_queue(self) -> None:
+        """Batches submitted after the stop was asked (the last cycle's) join the pending ones."""
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not None and not item.empty():
+                self._pending.append(item)
+
     def _flush(self, *, final: bool) -> None:
+        self._check_file()
+        if self._failing and self._pending:
+            # The last write failed: give the WAL back to the disk before trying again.
+            self.store.relieve()
+        while self._pending:
+            batch = self._pending[0]
+            t0 = time.perf_counter()
+            try:
+                self.store.write_cycle(batch.results, batch.changes, time.time(), batch.zone_samples, batch.findings)
+            except Exception as exc:  # keep the batch, count, retry later
+                self._failed(exc, final)
+                return
+            self._pending.popleft()
+            self._failing = False
+            if time.monotonic() < self._tight_until:
+                # Room is short: the WAL goes back to the disk after every write instead of growing
+                # to its checkpoint threshold (4 MB), which would fill a small disk again at once.
+                self.store.relieve()
+            self.stats.store_writes += 1
+            self.stats.add("store_results_written", len(batch.results))
+            self.stats.store_write_seconds += time.perf_counter() - t0
+            self.stats.store_pending = self._pending_results()
+            if self._spilled and id(batch) in self._spilled:
+                self._spilled.discard(id(batch))
+                if not self._spilled and self.spill is not None:
+                    self.spill.clear()
+                    log.info("the results read back from %s are stored", self.spill.path)
+
+    def _failed(self, exc: Exception, final: bool) -> None:
+        self.stats.store_errors += 1
+        self._failing = True
+        if _disk_full(exc):
+            self._tight_until = time.monotonic() + TIGHT_FOR
+        log.error("cannot write to the store (%d results kept for retry): %s", self._pending_results(), short(exc))
+        self.store.relieve()
+        self._trim()
+        if final:
+            self._spill_pending()
+
+    def _spill_pending(self) -> None:
+        """At the stop, with the store still failing: the pending batches to the spill file."""
+        held = self._pending_results()
+        pending = list(self._pending)
+        if self.spill is not None and self.spill.save(pending):
+            log.warning("stopping with %d results not stored: kept in %s, stored at the next start",
+                        held, self.spill.path)  # fmt: skip
+            self.stats.add("store_results_spilled", held)
+            return
+        self.lost = held
+        self.stats.add("store_dropped", held)
+        log.error("stopping with %d results that could be neither stored nor spilled: they are LOST", held)
+
+    def _check_file(self) -> None:
         try:
             what = self.store.check_file()
         except Exception as exc:
@@ -99,29 +187,12 @@ class StoreWriter:
                 if what == "vanished"
                 else "switched to the new file (schema brought up to date)",
             )
-        while self._pending:
-            batch = self._pending[0]
-            t0 = time.perf_counter()
-            try:
-                self.store.write_cycle(batch.results, batch.changes, time.time(), batch.zone_samples, batch.findings)
-            except Exception as exc:  # keep the batch, count, retry later
-                self.stats.store_errors += 1
-                log.error(
-                    "cannot write to the store (%d results kept for retry): %s",
-                    sum(len(b.results) for b in self._pending),
-                    short(exc),
-                )
-                self._trim()
-                if final:
-                    log.error("stopping with %d results not stored", self.stats.store_pending)
-                return
-            self._pending.popleft()
-            self.stats.store_writes += 1
-            self.stats.store_write_seconds += time.perf_counter() - t0
-            self.stats.store_pending = sum(len(b.results) for b in self._pending)
+
+    def _pending_results(self) -> int:
+        return sum(len(b.results) for b in self._pending)
 
     def _trim(self) -> None:
-        total = sum(len(b.results) for b in self._pending)
+        total = self._pending_results()
         while total > MAX_PENDING_RESULTS and len(self._pending) > 1:
             dropped = self._pending.popleft()
             # Keep the state changes of a dropped batch: outages matter more than samples.

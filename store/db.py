@@ -130,6 +130,22 @@ class Store(UsageTables, Rollups):
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    def relieve(self) -> bool:
+        """After a failed write: give the SQLite WAL back to the disk (a checkpoint that truncates
+        it), whether it worked. On a full disk the WAL had taken every free byte and, with no
+        commit to trigger a checkpoint, refilled whatever was freed; without room for the
+        checkpoint this fails too, and is tried again before the next write. Nothing to do on
+        PostgreSQL."""
+        if self.dialect != "sqlite":
+            return True
+        try:
+            with self.engine.connect() as conn:
+                busy, _frames, _moved = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+            return not busy
+        except SQLAlchemyError as exc:
+            log.debug("WAL checkpoint failed: %s", short(exc))
+            return False
+
     def close(self) -> None:
         self.engine.dispose()
         if self._anchor is not None:

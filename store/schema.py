@@ -441,6 +441,9 @@ def engine_for(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=10000")
             cur.execute("PRAGMA synchronous=NORMAL")
+            # After each checkpoint the WAL file is cut back to this size instead of keeping its
+            # largest (a WAL that held a backlog kept its megabytes for ever).
+            cur.execute("PRAGMA journal_size_limit=4194304")
             cur.close()
 
         return engine

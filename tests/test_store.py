@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -265,3 +266,35 @@ def test_zone_spans_follow_the_samples(url: str) -> None:
     assert store.rebuild_spans() == 4
     assert store.reader().coverage(["ZD-01", "ZD-02", "ZD-03"], t0, t0 + 3600) == want
     store.close()
+
+
+def test_a_spilled_batch_reads_back_whole(tmp_path: pathlib.Path) -> None:
+    """What a stop on a full disk writes to the spill file is what the next start stores: every
+    field of every row, exactly; an unreadable file is set aside, never deleted."""
+    from datetime import UTC, datetime
+
+    from domain.findings import Finding
+    from probes.result import ProbeResult, Series
+    from store.records import StateChange, ZoneSample
+    from store.spill import Batch, Spill
+
+    result = ProbeResult("ZD-01:gateway", "icmp", datetime(2026, 12, 4, 17, 0, 0, 123456, tzinfo=UTC), 0.0123,
+                         False, "timeout", "no answer ñ", {"rtt_avg_seconds": 0.001, "loss_ratio": 1.0},
+                         {"tls_version": "TLSv1.3"},
+                         (Series("fs_avail_bytes", (("mountpoint", "/"),), 5e9),))  # fmt: skip
+    batch = Batch(
+        [result],
+        [StateChange("ZD-01", "up", "down", 1.5, 1.0, "gateway_timeout", "sin respuesta")],
+        [ZoneSample("ZD-01", 2.0, 60.0, "down", "failed", True, 1.0, None, '{"gateway": false}')],
+        [Finding("f1", "tls_certificate_expiry", "web", "d", "media", "A.8.24", "Cripto", "ev", 1.0, 2.0)],
+    )
+    spill = Spill(str(tmp_path / "pending.spill"), reserve_bytes=256 * 1024)
+    assert spill.reserve() > 0 and (tmp_path / "pending.spill.reserve").exists()
+    assert spill.save([batch, Batch([], [])])
+    assert not (tmp_path / "pending.spill.reserve").exists()  # its room given to the spill
+    assert spill.load() == [batch, Batch([], [])]
+    spill.clear()
+    assert spill.load() == []
+    (tmp_path / "pending.spill").write_bytes(b"not a spill")
+    assert spill.load() == []
+    assert [p.name.startswith("pending.spill.unreadable-") for p in tmp_path.iterdir()] == [True]
