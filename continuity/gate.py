@@ -44,6 +44,13 @@ class Gate(Protocol):
     def take_over(self, run: Interrupted) -> Fence | None:
         """The right to recover ``run`` here, once; None if another instance does."""
 
+    def owe(self, drill_id: str, scheduled_for: float) -> None:
+        """Note that the run due at ``scheduled_for`` fell due here while this instance did not lead:
+        if nobody claims it (the leader died at that second), the next leader settles it."""
+
+    def owed(self) -> list[tuple[str, float]]:
+        """(drill, due time) of runs seen due and claimed by nobody (the leader sees them; others, none)."""
+
     def settled(self, drill_id: str, scheduled_for: float) -> bool | None:
         """Whether the run due at ``scheduled_for`` has ended (here or where it was taken over);
         None if no instance ever claimed it."""

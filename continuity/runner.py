@@ -44,6 +44,11 @@ MISSED, SKIPPED, PRECONDITION_FAILED = Verdict.MISSED, Verdict.SKIPPED, Verdict.
 EXCERPT = 2048
 
 
+# A period seen due is taken for owed only this long after its time: before, the leader's own job
+# (which fires within milliseconds of the minute) is claiming it.
+OWED_AFTER = 5.0
+
+
 class Runner:
     """Runs drills of one plan into one journal; one drill at a time per service."""
 
@@ -80,6 +85,9 @@ class Runner:
         """A scheduled (or catch-up) run, through the gate if there is one; None: not run here."""
         fence = self.gate.enter(drill_id, scheduled_for) if self.gate is not None else None
         if self.gate is not None and fence is None:
+            # Noted as due: if the leader died at this very second nobody claims it, and the next
+            # leader runs it late or journals it missed (catch_up_owed) instead of losing it.
+            self.gate.owe(drill_id, scheduled_for)
             log.info("drill %s due %s: another instance runs it", drill_id, iso(scheduled_for))
             return None
         record = None
@@ -134,6 +142,28 @@ class Runner:
         if fence is not None:
             fence.done(False, MISSED)
         return record
+
+    def catch_up_owed(self, start: Callable[[str, float], object], now: float | None = None) -> list[RunRecord]:
+        """Runs other instances saw fall due while no instance led (the leader killed at the due
+        second): each started late through ``start(drill, due)`` while within its drill's misfire
+        grace, else journaled missed here. Only the leader sees any."""
+        if self.gate is None:
+            return []
+        now = time.time() if now is None else now
+        missed = []
+        for drill_id, due_at in self.gate.owed():
+            drill = self.plan.drills.get(drill_id)
+            if drill is None or now - due_at < OWED_AFTER:
+                continue  # no longer in the plan; or just due, and the leader's own job claims it now
+            if now - due_at <= drill.misfire_grace:
+                log.warning("drill %s was due %s while no instance led: running it now", drill_id, iso(due_at))
+                start(drill_id, due_at)
+                continue
+            why = "no instance led when it was due, and the next leader came after its misfire grace"
+            record = self.record_missed(drill_id, due_at, why)
+            if record is not None:
+                missed.append(record)
+        return missed
 
     def recover(self) -> list[RunRecord]:
         """Runs left unfinished by a crash: stop what they left running, roll back what they

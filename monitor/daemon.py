@@ -307,6 +307,7 @@ class Daemon:
             watchdog=self._watchdog_job if self.notifier.watchdog_interval is not None else None,
             lease=self._lease_job,
             operator_input=self.publish.read,
+            singletons=self.month_jobs.recover,
         )
         radius_interval = self.radius.settings.interval if self.radius is not None else None
         rows = jobs.table(

@@ -42,6 +42,7 @@ class DrillWatch:
         self._on_change = on_change
         self._seen: Stamp | None = None
         self.sweep_every = sweep_every
+        self._scheduler: BaseScheduler | None = None
 
     def start(self, scheduler: BaseScheduler) -> None:
         """Recover interrupted runs, reconcile stored schedules, catch up missed ones."""
@@ -52,6 +53,7 @@ class DrillWatch:
         # Interrupted runs: those another instance (or this one's previous process) left behind
         # are taken over by the leader, the rest recovered from this instance's own markers. At
         # start, then every renewal: a leader that dies mid-drill is rolled back by the next.
+        self._scheduler = scheduler
         scheduler.add_job(self.sweep, id="drill-recovery", name="roll back interrupted drills")
         scheduler.add_job(
             self.sweep, "interval", seconds=self.sweep_every, id="drill-takeover", name="take over interrupted drills"
@@ -84,8 +86,22 @@ class DrillWatch:
             runner.take_over()
             if runner.journal.unfinished():
                 runner.recover()
+            runner.catch_up_owed(self._start_late)
         except Exception:  # a store or journal error: logged, tried again at the next sweep
             log.exception("cannot recover interrupted drill runs (tried again in %gs)", self.sweep_every)
+
+    def _start_late(self, drill_id: str, due: float) -> None:
+        """A run owed since a leader change, on a job of its own (a drill takes minutes; the sweep
+        goes on every renewal). Its claim makes a second start of the same period a no-op."""
+        assert self._scheduler is not None
+        self._scheduler.add_job(
+            self.runner.run_scheduled,
+            args=[drill_id, due],
+            kwargs={"trigger": "catch-up"},
+            id=f"owed:{drill_id}:{due:.0f}",
+            name=f"run drill {drill_id} owed since a leader change",
+            replace_existing=True,
+        )
 
     def replan(self, scheduler: BaseScheduler, plan: Plan, paused: bool) -> None:
         """A reloaded plan: its schedules reconciled with the stored ones."""

@@ -59,6 +59,7 @@ class Hooks:
     lease: Callable[[], None] | None = None
     month_rollup: Callable[[], None] | None = None
     operator_input: Callable[[], None] | None = None
+    singletons: Callable[[], None] | None = None
 
 
 def table(
@@ -122,6 +123,12 @@ def table(
     if hooks.lease is not None and lease_interval is not None:
         trigger = IntervalTrigger(seconds=lease_interval, timezone=tz)
         rows.append(Job("lease", "leader lease and heartbeat", hooks.lease, trigger, first_in=lease_interval))
+    if hooks.singletons is not None and lease_interval is not None:
+        # Every renewal, not only when the monthly cron fires: a claim left by a dead claimant is
+        # retaken within a lease of its heartbeat stopping.
+        trigger = IntervalTrigger(seconds=lease_interval, timezone=tz)
+        rows.append(Job("singletons", "retake month work whose claimant stopped", hooks.singletons, trigger,
+                        first_in=lease_interval))  # fmt: skip
     if hooks.watchdog is not None and watchdog_interval is not None:
         trigger = IntervalTrigger(seconds=max(watchdog_interval / 2, 0.5), timezone=tz)
         rows.append(

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from continuity.gate import Fence, Interrupted, due, period
 from monitor.stats import DaemonStats
-from store.lease import RUNNING, Claim, Lease
+from store.lease import DUE, RUNNING, Claim, Lease
 
 DRILL_JOB = "drill/"
 
@@ -67,9 +67,19 @@ class Leadership:
         claim = self.lease.claim(DRILL_JOB + run.drill_id, period(run.scheduled_for), lead=True, retake=True)
         return None if claim is None else _ClaimFence(self.lease, claim)
 
+    def owe(self, drill_id: str, scheduled_for: float) -> None:
+        self.lease.owe(DRILL_JOB + drill_id, period(scheduled_for))
+
+    def owed(self) -> list[tuple[str, float]]:
+        return [(job.removeprefix(DRILL_JOB), due(p)) for job, p in self.lease.owed(DRILL_JOB)]
+
     def settled(self, drill_id: str, scheduled_for: float) -> bool | None:
         state = self.lease.state_of(DRILL_JOB + drill_id, period(scheduled_for))
-        return None if state is None else state != RUNNING
+        return None if state in (None, DUE) else state != RUNNING
+
+    def stale(self, job: str, *, lead: bool) -> list[str]:
+        """Periods of ``job`` left running by a holder that is gone (Lease.stale), to retake now."""
+        return [p for j, p in self.lease.stale(job, lead=lead) if j == job]
 
     def close(self) -> None:
         self.lease.release()

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import subprocess
 import sys
@@ -50,6 +51,21 @@ class MonthJobs:
         month = Month.of(datetime.now(UTC), conf.timezone).previous()
         self._leadership.once("month-rollup", str(month), lambda: self._run(conf, month, True), lead=True, retake=True)
         self._on_done()
+
+    def recover(self) -> None:
+        """Month work whose claimant died in the middle (its claim left running), retaken at the
+        next renewal instead of at the next monthly firing: the group's close by any member once
+        its claimant's heartbeat stopped a lease ago; the roll-up by the leader of a later epoch."""
+        conf = self._config()
+        close = f"month-close/{conf.group}"
+        for key in self._leadership.stale(close, lead=False):
+            log.warning("month %s: its close was left unfinished by an instance that stopped: closing it here", key)
+            work = functools.partial(self._run, conf, Month.parse(key), False)
+            self._leadership.once(close, key, work, lead=False, retake=True)
+        for key in self._leadership.stale("month-rollup", lead=True):
+            log.warning("month %s: its roll-up was left unfinished by a leader that stopped: rolling it up here", key)
+            work = functools.partial(self._run, conf, Month.parse(key), True)
+            self._leadership.once("month-rollup", key, work, lead=True, retake=True)
 
     def _run(self, conf: cfg.Config, month: Month, all_instances: bool) -> bool:
         what = "roll-up of every instance" if all_instances else "month close"

@@ -46,6 +46,10 @@ log = logging.getLogger(__name__)
 
 LEASE = "leader"
 RUNNING, DONE, FAILED = "running", "done", "failed"
+# A period an instance saw fall due while it did not lead (the leader killed at the due second): the
+# claim of whoever runs it takes the row over; a leader that finds it still due runs it late or
+# records it missed, so that no period passes unaccounted for.
+DUE = "due"
 # A running claim's detail once a disruptive step passed its fence.
 DISRUPTING = "disrupting"
 LEADER, FOLLOWER, STOPPED = "leader", "follower", "stopped"
@@ -190,6 +194,10 @@ class Lease:
                 }  # fmt: skip
                 stmt = insert_for(self.dialect, job_claims).values(**values).on_conflict_do_nothing()
                 got = conn.execute(stmt.returning(job_claims.c.job)).first()
+                if got is None:
+                    c = job_claims.c
+                    owed = job_claims.update().where(c.job == job, c.period == period, c.state == DUE)
+                    got = conn.execute(owed.values(**values).returning(c.job)).first()
                 if got is None and retake:
                     got = conn.execute(self._retake(job, period, epoch, lead)).first()
                 return Claim(job, period, epoch) if got is not None else None
@@ -199,19 +207,68 @@ class Lease:
 
     def _retake(self, job: str, period: str, epoch: int, lead: bool) -> Any:
         c = job_claims.c
-        if lead:
-            stale = c.epoch < epoch
-        else:
-            alive = sa.select(members.c.holder).where(
-                members.c.last_seen > self._now - 3 * self.ttl, members.c.role != STOPPED
-            )
-            stale = sa.and_(c.holder != self.me.holder, c.holder.not_in(alive))
         return (
             job_claims.update()
-            .where(c.job == job, c.period == period, c.state == RUNNING, stale)
+            .where(c.job == job, c.period == period, c.state == RUNNING, self._gone(epoch, lead))
             .values(holder=self.me.holder, epoch=epoch, claimed_at=self._now)
             .returning(c.job)
         )
+
+    def _gone(self, epoch: int, lead: bool) -> Any:
+        """A running claim whose holder is gone: claimed at an earlier epoch (work the leader does),
+        or by another process that stopped beating a lease ago (heartbeats come three times a
+        lease) or stopped cleanly."""
+        c = job_claims.c
+        if lead:
+            return c.epoch < epoch
+        beating = sa.select(members.c.holder).where(
+            members.c.last_seen > self._now - self.ttl, members.c.role != STOPPED
+        )
+        return sa.and_(c.holder != self.me.holder, c.holder.not_in(beating))
+
+    def owe(self, job: str, period: str) -> None:
+        """Record that ``job``'s ``period`` fell due while this process did not lead (nothing if
+        someone claimed it already). Any member may; the leader settles it (``owed``)."""
+        values = {
+            "job": job, "period": period, "holder": "", "epoch": 0, "claimed_at": self._now, "state": DUE,
+            "detail": f"seen due by {self.me.holder}"[:500],
+        }  # fmt: skip
+        try:
+            with self._transaction() as conn:
+                conn.execute(insert_for(self.dialect, job_claims).values(**values).on_conflict_do_nothing())
+        except SQLAlchemyError as exc:
+            log.warning("could not record %s %s as due: %s", job, period, short(exc))
+
+    def owed(self, prefix: str) -> list[tuple[str, str]]:
+        """(job, period) of ``prefix`` jobs seen due and claimed by nobody; seen by the leader only."""
+        c = job_claims.c
+        try:
+            with self._transaction() as conn:
+                if self._fenced_epoch(conn) is None:
+                    return []
+                q = sa.select(c.job, c.period).where(c.job.startswith(prefix, autoescape=True), c.state == DUE)
+                return [(r.job, r.period) for r in conn.execute(q.order_by(c.period))]
+        except SQLAlchemyError as exc:
+            self._step_down(f"cannot reach the database: {short(exc)}")
+            return []
+
+    def stale(self, prefix: str, *, lead: bool) -> list[tuple[str, str]]:
+        """(job, period) of ``prefix`` jobs left running by a holder that is gone, which ``claim``
+        with ``retake`` would take over now: by an earlier epoch (``lead``, seen by the leader
+        only), or by a process whose heartbeat stopped a lease ago."""
+        c = job_claims.c
+        try:
+            with self._transaction() as conn:
+                epoch = self._fenced_epoch(conn) if lead else 0
+                if epoch is None:
+                    return []
+                q = sa.select(c.job, c.period).where(
+                    c.job.startswith(prefix, autoescape=True), c.state == RUNNING, self._gone(epoch, lead)
+                )
+                return [(r.job, r.period) for r in conn.execute(q.order_by(c.period))]
+        except SQLAlchemyError as exc:
+            self._step_down(f"cannot reach the database: {short(exc)}")
+            return []
 
     def fence(self, claim: Claim) -> str | None:
         """None while ``claim``'s epoch still holds the lease; otherwise why it does not. A claim

@@ -158,7 +158,9 @@ def test_leader_killed_mid_drill(tmp_path: Path) -> None:
     runs it; it is killed mid-method; another leads within the lease TTL plus a renewal and does
     not run that period again, but takes the interrupted run over once the killed one's heartbeat
     is stale: it rolls it back and journals it interrupted. The killed one, restarted, finds its
-    run settled and neither rolls back again nor journals it twice."""
+    run settled and neither rolls back again nor journals it twice. In the same minute, another
+    pair whose leader is killed at the due second: the period, seen due by the follower, is run
+    late by it once it leads (it was neither run nor journaled)."""
     started, rolled = tmp_path / "started", tmp_path / "rolled"
     hold = f"import pathlib, time; pathlib.Path({str(started)!r}).touch(); time.sleep(100)"
     due = math.ceil((time.time() + 30) / 60) * 60  # room to start three daemons first
@@ -170,9 +172,18 @@ def test_leader_killed_mid_drill(tmp_path: Path) -> None:
     plan.write_text(
         PLAN.format(cron=f"{at.minute} {at.hour} * * *", hold=hold, rollback=rollback, python=sys.executable)
     )
-    with instances(tmp_path, 3, plan) as (url, procs):
-        for p in procs:
+    # A second cluster in the same minute: its leader is killed at the due second, before its job
+    # claims the period (its followers' jobs see it due; nobody runs it): the next leader runs it late.
+    (tmp_path / "b").mkdir()
+    plan_b = tmp_path / "plan-b.yml"
+    plan_b.write_text(PLAN.format(cron=f"{at.minute} {at.hour} * * *", hold="pass", rollback="pass",
+                                  python=sys.executable))  # fmt: skip
+    with instances(tmp_path, 3, plan) as (url, procs), instances(tmp_path / "b", 2, plan_b) as (url_b, procs_b):
+        for p in [*procs, *procs_b]:
             p.wait_ready(timeout=60)
+        leader_b = wait_one_leader(procs_b, timeout=10)
+        time.sleep(max(0.0, due - 0.1 - time.time()))
+        kill(procs_b[leader_b])
         end = due + 30
         while not started.exists():
             assert time.time() < end, "the drill never started"
@@ -198,6 +209,15 @@ def test_leader_killed_mid_drill(tmp_path: Path) -> None:
         procs[runner].wait_for(lambda: not journal.unfinished(), timeout=30, message="the marker of the run ended")
         assert rolled.read_text() == "x", "not rolled back a second time"
         assert leaders(procs) == [survivor]
+        other_b = 1 - leader_b
+        procs_b[other_b].wait_for(
+            lambda: pgdb.admin_in(url_b, "SELECT state FROM vigia_job_claims WHERE job = 'drill/caida'") == [("done",)],
+            timeout=30, message="the period owed since the leader's death run by the next leader",
+        )  # fmt: skip
+        [(holder_b, detail_b)] = pgdb.admin_in(url_b, "SELECT holder, detail FROM vigia_job_claims")
+        assert holder_b.startswith(f"site-{other_b}/") and detail_b == "passed"
+    runs_b = [r for i in range(2) for r in Journal(tmp_path / "b" / f"i{i}" / "state" / "drills").runs()]
+    assert [(r["drill"], r["verdict"], r["trigger"]) for r in runs_b] == [("caida", "passed", "catch-up")]
     subprocess.run(["pkill", "-f", str(started)], capture_output=True, check=False)
     runs = [r for i in range(3) for r in Journal(tmp_path / f"i{i}" / "state" / "drills").runs()]
     assert [(r["drill"], r["verdict"]) for r in runs] == [("caida", "interrupted")]
@@ -252,3 +272,51 @@ def test_instance_cut_from_the_database_steps_down_and_loses_nothing(tmp_path: P
     finally:
         relay.terminate()
         relay.wait(timeout=10)
+
+
+@pytest.mark.scale
+def test_a_month_close_whose_claimant_dies_is_retaken_within_a_lease(tmp_path: Path) -> None:
+    """Two instances of one HA group. One holds the claim of a month's close and is killed (kill -9)
+    in the middle: its claim would stay "running" until the next monthly firing. The other retakes
+    it within a lease of the dead one's last heartbeat and closes the month itself."""
+    with pgdb.database() as url:
+        url_file = tmp_path / "store-url"
+        url_file.write_text(url + "\n")
+        procs = []
+        for i in range(2):
+            (tmp_path / f"i{i}").mkdir()
+            procs.append(VigiaProcess(config(i, url_file, None, ha_group="cdc"), tmp_path / f"i{i}"))
+            procs[-1].start()
+        try:
+            for p in procs:
+                p.wait_ready(timeout=60)
+            [(holder,)] = pgdb.admin_in(url, "SELECT holder FROM vigia_members WHERE instance = 'site-0'")
+            # site-0 claims the close of last November, as its monthly job does, and dies mid-close.
+            pgdb.admin_in(
+                url,
+                "INSERT INTO vigia_job_claims (job, period, holder, epoch, claimed_at, state, detail) "
+                "VALUES ('month-close/cdc', '2026-11', %s, 0, extract(epoch from now()), 'running', '')",
+                (holder,),
+            )
+            kill(procs[0])
+            killed_at = time.monotonic()
+
+            def claim() -> tuple[str, str]:
+                rows = pgdb.admin_in(
+                    url,
+                    "SELECT holder, state FROM vigia_job_claims WHERE job = 'month-close/cdc' AND period = '2026-11'",
+                )
+                return rows[0][0], rows[0][1]
+
+            procs[1].wait_for(lambda: claim()[0].startswith("site-1/"), timeout=TTL + 3 * RENEWAL + 5,
+                              message="the close retaken by the live member")  # fmt: skip
+            retaken_after = time.monotonic() - killed_at
+            procs[1].wait_for(lambda: claim()[1] != "running", timeout=120, message="the retaken close finished")
+        finally:
+            for p in procs:
+                if p.proc is not None and p.proc.poll() is None:
+                    p.stop()
+    # Its heartbeat stops with it (beats come every RENEWAL); a lease later the claim is retaken at
+    # the next renewal.
+    assert retaken_after <= TTL + 2 * RENEWAL + 1.5, retaken_after
+    assert "its close was left unfinished by an instance that stopped: closing it here" in procs[1].log.read_text()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from continuity.journal import Journal
 from continuity.plan import parse
 from continuity.runner import Runner
@@ -54,14 +56,14 @@ def lab(tmp: Path) -> tuple[Path, Store]:
     return rolled, store
 
 
-def die_mid_drill(leadership: Leadership, runner: Runner) -> None:
+def die_mid_drill(leadership: Leadership, runner: Runner, due: float = DUE) -> None:
     """The instance leads, runs the period's drill past the fence of its first disruptive step, then
     dies: its marker stays, its claim stays running, it never ticks again."""
     wait_leader(leadership)
-    fence = leadership.enter("caida", DUE)
+    fence = leadership.enter("caida", due)
     assert fence is not None and fence.check() is None
     drill = runner.plan.drill("caida")
-    record = runner._new_record(drill, "scheduled", None, DUE)
+    record = runner._new_record(drill, "scheduled", None, due)
     record.disruption_start = record.started_at
     runner._mark(drill, record)
 
@@ -112,3 +114,72 @@ def test_a_restarted_leader_rolls_back_its_own_previous_run_at_once(tmp_path: Pa
     assert run.verdict == "interrupted" and rolled.read_text() == "x\n"
     assert runner_a2.journal.unfinished() == []
     store.close()
+
+
+@pytest.mark.scale
+def test_a_period_due_while_the_leader_dies_is_run_late_or_journaled_missed_ten_times(tmp_path: Path) -> None:
+    """Ten leader deaths at the due second, in turn: before the leader's own job claimed the period
+    (its followers' jobs saw it due; nobody ran it) or after (mid-drill). The next leader runs the
+    owed period late while within the drill's misfire grace (here 5 minutes), journals it missed
+    after it, or takes the interrupted run over. Every period: exactly one journal entry, its
+    claim settled; never lost, never twice."""
+    rolled, store = lab(tmp_path)
+    (tmp_path / "plan.yml").write_text(
+        PLAN.format(rolled=rolled).replace("max_duration: 5m", "max_duration: 5m\n    misfire_grace: 5m")
+    )
+    base = (time.time() - 10) // 60 * 60  # a whole minute at least OWED_AFTER ago
+    lead, lead_runner = instance(tmp_path, store, "i0")
+    wait_leader(lead)
+    expected: dict[float, str] = {}
+    for k in range(10):
+        due = base - 60 * k  # ten periods: k minutes ago (k >= 6: past the 5-minute grace)
+        wait_leader(lead)  # alive and leading up to the due second
+        follower, follower_runner = instance(tmp_path, store, f"i{k + 1}")
+        follower.lease.tick()
+        if k % 2 == 0:
+            # Killed at the due second before its job claimed: the follower's job finds it leading
+            # no more than the dead one, and notes the period due.
+            assert follower_runner.run_scheduled("caida", due) is None
+            expected[due] = "passed" if k < 5 else "missed"
+        else:
+            die_mid_drill(lead, lead_runner, due)  # killed at the due second mid-drill
+            assert follower_runner.run_scheduled("caida", due) is None  # claimed: not noted due
+            expected[due] = "interrupted"
+        # The dead leader never ticks again; the follower takes the lease at a renewal, then its
+        # sweep settles what the death left (as DrillWatch.sweep does, every renewal).
+        wait_leader(follower)
+        end = time.monotonic() + 10
+        while not settled(store, due):
+            assert time.monotonic() < end, f"period {k} never settled"
+            follower.lease.tick()
+            follower_runner.take_over()
+            started: list[tuple[str, float]] = []
+            follower_runner.catch_up_owed(lambda d, t, out=started: out.append((d, t)))
+            for drill_id, at in started:
+                follower_runner.run_scheduled(drill_id, at, trigger="catch-up")
+            time.sleep(TTL / 3)
+        lead, lead_runner = follower, follower_runner
+    runs = [r for k in range(11) for r in Journal(tmp_path / f"i{k}" / "drills").runs()]
+    by_period = {}
+    for r in runs:
+        assert r["scheduled_for"] not in by_period, f"journaled twice: {r}"
+        by_period[r["scheduled_for"]] = r["verdict"]
+    from continuity.records import iso
+
+    assert by_period == {iso(due): verdict for due, verdict in expected.items()}
+    # Each interrupted run rolled back once, each run late rolled back at its end (as every run is).
+    assert rolled.read_text() == "x\n" * (5 + 3)
+    store.close()
+
+
+def settled(store: Store, due: float) -> bool:
+    import sqlalchemy as sa
+
+    from continuity.gate import period
+    from store.schema import job_claims
+
+    with store.engine.connect() as conn:
+        state = conn.execute(
+            sa.select(job_claims.c.state).where(job_claims.c.job == "drill/caida", job_claims.c.period == period(due))
+        ).scalar_one_or_none()
+    return state in ("done", "failed")
