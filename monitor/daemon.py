@@ -8,6 +8,9 @@ SIGHUP reload).
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import logging
 import os
 import signal
@@ -63,6 +66,15 @@ def load(path: str, state_dir: str | None) -> tuple[cfg.Config, Plan | None]:
     served = conf.web.max_connections + (conf.status_page.max_connections if conf.status_page is not None else 0)
     check_capacity(sockets_needed([(t.probe, t.settings) for t in conf.targets]), conf.probing.max_in_flight, served)
     return conf, plan
+
+
+def give_back_memory() -> None:
+    """What reading a large file took (the YAML nodes of megabytes) back to the system: Python
+    frees the objects, but glibc keeps the freed heap unless asked (a refused 3 MB reload left the
+    daemon 50 MB larger for good)."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _first_error(exc: ValueError) -> str:
@@ -530,3 +542,5 @@ class Daemon:
             reader.join(0.2)
         if got and got[0] is not None and not self._stop.is_set():
             self._apply(*got[0])
+        got.clear()
+        give_back_memory()
