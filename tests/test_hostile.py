@@ -406,3 +406,30 @@ def test_sigterm_during_a_slow_reload_stops_at_once(tmp_path: Path) -> None:
     assert code == 0 and took < 6, took
     log = vigia.log.read_text()
     assert "configuration reloaded" not in log and "Traceback" not in log
+
+
+def test_a_reload_accepts_what_a_start_accepts_and_starts_an_added_plan(tmp_path: Path) -> None:
+    """One check for start and reload: a plan that cannot be read fails the reload (it passed, while
+    the same file refused to start); a readable plan added by a reload has its drills scheduled."""
+    vigia = VigiaProcess(GOOD, tmp_path).start()
+    good = GOOD.replace("{state}", str(tmp_path / "state"))
+    try:
+        vigia.wait_ready()
+        vigia.config.write_text(good + f"continuity: {{plan: {tmp_path / 'nonexistent.yml'}}}\n")
+        vigia.signal(signal.SIGHUP)
+        vigia.wait_for(lambda: vigia.value("vigia_config_last_reload_successful") == 0.0, message="refused reload")
+        assert "nonexistent.yml: No such file" in vigia.log.read_text()
+        (tmp_path / "same").mkdir()
+        assert run_vigia(tmp_path / "same", vigia.config.read_text(), "--listen", "127.0.0.1:0").returncode == 1
+        (tmp_path / "plan.yml").write_text(
+            "version: r1\nservices:\n  - {id: web, name: Portal, rto: 5m, rpo: 1h, mtd: 1h}\ndrills:\n"
+            "  - {id: mesa, service: web, kind: review, exercise: tabletop, objective: Revisar, max_duration: 10m,\n"
+            "     schedule: {cron: '0 3 1 1 *', timezone: UTC}}\n"
+        )
+        vigia.config.write_text(good + f"continuity: {{plan: {tmp_path / 'plan.yml'}}}\n")
+        vigia.signal(signal.SIGHUP)
+        vigia.wait_for(lambda: vigia.value("vigia_config_last_reload_successful") == 1.0, message="reload")
+        vigia.wait_for(lambda: vigia.value("vigia_drill_info", drill="mesa") == 1.0, message="the plan's drills")
+    finally:
+        assert vigia.stop() == 0
+    assert "drills: 1 scheduled" in vigia.log.read_text()
