@@ -298,3 +298,29 @@ def test_a_spilled_batch_reads_back_whole(tmp_path: pathlib.Path) -> None:
     (tmp_path / "pending.spill").write_bytes(b"not a spill")
     assert spill.load() == []
     assert [p.name.startswith("pending.spill.unreadable-") for p in tmp_path.iterdir()] == [True]
+
+
+def test_results_neither_stored_nor_spilled_are_counted_lost(tmp_path: pathlib.Path) -> None:
+    """The store failing at the stop and no room for the spill either (its path not writable): the
+    writer counts every held result as lost, which fails the daemon's stop (exit 1), never quietly."""
+    from datetime import UTC, datetime
+
+    from monitor.stats import DaemonStats
+    from monitor.writer import StoreWriter
+    from probes.result import ProbeResult
+    from store.db import Store
+    from store.spill import Batch
+
+    store = Store(f"sqlite:///{tmp_path}/v.db", "cdc")
+    store.migrate()
+    stats = DaemonStats(version="test")
+    writer = StoreWriter(store, stats, str(tmp_path / "no-such-dir"))
+    writer.start()
+    store.close()
+    store.engine.dispose()
+    (tmp_path / "v.db").unlink()
+    (tmp_path / "v.db").mkdir()  # the store's file is now a directory: every write fails
+    now = datetime.now(UTC)
+    writer.submit(Batch([ProbeResult(f"t{i}", "tcp", now, 0.1, False, "refused") for i in range(7)], []))
+    writer.stop()
+    assert writer.lost == 7 and stats.store_dropped == 7 and stats.store_results_written == 0
