@@ -68,9 +68,12 @@ class Lab:
         self.tag = f"{os.getpid() % 10000}"
 
     def add_host(self) -> LabHost:
-        n = next(_counter)
-        if n > 250:
-            raise RuntimeError("the lab hands out at most 250 hosts per test run")
+        # Workers of a parallel run (pytest-xdist: gw0, gw1, ...) take disjoint halves of 10.213.0.0/16.
+        worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+        share = 250 // max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+        n = next(_counter) + worker * share
+        if n > (worker + 1) * share:
+            raise RuntimeError(f"the lab hands out at most {share} hosts per test run and worker")
         ns = f"vgt-{self.tag}-{n}"
         host_if, ns_if = f"vgh{self.tag}n{n}"[:15], f"vgn{self.tag}n{n}"[:15]
         gateway, address = f"10.213.{n}.1", f"10.213.{n}.2"
