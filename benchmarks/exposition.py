@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 from config import Target
 from domain.state import State, TargetState
-from monitor.httpserver import MetricsServer
-from monitor.metrics import Exposition
-from monitor.stats import DaemonStats
+from monitor.runtime.stats import DaemonStats
+from monitor.web.exposition import Exposition
+from monitor.web.http import MetricsServer
 from probes.icmp import IcmpSettings
 from probes.result import ProbeResult
 

@@ -15,7 +15,7 @@ from config import StatusPageSettings
 from domain.schedule import Schedule
 from domain.zone_state import ZoneState, ZoneStatus
 from domain.zones import Zone, ZoneThresholds
-from monitor.statuspage import StatusPage, StatusServer
+from monitor.web.statuspage import StatusPage, StatusServer
 
 TZ = ZoneInfo("America/Bogota")
 STATES = (ZoneStatus.UP, ZoneStatus.UP, ZoneStatus.UP, ZoneStatus.DEGRADED, ZoneStatus.DOWN, ZoneStatus.MAINTENANCE)

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 def zone_cycle(timeout: float = 2.0, n_zones: int = 32) -> dict[str, float]:
     import config as cfg
-    from monitor.cycle import CycleRunner
+    from monitor.runtime.cycle import CycleRunner
     from tests.lab import Lab
 
     dnsmasq = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
@@ -87,7 +87,7 @@ def zone_cycle(timeout: float = 2.0, n_zones: int = 32) -> dict[str, float]:
 
 
 def radius_month(rows: int = 1_000_000) -> dict[str, float] | None:
-    from monitor.usage import DayTally
+    from monitor.runtime.usage import DayTally
     from probes.radius import RadiusReader, ZoneMatch
     from tests.accounting import accounting_db, insert, month_of_sessions
 

@@ -6,9 +6,6 @@ from __future__ import annotations
 import os
 import zoneinfo
 from dataclasses import dataclass, field
-from datetime import datetime
-
-from apscheduler.triggers.cron import CronTrigger
 
 from config.sections import (
     ActionPlanLine,
@@ -23,6 +20,7 @@ from config.sections import (
     WebSettings,
 )
 from domain.schedule import Calendar, Schedule
+from domain.windows import Maintenance
 from domain.zones import Zone
 from kernel.errors import StoreError
 from probes.radius import RadiusSettings
@@ -45,17 +43,6 @@ class Target:
     packets: int
     settings: Settings
     schedule: Schedule | None = None  # targets[].hours or its group's: the service's SLA hours
-
-
-@dataclass(frozen=True)
-class Maintenance:
-    id: str
-    targets: frozenset[str]
-    reason: str
-    trigger: CronTrigger | None
-    duration: float
-    start: datetime | None
-    end: datetime | None
 
 
 @dataclass(frozen=True)

@@ -229,7 +229,7 @@ class WebSettings(Strict):
 
 
 class StatusPageSettings(Strict):
-    """The public status page of the zones, on a listener of its own (monitor.statuspage)."""
+    """The public status page of the zones, on a listener of its own (monitor.web.statuspage)."""
 
     listen: Annotated[str, AfterValidator(_listen_port)] = Field(
         pattern=r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$",

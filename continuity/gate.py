@@ -1,7 +1,7 @@
 """Where scheduled drills may run when several vigia instances share one plan.
 
 A gate admits one instance per drill and due time (the daemon's is the leader lease and a
-claim per period, monitor.leadership); the fence it hands out is checked before each disruptive
+claim per period, monitor.jobs.leadership); the fence it hands out is checked before each disruptive
 step, so an instance that lost the lease mid-drill stops disrupting and rolls back. Manual runs
 (`vigia drill run`) are an operator's explicit act and pass no gate.
 """

@@ -1,13 +1,20 @@
-"""A maintenance window an operator adds from the command line: checked before it is stored."""
+"""Maintenance windows: the one shape every part uses (configured windows, one-off or recurring,
+and those operators add from the command line), when an occurrence is under way or next, and the
+checks a window passes before it is stored."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from kernel.errors import InputError
 from kernel.text import checked
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.base import BaseTrigger
 
 REASON_MAX = 200
 # The longest a window may be, configured or added from the command line. Maintenance is planned
@@ -17,6 +24,44 @@ MAX_WINDOW_DAYS = 366
 # than YEARS_AHEAD ahead is a typo (9999-12-31) that every later date computation would trip on.
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC).timestamp()
 YEARS_AHEAD = 10
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    """A window and what it covers: the zones, their checks and the targets named (``targets``).
+    Recurring (crontab start times in ``trigger`` and a ``duration`` in seconds) or one-off
+    (``start`` to ``end``, aware datetimes)."""
+
+    id: str
+    targets: frozenset[str]
+    reason: str
+    trigger: BaseTrigger | None
+    duration: float
+    start: datetime | None
+    end: datetime | None
+
+    def occurrence(self, at: datetime) -> tuple[datetime, datetime] | None:
+        """The occurrence under way at ``at`` (an aware datetime), else the next one; None when
+        there is none (a one-off window over)."""
+        if self.trigger is not None:
+            # The last start at or before `at` is the first fire time at or after `at - duration`.
+            fire = self.trigger.get_next_fire_time(None, at - timedelta(seconds=self.duration))
+            return None if fire is None else (fire, fire + timedelta(seconds=self.duration))
+        if self.start is not None and self.end is not None and at < self.end:
+            return self.start, self.end
+        return None
+
+    def covers(self, target: str, at: datetime) -> bool:
+        """Whether ``target`` is in this window at ``at``."""
+        if target not in self.targets:
+            return False
+        span = self.occurrence(at)
+        return span is not None and span[0] <= at < span[1]
+
+
+def active_window(windows: Iterable[Maintenance], target: str, at: datetime) -> Maintenance | None:
+    """The first window covering ``target`` at ``at``."""
+    return next((w for w in windows if w.covers(target, at)), None)
 
 
 class WindowError(InputError):

@@ -30,26 +30,26 @@ from continuity.status import DrillStatus
 from domain.findings import Finding, Policy
 from domain.incidents import Incident
 from domain.state import TargetState
+from domain.traffic import ZoneTraffic
 from domain.zone_state import ZoneState
 from domain.zones import Zone
 from kernel.errors import ConfigError, ProbeSetupError, VigiaError
-from monitor import jobs
-from monitor.audit import Audit
-from monitor.cycle import CycleRunner, spread_window
-from monitor.drillwatch import DrillWatch
-from monitor.httpserver import MetricsServer
-from monitor.leadership import Leadership
-from monitor.metrics import Exposition
-from monitor.monthjobs import MonthJobs
-from monitor.observer import Observer
-from monitor.operatorinput import Publisher
+from monitor.jobs import table as jobs
+from monitor.jobs.drillwatch import DrillWatch
+from monitor.jobs.leadership import Leadership
+from monitor.jobs.month import MonthJobs
+from monitor.runtime.audit import Audit
+from monitor.runtime.cycle import CycleRunner, spread_window
+from monitor.runtime.observer import Observer
+from monitor.runtime.stats import DaemonStats
+from monitor.runtime.usage import RadiusSnapshot, RadiusUsage
+from monitor.runtime.writer import Batch, StoreWriter
 from monitor.sdnotify import Notifier
-from monitor.stats import DaemonStats
-from monitor.traffic import ZoneTraffic
-from monitor.usage import RadiusSnapshot, RadiusUsage
 from monitor.version import vigia_version
-from monitor.webconfig import WebGuard
-from monitor.writer import Batch, StoreWriter
+from monitor.web.exposition import Exposition
+from monitor.web.http import MetricsServer
+from monitor.web.publisher import Publisher
+from monitor.web.webconfig import WebGuard
 from probes.engine import check_capacity, sockets_needed
 from store.db import Store, safe_url
 from store.lease import Identity, Lease

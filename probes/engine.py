@@ -12,7 +12,7 @@ check of the interval fail ``timeout``. Here every check
 
 A hung peer therefore costs one socket until its own deadline, never another
 check's time. ICMP is not run here: its batch engine owns a raw socket and a
-receiver thread and is called beside the loop (monitor.cycle).
+receiver thread and is called beside the loop (monitor.runtime.cycle).
 """
 
 from __future__ import annotations

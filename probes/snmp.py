@@ -5,7 +5,7 @@ ifOutOctets with ``counter_bits: 32``) of one interface, sysUpTime, and
 optionally a vendor OID that holds the number of associated clients. It
 returns the raw counters: turning them into traffic, across counter wraps and
 device reboots, is the job of the caller that remembers the previous reading
-(monitor.traffic).
+(domain.traffic).
 
 The protocol side (pysnmp 7) is in probes.snmpwire, imported by the first SNMP
 check: a daemon without SNMP targets never loads pysnmp.

@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 
-from config import Maintenance
 from domain.availability import zone_availability
 from domain.incidents import CAUSES, Incident
+from domain.windows import Maintenance
 from domain.zone_state import ZoneState, ZoneStatus
 from domain.zones import Zone
 from kernel.month import day_bounds
@@ -143,11 +143,7 @@ def windows_ahead(
         zones = tuple(sorted(w.targets & zone_ids))
         if not zones:
             continue
-        if w.trigger is not None:
-            fire = w.trigger.get_next_fire_time(None, now - timedelta(seconds=w.duration))
-            span = (fire, fire + timedelta(seconds=w.duration)) if fire is not None else None
-        else:
-            span = (w.start, w.end) if w.start is not None and w.end is not None else None
+        span = w.occurrence(now)
         if span is None or span[1] <= now or span[0] > now + AHEAD:
             continue
         start, end = (t.astimezone(tz).isoformat(timespec="minutes") for t in span)

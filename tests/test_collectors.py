@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from monitor.collectors import COLLECTORS, Concern
+from monitor.web.collectors import COLLECTORS, Concern
 from tests.vigiaproc import daemon_in_process
 
 CONFIG = """

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import config as cfg
-from monitor.cycle import GRACE, CycleRunner
+from monitor.runtime.cycle import GRACE, CycleRunner
 from probes import REGISTRY, ProbeKind
 from probes import result as r
 from probes.result import ProbeResult

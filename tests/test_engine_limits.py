@@ -11,7 +11,7 @@ import pytest
 
 import config as cfg
 from kernel.errors import ConfigError
-from monitor.cycle import spread_window
+from monitor.runtime.cycle import spread_window
 from probes.engine import GRACE, RESERVED_FDS, spread_offset
 from tests.vigiaproc import ROOT
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import config as cfg
 from kernel.month import Month
-from monitor import monthclose
+from monitor.jobs import monthclose
 from reports.monthly import month_figures
 from store.db import StateChange, Store, ZoneSample
 from store.lease import Identity, Lease

@@ -11,7 +11,7 @@ import pytest
 
 import config as cfg
 from monitor.cli import main
-from monitor.statuspage import StatusPage
+from monitor.web.statuspage import StatusPage
 from store.db import StateChange, Store
 from tests.test_status_page import NOW, TZ, zones_and_states
 

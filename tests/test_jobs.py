@@ -7,7 +7,7 @@ from pathlib import Path
 from apscheduler.schedulers.background import BackgroundScheduler
 
 import config as cfg
-from monitor import jobs
+from monitor.jobs import table as jobs
 
 
 def noop(*_args: object) -> None:

@@ -94,7 +94,7 @@ def test_a_trickled_head_is_dropped_at_its_deadline_and_keep_alive_serves_in_ord
     """One listener, by hand: a head trickled past HEAD_TIMEOUT is cut (counted head_timeout) while a
     second client is served; two pipelined requests are answered in order on one connection; an
     unknown method gets 405 and the connection closes; a head over 16 KiB gets 431."""
-    from monitor import httpserver
+    from monitor.web import http as httpserver
 
     class Echo(httpserver.Handler):
         def answer(self, request: httpserver.Request) -> httpserver.Response:

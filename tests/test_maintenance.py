@@ -8,7 +8,7 @@ from pathlib import Path
 
 import config as cfg
 from domain.state import State
-from monitor.maintenance import active_window
+from domain.windows import active_window
 from tests.vigiaproc import daemon_in_process
 
 CONFIG = """

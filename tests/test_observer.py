@@ -7,7 +7,7 @@ from pathlib import Path
 
 import config as cfg
 from domain.state import State
-from monitor.observer import Observer
+from monitor.runtime.observer import Observer
 from probes.result import ProbeResult
 
 CONFIG = """

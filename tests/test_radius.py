@@ -119,7 +119,7 @@ def test_active_sessions_and_peak(filled: tuple[str, list[Session]]) -> None:
 def test_today_is_read_incrementally(filled: tuple[str, list[Session]]) -> None:
     """After the day's first read, a run reads the rows past the watermark and the open sessions only,
     yet every figure equals a full recount: new sessions, interim updates and stops all land."""
-    from monitor.usage import DayTally
+    from monitor.runtime.usage import DayTally
 
     url, sessions = filled
     day0, day1 = START + timedelta(days=10), START + timedelta(days=11)
@@ -227,7 +227,7 @@ def test_daemon_stores_and_exports_zone_usage(tmp_path: Path) -> None:
     import sqlite3
 
     from kernel.month import day_bounds
-    from monitor.usage import month_bounds
+    from monitor.runtime.usage import month_bounds
     from tests.vigiaproc import daemon_in_process
 
     tz = __import__("zoneinfo").ZoneInfo("America/Bogota")
@@ -333,7 +333,7 @@ def test_a_day_closes_with_its_final_figures(tmp_path: Path) -> None:
     """A session begun before midnight that stops after it: the first run of the new day writes the old day
     again with the stop's figures, then counts the new day from its own sessions."""
     from config import parse
-    from monitor.usage import RadiusUsage
+    from monitor.runtime.usage import RadiusUsage
 
     tz = __import__("zoneinfo").ZoneInfo("America/Bogota")
     day0 = datetime(2025, 3, 10, tzinfo=tz)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import config as cfg
 from kernel.month import Month
-from monitor import monthclose
 from monitor.cli import main
+from monitor.jobs import monthclose
 from store.db import Store
 from tests import pgdb
 from tests.reports.test_monthly_report import Cells

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import config as cfg
-from monitor.statuspage import StatusPage, StatusServer
+from monitor.web.statuspage import StatusPage, StatusServer
 from tests.test_status_page import NOW, TZ, zones_and_states
 
 ROOT = Path(__file__).resolve().parent.parent

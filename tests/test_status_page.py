@@ -18,7 +18,7 @@ import pytest
 import config as cfg
 from domain.zone_state import ZoneState, ZoneStatus
 from monitor.cli import main
-from monitor.statuspage import StatusPage, StatusServer, language
+from monitor.web.statuspage import StatusPage, StatusServer, language
 from reports import status_page
 from store.db import Store
 from tests.conftest import free_port
@@ -322,8 +322,8 @@ def test_etags_hold_while_nothing_changes_and_weak_or_star_validators_match(tmp_
     """Two renders a minute apart with the same zones, incidents and windows: /status.json and
     /feed.xml keep their ETags (they changed at every cycle), and If-None-Match with the weak form
     or ``*`` gets a 304, as RFC 9110's weak comparison says."""
-    from monitor.httpserver import Request
-    from monitor.statuspage import StatusHandler
+    from monitor.web.http import Request
+    from monitor.web.statuspage import StatusHandler
 
     conf, states = zones_and_states(tmp_path)
     page = StatusPage(cfg.StatusPageSettings(listen="127.0.0.1:0"), TZ, "cdc")

@@ -305,8 +305,8 @@ def test_results_neither_stored_nor_spilled_are_counted_lost(tmp_path: pathlib.P
     writer counts every held result as lost, which fails the daemon's stop (exit 1), never quietly."""
     from datetime import UTC, datetime
 
-    from monitor.stats import DaemonStats
-    from monitor.writer import StoreWriter
+    from monitor.runtime.stats import DaemonStats
+    from monitor.runtime.writer import StoreWriter
     from probes.result import ProbeResult
     from store.db import Store
     from store.spill import Batch

@@ -18,7 +18,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from monitor.textformat import TextRenderer
+from monitor.web.textformat import TextRenderer
 
 label_values = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
 floats = st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(2**62), 2**62)

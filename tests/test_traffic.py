@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monitor.traffic import Reading, ZoneTraffic
+from domain.traffic import Reading, ZoneTraffic
 
 
 def test_growth_wrap_reboot_and_reset() -> None:

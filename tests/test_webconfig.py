@@ -16,7 +16,7 @@ import pytest
 from cryptography import x509
 
 from kernel.errors import ConfigError
-from monitor import webconfig
+from monitor.web import webconfig
 from tests.conftest import need_binary
 from tests.servers import Pki
 from tests.vigiaproc import ROOT, VigiaProcess, one_target_config

@@ -44,7 +44,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             f"{len(plan.drills)} drills)"
         )
     print(f"{args.file}: OK ({len(conf.targets)} targets, {len(conf.maintenance)} maintenance windows)")
-    from monitor.webconfig import parse as parse_web
+    from monitor.web.webconfig import parse as parse_web
 
     web_file = args.web_config_file or conf.web.config_file
     if web_file:
@@ -76,7 +76,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_hash_password(args: argparse.Namespace) -> int:
     import getpass
 
-    from monitor.webconfig import BCRYPT_MAX_PASSWORD, hash_password
+    from monitor.web.webconfig import BCRYPT_MAX_PASSWORD, hash_password
 
     if sys.stdin.isatty():
         password = getpass.getpass("Password: ")
@@ -93,7 +93,7 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
-    from monitor.cycle import CycleRunner
+    from monitor.runtime.cycle import CycleRunner
 
     conf = load_config(args.config)
     if conf is None:

@@ -12,7 +12,7 @@ from monitor.cli.common import default_config, load_config, month_arg
 def cmd_report_month(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from monitor import monthclose
+    from monitor.jobs import monthclose
 
     conf = load_config(args.config, state_dir=args.state_dir)
     if conf is None:
@@ -54,7 +54,7 @@ def cmd_report_plan(args: argparse.Namespace) -> int:
     conf = load_config(args.config, state_dir=args.state_dir)
     if conf is None:
         return 1
-    from monitor.monthclose import output_dir
+    from monitor.jobs.monthclose import output_dir
     from reports.engine import Header
 
     rs, out_dir, header = conf.reports, output_dir(conf, args.output_dir), Header.of(conf.reports)

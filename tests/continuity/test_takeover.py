@@ -14,8 +14,8 @@ import pytest
 from continuity.journal import Journal
 from continuity.plan import parse
 from continuity.runner import Runner
-from monitor.leadership import Leadership
-from monitor.stats import DaemonStats
+from monitor.jobs.leadership import Leadership
+from monitor.runtime.stats import DaemonStats
 from store.db import Store
 from store.lease import Identity, Lease
 

@@ -15,8 +15,8 @@ from continuity.journal import Journal
 from continuity.plan import Plan
 from continuity.runner import Runner
 from continuity.status import DrillStatus, drill_status, service_status
-from monitor.filestamp import Stamp, stamp
-from monitor.stats import DaemonStats
+from kernel.filestamp import Stamp, stamp
+from monitor.runtime.stats import DaemonStats
 from probes.engine import ProbeEngine
 
 log = logging.getLogger("vigia")

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from monitor.collectors.base import PREFIX, Concern
-from monitor.stats import DaemonStats
+from monitor.runtime.stats import DaemonStats
+from monitor.web.collectors.base import PREFIX, Concern
 
 
 class ClusterCollector(Concern):

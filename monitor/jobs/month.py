@@ -1,4 +1,4 @@
-"""The daemon's month jobs, each in a child process (monitor.monthclose): report rendering
+"""The daemon's month jobs, each in a child process (monitor.jobs.monthclose): report rendering
 (matplotlib, WeasyPrint) is heavy, and its memory should not stay with the long-running daemon.
 
 - the month close, once per HA group (a claim per month; retaken if its claimant died);
@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 
 import config as cfg
 from kernel.month import Month
-from monitor.leadership import Leadership
-from monitor.stats import DaemonStats
+from monitor.jobs.leadership import Leadership
+from monitor.runtime.stats import DaemonStats
 
 log = logging.getLogger("vigia")
 
@@ -83,9 +83,9 @@ def in_child(
     config_path: str, state_dir: str, month: Month, *, all_instances: bool = False, timeout: float = 3600
 ) -> tuple[bool, str]:
     """Close ``month`` (or put every instance's together) in a child process: (done, the files
-    written or why not). Here, not in monitor.monthclose: importing that module would load
+    written or why not). Here, not in monitor.jobs.monthclose: importing that module would load
     matplotlib and the report stack into the daemon (about 50 MB it would keep for ever)."""
-    argv = [sys.executable, "-m", "monitor.monthclose", "--config", config_path, "--month", str(month)]
+    argv = [sys.executable, "-m", "monitor.jobs.monthclose", "--config", config_path, "--month", str(month)]
     argv += ["--all-instances"] if all_instances else []
     try:
         done = subprocess.run(

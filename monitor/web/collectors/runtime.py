@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 
-from monitor.collectors.base import PREFIX, Concern
-from monitor.stats import DaemonStats
+from monitor.runtime.stats import DaemonStats
+from monitor.web.collectors.base import PREFIX, Concern
 
 
 class RuntimeCollector(Concern):

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from monitor.collectors.base import PREFIX, Concern
-from monitor.usage import RadiusSnapshot
+from monitor.runtime.usage import RadiusSnapshot
+from monitor.web.collectors.base import PREFIX, Concern
 
 
 class UsageCollector(Concern):

@@ -15,8 +15,8 @@ import time
 from prometheus_client import CollectorRegistry
 from prometheus_client.process_collector import ProcessCollector
 
-from monitor.collectors import COLLECTORS, DaemonView
-from monitor.textformat import TextRenderer
+from monitor.web.collectors import COLLECTORS, DaemonView
+from monitor.web.textformat import TextRenderer
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 from continuity.plan import Plan
 from continuity.status import DrillStatus, service_status
 from domain.drills import Verdict
-from monitor.collectors.base import PREFIX, Concern
+from monitor.web.collectors.base import PREFIX, Concern
 
 
 class DrillCollector(Concern):

@@ -20,11 +20,11 @@ from continuity.status import DrillStatus
 from domain.findings import Finding
 from domain.incidents import Incident
 from domain.state import TargetState
+from domain.traffic import ZoneTraffic
 from domain.zone_state import ZoneState
 from domain.zones import Zone
-from monitor.stats import DaemonStats
-from monitor.traffic import ZoneTraffic
-from monitor.usage import RadiusSnapshot
+from monitor.runtime.stats import DaemonStats
+from monitor.runtime.usage import RadiusSnapshot
 
 PREFIX = "vigia_"
 

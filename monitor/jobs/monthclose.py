@@ -2,7 +2,7 @@
 digital-security reports, the month's drills, and the folder's manifest.
 
 `vigia report month` calls it in its own process; the daemon runs it in a child process
-(``python -m monitor.monthclose``, started by monitor.monthjobs) because report rendering
+(``python -m monitor.jobs.monthclose``, started by monitor.jobs.month) because report rendering
 (matplotlib, WeasyPrint) is heavy and its memory should not stay with the long-running daemon:
 the daemon never imports this module.
 """
@@ -193,7 +193,7 @@ def _datacenter_security(
 
 def main(argv: list[str] | None = None) -> int:
     """The daemon's child: close one month, print each file written; one line on stderr if it cannot."""
-    parser = argparse.ArgumentParser(prog="python -m monitor.monthclose")
+    parser = argparse.ArgumentParser(prog="python -m monitor.jobs.monthclose")
     parser.add_argument("--config", required=True)
     parser.add_argument("--month", required=True, type=Month.parse)
     parser.add_argument("--state-dir")

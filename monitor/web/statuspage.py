@@ -28,7 +28,7 @@ from domain.incidents import Incident
 from domain.zone_state import ZoneState
 from domain.zones import Zone
 from kernel.errors import VigiaError
-from monitor.httpserver import (
+from monitor.web.http import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_PER_CLIENT,
     Handler,

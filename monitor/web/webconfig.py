@@ -35,10 +35,10 @@ import bcrypt
 from pydantic import ConfigDict, Field, ValidationError
 
 from kernel.errors import ConfigError, ConfigProblem
+from kernel.filestamp import Stamp, stamp
 from kernel.model import Strict
 from kernel.units import Duration
 from kernel.yamlsource import Document, Path, load, pydantic_problems
-from monitor.filestamp import Stamp, stamp
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from collections import deque
 from typing import Any
 
 from kernel.errors import short
-from monitor.stats import DaemonStats
+from monitor.runtime.stats import DaemonStats
 from store.db import Store
 from store.spill import Batch, Spill
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 
 from domain.findings import OPEN, Finding, open_by_severity
-from monitor.collectors.base import PREFIX, Concern
+from monitor.web.collectors.base import PREFIX, Concern
 
 
 class FindingCollector(Concern):

@@ -16,9 +16,9 @@ from domain.state import TargetState
 from domain.windows import span_problem
 from domain.zone_state import ZoneState
 from kernel.text import one_line
-from monitor import api
-from monitor.observer import Observer
-from monitor.statuspage import PublicStatus
+from monitor.runtime.observer import Observer
+from monitor.web import api
+from monitor.web.statuspage import PublicStatus
 from store.db import Store
 
 log = logging.getLogger("vigia")

@@ -2,7 +2,7 @@
 
 Nothing in a request chooses a target, a file or a command: the paths are a fixed table, only GET
 and HEAD are answered, and the answers come from caches. TLS, basic auth and extra headers come
-from the web config (monitor.webconfig), re-read at each connection so a renewed certificate is
+from the web config (monitor.web.webconfig), re-read at each connection so a renewed certificate is
 served without a restart.
 
 What a hostile or broken client can cost, and why the listener stays up for Prometheus:
@@ -41,12 +41,12 @@ from urllib.parse import urlsplit
 
 import httptools
 
-from monitor.api import CONTENT_TYPE as API_TYPE
-from monitor.api import PREFIX as API_PREFIX
-from monitor.api import Api
-from monitor.metrics import CONTENT_TYPE, Exposition
-from monitor.stats import ListenerCounts
-from monitor.webconfig import WebGuard
+from monitor.runtime.stats import ListenerCounts
+from monitor.web.api import CONTENT_TYPE as API_TYPE
+from monitor.web.api import PREFIX as API_PREFIX
+from monitor.web.api import Api
+from monitor.web.exposition import CONTENT_TYPE, Exposition
+from monitor.web.webconfig import WebGuard
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from domain.incidents import CAUSES, Incident
-from monitor.collectors.base import PREFIX, Concern
+from monitor.web.collectors.base import PREFIX, Concern
 
 
 class IncidentCollector(Concern):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from continuity.gate import Fence, Interrupted, due, period
-from monitor.stats import DaemonStats
+from monitor.runtime.stats import DaemonStats
 from store.lease import DUE, RUNNING, Claim, Lease
 
 DRILL_JOB = "drill/"

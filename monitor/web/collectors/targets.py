@@ -9,7 +9,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 
 from config import Target
 from domain.state import State, TargetState
-from monitor.collectors.base import PREFIX, Concern, DaemonView
+from monitor.web.collectors.base import PREFIX, Concern, DaemonView
 from probes import REGISTRY
 from probes.result import MetricSpec
 

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from monitor.collectors.base import PREFIX, Concern
-from monitor.traffic import ZoneTraffic
+from domain.traffic import ZoneTraffic
+from monitor.web.collectors.base import PREFIX, Concern
 
 
 class TrafficCollector(Concern):

@@ -17,11 +17,11 @@ from typing import Any
 import config as cfg
 from config import Maintenance
 from domain.state import State, TargetState, Transition
+from domain.traffic import Reading, ZoneTraffic
 from domain.usage import UsageRow
+from domain.windows import active_window
 from domain.zone_state import ZoneState, ZoneStatus, ZoneTransition, observe
 from domain.zones import Zone
-from monitor.maintenance import active_window
-from monitor.traffic import Reading, ZoneTraffic
 from probes.radius import Usage
 from probes.result import ProbeResult
 from store.db import StateChange, StoredState, ZoneSample

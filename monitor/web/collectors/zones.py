@@ -8,7 +8,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 
 from domain.zone_state import ZoneState, ZoneStatus
 from domain.zones import Zone
-from monitor.collectors.base import PREFIX, Concern
+from monitor.web.collectors.base import PREFIX, Concern
 
 
 class ZoneCollector(Concern):
