@@ -82,7 +82,7 @@ def test_500_blackholed_checks_listed_first_delay_none_of_1500_healthy_ones(
         with daemon_in_process(text, tmp_path) as daemon:
             daemon.run_cycle(INTERVAL)
             wall = daemon.stats.cycles[INTERVAL].last_duration
-            last = {tid: st.last for tid, st in daemon.states.items()}
+            last = {tid: st.last for tid, st in daemon.runtime.observer.states.items()}
     assert len(last) == 500 + 1500 + 12
     holes = {t: res for t, res in last.items() if t.startswith("hole-")}
     healthy = {t: res for t, res in last.items() if not t.startswith("hole-")}

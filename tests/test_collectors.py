@@ -27,11 +27,11 @@ def test_every_family_a_collector_yields_is_described(tmp_path: Path) -> None:
     with daemon_in_process(CONFIG, tmp_path) as daemon:
         daemon.run_cycle(1.0)
         for concern in COLLECTORS:
-            collector = concern(daemon)
+            collector = concern(daemon.live)
             described = {m.name for m in collector.describe()}
             yielded = {m.name for m in collector.collect()}
             assert yielded <= described, (concern.__name__, yielded - described)
-        assert "vigia_http_duration_seconds" in {m.name for m in COLLECTORS[1](daemon).collect()}
+        assert "vigia_http_duration_seconds" in {m.name for m in COLLECTORS[1](daemon.live).collect()}
 
 
 class Intruder(Concern):
@@ -48,6 +48,6 @@ def test_a_name_claimed_twice_fails_when_the_registry_is_built(tmp_path: Path) -
     with daemon_in_process(CONFIG, tmp_path) as daemon:
         registry = CollectorRegistry(auto_describe=False)
         for concern in COLLECTORS:
-            registry.register(concern(daemon))
+            registry.register(concern(daemon.live))
         with pytest.raises(ValueError, match="vigia_zone_up"):
-            registry.register(Intruder(daemon))
+            registry.register(Intruder(daemon.live))

@@ -164,13 +164,13 @@ def test_findings_from_the_lab_are_stored_exported_resolved_and_stable(lab: dict
     with daemon_in_process(config, tmp_path) as daemon:
         daemon.run_cycle(60.0)
         _wait_written(daemon, 1)
-        legacy = daemon.current_states()["tls-legado"].last
+        legacy = daemon.live.current_states()["tls-legado"].last
         need(
             legacy is not None and legacy.values.get("tls_accepts_tls10") is not None,
             "this machine's OpenSSL cannot even attempt a TLS 1.0 handshake",
         )
-        assert daemon.current_states()["tls-bueno"].last.values["tls_accepts_tls10"] == 0.0  # type: ignore[union-attr]
-        found = [f for f in daemon.current_findings() if f.status == fd.OPEN]
+        assert daemon.live.current_states()["tls-bueno"].last.values["tls_accepts_tls10"] == 0.0  # type: ignore[union-attr]
+        found = [f for f in daemon.live.current_findings() if f.status == fd.OPEN]
         assert {(f.kind, f.asset, f.detail, f.severity) for f in found} == expected
         by_key = {(f.kind, f.asset, f.detail): f for f in found}
         for f in found:
@@ -206,7 +206,7 @@ def test_findings_from_the_lab_are_stored_exported_resolved_and_stable(lab: dict
         lab["extra"].close()  # type: ignore[attr-defined]
         daemon.run_cycle(60.0)
         _wait_written(daemon, 2)
-        still = {(f.kind, f.asset, f.detail, f.severity) for f in daemon.current_findings() if f.status == fd.OPEN}
+        still = {(f.kind, f.asset, f.detail, f.severity) for f in daemon.live.current_findings() if f.status == fd.OPEN}
         fixed = {e for e in expected if e[1] in ("tls-vencido", "tls-pronto", "portal", "puertos-cdc")}
         assert still == expected - fixed
         stored = _stored(daemon)
@@ -217,12 +217,12 @@ def test_findings_from_the_lab_are_stored_exported_resolved_and_stable(lab: dict
 
     # A restart (a new daemon on the same store) knows every finding by the same id and first sighting.
     with daemon_in_process(config, tmp_path) as daemon:
-        known = {f.id: f for f in daemon.current_findings()}
+        known = {f.id: f for f in daemon.live.current_findings()}
         assert {i: f.first_seen for i, f in known.items() if i in first_seen} == first_seen
         assert sum(f.status == fd.OPEN for f in known.values()) == len(expected - fixed)
         daemon.run_cycle(60.0)
         _wait_written(daemon, 1)
-        again = {f.id: f for f in daemon.current_findings()}
+        again = {f.id: f for f in daemon.live.current_findings()}
         assert {i: f.first_seen for i, f in again.items() if f.status == fd.OPEN} == {
             i: first_seen[i] for i, f in again.items() if f.status == fd.OPEN
         }
@@ -234,8 +234,8 @@ def test_silent_targets_drills_and_removed_assets(tmp_path: Path) -> None:
     config = "targets:\n  - {id: db1, probe: host, interval: 60s}\n  - {id: db2, probe: host, interval: 60s}\n"
     with daemon_in_process(config, tmp_path) as daemon:
         now = time.time()
-        audit = daemon.audit
-        states = daemon.current_states()
+        audit = daemon.runtime.audit
+        states = daemon.live.current_states()
         # Just started, nothing probed yet: not a fault.
         assert audit.sweep(now + 60, daemon.config.targets, states, now) == []
         changed = audit.sweep(
@@ -254,12 +254,16 @@ def test_silent_targets_drills_and_removed_assets(tmp_path: Path) -> None:
         open_now = {(f.kind, f.asset) for f in audit.current() if f.status == fd.OPEN}
         assert ("target_no_data", "db1") not in open_now and ("target_no_data", "db2") not in open_now
         # ... a probe that could not measure (vigia's own trouble) is no data too.
-        bad = ProbeResult("db2", "host", daemon.current_states()["db2"].last.started_at, 0.0, False, "permission", "x")  # type: ignore[union-attr]
+        bad = ProbeResult(
+            "db2", "host", daemon.live.current_states()["db2"].last.started_at, 0.0, False, "permission", "x"
+        )  # type: ignore[union-attr]
         audit.after_cycle([bad], {t.id: t for t in daemon.config.targets}, now + 300)
         assert ("target_no_data", "db2") in {(f.kind, f.asset) for f in audit.current() if f.status == fd.OPEN}
         # The drill passes again; the service and the failed drill are then dropped from the plan.
-        audit.sweep(now + 400, daemon.config.targets, daemon.current_states(), now, {"d-bad": "passed"}, {"erp": False})
-        audit.sweep(now + 500, [t for t in daemon.config.targets if t.id == "db1"], daemon.current_states(), now)
+        audit.sweep(
+            now + 400, daemon.config.targets, daemon.live.current_states(), now, {"d-bad": "passed"}, {"erp": False}
+        )
+        audit.sweep(now + 500, [t for t in daemon.config.targets if t.id == "db1"], daemon.live.current_states(), now)
         final = {(f.kind, f.asset): f.status for f in audit.current()}
         assert final[("drill_failed", "d-bad")] == "resuelta"
         assert final[("drill_overdue", "erp")] == "resuelta"

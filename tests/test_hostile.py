@@ -354,8 +354,8 @@ def test_the_watchdog_vouches_only_while_metrics_move(tmp_path: Path) -> None:
     with daemon_in_process(GOOD.replace("{state}", str(tmp_path / "state")), tmp_path) as daemon:
         daemon.run_cycle(1.0)
         now = time.time()
-        assert daemon.cycles_running(now) and daemon.metrics_moving(now)
-        daemon._cycles_since = 0.0
+        assert daemon.runtime.cycles_running(now) and daemon.metrics_moving(now)
+        daemon.runtime.cycles_since = 0.0
         daemon.exposition.rendered_at = now - 60  # cycles end, but /metrics stopped changing a minute ago
         assert not daemon.metrics_moving(now)
 

@@ -63,7 +63,7 @@ def test_daemon_records_maintenance_not_downtime(tmp_path: Path) -> None:
     with daemon_in_process(text, tmp_path) as daemon:
         daemon.run_cycle(5.0)
         daemon.run_cycle(5.0)
-        assert daemon.states["web"].state == State.MAINTENANCE
+        assert daemon.runtime.observer.states["web"].state == State.MAINTENANCE
         assert 'vigia_target_state{state="maintenance",target="web"} 1.0' in daemon.exposition.body().decode()
     db = sqlite3.connect(tmp_path / "state" / "vigia.db")
     rows = db.execute("select kind, ended_at from outages where target='web'").fetchall()

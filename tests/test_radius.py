@@ -249,7 +249,8 @@ def test_daemon_stores_and_exports_zone_usage(tmp_path: Path) -> None:
             "  - {id: ZD-05, name: Sin accounting, lat: 10.4, lon: -75.5, radius: {nas_ip_addresses: [10.213.5.2]}}\n"
         )
         with daemon_in_process(config, tmp_path) as daemon:
-            daemon._radius_job()
+            assert daemon.runtime.radius_job()
+            daemon.exposition.refresh()  # as the radius job's row does once the read is in
             daemon.writer.stop()  # flush the queued store job
             body = daemon.exposition.body().decode()
     month_want = expected(sessions, m0.astimezone(UTC), now + timedelta(seconds=1))

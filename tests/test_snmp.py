@@ -218,7 +218,7 @@ def test_daemon_counts_zone_traffic_across_a_wrap_and_a_reboot(agent: Agent, tmp
         agent.restart(1000, clients=5)  # the agent restarts: counters from zero, +1000 bytes
         daemon.run_cycle(5.0)
         body = daemon.exposition.body().decode()
-        traffic = repr(daemon.traffic)
+        traffic = repr(daemon.runtime.observer.traffic)
         daemon.writer.stop()
     assert 'vigia_zone_receive_bytes_total{zone="ZD-01"} 1796.0' in body, traffic
     assert 'vigia_zone_counter_wraps_total{zone="ZD-01"} 1.0' in body

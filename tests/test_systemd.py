@@ -124,7 +124,7 @@ def test_watchdog_is_withheld_while_cycles_are_wedged(
     release = threading.Event()
 
     def wedge() -> None:  # a cycle stuck on the daemon's lock is what the watchdog exists for
-        with daemon._lock:
+        with daemon.runtime.lock:
             release.wait(30)
 
     holder = threading.Thread(target=wedge, daemon=True)

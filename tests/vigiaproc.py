@@ -146,10 +146,10 @@ def daemon_in_process(config_text: str, tmp: Path) -> Iterator[Daemon]:
     daemon = Daemon(str(path), state_dir=str(tmp / "state"), listen="127.0.0.1:0")
     daemon.store.migrate()
     daemon.writer.start()
-    daemon._restore_states()
+    daemon.runtime.restore()
     try:
         yield daemon
     finally:
         daemon.writer.stop()
-        daemon.runner.close()
+        daemon.runtime.close()
         daemon.store.close()

@@ -15,7 +15,7 @@ import time
 from prometheus_client import CollectorRegistry
 from prometheus_client.process_collector import ProcessCollector
 
-from monitor.web.collectors import COLLECTORS, DaemonView
+from monitor.web.collectors import COLLECTORS, View
 from monitor.web.textformat import TextRenderer
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 class Exposition:
     """The rendered /metrics body, refreshed once per cycle and shared by every scrape."""
 
-    def __init__(self, view: DaemonView, *, process_metrics: bool = True) -> None:
+    def __init__(self, view: View, *, process_metrics: bool = True) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         for concern in COLLECTORS:
             self.registry.register(concern(view))  # describe(): a name two collectors claim fails here

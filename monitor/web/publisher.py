@@ -5,18 +5,15 @@ all after each cycle: the read-only API and the public status page."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import config as cfg
 from config import Maintenance
 from domain.incidents import Incident
-from domain.state import TargetState
 from domain.windows import span_problem
-from domain.zone_state import ZoneState
 from kernel.text import one_line
-from monitor.runtime.observer import Observer
+from monitor.runtime.live import LiveView
 from monitor.web import api
 from monitor.web.statuspage import PublicStatus
 from store.db import Store
@@ -58,28 +55,28 @@ def read(
 
 
 class Publisher:
-    def __init__(
-        self,
-        conf: Callable[[], cfg.Config],
-        store: Store,
-        observer: Observer,
-        lock: threading.RLock,
-        states: Callable[[], Mapping[str, TargetState]],
-        zone_states: Callable[[], Mapping[str, ZoneState]],
-        version: str,
-        skipped: Callable[[str], None] = lambda _: None,
-    ) -> None:
-        self.conf, self.store, self.observer, self.lock = conf, store, observer, lock
-        self.skipped = skipped  # a stored row left out, by kind (counted in vigia's own metrics)
-        self.states, self.zone_states = states, zone_states
+    """Operators' input read from the store into the runtime, and the API and status page
+    refreshed from the LiveView after every cycle."""
+
+    def __init__(self, live: LiveView, version: str) -> None:
+        self.live = live
+        runtime = live.runtime
+        self.store, self.observer, self.lock = runtime.store, runtime.observer, runtime.lock
         self.incidents: list[Incident] = []
         self.api = api.Api(version)
-        first = conf()
         self.public = (
-            PublicStatus(conf, zone_states, lambda: self.incidents, observer.windows, store.reader)
-            if first.status_page is not None
+            PublicStatus(self.conf, live.current_zone_states, lambda: self.incidents, self.observer.windows,
+                         self.store.reader)
+            if runtime.config.status_page is not None
             else None
-        )
+        )  # fmt: skip
+
+    def conf(self) -> cfg.Config:
+        return self.live.runtime.config
+
+    def skipped(self, kind: str) -> None:
+        """A stored row left out (counted in vigia's own metrics)."""
+        self.live.stats.skipped_input(kind)
 
     def start(self) -> None:
         self.read()
@@ -99,8 +96,9 @@ class Publisher:
 
     def after_cycle(self) -> None:
         """The API and the status page from the cycle's states and what was read last (no store)."""
-        conf = self.conf()
-        docs = api.documents(conf, self.states(), self.zone_states(), self.incidents, self.observer.windows())
+        live = self.live
+        docs = api.documents(self.conf(), live.current_states(), live.current_zone_states(), self.incidents,
+                             self.observer.windows())  # fmt: skip
         self.api.refresh(docs)
         if self.public is not None:
             self.public.refresh()

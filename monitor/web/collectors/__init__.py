@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monitor.web.collectors.base import PREFIX, Concern, DaemonView
+from monitor.web.collectors.base import PREFIX, Concern, View
 from monitor.web.collectors.cluster import ClusterCollector
 from monitor.web.collectors.drills import DrillCollector
 from monitor.web.collectors.findings import FindingCollector
@@ -25,4 +25,4 @@ COLLECTORS: tuple[type[Concern], ...] = (
     ClusterCollector,
 )
 
-__all__ = ["COLLECTORS", "PREFIX", "Concern", "DaemonView"]
+__all__ = ["COLLECTORS", "PREFIX", "Concern", "View"]

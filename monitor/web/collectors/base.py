@@ -1,4 +1,4 @@
-"""What every metrics collector shares: the prefix, the daemon's view, and the Concern base.
+"""What every metrics collector shares: the prefix, the view it reads, and the Concern base.
 
 One collector per concern, each registered with ``describe()`` naming every family it can yield, so
 two collectors that claim one metric name fail when the registry is built, at start, not silently
@@ -29,8 +29,9 @@ from monitor.runtime.usage import RadiusSnapshot
 PREFIX = "vigia_"
 
 
-class DaemonView(Protocol):
-    """What the collector needs from the daemon (kept small so tests can provide it)."""
+class View(Protocol):
+    """What a collector reads: the runtime's LiveView (monitor.runtime.live) in the daemon; a
+    benchmark or a test gives its own."""
 
     stats: DaemonStats
 
@@ -58,7 +59,7 @@ class DaemonView(Protocol):
 class Concern(Collector):
     """A collector of one concern: ``families(view)`` with the view's data, ``describe()`` without."""
 
-    def __init__(self, view: DaemonView) -> None:
+    def __init__(self, view: View) -> None:
         self.view = view
 
     def collect(self) -> Iterator[Metric]:

@@ -9,13 +9,13 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 
 from config import Target
 from domain.state import State, TargetState
-from monitor.web.collectors.base import PREFIX, Concern, DaemonView
+from monitor.web.collectors.base import PREFIX, Concern, View
 from probes import REGISTRY
 from probes.result import MetricSpec
 
 
 class TargetCollector(Concern):
-    def __init__(self, view: DaemonView) -> None:
+    def __init__(self, view: View) -> None:
         super().__init__(view)
         self.specs = _specs()
         self.helps: dict[str, str] = {}
