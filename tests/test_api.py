@@ -78,7 +78,7 @@ def test_the_api_answers_behind_auth_and_matches_its_openapi_document(tmp_path: 
             done = subprocess.run(
                 [schemathesis, "run", base + "openapi.json", "--url", f"http://127.0.0.1:{vigia.port}",
                  "--auth", f"noc:{PASSWORD}", "--checks", "all", "--max-examples", "5"],
-                capture_output=True, text=True, timeout=300,
+                capture_output=True, text=True, timeout=300, cwd=str(tmp_path),  # its cache stays out of the tree
             )  # fmt: skip
             assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
         finally:
