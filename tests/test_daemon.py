@@ -45,7 +45,12 @@ def test_serves_metrics_that_promtool_accepts(vigia: VigiaProcess, tmp_path: Pat
         "  - {id: mesa, service: web, kind: review, exercise: tabletop, objective: Revisar, max_duration: 10m,\n"
         "     schedule: {cron: '0 3 * * *'}}\n"
     )
-    vigia.config.write_text(vigia.config.read_text() + f"continuity: {{plan: {tmp_path / 'plan.yml'}}}\n")
+    # A zone with weekly hours too: every family, zones' included, passes promtool's lint.
+    zone = (
+        "zones:\n  - {id: ZD-01, name: Plaza, barrio: Centro, localidad: L, lat: 10.4, lon: -75.5, "
+        "gateway: 127.0.0.1, hours: '06:00-22:00', portal_url: 'http://127.0.0.1:{port}/-/healthy'}\n"
+    ).replace("{port}", str(vigia.port))
+    vigia.config.write_text(vigia.config.read_text() + f"continuity: {{plan: {tmp_path / 'plan.yml'}}}\n" + zone)
     vigia.start().wait_ready()
     vigia.wait_for(lambda: vigia.value("vigia_target_up", target="self-http") == 1.0, message="self-http up")
     assert vigia.value("vigia_target_up", target="lo-1") == 1.0
@@ -59,6 +64,7 @@ def test_serves_metrics_that_promtool_accepts(vigia: VigiaProcess, tmp_path: Pat
     assert vigia.value("vigia_cycles_total", interval="1s") >= 1
     assert vigia.value("vigia_drill_rto_target_seconds", drill="mesa") == 300.0
     assert vigia.value("vigia_continuity_service_overdue", service="web") == 1.0  # never tested yet
+    assert vigia.value("vigia_zone_open", zone="ZD-01") in (0.0, 1.0)
     _, body = vigia.get("/metrics")
     check = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, timeout=30)
     assert check.returncode == 0, check.stderr.decode() + check.stdout.decode()

@@ -196,8 +196,8 @@ def test_the_operating_hours_metric_follows_a_closed_day(tmp_path: Path) -> None
     with daemon_in_process(text, tmp_path) as daemon:
         daemon.run_cycle(5.0)
         body = daemon.exposition.body().decode()
-    assert 'vigia_zone_in_operating_hours{zone="ZD-A"} 0.0' in body  # its map schedule closes today
-    assert 'vigia_zone_in_operating_hours{zone="ZD-B"} 1.0' in body  # every day, the closed day names nobody
+    assert 'vigia_zone_open{zone="ZD-A"} 0.0' in body  # its map schedule closes today
+    assert 'vigia_zone_open{zone="ZD-B"} 1.0' in body  # every day, the closed day names nobody
 
 
 def test_the_status_page_says_why_a_zone_is_closed_today(tmp_path: Path) -> None:

@@ -90,8 +90,8 @@ def test_thirty_two_zones(lab, tmp_path: Path) -> None:
 
         expected = {z["id"]: "up" for z in INVENTORY} | {"ZD-05": "degraded", "ZD-09": "maintenance"}
         vigia.wait_for(lambda: states() == expected, timeout=30, message="initial zone states")
-        assert vigia.value("vigia_zone_in_operating_hours", zone="ZD-11") == 0.0
-        assert vigia.value("vigia_zone_in_operating_hours", zone="ZD-01") == 1.0
+        assert vigia.value("vigia_zone_open", zone="ZD-11") == 0.0
+        assert vigia.value("vigia_zone_open", zone="ZD-01") == 1.0
         assert vigia.value("vigia_icmp_packet_loss_ratio", target="ZD-05:gateway") == 0.25
         assert vigia.value("vigia_zone_up", zone="ZD-05") == 1.0
         assert vigia.value("vigia_zone_up", zone="ZD-09") is None

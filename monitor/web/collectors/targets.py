@@ -67,7 +67,7 @@ class TargetCollector(Concern):
         # Only targets with operating hours (targets[].hours or their group's): the alert rules let
         # one outside its hours be down without paging.
         hours = GaugeMetricFamily(
-            PREFIX + "target_in_operating_hours",
+            PREFIX + "target_open",
             "1 while a target with operating hours is within them, 0 outside.",
             labels=["target"],
         )
