@@ -38,7 +38,9 @@ class ZoneCollector(Concern):
             PREFIX + "zone_check_success", "1 if the zone's check passed in the last cycle.", labels=["zone", "check"]
         )
         hours = GaugeMetricFamily(
-            PREFIX + "zone_open", "1 while the zone is open by its operating schedule (0: closed hours, a holiday, a closed day).", labels=["zone"]
+            PREFIX + "zone_open",
+            "1 while the zone is open by its operating schedule (0: closed hours, a holiday, a closed day).",
+            labels=["zone"],
         )
         sla = GaugeMetricFamily(
             PREFIX + "zone_sla_target_ratio", "Availability target of the zone (0-1).", labels=["zone"]
