@@ -12,7 +12,8 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -76,6 +77,17 @@ class Store(UsageTables, Rollups):
         # history can still be copied out of it (see check_file).
         self._anchor: sqlite3.Connection | None = None
         self._identity: tuple[int, int] | None = None
+
+    @classmethod
+    @contextmanager
+    def opened(cls, url: str, instance: str) -> Iterator[Store]:
+        """A store for one command: its schema brought up to date, closed when the block ends."""
+        store = cls(url, instance)
+        try:
+            store.migrate()
+            yield store
+        finally:
+            store.close()
 
     def _hold_file(self) -> None:
         if self.file is None:

@@ -15,13 +15,9 @@ def cmd_instances(args: argparse.Namespace) -> int:
     conf = load_config(args.config, state_dir=args.state_dir)
     if conf is None:
         return 1
-    store = Store(conf.store_url(), conf.instance)
-    try:
-        store.migrate()
+    with Store.opened(conf.store_url(), conf.instance) as store:
         lease = Lease(store.engine, Identity.mine(conf.instance, conf.ha_group, vigia_version()))
         now, lead, members = lease.database_time(), lease.current(), lease.members()
-    finally:
-        store.close()
     if lead.holder is None or lead.expires_at is None:
         print("leader: none yet")
     else:

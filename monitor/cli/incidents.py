@@ -15,9 +15,7 @@ def cmd_incident(args: argparse.Namespace) -> int:
     conf = load_config(args.config, state_dir=args.state_dir)
     if conf is None:
         return 1
-    store = Store(conf.store_url(), conf.instance)
-    try:
-        store.migrate()
+    with Store.opened(conf.store_url(), conf.instance) as store:
         book, now, who = store.incidents, time.time(), operator()
 
         def stamp(at: float) -> str:
@@ -49,8 +47,6 @@ def cmd_incident(args: argparse.Namespace) -> int:
                     for p in (p for p in found if p.kind == "down"):
                         end = stamp(p.end) if p.end is not None else "ongoing"
                         row("", "outage", zone, f"{stamp(p.start)} - {end}", p.reason)
-    finally:
-        store.close()
     return 0
 
 

@@ -29,10 +29,8 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
     conf = load_config(args.config, state_dir=args.state_dir)
     if conf is None:
         return 1
-    store = Store(conf.store_url(), conf.instance)
     tz = conf.timezone
-    try:
-        store.migrate()
+    with Store.opened(conf.store_url(), conf.instance) as store:
         book = store.windows
         if args.action == "add":
             zones = [z.strip() for z in (args.zones or "").split(",") if z.strip()]
@@ -53,8 +51,6 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
                                                              "ended" if w.end <= now else "ahead")  # fmt: skip
                 covers = ",".join(w.zones + w.targets)
                 row(w.id, state, local_time(w.start, tz), local_time(w.end, tz), covers, w.reason, w.created_by)
-    finally:
-        store.close()
     return 0
 
 

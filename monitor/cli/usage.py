@@ -43,12 +43,8 @@ def cmd_import_operator_csv(args: argparse.Namespace) -> int:
     new = replaced = 0
     if store_it:
         progress.say(f"{args.file}: storing {len(result.accepted)} rows")
-        store = Store(conf.store_url(), conf.instance)
-        try:
-            store.migrate()
+        with Store.opened(conf.store_url(), conf.instance) as store:
             new, replaced = store.import_operator_months(result.accepted, os.path.abspath(args.file), _time.time())
-        finally:
-            store.close()
     if args.dry_run:
         verb = "would import"
     elif store_it:

@@ -63,9 +63,7 @@ def close(conf: cfg.Config, req: Request, progress: Progress = NOBODY) -> list[P
     formats = req.formats or list(rs.formats)
     progress.say(f"{req.month}: the month's drills")
     extra = _drills(conf, req.month, languages)
-    store = Store(conf.store_url(), conf.instance)
-    try:
-        store.migrate()
+    with Store.opened(conf.store_url(), conf.instance) as store:
         progress.say(f"{req.month}: the data-centre and digital-security reports")
         extra.update(_datacenter_security(conf, store, req.month, languages, formats, header, req.refreeze))
         return close_month(
@@ -85,16 +83,12 @@ def close(conf: cfg.Config, req: Request, progress: Progress = NOBODY) -> list[P
             extra=extra,
             progress=progress,
         )
-    finally:
-        store.close()
 
 
 def preview(conf: cfg.Config, req: Request, progress: Progress = NOBODY) -> list[Path]:
     """The Zonas Digitales report of ``req.month`` so far, marked preliminary (reports.close.preview)."""
     rs = conf.reports
-    store = Store(conf.store_url(), conf.instance)
-    try:
-        store.migrate()
+    with Store.opened(conf.store_url(), conf.instance) as store:
         return close_preview(
             store.reader(conf.ha_group),
             list(conf.zones),
@@ -107,21 +101,15 @@ def preview(conf: cfg.Config, req: Request, progress: Progress = NOBODY) -> list
             incident_classes=dict(rs.incident_classes),
             progress=progress,
         )
-    finally:
-        store.close()
 
 
 def close_all(conf: cfg.Config, req: Request, progress: Progress = NOBODY) -> list[Path]:
     """One report over every instance in the database (``todas/`` in the month's folder), from the
     months each instance (or HA group) froze when it closed; those that did not are named in it."""
     rs = conf.reports
-    store = Store(conf.store_url(), conf.instance)
-    try:
-        store.migrate()
+    with Store.opened(conf.store_url(), conf.instance) as store:
         reader = store.reader()
         bodies, owners = reader.frozen_everywhere(str(req.month), "zones"), reader.owners()
-    finally:
-        store.close()
     if not bodies:
         raise VigiaError(f"no instance has closed {req.month} yet: nothing to put together")
     files = month_files(
