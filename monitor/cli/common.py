@@ -25,10 +25,15 @@ def default_config() -> str:
     return os.environ.get("VIGIA_CONFIG", DEFAULT_CONFIG)
 
 
-def config_arguments(p: argparse.ArgumentParser) -> None:
-    """--config and --state-dir, as every command that reads the configuration takes them."""
-    p.add_argument("--config", "-c", default=default_config(), help="configuration file")
-    p.add_argument("--state-dir", help="state directory, overriding state_dir in the file")
+def config_arguments(p: argparse.ArgumentParser, *, state_dir: bool = True, after_action: bool = False) -> None:
+    """--config (and --state-dir), as every command that reads the configuration takes them.
+    ``after_action``: the same options again on an action's own parser (``vigia incident open
+    --config F``), where they must not reset what was given before the action."""
+    default: object = argparse.SUPPRESS if after_action else default_config()
+    p.add_argument("--config", "-c", default=default, help="configuration file")
+    if state_dir:
+        p.add_argument("--state-dir", default=argparse.SUPPRESS if after_action else None,
+                       help="state directory, overriding state_dir in the file")  # fmt: skip
 
 
 def month_arg(text: str) -> Month:

@@ -9,7 +9,15 @@ import sys
 
 from kernel.errors import ConfigError, VigiaError
 from kernel.redact import redact
-from monitor.cli.common import DEFAULT_CONFIG, default_config, load_config, load_plan, print_problems, setup_logging
+from monitor.cli.common import (
+    DEFAULT_CONFIG,
+    config_arguments,
+    default_config,
+    load_config,
+    load_plan,
+    print_problems,
+    setup_logging,
+)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -212,7 +220,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
             "Exit 0 if the probe succeeded, 3 if it failed, 1 for an invalid config, 2 for an unknown target."
         ),
     )
-    probe.add_argument("--config", "-c", default=default_config())
+    config_arguments(probe, state_dir=False)
     probe.add_argument("--json", action="store_true", help="print the result as JSON")
     probe.add_argument("target", help="target id")
     probe.set_defaults(func=cmd_probe)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import config as cfg
 from kernel.progress import Progress
-from monitor.cli.common import default_config, load_config, load_plan, month_arg
+from monitor.cli.common import config_arguments, load_config, load_plan, month_arg
 
 if TYPE_CHECKING:
     from continuity.journal import Journal
@@ -158,7 +158,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     drill_sub = drill.add_subparsers(dest="what", metavar="ACTION")
     drill_sub.required = True
     d_list = drill_sub.add_parser("list", help="drills with their next scheduled run and last verdict")
-    d_list.add_argument("--config", "-c", default=default_config(), help="configuration file")
+    config_arguments(d_list, state_dir=False)
     d_list.set_defaults(func=cmd_drill_list)
     d_run = drill_sub.add_parser(
         "run",
@@ -169,18 +169,18 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
             "Exit 0 when it passed, 3 otherwise. --dry-run prints the steps with placeholders filled and runs nothing."
         ),
     )
-    d_run.add_argument("--config", "-c", default=default_config(), help="configuration file")
+    config_arguments(d_run, state_dir=False)
     d_run.add_argument("--dry-run", action="store_true")
     d_run.add_argument("--operator", help="who runs it (default: $SUDO_USER or $USER)")
     d_run.add_argument("--quiet", "-q", action="store_true", help="only the verdict, not each step as it runs")
     d_run.add_argument("drill", help="drill id")
     d_run.set_defaults(func=cmd_drill_run)
     d_hist = drill_sub.add_parser("history", help="journaled runs, oldest first")
-    d_hist.add_argument("--config", "-c", default=default_config(), help="configuration file")
+    config_arguments(d_hist, state_dir=False)
     d_hist.add_argument("drill", nargs="?", help="only this drill")
     d_hist.set_defaults(func=cmd_drill_history)
     d_rep = drill_sub.add_parser("report", help="HTML report of one run (--run) or of a month (--month)")
-    d_rep.add_argument("--config", "-c", default=default_config(), help="configuration file")
+    config_arguments(d_rep, state_dir=False)
     which = d_rep.add_mutually_exclusive_group(required=True)
     which.add_argument("--run", help="run id (or a unique prefix of it)")
     which.add_argument("--month", type=month_arg, help="YYYY-MM: planned vs run vs missed per service")
@@ -188,5 +188,5 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     d_rep.add_argument("--output", "-o", help="file to write (default: standard output)")
     d_rep.set_defaults(func=cmd_drill_report)
     d_ver = drill_sub.add_parser("verify-journal", help="check the journal's hash chain (exit 1 if altered)")
-    d_ver.add_argument("--config", "-c", default=default_config(), help="configuration file")
+    config_arguments(d_ver, state_dir=False)
     d_ver.set_defaults(func=cmd_drill_verify_journal)

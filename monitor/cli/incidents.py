@@ -79,6 +79,5 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--verbose", "-v", action="store_true", help="with each update, who made it, and the outages it overlaps"
     )
     for q in (o, u, c, ls):
-        q.add_argument("--config", "-c", default=argparse.SUPPRESS, help="configuration file")
-        q.add_argument("--state-dir", default=argparse.SUPPRESS)
+        config_arguments(q, after_action=True)
     p.set_defaults(func=cmd_incident)

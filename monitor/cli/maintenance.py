@@ -76,6 +76,5 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     ls = acts.add_parser("list", help="windows not over yet (--all: every one, cancelled too)")
     ls.add_argument("--all", action="store_true")
     for q in (a, c, ls):
-        q.add_argument("--config", "-c", default=argparse.SUPPRESS, help="configuration file")
-        q.add_argument("--state-dir", default=argparse.SUPPRESS)
+        config_arguments(q, after_action=True)
     p.set_defaults(func=cmd_maintenance)

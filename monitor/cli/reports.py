@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from kernel.month import Month
-from monitor.cli.common import default_config, load_config, month_arg
+from monitor.cli.common import config_arguments, load_config, month_arg
 
 
 def cmd_report_month(args: argparse.Namespace) -> int:
@@ -79,7 +79,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
             "the open-data CSV with its metadata."
         ),
     )
-    r_month.add_argument("--config", "-c", default=default_config(), help="configuration file")
+    config_arguments(r_month, state_dir=False)
     r_month.add_argument("--month", required=True, type=month_arg, help="YYYY-MM, in the configured timezone")
     r_month.add_argument("--lang", choices=["es", "en"], help="one language (default: reports.languages)")
     r_month.add_argument("--format", help="comma list of html,pdf,csv (default: reports.formats)")
@@ -105,7 +105,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     r_month.set_defaults(func=cmd_report_month)
 
     r_plan = rep_sub.add_parser("plan", help="the year's action-plan index: targets, achieved, evidence links")
-    r_plan.add_argument("--config", "-c", default=default_config(), help="configuration file")
+    config_arguments(r_plan, state_dir=False)
     r_plan.add_argument("--year", type=int, required=True)
     r_plan.add_argument("--lang", choices=["es", "en"])
     r_plan.add_argument("--output-dir")

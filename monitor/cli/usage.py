@@ -8,7 +8,7 @@ import sys
 
 from kernel.files import NotReadable, read_limited
 from kernel.text import printable
-from monitor.cli.common import default_config, load_config
+from monitor.cli.common import config_arguments, load_config
 
 # A year of 1,000 zones is about 1 MB.
 MAX_CSV_BYTES = 16 * 2**20
@@ -87,7 +87,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
             "or refused in a --dry-run, 1 when the config is unusable."
         ),
     )
-    op.add_argument("--config", "-c", default=default_config())
+    config_arguments(op, state_dir=False)
     op.add_argument("--dry-run", action="store_true", help="check and print, store nothing")
     op.add_argument(
         "--skip-bad-rows", action="store_true", help="store the rows that read well even when others are refused"
