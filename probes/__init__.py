@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from probes import dns, host, http, icmp, mail, node, ports, snmp, tcp, tls
+from probes.batch import BatchEngine
 from probes.result import MetricSpec, ProbeResult
 from probes.settings import Settings
 
@@ -25,17 +26,23 @@ class ProbeKind:
     settings: type[Settings]
     probe: ProbeFunction
     metrics: tuple[MetricSpec, ...]
-    batch: bool = False  # probed per cycle in one batch (ICMP) rather than one call per target
+    # The factory of a shared engine when a cycle's targets of this kind are probed in one batch
+    # (ICMP) rather than one call per target (probes.batch).
+    engine: Callable[[], BatchEngine] | None = None
+
+    @property
+    def batch(self) -> bool:
+        return self.engine is not None
 
 
-def _kind(module: Any, settings: type[Settings], *, batch: bool = False) -> ProbeKind:
-    return ProbeKind(module.KIND, settings, module.probe, tuple(module.METRICS), batch)
+def _kind(module: Any, settings: type[Settings], *, engine: Callable[[], BatchEngine] | None = None) -> ProbeKind:
+    return ProbeKind(module.KIND, settings, module.probe, tuple(module.METRICS), engine)
 
 
 REGISTRY: dict[str, ProbeKind] = {
     k.name: k
     for k in (
-        _kind(icmp, icmp.IcmpSettings, batch=True),
+        _kind(icmp, icmp.IcmpSettings, engine=icmp.IcmpEngine),
         _kind(tcp, tcp.TcpSettings),
         _kind(http, http.HttpSettings),
         _kind(dns, dns.DnsSettings),

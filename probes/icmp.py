@@ -34,6 +34,7 @@ from pydantic import Field
 
 from kernel.errors import ProbeSetupError
 from probes import result as r
+from probes.batch import BatchRequest
 from probes.result import MetricSpec, ProbeResult, Timer
 from probes.settings import Settings
 
@@ -123,11 +124,14 @@ class _Job:
     rtts: list[float | None] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class IcmpRequest:
-    target: str
-    settings: IcmpSettings
-    packets: int
+# A batch request whose settings are IcmpSettings (probes.batch).
+IcmpRequest = BatchRequest
+
+
+def _icmp_settings(settings: Settings) -> IcmpSettings:
+    if not isinstance(settings, IcmpSettings):
+        raise TypeError(f"an ICMP batch takes IcmpSettings, not {type(settings).__name__}")
+    return settings
 
 
 class IcmpEngine:
@@ -301,7 +305,7 @@ class IcmpEngine:
         waits for replies until ``deadline`` (monotonic) at the latest.
         """
         timer = Timer()
-        jobs = [_Job(q.target, q.settings, q.packets, rtts=[None] * q.packets) for q in requests]
+        jobs = [_Job(q.target, _icmp_settings(q.settings), q.packets, rtts=[None] * q.packets) for q in requests]
         self._resolve(jobs, deadline)
         slots: list[_Slot] = []
         waiter = _Waiter()

@@ -1,11 +1,12 @@
 """One probe cycle: every target of an interval group probed once, each under its own deadline.
 
 Network checks go to the probe engine's loop (probes.engine): a check's deadline
-counts from its own start, so no check can time out because another hung. ICMP
-targets go through the shared ICMP engine in one batch per timeout, on threads
-of their own beside the loop, so they are never queued behind other probes. A
-probe that raises is reported as an internal error (a bug, counted and logged)
-and never touches the other targets.
+counts from its own start, so no check can time out because another hung. Kinds
+that probe in batches (probes.batch: ICMP, one raw socket per daemon) go through
+their shared engine in one batch per kind and timeout, on threads of their own
+beside the loop, so they are never queued behind other probes. A probe that
+raises is reported as an internal error (a bug, counted and logged) and never
+touches the other targets.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from config import Target
 from kernel.errors import ProbeSetupError
 from probes import REGISTRY
 from probes import result as r
+from probes.batch import BatchEngine, BatchRequest
 from probes.engine import DEFAULT_MAX_IN_FLIGHT, GRACE, Check, ProbeEngine, spread_offset
-from probes.icmp import IcmpEngine, IcmpRequest, IcmpSettings
 from probes.result import ProbeResult, Timer
 
 log = logging.getLogger(__name__)
@@ -53,52 +54,54 @@ class CycleRunner:
         self,
         *,
         engine: ProbeEngine | None = None,
-        icmp: IcmpEngine | None = None,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     ) -> None:
         self._own_engine = engine is None
         self.engine = engine if engine is not None else ProbeEngine(max_in_flight)
-        self._icmp = icmp
-        self._icmp_error: ProbeSetupError | None = None
-        self._icmp_lock = threading.Lock()
+        # Each batch kind's shared engine, opened by its first batch (or why it cannot open).
+        self._batch: dict[str, BatchEngine | ProbeSetupError] = {}
+        self._batch_lock = threading.Lock()
 
-    def icmp(self) -> IcmpEngine | None:
-        with self._icmp_lock:
-            if self._icmp is None and self._icmp_error is None:
+    def batch_engine(self, kind: str) -> BatchEngine | ProbeSetupError:
+        with self._batch_lock:
+            if kind not in self._batch:
+                factory = REGISTRY[kind].engine
+                assert factory is not None
                 try:
-                    self._icmp = IcmpEngine()
+                    self._batch[kind] = factory()
                 except ProbeSetupError as exc:
-                    self._icmp_error = exc
-                    log.error("ICMP probes cannot run: %s", exc)
-            return self._icmp
+                    self._batch[kind] = exc
+                    log.error("%s probes cannot run: %s", kind, exc)
+            return self._batch[kind]
 
     def close(self) -> None:
         if self._own_engine:
             self.engine.close()
-        if self._icmp is not None:
-            self._icmp.close()
+        for engine in self._batch.values():
+            if not isinstance(engine, ProbeSetupError):
+                engine.close()
 
     def run(self, targets: Sequence[Target], *, spread: float = 0.0) -> CycleOutcome:
         """Probe ``targets`` once; ``spread`` is the window their starts are spread over (seconds)."""
         t0 = time.monotonic()
         checks: list[Check] = []
-        icmp_groups: dict[float, list[Target]] = {}
+        batches: dict[tuple[str, float], list[Target]] = {}
         for t in targets:
             if REGISTRY[t.probe].batch:
-                icmp_groups.setdefault(t.timeout, []).append(t)
+                batches.setdefault((t.probe, t.timeout), []).append(t)
             else:
                 checks.append(Check(t.id, t.probe, t.settings, t.timeout, spread_offset(t.id, spread)))
         results: dict[str, ProbeResult] = {}
         exceptions = 0
         pending = self.engine.submit(checks) if checks else None
-        icmp_threads = [_IcmpBatch(self, group, t0 + timeout) for timeout, group in icmp_groups.items()]
-        for batch in icmp_threads:
+        threads = [_Batch(self, kind, group, t0 + timeout) for (kind, timeout), group in batches.items()]
+        for batch in threads:
             batch.start()
-        for batch in icmp_threads:
+        for batch in threads:
             batch.join()
-            if batch.error is not None:  # a bug in the ICMP engine: every target of the batch says so
+            if batch.error is not None:  # a bug in a batch engine: every target of the batch says so
                 exceptions += 1
-                log.error("ICMP batch raised", exc_info=batch.error)
+                log.error("%s batch raised", batch.kind, exc_info=batch.error)
                 for t in batch.group:
                     results[t.id] = Timer().fail(
                         t.id, t.probe, r.INTERNAL, f"probe raised {type(batch.error).__name__}: {batch.error}"
@@ -118,27 +121,22 @@ class CycleRunner:
         return CycleOutcome(ordered, time.monotonic() - t0, exceptions)
 
 
-class _IcmpBatch(threading.Thread):
-    """One ICMP batch on a thread of its own: it waits on the engine's receiver, never on a pool."""
+class _Batch(threading.Thread):
+    """One batch on a thread of its own: it waits on its engine's receiver, never on a pool."""
 
-    def __init__(self, runner: CycleRunner, group: list[Target], deadline: float) -> None:
-        super().__init__(name="icmp-batch", daemon=True)
-        self.runner, self.group, self.deadline = runner, group, deadline
+    def __init__(self, runner: CycleRunner, kind: str, group: list[Target], deadline: float) -> None:
+        super().__init__(name=f"{kind}-batch", daemon=True)
+        self.runner, self.kind, self.group, self.deadline = runner, kind, group, deadline
         self.results: list[ProbeResult] = []
         self.error: Exception | None = None
 
     def run(self) -> None:
         try:
-            engine = self.runner.icmp()
-            if engine is None:
-                err = self.runner._icmp_error
-                reason = err.reason if err else r.INTERNAL
-                self.results = [Timer().fail(t.id, t.probe, reason, str(err)) for t in self.group]
+            engine = self.runner.batch_engine(self.kind)
+            if isinstance(engine, ProbeSetupError):
+                self.results = [Timer().fail(t.id, t.probe, engine.reason, str(engine)) for t in self.group]
                 return
-            requests = []
-            for t in self.group:
-                assert isinstance(t.settings, IcmpSettings)
-                requests.append(IcmpRequest(t.id, t.settings, t.packets))
+            requests = [BatchRequest(t.id, t.settings, t.packets) for t in self.group]
             self.results = engine.probe_batch(requests, deadline=self.deadline)
         except Exception as exc:
             self.error = exc
