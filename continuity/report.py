@@ -9,7 +9,7 @@ and signature block to fill, because they are decisions of people, not measureme
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,6 +18,7 @@ import jinja2
 
 from continuity.plan import Plan
 from domain.drills import NOT_RUN, Verdict
+from kernel.cron import fire_times
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -150,13 +151,7 @@ def render_period(plan: Plan, runs: list[dict[str, Any]], start: datetime, end: 
     rows = []
     for svc in plan.services.values():
         drills = [d for d in plan.drills.values() if d.service == svc.id]
-        planned = 0
-        for d in drills:
-            trig = plan.triggers.get(d.id)
-            fire = trig.get_next_fire_time(None, start) if trig else None
-            while trig is not None and fire is not None and fire < end and planned < 10_000:
-                planned += 1
-                fire = trig.get_next_fire_time(fire, fire + timedelta(seconds=1))
+        planned = sum(len(fire_times(plan.triggers[d.id], start, end)) for d in drills if d.id in plan.triggers)
         mine = [r for r in runs if r["service"] == svc.id and start <= datetime.fromisoformat(r["started_at"]) < end]
         rows.append(
             PeriodRow(

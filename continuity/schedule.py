@@ -15,12 +15,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.schedulers.base import BaseScheduler
 
 from continuity.runner import Runner
+from kernel.cron import fire_times
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +93,7 @@ def reconcile(
             )
             added.append(drill_id)
             continue
-        due: list[datetime] = []
-        fire = job.next_run_time
-        while fire is not None and fire <= now and len(due) < MAX_MISSED:
-            due.append(fire)
-            fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+        due = fire_times(trigger, job.next_run_time, now, inclusive=True, limit=MAX_MISSED)
         if due:
             latest = due[-1]
             in_grace = (now - latest).total_seconds() <= drill.misfire_grace

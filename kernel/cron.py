@@ -8,8 +8,9 @@ ranges and steps are spelled out day by day, so ``0-2`` stays Sunday to Tuesday.
 
 from __future__ import annotations
 
-from datetime import tzinfo
+from datetime import datetime, timedelta, tzinfo
 
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -56,3 +57,17 @@ def crontab_trigger(line: str, tz: tzinfo) -> CronTrigger:
     if len(fields) != 5:
         raise ValueError(f"Wrong number of fields; got {len(fields)}, expected 5")  # as APScheduler says it
     return CronTrigger.from_crontab(" ".join([*fields[:4], day_of_week(fields[4])]), timezone=tz)
+
+
+def fire_times(
+    trigger: BaseTrigger, first: datetime | None, end: datetime, *, inclusive: bool = False, limit: int = 10_000
+) -> list[datetime]:
+    """The times ``trigger`` fires from ``first`` (its first fire at or after it; none without
+    one) up to ``end`` (excluded, or included with ``inclusive``), at most ``limit`` of them: a
+    schedule's planned runs in a period, or the runs a daemon missed while it was down."""
+    out: list[datetime] = []
+    fire = None if first is None else trigger.get_next_fire_time(None, first)
+    while fire is not None and (fire <= end if inclusive else fire < end) and len(out) < limit:
+        out.append(fire)
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return out

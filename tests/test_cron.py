@@ -48,3 +48,18 @@ def test_fields_spelled_out_and_bad_days_refused() -> None:
             day_of_week(bad)
     with pytest.raises(ValueError, match="Wrong number of fields"):
         crontab_trigger("0 2 * *", TZ)
+
+
+def test_fire_times_in_a_period_bounded_and_with_or_without_its_end() -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from kernel.cron import crontab_trigger, fire_times
+
+    tz = ZoneInfo("America/Bogota")
+    hourly = crontab_trigger("0 * * * *", tz)
+    start, end = datetime(2026, 3, 1, 0, 0, tzinfo=tz), datetime(2026, 3, 1, 3, 0, tzinfo=tz)
+    assert [f.hour for f in fire_times(hourly, start, end)] == [0, 1, 2]
+    assert [f.hour for f in fire_times(hourly, start, end, inclusive=True)] == [0, 1, 2, 3]
+    assert len(fire_times(hourly, start, datetime(2027, 3, 1, tzinfo=tz), limit=50)) == 50
+    assert fire_times(hourly, None, end) == []
