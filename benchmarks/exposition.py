@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 from config import Target
 from domain.state import State, TargetState
 from monitor.runtime.stats import DaemonStats
+from monitor.web.endpoints import MetricsServer
 from monitor.web.exposition import Exposition
-from monitor.web.http import MetricsServer
 from probes.icmp import IcmpSettings
 from probes.result import ProbeResult
 

@@ -38,8 +38,8 @@ from monitor.runtime.stats import DaemonStats
 from monitor.runtime.writer import StoreWriter
 from monitor.sdnotify import Notifier
 from monitor.version import vigia_version
+from monitor.web.endpoints import MetricsServer
 from monitor.web.exposition import Exposition
-from monitor.web.http import MetricsServer
 from monitor.web.publisher import Publisher
 from monitor.web.webconfig import WebGuard
 from store.db import Store, safe_url

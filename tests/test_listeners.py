@@ -94,15 +94,17 @@ def test_a_trickled_head_is_dropped_at_its_deadline_and_keep_alive_serves_in_ord
     """One listener, by hand: a head trickled past HEAD_TIMEOUT is cut (counted head_timeout) while a
     second client is served; two pipelined requests are answered in order on one connection; an
     unknown method gets 405 and the connection closes; a head over 16 KiB gets 431."""
-    from monitor.web import http as httpserver
+    from monitor.web import connection
+    from monitor.web.http import Listener
+    from monitor.web.messages import Handler, Request, Response, text
 
-    class Echo(httpserver.Handler):
-        def answer(self, request: httpserver.Request) -> httpserver.Response:
-            return httpserver.text(200, request.path.encode())
+    class Echo(Handler):
+        def answer(self, request: Request) -> Response:
+            return text(200, request.path.encode())
 
-    old = httpserver.HEAD_TIMEOUT
-    httpserver.HEAD_TIMEOUT = 1.0
-    listener = httpserver.Listener("127.0.0.1:0", Echo())
+    old = connection.HEAD_TIMEOUT
+    connection.HEAD_TIMEOUT = 1.0
+    listener = Listener("127.0.0.1:0", Echo())
     listener.start()
     try:
         port = listener.port
@@ -146,5 +148,5 @@ def test_a_trickled_head_is_dropped_at_its_deadline_and_keep_alive_serves_in_ord
             assert big.recv(4096).startswith(b"HTTP/1.1 431")
         assert listener.counts.rejected["head_too_large"] == 1
     finally:
-        httpserver.HEAD_TIMEOUT = old
+        connection.HEAD_TIMEOUT = old
         listener.stop()

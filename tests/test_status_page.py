@@ -322,7 +322,7 @@ def test_etags_hold_while_nothing_changes_and_weak_or_star_validators_match(tmp_
     """Two renders a minute apart with the same zones, incidents and windows: /status.json and
     /feed.xml keep their ETags (they changed at every cycle), and If-None-Match with the weak form
     or ``*`` gets a 304, as RFC 9110's weak comparison says."""
-    from monitor.web.http import Request
+    from monitor.web.messages import Request
     from monitor.web.statuspage import StatusHandler
 
     conf, states = zones_and_states(tmp_path)

@@ -28,15 +28,8 @@ from domain.incidents import Incident
 from domain.zone_state import ZoneState
 from domain.zones import Zone
 from kernel.errors import VigiaError
-from monitor.web.http import (
-    DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_PER_CLIENT,
-    Handler,
-    Listener,
-    Request,
-    Response,
-    text,
-)
+from monitor.web.http import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_CLIENT, Listener
+from monitor.web.messages import Handler, Request, Response, text
 from reports import status_page
 from store.reader import Reader
 
