@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from continuity.plan import Drill, Plan
 
 
 def iso(ts: float | None) -> str | None:
@@ -57,6 +62,46 @@ class RunRecord:
     recovery_point: str | None = None
     rollback_ok: bool | None = None
     steps: list[StepResult] = field(default_factory=list)
+
+    @classmethod
+    def new(
+        cls, plan: Plan, drill: Drill, trigger: str, operator: str | None, scheduled_for: float | None
+    ) -> RunRecord:
+        """A run of ``drill`` starting now on this host, with its service's targets."""
+        service = plan.services[drill.service]
+        return cls(
+            run_id=uuid.uuid4().hex,
+            drill=drill.id,
+            service=drill.service,
+            kind=drill.kind,
+            exercise=drill.exercise,
+            definition_version=plan.version,
+            definition_sha256=plan.sha256,
+            trigger=trigger,
+            scheduled_for=iso(scheduled_for),
+            started_at=iso(time.time()) or "",
+            ended_at=None,
+            host=socket.gethostname(),
+            operator=operator,
+            verdict="",
+            rto_target_seconds=service.rto if drill.is_disruptive else None,
+            rpo_target_seconds=service.rpo,
+        )
+
+    def measure(self, started: float, disrupted: float | None, restored: float | None) -> str | None:
+        """RTO achieved (disruption to restoration) and RPO achieved (start to recovery point);
+        the first beyond its target, as a reason, or None."""
+        if disrupted is not None and restored is not None:
+            self.rto_achieved_seconds = round(restored - disrupted, 3)
+        if self.recovery_point is not None:
+            self.rpo_achieved_seconds = round(started - datetime.fromisoformat(self.recovery_point).timestamp(), 3)
+        for name, achieved, target in (
+            ("RTO", self.rto_achieved_seconds, self.rto_target_seconds),
+            ("RPO", self.rpo_achieved_seconds, self.rpo_target_seconds),
+        ):
+            if achieved is not None and target is not None and achieved > target:
+                return f"{name} achieved {achieved:g}s exceeds the target {target:g}s"
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

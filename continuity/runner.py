@@ -14,34 +14,27 @@ mid-drill; journaled at the next start), missed (not run within its misfire grac
 
 from __future__ import annotations
 
-import http.client
 import logging
-import os
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
-from continuity import commands
+from continuity import commands, steps
 from continuity.gate import Fence, Gate, Interrupted
 from continuity.journal import Journal
-from continuity.plan import CommandStep, Drill, FileStep, HttpStep, Plan, ProbeStep, SqlStep, WaitStep
+from continuity.plan import Drill, Plan
 from continuity.records import RunRecord, StepResult, iso
 from domain.drills import Verdict
 from kernel.errors import DrillError, short
 from kernel.progress import NOBODY, Progress
-from probes import sqlquery
 from probes.engine import ProbeEngine
 
 log = logging.getLogger(__name__)
 
 PASSED, FAILED, ABORTED, INTERRUPTED = Verdict.PASSED, Verdict.FAILED, Verdict.ABORTED, Verdict.INTERRUPTED
 MISSED, SKIPPED, PRECONDITION_FAILED = Verdict.MISSED, Verdict.SKIPPED, Verdict.PRECONDITION_FAILED
-EXCERPT = 2048
 
 
 # A period seen due is taken for owed only this long after its time: before, the leader's own job
@@ -108,7 +101,7 @@ class Runner:
         fence: Fence | None = None,
     ) -> RunRecord:
         drill = self.plan.drill(drill_id)
-        record = self._new_record(drill, trigger, operator, scheduled_for)
+        record = RunRecord.new(self.plan, drill, trigger, operator, scheduled_for)
         if self.paused:
             return self._finish(record, SKIPPED, "drills are paused")
         with self._lock:
@@ -138,7 +131,7 @@ class Runner:
         if self.gate is not None and fence is None:
             return None
         drill = self.plan.drill(drill_id)
-        record = self._finish(self._new_record(drill, "scheduled", None, scheduled_for), MISSED, reason)
+        record = self._finish(RunRecord.new(self.plan, drill, "scheduled", None, scheduled_for), MISSED, reason)
         if fence is not None:
             fence.done(False, MISSED)
         return record
@@ -271,7 +264,7 @@ class Runner:
         return out
 
     def _roll_back_elsewhere(self, drill: Drill, run: Interrupted) -> RunRecord:
-        record = self._new_record(drill, "scheduled", None, run.scheduled_for)
+        record = RunRecord.new(self.plan, drill, "scheduled", None, run.scheduled_for)
         # This instance's own marker of the run (its previous process ran it): what that step
         # left running is stopped first, and the marker ends with the run.
         this_run = {"drill": drill.id, "scheduled_for": record.scheduled_for}
@@ -290,27 +283,6 @@ class Runner:
         return self._finish(record, INTERRUPTED, f"{run.holder} stopped {why} here after the takeover")
 
     # -- lifecycle -----------------------------------------------------------
-
-    def _new_record(self, drill: Drill, trigger: str, operator: str | None, scheduled_for: float | None) -> RunRecord:
-        service = self.plan.services[drill.service]
-        return RunRecord(
-            run_id=uuid.uuid4().hex,
-            drill=drill.id,
-            service=drill.service,
-            kind=drill.kind,
-            exercise=drill.exercise,
-            definition_version=self.plan.version,
-            definition_sha256=self.plan.sha256,
-            trigger=trigger,
-            scheduled_for=iso(scheduled_for),
-            started_at=iso(time.time()) or "",
-            ended_at=None,
-            host=socket.gethostname(),
-            operator=operator,
-            verdict="",
-            rto_target_seconds=service.rto if drill.is_disruptive else None,
-            rpo_target_seconds=service.rpo,
-        )
 
     def _run(self, drill: Drill, record: RunRecord, fence: Fence | None = None) -> RunRecord:
         started = time.time()
@@ -342,17 +314,9 @@ class Runner:
             verdict, reason = (FAILED, "post_verify failed after rollback") if verdict == PASSED else (verdict, reason)
         if record.rollback_ok is False and verdict == PASSED:
             verdict, reason = FAILED, "rollback failed"
-        if disrupted is not None and restored is not None:
-            record.rto_achieved_seconds = round(restored - disrupted, 3)
-        if record.recovery_point is not None:
-            rp = datetime.fromisoformat(record.recovery_point).timestamp()
-            record.rpo_achieved_seconds = round(started - rp, 3)
-        for name, achieved, target in (
-            ("RTO", record.rto_achieved_seconds, record.rto_target_seconds),
-            ("RPO", record.rpo_achieved_seconds, record.rpo_target_seconds),
-        ):
-            if verdict == PASSED and achieved is not None and target is not None and achieved > target:
-                verdict, reason = FAILED, f"{name} achieved {achieved:g}s exceeds the target {target:g}s"
+        beyond = record.measure(started, disrupted, restored)
+        if verdict == PASSED and beyond is not None:
+            verdict, reason = FAILED, beyond
         return self._finish(record, verdict, reason)
 
     def _mark(self, drill: Drill, record: RunRecord, process: tuple[int, int | None] | None = None) -> None:
@@ -372,9 +336,9 @@ class Runner:
             self.on_record(record)
         return record
 
-    def _phase(self, drill: Drill, record: RunRecord, phase: str, steps: list[Any], fence: Fence | None = None) -> bool:
+    def _phase(self, drill: Drill, record: RunRecord, phase: str, todo: list[Any], fence: Fence | None = None) -> bool:
         ok = True
-        for i, step in enumerate(steps):
+        for i, step in enumerate(todo):
             why = fence.check() if fence is not None else None
             if why is not None:  # lost the lease: no further disruption; the rollback still runs
                 now = iso(time.time()) or ""
@@ -414,8 +378,11 @@ class Runner:
         t0, m0 = time.time(), time.monotonic()
         res = StepResult(phase, index, step.name or step.type, step.type, iso(t0) or "", "", 0.0, False)
         self.progress.say(f"{phase}[{index}] {res.name}: started")
+        ctx = steps.StepContext(
+            self.plan, drill, record, self.journal, self.probe_engine, lambda p: self._mark(drill, record, p)
+        )
         try:
-            self._execute(drill, record, res, step)
+            steps.execute(ctx, res, step)
         except DrillError as exc:
             res.ok, res.detail = False, str(exc)
         except Exception as exc:  # a failing step is data in the journal, never a crash of the daemon
@@ -425,113 +392,3 @@ class Runner:
         outcome = "ok" if res.ok else f"FAILED: {res.detail}"
         self.progress.say(f"{phase}[{index}] {res.name}: {outcome} ({res.duration_seconds:g}s)")
         return res
-
-    def _execute(self, drill: Drill, record: RunRecord, res: StepResult, step: Any) -> None:
-        if isinstance(step, CommandStep):
-            argv = commands.fill(step.argv, drill.params)
-            out = commands.run(
-                argv,
-                env=commands.environment(step.env_allow, step.env),
-                timeout=step.timeout,
-                output_limit=step.output_limit,
-                on_start=lambda pgid, started: self._mark(drill, record, (pgid, started)),
-                keep_descendants=step.starts_service,
-            )
-            res.exit_code = out.exit_code
-            res.output_excerpt = out.output[:EXCERPT].decode("utf-8", "replace")
-            res.output_sha256 = out.output_sha256
-            # The evidence file keeps the first output_limit bytes; output_sha256 covers the whole output.
-            res.evidence, res.evidence_sha256 = self.journal.save_evidence(
-                record.run_id, f"{res.phase}-{res.index}.txt", out.output
-            )
-            if out.error:
-                res.ok, res.detail = False, out.error
-            elif out.timed_out:
-                res.ok, res.detail = False, f"killed at the {step.timeout:g}s deadline (whole process group)"
-            else:
-                res.ok = out.exit_code in step.expect_exit
-                res.detail = f"exit {out.exit_code}"
-        elif isinstance(step, ProbeStep):
-            result = self.probe_engine().run_one(f"drill:{drill.id}", step.probe, step.probe_settings(), step.timeout)
-            res.ok = result.success
-            res.detail = result.message or ("ok" if result.success else result.reason)
-        elif isinstance(step, WaitStep):
-            time.sleep(step.duration)
-            res.ok, res.detail = True, f"waited {step.duration:g}s"
-        elif isinstance(step, HttpStep):
-            res.exit_code = _http(step)
-            res.ok = res.exit_code in step.expect_status
-            res.detail = f"status {res.exit_code}"
-        elif isinstance(step, FileStep):
-            self._file(drill, record, res, step)
-        elif isinstance(step, SqlStep):
-            self._sql(record, res, step)
-        else:  # pragma: no cover - the plan's discriminated union allows nothing else
-            raise DrillError(f"unknown step type {step.type}")
-
-    def _file(self, drill: Drill, record: RunRecord, res: StepResult, step: FileStep) -> None:
-        try:
-            st = os.stat(step.path)
-        except FileNotFoundError:
-            res.ok, res.detail = False, f"{step.path} does not exist"
-            return
-        problems = []
-        age = time.time() - st.st_mtime
-        limit = self.plan.services[drill.service].rpo if step.max_age == "rpo" else step.max_age
-        if isinstance(limit, float) and age > limit:
-            problems.append(f"{age:.0f}s old, more than {limit:g}s")
-        if step.min_size is not None and st.st_size < step.min_size:
-            problems.append(f"{st.st_size} bytes, fewer than {step.min_size}")
-        if step.sha256 is not None:
-            digest = _sha256_file(step.path)
-            res.output_sha256 = digest
-            if digest != step.sha256:
-                problems.append("sha256 differs")
-        if step.recovery_point:
-            res.recovery_point = iso(st.st_mtime)
-            record.recovery_point = res.recovery_point
-        res.ok = not problems
-        res.detail = "; ".join(problems) or f"{st.st_size} bytes, {age:.0f}s old"
-
-    def _sql(self, record: RunRecord, res: StepResult, step: SqlStep) -> None:
-        value = sqlquery.scalar(step.url.read(), step.query, step.timeout)
-        if step.expect == "not_null":
-            res.ok = value is not None
-        elif step.expect == "positive":
-            res.ok = value is not None and float(value) > 0
-        else:
-            res.ok = value == step.equals or str(value) == str(step.equals)
-        res.detail = f"value {value!r}"[:300]
-        if step.recovery_point and value is not None:
-            if isinstance(value, datetime):
-                ts = (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
-            elif isinstance(value, int | float):
-                ts = float(value)
-            else:
-                ts = datetime.fromisoformat(str(value)).replace(tzinfo=UTC).timestamp()
-            res.recovery_point = iso(ts)
-            record.recovery_point = res.recovery_point
-
-
-def _sha256_file(path: str) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _http(step: HttpStep) -> int:
-    parts = urlsplit(step.url)
-    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = cls(parts.hostname or "", parts.port, timeout=step.timeout)
-    try:
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        conn.request(
-            step.method, path, body=step.body.encode() if step.body else None, headers={"User-Agent": "vigia-drill/1"}
-        )
-        return conn.getresponse().status
-    finally:
-        conn.close()

@@ -13,6 +13,7 @@ import pytest
 
 from continuity.journal import Journal
 from continuity.plan import parse
+from continuity.records import RunRecord
 from continuity.runner import Runner
 from monitor.jobs.leadership import Leadership
 from monitor.runtime.stats import DaemonStats
@@ -63,7 +64,7 @@ def die_mid_drill(leadership: Leadership, runner: Runner, due: float = DUE) -> N
     fence = leadership.enter("caida", due)
     assert fence is not None and fence.check() is None
     drill = runner.plan.drill("caida")
-    record = runner._new_record(drill, "scheduled", None, due)
+    record = RunRecord.new(runner.plan, drill, "scheduled", None, due)
     record.disruption_start = record.started_at
     runner._mark(drill, record)
 
