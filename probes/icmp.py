@@ -13,26 +13,22 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import functools
-import ipaddress
 import itertools
 import logging
 import math
 import random
 import select
 import socket
-import struct
 import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
-import ping3
 from pydantic import Field
 
 from kernel.errors import ProbeSetupError
+from probes import icmpwire as wire
 from probes import result as r
 from probes.batch import BatchRequest
 from probes.result import MetricSpec, ProbeResult, Timer
@@ -41,19 +37,6 @@ from probes.settings import Settings
 log = logging.getLogger(__name__)
 
 KIND = "icmp"
-
-_ECHO_REQUEST_V4 = 8
-_ECHO_REPLY_V4 = 0
-_ECHO_REQUEST_V6 = 128
-_ECHO_REPLY_V6 = 129
-_SOL_RAW = 255
-_ICMP_FILTER = 1
-_ICMP6_FILTER = 1
-_HEADER = struct.Struct(ping3.ICMP_HEADER_FORMAT)
-_TIMESPEC = struct.Struct("@qq")
-_RCVBUF = 4 * 1024 * 1024
-_ANCSIZE = socket.CMSG_SPACE(16)
-_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux value; Python lacks the name
 
 
 class IcmpSettings(Settings):
@@ -86,15 +69,13 @@ METRICS = (
 )
 
 
+@dataclass(slots=True)
 class _Waiter:
     """Counts one batch's replies still expected; wakes the batch when none are left."""
 
-    __slots__ = ("done", "outstanding", "sending")
-
-    def __init__(self) -> None:
-        self.outstanding = 0
-        self.sending = True
-        self.done = threading.Event()
+    outstanding: int = 0
+    sending: bool = True
+    done: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass(slots=True)
@@ -159,35 +140,15 @@ class IcmpEngine:
     def _open(self, family: int) -> socket.socket | None:
         if family in self._sockets:
             return self._sockets[family]
-        proto = socket.IPPROTO_ICMP if family == socket.AF_INET else socket.IPPROTO_ICMPV6
         try:
-            sock = socket.socket(family, socket.SOCK_RAW, proto)
-        except PermissionError as exc:
-            self._setup_error = ProbeSetupError(
-                r.PERMISSION,
-                f"cannot open a raw ICMP socket ({exc.strerror}): run as root or grant "
-                "CAP_NET_RAW (the systemd unit does)",
-            )
+            sock = wire.open_socket(family)
+        except ProbeSetupError as exc:
+            if exc.reason != r.PERMISSION:
+                raise
+            self._setup_error = exc  # each batch reports it as its targets' reason
             return None
-        except OSError as exc:
-            if family == socket.AF_INET6:
-                return None
-            raise ProbeSetupError(r.INTERNAL, f"cannot open raw ICMP socket: {exc}") from exc
-        sock.setblocking(False)
-        for force, plain in ((33, socket.SO_RCVBUF), (32, socket.SO_SNDBUF)):  # SO_*BUFFORCE
-            try:
-                # Beyond net.core.rmem_max only with CAP_NET_ADMIN; otherwise the plain cap applies.
-                sock.setsockopt(socket.SOL_SOCKET, force, _RCVBUF)
-            except OSError:
-                sock.setsockopt(socket.SOL_SOCKET, plain, _RCVBUF)
-        sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
-        # Let the kernel drop everything but echo replies before they reach Python.
-        if family == socket.AF_INET:
-            sock.setsockopt(_SOL_RAW, _ICMP_FILTER, struct.pack("I", ~(1 << _ECHO_REPLY_V4) & 0xFFFFFFFF))
-        else:
-            blocked = [0xFFFFFFFF] * 8
-            blocked[_ECHO_REPLY_V6 >> 5] &= ~(1 << (_ECHO_REPLY_V6 & 31)) & 0xFFFFFFFF
-            sock.setsockopt(socket.IPPROTO_ICMPV6, _ICMP6_FILTER, struct.pack("8I", *blocked))
+        if sock is None:
+            return None
         self._sockets[family] = sock
         thread = threading.Thread(target=self._receive_loop, args=(sock, family), name=f"icmp-rx-{family}", daemon=True)
         thread.start()
@@ -225,8 +186,8 @@ class IcmpEngine:
 
     def _drain(self, sock: socket.socket, family: int, limit: int) -> int:
         """Read and credit up to ``limit`` queued replies without blocking; -1 if the socket is gone."""
-        ancsize = _ANCSIZE
-        reply_type = _ECHO_REPLY_V4 if family == socket.AF_INET else _ECHO_REPLY_V6
+        ancsize = wire.ANCSIZE
+        reply_type = wire.ECHO_REPLY_V4 if family == socket.AF_INET else wire.ECHO_REPLY_V6
         count = 0
         for count in range(limit):
             try:
@@ -235,21 +196,11 @@ class IcmpEngine:
                 return count
             except OSError:
                 return -1
-            rx_ns = 0
-            for level, ctype, cdata in ancdata:
-                if level == socket.SOL_SOCKET and ctype == _SO_TIMESTAMPNS:
-                    sec, nsec = _TIMESPEC.unpack(cdata[: _TIMESPEC.size])
-                    rx_ns = sec * 1_000_000_000 + nsec
-            if not rx_ns:
-                rx_ns = time.time_ns()
-            # IPv4 raw sockets deliver the IP header; IPv6 ones do not.
-            offset = (data[0] & 0x0F) * 4 if family == socket.AF_INET else 0
-            if len(data) < offset + _HEADER.size:
+            reply = wire.parse_reply(data, ancdata, family, reply_type)
+            if reply is None or reply[0] != self._ident:
                 continue
-            icmp_type, _code, _csum, ident, seq = _HEADER.unpack_from(data, offset)
-            if icmp_type != reply_type or ident != self._ident:
-                continue
-            self._credit(seq, addr[0] if family == socket.AF_INET else _normalise(addr[0]), rx_ns)
+            _ident, seq, rx_ns = reply
+            self._credit(seq, addr[0] if family == socket.AF_INET else wire.normalise(addr[0]), rx_ns)
         return count
 
     def _credit(self, seq: int, source: str, rx_ns: int) -> None:
@@ -281,17 +232,10 @@ class IcmpEngine:
         raise ProbeSetupError(r.INTERNAL, "more than 65535 ICMP echo requests in flight")
 
     def _resolve(self, jobs: Sequence[_Job], deadline: float) -> None:
-        names = {j.settings.address for j in jobs if _literal(j.settings.address) is None}
-        resolved: dict[str, tuple[int, str] | str] = {}
-        if names:
-            futures = {n: self._resolver.submit(_lookup, n) for n in names}
-            for name, fut in futures.items():
-                try:
-                    resolved[name] = fut.result(timeout=max(0.0, deadline - time.monotonic()))
-                except FutureTimeout:
-                    resolved[name] = "name resolution did not finish before the deadline"
+        names = {j.settings.address for j in jobs if wire.literal(j.settings.address) is None}
+        resolved = wire.resolve(self._resolver, names, deadline)
         for job in jobs:
-            lit = _literal(job.settings.address)
+            lit = wire.literal(job.settings.address)
             got = lit if lit is not None else resolved[job.settings.address]
             if isinstance(got, str):
                 job.error_reason, job.error_message = r.DNS, f"{job.settings.address}: {got}"
@@ -369,7 +313,7 @@ class IcmpEngine:
                 self._drain(sock, job.family, 64)
             slot = planned[n]
             seq = slot.seq
-            packet = _echo_request(job.family, self._ident, seq, job.settings.size)
+            packet = wire.echo_request(job.family, self._ident, seq, job.settings.size)
             err = self._sendto(sock, packet, job.address, deadline, slot)
             if err:
                 self._unplan(slot, waiter)
@@ -400,49 +344,6 @@ class IcmpEngine:
             if time.monotonic() >= deadline:
                 break
         return r.TIMEOUT, f"socket send buffer stayed full; nothing sent to {address}"
-
-
-@functools.lru_cache(maxsize=16)
-def _payload(size: int) -> bytes:
-    return bytes(i & 0xFF for i in range(size))
-
-
-# Sequence numbers recur every 65536 requests, so packets are built once and reused.
-@functools.lru_cache(maxsize=32768)
-def _echo_request(family: int, ident: int, seq: int, size: int) -> bytes:
-    payload = _payload(size)
-    if family == socket.AF_INET6:
-        # The kernel fills in the ICMPv6 checksum for raw ICMPv6 sockets.
-        return _HEADER.pack(_ECHO_REQUEST_V6, 0, 0, ident, seq) + payload
-    csum = ping3.checksum(_HEADER.pack(_ECHO_REQUEST_V4, 0, 0, ident, seq) + payload)
-    return _HEADER.pack(_ECHO_REQUEST_V4, 0, socket.htons(csum), ident, seq) + payload
-
-
-def _normalise(address: str) -> str:
-    return address.split("%", 1)[0]
-
-
-@functools.lru_cache(maxsize=65536)
-def _literal(address: str) -> tuple[int, str] | None:
-    """(family, canonical text) of an IP literal, None for a host name; cached, as it runs per target per cycle."""
-    try:
-        return socket.AF_INET, socket.inet_ntop(socket.AF_INET, socket.inet_pton(socket.AF_INET, address))
-    except OSError:
-        pass
-    try:
-        return socket.AF_INET6, str(ipaddress.IPv6Address(address.split("%", 1)[0]))
-    except ValueError:
-        return None
-
-
-def _lookup(name: str) -> tuple[int, str] | str:
-    try:
-        infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as exc:
-        return f"cannot resolve: {exc.strerror}"
-    infos.sort(key=lambda i: 0 if i[0] == socket.AF_INET else 1)
-    family, addr = infos[0][0], str(infos[0][4][0])
-    return (int(family), addr)
 
 
 def _summarise(job: _Job, timer: Timer) -> ProbeResult:

@@ -1,0 +1,144 @@
+"""ICMP on the wire: echo requests built (ping3 computes the checksum), a raw socket set up to
+receive only echo replies with kernel timestamps, and target addresses as the engine matches them.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import socket
+import struct
+import time
+from collections.abc import Iterable
+from concurrent.futures import Executor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
+
+import ping3
+
+from kernel.errors import ProbeSetupError
+from probes import result as r
+
+ECHO_REQUEST_V4 = 8
+ECHO_REPLY_V4 = 0
+ECHO_REQUEST_V6 = 128
+ECHO_REPLY_V6 = 129
+_SOL_RAW = 255
+_ICMP_FILTER = 1
+_ICMP6_FILTER = 1
+HEADER = struct.Struct(ping3.ICMP_HEADER_FORMAT)
+TIMESPEC = struct.Struct("@qq")
+_RCVBUF = 4 * 1024 * 1024
+ANCSIZE = socket.CMSG_SPACE(16)
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux value; Python lacks the name
+
+
+def open_socket(family: int) -> socket.socket | None:
+    """A raw ICMP socket of ``family`` set up for the engine; None where IPv6 is missing.
+    Raises ProbeSetupError: PERMISSION without CAP_NET_RAW, INTERNAL if IPv4 cannot open."""
+    proto = socket.IPPROTO_ICMP if family == socket.AF_INET else socket.IPPROTO_ICMPV6
+    try:
+        sock = socket.socket(family, socket.SOCK_RAW, proto)
+    except PermissionError as exc:
+        raise ProbeSetupError(
+            r.PERMISSION,
+            f"cannot open a raw ICMP socket ({exc.strerror}): run as root or grant CAP_NET_RAW (the systemd unit does)",
+        ) from exc
+    except OSError as exc:
+        if family == socket.AF_INET6:
+            return None
+        raise ProbeSetupError(r.INTERNAL, f"cannot open raw ICMP socket: {exc}") from exc
+    configure(sock, family)
+    return sock
+
+
+def configure(sock: socket.socket, family: int) -> None:
+    """A fresh raw ICMP socket made ready for the engine: non-blocking, large buffers, timestamps
+    on each datagram, and a kernel filter that passes echo replies only."""
+    sock.setblocking(False)
+    for force, plain in ((33, socket.SO_RCVBUF), (32, socket.SO_SNDBUF)):  # SO_*BUFFORCE
+        try:
+            # Beyond net.core.rmem_max only with CAP_NET_ADMIN; otherwise the plain cap applies.
+            sock.setsockopt(socket.SOL_SOCKET, force, _RCVBUF)
+        except OSError:
+            sock.setsockopt(socket.SOL_SOCKET, plain, _RCVBUF)
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    # Let the kernel drop everything but echo replies before they reach Python.
+    if family == socket.AF_INET:
+        sock.setsockopt(_SOL_RAW, _ICMP_FILTER, struct.pack("I", ~(1 << ECHO_REPLY_V4) & 0xFFFFFFFF))
+    else:
+        blocked = [0xFFFFFFFF] * 8
+        blocked[ECHO_REPLY_V6 >> 5] &= ~(1 << (ECHO_REPLY_V6 & 31)) & 0xFFFFFFFF
+        sock.setsockopt(socket.IPPROTO_ICMPV6, _ICMP6_FILTER, struct.pack("8I", *blocked))
+
+
+@functools.lru_cache(maxsize=16)
+def _payload(size: int) -> bytes:
+    return bytes(i & 0xFF for i in range(size))
+
+
+# Sequence numbers recur every 65536 requests, so packets are built once and reused.
+@functools.lru_cache(maxsize=32768)
+def echo_request(family: int, ident: int, seq: int, size: int) -> bytes:
+    payload = _payload(size)
+    if family == socket.AF_INET6:
+        # The kernel fills in the ICMPv6 checksum for raw ICMPv6 sockets.
+        return HEADER.pack(ECHO_REQUEST_V6, 0, 0, ident, seq) + payload
+    csum = ping3.checksum(HEADER.pack(ECHO_REQUEST_V4, 0, 0, ident, seq) + payload)
+    return HEADER.pack(ECHO_REQUEST_V4, 0, socket.htons(csum), ident, seq) + payload
+
+
+def normalise(address: str) -> str:
+    return address.split("%", 1)[0]
+
+
+@functools.lru_cache(maxsize=65536)
+def literal(address: str) -> tuple[int, str] | None:
+    """(family, canonical text) of an IP literal, None for a host name; cached, as it runs per target per cycle."""
+    try:
+        return socket.AF_INET, socket.inet_ntop(socket.AF_INET, socket.inet_pton(socket.AF_INET, address))
+    except OSError:
+        pass
+    try:
+        return socket.AF_INET6, str(ipaddress.IPv6Address(address.split("%", 1)[0]))
+    except ValueError:
+        return None
+
+
+def lookup(name: str) -> tuple[int, str] | str:
+    try:
+        infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as exc:
+        return f"cannot resolve: {exc.strerror}"
+    infos.sort(key=lambda i: 0 if i[0] == socket.AF_INET else 1)
+    family, addr = infos[0][0], str(infos[0][4][0])
+    return (int(family), addr)
+
+
+def resolve(executor: Executor, names: Iterable[str], deadline: float) -> dict[str, tuple[int, str] | str]:
+    """Each host name's (family, address), or why it has none, by ``deadline`` (monotonic)."""
+    futures = {name: executor.submit(lookup, name) for name in names}
+    resolved: dict[str, tuple[int, str] | str] = {}
+    for name, fut in futures.items():
+        try:
+            resolved[name] = fut.result(timeout=max(0.0, deadline - time.monotonic()))
+        except FutureTimeout:
+            resolved[name] = "name resolution did not finish before the deadline"
+    return resolved
+
+
+def parse_reply(data: bytes, ancdata: list[Any], family: int, reply_type: int) -> tuple[int, int, int] | None:
+    """(identifier, sequence, kernel receive time in ns) of an echo reply; None for anything else."""
+    rx_ns = 0
+    for level, ctype, cdata in ancdata:
+        if level == socket.SOL_SOCKET and ctype == SO_TIMESTAMPNS:
+            sec, nsec = TIMESPEC.unpack(cdata[: TIMESPEC.size])
+            rx_ns = sec * 1_000_000_000 + nsec
+    # IPv4 raw sockets deliver the IP header; IPv6 ones do not.
+    offset = (data[0] & 0x0F) * 4 if family == socket.AF_INET else 0
+    if len(data) < offset + HEADER.size:
+        return None
+    icmp_type, _code, _csum, ident, seq = HEADER.unpack_from(data, offset)
+    if icmp_type != reply_type:
+        return None
+    return ident, seq, rx_ns or time.time_ns()
