@@ -24,7 +24,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from store.schema import insert_for, result_chunks, results
+from store.backends import insert_for
+from store.schema import result_chunks, results
 
 FORMAT = 1
 _HEAD = struct.Struct("<BI")  # format, length of the JSON header

@@ -23,8 +23,10 @@ from domain.findings import Finding
 from kernel.errors import StoreError, short
 from probes.result import ProbeResult
 from store import partitions, periods, spans
+from store.backends import engine_for, insert_for, safe_url
 from store.incidents import Incidents
 from store.maintenance import Windows
+from store.migrations import MIGRATIONS
 from store.reader import GroupReader, Reader
 from store.records import (
     OpenOutage,
@@ -37,19 +39,15 @@ from store.records import (
 from store.rollup import Rollups
 from store.schema import (
     MIGRATION_LOCK,
-    MIGRATIONS,
     SCHEMA_VERSION,
     daemon_runs,
-    engine_for,
     findings_t,
-    insert_for,
     members,
     metadata,
     outages,
     overlapping,
     result_chunks,
     results,
-    safe_url,
     schema_version,
     target_state,
     zone_samples_t,

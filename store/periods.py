@@ -14,8 +14,9 @@ from collections.abc import Iterator, Sequence
 
 import sqlalchemy as sa
 
+from store.backends import insert_for
 from store.records import PERIOD_KINDS, StateChange
-from store.schema import insert_for, outages, target_state
+from store.schema import outages, target_state
 
 # Periods looked up per statement: well under SQLite's and PostgreSQL's bound-parameter limits.
 _LOOKUP_CHUNK = 250

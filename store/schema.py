@@ -1,4 +1,4 @@
-"""vigia's tables, their schema versions and migrations, and the engine settings per backend.
+"""vigia's tables and their schema versions (migrations: ``store.migrations``; engines: ``store.backends``).
 
 Times are stored as Unix seconds (UTC, float): unambiguous, comparable in every
 engine, and what Prometheus uses too. Each row carries the vigia instance name,
@@ -8,15 +8,9 @@ so several instances can share one PostgreSQL database.
 from __future__ import annotations
 
 import hashlib
-import os
-import time
-from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-
-from kernel.redact import database_url
 
 SCHEMA_VERSION = 10
 
@@ -230,6 +224,14 @@ V4_TABLES = (findings_t,)
 # --- schema version 5: several instances on one database -------------------
 
 # Each running vigia process, as the lease keeper last saw it (times on the database's clock).
+# A member's role; a claim's state. DUE: a period an instance saw fall due while it did not lead
+# (the leader killed at the due second): whoever claims it takes the row over, and a leader that
+# finds it still due runs it late or records it missed, so no period passes unaccounted for.
+# DISRUPTING: a running claim's detail once a disruptive step passed its fence.
+LEADER, FOLLOWER, STOPPED = "leader", "follower", "stopped"
+RUNNING, DONE, FAILED, DUE = "running", "done", "failed", "due"
+DISRUPTING = "disrupting"
+
 members = sa.Table(
     "vigia_members", metadata,
     sa.Column("holder", sa.String(200), primary_key=True),  # instance/host/pid/random: one process
@@ -338,75 +340,10 @@ maintenance_t = sa.Table(
 V10_TABLES = (incidents_t, incident_events, maintenance_t)
 
 
-def _v1_to_v2(conn: sa.Connection) -> None:
-    metadata.create_all(conn, tables=list(V2_TABLES))
-
-
-def _v2_to_v3(conn: sa.Connection) -> None:
-    metadata.create_all(conn, tables=list(V3_TABLES))
-
-
-def _v3_to_v4(conn: sa.Connection) -> None:
-    metadata.create_all(conn, tables=list(V4_TABLES))
-
-
-def _v4_to_v5(conn: sa.Connection) -> None:
-    metadata.create_all(conn, tables=list(V5_TABLES))
-
-
-def _v5_to_v6(conn: sa.Connection) -> None:
-    """Results and zone samples become unique per (instance, subject, time), so that writing a
-    batch again (its commit acknowledged to no one) is harmless. Copies already there go first."""
-    for table, subject, index in ((results, "target", "ix_probe_results_target_ts"),
-                                  (zone_samples_t, "zone", "ix_zone_samples_zone_ts")):  # fmt: skip
-        keep = sa.select(sa.func.min(table.c.id)).group_by(table.c.instance, table.c[subject], table.c.ts)
-        conn.execute(table.delete().where(table.c.id.not_in(keep.scalar_subquery())))
-        conn.execute(sa.text(f"DROP INDEX {index}"))
-        next(i for i in table.indexes if i.name == index).create(conn)
-
-
-def _v6_to_v7(conn: sa.Connection) -> None:
-    """PostgreSQL: the raw tables partitioned by month (store.partitions); SQLite: nothing."""
-    if conn.dialect.name == "postgresql":
-        from store import partitions
-
-        partitions.convert(conn, time.time())
-
-
-def _v7_to_v8(conn: sa.Connection) -> None:
-    from store import spans
-
-    metadata.create_all(conn, tables=list(V8_TABLES))
-    spans.rebuild(conn)
-
-
-def _v8_to_v9(conn: sa.Connection) -> None:
-    """The chunk table. Hours rolled up before the upgrade stay raw until retention removes them:
-    an upgrade must not spend an hour rewriting a month of rows under the schema lock."""
-    metadata.create_all(conn, tables=list(V9_TABLES))
-
-
-def _v9_to_v10(conn: sa.Connection) -> None:
-    metadata.create_all(conn, tables=list(V10_TABLES))
-
-
-# Ordered migrations: MIGRATIONS[n] takes a database from version n to n + 1.
-MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {
-    1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6, 6: _v6_to_v7, 7: _v7_to_v8,
-    8: _v8_to_v9, 9: _v9_to_v10,
-}  # fmt: skip
-
 # PostgreSQL advisory lock keys (one 64-bit space per database): schema changes, and the fast
 # path of the leader lease. Arbitrary constants, fixed for ever: every vigia must agree on them.
 MIGRATION_LOCK = 0x76696769_61000001
 LEADER_LOCK = 0x76696769_61000002
-
-
-def insert_for(dialect: str, table: sa.Table) -> Any:
-    """The dialect's INSERT, which knows ON CONFLICT (PostgreSQL and SQLite both do)."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
 
 
 def drill_jobs_table(dialect: str, instance: str) -> str:
@@ -417,60 +354,6 @@ def drill_jobs_table(dialect: str, instance: str) -> str:
         return "apscheduler_drill_jobs"
     suffix = instance if len(instance) <= 32 else hashlib.sha256(instance.encode()).hexdigest()[:16]
     return f"apscheduler_drill_jobs_{suffix}"
-
-
-def db_now(dialect: str) -> sa.ColumnElement[float]:
-    """The database's clock, Unix seconds: leases and heartbeats never trust a process's clock."""
-    if dialect == "postgresql":
-        return sa.literal_column("EXTRACT(EPOCH FROM clock_timestamp())", sa.Float)
-    return sa.literal_column("((julianday('now') - 2440587.5) * 86400.0)", sa.Float)
-
-
-def engine_for(url: str) -> Engine:
-    """An engine with the settings vigia relies on for each backend."""
-    url = database_url(url)
-    if url.startswith("sqlite"):
-        path = sa.engine.make_url(url).database
-        if path and path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 10, "check_same_thread": False})
-
-        @sa.event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=10000")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            # After each checkpoint the WAL file is cut back to this size instead of keeping its
-            # largest (a WAL that held a backlog kept its megabytes for ever).
-            cur.execute("PRAGMA journal_size_limit=4194304")
-            cur.close()
-
-        return engine
-    # A database that vanishes from the network must fail calls in seconds, not hang them for the
-    # kernel's retransmission timeout (15 minutes): the writer keeps the rows and retries, the lease
-    # keeper steps down. The URL's own settings win.
-    given = sa.engine.make_url(url).query
-    args = {k: v for k, v in PG_CONNECT.items() if k not in given}
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=2, connect_args=args)
-
-
-PG_CONNECT: dict[str, Any] = {
-    "connect_timeout": 5,
-    "keepalives": 1,
-    "keepalives_idle": 5,
-    "keepalives_interval": 2,
-    "keepalives_count": 3,
-    "tcp_user_timeout": 10_000,  # ms of unacknowledged data before the connection is given up
-}
-
-
-def safe_url(url: str) -> str:
-    """The URL with any password masked, for logs and errors."""
-    try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<invalid store URL>"
 
 
 def overlapping(instance: str, start: float, end: float) -> sa.ColumnElement[bool]:

@@ -13,8 +13,9 @@ from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
 
+from store.backends import insert_for
 from store.records import ZoneSample
-from store.schema import insert_for, zone_samples_t, zone_spans
+from store.schema import zone_samples_t, zone_spans
 
 Span = tuple[float, float]
 

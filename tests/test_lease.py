@@ -61,11 +61,11 @@ def test_sqlite_single_instance_leads_and_claims_once(tmp_path: Path) -> None:
         s = lease.tick()
         assert s.leader and s.epoch == 1 and lease.valid()
         assert lease.tick().epoch == 1  # renewing keeps the epoch
-        claim = lease.claim("month-close/cdc", "2025-01")
+        claim = lease.claims.claim("month-close/cdc", "2025-01")
         assert claim is not None and claim.epoch == 1
-        assert lease.claim("month-close/cdc", "2025-01") is None  # once, for ever
-        assert lease.fence(claim) is None
-        lease.finish(claim, True)
+        assert lease.claims.claim("month-close/cdc", "2025-01") is None  # once, for ever
+        assert lease.claims.fence(claim) is None
+        lease.claims.finish(claim, True)
         [m] = lease.members()
         assert m.role == "leader" and m.epoch == 1 and m.heartbeat_age < 5
         lease.release()
@@ -82,7 +82,7 @@ def test_three_racing_processes_one_leader_one_claim() -> None:
         def race(i: int) -> None:
             start.wait(timeout=10)
             standings[i] = leases[i].tick()
-            claims[i] = leases[i].claim("rollup", "2025-01-01T00")
+            claims[i] = leases[i].claims.claim("rollup", "2025-01-01T00")
 
         threads = [threading.Thread(target=race, args=(i,)) for i in range(3)]
         for t in threads:
@@ -103,17 +103,17 @@ def test_killed_leader_session_hands_over_at_once_and_is_fenced() -> None:
     with pgdb.database() as url, ExitStack() as stack:
         a, b = stack.enter_context(keepers(url, 2, ttl=60))
         assert a.tick().leader and not b.tick().leader
-        old = a.claim("drill/failover", "2025-01-01T03:00")
+        old = a.claims.claim("drill/failover", "2025-01-01T03:00")
         assert old is not None
         terminate_leader(url)
         t0 = time.monotonic()
         got = b.tick()
         assert got.leader and got.epoch == old.epoch + 1 and time.monotonic() - t0 < 5
-        assert a.claim("drill/failover", "2025-01-02T03:00") is None and not a.valid()
-        assert a.fence(old) is not None
+        assert a.claims.claim("drill/failover", "2025-01-02T03:00") is None and not a.valid()
+        assert a.claims.fence(old) is not None
         assert not a.tick().leader  # its new session finds the lease taken
-        assert b.claim("drill/failover", "2025-01-01T03:00") is None  # that period ran (once)
-        assert b.claim("drill/failover", "2025-01-01T03:00", retake=True) is not None  # idempotent jobs only
+        assert b.claims.claim("drill/failover", "2025-01-01T03:00") is None  # that period ran (once)
+        assert b.claims.claim("drill/failover", "2025-01-01T03:00", retake=True) is not None  # idempotent jobs only
 
 
 def test_expired_lease_passes_to_a_follower_without_advisory_locks() -> None:
@@ -122,14 +122,14 @@ def test_expired_lease_passes_to_a_follower_without_advisory_locks() -> None:
     with pgdb.database() as url, ExitStack() as stack:
         a, b = stack.enter_context(keepers(url, 2, ttl=1.0, advisory=False))
         assert a.tick().leader
-        claim = a.claim("month-close/cdc", "2025-02")
+        claim = a.claims.claim("month-close/cdc", "2025-02")
         assert claim is not None
         assert not b.tick().leader
         deadline = time.monotonic() + 10
         while not b.tick().leader:
             assert time.monotonic() < deadline, "the follower never took the expired lease"
             time.sleep(0.1)
-        assert a.fence(claim) is not None
+        assert a.claims.fence(claim) is not None
         assert not a.tick().leader
 
 
@@ -149,7 +149,7 @@ def test_fifty_forced_failovers_no_duplicate_claim() -> None:
             standings = [lease.tick() for lease in leases]
             leaders = [i for i, s in enumerate(standings) if s.leader]
             assert len(leaders) == 1, f"round {r}: {standings}"
-            got = [lease.claim("round", str(r)) for lease in leases]
+            got = [lease.claims.claim("round", str(r)) for lease in leases]
             winners = [c for c in got if c is not None]
             assert len(winners) == 1 and got[leaders[0]] is not None
             epochs.append(winners[0].epoch)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from probes.result import ProbeResult
-from store import partitions, schema
+from store import backends, partitions, schema
 from store.db import Store
 from tests import pgdb
 
@@ -45,7 +45,7 @@ def test_new_database_is_partitioned_by_day_and_month() -> None:
 
 def test_an_older_database_keeps_its_rows_in_one_partition() -> None:
     with pgdb.database() as url:
-        engine = schema.engine_for(url)
+        engine = backends.engine_for(url)
         now = time.time()
         with engine.begin() as conn:  # a version 6 database: tables as create_all makes them, not partitioned
             schema.metadata.create_all(conn)

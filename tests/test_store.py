@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from domain.state import State, Transition
 from kernel.errors import StoreError
 from probes.result import ProbeResult, Series
+from store import backends, schema
 from store import db as st
-from store import schema
 from tests import pgdb
 
 T0 = datetime(2025, 1, 31, 23, 0, tzinfo=UTC)  # 18:00 in Bogotá
@@ -145,7 +145,7 @@ def test_sqlite_is_in_wal_mode(tmp_path) -> None:
 
 def test_migrates_a_version_1_database(url: str) -> None:
     """A database made by the first release (schema 1) is upgraded in place on start, its rows kept."""
-    engine = schema.engine_for(url)
+    engine = backends.engine_for(url)
     later = schema.V2_TABLES + schema.V3_TABLES + schema.V4_TABLES + schema.V5_TABLES + schema.V8_TABLES
     v1 = [t for t in schema.metadata.sorted_tables if t not in later]
     with engine.begin() as conn:
@@ -223,7 +223,7 @@ def test_a_cycle_of_many_changes_keeps_each_targets_periods(url: str) -> None:
 
 
 def test_version_5_copies_are_folded_by_the_upgrade(url: str) -> None:
-    engine = schema.engine_for(url)
+    engine = backends.engine_for(url)
     with engine.begin() as conn:
         schema.metadata.create_all(conn)
         conn.execute(sa.text("DROP INDEX ix_probe_results_target_ts"))

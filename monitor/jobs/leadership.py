@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 from continuity.gate import Fence, Interrupted, due, period
 from monitor.runtime.stats import DaemonStats
-from store.lease import DUE, RUNNING, Claim, Lease
+from store.claims import DUE, RUNNING, Claim
+from store.lease import Lease
 
 DRILL_JOB = "drill/"
 
@@ -42,44 +43,44 @@ class Leadership:
 
     def once(self, job: str, key: str, work: Callable[[], bool], *, lead: bool, retake: bool = False) -> bool | None:
         """Run ``work`` for ``key`` unless the period is claimed already; None: not run here."""
-        claim = self.lease.claim(job, key, retake=retake, lead=lead)
+        claim = self.lease.claims.claim(job, key, retake=retake, lead=lead)
         if claim is None:
             return None
         ok = False
         try:
             ok = work()
         finally:
-            self.lease.finish(claim, ok)
+            self.lease.claims.finish(claim, ok)
         return ok
 
     def enter(self, drill_id: str, scheduled_for: float) -> Fence | None:
-        claim = self.lease.claim(DRILL_JOB + drill_id, period(scheduled_for), lead=True)
+        claim = self.lease.claims.claim(DRILL_JOB + drill_id, period(scheduled_for), lead=True)
         return None if claim is None else _ClaimFence(self.lease, claim)
 
     def interrupted(self) -> list[Interrupted]:
         return [
             Interrupted(o.job.removeprefix(DRILL_JOB), due(o.period), o.holder, o.disrupting)
-            for o in self.lease.orphans(DRILL_JOB)
+            for o in self.lease.claims.orphans(DRILL_JOB)
         ]
 
     def take_over(self, run: Interrupted) -> Fence | None:
         # Retaking moves the claim to this epoch atomically: of several leaders in turn, one recovers it.
-        claim = self.lease.claim(DRILL_JOB + run.drill_id, period(run.scheduled_for), lead=True, retake=True)
+        claim = self.lease.claims.claim(DRILL_JOB + run.drill_id, period(run.scheduled_for), lead=True, retake=True)
         return None if claim is None else _ClaimFence(self.lease, claim)
 
     def owe(self, drill_id: str, scheduled_for: float) -> None:
-        self.lease.owe(DRILL_JOB + drill_id, period(scheduled_for))
+        self.lease.claims.owe(DRILL_JOB + drill_id, period(scheduled_for))
 
     def owed(self) -> list[tuple[str, float]]:
-        return [(job.removeprefix(DRILL_JOB), due(p)) for job, p in self.lease.owed(DRILL_JOB)]
+        return [(job.removeprefix(DRILL_JOB), due(p)) for job, p in self.lease.claims.owed(DRILL_JOB)]
 
     def settled(self, drill_id: str, scheduled_for: float) -> bool | None:
-        state = self.lease.state_of(DRILL_JOB + drill_id, period(scheduled_for))
+        state = self.lease.claims.state_of(DRILL_JOB + drill_id, period(scheduled_for))
         return None if state in (None, DUE) else state != RUNNING
 
     def stale(self, job: str, *, lead: bool) -> list[str]:
         """Periods of ``job`` left running by a holder that is gone (Lease.stale), to retake now."""
-        return [p for j, p in self.lease.stale(job, lead=lead) if j == job]
+        return [p for j, p in self.lease.claims.stale(job, lead=lead) if j == job]
 
     def close(self) -> None:
         self.lease.release()
@@ -91,7 +92,7 @@ class _ClaimFence:
         self.lease, self.claim = lease, claim
 
     def check(self) -> str | None:
-        return self.lease.fence(self.claim)
+        return self.lease.claims.fence(self.claim)
 
     def done(self, ok: bool, detail: str) -> None:
-        self.lease.finish(self.claim, ok, detail)
+        self.lease.claims.finish(self.claim, ok, detail)
