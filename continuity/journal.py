@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kernel.files import writing
 from kernel.redact import redact
 
 GENESIS = "0" * 64
@@ -66,7 +67,7 @@ class Journal:
         return self._append("run", _redacted(record))
 
     def _append(self, kind: str, payload: dict[str, Any]) -> str:
-        with open(self.file, "a+b") as fh:
+        with writing(self.file), open(self.file, "a+b") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 self._set_torn_tail_aside(fh)
@@ -229,13 +230,14 @@ class Journal:
     # -- crash markers -------------------------------------------------------
 
     def begin(self, run_id: str, marker: dict[str, Any]) -> None:
-        tmp = self.markers / f".{run_id}.tmp"
-        with open(tmp, "wb") as fh:
-            fh.write(canonical(marker))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.markers / f"{run_id}.json")
-        _sync_dir(self.markers)
+        tmp, path = self.markers / f".{run_id}.tmp", self.markers / f"{run_id}.json"
+        with writing(path):
+            with open(tmp, "wb") as fh:
+                fh.write(canonical(marker))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+            _sync_dir(self.markers)
 
     def end(self, run_id: str) -> None:
         try:
@@ -277,9 +279,10 @@ class Journal:
     def save_evidence(self, run_id: str, name: str, data: bytes) -> tuple[str, str]:
         """Store a piece of evidence; returns (path relative to the journal dir, sha256)."""
         folder = self.evidence / run_id
-        folder.mkdir(parents=True, exist_ok=True)
         path = folder / name
-        path.write_bytes(data)
+        with writing(path):
+            folder.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
         return str(path.relative_to(self.dir)), hashlib.sha256(data).hexdigest()
 
 

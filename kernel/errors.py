@@ -5,14 +5,16 @@ Exceptions are for configuration errors and bugs; a failing target is data
 
     VigiaError
     ├── ConfigError        invalid configuration; carries every problem found
-    ├── StoreError         the history database could not be read or written
+    ├── StoreError         the history database could not be read or written (store.backends maps)
+    ├── FileError          a file vigia writes (a report, the drill journal) could not be written
     ├── ProbeSetupError    a probe engine cannot start (e.g. no raw socket)
     ├── DrillError         a continuity drill definition or run is unusable
     └── InputError         an operator's input (a command's arguments, a CSV) is refused whole:
                            nothing is stored, the command exits 2 (WindowError, IncidentError, ...)
 
-The tree lives in the bottom package (probes) because every other package may
-import probes but probes imports nothing else of the project.
+The tree lives in the bottom package (kernel) because every other package may import it. Each
+boundary maps what its library raises into the tree once (the store its driver's errors, file
+writers the system's), so the command line catches the tree and nothing else.
 """
 
 from __future__ import annotations
@@ -59,6 +61,10 @@ class ConfigError(VigiaError):
 
 class StoreError(VigiaError):
     """The history store failed; probing and /metrics go on regardless."""
+
+
+class FileError(VigiaError):
+    """A file could not be written (disk full, no permission); the message names the file."""
 
 
 class ProbeSetupError(VigiaError):

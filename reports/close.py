@@ -5,7 +5,6 @@ byte-for-byte the same even after raw data has been rolled up and deleted."""
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from domain.availability import Availability, Period
 from domain.incidents import Incident as OperatorIncident
 from domain.schedule import WeekPlan
 from domain.usage import ZoneUsage
+from kernel.files import write_atomic
 from kernel.month import Month
 from kernel.progress import NOBODY, Progress
 from reports import opendata
@@ -231,9 +231,7 @@ def publish(folder: Path, files: dict[str, bytes]) -> list[Path]:
 
 
 def _write(path: Path, data: bytes, written: list[Path]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    write_atomic(path, data)
     written.append(path)
 
 

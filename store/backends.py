@@ -1,15 +1,48 @@
 """What differs between the backends: the engine and its settings, the INSERT that knows ON
-CONFLICT, and the database's own clock."""
+CONFLICT and the database's own clock; and the one place a database error becomes a StoreError.
+
+Every read and write of the store goes through ``reading`` or ``writing``: a driver's error (the
+server restarted, the disk is full, a lock timed out) leaves the store as a ``StoreError`` naming
+what failed, its cause chained, so no SQLAlchemy or driver exception crosses into the daemon or
+the command line (httpx's ``map_exceptions``, once at the transport boundary).
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
+from kernel.errors import StoreError, short
 from kernel.redact import database_url
+
+
+@contextmanager
+def mapped(what: str) -> Iterator[None]:
+    """A database error in the block leaves it as StoreError("{what}: {cause}")."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise StoreError(f"{what}: {short(exc)}") from exc
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[sa.Connection]:
+    """A connection to read with; its errors become StoreError."""
+    with mapped("cannot read the store"), engine.connect() as conn:
+        yield conn
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[sa.Connection]:
+    """A transaction, committed at the end of the block; its errors become StoreError."""
+    with mapped("cannot write to the store"), engine.begin() as conn:
+        yield conn
 
 
 def insert_for(dialect: str, table: sa.Table) -> Any:

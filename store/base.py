@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from store import chunks
+from store.backends import reading
 from store.chunks import RawRow
 from store.schema import meta
 
@@ -17,11 +18,11 @@ class Tables:
 
     def results_between(self, start: float, end: float, target: str | None = None) -> list[RawRow]:
         """Every stored check in [start, end), raw or chunked, oldest first."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return chunks.read(conn, self.instance, start, end, None if target is None else [target])
 
     def get_meta(self, key: str) -> str | None:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return conn.execute(
                 sa.select(meta.c.value).where(meta.c.instance == self.instance, meta.c.key == key)
             ).scalar_one_or_none()

@@ -23,7 +23,7 @@ from domain.findings import Finding
 from kernel.errors import StoreError, short
 from probes.result import ProbeResult
 from store import partitions, periods, spans
-from store.backends import engine_for, insert_for, safe_url
+from store.backends import engine_for, insert_for, reading, safe_url, writing
 from store.incidents import Incidents
 from store.maintenance import Windows
 from store.migrations import MIGRATIONS
@@ -214,13 +214,13 @@ class Store(UsageTables, Rollups):
             raise StoreError(f"cannot reach the store: {short(exc)}") from exc
 
     def schema_version(self) -> int:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return int(conn.execute(sa.select(schema_version.c.version)).scalar_one())
 
     # -- writes (writer thread) -----------------------------------------
 
     def start_run(self, host: str, version: str, now: float) -> None:
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             res = conn.execute(
                 daemon_runs.insert().values(
                     instance=self.instance, host=host, version=version, started_at=now, last_seen=now
@@ -231,7 +231,7 @@ class Store(UsageTables, Rollups):
     def stop_run(self, now: float) -> None:
         if self.run_id is None:
             return
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             conn.execute(
                 daemon_runs.update().where(daemon_runs.c.id == self.run_id).values(last_seen=now, stopped_at=now)
             )
@@ -259,7 +259,7 @@ class Store(UsageTables, Rollups):
         zone_samples: Sequence[ZoneSample],
         findings: Sequence[Finding],
     ) -> None:
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             self._write_findings(conn, findings)
             if batch:
                 conn.execute(
@@ -300,19 +300,19 @@ class Store(UsageTables, Rollups):
 
     def load_findings(self) -> dict[str, Finding]:
         """Every finding this instance has recorded, open and resolved, by id."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = conn.execute(sa.select(findings_t).where(findings_t.c.instance == self.instance)).all()
         return {r.id: finding_of(r) for r in rows}
 
     # -- reads -----------------------------------------------------------
 
     def load_states(self) -> dict[str, StoredState]:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = conn.execute(sa.select(target_state).where(target_state.c.instance == self.instance))
             return {row.target: StoredState(row.state, row.since) for row in rows}
 
     def open_outages(self) -> list[OpenOutage]:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = conn.execute(
                 sa.select(outages)
                 .where(outages.c.instance == self.instance, outages.c.ended_at.is_(None))
@@ -322,7 +322,7 @@ class Store(UsageTables, Rollups):
 
     def rebuild_spans(self) -> int:
         """This instance's zone spans made again from its samples (samples loaded by other means)."""
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             n = spans.rebuild(conn, self.instance)
         self._spans.forget()
         return n
@@ -332,7 +332,7 @@ class Store(UsageTables, Rollups):
         every instance that ever ran in it (store.lease's members), this one included."""
         if ha_group is None:
             return Reader(self.engine, self.instance)
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             q = sa.select(members.c.instance).where(members.c.ha_group == ha_group).distinct()
             names = {self.instance, *conn.execute(q).scalars()}
         return GroupReader(self.engine, ha_group, sorted(names))
@@ -342,7 +342,7 @@ class Store(UsageTables, Rollups):
         q = sa.select(outages).where(overlapping(self.instance, start, end))
         if target is not None:
             q = q.where(outages.c.target == target)
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return list(conn.execute(q.order_by(outages.c.started_at)))
 
     @property
@@ -360,7 +360,7 @@ class Store(UsageTables, Rollups):
         c = result_chunks.c
         raw = sa.select(sa.func.count()).select_from(results).where(results.c.instance == self.instance)
         folded = sa.select(sa.func.coalesce(sa.func.sum(c.checks), 0)).where(c.instance == self.instance)
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return int(conn.execute(raw).scalar_one()) + int(conn.execute(folded).scalar_one())
 
 

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from domain.incidents import TEXT_MAX, Incident, IncidentError, IncidentEvent, check_text
+from store.backends import reading, writing
 from store.schema import incident_events, incidents_t
 
 
@@ -18,7 +19,7 @@ class Incidents:
 
     def open(self, zones: Sequence[str], title: str, cause: str, ticket: str, by: str, at: float) -> int:
         """A new incident (already checked: domain.incidents.check_new); its id."""
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             values = {"instance": self.instance, "zones": ",".join(zones), "title": title, "cause": cause,
                       "ticket": ticket, "opened_at": at, "closed_at": None}  # fmt: skip
             new = conn.execute(incidents_t.insert().values(**values)).inserted_primary_key
@@ -29,13 +30,13 @@ class Incidents:
 
     def update(self, number: int, text: str, by: str, at: float) -> None:
         text = check_text("the update's text", text, TEXT_MAX)
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             self._open_one(conn, number)
             conn.execute(incident_events.insert().values(incident=number, at=at, by=by, kind="update", text=text))
 
     def close(self, number: int, by: str, at: float, text: str = "") -> None:
         text = check_text("the closing note", text, TEXT_MAX) if text.strip() else "cerrado"
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             self._open_one(conn, number)
             conn.execute(incidents_t.update().where(incidents_t.c.id == number).values(closed_at=at))
             conn.execute(incident_events.insert().values(incident=number, at=at, by=by, kind="closed", text=text))
@@ -68,7 +69,7 @@ class Incidents:
             q = q.where(sa.or_(t.closed_at.is_(None), t.closed_at >= since))
         if until is not None:
             q = q.where(t.opened_at < until)
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = conn.execute(q.order_by(t.opened_at.desc(), t.id.desc())).all()
             ids = [r.id for r in rows]
             events: dict[int, list[IncidentEvent]] = {i: [] for i in ids}

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from domain.windows import StoredWindow, WindowError
+from store.backends import reading, writing
 from store.schema import maintenance_t
 
 
@@ -23,7 +24,7 @@ class Windows:
         m = maintenance_t.c
         values = {"instance": self.instance, "zones": ",".join(zones), "targets": ",".join(targets),
                   "start": start, "end": end, "reason": reason, "created_at": at, "created_by": by}  # fmt: skip
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             same = sa.select(m.id).where(
                 m.instance == self.instance, m.zones == values["zones"], m.targets == values["targets"],
                 m.start == start, m.end == end, m.cancelled_at.is_(None),
@@ -37,7 +38,7 @@ class Windows:
 
     def cancel(self, number: int, by: str, at: float) -> None:
         m = maintenance_t.c
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             row = conn.execute(
                 sa.select(m.cancelled_at).where(m.id == number, m.instance == self.instance).with_for_update()
             ).first()
@@ -55,7 +56,7 @@ class Windows:
             q = q.where(m.end > ending_after)
         if not with_cancelled:
             q = q.where(m.cancelled_at.is_(None))
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = conn.execute(q.order_by(m.start, m.id)).all()
         out = []
         for r in rows:

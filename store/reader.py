@@ -20,6 +20,7 @@ from domain.incidents import Incident
 from domain.usage import ZoneUsage
 from kernel.month import Month
 from store import chunks, spans
+from store.backends import reading, writing
 from store.incidents import Incidents
 from store.records import finding_of
 from store.schema import (
@@ -55,7 +56,7 @@ class Reader:
             .where(overlapping(self.instance, start, end), o.c.target.in_(ids))
             .order_by(o.c.started_at)
         )
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             for row in conn.execute(q):
                 out[row.target].append(Period(row.kind, row.started_at, row.ended_at, row.reason))
         return out
@@ -67,7 +68,7 @@ class Reader:
 
     def coverage(self, zones: Iterable[str], start: float, end: float) -> dict[str, list[tuple[float, float]]]:
         """When each zone was measured: the spans its cycles' samples made (store.spans)."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return spans.read(conn, self.instance, zones, start, end)
 
     def run_coverage(self, start: float, end: float) -> list[tuple[float, float]]:
@@ -76,7 +77,7 @@ class Reader:
         q = sa.select(d.c.started_at, d.c.last_seen).where(
             d.c.instance == self.instance, d.c.started_at < end, d.c.last_seen > start
         )
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return [(a, b) for a, b in conn.execute(q)]
 
     def usage(self, year: int, month: int) -> dict[str, ZoneUsage]:
@@ -84,7 +85,7 @@ class Reader:
         key = str(Month(year, month))
         out: dict[str, ZoneUsage] = defaultdict(ZoneUsage)
         m, d, op = usage_monthly, usage_daily, operator_usage
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             q = sa.select(m).where(m.c.instance == self.instance, m.c.month == key, m.c.source == "radius")
             for row in conn.execute(q):
                 u = out[row.zone]
@@ -117,33 +118,33 @@ class Reader:
 
     def successes(self, targets: Sequence[str], start: float, end: float) -> Iterator[Success]:
         """(target, time, decoded data) of each successful result in [start, end), oldest first."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = chunks.read(conn, self.instance, start, end, targets, successes_only=True)
         for row in rows:
             yield row.target, row.ts, row.data
 
     def durations(self, targets: Sequence[str], start: float, end: float) -> Iterator[tuple[str, str, float]]:
         """(target, probe, seconds) of each successful result in [start, end)."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             yield from chunks.durations(conn, self.instance, start, end, targets)
 
     def findings_before(self, end: float) -> list[Finding]:
         """Every finding first seen before ``end``, open or resolved."""
         t = findings_t
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = conn.execute(sa.select(t).where(t.c.instance == self.instance, t.c.first_seen < end)).all()
         return [finding_of(r) for r in rows]
 
     def frozen_everywhere(self, key: str, kind: str) -> dict[str, dict[str, Any]]:
         """The month's frozen figures of ``kind`` of every owner (instance or HA group) in the database."""
         t = month_snapshots
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = conn.execute(sa.select(t.c.instance, t.c.data).where(t.c.month == key, t.c.kind == kind)).all()
         return {owner: dict(json.loads(data)) for owner, data in rows}
 
     def owners(self) -> list[str]:
         """Every instance that ever ran on this database, and every HA group."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             runs = conn.execute(sa.select(daemon_runs.c.instance).distinct()).scalars().all()
             groups = conn.execute(sa.select(members.c.ha_group).where(members.c.ha_group.is_not(None)).distinct())
             grouped = conn.execute(sa.select(members.c.instance).where(members.c.ha_group.is_not(None)).distinct())
@@ -154,7 +155,7 @@ class Reader:
         ``compute`` None: only what was frozen (None if nothing was)."""
         t = month_snapshots
         where = (t.c.instance == self.instance, t.c.month == key, t.c.kind == kind)
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             row = conn.execute(sa.select(t.c.data).where(*where)).scalar_one_or_none()
             if row is not None and not (refreeze and compute is not None):
                 return dict(json.loads(row))

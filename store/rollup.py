@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from store import chunks, partitions
+from store.backends import reading, writing
 from store.base import Tables
 from store.records import clean
 from store.schema import MIGRATION_LOCK, daemon_runs, hourly, hourly_values, meta, result_chunks, results
@@ -23,7 +24,7 @@ class Rollups(Tables):
         done_until = self.get_meta("rollup_done_until")
         current_hour = math.floor(now / 3600) * 3600
         if done_until is None:
-            with self.engine.connect() as conn:
+            with reading(self.engine) as conn:
                 first = conn.execute(
                     sa.select(sa.func.min(results.c.ts)).where(results.c.instance == self.instance)
                 ).scalar_one_or_none()
@@ -35,7 +36,7 @@ class Rollups(Tables):
         hours = 0
         while start < current_hour and hours < max_hours:
             end = start + 3600
-            with self.engine.begin() as conn:
+            with writing(self.engine) as conn:
                 rows = chunks.read(conn, self.instance, start, end)
                 conn.execute(hourly.delete().where(hourly.c.instance == self.instance, hourly.c.hour == start))
                 conn.execute(
@@ -67,7 +68,7 @@ class Rollups(Tables):
         kept = upkeep_partitions(self.engine, now, raw_retention)  # PostgreSQL: whole months go
         if kept is not None:
             deleted += kept.rows_dropped
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             if kept is None:
                 res = conn.execute(results.delete().where(results.c.instance == self.instance, results.c.ts < limit))
                 deleted += res.rowcount or 0
@@ -91,7 +92,7 @@ def upkeep_partitions(engine: Engine, now: float, raw_retention: float) -> parti
     nothing back). DDL under the schema lock, so instances doing it at once agree."""
     if engine.dialect.name != "postgresql":
         return None
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         if not partitions.is_partitioned(conn, results.name):
             return None
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from probes.operator_csv import OperatorMonth
+from store.backends import reading, writing
 from store.base import Tables
 from store.schema import operator_usage, usage_daily, usage_monthly
 
@@ -19,7 +20,7 @@ class UsageTables(Tables):
     def import_operator_months(self, rows: Sequence[OperatorMonth], file: str, now: float) -> tuple[int, int]:
         """Upsert operator monthly figures; returns (new, replaced). One transaction."""
         new = replaced = 0
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             for row in rows:
                 key = (
                     operator_usage.c.instance == self.instance,
@@ -44,7 +45,7 @@ class UsageTables(Tables):
 
     def write_usage(self, source: str, daily: Sequence[UsageRow], monthly: Sequence[UsageRow], now: float) -> None:
         """Upsert one source's figures for today and this month (zeros where it saw nothing)."""
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             for table, key, rows in ((usage_daily, "day", daily), (usage_monthly, "month", monthly)):
                 for row in rows:
                     u = row.usage
@@ -81,7 +82,7 @@ class UsageTables(Tables):
                         )
 
     def usage_for_day(self, day: str, source: str) -> list[sa.Row[Any]]:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return list(
                 conn.execute(
                     sa.select(usage_daily).where(
@@ -93,7 +94,7 @@ class UsageTables(Tables):
             )
 
     def operator_months(self, year: int, month: int) -> list[sa.Row[Any]]:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return list(
                 conn.execute(
                     sa.select(operator_usage)

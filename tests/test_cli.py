@@ -66,3 +66,23 @@ def test_run_with_invalid_config_exits_1(tmp_path: Path, capsys: pytest.CaptureF
     conf.write_text("defaults: {interval: soon}\n")
     assert main(["run", "--config", str(conf)]) == 1
     assert "defaults.interval: invalid duration 'soon'" in capsys.readouterr().err
+
+
+def test_a_file_that_cannot_be_written_is_one_line_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The system's error on a report file reaches the operator as the file and the reason, not
+    as a traceback (kernel.files maps it at the write, the command line catches the tree only)."""
+    conf = tmp_path / "c.yml"
+    conf.write_text(
+        f"state_dir: {tmp_path / 'state'}\ntargets:\n  - {{id: a, probe: tcp, tcp: {{host: 127.0.0.1, port: 9}}}}\n"
+    )
+    out = tmp_path / "out"
+    (out / "plan-2026.es.html").mkdir(parents=True)  # a folder where the report should go
+    assert (
+        main(["report", "plan", "--config", str(conf), "--year", "2026", "--lang", "es", "--output-dir", str(out)]) == 1
+    )
+    err = capsys.readouterr().err
+    assert err.startswith(f"vigia report: cannot write {out / 'plan-2026.es.html'}: Is a directory"), err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not list(out.glob(".*.tmp"))  # nothing half-written left beside it

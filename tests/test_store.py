@@ -324,3 +324,21 @@ def test_results_neither_stored_nor_spilled_are_counted_lost(tmp_path: pathlib.P
     writer.submit(Batch([ProbeResult(f"t{i}", "tcp", now, 0.1, False, "refused") for i in range(7)], []))
     writer.stop()
     assert writer.lost == 7 and stats.store_dropped == 7 and stats.store_results_written == 0
+
+
+def test_a_database_error_leaves_the_store_as_a_store_error(url: str) -> None:
+    """The driver's error (here a table gone under the store) crosses the store's boundary once,
+    as StoreError naming what failed with the cause chained: never a SQLAlchemy exception."""
+    store = st.Store(url, "cdc")
+    store.migrate()
+    try:
+        store.write_cycle([result("portal", 1)], [], T0.timestamp() + 60)
+        with store.engine.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE {schema.results.name}"))
+        with pytest.raises(StoreError, match="^cannot read the store: ") as read:
+            store.results_between(T0.timestamp(), T0.timestamp() + 3600)
+        assert isinstance(read.value.__cause__, sa.exc.SQLAlchemyError)
+        with pytest.raises(StoreError, match="^cannot write to the store: "):
+            store.write_cycle([result("portal", 2)], [], T0.timestamp() + 120)
+    finally:
+        store.close()

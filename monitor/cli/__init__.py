@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from kernel.errors import ConfigError, InputError, VigiaError, short
+from kernel.errors import ConfigError, InputError, VigiaError
 from kernel.text import printable, undecodable_argument
 from monitor.cli import cluster, daemon, drills, incidents, maintenance, reports, schedule, usage
 from monitor.cli.common import print_problems
@@ -74,13 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except VigiaError as exc:  # the store is down, a file cannot be written: one line, never a traceback
         print(f"vigia {args.command}: {exc}", file=sys.stderr)
         return 1
-    except Exception as exc:
-        from sqlalchemy.exc import SQLAlchemyError
-
-        if not isinstance(exc, SQLAlchemyError | OSError):
-            raise  # a bug: its traceback is what a report needs
-        print(f"vigia {args.command}: {short(exc)}", file=sys.stderr)
-        return 1
+    # Anything else is a bug, whose traceback is what a report needs: each boundary maps what its
+    # library raises into the tree (store.backends the driver's errors, kernel.files the system's).
 
 
 if __name__ == "__main__":

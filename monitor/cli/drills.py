@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 import config as cfg
+from kernel.files import write_atomic
 from kernel.progress import Progress
 from monitor.cli.common import config_arguments, load_config, load_plan, month_arg
 
@@ -145,8 +146,7 @@ def cmd_drill_report(args: argparse.Namespace) -> int:
         start, end = args.month.bounds(conf.timezone)
         html = report.render_period(plan, runs, start, end, lang=args.lang)
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as fh:
-            fh.write(html)
+        write_atomic(args.output, html.encode("utf-8"))
         print(f"written {args.output}")
     else:
         sys.stdout.write(html)

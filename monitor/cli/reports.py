@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from kernel.files import write_atomic
 from kernel.month import Month
 from monitor.cli.common import config_arguments, load_config, month_arg
 
@@ -62,7 +63,7 @@ def cmd_report_plan(args: argparse.Namespace) -> int:
     runs = plan_index.load_runs(Path(conf.state_dir) / "drills" / "journal.jsonl")
     for lang in [args.lang] if args.lang else list(rs.languages):
         path = out_dir / f"plan-{args.year}.{lang}.html"
-        path.write_text(plan_index.render(args.year, lines, out_dir, runs, lang=lang, header=header), encoding="utf-8")
+        write_atomic(path, plan_index.render(args.year, lines, out_dir, runs, lang=lang, header=header).encode("utf-8"))
         print(path)
     return 0
 

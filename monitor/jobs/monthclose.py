@@ -19,6 +19,7 @@ import config as cfg
 from continuity import plan as continuity_plan
 from continuity import report as drill_report
 from continuity.journal import Journal
+from kernel.files import writing
 from kernel.errors import VigiaError
 from kernel.month import Month
 from kernel.progress import NOBODY, Progress
@@ -48,7 +49,8 @@ class Request:
 def output_dir(conf: cfg.Config, asked: str | None) -> Path:
     """Where reports go (created): the asked folder, reports.directory, or STATE_DIR/reports."""
     out = Path(asked or conf.reports.directory or os.path.join(conf.state_dir, "reports"))
-    out.mkdir(parents=True, exist_ok=True)
+    with writing(out):
+        out.mkdir(parents=True, exist_ok=True)
     return out
 
 
