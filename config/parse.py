@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import zoneinfo
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -15,15 +16,10 @@ from config.windows import resolve_windows
 from config.zones import resolve_zones
 from domain.schedule import Calendar, ClosedDay
 from kernel.errors import ConfigError, ConfigProblem
+from kernel.paths import beside
 from kernel.yamlsource import Document, load, pydantic_problems, without_echoes
 from probes.engine import sockets_needed
-
-
-def _beside(file: str, name: str | None) -> str | None:
-    """A path named in the configuration, relative to the configuration's own directory."""
-    if not name:
-        return None
-    return os.path.join(os.path.dirname(os.path.abspath(file)), name)
+from probes.settings import anchored
 
 
 def parse(file: str, text: str | None = None, *, state_dir: str | None = None) -> Config:
@@ -42,7 +38,7 @@ def parse(file: str, text: str | None = None, *, state_dir: str | None = None) -
     zone_items = data.pop("zones", [])
     raw = FileSettings()
     try:
-        raw = FileSettings.model_validate(data)
+        raw = _rooted(FileSettings.model_validate(data), file)
     except ValidationError as exc:
         problems += pydantic_problems(doc, exc, ())
     entries: list[tuple[int, TargetSettings]] = []
@@ -56,7 +52,8 @@ def parse(file: str, text: str | None = None, *, state_dir: str | None = None) -
             problems += pydantic_problems(doc, exc, ("targets", i))
     calendar = calendar_of(raw.calendar)
     targets = resolve_targets(doc, raw, entries, problems, calendar)
-    zones = resolve_zones(doc, raw, zone_items, targets, problems, calendar)
+    zones = resolve_zones(doc, raw, zone_items, targets, problems, calendar)  # adds the zones' own targets
+    targets, zones = anchored(targets, file), anchored(zones, file)  # their secrets' files (kernel.paths)
     known = {t.id for t in targets}
     problems += _closed_days(doc, raw, known, {z.id for z in zones})
     for host in raw.datacenter.hosts:
@@ -99,11 +96,11 @@ def parse(file: str, text: str | None = None, *, state_dir: str | None = None) -
         defaults=raw.defaults,
         probing=raw.probing,
         store=raw.store,
-        web=raw.web.model_copy(update={"config_file": _beside(file, raw.web.config_file)}),
+        web=raw.web,
         targets=tuple(targets),
         maintenance=tuple(maintenance),
         zones=tuple(zones),
-        continuity_plan=_beside(file, raw.continuity.plan) if raw.continuity else None,
+        continuity_plan=raw.continuity.plan if raw.continuity else None,
         drills_paused=raw.continuity.paused if raw.continuity else False,
         watchdog=tuple(raw.zone_defaults.watchdog),
         radius=raw.radius,
@@ -113,10 +110,29 @@ def parse(file: str, text: str | None = None, *, state_dir: str | None = None) -
         action_plan=tuple(raw.action_plan),
         ha_group=raw.ha_group,
         cluster=raw.cluster,
-        status_page=raw.status_page
-        and raw.status_page.model_copy(update={"directory": _beside(file, raw.status_page.directory)}),
+        status_page=raw.status_page,
         calendar=calendar,
     )
+
+
+def _rooted(raw: FileSettings, file: str) -> FileSettings:
+    """Every relative path the file names, relative to the file's folder (kernel.paths): the
+    sections' own paths here, every secret's file through ``anchored``."""
+
+    def moved(section: Any, **paths: str | None) -> Any:
+        return section.model_copy(update={k: beside(file, v) for k, v in paths.items() if v})
+
+    update: dict[str, Any] = {
+        "state_dir": beside(file, raw.state_dir),
+        "store": moved(raw.store, url_file=raw.store.url_file),
+        "web": moved(raw.web, config_file=raw.web.config_file),
+        "reports": moved(raw.reports, directory=raw.reports.directory),
+    }
+    if raw.status_page is not None:
+        update["status_page"] = moved(raw.status_page, directory=raw.status_page.directory)
+    if raw.continuity is not None:
+        update["continuity"] = moved(raw.continuity, plan=raw.continuity.plan)
+    return anchored(raw.model_copy(update=update), file)
 
 
 def calendar_of(settings: CalendarSettings) -> Calendar:
@@ -148,8 +164,7 @@ def _paths(doc: Document, raw: FileSettings, state_dir: str | None) -> list[Conf
             why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
             out.append(doc.problem(("store", "url_file"), f"cannot read {raw.store.url_file}: {why}"))
     if raw.continuity is not None:
-        plan = _beside(doc.file, raw.continuity.plan)
-        assert plan is not None
+        plan = raw.continuity.plan
         try:
             with open(plan, "rb") as fh:
                 fh.read(1)

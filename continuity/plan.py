@@ -18,10 +18,11 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from kernel.cron import crontab_trigger
 from kernel.errors import ConfigError, ConfigProblem
 from kernel.model import Strict
+from kernel.paths import beside
 from kernel.units import Duration
 from kernel.yamlsource import Document, Path, load, pydantic_problems
 from probes import REGISTRY
-from probes.settings import Secret, Settings
+from probes.settings import Secret, Settings, anchored
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 # A placeholder value may only be a plain word: no spaces, quotes, shell metacharacters or a leading dash.
@@ -246,9 +247,20 @@ def parse(file: str, text: str | None = None) -> Plan:
         title=head.title,
         entity=head.entity,
         services={s.id: s for _, s in services},
-        drills={d.id: d for _, d in drills},
+        drills={d.id: _rooted(d, file) for _, d in drills},
         triggers=triggers,
     )
+
+
+def _rooted(drill: Drill, file: str) -> Drill:
+    """The drill with its secrets' and file steps' relative paths relative to the plan's folder
+    (kernel.paths)."""
+    drill = anchored(drill, file)
+
+    def fix(step: Any) -> Any:
+        return step.model_copy(update={"path": beside(file, step.path)}) if isinstance(step, FileStep) else step
+
+    return drill.model_copy(update={p: [fix(s) for s in steps] for p, steps in drill.phases().items()})
 
 
 def _items(doc: Document, key: str, raw: object, model: type[Any], problems: list[ConfigProblem]) -> list[Any]:

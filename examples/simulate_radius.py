@@ -29,7 +29,8 @@ COLUMNS = """
 
 def main(config: str) -> int:
     conf = yaml.safe_load(Path(config).read_text(encoding="utf-8"))
-    url = Path(conf["radius"]["url"]["file"]).read_text().strip()
+    # A relative path in a configuration is relative to the configuration's folder (kernel.paths).
+    url = (Path(config).parent / conf["radius"]["url"]["file"]).read_text().strip()
     path = Path(url.removeprefix("sqlite:///"))
     path.parent.mkdir(parents=True, exist_ok=True)
     nases = [(z["id"], ip) for z in conf.get("zones", []) for ip in z.get("radius", {}).get("nas_ip_addresses", [])]

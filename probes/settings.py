@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar, cast
 
-from pydantic import BeforeValidator
+from pydantic import BaseModel, BeforeValidator
 
 from kernel.model import Strict
+from kernel.paths import beside
+
+T = TypeVar("T")
 
 
 class Settings(Strict):
@@ -49,3 +54,27 @@ class Secret(Settings):
                 return fh.read().strip()
         assert self.env is not None
         return os.environ[self.env]
+
+
+def anchored(value: T, file: str) -> T:
+    """``value`` (settings, or dataclasses, tuples and lists holding them) with every secret's
+    relative ``file`` made relative to ``file``'s folder: the one path rule (kernel.paths)."""
+    if isinstance(value, Secret):
+        if value.file is None or os.path.isabs(value.file):
+            return value
+        return cast(T, value.model_copy(update={"file": beside(file, value.file)}))
+    if isinstance(value, BaseModel):
+        changed = {k: anchored(v, file) for k, v in value.__dict__.items()}
+        changed = {k: v for k, v in changed.items() if v is not value.__dict__[k]}
+        return cast(T, value.model_copy(update=changed)) if changed else value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value) if f.init}
+        moved = {k: anchored(v, file) for k, v in fields.items()}
+        moved = {k: v for k, v in moved.items() if v is not fields[k]}
+        return cast(T, dataclasses.replace(value, **moved)) if moved else value
+    if isinstance(value, tuple | list):
+        items = [anchored(v, file) for v in value]
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        return cast(T, type(value)(*items) if hasattr(value, "_fields") else type(value)(items))
+    return value

@@ -98,3 +98,57 @@ def test_a_control_character_is_a_located_problem(tmp_path: Path) -> None:
         cfg.parse(str(path), state_dir=str(tmp_path))
     [problem] = info.value.problems
     assert (problem.line, problem.column) == (2, 11) and "control character (U+001F)" in problem.message
+
+
+def test_every_relative_path_is_relative_to_the_file_that_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One rule (kernel.paths), whatever the working directory: a configuration's state_dir, url
+    file, folders, plan and secret files are relative to the configuration's folder; a plan's
+    secret files and file steps to the plan's."""
+    here = tmp_path / "etc" / "vigia"
+    (here / "secretos").mkdir(parents=True)
+    (here / "planes").mkdir()
+    (here / "store-url").write_text(f"sqlite:///{tmp_path}/otra.db\n")
+    (here / "secretos" / "pw").write_text("clave\n")
+    (here / "secretos" / "radacct").write_text("sqlite:///radacct.db\n")
+    (here / "planes" / "url-almacen").write_text("sqlite:///x.db\n")
+    (here / "planes" / "plan.yml").write_text(
+        (ROOT / "examples" / "plans" / "demo-continuidad.yml")
+        .read_text()
+        .replace("{file: demo-store-url}", "{file: url-almacen}")
+        .replace("    verify:\n", "    verify:\n      - {type: file, name: respaldo, path: respaldos/ultimo.tar}\n")
+    )
+    (here / "vigia.yml").write_text(
+        "state_dir: ../../var/lib/vigia\n"
+        "store: {url_file: store-url}\n"
+        "web: {listen: '127.0.0.1:9842', config_file: web.yml}\n"
+        "status_page: {listen: '127.0.0.1:9843', directory: publico}\n"
+        "reports: {directory: informes}\n"
+        "continuity: {plan: planes/plan.yml}\n"
+        "radius: {url: {file: secretos/radacct}}\n"
+        "targets:\n"
+        "  - id: a\n    probe: http\n    http:\n      url: http://127.0.0.1/\n"
+        "      basic_auth: {username: u, password: {file: secretos/pw}}\n"
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    conf = cfg.parse("../etc/vigia/vigia.yml")
+    assert conf.state_dir == str(tmp_path / "var" / "lib" / "vigia")
+    assert conf.store.url_file == str(here / "store-url") and conf.store_url() == f"sqlite:///{tmp_path}/otra.db"
+    assert conf.web.config_file == str(here / "web.yml")
+    assert conf.status_page is not None and conf.status_page.directory == str(here / "publico")
+    assert conf.reports.directory == str(here / "informes")
+    assert conf.continuity_plan == str(here / "planes" / "plan.yml")
+    assert conf.radius is not None and conf.radius.url.file == str(here / "secretos" / "radacct")
+    assert conf.targets[0].settings.basic_auth.password.read() == "clave"  # type: ignore[attr-defined]
+    # --state-dir is the shell's: relative to the working directory, as on every command line.
+    assert cfg.parse("../etc/vigia/vigia.yml", state_dir="estado").state_dir == "estado"
+
+    from continuity.plan import SqlStep, parse
+
+    drill = parse(conf.continuity_plan).drill("verificacion-historial")
+    file_step, _probe, sql = drill.verify
+    assert file_step.path == str(here / "planes" / "respaldos" / "ultimo.tar")
+    assert isinstance(sql, SqlStep) and sql.url.read() == "sqlite:///x.db"

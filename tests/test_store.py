@@ -335,10 +335,10 @@ def test_a_database_error_leaves_the_store_as_a_store_error(url: str) -> None:
         store.write_cycle([result("portal", 1)], [], T0.timestamp() + 60)
         with store.engine.begin() as conn:
             conn.execute(sa.text(f"DROP TABLE {schema.results.name}"))
-        with pytest.raises(StoreError, match="^cannot read the store: ") as read:
+        with pytest.raises(StoreError, match=r"^cannot read the store: ") as read:
             store.results_between(T0.timestamp(), T0.timestamp() + 3600)
         assert isinstance(read.value.__cause__, sa.exc.SQLAlchemyError)
-        with pytest.raises(StoreError, match="^cannot write to the store: "):
+        with pytest.raises(StoreError, match=r"^cannot write to the store: "):
             store.write_cycle([result("portal", 2)], [], T0.timestamp() + 120)
     finally:
         store.close()

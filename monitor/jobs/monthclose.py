@@ -19,8 +19,8 @@ import config as cfg
 from continuity import plan as continuity_plan
 from continuity import report as drill_report
 from continuity.journal import Journal
-from kernel.files import writing
 from kernel.errors import VigiaError
+from kernel.files import writing
 from kernel.month import Month
 from kernel.progress import NOBODY, Progress
 from reports import rollup

@@ -12,6 +12,7 @@ from pydantic import Field
 
 from kernel.errors import ConfigProblem
 from kernel.model import Strict
+from kernel.paths import beside
 from kernel.yamlsource import Document, Path
 
 TLS_VERSIONS = {
@@ -67,11 +68,6 @@ class TLSServerConfig(Strict):
 
     def enabled(self) -> bool:
         return any((self.cert, self.key, self.client_ca, self.cert_file, self.key_file, self.client_auth_type))
-
-
-def relative(base: str, name: str) -> str:
-    """A path the file names, relative to the file's folder."""
-    return name if not name or os.path.isabs(name) else os.path.join(base, name)
 
 
 def _pem_path(text: str) -> str:
@@ -130,10 +126,12 @@ def _problems(doc: Document, t: TLSServerConfig) -> list[ConfigProblem]:
     return problems
 
 
-def context(
-    doc: Document, t: TLSServerConfig, base: str
-) -> tuple[ssl.SSLContext | None, list[str], list[ConfigProblem]]:
-    """The server context of a ``tls_server_config`` section (paths relative to ``base``), the
+def _beside(file: str, name: str) -> str:
+    return beside(file, name) or name
+
+
+def context(doc: Document, t: TLSServerConfig) -> tuple[ssl.SSLContext | None, list[str], list[ConfigProblem]]:
+    """The server context of a ``tls_server_config`` section (paths relative to the file's folder: kernel.paths), the
     files it read (watched for changes), and every problem found (then no context)."""
     at: Path = ("tls_server_config",)
     problems = _problems(doc, t)
@@ -150,8 +148,8 @@ def context(
     tls12 = [CIPHERS[c] for c in t.cipher_suites if CIPHERS[c]]
     if tls12:
         ctx.set_ciphers(":".join(tls12))
-    cert = relative(base, t.cert_file) if t.cert_file else _pem_path(t.cert)
-    key = relative(base, t.key_file) if t.key_file else _pem_path(t.key)
+    cert = _beside(doc.file, t.cert_file) if t.cert_file else _pem_path(t.cert)
+    key = _beside(doc.file, t.key_file) if t.key_file else _pem_path(t.key)
     files += [p for p in (cert, key) if not p.startswith("/proc/")]
     try:
         ctx.load_cert_chain(cert, key)
@@ -165,7 +163,7 @@ def context(
         ctx.verify_mode = mode
         try:
             if t.client_ca_file:
-                ca = relative(base, t.client_ca_file)
+                ca = _beside(doc.file, t.client_ca_file)
                 files.append(ca)
                 ctx.load_verify_locations(cafile=ca)
             else:

@@ -178,14 +178,13 @@ def parse(file: str) -> WebSettings:
         model = WebConfigFile.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(problems + pydantic_problems(doc, exc, ())) from None
-    base = os.path.dirname(os.path.abspath(file))
     problems += _problems_of_headers(doc, model.http_server_config.headers)
     users, decoy, user_problems = _users(doc, model.basic_auth_users)
     problems += user_problems
     ctx, files = None, [os.path.abspath(file)]
     tls = model.tls_server_config
     if tls.enabled():
-        ctx, named, tls_problems = tls_context(doc, tls, base)
+        ctx, named, tls_problems = tls_context(doc, tls)
         files += named
         problems += tls_problems
     if problems:
