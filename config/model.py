@@ -23,8 +23,8 @@ from domain.schedule import Calendar, Schedule
 from domain.windows import Maintenance
 from domain.zones import Zone
 from kernel.errors import StoreError
-from probes.radius import RadiusSettings
 from probes.settings import Settings
+from probes.usage.radius import RadiusSettings
 
 
 @dataclass(frozen=True)

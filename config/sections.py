@@ -20,7 +20,7 @@ from domain.zones import Hours, ZoneDefaults, check_hours
 from kernel.model import PlainText, Strict
 from kernel.units import Duration, Interval, parse_size
 from probes.engine import DEFAULT_MAX_IN_FLIGHT
-from probes.radius import RadiusSettings
+from probes.usage.radius import RadiusSettings
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"
 

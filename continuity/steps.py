@@ -22,8 +22,8 @@ from continuity.journal import Journal
 from continuity.plan import CommandStep, Drill, FileStep, HttpStep, Plan, ProbeStep, SqlStep, WaitStep
 from continuity.records import RunRecord, StepResult, iso
 from kernel.errors import DrillError
-from probes import sqlquery
 from probes.engine import ProbeEngine
+from probes.usage import sqlquery
 
 EXCERPT = 2048
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from probes.radius import Usage
+from probes.usage.radius import Usage
 
 
 @dataclass(frozen=True)

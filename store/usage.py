@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from probes.operator_csv import OperatorMonth
+from probes.usage.operator_csv import OperatorMonth
 from store.backends import reading, writing
 from store.base import Tables
 from store.schema import operator_usage, usage_daily, usage_monthly

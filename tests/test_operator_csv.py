@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
-from probes.operator_csv import CsvFormatError, ZoneRef, parse, parse_count, parse_month, parse_year
+from probes.usage.operator_csv import CsvFormatError, ZoneRef, parse, parse_count, parse_month, parse_year
 
 DATA = Path(__file__).parent / "data" / "operator-2024.csv"
 ZONES = [

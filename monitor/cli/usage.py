@@ -18,7 +18,7 @@ def cmd_import_operator_csv(args: argparse.Namespace) -> int:
     import time as _time
 
     from kernel.progress import Progress
-    from probes import operator_csv
+    from probes.usage import operator_csv
     from store.db import Store
 
     conf = load_config(args.config)

@@ -22,8 +22,8 @@ from domain.usage import UsageRow
 from domain.windows import active_window
 from domain.zone_state import ZoneState, ZoneStatus, ZoneTransition, observe
 from domain.zones import Zone
-from probes.radius import Usage
 from probes.result import ProbeResult
+from probes.usage.radius import Usage
 from store.db import StateChange, StoredState, ZoneSample
 
 log = logging.getLogger("vigia")

@@ -31,7 +31,7 @@ from kernel.errors import short
 from kernel.month import Month, day_bounds
 
 __all__ = ["RadiusSnapshot", "RadiusUsage", "UsageRow", "month_bounds"]
-from probes.radius import RadiusReader, RadiusSettings, SessionRow, Usage, ZoneMatch, count_active, peak_of
+from probes.usage.radius import RadiusReader, RadiusSettings, SessionRow, Usage, ZoneMatch, count_active, peak_of
 
 log = logging.getLogger(__name__)
 

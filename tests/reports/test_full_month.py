@@ -16,8 +16,8 @@ from pypdf import PdfReader
 
 import config as cfg
 from domain.usage import UsageRow
-from probes.operator_csv import OperatorMonth
-from probes.radius import Usage
+from probes.usage.operator_csv import OperatorMonth
+from probes.usage.radius import Usage
 from reports.engine import Header, html_to_pdf
 from reports.monthly import month_figures
 from reports.monthly_report import render

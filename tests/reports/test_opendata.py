@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 import config as cfg
 from domain.usage import UsageRow
-from probes.operator_csv import OperatorMonth
-from probes.radius import Usage
+from probes.usage.operator_csv import OperatorMonth
+from probes.usage.radius import Usage
 from reports.monthly import month_figures
 from reports.opendata import COLUMNS, csv_bytes, metadata
 from store import db as st

@@ -11,7 +11,7 @@ import pytest
 import config as cfg
 from domain.usage import ZoneUsage
 from monitor.cli import main
-from probes.operator_csv import OperatorMonth
+from probes.usage.operator_csv import OperatorMonth
 from reports.engine import Header
 from reports.monthly import month_figures
 from reports.monthly_report import render
