@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from domain.drills import UNSUCCESSFUL
+from probes import REGISTRY
 from probes.result import ProbeResult
 
 SEVERITIES = ("alta", "media", "baja")
@@ -220,102 +221,18 @@ class Pass:
 # --- from probe results ------------------------------------------------------
 
 
-def _days(seconds: float) -> str:
-    return f"{seconds / DAY:.1f}"
-
-
-def _tls(p: Pass, policy: Policy, res: ProbeResult, now: float) -> None:
-    v, asset = res.values, res.target
-    if "tls_certificate_expiry_timestamp_seconds" not in v:
-        return  # no certificate was read: nothing about it was evaluated
-    p.look(asset, "tls_certificate_expiry", "tls_weak_key", "tls_self_signed", "tls_name_mismatch")
-    left = v["tls_certificate_expiry_timestamp_seconds"] - now
-    low, mid, high = policy.expiry_days
-    subject = res.labels.get("subject", "")
-    if left <= high * DAY:
-        severity = "alta"
-    elif left <= mid * DAY:
-        severity = "media"
-    elif left <= low * DAY:
-        severity = "baja"
-    else:
-        severity = ""
-    if severity:
-        state = f"expired {_days(-left)} days ago" if left <= 0 else f"expires in {_days(left)} days"
-        p.add(policy, "tls_certificate_expiry", asset, f"{subject}: {state}", severity=severity)
-    key_type, bits = res.labels.get("key_type", ""), int(v.get("tls_key_bits", 0))
-    minimum = policy.min_ec_bits if key_type == "ec" else policy.min_rsa_bits
-    if key_type in ("rsa", "dsa", "ec") and 0 < bits < minimum:
-        p.add(policy, "tls_weak_key", asset, f"{key_type.upper()} {bits} bits (minimum {minimum})")
-    if v.get("tls_self_signed") == 1.0:
-        p.add(policy, "tls_self_signed", asset, f"issuer = subject = {subject}")
-    if v.get("tls_name_match") == 0.0:
-        p.add(policy, "tls_name_mismatch", asset, f"{subject} does not cover the configured name")
-    legacy = (("tls_accepts_tls10", "TLS 1.0"), ("tls_accepts_tls11", "TLS 1.1"))
-    if any(key in v for key, _ in legacy):
-        p.look(asset, "tls_legacy_protocol")
-        accepted = [name for key, name in legacy if v.get(key) == 1.0]
-        if accepted:
-            p.add(policy, "tls_legacy_protocol", asset, "accepts " + ", ".join(accepted))
-
-
-def _ports(p: Pass, policy: Policy, res: ProbeResult, allowed: Iterable[int], tried: Iterable[int]) -> None:
-    answered = {int(dict(s.labels)["port"]): s.value for s in res.series if s.name == "port_open"}
-    if set(tried) - set(answered):
-        return  # a port that timed out says nothing: resolve nothing on this pass
-    p.look(res.target, "port_not_allowed")
-    for port, is_open in sorted(answered.items()):
-        if is_open == 1.0 and port not in set(allowed):
-            p.add(policy, "port_not_allowed", res.target, f"TCP {port} open", detail=str(port))
-
-
-def _http(p: Pass, policy: Policy, res: ProbeResult) -> None:
-    headers = sorted(k for k in res.values if k.startswith("header_"))
-    if not headers:
-        return
-    p.look(res.target, "http_header_missing")
-    for key in headers:
-        if res.values[key] == 0.0:
-            name = key.removeprefix("header_").replace("_", "-")
-            p.add(policy, "http_header_missing", res.target, f"{name}: absent", detail=name)
-
-
-def _banner(p: Pass, policy: Policy, res: ProbeResult, key: str, label: str) -> None:
-    if key not in res.values:
-        return
-    p.look(res.target, "banner_version")
-    if res.values[key] == 1.0:
-        p.add(policy, "banner_version", res.target, res.labels.get(label, "")[:200])
-
-
-def _mail(p: Pass, policy: Policy, res: ProbeResult, domain: str) -> None:
-    v = res.values
-    if "spf_present" not in v:
-        return
-    p.look(domain, "spf_missing", "spf_permissive", "dmarc_missing", "dmarc_policy_none")
-    if v["spf_present"] == 0.0:
-        p.add(policy, "spf_missing", domain, "no single v=spf1 TXT record")
-    elif v["spf_permissive"] == 1.0:
-        p.add(policy, "spf_permissive", domain, res.labels.get("spf", ""))
-    if v["dmarc_present"] == 0.0:
-        p.add(policy, "dmarc_missing", domain, f"no v=DMARC1 TXT record at _dmarc.{domain}")
-    elif v["dmarc_policy"] == 0.0:
-        p.add(policy, "dmarc_policy_none", domain, res.labels.get("dmarc", ""))
-
-
 def from_result(p: Pass, policy: Policy, res: ProbeResult, settings: object, now: float) -> None:
-    """Fold one probe result's security facts into the pass (only kinds the result evaluated)."""
-    if res.probe == "tls":
-        _tls(p, policy, res, now)
-    elif res.probe == "ports":
-        _ports(p, policy, res, getattr(settings, "allowed", ()), getattr(settings, "ports", ()))
-    elif res.probe == "http":
-        _http(p, policy, res)
-        _banner(p, policy, res, "server_banner_reveals_version", "server")
-    elif res.probe == "tcp":
-        _banner(p, policy, res, "banner_reveals_version", "banner")
-    elif res.probe == "mail":
-        _mail(p, policy, res, str(getattr(settings, "domain", res.target)))
+    """Fold one probe result's security facts into the pass (only kinds the result evaluated).
+
+    What a measurement means is its kind's rule (``findings`` beside the probe); severity, ids and
+    the catalogue stay here."""
+    kind = REGISTRY.get(res.probe)
+    if kind is None or kind.findings is None:
+        return
+    sightings = kind.findings(res, settings, policy, now)
+    p.evaluated.update(sightings.looked)
+    for s in sightings.seen:
+        p.add(policy, s.kind, s.asset, s.evidence, detail=s.detail, severity=s.severity)
 
 
 def no_data(p: Pass, policy: Policy, asset: str, missing: str | None) -> None:

@@ -2,7 +2,8 @@
 
 They run on the probe engine's loop (probes.engine); ``deadline`` is on the monotonic clock.
 
-``REGISTRY`` maps a kind name to its settings model, function and metric specs.
+``REGISTRY`` maps a kind name to its settings model, function and metric specs, and, for a kind
+that audits something, its findings rule (``findings``, see probes.sightings).
 Probes never raise for a failing target: failure is a ProbeResult with a reason.
 """
 
@@ -16,6 +17,7 @@ from probes import dns, host, http, icmp, mail, node, ports, snmp, tcp, tls
 from probes.batch import BatchEngine
 from probes.result import MetricSpec, ProbeResult
 from probes.settings import Settings
+from probes.sightings import FindingsRule
 
 ProbeFunction = Callable[..., Awaitable[ProbeResult]]
 
@@ -29,6 +31,8 @@ class ProbeKind:
     # The factory of a shared engine when a cycle's targets of this kind are probed in one batch
     # (ICMP) rather than one call per target (probes.batch).
     engine: Callable[[], BatchEngine] | None = None
+    # What the kind's results say about security (probes.sightings), when it audits something.
+    findings: FindingsRule | None = None
 
     @property
     def batch(self) -> bool:
@@ -36,7 +40,9 @@ class ProbeKind:
 
 
 def _kind(module: Any, settings: type[Settings], *, engine: Callable[[], BatchEngine] | None = None) -> ProbeKind:
-    return ProbeKind(module.KIND, settings, module.probe, tuple(module.METRICS), engine)
+    return ProbeKind(
+        module.KIND, settings, module.probe, tuple(module.METRICS), engine, getattr(module, "findings", None)
+    )
 
 
 REGISTRY: dict[str, ProbeKind] = {

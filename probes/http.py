@@ -28,6 +28,7 @@ from probes import result as r
 from probes.netutil import Phases, ProbeFailure, Stream, classify, connect, reveals_version
 from probes.result import MetricSpec, ProbeResult, Timer
 from probes.settings import Regex, Secret, Settings
+from probes.sightings import Sightings, Thresholds
 from probes.tls import certificate_facts, client_context
 
 KIND = "http"
@@ -295,3 +296,16 @@ async def fetch(settings: HttpSettings, *, deadline: float) -> bytes | tuple[str
     if not 200 <= resp.status < 300:
         return r.HTTP_STATUS, f"{settings.url}: status {resp.status}"
     return resp.body
+
+
+def findings(res: ProbeResult, settings: HttpSettings, thresholds: Thresholds, now: float) -> Sightings:
+    """Security headers the answer lacks, and a ``Server`` header that names its version."""
+    s = Sightings()
+    if headers := sorted(k for k in res.values if k.startswith("header_")):
+        s.look(res.target, "http_header_missing")
+        for key in headers:
+            if res.values[key] == 0.0:
+                name = key.removeprefix("header_").replace("_", "-")
+                s.see("http_header_missing", res.target, f"{name}: absent", detail=name)
+    s.banner(res, "server_banner_reveals_version", "server")
+    return s

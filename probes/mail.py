@@ -21,6 +21,7 @@ from pydantic import Field
 from probes import result as r
 from probes.result import MetricSpec, ProbeResult, Timer, remaining
 from probes.settings import Settings
+from probes.sightings import Sightings, Thresholds
 
 KIND = "mail"
 MISSING_RECORD = "mail_record_missing"
@@ -117,3 +118,20 @@ async def probe(target: str, settings: MailSettings, *, deadline: float) -> Prob
             target, KIND, MISSING_RECORD, f"{domain}: no valid {' or '.join(missing)} record", values, labels
         )
     return timer.ok(target, KIND, values, labels)
+
+
+def findings(res: ProbeResult, settings: MailSettings, thresholds: Thresholds, now: float) -> Sightings:
+    """The domain's SPF and DMARC records: missing, too permissive, or a policy of none."""
+    s, v, domain = Sightings(), res.values, settings.domain
+    if "spf_present" not in v:
+        return s
+    s.look(domain, "spf_missing", "spf_permissive", "dmarc_missing", "dmarc_policy_none")
+    if v["spf_present"] == 0.0:
+        s.see("spf_missing", domain, "no single v=spf1 TXT record")
+    elif v["spf_permissive"] == 1.0:
+        s.see("spf_permissive", domain, res.labels.get("spf", ""))
+    if v["dmarc_present"] == 0.0:
+        s.see("dmarc_missing", domain, f"no v=DMARC1 TXT record at _dmarc.{domain}")
+    elif v["dmarc_policy"] == 0.0:
+        s.see("dmarc_policy_none", domain, res.labels.get("dmarc", ""))
+    return s

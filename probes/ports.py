@@ -12,6 +12,7 @@ from probes import result as r
 from probes.netutil import ProbeFailure, connect
 from probes.result import MetricSpec, ProbeResult, Series, Timer
 from probes.settings import Settings
+from probes.sightings import Sightings, Thresholds
 
 KIND = "ports"
 UNEXPECTED_OPEN = "unexpected_open_port"
@@ -80,3 +81,17 @@ async def probe(target: str, settings: PortsSettings, *, deadline: float) -> Pro
             result_series,
         )
     return timer.ok(target, KIND, values, series=result_series)
+
+
+def findings(res: ProbeResult, settings: PortsSettings, thresholds: Thresholds, now: float) -> Sightings:
+    """A port that answers and is not in ``allowed``; a port that timed out says nothing, so then
+    nothing is evaluated (and nothing resolved) on this pass."""
+    s = Sightings()
+    answered = {int(dict(x.labels)["port"]): x.value for x in res.series if x.name == "port_open"}
+    if set(settings.ports) - set(answered):
+        return s
+    s.look(res.target, "port_not_allowed")
+    for port, is_open in sorted(answered.items()):
+        if is_open == 1.0 and port not in set(settings.allowed):
+            s.see("port_not_allowed", res.target, f"TCP {port} open", detail=str(port))
+    return s

@@ -10,6 +10,7 @@ from probes import result as r
 from probes.netutil import ProbeFailure, classify, connect, recv_some, reveals_version
 from probes.result import MetricSpec, ProbeResult, Timer
 from probes.settings import Regex, Settings
+from probes.sightings import Sightings, Thresholds
 
 KIND = "tcp"
 
@@ -60,3 +61,10 @@ async def probe(target: str, settings: TcpSettings, *, deadline: float) -> Probe
         failure = classify(exc, where)
         return timer.fail(target, KIND, failure.reason, str(failure), values)
     return timer.ok(target, KIND, values, labels)
+
+
+def findings(res: ProbeResult, settings: TcpSettings, thresholds: Thresholds, now: float) -> Sightings:
+    """A greeting banner that names its version."""
+    s = Sightings()
+    s.banner(res, "banner_reveals_version", "banner")
+    return s

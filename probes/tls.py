@@ -20,6 +20,7 @@ from probes import result as r
 from probes.netutil import ProbeFailure, classify, connect
 from probes.result import MetricSpec, ProbeResult, Timer
 from probes.settings import Settings
+from probes.sightings import DAY, Sightings, Thresholds
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -247,3 +248,38 @@ async def probe(target: str, settings: TlsSettings, *, deadline: float) -> Probe
     if failure is not None:
         return timer.fail(target, KIND, failure.reason, str(failure), values, labels)
     return timer.ok(target, KIND, values, labels)
+
+
+def _expiry_severity(left: float, thresholds: Thresholds) -> str:
+    low, mid, high = thresholds.expiry_days
+    for days, severity in ((high, "alta"), (mid, "media"), (low, "baja")):
+        if left <= days * DAY:
+            return severity
+    return ""
+
+
+def findings(res: ProbeResult, settings: TlsSettings, thresholds: Thresholds, now: float) -> Sightings:
+    """The certificate's expiry, key, issuer and names; the legacy protocols it still accepts."""
+    s, v, asset = Sightings(), res.values, res.target
+    if "tls_certificate_expiry_timestamp_seconds" not in v:
+        return s  # no certificate was read: nothing about it was evaluated
+    s.look(asset, "tls_certificate_expiry", "tls_weak_key", "tls_self_signed", "tls_name_mismatch")
+    left = v["tls_certificate_expiry_timestamp_seconds"] - now
+    subject = res.labels.get("subject", "")
+    if severity := _expiry_severity(left, thresholds):
+        state = f"expired {-left / DAY:.1f} days ago" if left <= 0 else f"expires in {left / DAY:.1f} days"
+        s.see("tls_certificate_expiry", asset, f"{subject}: {state}", severity=severity)
+    key_type, bits = res.labels.get("key_type", ""), int(v.get("tls_key_bits", 0))
+    minimum = thresholds.min_ec_bits if key_type == "ec" else thresholds.min_rsa_bits
+    if key_type in ("rsa", "dsa", "ec") and 0 < bits < minimum:
+        s.see("tls_weak_key", asset, f"{key_type.upper()} {bits} bits (minimum {minimum})")
+    if v.get("tls_self_signed") == 1.0:
+        s.see("tls_self_signed", asset, f"issuer = subject = {subject}")
+    if v.get("tls_name_match") == 0.0:
+        s.see("tls_name_mismatch", asset, f"{subject} does not cover the configured name")
+    legacy = (("tls_accepts_tls10", "TLS 1.0"), ("tls_accepts_tls11", "TLS 1.1"))
+    if any(key in v for key, _ in legacy):
+        s.look(asset, "tls_legacy_protocol")
+        if accepted := [name for key, name in legacy if v.get(key) == 1.0]:
+            s.see("tls_legacy_protocol", asset, "accepts " + ", ".join(accepted))
+    return s
