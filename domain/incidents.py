@@ -11,14 +11,16 @@ from dataclasses import dataclass, field
 
 from kernel.errors import InputError
 from kernel.text import checked
+from render.catalogue import msgid
 
-# Causes an operator may give, and their words on the status page and in reports.
-CAUSES: dict[str, dict[str, str]] = {
-    "energia": {"es": "corte de energía", "en": "power cut"},
-    "isp": {"es": "falla del proveedor de internet", "en": "internet provider failure"},
-    "equipo": {"es": "falla de equipo", "en": "equipment failure"},
-    "vandalismo": {"es": "vandalismo", "en": "vandalism"},
-    "otro": {"es": "otra causa", "en": "other cause"},
+# Causes an operator may give, and their words on the status page and in reports (message ids of
+# the catalogue, render/locale).
+CAUSES: dict[str, str] = {
+    "energia": msgid("power cut"),
+    "isp": msgid("internet provider failure"),
+    "equipo": msgid("equipment failure"),
+    "vandalismo": msgid("vandalism"),
+    "otro": msgid("other cause"),
 }
 TITLE_MAX, TEXT_MAX, TICKET_MAX = 200, 2000, 64
 

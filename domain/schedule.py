@@ -26,6 +26,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from domain.intervals import Spans
+from render.catalogue import gettext, msgid
 
 Range = tuple[int, int]  # minutes from local midnight; end <= start: it ends the next day
 DAY = 24 * 60
@@ -44,30 +45,18 @@ _DAYS = {
 DAY_OF = {name: day for day, names in _DAYS.items() for name in names}
 HOLIDAY_KEYS = ("festivos", "festivo", "holidays", "holiday")
 CLOSED_WORDS = ("cerrado", "cerrada", "closed")
-DAY_WORDS = {
-    "es": ("lun", "mar", "mié", "jue", "vie", "sáb", "dom"),
-    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
-}
-DAY_NAMES = {
-    "es": ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"),
-    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-}
-WORDS = {
-    "es": {
-        "holidays": "festivos",
-        "closed": "cerrado",
-        "always": "todos los días, 24 horas",
-        "daily": "todos los días {ranges} (festivos incluidos)",
-        "as_weekday": "como su día",
-    },
-    "en": {
-        "holidays": "holidays",
-        "closed": "closed",
-        "always": "every day, 24 hours",
-        "daily": "every day {ranges} (holidays included)",
-        "as_weekday": "as their weekday",
-    },
-}
+# Words in the catalogue (render/locale): English message ids, es_CO by default.
+DAY_WORDS = (msgid("Mon"), msgid("Tue"), msgid("Wed"), msgid("Thu"), msgid("Fri"), msgid("Sat"), msgid("Sun"))
+DAY_NAMES = (
+    msgid("Monday"), msgid("Tuesday"), msgid("Wednesday"), msgid("Thursday"), msgid("Friday"), msgid("Saturday"),
+    msgid("Sunday"),
+)  # fmt: skip
+HOLIDAYS, HOLIDAY, CLOSED = msgid("holidays"), msgid("holiday"), msgid("closed")
+ALWAYS, DAILY, AS_WEEKDAY = (
+    msgid("every day, 24 hours"),
+    msgid("every day {ranges} (holidays included)"),
+    msgid("as their weekday"),
+)
 
 
 class ScheduleError(ValueError):
@@ -148,7 +137,7 @@ class WeekPlan:
                 continue
             for day in parse_days(str(key)):
                 if week[day] is not None:
-                    raise ScheduleError(f"{key}: {DAY_NAMES['es'][day]} is given twice")
+                    raise ScheduleError(f"{key}: {gettext('es')(DAY_NAMES[day])} is given twice")
                 week[day] = parsed
         # A day the map does not name is closed: a schedule says when the place opens.
         return cls(tuple(d if d is not None else () for d in week), holidays, True)
@@ -159,21 +148,20 @@ class WeekPlan:
 
     def describe(self, lang: str = "es") -> str:
         """In words, grouping consecutive days alike: "lun-vie 07:00-12:00, 14:00-19:00; dom cerrado"."""
-        w = WORDS[lang]
+        w = gettext(lang)
         if not self.follows_calendar and len(set(self.week)) == 1:  # the single-string form
-            return str(w["always"]) if self.always else str(w["daily"]).format(ranges=ranges_words(self.week[0], lang))
+            return w(ALWAYS) if self.always else w(DAILY).format(ranges=ranges_words(self.week[0], lang))
         parts, day = [], 0
         while day < 7:
             last = day
             while last + 1 < 7 and self.week[last + 1] == self.week[day]:
                 last += 1
-            names = DAY_WORDS[lang]
-            label = names[day] if day == last else f"{names[day]}-{names[last]}"
+            label = w(DAY_WORDS[day]) if day == last else f"{w(DAY_WORDS[day])}-{w(DAY_WORDS[last])}"
             parts.append(f"{label} {ranges_words(self.week[day], lang)}")
             day = last + 1
         if self.follows_calendar:
-            words = w["as_weekday"] if self.holidays is None else ranges_words(self.holidays, lang)
-            parts.append(f"{w['holidays']} {words}")
+            words = w(AS_WEEKDAY) if self.holidays is None else ranges_words(self.holidays, lang)
+            parts.append(f"{w(HOLIDAYS)} {words}")
         return "; ".join(parts)
 
     def to_json(self) -> dict[str, object]:
@@ -194,7 +182,7 @@ class WeekPlan:
 
 def ranges_words(ranges: tuple[Range, ...], lang: str) -> str:
     if not ranges:
-        return str(WORDS[lang]["closed"])
+        return gettext(lang)(CLOSED)
     return ", ".join(f"{_hhmm(s)}-{_hhmm(e)}" for s, e in ranges)
 
 
@@ -279,11 +267,11 @@ class Day:
         if self.ranges:
             return ""
         if self.closed is not None:
-            word = WORDS[lang]["closed"]
+            word = gettext(lang)(CLOSED)
             return f"{word} — {self.closed}" if self.closed else word
         if self.holiday:
-            return f"{'festivo' if lang == 'es' else 'holiday'} — {self.holiday}"
-        return DAY_NAMES[lang][self.day.weekday()]
+            return f"{gettext(lang)(HOLIDAY)} — {self.holiday}"
+        return gettext(lang)(DAY_NAMES[self.day.weekday()])
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,11 @@ from domain.usage import ZoneUsage
 from kernel.files import write_atomic
 from kernel.month import Month
 from kernel.progress import NOBODY, Progress
+from render.engine import html_to_pdf
 from reports import opendata
-from reports.engine import Header, html_to_pdf
 from reports.monthly import CalendarDay, MonthFigures, ScheduledZone, ZoneMonth, month_figures
 from reports.monthly_report import render
+from reports.page import Header
 from store.reader import Reader
 
 

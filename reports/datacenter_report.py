@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from babel import Locale
-
-from reports import engine
+from render import catalogue, engine
+from reports import page
 from reports.security import control_title
 
 
 def _words(lang: str) -> tuple[Any, Any]:
     """The verdict and recommendation wording, figures formatted for ``lang``."""
-    tr = engine.translations(lang)
-    fmt = engine.formatters(Locale.parse(engine.LOCALES[lang]))
+    tr = catalogue.translations(lang)
+    fmt = engine.formats(lang)
     pct, num = fmt["pct"], fmt["num"]
 
     def verdict(v: str) -> str:
@@ -60,7 +59,7 @@ def _words(lang: str) -> tuple[Any, Any]:
     return verdict, recommend
 
 
-def render(figures: dict[str, Any], page: engine.MonthPage, history: list[tuple[str, dict[str, Any]]]) -> str:
+def render(figures: dict[str, Any], page: page.MonthPage, history: list[tuple[str, dict[str, Any]]]) -> str:
     """``history``: earlier months' frozen figures, oldest first, as (YYYY-MM, figures)."""
     verdict, recommend = _words(page.lang)
     trend = [

@@ -14,8 +14,9 @@ from domain.availability import month_window
 from domain.findings import FindingType
 from domain.schedule import Schedule
 from kernel.month import Month
+from render.engine import html_to_pdf
 from reports import datacenter, datacenter_report, security, security_report
-from reports.engine import Header, MonthPage, html_to_pdf
+from reports.page import Header, MonthPage
 from store.reader import Reader
 
 

@@ -8,11 +8,13 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from domain.incidents import CAUSES
-from reports import charts, engine
+from render import catalogue
+from render.catalogue import msgid
+from reports import charts, page
 from reports.monthly import MonthFigures, ZoneMonth
 
 # Message ids of the causes that are not an operator's (domain.incidents.CAUSES has its own words).
-_CAUSE_IDS = {"unrecorded": "cause not recorded", "planned": "planned maintenance"}
+_CAUSE_IDS = {"unrecorded": msgid("cause not recorded"), "planned": msgid("planned maintenance")}
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ def render(
     figures: MonthFigures,
     *,
     lang: str,
-    header: engine.Header,
+    header: page.Header,
     generated: datetime | None = None,
     history: list[MonthFigures] | None = None,
     incident_classes: dict[str, str] | None = None,
@@ -78,7 +80,7 @@ def render(
     over several instances (reports.rollup), ``not_closed`` names those whose month is missing."""
     tz = ZoneInfo(figures.tz)
     trend = trend_of([*(history or []), figures])
-    tr = engine.translations(lang)
+    tr = catalogue.translations(lang)
     no_data = tr.gettext("no data")
     points = [(z.zone.id, z.zone.lat, z.zone.lon, z.availability.availability) for z in figures.zones]
     ranked = sorted(
@@ -86,7 +88,7 @@ def render(
         key=lambda z: (z.availability.availability, z.zone.id),
     )
     targets = [z.zone.sla_target for z in figures.zones if z.zone.sla_target is not None]
-    return engine.render_html(
+    return page.render_html(
         "monthly.html.j2",
         lang,
         header=header,
@@ -108,7 +110,7 @@ def render(
         by_ucg=_groups(figures, "ucg"),
         incidents=figures.incidents(incident_classes),
         causes=figures.causes(incident_classes),
-        cause_words=lambda key: CAUSES[key][lang] if key in CAUSES else tr.gettext(_CAUSE_IDS.get(key) or key),
+        cause_words=lambda key: tr.gettext(CAUSES.get(key) or _CAUSE_IDS.get(key) or key),
         target=min(targets) if targets else None,
         tz=tz.key,
         has_data=any(z.availability.measured_seconds > 0 for z in figures.zones),

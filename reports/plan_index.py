@@ -13,7 +13,7 @@ from typing import Any
 
 from domain.drills import Verdict
 from domain.usage import ZoneUsage
-from reports import engine
+from reports import page
 
 # What each kind of plan line counts, from the evidence found on disk and in the journal.
 KINDS = ("zones", "monthly_reports", "continuity_tests", "datacenter_report", "security_report", "open_data")
@@ -117,11 +117,11 @@ def render(
     drill_runs: list[dict[str, Any]],
     *,
     lang: str,
-    header: engine.Header,
+    header: page.Header,
 ) -> str:
     found = evidence(year, reports_dir, drill_runs)
     status = [LineStatus(line, *found.get(line.evidence, (0.0, [], {}))) for line in lines]
-    return engine.render_html(
+    return page.render_html(
         "plan_index.html.j2",
         lang,
         header=header,

@@ -7,13 +7,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.findings import SEVERITIES
-from reports import engine
+from render import engine
+from reports import page
 from reports.security import control_title
 
 
-def render(figures: dict[str, Any], page: engine.MonthPage) -> str:
+def render(figures: dict[str, Any], page: page.MonthPage) -> str:
     zone = ZoneInfo(page.tz)
-    when = engine.environment(page.lang).filters["when"]
+    when = engine.formats(page.lang)["when"]
     # Severity and status are stored in Spanish, the words of the office's own procedure.
     words = {} if page.lang == "es" else {
         "alta": "high", "media": "medium", "baja": "low", "abierta": "open", "resuelta": "resolved",

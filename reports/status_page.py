@@ -16,8 +16,6 @@ from datetime import datetime, timedelta
 from xml.sax.saxutils import escape as _escape
 from zoneinfo import ZoneInfo
 
-from babel import Locale
-
 from domain.availability import zone_availability
 from domain.incidents import CAUSES, Incident
 from domain.windows import Maintenance
@@ -25,7 +23,9 @@ from domain.zone_state import ZoneState, ZoneStatus
 from domain.zones import Zone
 from kernel.month import day_bounds
 from kernel.text import xml_safe
-from reports import engine
+from render import catalogue, engine
+from render.catalogue import gettext, msgid
+from reports import page
 from store.reader import Reader
 
 
@@ -35,13 +35,22 @@ def escape(text: str, entities: dict[str, str] | None = None) -> str:
     return _escape(xml_safe(text), entities or {})
 
 
+@dataclass(frozen=True)
+class Look:
+    """A state's words (a message id of the catalogue) and colours."""
+
+    words: str
+    bg: str
+    fg: str = "#ffffff"
+
+
 # Each state's words and colours. Text on the colour meets WCAG AA (>= 4.5:1, tests/test_status_page.py).
-STATES: dict[str, dict[str, str]] = {
-    "up": {"es": "operando", "en": "operating", "bg": "#1b6e20", "fg": "#ffffff"},
-    "degraded": {"es": "degradada", "en": "degraded", "bg": "#7a4f00", "fg": "#ffffff"},
-    "down": {"es": "caída", "en": "down", "bg": "#b00020", "fg": "#ffffff"},
-    "maintenance": {"es": "en mantenimiento", "en": "in maintenance", "bg": "#2f3f8f", "fg": "#ffffff"},
-    "no_data": {"es": "sin datos", "en": "no data", "bg": "#595959", "fg": "#ffffff"},
+STATES: dict[str, Look] = {
+    "up": Look(msgid("operating"), "#1b6e20"),
+    "degraded": Look(msgid("degraded"), "#7a4f00"),
+    "down": Look(msgid("down"), "#b00020"),
+    "maintenance": Look(msgid("in maintenance"), "#2f3f8f"),
+    "no_data": Look(msgid("no data"), "#595959"),
 }
 # A zone vigia has not judged yet is "no data" to the public: never "down".
 _PUBLIC = {ZoneStatus.UNKNOWN: "no_data"}
@@ -230,7 +239,7 @@ def to_json(v: StatusView) -> bytes:
 
 
 def html(v: StatusView, lang: str, *, max_age: float) -> str:
-    return engine.render_html(
+    return page.render_html(
         "status.html.j2",
         lang,
         view=v,
@@ -261,7 +270,7 @@ def _badge(left: str, right: str, colour: str) -> str:
 
 def badge(z: PublicZone, lang: str) -> str:
     """The zone's current state in words, on the state's colour."""
-    return _badge(z.id, STATES[z.state][lang], STATES[z.state]["bg"])
+    return _badge(z.id, gettext(lang)(STATES[z.state].words), STATES[z.state].bg)
 
 
 def map_svg(v: StatusView, lang: str, width: int = 640, height: int = 420) -> str:
@@ -273,7 +282,7 @@ def map_svg(v: StatusView, lang: str, width: int = 640, height: int = 420) -> st
     pad, label_room = 24, 64  # room on the right for the label beside the easternmost dot
     span_lat, span_lon = (max(lats) - min(lats)) or 0.01, (max(lons) - min(lons)) or 0.01
     scale = min((width - 2 * pad - label_room) / span_lon, (height - 2 * pad) / span_lat)
-    label = escape(engine.translations(lang).gettext("Map of the zones"))
+    label = escape(catalogue.translations(lang).gettext("Map of the zones"))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" aria-label="{label}">',
         f'<rect width="{width}" height="{height}" fill="#f4f4f4"/>',
@@ -281,9 +290,9 @@ def map_svg(v: StatusView, lang: str, width: int = 640, height: int = 420) -> st
     for z in placed:
         x = pad + (z.lon - min(lons)) * scale
         y = height - pad - (z.lat - min(lats)) * scale
-        words = escape(f"{z.id} {z.name}: {STATES[z.state][lang]}")
+        words = escape(f"{z.id} {z.name}: {gettext(lang)(STATES[z.state].words)}")
         parts.append(
-            f'<g><title>{words}</title><circle cx="{x:.1f}" cy="{y:.1f}" r="6" fill="{STATES[z.state]["bg"]}" '
+            f'<g><title>{words}</title><circle cx="{x:.1f}" cy="{y:.1f}" r="6" fill="{STATES[z.state].bg}" '
             f'stroke="#000000" stroke-width="0.8"/><text x="{x + 9:.1f}" y="{y + 4:.1f}" font-size="13" '
             f'fill="#111111">{escape(z.id)}</text></g>'
         )
@@ -293,7 +302,7 @@ def map_svg(v: StatusView, lang: str, width: int = 640, height: int = 420) -> st
 
 def feed(v: StatusView, lang: str, instance: str) -> str:
     """An Atom feed of the incidents (open, and closed in the last weeks), newest first."""
-    words = engine.translations(lang).gettext
+    words = catalogue.translations(lang).gettext
     entries = []
     # The feed changed when an incident last did (Atom's meaning of updated), not at every render:
     # its bytes, and so its ETag, stay the same while nothing happens. Without incidents, the day.
@@ -301,7 +310,7 @@ def feed(v: StatusView, lang: str, instance: str) -> str:
     updated = max(newest) if newest else v.generated[:10] + "T00:00:00" + v.generated[19:]
     for i in v.incidents:
         last = i.updates[-1].at if i.updates else i.opened
-        lines = [f"{CAUSES[i.cause][lang]} — {', '.join(i.zones)}" + (f" ({i.ticket})" if i.ticket else "")]
+        lines = [f"{words(CAUSES[i.cause])} — {', '.join(i.zones)}" + (f" ({i.ticket})" if i.ticket else "")]
         lines += [f"{u.at[:16].replace('T', ' ')}: {u.text}" for u in i.updates]
         state = words("closed") if i.closed else words("open")
         entries.append(
@@ -337,7 +346,7 @@ def bar_svg(z: PublicZone, first_day: datetime, lang: str) -> str:
     """The zone's days as thin bars, each with its date and figure as a title (text for every colour)."""
     if not z.days:
         return ""
-    words = engine.translations(lang).gettext
+    words = catalogue.translations(lang).gettext
     fmt = _pct(lang)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {len(z.days) * 4} 20" class="bar" '
              f'role="img" aria-label="{escape(words("Daily availability, last 90 days"))}">']  # fmt: skip
@@ -354,9 +363,9 @@ def availability_badge(z: PublicZone, lang: str) -> str:
     """The zone's availability within its hours over the last 30 days, as a badge."""
     days = "30 días" if lang == "es" else "30 days"
     if z.last_30 is None:
-        return _badge(z.id, f"{days}: {STATES['no_data'][lang]}", STATES["no_data"]["bg"])
+        return _badge(z.id, f"{days}: {gettext(lang)(STATES['no_data'].words)}", STATES["no_data"].bg)
     return _badge(z.id, f"{days}: {_pct(lang)(z.last_30, 2)}", _bar_colour(z.last_30))
 
 
 def _pct(lang: str) -> Callable[..., str]:
-    return engine.formatters(Locale.parse(engine.LOCALES[lang]))["pct"]
+    return engine.formats(lang)["pct"]

@@ -91,7 +91,7 @@ def luminance(colour: str) -> float:
 
 def test_every_state_colour_meets_wcag_aa_contrast() -> None:
     for state, s in status_page.STATES.items():
-        hi, lo = sorted((luminance(s["fg"]), luminance(s["bg"])), reverse=True)
+        hi, lo = sorted((luminance(s.fg), luminance(s.bg)), reverse=True)
         assert (hi + 0.05) / (lo + 0.05) >= 4.5, state
 
 

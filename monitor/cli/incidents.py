@@ -10,6 +10,7 @@ from monitor.cli.common import config_arguments, load_config, local_time, operat
 
 def cmd_incident(args: argparse.Namespace) -> int:
     from domain.incidents import CAUSES, check_new
+    from render.catalogue import gettext
     from store.db import Store
 
     conf = load_config(args.config, state_dir=args.state_dir)
@@ -25,7 +26,7 @@ def cmd_incident(args: argparse.Namespace) -> int:
             zones = [z.strip() for z in args.zones.split(",") if z.strip()]
             title, cause, ticket = check_new(zones, {z.id for z in conf.zones}, args.title, args.cause, args.ticket)
             number = book.open(zones, title, cause, ticket, who, now)
-            print(f"incident {number} opened: {', '.join(zones)}: {title} ({CAUSES[cause]['es']})")
+            print(f"incident {number} opened: {', '.join(zones)}: {title} ({gettext('es')(CAUSES[cause])})")
         elif args.action == "update":
             book.update(args.id, args.text, who, now)
             print(f"incident {args.id} updated")

@@ -56,7 +56,7 @@ def cmd_report_plan(args: argparse.Namespace) -> int:
     if conf is None:
         return 1
     from monitor.jobs.monthclose import output_dir
-    from reports.engine import Header
+    from reports.page import Header
 
     rs, out_dir, header = conf.reports, output_dir(conf, args.output_dir), Header.of(conf.reports)
     lines = [plan_index.PlanLine(x.activity, x.product, x.target, x.responsible, x.evidence) for x in conf.action_plan]

@@ -10,7 +10,8 @@ from monitor.cli.common import config_arguments, load_config, month_arg
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
-    from domain.schedule import DAY_NAMES, WORDS, Schedule, ranges_words
+    from domain.schedule import CLOSED, DAY_NAMES, HOLIDAY, Schedule, ranges_words
+    from render.catalogue import gettext
 
     conf = load_config(args.config, state_dir=args.state_dir)
     if conf is None:
@@ -26,7 +27,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     tz = conf.timezone
     first, after = month.bounds(tz)
     total = schedule.spans(first.timestamp(), after.timestamp(), tz).seconds
-    words = WORDS[args.lang]
+    words = gettext(args.lang)
     print(f"{args.id} {month} ({tz.key}): {schedule.plan.describe(args.lang)}")
     day = first.date()
     while day < after.date():
@@ -36,13 +37,12 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         closed = ""
         if not plan.ranges:  # why: the closed day's own words, else the holiday, else the weekday
             why = plan.why(args.lang)
-            closed = why if plan.closed is not None else f"{words['closed']}: {why}"
-        holiday_word = "festivo" if args.lang == "es" else "holiday"
-        holiday = f" ({holiday_word}: {plan.holiday})" if plan.holiday and plan.ranges else ""
-        name = DAY_NAMES[args.lang][day.weekday()]
+            closed = why if plan.closed is not None else f"{words(CLOSED)}: {why}"
+        holiday = f" ({words(HOLIDAY)}: {plan.holiday})" if plan.holiday and plan.ranges else ""
+        name = words(DAY_NAMES[day.weekday()])
         print(f"{day.isoformat()}  {name:<10} {seconds / 3600:5.2f} h  {ranges or closed}{holiday}")
         day = day.fromordinal(day.toordinal() + 1)
-    print(f"{'total' if args.lang == 'en' else 'total del mes'}: {total / 3600:.2f} h")
+    print(f"{words('total')}: {total / 3600:.2f} h")
     return 0
 
 

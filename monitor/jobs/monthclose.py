@@ -28,7 +28,7 @@ from reports.close import close_month, month_files, publish
 from reports.close import preview as close_preview
 from reports.datacenter import Inventory, Rules
 from reports.datacenter_security import render_month
-from reports.engine import Header
+from reports.page import Header
 from store.db import Store
 
 # Probes whose targets are data-centre services in the optimisation report (host and node are hosts).

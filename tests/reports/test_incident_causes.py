@@ -10,10 +10,11 @@ from pypdf import PdfReader
 
 import config as cfg
 from domain.incidents import Incident, covering
+from render.engine import html_to_pdf
 from reports.close import _freeze, thaw
-from reports.engine import Header, html_to_pdf
 from reports.monthly import month_figures
 from reports.monthly_report import render
+from reports.page import Header
 from store import db as st
 from tests.reports.test_monthly_report import Cells
 from tests.reports.test_opendata import BOGOTA, filled, t

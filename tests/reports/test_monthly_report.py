@@ -10,9 +10,10 @@ from pathlib import Path
 from pypdf import PdfReader
 
 import config as cfg
-from reports.engine import Header, html_to_pdf
+from render.engine import html_to_pdf
 from reports.monthly import month_figures
 from reports.monthly_report import render
+from reports.page import Header
 from store import db as st
 from store import schema
 from tests.reports.test_opendata import BOGOTA, CONFIG, filled, t

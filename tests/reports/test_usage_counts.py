@@ -12,9 +12,9 @@ import config as cfg
 from domain.usage import ZoneUsage
 from monitor.cli import main
 from probes.usage.operator_csv import OperatorMonth
-from reports.engine import Header
 from reports.monthly import month_figures
 from reports.monthly_report import render
+from reports.page import Header
 from store import db as st
 from tests.reports.test_monthly_report import Cells
 from tests.reports.test_opendata import BOGOTA, CONFIG, t

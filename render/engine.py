@@ -1,77 +1,38 @@
-"""The report engine: Jinja2 (autoescape, StrictUndefined, i18n with Babel catalogs), locale-aware
-numbers and dates, inline SVG charts, self-contained HTML and PDF through WeasyPrint.
+"""The engine: Jinja2 (autoescape, StrictUndefined, i18n with Babel catalogues), locale-aware
+numbers, dates and durations, self-contained HTML and PDF through WeasyPrint.
 
-Templates carry English message ids; the Spanish (es_CO) catalog is the default language.
-Inventory names and every other value are data passed to templates, never template source.
-The PDF renderer fetches nothing from the network: only assets bundled in reports/assets.
+Templates carry English message ids; the Spanish (es_CO) catalogue is the default language. A
+caller names its own template folder; ``base.html.j2`` (the document every report extends) is
+found here behind it. Inventory names and every other value are data passed to templates, never
+template source. The PDF renderer fetches nothing from the network: only assets in render/assets.
 """
 
 from __future__ import annotations
 
 import functools
-import io
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import jinja2
 from babel import Locale
 from babel.dates import format_date, format_datetime
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
-from babel.support import NullTranslations, Translations
 
-from config.sections import ReportSettings
 from kernel.text import readable
+from render.catalogue import LOCALES, translations
 
 HERE = Path(__file__).parent
-LOCALES = {"es": "es_CO", "en": "en"}
 
 
-_SETTINGS = ReportSettings()
-
-
-@dataclass(frozen=True)
-class Header:
-    """The document header the office's quality system asks for (configurable: reports.* in the
-    configuration, whose defaults are these)."""
-
-    entity: str = _SETTINGS.entity
-    office: str = _SETTINGS.office
-    macroprocess: str = _SETTINGS.macroprocess
-    process: str = _SETTINGS.process
-    code: str = _SETTINGS.code
-    version: str = _SETTINGS.version
-
-    @classmethod
-    def of(cls, rs: ReportSettings) -> Header:
-        return cls(rs.entity, rs.office, rs.macroprocess, rs.process, rs.code, rs.version)
-
-
-@functools.lru_cache(maxsize=4)
-def translations(lang: str) -> NullTranslations:
-    """The catalog for ``lang``, compiled from its .po file in memory (no binary files in the tree)."""
-    locale = LOCALES[lang]
-    po = HERE / "locale" / locale / "LC_MESSAGES" / "vigia.po"
-    if not po.exists():
-        return NullTranslations()
-    with open(po, "rb") as fh:
-        catalog = read_po(fh, locale=locale)
-    buf = io.BytesIO()
-    write_mo(buf, catalog)
-    buf.seek(0)
-    return Translations(buf)
-
-
-@functools.lru_cache(maxsize=4)
-def environment(lang: str) -> jinja2.Environment:
+@functools.lru_cache(maxsize=16)
+def environment(lang: str, folder: str) -> jinja2.Environment:
+    """One environment per language and template folder; the folder's templates first, then the
+    render layer's own (``base.html.j2``)."""
     locale = Locale.parse(LOCALES[lang])
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(HERE / "templates")),
+        loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(folder), jinja2.FileSystemLoader(str(HERE / "templates"))]),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         extensions=["jinja2.ext.i18n"],
@@ -84,6 +45,20 @@ def environment(lang: str) -> jinja2.Environment:
     env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(formatters(locale))
     return env
+
+
+def duration(seconds: float | None) -> str:
+    """A drill's durations: "1 h 02 min 03 s", "4 min 05 s", "7 s" (the same in both languages)."""
+    if seconds is None:
+        return "—"
+    h, rest = divmod(round(seconds), 3600)
+    m, s = divmod(rest, 60)
+    return f"{h} h {m:02d} min {s:02d} s" if h else (f"{m} min {s:02d} s" if m else f"{s} s")
+
+
+def formats(lang: str) -> dict[str, Callable[..., str]]:
+    """The template filters for ``lang``, for words made in code."""
+    return formatters(Locale.parse(LOCALES[lang]))
 
 
 def formatters(locale: Locale) -> dict[str, Callable[..., str]]:
@@ -111,41 +86,13 @@ def formatters(locale: Locale) -> dict[str, Callable[..., str]]:
     def minutes(seconds: float | None) -> str:
         return "—" if seconds is None else num(seconds / 60, 1)
 
-    return {"pct": pct, "num": num, "month": month, "day": day, "when": when, "minutes": minutes}
+    return {"pct": pct, "num": num, "month": month, "day": day, "when": when, "minutes": minutes, "dur": duration}
 
 
-def render_html(template: str, lang: str, **context: Any) -> str:
+def render_html(folder: Path, template: str, lang: str, **context: Any) -> str:
     # ``preliminary``: a month still running (``vigia report month --preview``), marked on every page.
-    return environment(lang).get_template(template).render(lang=lang, **{"preliminary": False, **context})
-
-
-@dataclass(frozen=True)
-class MonthPage:
-    """What every monthly report page shares: its month, zone, language, header and issue date."""
-
-    year: int
-    month: int
-    tz: str
-    lang: str
-    header: Header
-    generated: datetime
-
-    @property
-    def key(self) -> str:
-        return f"{self.year:04d}-{self.month:02d}"
-
-    def render(self, template: str, figures: Any, **context: Any) -> str:
-        zone = ZoneInfo(self.tz)
-        return render_html(
-            template,
-            self.lang,
-            header=self.header,
-            f=figures,
-            month_start=date(self.year, self.month, 1),
-            generated=self.generated.astimezone(zone),
-            tz=self.tz,
-            **context,
-        )
+    env = environment(lang, str(folder))
+    return env.get_template(template).render(lang=lang, **{"preliminary": False, **context})
 
 
 def _bundled_only_fetcher() -> Any:
