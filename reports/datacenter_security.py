@@ -15,8 +15,11 @@ from domain.findings import FindingType
 from domain.schedule import Schedule
 from kernel.month import Month
 from render.engine import html_to_pdf
-from reports import datacenter, datacenter_report, security, security_report
+from reports import datacenter, datacenter_month, datacenter_report, security, security_report
+from reports.datacenter_month import DatacenterMonth
 from reports.page import Header, MonthPage
+from reports.security import SecurityMonth
+from reports.shape import from_json, to_json
 from store.reader import Reader
 
 
@@ -39,18 +42,22 @@ def render_month(
     """File name -> content, for the month's folder and manifest."""
     key = str(Month(year, month))
     window = month_window(year, month, tz, time.time())
-    dc = reader.frozen(
-        key, "datacenter", lambda: datacenter.month(reader, dict(hosts), list(services), window, tz, rules, schedules),
+    dc_body = reader.frozen(
+        key, "datacenter",
+        lambda: to_json(datacenter_month.month(reader, dict(hosts), list(services), window, tz, rules, schedules)),
         refreeze=refreeze,
     )  # fmt: skip
-    sec = reader.frozen(key, "security", lambda: security.month(reader, year, month, tz, types), refreeze=refreeze)
-    assert dc is not None and sec is not None
+    sec_body = reader.frozen(
+        key, "security", lambda: to_json(security.month(reader, year, month, tz, types)), refreeze=refreeze
+    )
+    assert dc_body is not None and sec_body is not None
+    dc, sec = from_json(DatacenterMonth, dc_body), from_json(SecurityMonth, sec_body)
     history = []
     for back in range(5, 0, -1):  # the months before that were frozen, oldest first (never recomputed)
         before = str(Month(year, month).shift(-back))
         earlier = reader.frozen(before, "datacenter", None)
         if earlier is not None:
-            history.append((before, earlier))
+            history.append((before, from_json(DatacenterMonth, earlier)))
     closed = Month(year, month).next().first_day()
     generated = datetime.combine(closed, dtime(0), tz).astimezone(UTC)
     out: dict[str, bytes] = {}

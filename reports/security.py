@@ -2,7 +2,7 @@
 the months before, for the trend), new and resolved in the month, time to remediate, assets with
 most findings, a table per ISO/IEC 27001:2022 control, strategies per kind of finding, evidence.
 
-Like the data-centre figures, a plain JSON-able mapping frozen at month close."""
+Like the data-centre figures, typed (dataclasses) and frozen at month close (reports.shape)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import math
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain import findings as fd
@@ -38,6 +38,88 @@ CONTROLS: dict[str, tuple[str, str]] = {
 _RANK = {s: i for i, s in enumerate(fd.SEVERITIES)}
 
 
+@dataclass(frozen=True)
+class Remediation:
+    """Days from first seen to resolved, over the findings resolved in the month."""
+
+    mean: float | None
+    median: float | None
+    max: float | None
+    count: int
+
+
+# Counts by severity: one field per fd.SEVERITIES (alta, media, baja), the frozen JSON's keys.
+@dataclass(frozen=True)
+class TrendMonth:
+    month: str
+    alta: int
+    media: int
+    baja: int
+
+
+@dataclass(frozen=True)
+class AssetCount:
+    asset: str
+    total: int
+    alta: int
+    media: int
+    baja: int
+
+
+@dataclass
+class ControlRow:
+    control: str
+    mspi: str
+    open: int = 0
+    new: int = 0
+    resolved: int = 0
+
+
+@dataclass(frozen=True)
+class Strategy:
+    kind: str
+    severity: str  # the worst open one of its kind
+    count: int
+    control: str
+    mspi: str
+    title: dict[str, str]  # by language
+    strategy: dict[str, str]
+    assets: list[str]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    id: str
+    kind: str
+    title: dict[str, str]
+    asset: str
+    detail: str
+    severity: str
+    control: str
+    status: str
+    first_seen: float
+    last_seen: float
+    resolved_at: float | None
+    evidence: str
+
+
+@dataclass(frozen=True)
+class SecurityMonth:
+    window: tuple[float, float]
+    open: dict[str, int]  # by severity, at the month's end
+    open_total: int
+    new: dict[str, int]
+    new_total: int
+    resolved: dict[str, int]
+    resolved_total: int
+    remediation_days: Remediation
+    trend: list[TrendMonth]
+    assets: list[AssetCount]
+    controls: list[ControlRow]
+    strategies: list[Strategy]
+    evidence: list[Evidence]
+
+
 def control_title(control: str, lang: str) -> str:
     titles = CONTROLS.get(control)
     return "" if titles is None else titles[0 if lang == "es" else 1]
@@ -60,7 +142,7 @@ def month(
     types: Mapping[str, fd.FindingType],
     *,
     trend_months: int = 6,
-) -> dict[str, Any]:
+) -> SecurityMonth:
     start, end = _month_start(year, month_, tz), _month_start(year, month_ + 1, tz)
 
     def type_of(kind: str) -> fd.FindingType:
@@ -70,90 +152,83 @@ def month(
     open_end = [r for r in rows if _open_at(r, end)]
     new = [r for r in rows if start <= r.first_seen < end]
     resolved = [r for r in rows if r.resolved_at is not None and start <= r.resolved_at < end]
-    trend = _trend(rows, year, month_, tz, trend_months)
     days = [(r.resolved_at - r.first_seen) / fd.DAY for r in resolved if r.resolved_at is not None]
+    shown = {r.id: r for r in [*open_end, *new, *resolved]}
+    evidence = [
+        Evidence(
+            r.id, r.kind, dict(type_of(r.kind).title), r.asset, r.detail, r.severity, r.control,
+            fd.OPEN if _open_at(r, end) else fd.RESOLVED, r.first_seen, min(r.last_seen, end),
+            r.resolved_at if not _open_at(r, end) else None, r.evidence,
+        )
+        for r in sorted(shown.values(), key=lambda r: (_RANK.get(r.severity, 9), r.asset, r.kind, r.detail))
+    ]  # fmt: skip
+    return SecurityMonth(
+        (start, end),
+        _by_severity(open_end), len(open_end), _by_severity(new), len(new), _by_severity(resolved), len(resolved),
+        Remediation(
+            math.fsum(days) / len(days) if days else None, statistics.median(days) if days else None,
+            max(days) if days else None, len(days),
+        ),
+        _trend(rows, year, month_, tz, trend_months),
+        _assets(open_end),
+        sorted(_controls(rows, start, end, {r.id for r in [*new, *resolved]}).values(),
+               key=lambda c: _control_key(c.control)),
+        _strategies(open_end, type_of),
+        evidence,
+    )  # fmt: skip
+
+
+def _by_severity(rows: Sequence[fd.Finding]) -> dict[str, int]:
+    return {s: sum(r.severity == s for r in rows) for s in fd.SEVERITIES}
+
+
+def _assets(open_end: Sequence[fd.Finding]) -> list[AssetCount]:
+    """The ten assets with most open findings, gravest first."""
     by_asset: dict[str, Counter[str]] = defaultdict(Counter)
     for r in open_end:
         by_asset[r.asset][r.severity] += 1
-    assets = sorted(
+    ranked = sorted(
         by_asset.items(), key=lambda kv: (-sum(kv[1].values()), *(-kv[1].get(s, 0) for s in fd.SEVERITIES), kv[0])
     )
-    controls = _controls(rows, start, end, {r.id for r in [*new, *resolved]})
-    strategies = _strategies(open_end, type_of)
-    shown = {r.id: r for r in [*open_end, *new, *resolved]}
-    evidence = [
-        {
-            "id": r.id, "kind": r.kind, "title": dict(type_of(r.kind).title),
-            "asset": r.asset, "detail": r.detail, "severity": r.severity, "control": r.control,
-            "status": fd.OPEN if _open_at(r, end) else fd.RESOLVED, "first_seen": r.first_seen,
-            "last_seen": min(r.last_seen, end), "resolved_at": r.resolved_at if not _open_at(r, end) else None,
-            "evidence": r.evidence,
-        }
-        for r in sorted(shown.values(), key=lambda r: (_RANK.get(r.severity, 9), r.asset, r.kind, r.detail))
-    ]  # fmt: skip
-    return {
-        "window": [start, end],
-        "open": {s: sum(r.severity == s for r in open_end) for s in fd.SEVERITIES},
-        "open_total": len(open_end),
-        "new": {s: sum(r.severity == s for r in new) for s in fd.SEVERITIES},
-        "new_total": len(new),
-        "resolved": {s: sum(r.severity == s for r in resolved) for s in fd.SEVERITIES},
-        "resolved_total": len(resolved),
-        "remediation_days": {
-            "mean": math.fsum(days) / len(days) if days else None,
-            "median": statistics.median(days) if days else None,
-            "max": max(days) if days else None,
-            "count": len(days),
-        },
-        "trend": trend,
-        "assets": [
-            {"asset": a, "total": sum(c.values()), **{s: c.get(s, 0) for s in fd.SEVERITIES}} for a, c in assets[:10]
-        ],
-        "controls": sorted(controls.values(), key=lambda c: _control_key(c["control"])),
-        "strategies": strategies,
-        "evidence": evidence,
-    }
+    return [AssetCount(a, sum(c.values()), c["alta"], c["media"], c["baja"]) for a, c in ranked[:10]]
 
 
-def _trend(rows: Sequence[fd.Finding], year: int, month_: int, tz: ZoneInfo, months: int) -> list[dict[str, Any]]:
+def _trend(rows: Sequence[fd.Finding], year: int, month_: int, tz: ZoneInfo, months: int) -> list[TrendMonth]:
     """Open findings by severity at the end of each of the last ``months`` months."""
     trend = []
     for back in range(months - 1, -1, -1):
         m_end = _month_start(year, month_ + 1 - back, tz)
         label = datetime.fromtimestamp(_month_start(year, month_ - back, tz), tz).strftime("%Y-%m")
         counts = Counter(r.severity for r in rows if _open_at(r, m_end))
-        trend.append({"month": label, **{s: counts.get(s, 0) for s in fd.SEVERITIES}})
+        trend.append(TrendMonth(label, counts["alta"], counts["media"], counts["baja"]))
     return trend
 
 
-def _controls(rows: Sequence[fd.Finding], start: float, end: float, touched: set[str]) -> dict[str, dict[str, Any]]:
+def _controls(rows: Sequence[fd.Finding], start: float, end: float, touched: set[str]) -> dict[str, ControlRow]:
     """Per Annex A control: open at the month's end, new and resolved in it."""
-    controls: dict[str, dict[str, Any]] = {}
+    controls: dict[str, ControlRow] = {}
     for r in rows:
         if not (_open_at(r, end) or r.id in touched):
             continue
-        c = controls.setdefault(r.control, {"control": r.control, "mspi": r.mspi, "open": 0, "new": 0, "resolved": 0})
-        c["open"] += _open_at(r, end)
-        c["new"] += start <= r.first_seen < end
-        c["resolved"] += r.resolved_at is not None and start <= r.resolved_at < end
+        c = controls.setdefault(r.control, ControlRow(r.control, r.mspi))
+        c.open += _open_at(r, end)
+        c.new += start <= r.first_seen < end
+        c.resolved += r.resolved_at is not None and start <= r.resolved_at < end
     return controls
 
 
-def _strategies(open_end: list[fd.Finding], type_of: Callable[[str], fd.FindingType]) -> list[dict[str, Any]]:
+def _strategies(open_end: list[fd.Finding], type_of: Callable[[str], fd.FindingType]) -> list[Strategy]:
     """One strategy per kind of open finding, worst first."""
-    strategies = []
-    kinds: dict[str, list[Any]] = defaultdict(list)
+    kinds: dict[str, list[fd.Finding]] = defaultdict(list)
     for r in open_end:
         kinds[r.kind].append(r)
+    strategies = []
     for kind, items in kinds.items():
         ft = type_of(kind)
         worst = min((r.severity for r in items), key=lambda s: _RANK.get(s, 9))
-        strategies.append({
-            "kind": kind, "severity": worst, "count": len(items), "control": ft.control, "mspi": ft.mspi,
-            "title": dict(ft.title), "strategy": dict(ft.strategy),
-            "assets": sorted({r.asset for r in items}),
-        })  # fmt: skip
-    strategies.sort(key=lambda s: (_RANK.get(s["severity"], 9), -s["count"], s["kind"]))
+        strategies.append(Strategy(kind, worst, len(items), ft.control, ft.mspi, dict(ft.title), dict(ft.strategy),
+                                   sorted({r.asset for r in items})))  # fmt: skip
+    strategies.sort(key=lambda s: (_RANK.get(s.severity, 9), -s.count, s.kind))
     return strategies
 
 

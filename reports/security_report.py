@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.findings import SEVERITIES
 from render import engine
-from reports import page
-from reports.security import control_title
+from reports.page import MonthPage
+from reports.security import SecurityMonth, control_title
 
 
-def render(figures: dict[str, Any], page: page.MonthPage) -> str:
+def render(figures: SecurityMonth, page: MonthPage) -> str:
     zone = ZoneInfo(page.tz)
     when = engine.formats(page.lang)["when"]
     # Severity and status are stored in Spanish, the words of the office's own procedure.

@@ -89,3 +89,50 @@ def test_a_month_of_three_hosts(tmp_path: Path) -> None:
     assert growing.verdicts == ["filesystem_filling:/"]
     # The rules are configurable: with a 10-day horizon "/" is no longer flagged.
     assert "filesystem_filling:/" not in judge(growing, Rules(filesystem_warning_days=10))
+
+
+# A month frozen before the figures were typed (a dict written by the previous release): it must
+# still read back into the typed shape, and a snapshot that no longer fits is refused by field.
+OLD_SNAPSHOT = {
+    "window": [1735707600.0, 1738386000.0],
+    "rules": {"underused_cpu_p95": 0.1, "underused_memory_p95": 0.3, "saturated_p95": 0.8,
+              "filesystem_warning_days": 90.0, "availability_target": 0.995},
+    "hosts": [{
+        "target": "db", "role": "base de datos", "cpu": {"mean": 0.9, "p95": 0.95, "max": 0.97, "samples": 720},
+        "memory": None, "network_bps": None, "network_util": None,
+        "capacity": {"vcpus": 16, "memory_bytes": None, "disk_bytes": 1e11, "link_bps": None},
+        "filesystems": [{"mountpoint": "/", "mean": 0.6, "p95": 0.7, "max": 0.8, "size_bytes": 1e11,
+                         "slope_per_day": 0.01, "days_to_full": 20.0}],
+        "availability": {"scheduled_seconds": 2678400.0, "hours": None, "availability": 0.99,
+                         "downtime_seconds": 600.0, "maintenance_seconds": 0.0, "coverage": 1.0, "incidents": 2,
+                         "mttr_seconds": 300.0},
+        "verdicts": ["saturated", "filesystem_filling:/"],
+    }],
+    "services": [],
+    "top_cpu": ["db"], "top_memory": [],
+    "top_filesystems": [{"target": "db", "mountpoint": "/", "mean": 0.6, "p95": 0.7, "max": 0.8, "size_bytes": 1e11,
+                         "slope_per_day": 0.01, "days_to_full": 20.0}],
+    "recommendations": [{"kind": "redundancy", "control": "A.8.14", "asset": "db",
+                         "figures": {"availability": 0.99, "target": 0.995, "downtime_seconds": 600.0,
+                                     "incidents": 2}}],
+    "summary": {"hosts": 1, "underused": 0, "saturated": 1, "cpu_p95_mean": 0.95, "memory_p95_mean": None,
+                "service_availability": None},
+}  # fmt: skip
+
+
+def test_a_month_frozen_by_the_previous_release_reads_back_typed() -> None:
+    from kernel.errors import StoreError
+    from reports.datacenter_month import DatacenterMonth
+    from reports.shape import from_json, to_json
+
+    month = from_json(DatacenterMonth, OLD_SNAPSHOT)
+    assert month.hosts[0].cpu is not None and month.hosts[0].cpu.p95 == 0.95
+    assert month.hosts[0].filesystems[0].days_to_full == 20.0
+    assert month.recommendations[0].figures["incidents"] == 2  # a count stays a count (printed "2", not "2.0")
+    assert isinstance(month.recommendations[0].figures["incidents"], int)
+    again = to_json(month)
+    assert again["hosts"][0]["verdicts"] == OLD_SNAPSHOT["hosts"][0]["verdicts"]  # type: ignore[index]
+    assert from_json(DatacenterMonth, again) == month
+    broken = {**OLD_SNAPSHOT, "summary": {"hosts": "muchos"}}
+    with pytest.raises(StoreError, match=r"DatacenterMonth does not fit its shape at summary\.hosts: Input should"):
+        from_json(DatacenterMonth, broken)
