@@ -24,7 +24,7 @@ from render.engine import html_to_pdf
 from reports import opendata
 from reports.monthly import CalendarDay, MonthFigures, ScheduledZone, ZoneMonth, month_figures
 from reports.monthly_report import render
-from reports.page import Header
+from reports.page import ReportOptions
 from store.reader import Reader
 
 
@@ -121,14 +121,9 @@ def close_month(
     month: int,
     tz: ZoneInfo,
     out_dir: str,
+    opts: ReportOptions,
     *,
-    languages: list[str],
-    formats: list[str],
-    header: Header,
-    entity: str,
-    contact: str,
     refreeze: bool = False,
-    incident_classes: dict[str, str] | None = None,
     extra: dict[str, bytes] | None = None,
     progress: Progress = NOBODY,
 ) -> list[Path]:
@@ -140,24 +135,16 @@ def close_month(
     for back in range(11, 0, -1):  # the 11 months before, oldest first, each frozen once
         before = Month(year, month).shift(-back)
         history.append(snapshot(reader, zones, before.year, before.month, tz))
-    files = month_files(
-        figures, f"zonas-digitales-{Month(year, month)}", languages=languages, formats=formats, header=header,
-        entity=entity, contact=contact, history=history, incident_classes=incident_classes, progress=progress,
-    )  # fmt: skip
+    files = month_files(figures, f"zonas-digitales-{Month(year, month)}", opts, history=history, progress=progress)
     return publish(Path(out_dir) / str(Month(year, month)), {**files, **(extra or {})})
 
 
 def month_files(
     figures: MonthFigures,
     base: str,
+    opts: ReportOptions,
     *,
-    languages: list[str],
-    formats: list[str],
-    header: Header,
-    entity: str,
-    contact: str,
     history: list[MonthFigures] | None = None,
-    incident_classes: dict[str, str] | None = None,
     not_closed: list[str] | None = None,
     progress: Progress = NOBODY,
 ) -> dict[str, bytes]:
@@ -165,21 +152,21 @@ def month_files(
     tz = ZoneInfo(figures.tz)
     closed = Month(figures.year, figures.month).next().first_day()
     out: dict[str, bytes] = {}
-    if "csv" in formats:
+    if "csv" in opts.formats:
         out[f"{base}.csv"] = opendata.csv_bytes(figures)
         out[f"{base}.metadata.json"] = opendata.metadata(
-            figures, entity=entity, contact=contact, issued=closed, updated=closed
+            figures, entity=opts.entity, contact=opts.contact, issued=closed, updated=closed
         )
     generated = datetime.combine(closed, dtime(0), tz).astimezone(UTC)
-    for lang in languages:
+    for lang in opts.languages:
         progress.say(f"{base}.{lang}: rendering ({len(figures.zones)} zones)")
         html = render(
-            figures, lang=lang, header=header, generated=generated, history=history,
-            incident_classes=incident_classes, not_closed=not_closed,
+            figures, lang=lang, header=opts.header, generated=generated, history=history,
+            incident_classes=opts.incident_classes, not_closed=not_closed,
         )  # fmt: skip
-        if "html" in formats:
+        if "html" in opts.formats:
             out[f"{base}.{lang}.html"] = html.encode("utf-8")
-        if "pdf" in formats:
+        if "pdf" in opts.formats:
             progress.say(f"{base}.{lang}.pdf: typesetting")
             out[f"{base}.{lang}.pdf"] = html_to_pdf(html)
     return out
@@ -191,11 +178,8 @@ def preview(
     month: Month,
     tz: ZoneInfo,
     out_dir: str,
+    opts: ReportOptions,
     *,
-    languages: list[str],
-    formats: list[str],
-    header: Header,
-    incident_classes: dict[str, str] | None = None,
     progress: Progress = NOBODY,
 ) -> list[Path]:
     """The month so far, marked preliminary on every page, in ``out_dir``/preliminar: computed from
@@ -207,15 +191,16 @@ def preview(
     folder = Path(out_dir) / "preliminar"
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    for lang in languages:
+    for lang in opts.languages:
         html = render(
-            figures, lang=lang, header=header, generated=now, incident_classes=incident_classes, preliminary=True
-        )
+            figures, lang=lang, header=opts.header, generated=now, incident_classes=opts.incident_classes,
+            preliminary=True,
+        )  # fmt: skip
         base = f"zonas-digitales-{month}.preliminar.{lang}"
         progress.say(f"{base}: rendering")
-        if "html" in formats:
+        if "html" in opts.formats:
             _write(folder / f"{base}.html", html.encode("utf-8"), written)
-        if "pdf" in formats:
+        if "pdf" in opts.formats:
             _write(folder / f"{base}.pdf", html_to_pdf(html), written)
     return written
 

@@ -17,7 +17,7 @@ from kernel.month import Month
 from render.engine import html_to_pdf
 from reports import datacenter, datacenter_month, datacenter_report, security, security_report
 from reports.datacenter_month import DatacenterMonth
-from reports.page import Header, MonthPage
+from reports.page import MonthPage, ReportOptions
 from reports.security import SecurityMonth
 from reports.shape import from_json, to_json
 from store.reader import Reader
@@ -34,9 +34,7 @@ def render_month(
     rules: datacenter.Rules,
     types: Mapping[str, FindingType],
     schedules: Mapping[str, Schedule] | None = None,
-    languages: Sequence[str],
-    formats: Sequence[str],
-    header: Header,
+    opts: ReportOptions,
     refreeze: bool = False,
 ) -> dict[str, bytes]:
     """File name -> content, for the month's folder and manifest."""
@@ -61,15 +59,15 @@ def render_month(
     closed = Month(year, month).next().first_day()
     generated = datetime.combine(closed, dtime(0), tz).astimezone(UTC)
     out: dict[str, bytes] = {}
-    for lang in languages:
-        page = MonthPage(year, month, tz.key, lang, header, generated)
+    for lang in opts.languages:
+        page = MonthPage(year, month, tz.key, lang, opts.header, generated)
         pages = {
             f"centro-datos-{key}.{lang}": datacenter_report.render(dc, page, history),
             f"seguridad-{key}.{lang}": security_report.render(sec, page),
         }
         for name, html in pages.items():
-            if "html" in formats:
+            if "html" in opts.formats:
                 out[f"{name}.html"] = html.encode("utf-8")
-            if "pdf" in formats:
+            if "pdf" in opts.formats:
                 out[f"{name}.pdf"] = html_to_pdf(html)
     return out

@@ -3,7 +3,8 @@ template folder. The engine itself is the render layer's (``render.engine``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,28 @@ class Header:
     @classmethod
     def of(cls, rs: ReportSettings) -> Header:
         return cls(rs.entity, rs.office, rs.macroprocess, rs.process, rs.code, rs.version)
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """How a month's reports are made, decided once (the configuration's reports section, the
+    command line's --lang and --format over it) and handed down whole."""
+
+    languages: tuple[str, ...]
+    formats: tuple[str, ...]  # html, pdf, csv (open data)
+    header: Header
+    entity: str  # the open data's publisher
+    contact: str
+    incident_classes: dict[str, str] = field(default_factory=dict)  # a reason code's class, by code
+
+    @classmethod
+    def of(
+        cls, rs: ReportSettings, languages: Sequence[str] | None = None, formats: Sequence[str] | None = None
+    ) -> ReportOptions:
+        return cls(
+            tuple(languages or rs.languages), tuple(formats or rs.formats), Header.of(rs), rs.entity, rs.contact,
+            dict(rs.incident_classes),
+        )  # fmt: skip
 
 
 def render_html(template: str, lang: str, **context: Any) -> str:

@@ -56,14 +56,18 @@ def cmd_report_plan(args: argparse.Namespace) -> int:
     if conf is None:
         return 1
     from monitor.jobs.monthclose import output_dir
-    from reports.page import Header
+    from reports.page import ReportOptions
 
-    rs, out_dir, header = conf.reports, output_dir(conf, args.output_dir), Header.of(conf.reports)
+    out_dir, opts = (
+        output_dir(conf, args.output_dir),
+        ReportOptions.of(conf.reports, [args.lang] if args.lang else None),
+    )
     lines = [plan_index.PlanLine(x.activity, x.product, x.target, x.responsible, x.evidence) for x in conf.action_plan]
     runs = plan_index.load_runs(Path(conf.state_dir) / "drills" / "journal.jsonl")
-    for lang in [args.lang] if args.lang else list(rs.languages):
+    for lang in opts.languages:
         path = out_dir / f"plan-{args.year}.{lang}.html"
-        write_atomic(path, plan_index.render(args.year, lines, out_dir, runs, lang=lang, header=header).encode("utf-8"))
+        html = plan_index.render(args.year, lines, out_dir, runs, lang=lang, header=opts.header)
+        write_atomic(path, html.encode("utf-8"))
         print(path)
     return 0
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from reports.close import close_month, month_files, publish
 from reports.close import preview as close_preview
 from reports.datacenter import Inventory, Rules
 from reports.datacenter_security import render_month
-from reports.page import Header
+from reports.page import ReportOptions
 from store.db import Store
 
 # Probes whose targets are data-centre services in the optimisation report (host and node are hosts).
@@ -45,6 +46,9 @@ class Request:
     output_dir: str | None = None
     refreeze: bool = False
 
+    def options(self, conf: cfg.Config) -> ReportOptions:
+        return ReportOptions.of(conf.reports, self.languages, self.formats)
+
 
 def output_dir(conf: cfg.Config, asked: str | None) -> Path:
     """Where reports go (created): the asked folder, reports.directory, or STATE_DIR/reports."""
@@ -57,58 +61,34 @@ def output_dir(conf: cfg.Config, asked: str | None) -> Path:
 def close(conf: cfg.Config, req: Request, progress: Progress = NOBODY) -> list[Path]:
     """Close ``req.month``: every file written, the manifest last. Raises ConfigError for a bad
     continuity plan, StoreError when the store cannot be reached."""
-    rs = conf.reports
     year, month = req.month.year, req.month.month
     out_dir = output_dir(conf, req.output_dir)
-    header = Header.of(rs)
-    languages = req.languages or list(rs.languages)
-    formats = req.formats or list(rs.formats)
+    opts = req.options(conf)
     progress.say(f"{req.month}: the month's drills")
-    extra = _drills(conf, req.month, languages)
+    extra = _drills(conf, req.month, opts.languages)
     with Store.opened(conf.store_url(), conf.instance) as store:
         progress.say(f"{req.month}: the data-centre and digital-security reports")
-        extra.update(_datacenter_security(conf, store, req.month, languages, formats, header, req.refreeze))
+        extra.update(_datacenter_security(conf, store, req.month, opts, req.refreeze))
+        reader = store.reader(conf.ha_group)
         return close_month(
-            store.reader(conf.ha_group),
-            list(conf.zones),
-            year,
-            month,
-            conf.timezone,
-            str(out_dir),
-            languages=languages,
-            formats=formats,
-            header=header,
-            entity=rs.entity,
-            contact=rs.contact,
-            refreeze=req.refreeze,
-            incident_classes=dict(rs.incident_classes),
-            extra=extra,
-            progress=progress,
-        )
+            reader, list(conf.zones), year, month, conf.timezone, str(out_dir), opts,
+            refreeze=req.refreeze, extra=extra, progress=progress,
+        )  # fmt: skip
 
 
 def preview(conf: cfg.Config, req: Request, progress: Progress = NOBODY) -> list[Path]:
     """The Zonas Digitales report of ``req.month`` so far, marked preliminary (reports.close.preview)."""
-    rs = conf.reports
     with Store.opened(conf.store_url(), conf.instance) as store:
+        reader = store.reader(conf.ha_group)
+        folder = str(output_dir(conf, req.output_dir))
         return close_preview(
-            store.reader(conf.ha_group),
-            list(conf.zones),
-            req.month,
-            conf.timezone,
-            str(output_dir(conf, req.output_dir)),
-            languages=req.languages or list(rs.languages),
-            formats=req.formats or list(rs.formats),
-            header=Header.of(rs),
-            incident_classes=dict(rs.incident_classes),
-            progress=progress,
+            reader, list(conf.zones), req.month, conf.timezone, folder, req.options(conf), progress=progress
         )
 
 
 def close_all(conf: cfg.Config, req: Request, progress: Progress = NOBODY) -> list[Path]:
     """One report over every instance in the database (``todas/`` in the month's folder), from the
     months each instance (or HA group) froze when it closed; those that did not are named in it."""
-    rs = conf.reports
     with Store.opened(conf.store_url(), conf.instance) as store:
         reader = store.reader()
         bodies, owners = reader.frozen_everywhere(str(req.month), "zones"), reader.owners()
@@ -117,19 +97,14 @@ def close_all(conf: cfg.Config, req: Request, progress: Progress = NOBODY) -> li
     files = month_files(
         rollup.combine(bodies),
         f"zonas-digitales-todas-{req.month}",
-        languages=req.languages or list(rs.languages),
-        formats=req.formats or list(rs.formats),
-        header=Header.of(rs),
-        entity=rs.entity,
-        contact=rs.contact,
-        incident_classes=dict(rs.incident_classes),
+        req.options(conf),
         not_closed=[o for o in owners if o not in bodies],
         progress=progress,
     )
     return publish(output_dir(conf, req.output_dir) / str(req.month) / "todas", files)
 
 
-def _drills(conf: cfg.Config, month: Month, languages: list[str]) -> dict[str, bytes]:
+def _drills(conf: cfg.Config, month: Month, languages: Sequence[str]) -> dict[str, bytes]:
     """The month's drills (planned vs run vs missed per service), with the month's evidence."""
     if conf.continuity_plan is None:
         return {}
@@ -147,9 +122,7 @@ def _datacenter_security(
     conf: cfg.Config,
     store: Store,
     month: Month,
-    languages: list[str],
-    formats: list[str],
-    header: Header,
+    opts: ReportOptions,
     refreeze: bool,
 ) -> dict[str, bytes]:
     """The month's data-centre optimisation and digital-security reports, as files for the month's folder."""
@@ -174,9 +147,7 @@ def _datacenter_security(
         rules=rules,
         types=conf.security.policy().types,
         schedules={t.id: t.schedule for t in conf.targets if t.schedule is not None},
-        languages=languages,
-        formats=[x for x in formats if x in ("html", "pdf")],
-        header=header,
+        opts=opts,
         refreeze=refreeze,
     )
 
