@@ -6,6 +6,7 @@ import re
 
 from pydantic import ValidationError
 
+from config.inherit import packets, timing
 from config.model import Target
 from config.sections import FileSettings, TargetSettings
 from domain.schedule import Calendar, Schedule, WeekPlan
@@ -83,35 +84,19 @@ def resolve_targets(
         except ValidationError as exc:
             problems += pydantic_problems(doc, exc, (*base, kind.name))
             continue
-        interval = t.interval if t.interval is not None else d.interval
-        timeout = t.timeout if t.timeout is not None else d.timeout
-        if interval <= 0:
-            problems.append(doc.problem((*base, "interval"), "interval must be positive"))
-        if timeout >= interval:
+        timed = timing(t, d)
+        if timed["timeout"] >= timed["interval"]:
             where = (*base, "timeout") if t.timeout is not None else ("defaults", "timeout")
             problems.append(
                 doc.problem(
                     where,
-                    f"timeout ({format_duration(timeout)}) must be shorter than the interval "
-                    f"({format_duration(interval)}) of target {t.id!r}",
+                    f"timeout ({format_duration(timed['timeout'])}) must be shorter than the interval "
+                    f"({format_duration(timed['interval'])}) of target {t.id!r}",
                 )
             )
-        out.append(
-            Target(
-                id=t.id,
-                probe=kind.name,
-                group=t.group,
-                labels=dict(t.labels),
-                description=t.description,
-                interval=interval,
-                timeout=timeout,
-                failures_before_down=t.failures_before_down or d.failures_before_down,
-                successes_before_up=t.successes_before_up or d.successes_before_up,
-                packets=getattr(settings, "packets", None) or d.packets,
-                settings=settings,
-                schedule=_schedule(t, raw, calendar),
-            )
-        )
+        schedule, labels, count = _schedule(t, raw, calendar), dict(t.labels), packets(settings, d)
+        out.append(Target(t.id, kind.name, t.group, labels, t.description, **timed, packets=count, settings=settings,
+                          schedule=schedule))  # fmt: skip
     if raw.defaults.timeout >= raw.defaults.interval:
         problems.append(doc.problem(("defaults", "timeout"), "timeout must be shorter than interval"))
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+from config.inherit import Timing, packets, timing
 from config.model import Target
 from config.sections import FileSettings
 from domain.schedule import Calendar, Schedule, WeekPlan
@@ -39,8 +40,9 @@ def resolve_zones(
     for j, wid in enumerate(zd.watchdog):
         if wid not in known:
             problems.append(doc.problem(("zone_defaults", "watchdog", j), f"unknown target {wid!r}"))
-    interval = zd.interval or d.interval
-    timeout = zd.timeout or d.timeout
+    timed = timing(zd, d)
+    if items and timed["timeout"] >= timed["interval"]:
+        problems.append(doc.problem(("zone_defaults", "timeout"), "timeout must be shorter than the interval"))
     out: list[Zone] = []
     seen: dict[str, int] = {}
     for i, item in enumerate(items):
@@ -57,8 +59,6 @@ def resolve_zones(
         seen[z.id] = i
         if z.uplink is not None and z.uplink not in known:
             problems.append(doc.problem((*base, "uplink"), f"unknown target {z.uplink!r} (the uplink is a target id)"))
-        if timeout >= interval:
-            problems.append(doc.problem(("zone_defaults", "timeout"), "timeout must be shorter than the interval"))
         thresholds = z.thresholds or zd.thresholds
         checks: dict[str, str] = {}
         usage: dict[str, str] = {}
@@ -69,20 +69,11 @@ def resolve_zones(
                 continue
             (checks if check in CHECKS else usage)[check] = tid
             known[tid] = Target(
-                id=tid,
-                probe=probe,
-                group="zones",
-                labels={"zone": z.id},
-                description=f"{z.name} ({check})",
-                interval=interval,
-                timeout=timeout,
-                failures_before_down=zd.failures_before_down or d.failures_before_down,
-                successes_before_up=zd.successes_before_up or d.successes_before_up,
-                packets=getattr(settings, "packets", None) or d.packets,
+                tid, probe, "zones", {"zone": z.id}, f"{z.name} ({check})", **timed, packets=packets(settings, d),
                 settings=settings,
-            )
+            )  # fmt: skip
             targets.append(known[tid])
-        out.append(_zone(z, raw, thresholds, checks, usage, interval, calendar))
+        out.append(_zone(z, raw, thresholds, checks, usage, timed, calendar))
     return out
 
 
@@ -117,10 +108,10 @@ def _zone(
     thresholds: ZoneThresholds,
     checks: dict[str, str],
     usage: dict[str, str],
-    interval: float,
+    timed: Timing,
     calendar: Calendar,
 ) -> Zone:
-    zd, d = raw.zone_defaults, raw.defaults
+    zd = raw.zone_defaults
     hours = z.hours if z.hours is not None else zd.hours
     plan = WeekPlan.parse(hours)
     return Zone(
@@ -141,8 +132,8 @@ def _zone(
         checks=checks,
         usage=usage,
         radius=z.radius,
-        failures_before_down=zd.failures_before_down or d.failures_before_down,
-        successes_before_up=zd.successes_before_up or d.successes_before_up,
-        interval=interval,
+        failures_before_down=timed["failures_before_down"],
+        successes_before_up=timed["successes_before_up"],
+        interval=timed["interval"],
         uplink=z.uplink or "",
     )

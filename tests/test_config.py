@@ -67,6 +67,29 @@ def test_defaults_apply_and_can_be_overridden(tmp_path: Path) -> None:
     assert conf.state_dir == str(tmp_path)
 
 
+def test_zones_inherit_zone_defaults_then_defaults_and_a_bad_pair_is_said_once(tmp_path: Path) -> None:
+    path = tmp_path / "c.yml"
+    zones = "".join(
+        f"  - {{id: ZD-{i}, name: Zona {i}, lat: 10.4, lon: -75.5, gateway: 10.0.{i}.1}}\n" for i in range(1, 4)
+    )
+    path.write_text(
+        "defaults: {interval: 30s, timeout: 4s, failures_before_down: 2}\n"
+        "zone_defaults: {interval: 2m, successes_before_up: 3}\n"
+        f"zones:\n{zones}"
+    )
+    conf = cfg.parse(str(path), state_dir=str(tmp_path))
+    gateway = next(t for t in conf.targets if t.id == "ZD-1:gateway")
+    timing = (gateway.interval, gateway.timeout, gateway.failures_before_down, gateway.successes_before_up)
+    assert timing == (120, 4, 2, 3)  # zone_defaults first, then the file's defaults
+    z = conf.zones[0]
+    assert (z.interval, z.failures_before_down, z.successes_before_up) == (120, 2, 3)
+    path.write_text(path.read_text().replace("successes_before_up: 3", "timeout: 3m"))
+    with pytest.raises(ConfigError) as info:
+        cfg.parse(str(path), state_dir=str(tmp_path))
+    said = [p.message for p in info.value.problems if "timeout must be shorter" in p.message]
+    assert said == ["timeout must be shorter than the interval"]  # once, not once per zone
+
+
 def test_missing_file() -> None:
     with pytest.raises(ConfigError, match=r"nope\.yml: cannot read: No such file"):
         cfg.parse("nope.yml")

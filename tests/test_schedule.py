@@ -247,7 +247,7 @@ def test_vigia_schedule_prints_the_month_day_by_day(tmp_path: Path, capsys: pyte
 
 
 def test_a_service_with_business_hours_counts_them_only() -> None:
-    from reports.datacenter import _availability
+    from reports.datacenter_month import _availability
 
     office = Schedule(WeekPlan.parse({"lun-vie": "07:00-19:00", "festivos": "cerrado"}), CO, "mesa-ayuda")
     window = month_window(2025, 11, BOGOTA, now=t("2026-01-01 00:00"))
@@ -257,8 +257,8 @@ def test_a_service_with_business_hours_counts_them_only() -> None:
     ]
     covered = [(window[0], window[1])]
     a = _availability(periods, covered, window, BOGOTA, office)
-    assert a["scheduled_seconds"] == 18 * 12 * 3600  # 20 weekdays less two Monday holidays
-    assert a["downtime_seconds"] == 1800 and a["availability"] == pytest.approx(1 - 1800 / (18 * 12 * 3600))
-    assert a["hours"]["es"].startswith("lun-vie 07:00-19:00")
+    assert a.scheduled_seconds == 18 * 12 * 3600  # 20 weekdays less two Monday holidays
+    assert a.downtime_seconds == 1800 and a.availability == pytest.approx(1 - 1800 / (18 * 12 * 3600))
+    assert a.hours is not None and a.hours["es"].startswith("lun-vie 07:00-19:00")
     always = _availability(periods, covered, window, BOGOTA)
-    assert always["downtime_seconds"] == 5400 and always["hours"] is None
+    assert always.downtime_seconds == 5400 and always.hours is None
