@@ -19,6 +19,7 @@ lint:
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 	.venv/bin/lint-imports
+	.venv/bin/python .ci/bar.py
 
 bench:
 	.venv/bin/python -m benchmarks.run

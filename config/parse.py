@@ -9,12 +9,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from config.model import Config
+from config.model import Config, Target
 from config.sections import CalendarSettings, FileSettings, TargetSettings
 from config.targets import resolve_targets
 from config.windows import resolve_windows
 from config.zones import resolve_zones
 from domain.schedule import Calendar, ClosedDay
+from domain.windows import Maintenance
+from domain.zones import Zone
 from kernel.errors import ConfigError, ConfigProblem
 from kernel.paths import beside
 from kernel.yamlsource import Document, load, pydantic_problems, without_echoes
@@ -33,60 +35,45 @@ def parse(file: str, text: str | None = None, *, state_dir: str | None = None) -
         raise ConfigError(problems)
     # Targets are validated one by one so that one bad target hides no other problem.
     data = dict(doc.data)
-    items = data.pop("targets", [])
-    windows = data.pop("maintenance", [])
-    zone_items = data.pop("zones", [])
+    items, windows, zone_items = data.pop("targets", []), data.pop("maintenance", []), data.pop("zones", [])
     raw = FileSettings()
     try:
         raw = _rooted(FileSettings.model_validate(data), file)
     except ValidationError as exc:
         problems += pydantic_problems(doc, exc, ())
-    entries: list[tuple[int, TargetSettings]] = []
-    if not isinstance(items, list):
-        problems.append(doc.problem(("targets",), "targets must be a list"))
-        items = []
-    for i, item in enumerate(items):
-        try:
-            entries.append((i, TargetSettings.model_validate(item)))
-        except ValidationError as exc:
-            problems += pydantic_problems(doc, exc, ("targets", i))
     calendar = calendar_of(raw.calendar)
-    targets = resolve_targets(doc, raw, entries, problems, calendar)
+    targets = resolve_targets(doc, raw, _entries(doc, items, problems), problems, calendar)
     zones = resolve_zones(doc, raw, zone_items, targets, problems, calendar)  # adds the zones' own targets
     targets, zones = anchored(targets, file), anchored(zones, file)  # their secrets' files (kernel.paths)
     known = {t.id for t in targets}
     problems += _closed_days(doc, raw, known, {z.id for z in zones})
-    for host in raw.datacenter.hosts:
-        if host not in known:
-            problems.append(doc.problem(("datacenter", "hosts", host), f"no target {host!r} is configured", key=True))
+    problems += [
+        doc.problem(("datacenter", "hosts", host), f"no target {host!r} is configured", key=True)
+        for host in raw.datacenter.hosts
+        if host not in known
+    ]
     try:
         raw = raw.model_copy(update={"maintenance": FileSettings.model_validate({"maintenance": windows}).maintenance})
         maintenance = resolve_windows(doc, raw, targets, zones, problems)
     except ValidationError as exc:
         problems += pydantic_problems(doc, exc, ())
         maintenance = []
-    sockets = sockets_needed([(t.probe, t.settings) for t in targets])
-    if sockets > raw.probing.max_in_flight:
-        where = ("probing", "max_in_flight") if "probing" in data else ("targets",)
-        problems.append(
-            doc.problem(
-                where,
-                f"the {len(targets)} checks may hold {sockets} sockets at once (every peer hanging), more than "
-                f"probing.max_in_flight ({raw.probing.max_in_flight}): raise it, or some checks would wait "
-                "behind hung peers",
-            )
-        )
-    if raw.status_page is not None and raw.status_page.listen == raw.web.listen:
-        problems.append(
-            doc.problem(
-                ("status_page", "listen"),
-                f"{raw.status_page.listen} is web.listen too: the public status page needs a listener of its "
-                "own, so /metrics and the API are never served to the public",
-            )
-        )
-    problems += _paths(doc, raw, state_dir)
+    problems += _capacity(doc, raw, targets, "probing" in data) + _listeners(doc, raw) + _paths(doc, raw, state_dir)
     if problems:
         raise ConfigError(_sorted(without_echoes(doc, problems)))
+    return _config(file, raw, state_dir, targets, maintenance, zones, calendar)
+
+
+def _config(
+    file: str,
+    raw: FileSettings,
+    state_dir: str | None,
+    targets: list[Target],
+    maintenance: list[Maintenance],
+    zones: list[Zone],
+    calendar: Calendar,
+) -> Config:
+    """The resolved configuration the daemon runs, from a file with no problems."""
     return Config(
         file=file,
         timezone=zoneinfo.ZoneInfo(raw.timezone),
@@ -113,6 +100,48 @@ def parse(file: str, text: str | None = None, *, state_dir: str | None = None) -
         status_page=raw.status_page,
         calendar=calendar,
     )
+
+
+def _entries(doc: Document, items: object, problems: list[ConfigProblem]) -> list[tuple[int, TargetSettings]]:
+    """The targets' entries, each validated alone (its index kept for the messages)."""
+    if not isinstance(items, list):
+        problems.append(doc.problem(("targets",), "targets must be a list"))
+        return []
+    entries = []
+    for i, item in enumerate(items):
+        try:
+            entries.append((i, TargetSettings.model_validate(item)))
+        except ValidationError as exc:
+            problems += pydantic_problems(doc, exc, ("targets", i))
+    return entries
+
+
+def _capacity(doc: Document, raw: FileSettings, targets: list[Target], explicit: bool) -> list[ConfigProblem]:
+    """Sockets the checks may hold at once (every peer hanging) within probing.max_in_flight."""
+    sockets = sockets_needed([(t.probe, t.settings) for t in targets])
+    if sockets <= raw.probing.max_in_flight:
+        return []
+    where = ("probing", "max_in_flight") if explicit else ("targets",)
+    return [
+        doc.problem(
+            where,
+            f"the {len(targets)} checks may hold {sockets} sockets at once (every peer hanging), more than "
+            f"probing.max_in_flight ({raw.probing.max_in_flight}): raise it, or some checks would wait "
+            "behind hung peers",
+        )
+    ]
+
+
+def _listeners(doc: Document, raw: FileSettings) -> list[ConfigProblem]:
+    if raw.status_page is None or raw.status_page.listen != raw.web.listen:
+        return []
+    return [
+        doc.problem(
+            ("status_page", "listen"),
+            f"{raw.status_page.listen} is web.listen too: the public status page needs a listener of its "
+            "own, so /metrics and the API are never served to the public",
+        )
+    ]
 
 
 def _rooted(raw: FileSettings, file: str) -> FileSettings:

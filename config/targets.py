@@ -13,7 +13,8 @@ from domain.schedule import Calendar, Schedule, WeekPlan
 from kernel.errors import ConfigProblem
 from kernel.units import format_duration
 from kernel.yamlsource import SECRET_WORDS, Document, Path, pydantic_problems
-from probes import REGISTRY
+from probes import REGISTRY, ProbeKind
+from probes.settings import Settings
 
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 RESERVED_LABELS = frozenset({"target", "probe", "group", "reason", "state", "stat", "instance", "job", "zone", "check"})
@@ -36,6 +37,38 @@ def _schedule(t: TargetSettings, raw: FileSettings, calendar: Calendar) -> Sched
     return None if hours is None else Schedule(WeekPlan.parse(hours), calendar, t.id)
 
 
+def _settings(
+    doc: Document, t: TargetSettings, base: Path, problems: list[ConfigProblem]
+) -> tuple[ProbeKind, Settings] | None:
+    """The target's probe kind and its settings, validated by the kind's model; None after saying why."""
+    kind = REGISTRY.get(t.probe)
+    extra = dict(t.model_extra or {})
+    if kind is None:
+        problems.append(
+            doc.problem((*base, "probe"), f"unknown probe kind {t.probe!r} (known: {', '.join(sorted(REGISTRY))})")
+        )
+        return None
+    for key in extra:
+        if key != kind.name:
+            msg = "unknown key"
+            if key in REGISTRY:
+                msg += f": this target's probe is {kind.name!r}, so its settings go under '{kind.name}:'"
+            elif any(w in key.lower() for w in SECRET_WORDS):
+                msg += ": secrets are never written inline, use a *_file or *_env key"
+            problems.append(doc.problem((*base, key), msg, key=True))
+    section = extra.get(kind.name, {})
+    if kind.name not in extra and any(f.is_required() for f in kind.settings.model_fields.values()):
+        problems.append(
+            doc.problem((*base, kind.name), f"missing required key (settings of the {kind.name} probe)", key=True)
+        )
+        return None
+    try:
+        return kind, kind.settings.model_validate(section if section is not None else {})
+    except ValidationError as exc:
+        problems += pydantic_problems(doc, exc, (*base, kind.name))
+        return None
+
+
 def resolve_targets(
     doc: Document,
     raw: FileSettings,
@@ -54,36 +87,10 @@ def resolve_targets(
         else:
             seen[t.id] = i
         problems += _label_problems(doc, t, base)
-        kind = REGISTRY.get(t.probe)
-        extra = dict(t.model_extra or {})
-        if kind is None:
-            problems.append(
-                doc.problem((*base, "probe"), f"unknown probe kind {t.probe!r} (known: {', '.join(sorted(REGISTRY))})")
-            )
+        checked = _settings(doc, t, base, problems)
+        if checked is None:
             continue
-        for key in extra:
-            if key != kind.name:
-                msg = "unknown key"
-                if key in REGISTRY:
-                    msg += f": this target's probe is {kind.name!r}, so its settings go under '{kind.name}:'"
-                elif any(w in key.lower() for w in SECRET_WORDS):
-                    msg += ": secrets are never written inline, use a *_file or *_env key"
-                problems.append(doc.problem((*base, key), msg, key=True))
-        section = extra.get(kind.name, {})
-        if (
-            kind.name not in extra
-            and kind.settings.model_fields
-            and any(f.is_required() for f in kind.settings.model_fields.values())
-        ):
-            problems.append(
-                doc.problem((*base, kind.name), f"missing required key (settings of the {kind.name} probe)", key=True)
-            )
-            continue
-        try:
-            settings = kind.settings.model_validate(section if section is not None else {})
-        except ValidationError as exc:
-            problems += pydantic_problems(doc, exc, (*base, kind.name))
-            continue
+        kind, settings = checked
         timed = timing(t, d)
         if timed["timeout"] >= timed["interval"]:
             where = (*base, "timeout") if t.timeout is not None else ("defaults", "timeout")

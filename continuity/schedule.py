@@ -55,6 +55,23 @@ class Reconciled:
     caught_up: list[tuple[str, datetime]]
 
 
+def _overdue(
+    runner: Runner, drill_id: str, due: list[datetime], now: datetime, grace: float
+) -> tuple[list[datetime], datetime | None]:
+    """Runs that fell due while vigia was down: each recorded as missed, except the latest while it
+    is still within the misfire grace, which is returned to be caught up."""
+    if not due:
+        return [], None
+    latest = due[-1]
+    in_grace = (now - latest).total_seconds() <= grace
+    gone = due[:-1] if in_grace else due
+    for when in gone:
+        runner.record_missed(
+            drill_id, when.timestamp(), "vigia was not running at the scheduled time (outside the misfire grace)"
+        )
+    return gone, latest if in_grace else None
+
+
 def reconcile(
     scheduler: BaseScheduler,
     runner: Runner,
@@ -94,18 +111,9 @@ def reconcile(
             added.append(drill_id)
             continue
         due = fire_times(trigger, job.next_run_time, now, inclusive=True, limit=MAX_MISSED)
-        if due:
-            latest = due[-1]
-            in_grace = (now - latest).total_seconds() <= drill.misfire_grace
-            for when in due[:-1] if in_grace else due:
-                runner.record_missed(
-                    drill_id,
-                    when.timestamp(),
-                    "vigia was not running at the scheduled time (outside the misfire grace)",
-                )
-                missed.append((drill_id, when))
-            if in_grace:
-                caught.append((drill_id, latest))
+        gone, latest = _overdue(runner, drill_id, due, now, drill.misfire_grace)
+        missed += [(drill_id, when) for when in gone]
+        caught += [(drill_id, latest)] if latest is not None else []
         # The job now points at its next future time, with the plan's current trigger and grace.
         scheduler.modify_job(
             JOB_PREFIX + drill_id,

@@ -266,6 +266,13 @@ class ProbeEngine:
             await waiter
         finally:
             alarm.cancel()
+        return self._outcome(check, task, timer, exceptions)
+
+    def _outcome(
+        self, check: Check, task: asyncio.Task[ProbeResult], timer: Timer, exceptions: list[int]
+    ) -> ProbeResult:
+        """The probe's result once its deadline (plus GRACE) passed or it ended: a timeout, a bug in
+        the probe, or its own result on the engine's clock."""
         if not task.done():
             task.cancel()
             self.cancelled += 1

@@ -148,18 +148,9 @@ async def probe(target: str, settings: HttpSettings, *, deadline: float) -> Prob
     labels: dict[str, str] = {}
     url = settings.url
     home = _origin(settings.url)
-    auth_header = ""
     timings = _Timings()
     try:
-        if settings.basic_auth is not None:
-            try:
-                password = settings.basic_auth.password.read()
-            except (OSError, KeyError) as exc:
-                raise ProbeFailure(
-                    r.INTERNAL, f"cannot read the basic_auth password: {exc.__class__.__name__}"
-                ) from None
-            token = base64.b64encode(f"{settings.basic_auth.username}:{password}".encode()).decode()
-            auth_header = f"Basic {token}"
+        auth_header = _authorization(settings)
         redirects = 0
         while True:
             resp = await _fetch_once(url, settings, auth_header if _origin(url) == home else "", timings, deadline)
@@ -181,12 +172,7 @@ async def probe(target: str, settings: HttpSettings, *, deadline: float) -> Prob
         status, headers, body = resp.status, resp.headers, resp.body
         values["status_code"] = float(status)
         if settings.check_security_headers:
-            for h in SECURITY_HEADERS:
-                values[f"header_{h.replace('-', '_')}"] = 1.0 if h in headers else 0.0
-            banner = " ".join(headers.get(h, "") for h in ("server", "x-powered-by")).strip()
-            values["server_banner_reveals_version"] = 1.0 if reveals_version(banner) else 0.0
-            if banner:
-                labels["server"] = banner[:120]
+            _audit_headers(headers, values, labels)
         values["redirects"] = float(redirects)
         values["content_length_bytes"] = float(len(body))
         ok_codes = settings.valid_status_codes
@@ -203,6 +189,28 @@ async def probe(target: str, settings: HttpSettings, *, deadline: float) -> Prob
         return timer.fail(target, KIND, failure.reason, str(failure), values)
     _put_timings(values, timings)
     return timer.ok(target, KIND, values, labels)
+
+
+def _authorization(settings: HttpSettings) -> str:
+    """The Authorization header's value for basic_auth ("" without it), its password read now."""
+    if settings.basic_auth is None:
+        return ""
+    try:
+        password = settings.basic_auth.password.read()
+    except (OSError, KeyError) as exc:
+        raise ProbeFailure(r.INTERNAL, f"cannot read the basic_auth password: {exc.__class__.__name__}") from None
+    token = base64.b64encode(f"{settings.basic_auth.username}:{password}".encode()).decode()
+    return f"Basic {token}"
+
+
+def _audit_headers(headers: dict[str, str], values: dict[str, float], labels: dict[str, str]) -> None:
+    """Which security headers the answer carries, and whether its banner names a version."""
+    for h in SECURITY_HEADERS:
+        values[f"header_{h.replace('-', '_')}"] = 1.0 if h in headers else 0.0
+    banner = " ".join(headers.get(h, "") for h in ("server", "x-powered-by")).strip()
+    values["server_banner_reveals_version"] = 1.0 if reveals_version(banner) else 0.0
+    if banner:
+        labels["server"] = banner[:120]
 
 
 def _put_timings(values: dict[str, float], timings: _Timings) -> None:

@@ -30,7 +30,9 @@ def config_arguments(p: argparse.ArgumentParser, *, state_dir: bool = True, afte
     ``after_action``: the same options again on an action's own parser (``vigia incident open
     --config F``), where they must not reset what was given before the action."""
     default: object = argparse.SUPPRESS if after_action else default_config()
-    p.add_argument("--config", "-c", default=default, help="configuration file")
+    p.add_argument(
+        "--config", "-c", default=default, help=f"configuration file (default: $VIGIA_CONFIG or {DEFAULT_CONFIG})"
+    )
     if state_dir:
         p.add_argument("--state-dir", default=argparse.SUPPRESS if after_action else None,
                        help="state directory, overriding state_dir in the file")  # fmt: skip

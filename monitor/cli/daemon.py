@@ -10,9 +10,7 @@ import sys
 from kernel.errors import ConfigError, VigiaError
 from kernel.redact import redact
 from monitor.cli.common import (
-    DEFAULT_CONFIG,
     config_arguments,
-    default_config,
     load_config,
     load_plan,
     print_problems,
@@ -170,13 +168,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
             "the running one); SIGTERM finishes the running cycle's writes and exits 0."
         ),
     )
-    run.add_argument(
-        "--config",
-        "-c",
-        default=default_config(),
-        help=f"configuration file (default: $VIGIA_CONFIG or {DEFAULT_CONFIG})",
-    )
-    run.add_argument("--state-dir", help="state directory, overriding state_dir in the file")
+    config_arguments(run)
     run.add_argument("--listen", help="address:port for the HTTP endpoints, overriding web.listen")
     run.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     run.add_argument(

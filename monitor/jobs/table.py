@@ -71,20 +71,7 @@ def table(
     lease_interval: float | None = None,
 ) -> list[Job]:
     tz = config.timezone
-    rows = []
-    for interval in sorted({t.interval for t in config.targets}):
-        rows.append(
-            Job(
-                f"{CYCLE_PREFIX}{interval:g}",
-                f"probe cycle every {interval:g}s",
-                hooks.cycle,
-                IntervalTrigger(seconds=interval, timezone=tz),
-                args=(interval,),
-                # Groups start apart, so two intervals' cycles do not always begin together.
-                first_in=random.uniform(0, min(interval, 5.0) * 0.2),
-                misfire_grace=max(1, int(interval)),
-            )
-        )
+    rows = _cycles(config, hooks)
     if hooks.radius is not None and radius_interval is not None:
         trigger = IntervalTrigger(seconds=radius_interval, timezone=tz)
         rows.append(Job("radius", "RADIUS accounting usage", hooks.radius, trigger, first_in=1.0))
@@ -120,20 +107,44 @@ def table(
         trigger = IntervalTrigger(seconds=OPERATOR_INPUT_EVERY, timezone=tz)
         rows.append(Job("operator-input", "incidents and maintenance windows entered from the command line",
                         hooks.operator_input, trigger, first_in=OPERATOR_INPUT_EVERY))  # fmt: skip
-    if hooks.lease is not None and lease_interval is not None:
-        trigger = IntervalTrigger(seconds=lease_interval, timezone=tz)
-        rows.append(Job("lease", "leader lease and heartbeat", hooks.lease, trigger, first_in=lease_interval))
-    if hooks.singletons is not None and lease_interval is not None:
-        # Every renewal, not only when the monthly cron fires: a claim left by a dead claimant is
-        # retaken within a lease of its heartbeat stopping.
-        trigger = IntervalTrigger(seconds=lease_interval, timezone=tz)
-        rows.append(Job("singletons", "retake month work whose claimant stopped", hooks.singletons, trigger,
-                        first_in=lease_interval))  # fmt: skip
+    if lease_interval is not None:
+        rows += _cluster(hooks, tz, lease_interval)
     if hooks.watchdog is not None and watchdog_interval is not None:
         trigger = IntervalTrigger(seconds=max(watchdog_interval / 2, 0.5), timezone=tz)
         rows.append(
             Job("watchdog", "systemd watchdog: vouch for running cycles", hooks.watchdog, trigger, first_in=0.0)
         )
+    return rows
+
+
+def _cycles(config: cfg.Config, hooks: Hooks) -> list[Job]:
+    """One probe cycle per interval the targets use."""
+    return [
+        Job(
+            f"{CYCLE_PREFIX}{interval:g}",
+            f"probe cycle every {interval:g}s",
+            hooks.cycle,
+            IntervalTrigger(seconds=interval, timezone=config.timezone),
+            args=(interval,),
+            # Groups start apart, so two intervals' cycles do not always begin together.
+            first_in=random.uniform(0, min(interval, 5.0) * 0.2),
+            misfire_grace=max(1, int(interval)),
+        )
+        for interval in sorted({t.interval for t in config.targets})
+    ]
+
+
+def _cluster(hooks: Hooks, tz: ZoneInfo, lease_interval: float) -> list[Job]:
+    """Several instances on one database: the lease, and the month work a stopped claimant left."""
+    rows = []
+    trigger = IntervalTrigger(seconds=lease_interval, timezone=tz)
+    if hooks.lease is not None:
+        rows.append(Job("lease", "leader lease and heartbeat", hooks.lease, trigger, first_in=lease_interval))
+    if hooks.singletons is not None:
+        # Every renewal, not only when the monthly cron fires: a claim left by a dead claimant is
+        # retaken within a lease of its heartbeat stopping.
+        rows.append(Job("singletons", "retake month work whose claimant stopped", hooks.singletons, trigger,
+                        first_in=lease_interval))  # fmt: skip
     return rows
 
 

@@ -52,21 +52,7 @@ class ZoneCollector(Concern):
         )
         trans = CounterMetricFamily(PREFIX + "zone_transitions", "State changes of the zone.", labels=["zone"])
         for z in zones:
-            info.add_metric(
-                [],
-                {
-                    "zone": z.id,
-                    "name": z.name,
-                    "barrio": z.barrio,
-                    "ucg": "" if z.ucg is None else str(z.ucg),
-                    "localidad": z.localidad,
-                    "area": z.area,
-                    "lat": f"{z.lat:.5f}",
-                    "lon": f"{z.lon:.5f}",
-                    "hours": z.hours_text,
-                    "uplink": z.uplink,  # the alert rules' joins: zone alerts behind a down uplink are inhibited
-                },
-            )
+            info.add_metric([], _inventory(z))
             if z.sla_target is not None:
                 sla.add_metric([z.id], z.sla_target)
             if z.bandwidth_bps is not None:
@@ -86,3 +72,19 @@ class ZoneCollector(Concern):
                 for name, ok in sorted(st.last.checks.items()):
                     check.add_metric([z.id, name], 1.0 if ok else 0.0)
         yield from (info, up, state, since, check, hours, sla, bandwidth, trans)
+
+
+def _inventory(z: Zone) -> dict[str, str]:
+    """A zone's inventory as vigia_zone_info's labels."""
+    return {
+        "zone": z.id,
+        "name": z.name,
+        "barrio": z.barrio,
+        "ucg": "" if z.ucg is None else str(z.ucg),
+        "localidad": z.localidad,
+        "area": z.area,
+        "lat": f"{z.lat:.5f}",
+        "lon": f"{z.lon:.5f}",
+        "hours": z.hours_text,
+        "uplink": z.uplink,  # the alert rules' joins: zone alerts behind a down uplink are inhibited
+    }
