@@ -39,6 +39,9 @@ class ZoneThresholds(Strict):
     down_loss_ratio: float = Field(default=0.5, ge=0.0, lt=1.0, description="gateway loss above this fails the zone")
     degraded_loss_ratio: float = Field(default=0.05, ge=0.0, lt=1.0)
     degraded_rtt: Duration = 0.15
+    degraded_throughput_bps: float | None = Field(
+        default=None, gt=0.0, description="an agent's download test below this degrades the zone (bits per second)"
+    )
 
 
 class ZoneDns(Strict):

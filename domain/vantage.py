@@ -1,0 +1,122 @@
+"""Two views of a zone, one verdict, one cause.
+
+The central view is what the data centre measures of a zone (domain.zone_state); the inside view
+is what the zone's agent measures on the zone's LAN, as a citizen meets it. When the agent reports
+for a span, its view decides availability; when it does not, the central view alone does. Each
+outage gets a cause measured, not typed:
+
+- ``enlace``     the agent is up and its gateway answers, but the internet is unreachable: the
+                 backhaul (the link between the zone and the world) is cut;
+- ``energia``    agent and gateway fell silent together and the agent reports a boot after the
+                 gap: the power went;
+- ``equipo``     the gateway, the access points or the hotspot's resolver fail from inside;
+- ``portal``     the internet answers but the captive portal fails;
+- ``degradada``  everything answers, but loss, latency or throughput are past the zone's
+                 thresholds: shown and counted apart, never downtime.
+
+A central path failing while the inside view is fine is not downtime: it is a monitoring-path
+event ("ruta de monitoreo"). An operator's incident cause still wins (domain.incidents.cause_of).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from domain.zone_state import DEGRADED, FAILED, OK
+from domain.zones import ZoneThresholds
+from probes.result import ProbeResult
+from render.catalogue import msgid
+
+ENLACE, ENERGIA, EQUIPO, PORTAL, DEGRADADA = "enlace", "energia", "equipo", "portal", "degradada"
+
+# Measured causes in words (message ids of the catalogue); an operator's causes are domain.incidents'.
+MEASURED_CAUSES = {
+    ENLACE: msgid("backhaul link cut"),
+    ENERGIA: msgid("power cut"),
+    EQUIPO: msgid("equipment failure"),
+    PORTAL: msgid("captive portal failure"),
+    DEGRADADA: msgid("degraded service"),
+}
+
+INSIDE, CENTRAL = "inside", "central"
+
+
+@dataclass(frozen=True)
+class InsideView:
+    """What the agent measured in one span; None: that check did not run in it."""
+
+    gateway: bool | None = None
+    access_points: bool | None = None
+    dns: bool | None = None  # through the hotspot's resolver, with the expected answer
+    portal: bool | None = None
+    internet: bool | None = None  # any configured anchor reached
+    degraded: tuple[str, ...] = ()  # why, when loss, latency or throughput are past thresholds
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verdict: str  # domain.zone_state's OK, DEGRADED, FAILED or NO_DATA
+    cause: str  # one of MEASURED_CAUSES, or "" when nothing measured says why
+    view: str  # INSIDE or CENTRAL: whose measurement decided
+    path_event: bool = False  # the centre failed to reach a zone its agent found fine
+    why: str = ""
+
+
+def judge(central: str, inside: InsideView | None, *, rebooted: bool = False) -> Judgement:
+    """One span of a zone: ``central`` is the central view's verdict; ``inside`` the agent's view
+    (None when the agent delivered nothing for the span); ``rebooted``: the agent reported a boot
+    after that silence (known once it reports again)."""
+    if inside is None:
+        if central == FAILED and rebooted:
+            return Judgement(FAILED, ENERGIA, CENTRAL, why="agent and gateway silent, agent booted after the gap")
+        return Judgement(central, "", CENTRAL)
+    path_event = central == FAILED
+    if inside.gateway is False or inside.access_points is False:
+        which = "gateway" if inside.gateway is False else "access points"
+        return Judgement(FAILED, EQUIPO, INSIDE, why=f"{which} down from inside the zone")
+    if inside.internet is False:
+        return Judgement(FAILED, ENLACE, INSIDE, why="gateway answers, internet unreachable from inside")
+    if inside.dns is False:
+        return Judgement(FAILED, EQUIPO, INSIDE, why="the hotspot's resolver fails or answers falsely")
+    if inside.portal is False:
+        return Judgement(FAILED, PORTAL, INSIDE, why="internet reachable, captive portal failing")
+    if inside.degraded:
+        return Judgement(DEGRADED, DEGRADADA, INSIDE, path_event, "; ".join(inside.degraded))
+    if all(v is None for v in (inside.gateway, inside.access_points, inside.dns, inside.portal, inside.internet)):
+        return Judgement(central, "", CENTRAL)  # the agent spoke but measured nothing: the centre decides
+    return Judgement(OK, "", INSIDE, path_event, "monitoring path failing" if path_event else "")
+
+
+def inside_view(results: Mapping[str, ProbeResult], thresholds: ZoneThresholds) -> InsideView:
+    """The agent's results of one span by check name (gateway, access_points, dns, portal,
+    internet:<anchor>..., throughput) as an inside view."""
+
+    def ok(name: str) -> bool | None:
+        r = results.get(name)
+        return None if r is None else r.success
+
+    anchors = [r.success for name, r in results.items() if name.startswith("internet:")]
+    gateway = results.get("gateway")
+    degraded = []
+    if gateway is not None and gateway.success:
+        loss, rtt = gateway.values.get("loss_ratio"), gateway.values.get("rtt_avg_seconds")
+        if loss is not None and loss > thresholds.degraded_loss_ratio:
+            degraded.append(f"loss {loss:.0%} > {thresholds.degraded_loss_ratio:.0%}")
+        if rtt is not None and rtt > thresholds.degraded_rtt:
+            degraded.append(f"RTT {rtt * 1000:.0f} ms > {thresholds.degraded_rtt * 1000:.0f} ms")
+    speed = results.get("throughput")
+    floor = thresholds.degraded_throughput_bps
+    if speed is not None and speed.success and floor is not None:
+        bps = speed.values.get("throughput_bits_per_second")
+        if bps is not None and bps < floor:
+            degraded.append(f"throughput {bps / 1e6:.1f} Mbit/s < {floor / 1e6:.1f} Mbit/s")
+    return InsideView(
+        gateway=ok("gateway"),
+        access_points=ok("access_points"),
+        dns=ok("dns"),
+        portal=ok("portal"),
+        internet=any(anchors) if anchors else None,
+        degraded=tuple(degraded),
+    )
+
