@@ -119,4 +119,3 @@ def inside_view(results: Mapping[str, ProbeResult], thresholds: ZoneThresholds) 
         internet=any(anchors) if anchors else None,
         degraded=tuple(degraded),
     )
-
