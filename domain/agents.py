@@ -1,0 +1,106 @@
+"""Zone agents on the wire: what a batch of results may hold, and how its times are trusted.
+
+An agent on a zone's LAN measures the zone as a citizen meets it, keeps every result in its
+outbox with a sequence number of its own (store.outbox) and pushes batches to the centre. A batch
+is refused whole when anything in it is out of shape (the field is named), so nothing of a bad
+batch is stored. The centre compares the agent's clock with its own when a batch arrives (as a
+Zabbix proxy's data is): beyond ``SKEW_CORRECTED`` the measurement times are shifted by the offset
+and the skew recorded; a result whose corrected time is in the future or older than the spool
+could hold is refused with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Annotated
+
+from pydantic import Field, ValidationError
+
+from kernel.model import Strict
+
+MAX_RESULTS = 5000  # results per batch
+MAX_BODY = 4 * 2**20  # bytes of a batch, uncompressed; the compressed body is capped too
+SKEW_CORRECTED = 2.0  # seconds: beyond this the centre shifts the agent's times
+MAX_AGE = 8 * 86400.0  # a result older than the agent's spool could keep (7 days) plus a day
+FUTURE = 60.0  # seconds a corrected time may run ahead of the centre's clock
+TOKEN_BYTES = 32
+
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+
+
+class AgentResult(Strict):
+    seq: int = Field(ge=1, le=2**62)
+    at: float = Field(gt=0, description="measurement time, unix seconds by the agent's clock")
+    check: Name
+    probe: Name
+    success: bool
+    duration: float = Field(ge=0, le=3600)
+    reason: str = Field(default="", max_length=64)
+    message: str = Field(default="", max_length=500)
+    values: dict[Name, float] = Field(default_factory=dict, max_length=64)
+    labels: dict[Name, Annotated[str, Field(max_length=200)]] = Field(default_factory=dict, max_length=16)
+
+
+class AgentBatch(Strict):
+    zone: Name
+    version: str = Field(max_length=40)
+    sent_at: float = Field(gt=0, description="the agent's clock when it sent the batch")
+    boot_time: float = Field(gt=0, description="when the agent's machine last booted (its clock)")
+    clock_synced: bool
+    dropped: int = Field(default=0, ge=0, description="results the full outbox dropped, not yet reported")
+    results: list[AgentResult] = Field(max_length=MAX_RESULTS)
+
+
+class BatchRefused(ValueError):
+    """A batch the centre will not store, and why (a field, a time); nothing of it is kept."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason, self.detail = reason, detail
+
+
+def parse(body: bytes) -> AgentBatch:
+    """A batch from its JSON; BatchRefused("schema", the first field that does not fit)."""
+    try:
+        return AgentBatch.model_validate_json(body)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise BatchRefused("schema", f"{where}: {first['msg']}") from None
+
+
+def offset(batch: AgentBatch, received_at: float) -> float:
+    """What to add to the agent's times to get the centre's: 0 within SKEW_CORRECTED."""
+    skew = received_at - batch.sent_at
+    return skew if abs(skew) > SKEW_CORRECTED else 0.0
+
+
+def corrected(batch: AgentBatch, received_at: float) -> list[tuple[AgentResult, float]]:
+    """Each result with its measurement time on the centre's clock; BatchRefused("time", ...) for
+    one that is in the future or older than any spool keeps."""
+    shift = offset(batch, received_at)
+    out = []
+    for r in batch.results:
+        at = r.at + shift
+        if at > received_at + FUTURE:
+            raise BatchRefused("time", f"result {r.seq} measured {at - received_at:.0f} s in the future")
+        if at < received_at - MAX_AGE:
+            raise BatchRefused("time", f"result {r.seq} measured {(received_at - at) / 86400:.1f} days ago")
+        out.append((r, at))
+    return out
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def token_hash(token: str) -> str:
+    """What the centre stores: a token is printed once and never kept."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_matches(token: str, stored_hash: str) -> bool:
+    """Constant time: how long the comparison takes says nothing of how much of a token was right."""
+    return hmac.compare_digest(token_hash(token), stored_hash)

@@ -1,0 +1,64 @@
+"""The agent's outbox: results numbered and kept on disk until acknowledged, bounded in age and
+size with every drop counted and reported, sequence numbers never reused across restarts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kernel.errors import StoreError
+from store.outbox import Outbox
+
+
+def rows(n: int, at: float = 1000.0, pad: int = 0) -> list[dict[str, object]]:
+    return [{"at": at + i, "check": "gateway", "success": True, "message": "x" * pad} for i in range(n)]
+
+
+def test_results_wait_until_acknowledged_and_survive_a_restart(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "outbox.db", clock=lambda: 2000.0)
+    assert box.put(rows(3)) == [1, 2, 3]
+    first = box.pending(2, 10**6)
+    assert [r["seq"] for r in first.results] == [1, 2] and first.last_seq == 2
+    box.close()  # the box restarts before the centre answers: nothing is lost
+    box = Outbox(tmp_path / "outbox.db", clock=lambda: 2000.0)
+    assert [r["seq"] for r in box.pending(10, 10**6).results] == [1, 2, 3]
+    box.acknowledge(2, 0)
+    assert [r["seq"] for r in box.pending(10, 10**6).results] == [3]
+    box.acknowledge(3, 0)
+    assert box.backlog().rows == 0 and box.backlog().bytes == 0
+    box.close()
+    # Every row acknowledged and the box restarted: the next number still follows the last, so the
+    # centre's unique (zone, seq) never mistakes a new result for a replay.
+    box = Outbox(tmp_path / "outbox.db", clock=lambda: 2000.0)
+    assert box.put(rows(1)) == [4]
+
+
+def test_a_batch_keeps_within_its_byte_limit_but_always_moves(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.db", clock=lambda: 2000.0)
+    box.put(rows(5, pad=1000))
+    assert len(box.pending(100, 2500).results) == 2
+    assert len(box.pending(100, 10).results) == 1  # one result larger than the limit still goes
+
+
+def test_past_its_bounds_the_oldest_go_and_the_drop_is_counted_and_reported(tmp_path: Path) -> None:
+    now = [100_000.0]
+    box = Outbox(tmp_path / "o.db", max_age=3600, max_bytes=20_000, clock=lambda: now[0])
+    box.put(rows(10, at=now[0] - 7200))  # two hours old: past the age bound at once
+    assert box.backlog().rows == 0 and box.pending(100, 10**6).dropped == 10
+    box.put(rows(30, at=now[0], pad=1000))  # ~30 kB against a 20 kB bound
+    b = box.backlog()
+    assert b.bytes <= 20_000 and b.rows < 30 and b.dropped_total == 10 + (30 - b.rows)
+    pending = box.pending(100, 10**6)
+    assert pending.dropped == b.dropped_total
+    assert pending.results[0]["seq"] == 11 + (30 - b.rows)  # the oldest went, the newest stayed
+    box.acknowledge(pending.last_seq, pending.dropped)
+    assert box.pending(100, 10**6).dropped == 0 and box.backlog().dropped_total == b.dropped_total
+    box.put(rows(1, at=now[0]))  # drops counted after the batch was read stay to be reported
+    assert box.pending(100, 10**6).dropped == 0
+
+
+def test_an_outbox_that_cannot_be_opened_says_where(tmp_path: Path) -> None:
+    (tmp_path / "dir").mkdir()
+    with pytest.raises(StoreError, match=r"dir: cannot open the agent's outbox"):
+        Outbox(tmp_path / "dir")
