@@ -23,6 +23,7 @@ from domain.findings import Finding
 from kernel.errors import StoreError, short
 from probes.result import ProbeResult
 from store import partitions, periods, spans
+from store.agents import Agents
 from store.backends import engine_for, insert_for, reading, safe_url, writing
 from store.incidents import Incidents
 from store.maintenance import Windows
@@ -349,6 +350,11 @@ class Store(UsageTables, Rollups):
     def incidents(self) -> Incidents:
         """Operators' incidents of this instance (store.incidents)."""
         return Incidents(self.engine, self.instance)
+
+    def agents(self, ha_group: str | None = None) -> Agents:
+        """Zone agents (store.agents), the HA group's when the instance belongs to one: any of its
+        instances takes any agent's batch."""
+        return Agents(self.engine, ha_group or self.instance)
 
     @property
     def windows(self) -> Windows:

@@ -16,6 +16,7 @@ from store.schema import (
     V8_TABLES,
     V9_TABLES,
     V10_TABLES,
+    V11_TABLES,
     metadata,
     results,
     zone_samples_t,
@@ -74,7 +75,11 @@ def _v9_to_v10(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=list(V10_TABLES))
 
 
+def _v10_to_v11(conn: sa.Connection) -> None:
+    metadata.create_all(conn, tables=list(V11_TABLES))
+
+
 MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {
     1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6, 6: _v6_to_v7, 7: _v7_to_v8,
-    8: _v8_to_v9, 9: _v9_to_v10,
+    8: _v8_to_v9, 9: _v9_to_v10, 10: _v10_to_v11,
 }  # fmt: skip

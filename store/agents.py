@@ -1,0 +1,130 @@
+"""Zone agents in the store: registered with a token kept hashed, revoked, and their batches
+stored exactly once.
+
+A batch is stored in one transaction: its results (ON CONFLICT DO NOTHING on the unique
+(owner, zone, seq), so a replay, or the same batch at two instances, stores each result once)
+and the agent's row (last push, the clock skew measured, version, boot time, drops reported).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from domain.agents import AgentBatch, AgentResult, new_token, token_hash
+from kernel.errors import InputError
+from store.backends import insert_for, reading, writing
+from store.schema import agent_results, agents_t
+
+
+@dataclass(frozen=True)
+class AgentRow:
+    zone: str
+    created_at: float
+    created_by: str
+    revoked_at: float | None
+    last_push_at: float | None
+    last_seq: int
+    skew_seconds: float
+    version: str
+    boot_time: float | None
+    clock_synced: bool | None
+    dropped_total: int
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What a batch did: results new to the store, results it had already, the highest sequence
+    now stored (what the agent may forget)."""
+
+    new: int
+    duplicates: int
+    last_seq: int
+
+
+class Agents:
+    def __init__(self, engine: Engine, owner: str) -> None:
+        self.engine, self.owner = engine, owner
+
+    def add(self, zone: str, by: str, at: float) -> str:
+        """A new token for ``zone``'s agent, returned once (only its hash is kept); a revoked
+        agent of the zone is given a new one, a live one is refused."""
+        token = new_token()
+        t = agents_t.c
+        with writing(self.engine) as conn:
+            row = conn.execute(
+                sa.select(t.revoked_at).where(t.owner == self.owner, t.zone == zone).with_for_update()
+            ).first()
+            if row is not None and row.revoked_at is None:
+                raise InputError(f"zone {zone!r} has an agent already: revoke it first (vigia agent revoke {zone})")
+            values = {"token_hash": token_hash(token), "created_at": at, "created_by": by, "revoked_at": None,
+                      "revoked_by": None}  # fmt: skip
+            if row is None:
+                conn.execute(agents_t.insert().values(owner=self.owner, zone=zone, **values))
+            else:
+                conn.execute(agents_t.update().where(t.owner == self.owner, t.zone == zone).values(**values))
+        return token
+
+    def revoke(self, zone: str, by: str, at: float) -> None:
+        t = agents_t.c
+        with writing(self.engine) as conn:
+            done = conn.execute(
+                agents_t.update()
+                .where(t.owner == self.owner, t.zone == zone, t.revoked_at.is_(None))
+                .values(revoked_at=at, revoked_by=by)
+            ).rowcount
+        if not done:
+            raise InputError(f"zone {zone!r} has no agent to revoke")
+
+    def tokens(self) -> dict[str, str]:
+        """Each live agent's token hash by zone: what the ingestion endpoint checks against."""
+        t = agents_t.c
+        with reading(self.engine) as conn:
+            rows = conn.execute(
+                sa.select(t.zone, t.token_hash).where(t.owner == self.owner, t.revoked_at.is_(None))
+            ).all()
+        return {r.zone: r.token_hash for r in rows}
+
+    def listed(self) -> list[AgentRow]:
+        t = agents_t.c
+        with reading(self.engine) as conn:
+            rows = conn.execute(sa.select(agents_t).where(t.owner == self.owner).order_by(t.zone)).all()
+        return [
+            AgentRow(r.zone, r.created_at, r.created_by, r.revoked_at, r.last_push_at, int(r.last_seq or 0),
+                     float(r.skew_seconds or 0.0), r.version or "", r.boot_time, r.clock_synced,
+                     int(r.dropped_total or 0))
+            for r in rows
+        ]  # fmt: skip
+
+    def store(self, batch: AgentBatch, results: Sequence[tuple[AgentResult, float]], *, received_at: float,
+              skew: float) -> Stored:  # fmt: skip
+        """One batch, its results at their corrected times: stored once, the agent's row updated."""
+        rows = [
+            {"owner": self.owner, "zone": batch.zone, "seq": r.seq, "ts": at, "received_at": received_at,
+             "check": r.check, "probe": r.probe, "duration": r.duration, "success": r.success, "reason": r.reason,
+             "message": r.message, "data": json.dumps({"values": r.values, "labels": r.labels}, separators=(",", ":"))}
+            for r, at in results
+        ]  # fmt: skip
+        top = max((r.seq for r, _ in results), default=0)
+        t = agents_t.c
+        with writing(self.engine) as conn:
+            new = 0
+            if rows:
+                # RETURNING counts what was new (executemany's rowcount is not reliable across
+                # drivers); SQLAlchemy batches it as one statement per page of rows.
+                insert = insert_for(conn.dialect.name, agent_results).on_conflict_do_nothing(
+                    index_elements=["owner", "zone", "seq"]
+                )
+                new = len(conn.execute(insert.returning(agent_results.c.seq), rows).all())
+            conn.execute(
+                agents_t.update()
+                .where(t.owner == self.owner, t.zone == batch.zone)
+                .values(last_push_at=received_at, last_seq=sa.case((t.last_seq < top, top), else_=t.last_seq),
+                        skew_seconds=skew, version=batch.version, boot_time=batch.boot_time,
+                        clock_synced=batch.clock_synced, dropped_total=t.dropped_total + batch.dropped)
+            )  # fmt: skip
+        return Stored(new, len(rows) - new, top)

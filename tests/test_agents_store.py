@@ -1,0 +1,74 @@
+"""Zone agents in the store, on SQLite and PostgreSQL: a token printed once and kept hashed, a
+live agent never replaced silently, and each batch stored exactly once, whoever receives it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from domain import agents as ag
+from kernel.errors import InputError
+from store import db as st
+from tests import pgdb
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/vigia.db"
+        return
+    with pgdb.database() as pg:
+        yield pg
+
+
+def batch(seqs: range, *, dropped: int = 0, sent_at: float = 10_000.0) -> ag.AgentBatch:
+    results = [{"seq": s, "at": sent_at - 60 + s, "check": "gateway", "probe": "icmp", "success": s % 2 == 0,
+                "duration": 0.01, "values": {"loss_ratio": 0.0}} for s in seqs]  # fmt: skip
+    body = {"zone": "ZD-01", "version": "1.0", "sent_at": sent_at, "boot_time": 5000.0, "clock_synced": True,
+            "dropped": dropped, "results": results}  # fmt: skip
+    return ag.parse(json.dumps(body).encode())
+
+
+def test_tokens_are_printed_once_kept_hashed_and_revocable(url: str) -> None:
+    store = st.Store(url, "centro-a")
+    store.migrate()
+    agents = store.agents("ha")
+    token = agents.add("ZD-01", "ana", 1000.0)
+    assert agents.tokens() == {"ZD-01": ag.token_hash(token)}
+    with pytest.raises(InputError, match=r"zone 'ZD-01' has an agent already"):
+        agents.add("ZD-01", "ana", 1001.0)
+    agents.revoke("ZD-01", "luis", 1002.0)
+    assert agents.tokens() == {}
+    with pytest.raises(InputError, match="no agent to revoke"):
+        agents.revoke("ZD-01", "luis", 1003.0)
+    again = agents.add("ZD-01", "ana", 1004.0)  # a revoked agent's zone gets a new token
+    assert again != token and agents.tokens() == {"ZD-01": ag.token_hash(again)}
+    [row] = agents.listed()
+    assert (row.zone, row.created_by, row.revoked_at) == ("ZD-01", "ana", None)
+    store.close()
+
+
+def test_a_batch_is_stored_once_whoever_receives_it_and_however_often(url: str) -> None:
+    a, b = st.Store(url, "centro-a"), st.Store(url, "centro-b")
+    a.migrate()
+    a.agents("ha").add("ZD-01", "ana", 1000.0)
+    first = batch(range(1, 6), dropped=3)
+    got = a.agents("ha").store(first, ag.corrected(first, 10_000.0), received_at=10_000.0, skew=0.0)
+    assert (got.new, got.duplicates, got.last_seq) == (5, 0, 5)
+    # The agent did not hear the answer and fails over to the other instance of the HA group,
+    # which gets the same results and three more: only the three are new.
+    retry = batch(range(1, 9), sent_at=10_030.0)
+    got = b.agents("ha").store(retry, ag.corrected(retry, 10_030.0), received_at=10_030.0, skew=0.0)
+    assert (got.new, got.duplicates, got.last_seq) == (3, 5, 8)
+    [row] = a.agents("ha").listed()
+    assert (row.last_seq, row.dropped_total, row.version, row.last_push_at) == (8, 3, "1.0", 10_030.0)
+    # An older batch arriving late never moves the agent's last sequence back.
+    a.agents("ha").store(first, ag.corrected(first, 10_040.0), received_at=10_040.0, skew=0.0)
+    assert a.agents("ha").listed()[0].last_seq == 8
+    with a.engine.connect() as conn:
+        seqs = [r[0] for r in conn.exec_driver_sql("SELECT seq FROM agent_results ORDER BY seq")]
+    assert seqs == list(range(1, 9))
+    a.close()
+    b.close()
