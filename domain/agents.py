@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from typing import Annotated
 
 from pydantic import Field, ValidationError
@@ -104,3 +105,15 @@ def token_hash(token: str) -> str:
 def token_matches(token: str, stored_hash: str) -> bool:
     """Constant time: how long the comparison takes says nothing of how much of a token was right."""
     return hmac.compare_digest(token_hash(token), stored_hash)
+
+
+def owner_of(token: str, hashes: Mapping[str, str]) -> str | None:
+    """The zone whose live token this is. Every stored hash is compared, in constant time, so
+    neither how long this takes nor which zone matched says anything about other tokens."""
+    if not token:
+        return None
+    digest, found = token_hash(token), None
+    for zone, stored in hashes.items():
+        if hmac.compare_digest(digest, stored):
+            found = zone
+    return found

@@ -40,6 +40,7 @@ from monitor.sdnotify import Notifier
 from monitor.version import vigia_version
 from monitor.web.endpoints import MetricsServer
 from monitor.web.exposition import Exposition
+from monitor.web.ingest import Ingest
 from monitor.web.publisher import Publisher
 from monitor.web.webconfig import WebGuard
 from store.db import Store, safe_url
@@ -181,6 +182,7 @@ class Daemon:
                 max_connections=web.max_connections,
                 max_per_client=web.max_connections_per_client,
                 api=self.publish.api,
+                ingest=Ingest(self.store.agents(self.config.ha_group), self.stats.agents),
             )
             self.server.start()
         except OSError as exc:

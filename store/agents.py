@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from domain.agents import AgentBatch, AgentResult, new_token, token_hash
 from kernel.errors import InputError
 from store.backends import insert_for, reading, writing
-from store.schema import agent_results, agents_t
+from store.schema_agents import agent_results, agents_t
 
 
 @dataclass(frozen=True)

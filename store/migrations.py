@@ -16,11 +16,11 @@ from store.schema import (
     V8_TABLES,
     V9_TABLES,
     V10_TABLES,
-    V11_TABLES,
     metadata,
     results,
     zone_samples_t,
 )
+from store.schema_agents import V11_TABLES
 
 
 def _v1_to_v2(conn: sa.Connection) -> None:

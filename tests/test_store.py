@@ -166,14 +166,15 @@ def test_migrates_a_version_1_database(url: str) -> None:
         )
     engine.dispose()
     store = st.Store(url, "cdc")
-    assert store.migrate() == st.SCHEMA_VERSION == 10
-    assert store.schema_version() == 10
+    assert store.migrate() == st.SCHEMA_VERSION == 11
+    assert store.schema_version() == 11
     assert store.count_results() == 1
     with store.engine.connect() as conn:
         assert sa.inspect(conn).has_table("zone_samples")
         assert sa.inspect(conn).has_table("operator_usage")
         assert sa.inspect(conn).has_table("month_snapshots")
         assert sa.inspect(conn).has_table("security_findings")
+        assert sa.inspect(conn).has_table("agents") and sa.inspect(conn).has_table("agent_results")
     store.close()
 
 

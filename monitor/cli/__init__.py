@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from kernel.errors import ConfigError, InputError, VigiaError
 from kernel.text import printable, undecodable_argument
-from monitor.cli import cluster, daemon, drills, incidents, maintenance, reports, schedule, usage
+from monitor.cli import agents, cluster, daemon, drills, incidents, maintenance, reports, schedule, usage
 from monitor.cli.common import print_problems
 
 DESCRIPTION = """\
@@ -27,6 +27,7 @@ commands:
   incident       incidents on zones: open, update ID, close ID, list (the public status page shows them)
   maintenance    maintenance windows without a reload: add, cancel ID, list
   schedule       a zone's or target's operating hours, day by day: ID --month YYYY-MM
+  agent          zone agents: add ZONE (its token, printed once), list, revoke ZONE
   version        print the version
 """
 
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         incidents,
         maintenance,
         schedule,
+        agents,
     ):  # one module per command group
         group.add_parsers(sub)
     daemon.add_version_parser(sub)

@@ -26,7 +26,35 @@ class CycleStats:
 # a cap (full, per_client: the connection pushed out, or the new one when every other was busy),
 # a request head not in within its deadline or too large, a request it could not parse, a TLS
 # handshake that failed, a client that did not read its answer.
-REJECT_REASONS = ("full", "per_client", "head_timeout", "head_too_large", "bad_request", "tls", "write_timeout")
+# A body over its handler's cap, or not in within its deadline.
+REJECT_REASONS = ("full", "per_client", "head_timeout", "head_too_large", "bad_request", "tls", "write_timeout",
+                  "body_too_large", "body_timeout")  # fmt: skip
+
+# Why the centre refused a zone agent's batch (nothing of it stored): no or a wrong token, a token
+# for another zone, over the size cap, out of shape, times out of bounds, a flood, the store away.
+INGEST_REFUSALS = ("unauthorized", "forbidden", "too_large", "schema", "time", "rate", "store")
+
+
+@dataclass
+class IngestCounts:
+    """Zone agents' batches at this instance: stored, results new and already held, refusals by
+    reason. Written by the listener's ingest threads (under the lock), read at render time."""
+
+    batches: int = 0
+    results: int = 0
+    duplicates: int = 0
+    refused: dict[str, int] = field(default_factory=lambda: dict.fromkeys(INGEST_REFUSALS, 0))
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def stored(self, new: int, duplicates: int) -> None:
+        with self._lock:
+            self.batches += 1
+            self.results += new
+            self.duplicates += duplicates
+
+    def refuse(self, reason: str) -> None:
+        with self._lock:
+            self.refused[reason] += 1
 
 
 @dataclass
@@ -61,6 +89,7 @@ class DaemonStats:
     store_results_measured: int = 0  # results handed to the writer
     store_results_written: int = 0  # results the store took
     store_results_spilled: int = 0  # results kept in the spill file at a stop, for the next start
+    agents: IngestCounts = field(default_factory=IngestCounts)  # zone agents' batches taken at this instance
     probe_exceptions: int = 0
     drill_status_errors: int = 0
     store_file_changes: dict[str, int] = field(default_factory=dict)  # vanished / replaced -> times

@@ -4,6 +4,7 @@ answered in order. The listener (monitor.web.http) admits it and pushes it out a
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import ssl
@@ -29,6 +30,8 @@ IDLE_TIMEOUT = 30.0
 # A client that does not take its answer.
 WRITE_TIMEOUT = 30.0
 MAX_HEAD = 16 * 1024
+# A request body (an agent's batch) once its head is in: a slow backhaul gets time, a trickle does not.
+BODY_TIMEOUT = 60.0
 # Connections the kernel queues before they are accepted (capped by net.core.somaxconn): under a
 # flood of reconnects a short queue drops a scraper's SYN, which it resends only a second later.
 MAX_HEADERS = 100
@@ -58,6 +61,10 @@ class Connection(asyncio.Protocol):
         self._in_head = False
         self._refused: Response | None = None
         self._early = b""
+        # A request with a body: held until its last byte, within its cap.
+        self._with_body: Request | None = None
+        self._body = bytearray()
+        self._body_limit = 0
 
     # -- asyncio callbacks ---------------------------------------------------------
 
@@ -153,16 +160,49 @@ class Connection(asyncio.Protocol):
             self._refused = text(414, b"request target too long\n")
             self.server.counts.reject("head_too_large")
             raise ValueError("target too long")
-        if method not in ("GET", "HEAD"):
-            # Answered at once, its body never read: the connection closes after the answer.
-            self._refused = METHOD_NOT_ALLOWED
-            raise ValueError("method refused")  # stops the parser: feed_data raises HttpParserCallbackError
         target = self._url.decode("latin-1")
         if not target.startswith("/"):
             self._refused = text(400, b"bad request target\n")
             raise ValueError("bad target")
+        if method not in ("GET", "HEAD"):
+            self._expect_body(Request(method, target, self._headers, self.client, self.parser.should_keep_alive()))
+            return
         self.queue.append(Request(method, target, self._headers, self.client, self.parser.should_keep_alive()))
         self.server.unwait(self)
+
+    def _expect_body(self, request: Request) -> None:
+        """A method other than GET and HEAD: refused at once (its body never read, the connection
+        closed after the answer) unless the handler takes a body there, within its cap."""
+        limit = self.server.handler.body_limit(request.method, request.path)
+        if limit is None:
+            self._refused = METHOD_NOT_ALLOWED
+            raise ValueError("method refused")  # stops the parser: feed_data raises HttpParserCallbackError
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > limit:
+            self._refused = text(413, b"request body too large\n")
+            self.server.counts.reject("body_too_large")
+            raise ValueError("body too large")
+        self._with_body, self._body, self._body_limit = request, bytearray(), limit
+        self._deadline(BODY_TIMEOUT, "body_timeout")
+        if request.headers.get("expect", "").lower() == "100-continue" and self.transport is not None:
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def on_body(self, body: bytes) -> None:
+        if self._with_body is None:
+            return  # a GET's body: never read into anything
+        self._body += body
+        if len(self._body) > self._body_limit:  # chunked, or more than its Content-Length said
+            self._refused = text(413, b"request body too large\n")
+            self.server.counts.reject("body_too_large")
+            raise ValueError("body too large")
+
+    def on_message_complete(self) -> None:
+        if self._with_body is not None:
+            request = dataclasses.replace(self._with_body, body=bytes(self._body))
+            self._with_body, self._body = None, bytearray()
+            self._cancel_timer()
+            self.queue.append(request)
+            self.server.unwait(self)
 
     # -- answering -------------------------------------------------------------------
 
@@ -186,8 +226,9 @@ class Connection(asyncio.Protocol):
             return
         self.busy = True
         handler = self.server.handler
-        if handler.slow(item):
-            future = self.loop.run_in_executor(self.server.slow, handler.answer, item)
+        pool = handler.slow(item)
+        if pool is not None:
+            future = self.loop.run_in_executor(self.server.pool(pool), handler.answer, item)
             future.add_done_callback(functools.partial(self._answered, item))
             return
         try:

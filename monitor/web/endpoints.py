@@ -11,6 +11,7 @@ from monitor.web.api import PREFIX as API_PREFIX
 from monitor.web.api import Api
 from monitor.web.exposition import CONTENT_TYPE, Exposition
 from monitor.web.http import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_CLIENT, Listener
+from monitor.web.ingest import MAX_SENT, Ingest, zone_of
 from monitor.web.messages import Handler, Request, Response, text
 from monitor.web.webconfig import WebGuard
 
@@ -25,8 +26,11 @@ class MetricsHandler(Handler):
     """The main listener: /metrics, the health endpoints, the API and a landing page, behind the
     web config's TLS, basic auth and rate limit."""
 
-    def __init__(self, exposition: Exposition, ready: Callable[[], bool], guard: WebGuard, api: Api | None) -> None:
-        self.exposition, self.ready, self.guard, self.api = exposition, ready, guard, api
+    def __init__(
+        self, exposition: Exposition, ready: Callable[[], bool], guard: WebGuard, api: Api | None,
+        ingest: Ingest | None = None,
+    ) -> None:  # fmt: skip
+        self.exposition, self.ready, self.guard, self.api, self.ingest = exposition, ready, guard, api, ingest
 
     def tls(self) -> tuple[ssl.SSLContext, Callable[[dict[str, object] | None], bool]] | None:
         settings = self.guard.current()
@@ -34,10 +38,18 @@ class MetricsHandler(Handler):
             return None
         return settings.context, settings.san_allowed
 
-    def slow(self, request: Request) -> bool:
-        return not self.guard.cached(self.guard.current(), request.headers.get("authorization"))
+    def slow(self, request: Request) -> str | None:
+        if request.method == "POST":
+            return "ingest"  # an agent's batch: a store transaction, on threads of its own
+        return None if self.guard.cached(self.guard.current(), request.headers.get("authorization")) else "auth"
+
+    def body_limit(self, method: str, path: str) -> int | None:
+        return MAX_SENT if method == "POST" and self.ingest is not None and zone_of(path) is not None else None
 
     def answer(self, request: Request) -> Response:
+        if request.method == "POST" and self.ingest is not None:
+            # Agents carry their own bearer token and rate limit, not the web config's basic auth.
+            return self.ingest.answer(request)
         settings = self.guard.current()
         headers: dict[str, str] = dict(settings.headers) if settings is not None else {}
         if settings is not None and settings.limiter is not None and not settings.limiter.allow():
@@ -81,7 +93,8 @@ class MetricsServer(Listener):
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         max_per_client: int = DEFAULT_MAX_PER_CLIENT,
         api: Api | None = None,
+        ingest: Ingest | None = None,
     ) -> None:
         self.guard = guard or WebGuard(None)
-        handler = MetricsHandler(exposition, ready, self.guard, api)
+        handler = MetricsHandler(exposition, ready, self.guard, api, ingest)
         super().__init__(listen, handler, max_connections=max_connections, max_per_client=max_per_client)

@@ -1,7 +1,8 @@
 """vigia's HTTP listeners: one asyncio loop per listener, no thread per connection.
 
-Nothing in a request chooses a target, a file or a command: the paths are a fixed table, only GET
-and HEAD are answered, and the answers come from caches. TLS, basic auth and extra headers come
+Nothing in a request chooses a target, a file or a command: the paths are a fixed table, GET and
+HEAD are answered from caches, and a body is read only where a handler takes one (a zone agent's
+batch), within its cap and deadline. TLS, basic auth and extra headers come
 from the web config (monitor.web.webconfig), re-read at each connection so a renewed certificate is
 served without a restart.
 
@@ -18,7 +19,8 @@ What a hostile or broken client can cost, and why the listener stays up for Prom
   when every connection is busy answering is the new one closed;
 - a client that does not read its answer is dropped after ``WRITE_TIMEOUT``;
 - a request whose Basic credentials are not cached yet (a bcrypt check, slow by design) is
-  answered on a thread of its own, so a flood of wrong passwords delays no other request.
+  answered on a thread of its own, so a flood of wrong passwords delays no other request; an
+  agent's batch (the one request with a body, capped) is stored on threads of their own too.
 
 Each refusal and drop is counted by listener and reason (``vigia_http_connections_rejected_total``).
 """
@@ -43,6 +45,7 @@ DEFAULT_MAX_PER_CLIENT = 64
 # Connections the kernel queues before they are accepted (capped by net.core.somaxconn): under a
 # flood of reconnects a short queue drops a scraper's SYN, which it resends only a second later.
 BACKLOG = 4096
+POOL_WORKERS = {"auth": 1, "ingest": 2}
 
 
 class Connections:
@@ -62,7 +65,16 @@ class Connections:
         self.by_client: dict[str, set[Connection]] = {}
         self.waiting: OrderedDict[Connection, None] = OrderedDict()
         self.waiting_by_client: dict[str, OrderedDict[Connection, None]] = {}
-        self.slow = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{counts.name}-auth")
+        self.pools: dict[str, ThreadPoolExecutor] = {}
+
+    def pool(self, name: str) -> ThreadPoolExecutor:
+        """The named pool of slow answers (Handler.slow), made at its first use: bcrypt checks on
+        one thread, agents' batches on two, each queue apart from the other."""
+        found = self.pools.get(name)
+        if found is None:
+            workers = POOL_WORKERS.get(name, 1)
+            found = self.pools[name] = ThreadPoolExecutor(workers, thread_name_prefix=f"{self.counts.name}-{name}")
+        return found
 
     def admit(self, conn: Connection) -> bool:
         """Make room for ``conn`` (pushing out the longest-waiting connection of its client, or of
@@ -175,4 +187,5 @@ class Listener:
             self._thread.join(timeout=5)
         else:
             self.sock.close()
-        self._server.slow.shutdown(wait=False, cancel_futures=True)
+        for pool in self._server.pools.values():
+            pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,132 @@
+"""Zone agents' batches into the centre: POST /api/v1/agents/<zone>/results on the main listener.
+
+The agent's own credential, not the web config's basic auth: ``Authorization: Bearer <token>``,
+compared in constant time with the hashes the store keeps (domain.agents). A token speaks only for
+its own zone. The body (gzip or not) is capped before and after decompression, read whole, checked
+whole (domain.agents.parse names the field), its times corrected by the measured clock offset, and
+stored in one transaction, exactly once per (zone, sequence) (store.agents); nothing of a refused
+batch is kept and every refusal is counted by reason. The answer acknowledges the highest sequence
+now stored: what the agent may forget.
+
+Answers: 200 stored; 400 out of shape or out of time (the reason and field in the body); 401 no or
+a wrong token; 403 a token for another zone; 413 too large; 429 more batches than an agent needs;
+503 the store away (the agent keeps its rows and tries again).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import zlib
+from collections.abc import Callable
+
+from domain import agents as ag
+from kernel.errors import StoreError
+from monitor.runtime.stats import IngestCounts
+from monitor.web.messages import Request, Response, text
+from monitor.web.webconfig import TokenBucket
+from store.agents import Agents
+
+PREFIX = "/api/v1/agents/"
+MAX_SENT = 2 * 2**20  # bytes of a body as sent (compressed or not)
+TOKENS_FRESH = 10.0  # seconds a read of the tokens is trusted: a revocation takes effect within it
+RATE_INTERVAL, RATE_BURST = 1.0, 10  # per zone: a batch a second on average, ten at once after a cut
+
+
+def zone_of(path: str) -> str | None:
+    """``/api/v1/agents/<zone>/results`` -> zone; None for any other path."""
+    if not path.startswith(PREFIX) or not path.endswith("/results"):
+        return None
+    zone = path[len(PREFIX) : -len("/results")]
+    return zone if zone and "/" not in zone else None
+
+
+def _json(status: int, body: dict[str, object]) -> Response:
+    return Response(status, json.dumps(body).encode() + b"\n", "application/json")
+
+
+def _inflate(body: bytes, encoding: str) -> bytes:
+    """The body as JSON bytes, never more than domain.agents.MAX_BODY (a gzip bomb stops there)."""
+    if encoding in ("", "identity"):
+        if len(body) > ag.MAX_BODY:
+            raise ag.BatchRefused("too_large", f"more than {ag.MAX_BODY} bytes")
+        return body
+    if encoding != "gzip":
+        raise ag.BatchRefused("schema", f"Content-Encoding {encoding[:20]!r} (gzip or none)")
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        out = inflater.decompress(body, ag.MAX_BODY + 1)
+    except zlib.error as e:
+        raise ag.BatchRefused("schema", f"body: not gzip ({e})") from None
+    if len(out) > ag.MAX_BODY or inflater.unconsumed_tail:
+        raise ag.BatchRefused("too_large", f"more than {ag.MAX_BODY} bytes once decompressed")
+    return out
+
+
+class Ingest:
+    def __init__(self, agents: Agents, counts: IngestCounts, *, clock: Callable[[], float] = time.time,
+                 stored: Callable[[str], None] | None = None) -> None:  # fmt: skip
+        self.agents, self.counts, self.clock = agents, counts, clock
+        self.on_stored = stored  # told the zone whose late or live results just arrived
+        self._tokens: dict[str, str] = {}
+        self._tokens_at = -TOKENS_FRESH
+        self._buckets: dict[str, TokenBucket] = {}
+        self._lock = threading.Lock()
+
+    def answer(self, request: Request) -> Response:
+        zone = zone_of(request.path)
+        if zone is None:
+            return text(404, b"not found\n")
+        refusal = self._guard(request, zone)
+        if refusal is not None:
+            return refusal
+        received = self.clock()
+        try:
+            batch = ag.parse(_inflate(request.body, request.headers.get("content-encoding", "").lower()))
+            if batch.zone != zone:
+                return self._refuse("forbidden", 403, f"the batch is zone {batch.zone!r}'s, the URL {zone!r}'s")
+            results = ag.corrected(batch, received)
+        except ag.BatchRefused as e:
+            return self._refuse(e.reason, 413 if e.reason == "too_large" else 400, e.detail)
+        skew = received - batch.sent_at
+        try:
+            done = self.agents.store(batch, results, received_at=received, skew=skew)
+        except StoreError as e:
+            return self._refuse("store", 503, str(e))
+        self.counts.stored(done.new, done.duplicates)
+        if self.on_stored is not None and done.new:
+            self.on_stored(zone)
+        return _json(200, {"stored": done.new, "duplicates": done.duplicates, "ack": done.last_seq,
+                           "dropped_heard": batch.dropped, "offset": ag.offset(batch, received)})  # fmt: skip
+
+    def _guard(self, request: Request, zone: str) -> Response | None:
+        """Who is sending, for which zone, and how often: the refusal, or None to go on."""
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        owner = ag.owner_of(token.strip(), self._live_tokens()) if scheme.lower() == "bearer" else None
+        if owner is None:
+            response = self._refuse("unauthorized", 401, "no agent token, or not a live one")
+            return Response(401, response.body, response.content_type, {"WWW-Authenticate": 'Bearer realm="vigia"'})
+        if owner != zone:
+            return self._refuse("forbidden", 403, f"this token speaks for {owner!r}, not {zone!r}")
+        with self._lock:
+            bucket = self._buckets.setdefault(zone, TokenBucket(RATE_INTERVAL, RATE_BURST))
+        if not bucket.allow():
+            return self._refuse("rate", 429, "more batches than an agent sends: slow down")
+        return None
+
+    def _live_tokens(self) -> dict[str, str]:
+        with self._lock:
+            if self.clock() - self._tokens_at < TOKENS_FRESH:
+                return self._tokens
+        try:
+            fresh = self.agents.tokens()
+        except StoreError:
+            return self._tokens  # the store away: the last tokens read still authenticate
+        with self._lock:
+            self._tokens, self._tokens_at = fresh, self.clock()
+            return fresh
+
+    def _refuse(self, reason: str, status: int, detail: str) -> Response:
+        self.counts.refuse(reason)
+        return _json(status, {"error": reason, "detail": detail})
