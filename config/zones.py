@@ -7,6 +7,7 @@ from pydantic import ValidationError
 from config.inherit import Timing, packets, timing
 from config.model import Target
 from config.sections import FileSettings
+from domain.agents import checks_of
 from domain.schedule import Calendar, Schedule, WeekPlan
 from domain.zones import (
     CHECKS,
@@ -73,6 +74,7 @@ def resolve_zones(
                 settings=settings,
             )  # fmt: skip
             targets.append(known[tid])
+        problems += _agent_problems(doc, z, base)
         out.append(_zone(z, raw, thresholds, checks, usage, timed, calendar))
     return out
 
@@ -99,6 +101,21 @@ def _zone_check_settings(
             out.append((spec.check, spec.probe, kind.settings.model_validate(spec.settings)))
         except ValidationError as exc:
             problems += pydantic_problems(doc, exc, (*base, spec.key))
+    return out
+
+
+def _agent_problems(doc: Document, z: ZoneSettings, base: Path) -> list[ConfigProblem]:
+    """The agent's checks validated by their probes' models here, at the centre: an agent never
+    fetches a check it cannot run."""
+    if z.agent is None:
+        return []
+    out = []
+    for check in checks_of(z.agent):
+        kind = REGISTRY[check.probe]
+        try:
+            kind.settings.model_validate(check.settings)
+        except ValidationError as exc:
+            out += pydantic_problems(doc, exc, (*base, "agent", check.check.split(":")[0]))
     return out
 
 
@@ -136,4 +153,5 @@ def _zone(
         successes_before_up=timed["successes_before_up"],
         interval=timed["interval"],
         uplink=z.uplink or "",
+        agent=z.agent,
     )

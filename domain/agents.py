@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import Field, ValidationError
 
+from domain.zones import ZoneAgent
 from kernel.model import Strict
 
 MAX_RESULTS = 5000  # results per batch
@@ -117,3 +120,51 @@ def owner_of(token: str, hashes: Mapping[str, str]) -> str | None:
         if hmac.compare_digest(digest, stored):
             found = zone
     return found
+
+
+@dataclass(frozen=True)
+class AgentCheck:
+    """One check the agent runs: its name (gateway, dns, portal, internet:<anchor>, throughput,
+    access_points), the probe kind, that kind's settings, how often and for how long."""
+
+    check: str
+    probe: str
+    settings: Mapping[str, object]
+    interval: float
+    timeout: float
+
+
+def checks_of(agent: ZoneAgent, packets: int = 5) -> list[AgentCheck]:
+    """The checks a zone's ``agent:`` entry asks for, in the order they are listed to the agent."""
+    every, timeout = agent.interval, agent.timeout
+    out: list[AgentCheck] = []
+    if agent.gateway:
+        out.append(AgentCheck("gateway", "icmp", {"address": agent.gateway, "packets": packets}, every, timeout))
+    if agent.dns is not None:
+        server = agent.dns.server or agent.gateway
+        dns = {"server": server, "name": agent.dns.name, "type": agent.dns.type,
+               "expect_answers": list(agent.dns.expect_answers)}  # fmt: skip
+        out.append(AgentCheck("dns", "dns", dns, every, timeout))
+    if agent.portal_url:
+        portal: dict[str, object] = {"url": agent.portal_url}
+        if agent.portal_text is not None:
+            portal["body_regex"] = agent.portal_text
+        out.append(AgentCheck("portal", "http", portal, every, timeout))
+    for anchor in agent.anchors:
+        if anchor.startswith(("http://", "https://")):
+            out.append(AgentCheck(f"internet:{anchor}", "http", {"url": anchor}, every, timeout))
+        else:
+            out.append(AgentCheck(f"internet:{anchor}", "icmp", {"address": anchor, "packets": 3}, every, timeout))
+    if agent.throughput_url:
+        fetch = {"url": agent.throughput_url, "max_body_bytes": agent.throughput_bytes}
+        out.append(AgentCheck("throughput", "http", fetch, agent.throughput_every, max(timeout, 60.0)))
+    if agent.access_points is not None:
+        out.append(AgentCheck("access_points", "snmp", dict(agent.access_points), every, timeout))
+    return out
+
+
+def checks_document(zone: str, checks: list[AgentCheck]) -> bytes:
+    """What GET /api/v1/agents/<zone>/checks answers: stable bytes, so their hash is an ETag."""
+    body = {"zone": zone, "checks": [{"check": c.check, "probe": c.probe, "settings": dict(c.settings),
+                                      "interval": c.interval, "timeout": c.timeout} for c in checks]}  # fmt: skip
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()

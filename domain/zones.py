@@ -58,6 +58,23 @@ class ZoneRadius(Strict):
     called_station_id: Regex | None = Field(default=None, description="regex on Called-Station-Id (AP MAC:SSID)")
 
 
+class ZoneAgent(Strict):
+    """What the zone's agent checks from inside the zone, as a citizen meets it (domain.agents'
+    checks): fetched by the agent from the centre, so one file says what every agent does."""
+
+    interval: Interval = 60.0
+    timeout: Duration = 10.0
+    gateway: str | None = Field(default=None, description="the zone's gateway as the LAN sees it (ICMP)")
+    dns: ZoneDns | None = Field(default=None, description="the hotspot's resolver, with the expected answer")
+    portal_url: str | None = None
+    portal_text: Regex | None = Field(default=None, description="text the captive portal must show")
+    anchors: list[str] = Field(default_factory=list, max_length=8, description="internet hosts (ICMP) or URLs")
+    throughput_url: str | None = Field(default=None, description="a download test: a few MB, e.g. the centre's")
+    throughput_bytes: int = Field(default=5_000_000, ge=100_000, le=64_000_000)
+    throughput_every: Interval = 1800.0
+    access_points: dict[str, object] | None = Field(default=None, description="SNMP settings of the APs' counters")
+
+
 class ZoneSettings(Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$")
     name: PlainText = Field(min_length=1)
@@ -77,6 +94,7 @@ class ZoneSettings(Strict):
     snmp: dict[str, object] | None = None
     radius: ZoneRadius | None = None
     thresholds: ZoneThresholds | None = None
+    agent: ZoneAgent | None = None
     uplink: str | None = Field(
         default=None,
         description="target id of the data-centre link this zone's traffic passes through: while that target is "
@@ -141,6 +159,7 @@ class Zone:
     successes_before_up: int
     interval: float
     uplink: str = ""  # a target id, or "" (see ZoneSettings.uplink)
+    agent: ZoneAgent | None = None  # what the zone's agent checks from inside (domain.agents.checks_of)
 
     def in_hours(self, at: datetime, tz: ZoneInfo) -> bool:
         return self.hours.is_open(at, tz)

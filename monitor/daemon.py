@@ -26,6 +26,7 @@ import config as cfg
 from continuity import schedule as drill_schedule
 from continuity.plan import Plan
 from continuity.status import DrillStatus
+from domain.zones import Zone
 from kernel.errors import ConfigError, ProbeSetupError, VigiaError
 from monitor.jobs import table as jobs
 from monitor.jobs.drillwatch import DrillWatch
@@ -182,7 +183,7 @@ class Daemon:
                 max_connections=web.max_connections,
                 max_per_client=web.max_connections_per_client,
                 api=self.publish.api,
-                ingest=Ingest(self.store.agents(self.config.ha_group), self.stats.agents),
+                ingest=Ingest(self.store.agents(self.config.ha_group), self.stats.agents, self._zones),
             )
             self.server.start()
         except OSError as exc:
@@ -190,6 +191,9 @@ class Daemon:
         self.stats.listeners[self.server.name] = self.server.counts
         auth = " (basic auth)" if self.web.settings is not None and self.web.settings.users else ""
         log.info("serving /metrics on %s%s", self._metrics_url(), auth)
+
+    def _zones(self) -> dict[str, Zone]:
+        return {z.id: z for z in self.live.current_zones()}
 
     def _metrics_url(self) -> str:
         host, port = (str(self.server.address[0]), self.server.port) if self.server is not None else ("", 0)

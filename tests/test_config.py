@@ -175,3 +175,22 @@ def test_every_relative_path_is_relative_to_the_file_that_names_it(
     file_step, _probe, sql = drill.verify
     assert file_step.path == str(here / "planes" / "respaldos" / "ultimo.tar")
     assert isinstance(sql, SqlStep) and sql.url.read() == "sqlite:///x.db"
+
+
+def test_an_agents_checks_are_validated_at_the_centre_with_their_line(tmp_path: Path) -> None:
+    path = tmp_path / "c.yml"
+    path.write_text(
+        "zones:\n"
+        "  - id: ZD-01\n    name: Plaza\n    lat: 10.4\n    lon: -75.5\n"
+        "    agent:\n      portal_url: ftp://portal/\n      dns: {name: portal.test}\n      color: red\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        cfg.parse(str(path), state_dir=str(tmp_path))
+    said = [(p.line, p.key, p.message) for p in info.value.problems]
+    assert said == [(9, "zones[0].agent.color", "unknown key")]  # the zone's own keys first
+    path.write_text(path.read_text().replace("      color: red\n", ""))
+    with pytest.raises(ConfigError) as info:
+        cfg.parse(str(path), state_dir=str(tmp_path))
+    said = [(p.line, p.key, p.message) for p in info.value.problems]
+    assert any(key.startswith("zones[0].agent.portal") for _, key, _ in said), said  # an ftp URL is no portal
+    assert any(key.startswith("zones[0].agent.dns") for _, key, _ in said), said  # no resolver, no gateway

@@ -24,7 +24,18 @@ defaults: {interval: 1s, timeout: 500ms}
 targets:
   - {id: closed, probe: tcp, tcp: {host: 127.0.0.1, port: 9}}
 zones:
-  - {id: ZD-01, name: Plaza, lat: 10.4, lon: -75.5, gateway: 127.0.0.1}
+  - id: ZD-01
+    name: Plaza
+    lat: 10.4
+    lon: -75.5
+    gateway: 127.0.0.1
+    agent:
+      interval: 30s
+      gateway: 192.168.50.1
+      dns: {name: portal.zonas.test, expect_answers: [192.168.50.10]}
+      portal_url: http://192.168.50.10/
+      portal_text: Bienvenido
+      anchors: [198.51.100.1, "http://198.51.100.2/"]
   - {id: ZD-02, name: Parque, lat: 10.4, lon: -75.5, gateway: 127.0.0.1}
 """
 
@@ -128,3 +139,26 @@ def test_every_bad_input_is_refused_with_its_reason_and_nothing_stored(
     assert main(["agent", "revoke", "ZD-02", "--config", str(centre.config)]) == 0
     centre.wait_for(lambda: post(centre, "ZD-02", body("ZD-02", range(1, 2)), two)[0] == 401, timeout=15,
                     message="revoked token refused")  # fmt: skip
+
+
+def test_an_agent_fetches_its_checks_with_an_etag(centre: VigiaProcess, capsys: pytest.CaptureFixture[str]) -> None:
+    one, two = token_for(centre, "ZD-01", capsys), token_for(centre, "ZD-02", capsys)
+
+    def get(zone: str, token: str, **headers: str) -> tuple[int, bytes, str]:
+        conn = http.client.HTTPConnection("127.0.0.1", centre.port, timeout=5)
+        conn.request("GET", f"/api/v1/agents/{zone}/checks", headers={"Authorization": f"Bearer {token}", **headers})
+        resp = conn.getresponse()
+        out = (resp.status, resp.read(), resp.getheader("ETag") or "")
+        conn.close()
+        return out
+
+    status, doc, etag = get("ZD-01", one)
+    checks = {c["check"]: c for c in json.loads(doc)["checks"]}
+    assert status == 200 and etag
+    assert list(checks) == ["gateway", "dns", "portal", "internet:198.51.100.1", "internet:http://198.51.100.2/"]
+    assert checks["dns"]["settings"]["server"] == "192.168.50.1"  # the gateway when no resolver is named
+    assert checks["portal"]["settings"] == {"url": "http://192.168.50.10/", "body_regex": "Bienvenido"}
+    assert checks["gateway"]["interval"] == 30.0
+    assert get("ZD-01", one, **{"If-None-Match": etag})[0] == 304
+    assert get("ZD-01", two)[0] == 403 and get("ZD-01", "nope")[0] == 401
+    assert get("ZD-02", two)[0] == 404  # a zone without an agent: section

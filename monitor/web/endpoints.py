@@ -11,7 +11,7 @@ from monitor.web.api import PREFIX as API_PREFIX
 from monitor.web.api import Api
 from monitor.web.exposition import CONTENT_TYPE, Exposition
 from monitor.web.http import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_CLIENT, Listener
-from monitor.web.ingest import MAX_SENT, Ingest, zone_of
+from monitor.web.ingest import MAX_SENT, Ingest, is_agents, zone_of
 from monitor.web.messages import Handler, Request, Response, text
 from monitor.web.webconfig import WebGuard
 
@@ -39,15 +39,15 @@ class MetricsHandler(Handler):
         return settings.context, settings.san_allowed
 
     def slow(self, request: Request) -> str | None:
-        if request.method == "POST":
-            return "ingest"  # an agent's batch: a store transaction, on threads of its own
+        if request.method == "POST" or (self.ingest is not None and is_agents(request.path)):
+            return "ingest"  # an agent's batch (a store transaction) or its checks: threads of their own
         return None if self.guard.cached(self.guard.current(), request.headers.get("authorization")) else "auth"
 
     def body_limit(self, method: str, path: str) -> int | None:
         return MAX_SENT if method == "POST" and self.ingest is not None and zone_of(path) is not None else None
 
     def answer(self, request: Request) -> Response:
-        if request.method == "POST" and self.ingest is not None:
+        if self.ingest is not None and (request.method == "POST" or is_agents(request.path)):
             # Agents carry their own bearer token and rate limit, not the web config's basic auth.
             return self.ingest.answer(request)
         settings = self.guard.current()

@@ -8,6 +8,9 @@ stored in one transaction, exactly once per (zone, sequence) (store.agents); not
 batch is kept and every refusal is counted by reason. The answer acknowledges the highest sequence
 now stored: what the agent may forget.
 
+GET /api/v1/agents/<zone>/checks (the same token) answers what the agent checks, from the zone's
+``agent:`` entry of the central configuration, with an ETag (304 when unchanged).
+
 Answers: 200 stored; 400 out of shape or out of time (the reason and field in the body); 401 no or
 a wrong token; 403 a token for another zone; 413 too large; 429 more batches than an agent needs;
 503 the store away (the agent keeps its rows and tries again).
@@ -15,16 +18,18 @@ a wrong token; 403 a token for another zone; 413 too large; 429 more batches tha
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from domain import agents as ag
+from domain.zones import Zone
 from kernel.errors import StoreError
 from monitor.runtime.stats import IngestCounts
-from monitor.web.messages import Request, Response, text
+from monitor.web.messages import METHOD_NOT_ALLOWED, Request, Response, text
 from monitor.web.webconfig import TokenBucket
 from store.agents import Agents
 
@@ -34,12 +39,16 @@ TOKENS_FRESH = 10.0  # seconds a read of the tokens is trusted: a revocation tak
 RATE_INTERVAL, RATE_BURST = 1.0, 10  # per zone: a batch a second on average, ten at once after a cut
 
 
-def zone_of(path: str) -> str | None:
-    """``/api/v1/agents/<zone>/results`` -> zone; None for any other path."""
-    if not path.startswith(PREFIX) or not path.endswith("/results"):
+def zone_of(path: str, what: str = "results") -> str | None:
+    """``/api/v1/agents/<zone>/<what>`` -> zone; None for any other path."""
+    if not path.startswith(PREFIX) or not path.endswith("/" + what):
         return None
-    zone = path[len(PREFIX) : -len("/results")]
+    zone = path[len(PREFIX) : -len(what) - 1]
     return zone if zone and "/" not in zone else None
+
+
+def is_agents(path: str) -> bool:
+    return zone_of(path) is not None or zone_of(path, "checks") is not None
 
 
 def _json(status: int, body: dict[str, object]) -> Response:
@@ -65,9 +74,16 @@ def _inflate(body: bytes, encoding: str) -> bytes:
 
 
 class Ingest:
-    def __init__(self, agents: Agents, counts: IngestCounts, *, clock: Callable[[], float] = time.time,
-                 stored: Callable[[str], None] | None = None) -> None:  # fmt: skip
-        self.agents, self.counts, self.clock = agents, counts, clock
+    def __init__(
+        self,
+        agents: Agents,
+        counts: IngestCounts,
+        zones: Callable[[], Mapping[str, Zone]],
+        *,
+        clock: Callable[[], float] = time.time,
+        stored: Callable[[str], None] | None = None,
+    ) -> None:
+        self.agents, self.counts, self.zones, self.clock = agents, counts, zones, clock
         self.on_stored = stored  # told the zone whose late or live results just arrived
         self._tokens: dict[str, str] = {}
         self._tokens_at = -TOKENS_FRESH
@@ -76,11 +92,30 @@ class Ingest:
 
     def answer(self, request: Request) -> Response:
         zone = zone_of(request.path)
-        if zone is None:
+        asked = zone_of(request.path, "checks")
+        if zone is None and asked is None:
             return text(404, b"not found\n")
-        refusal = self._guard(request, zone)
+        refusal = self._guard(request, zone or asked or "")
         if refusal is not None:
             return refusal
+        if asked is not None:
+            return self._checks(request, asked) if request.method in ("GET", "HEAD") else METHOD_NOT_ALLOWED
+        if request.method != "POST":
+            return text(405, b"method not allowed\n", {"Allow": "POST"})
+        return self._batch(request, zone or "")
+
+    def _checks(self, request: Request, zone: str) -> Response:
+        """The zone's agent checks (GET .../checks), with an ETag: an agent asks again cheaply."""
+        found = self.zones().get(zone)
+        if found is None or found.agent is None:
+            return _json(404, {"error": "no_checks", "detail": f"zone {zone!r} has no agent: section"})
+        doc = ag.checks_document(zone, ag.checks_of(found.agent))
+        etag = '"' + hashlib.sha256(doc).hexdigest()[:32] + '"'
+        if request.headers.get("if-none-match") == etag:
+            return Response(304, b"", "application/json", {"ETag": etag})
+        return Response(200, doc, "application/json", {"ETag": etag})
+
+    def _batch(self, request: Request, zone: str) -> Response:
         received = self.clock()
         try:
             batch = ag.parse(_inflate(request.body, request.headers.get("content-encoding", "").lower()))
