@@ -150,6 +150,21 @@ class Outbox:
                 self._rollback()
                 raise StoreError(f"{self.path}: cannot forget acknowledged results: {e}") from None
 
+    def discard(self, seq: int) -> None:
+        """A result the centre refuses for good: gone, and counted as a drop to report."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                gone = self._db.execute("DELETE FROM outbox WHERE seq = ? RETURNING length(body)", (seq,)).fetchall()
+                if gone:
+                    self._add("bytes", -gone[0][0])
+                    self._add("dropped_unsent", 1)
+                    self._add("dropped_total", 1)
+                self._db.execute("COMMIT")
+            except sqlite3.Error as e:
+                self._rollback()
+                raise StoreError(f"{self.path}: cannot drop a refused result: {e}") from None
+
     def backlog(self) -> Backlog:
         with self._lock:
             rows, oldest = self._db.execute("SELECT count(*), min(at) FROM outbox").fetchone()

@@ -14,17 +14,11 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
+from tests.agentcentre import centre_config
 from tests.conftest import need_root
 from tests.vigiaproc import VigiaProcess
 
-CONFIG = """
-instance: centro
-state_dir: {state}
-defaults: {interval: 1s, timeout: 500ms}
-targets:
-  - {id: closed, probe: tcp, tcp: {host: 127.0.0.1, port: 9}}
-zones:
-  - id: ZD-01
+CONFIG = centre_config("""  - id: ZD-01
     name: Plaza
     lat: 10.4
     lon: -75.5
@@ -37,7 +31,7 @@ zones:
       portal_text: Bienvenido
       anchors: [198.51.100.1, "http://198.51.100.2/"]
   - {id: ZD-02, name: Parque, lat: 10.4, lon: -75.5, gateway: 127.0.0.1}
-"""
+""")
 
 
 @pytest.fixture

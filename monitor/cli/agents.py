@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 
@@ -37,6 +38,21 @@ def cmd_agent(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agent_run(args: argparse.Namespace) -> int:
+    from kernel.errors import ConfigError
+    from monitor.agent.run import Agent
+    from monitor.agent.settings import parse
+    from monitor.cli.common import print_problems
+
+    try:
+        settings = parse(args.agent_config)
+    except ConfigError as exc:
+        print_problems(exc)
+        return 1
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return Agent(settings).serve_forever()
+
+
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "agent",
@@ -54,4 +70,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     ls = acts.add_parser("list", help="every agent: last push, last sequence stored, clock skew, drops, version")
     for q in (a, r, ls):
         config_arguments(q, after_action=True)
-    p.set_defaults(func=cmd_agent)
+        q.set_defaults(func=cmd_agent)
+    run = acts.add_parser("run", help="run the agent on a zone's LAN (its own file: zone, centre, token)")
+    run.add_argument("--config", "-c", dest="agent_config", default="/etc/vigia/agent.yml", help="the agent's file")
+    run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    run.set_defaults(func=cmd_agent_run)

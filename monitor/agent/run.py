@@ -1,0 +1,74 @@
+"""``vigia agent run``: the agent's lifecycle. Measuring and pushing never wait for each other: a
+cut backhaul stops the pushes, not the measurements, which pile up in the outbox until it heals."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import signal
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+from monitor.agent.centre import Centre
+from monitor.agent.checks import Checks
+from monitor.agent.measure import Measure
+from monitor.agent.push import Identity, Pusher
+from monitor.agent.settings import AgentFile
+from monitor.version import vigia_version
+from store.outbox import Outbox
+
+log = logging.getLogger("vigia.agent")
+
+TIME_ERROR = 5  # adjtimex(2): the clock is not synchronised
+
+
+def clock_synced() -> bool:
+    """Whether the kernel says NTP (or chrony, or systemd-timesyncd) keeps the clock in sync."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        timex = ctypes.create_string_buffer(512)  # struct timex, modes 0: read only
+        return bool(libc.adjtimex(timex) not in (-1, TIME_ERROR))
+    except (OSError, AttributeError):
+        return False
+
+
+class Agent:
+    def __init__(self, settings: AgentFile) -> None:
+        self.settings = settings
+        state = Path(settings.state_dir)
+        state.mkdir(parents=True, exist_ok=True)
+        self.outbox = Outbox(state / "outbox.db", max_age=settings.spool_max_age, max_bytes=settings.spool_bytes)
+        self.centre = Centre(settings)
+        self.checks = Checks(self.centre, settings.zone, state)
+        self.stop = threading.Event()
+        self.identity = Identity(settings.zone, vigia_version(), psutil.boot_time(), clock_synced())
+        self.pusher = Pusher(self.outbox, self.centre, self.identity)
+        self.measure = Measure(self.outbox, lambda: self.checks.targets, self.stop)
+
+    def serve_forever(self) -> int:
+        signal.signal(signal.SIGTERM, lambda *_: self.stop.set())
+        signal.signal(signal.SIGINT, lambda *_: self.stop.set())
+        measuring = threading.Thread(target=self.measure.loop, name="agent-measure", daemon=True)
+        measuring.start()
+        log.info("vigia agent of zone %s: centre %s", self.settings.zone, ", ".join(self.settings.centre))
+        asked_at = -self.settings.refresh_checks
+        while not self.stop.is_set():
+            if time.monotonic() - asked_at >= self.settings.refresh_checks:
+                asked_at = time.monotonic()
+                self.checks.refresh()
+            self.identity.clock_synced = clock_synced()
+            wait = self.pusher.push_once()
+            self.stop.wait(self.settings.push_every if wait < 0 else wait)
+        measuring.join(timeout=10)
+        self._last_push()
+        self.outbox.close()
+        return 0
+
+    def _last_push(self) -> None:
+        """At a stop, one attempt to hand over what is measured (it stays in the outbox if not)."""
+        if self.pusher.last_answer == 200:
+            self.pusher.push_once()

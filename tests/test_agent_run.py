@@ -1,0 +1,84 @@
+"""A real agent and a real centre on loopback: the agent measures its zone on the centre's list
+of checks, keeps measuring while the centre is away, and every result arrives exactly once, with
+its own measurement time, when the centre is back. (The zone lab with namespaces and a cut link
+is tests/test_agent_lab.py's, when it lands; this one needs no namespace.)"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+from tests.agentcentre import centre_config
+from tests.conftest import need_root
+from tests.vigiaproc import ROOT, VigiaProcess
+
+CENTRE = centre_config("""  - id: ZD-01
+    name: Plaza
+    lat: 10.4
+    lon: -75.5
+    agent: {interval: 1s, timeout: 500ms, gateway: 127.0.0.1, anchors: [127.0.0.2]}
+""")
+
+
+def rows(centre: VigiaProcess) -> list[tuple[int, float, str]]:
+    with sqlite3.connect(centre.tmp / "state" / "vigia.db") as db:
+        return db.execute('SELECT seq, ts, "check" FROM agent_results ORDER BY seq').fetchall()
+
+
+def wait(what, timeout: float, message: str) -> None:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if what():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out: {message}")
+
+
+def test_the_agent_keeps_measuring_while_the_centre_is_away_and_delivers_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    need_root()  # ICMP to the gateway, as the agent on a zone's box does
+    centre = VigiaProcess(CENTRE, tmp_path)
+    centre.start().wait_ready()
+    assert main(["agent", "add", "ZD-01", "--config", str(centre.config)]) == 0
+    (tmp_path / "agent").mkdir()
+    (tmp_path / "agent" / "token").write_text(capsys.readouterr().out)
+    (tmp_path / "agent" / "agent.yml").write_text(
+        f"zone: ZD-01\ncentre: [{centre.url}]\ntoken_file: token\nstate_dir: state\npush_every: 1s\n"
+        "refresh_checks: 2s\ntimeout: 2s\n"
+    )
+    log = open(tmp_path / "agent.log", "wb")  # noqa: SIM115 - closed below, after the process
+    agent = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "agent", "run", "--config", "agent/agent.yml", "--log-level", "DEBUG"],
+        cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )  # fmt: skip
+    try:
+        wait(lambda: len(rows(centre)) >= 4, 20, "the agent's first results at the centre")
+        assert {c for _, _, c in rows(centre)} == {"gateway", "internet:127.0.0.2"}
+        centre.stop()
+        away_from, _ = time.time(), time.sleep(4)
+        away_to = time.time()
+        centre.start().wait_ready()
+        wait(lambda: any(ts > away_to for _, ts, _ in rows(centre)), 30, "the backlog and fresh results")
+        got = rows(centre)
+        seqs = [s for s, _, _ in got]
+        assert seqs == list(range(1, len(seqs) + 1))  # nothing lost, nothing twice
+        during = [ts for _, ts, _ in got if away_from + 0.5 < ts < away_to - 0.5]
+        assert len(during) >= 4  # measured while the centre was away, stored at their own times
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        try:
+            agent.wait(timeout=15)
+        finally:
+            agent.kill()
+            log.close()
+            centre.stop()
+    assert agent.returncode == 0, (tmp_path / "agent.log").read_text()[-3000:]
