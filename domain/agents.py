@@ -54,6 +54,7 @@ class AgentBatch(Strict):
     boot_time: float = Field(gt=0, description="when the agent's machine last booted (its clock)")
     clock_synced: bool
     dropped: int = Field(default=0, ge=0, description="results the full outbox dropped, not yet reported")
+    backlog: int = Field(default=0, ge=0, description="results in the agent's outbox as it sent, this batch's too")
     results: list[AgentResult] = Field(max_length=MAX_RESULTS)
 
 

@@ -87,6 +87,7 @@ class Daemon:
         self.exposition = Exposition(self.live)
         self.publish = Publisher(self.live, self.stats.version)
         self.live.incidents = lambda: self.publish.incidents
+        self.live.agents = lambda: self.publish.agents
         self.live.drills = self.current_drills
         self.runtime.after_cycle += [self.exposition.refresh, self.publish.after_cycle]
         self.scheduler = jobs.scheduler(config.timezone, self.store.engine, config.instance)

@@ -34,6 +34,7 @@ class AgentRow:
     boot_time: float | None
     clock_synced: bool | None
     dropped_total: int
+    backlog: int
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ class Agents:
         return [
             AgentRow(r.zone, r.created_at, r.created_by, r.revoked_at, r.last_push_at, int(r.last_seq or 0),
                      float(r.skew_seconds or 0.0), r.version or "", r.boot_time, r.clock_synced,
-                     int(r.dropped_total or 0))
+                     int(r.dropped_total or 0), int(r.backlog or 0))
             for r in rows
         ]  # fmt: skip
 
@@ -125,6 +126,7 @@ class Agents:
                 .where(t.owner == self.owner, t.zone == batch.zone)
                 .values(last_push_at=received_at, last_seq=sa.case((t.last_seq < top, top), else_=t.last_seq),
                         skew_seconds=skew, version=batch.version, boot_time=batch.boot_time,
-                        clock_synced=batch.clock_synced, dropped_total=t.dropped_total + batch.dropped)
+                        clock_synced=batch.clock_synced, dropped_total=t.dropped_total + batch.dropped,
+                        backlog=batch.backlog)
             )  # fmt: skip
         return Stored(new, len(rows) - new, top)

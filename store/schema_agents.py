@@ -28,6 +28,7 @@ agents_t = sa.Table(
     sa.Column("boot_time", sa.Float, nullable=True),
     sa.Column("clock_synced", sa.Boolean, nullable=True),
     sa.Column("dropped_total", sa.BigInteger, nullable=False, default=0),
+    sa.Column("backlog", sa.BigInteger, nullable=False, default=0),  # results in its outbox when it sent
 )  # fmt: skip
 
 # An agent's results, at their measurement time on the centre's clock (corrected by the measured

@@ -73,6 +73,11 @@ def test_the_agent_keeps_measuring_while_the_centre_is_away_and_delivers_once(
         assert seqs == list(range(1, len(seqs) + 1))  # nothing lost, nothing twice
         during = [ts for _, ts, _ in got if away_from + 0.5 < ts < away_to - 0.5]
         assert len(during) >= 4  # measured while the centre was away, stored at their own times
+        # The NOC sees the agent: its last push (read from the store with the operators' input).
+        centre.wait_for(lambda: (centre.value("vigia_agent_last_push_timestamp_seconds", zone="ZD-01") or 0) > away_to,
+                        timeout=25, message="the agent's last push in /metrics")  # fmt: skip
+        assert centre.value("vigia_agent_info", zone="ZD-01", state="live") == 1.0
+        assert centre.value("vigia_agent_dropped_results_total", zone="ZD-01") == 0.0
     finally:
         agent.send_signal(signal.SIGTERM)
         try:

@@ -129,6 +129,12 @@ def test_every_bad_input_is_refused_with_its_reason_and_nothing_stored(
     started = time.monotonic()
     assert centre.get("/metrics")[0] == 200 and time.monotonic() - started < 1.0
     assert stored(centre) == [("ZD-01", 1), ("ZD-01", 2)]
+    centre.wait_for(lambda: centre.value("vigia_agent_results_ingested_total") == 2, timeout=5,
+                    message="/metrics rendered after the batches")  # fmt: skip
+    refused = {r: centre.value("vigia_agent_batches_refused_total", reason=r) for r in
+               ("unauthorized", "forbidden", "schema", "time", "too_large", "rate")}  # fmt: skip
+    assert refused["unauthorized"] == 2 and refused["forbidden"] == 2 and refused["schema"] == 2
+    assert refused["time"] == 1 and refused["too_large"] == 1 and (refused["rate"] or 0) >= 1
     # Revoked: refused once the token cache has moved on (within 10 s).
     assert main(["agent", "revoke", "ZD-02", "--config", str(centre.config)]) == 0
     centre.wait_for(lambda: post(centre, "ZD-02", body("ZD-02", range(1, 2)), two)[0] == 401, timeout=15,

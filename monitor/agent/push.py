@@ -83,7 +83,8 @@ class Pusher:
     def _send(self, pending: Pending) -> tuple[int, dict[str, object]]:
         ident = self.identity
         body = {"zone": ident.zone, "version": ident.version, "sent_at": self.clock(), "boot_time": ident.boot_time,
-                "clock_synced": ident.clock_synced, "dropped": pending.dropped, "results": pending.results}  # fmt: skip
+                "clock_synced": ident.clock_synced, "dropped": pending.dropped, "backlog": self.outbox.backlog().rows,
+                "results": pending.results}  # fmt: skip
         data = gzip.compress(json.dumps(body, separators=(",", ":")).encode(), compresslevel=6)
         answer = self.centre.exchange("POST", f"/api/v1/agents/{ident.zone}/results", data,
                                       {"Content-Type": "application/json", "Content-Encoding": "gzip"})  # fmt: skip

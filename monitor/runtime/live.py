@@ -22,6 +22,7 @@ from domain.zone_state import ZoneState
 from domain.zones import Zone
 from monitor.runtime.core import Runtime
 from monitor.runtime.usage import RadiusSnapshot
+from store.agents import AgentRow
 
 
 def _no_incidents() -> list[Incident]:
@@ -37,6 +38,7 @@ class LiveView:
         self.runtime = runtime
         self.stats = runtime.stats
         self.incidents: Callable[[], list[Incident]] = _no_incidents
+        self.agents: Callable[[], list[AgentRow]] = list
         self.drills: Callable[[], tuple[Plan | None, dict[str, DrillStatus]]] = _no_drills
 
     def current_targets(self) -> tuple[Target, ...]:
@@ -63,6 +65,9 @@ class LiveView:
 
     def current_incidents(self) -> list[Incident]:
         return self.incidents()
+
+    def current_agents(self) -> list[AgentRow]:
+        return self.agents()
 
     def current_timezone(self) -> ZoneInfo:
         return self.runtime.config.timezone

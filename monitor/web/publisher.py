@@ -12,10 +12,12 @@ import config as cfg
 from config import Maintenance
 from domain.incidents import Incident
 from domain.windows import span_problem
+from kernel.errors import StoreError
 from kernel.text import one_line
 from monitor.runtime.live import LiveView
 from monitor.web import api
 from monitor.web.statuspage import PublicStatus
+from store.agents import AgentRow
 from store.db import Store
 
 log = logging.getLogger("vigia")
@@ -63,6 +65,7 @@ class Publisher:
         runtime = live.runtime
         self.store, self.observer, self.lock = runtime.store, runtime.observer, runtime.lock
         self.incidents: list[Incident] = []
+        self.agents: list[AgentRow] = []
         self.api = api.Api(version)
         self.public = (
             PublicStatus(self.conf, live.current_zone_states, lambda: self.incidents, self.observer.windows,
@@ -93,6 +96,10 @@ class Publisher:
         self.incidents, windows = got
         with self.lock:
             self.observer.stored_windows = windows
+        try:
+            self.agents = self.store.agents(self.conf().ha_group).listed()
+        except StoreError as exc:
+            log.warning("cannot read the zone agents from the store: %s", exc)
 
     def after_cycle(self) -> None:
         """The API and the status page from the cycle's states and what was read last (no store)."""

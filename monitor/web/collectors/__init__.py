@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from monitor.web.collectors.agents import AgentCollector
 from monitor.web.collectors.base import PREFIX, Concern, View
 from monitor.web.collectors.cluster import ClusterCollector
 from monitor.web.collectors.drills import DrillCollector
@@ -23,6 +24,7 @@ COLLECTORS: tuple[type[Concern], ...] = (
     FindingCollector,
     IncidentCollector,
     ClusterCollector,
+    AgentCollector,
 )
 
 __all__ = ["COLLECTORS", "PREFIX", "Concern", "View"]

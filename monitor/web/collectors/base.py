@@ -25,6 +25,7 @@ from domain.zone_state import ZoneState
 from domain.zones import Zone
 from monitor.runtime.stats import DaemonStats
 from monitor.runtime.usage import RadiusSnapshot
+from store.agents import AgentRow
 
 PREFIX = "vigia_"
 
@@ -52,6 +53,8 @@ class View(Protocol):
     def current_findings(self) -> list[Finding]: ...
 
     def current_incidents(self) -> list[Incident]: ...
+
+    def current_agents(self) -> list[AgentRow]: ...
 
     def current_timezone(self) -> ZoneInfo: ...
 
