@@ -11,18 +11,19 @@ from pathlib import Path
 from tests.vigiaproc import ROOT
 
 UNIT = ROOT / "deploy" / "systemd" / "vigia.service"
+AGENT_UNIT = ROOT / "deploy" / "systemd" / "vigia-agent.service"
 
 
-def directives() -> dict[str, str]:
+def directives(unit: Path = UNIT) -> dict[str, str]:
     """KEY=value of the unit; the last of a repeated key wins, as in systemd."""
-    return dict(re.findall(r"^([A-Za-z]+)=(.*)$", UNIT.read_text(), flags=re.M))
+    return dict(re.findall(r"^([A-Za-z]+)=(.*)$", unit.read_text(), flags=re.M))
 
 
-def verify(analyze: str, root: Path) -> subprocess.CompletedProcess[str]:
-    """`systemd-analyze verify` of ROOT/etc/systemd/system/vigia.service, systemd's units and kill added."""
+def verify(analyze: str, root: Path, name: str = "vigia.service") -> subprocess.CompletedProcess[str]:
+    """`systemd-analyze verify` of ROOT/etc/systemd/system/NAME, systemd's units and kill added."""
     shutil.copytree("/lib/systemd/system", root / "lib/systemd/system", symlinks=True, dirs_exist_ok=True)
     (root / "bin").mkdir(exist_ok=True)
     shutil.copy("/bin/kill", root / "bin/kill")
     return subprocess.run(
-        [analyze, "verify", f"--root={root}", "/etc/systemd/system/vigia.service"], capture_output=True, text=True
+        [analyze, "verify", f"--root={root}", f"/etc/systemd/system/{name}"], capture_output=True, text=True
     )

@@ -169,3 +169,25 @@ def test_unit_file_verifies_and_is_hardened(tmp_path: Path) -> None:
     level = re.search(r"Overall exposure level for vigia.service: ([\d.]+)", security.stdout)
     assert level is not None, security.stdout + security.stderr
     assert float(level.group(1)) <= 2.0, security.stdout  # systemd calls < 2 "OK"; our bar
+
+
+def test_the_agents_unit_verifies_and_is_hardened(tmp_path: Path) -> None:
+    analyze = need_binary("systemd-analyze", "systemd")
+    root = tmp_path / "root"
+    (root / "etc/systemd/system").mkdir(parents=True)
+    shutil.copy(systemd_unit.AGENT_UNIT, root / "etc/systemd/system/vigia-agent.service")
+    (root / "opt/vigia/bin").mkdir(parents=True)
+    shutil.copy(ROOT / ".venv/bin/vigia", root / "opt/vigia/bin/vigia")
+    verify = systemd_unit.verify(analyze, root, "vigia-agent.service")
+    assert verify.returncode == 0 and not [ln for ln in verify.stderr.splitlines() if "vigia" in ln], verify.stderr
+    d = systemd_unit.directives(systemd_unit.AGENT_UNIT)
+    assert d["ExecStart"] == "/opt/vigia/bin/vigia agent run --config /etc/vigia/agent.yml"
+    assert (
+        d["Restart"] == "always"
+        and d["StateDirectory"] == "vigia-agent"
+        and d["CapabilityBoundingSet"] == "CAP_NET_RAW"
+    )
+    security = subprocess.run([analyze, "security", "--offline=true", f"--root={root}", "vigia-agent.service"],
+                              capture_output=True, text=True)  # fmt: skip
+    level = re.search(r"Overall exposure level for vigia-agent.service: ([\d.]+)", security.stdout)
+    assert level is not None and float(level.group(1)) <= 2.0, security.stdout + security.stderr

@@ -1,0 +1,31 @@
+"""The agent's own file: the bundled example reads, paths are relative to the file, a mistake is
+named with its line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kernel.errors import ConfigError
+from monitor.agent.settings import parse
+from tests.vigiaproc import ROOT
+
+
+def test_the_bundled_example_reads() -> None:
+    s = parse(str(ROOT / "examples" / "agent" / "agent.yml"))
+    assert s.zone == "ZD-01" and len(s.centre) == 2 and s.spool_bytes == 200_000_000
+    assert s.spool_max_age == 7 * 86400
+
+
+def test_paths_are_relative_to_the_file_and_mistakes_have_their_line(tmp_path: Path) -> None:
+    path = tmp_path / "agent.yml"
+    path.write_text("zone: ZD-01\ncentre: [http://centro:9842/]\ntoken_file: token\n")
+    s = parse(str(path))
+    assert s.token_file == str(tmp_path / "token") and s.centre == ["http://centro:9842"]
+    path.write_text("zone: ZD-01\ncentre: [ftp://centro]\ntoken_file: token\nspool_max_size: lots\n")
+    with pytest.raises(ConfigError) as info:
+        parse(str(path))
+    said = {(p.line, p.key) for p in info.value.problems}
+    assert (2, "centre") in said or (2, "centre[0]") in said, said
+    assert (4, "spool_max_size") in said, said
