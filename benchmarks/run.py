@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from benchmarks import engine_vs_blackbox, exposition, footprint, icmp_vs_fping, instances, status_page, zones
+from benchmarks import engine_vs_blackbox, exposition, footprint, icmp_vs_fping, ingest, instances, status_page, zones
 from benchmarks import reports as reports_bench
 
 
@@ -71,6 +71,9 @@ def main() -> None:
 
     print()
     status_page.main(smoke=args.smoke)
+
+    print()
+    ingest.main(smoke=args.smoke)
 
     if args.footprint_minutes > 0:
         print(f"\nDaemon footprint: 130 targets, 60 s interval, {args.footprint_minutes:g} min")
