@@ -90,6 +90,9 @@ class FakeView:
     def current_incidents(self) -> list[object]:
         return []
 
+    def current_agents(self) -> list[object]:
+        return []
+
     def current_timezone(self) -> ZoneInfo:
         return ZoneInfo("America/Bogota")
 

@@ -184,7 +184,12 @@ class Daemon:
                 max_connections=web.max_connections,
                 max_per_client=web.max_connections_per_client,
                 api=self.publish.api,
-                ingest=Ingest(self.store.agents(self.config.ha_group), self.stats.agents, self._zones),
+                ingest=Ingest(
+                    self.store.agents(self.config.ha_group),
+                    self.stats.agents,
+                    self._zones,
+                    stored=self.runtime.agent_results,
+                ),
             )
             self.server.start()
         except OSError as exc:

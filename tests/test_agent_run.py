@@ -78,6 +78,8 @@ def test_the_agent_keeps_measuring_while_the_centre_is_away_and_delivers_once(
                         timeout=25, message="the agent's last push in /metrics")  # fmt: skip
         assert centre.value("vigia_agent_info", zone="ZD-01", state="live") == 1.0
         assert centre.value("vigia_agent_dropped_results_total", zone="ZD-01") == 0.0
+        # A zone with no check from the centre is judged by its agent alone: up, as it sees it.
+        assert centre.value("vigia_zone_up", zone="ZD-01") == 1.0
     finally:
         agent.send_signal(signal.SIGTERM)
         try:

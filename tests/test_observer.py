@@ -74,3 +74,41 @@ def test_a_reload_keeps_the_state_of_what_is_still_configured(tmp_path: Path) ->
     observer.reconfigure(new)
     assert observer.states["web"].state == State.DOWN
     assert observer.states["api"].state == State.UNKNOWN
+
+
+AGENT = """
+zone_defaults: {interval: 10s, timeout: 2s, failures_before_down: 2}
+zones:
+  - id: ZD-01
+    name: Plaza de la Aduana
+    lat: 10.42
+    lon: -75.55
+    gateway: 10.213.1.2
+    agent: {interval: 10s, gateway: 192.168.50.1, anchors: [198.51.100.1], portal_url: "http://192.168.50.10/"}
+"""
+
+
+def test_the_agents_inside_view_decides_the_zone_and_names_the_cause(tmp_path: Path) -> None:
+    observer = Observer(conf(tmp_path, AGENT))
+    observer.restore({}, [], "2025-03-01")
+    t0 = datetime(2025, 3, 1, 15, 0, tzinfo=UTC)
+    central_down = "ZD-01:gateway"
+
+    def cycle(i: int, *inside: tuple[str, bool]) -> list[tuple[str, str, str]]:
+        at = t0 + timedelta(seconds=10 * i)
+        observer.inside_results("ZD-01", [result(check, "icmp", ok, at - timedelta(seconds=3)) for check, ok in inside])
+        folded = observer.fold(10.0, [result(central_down, "icmp", False, at, loss_ratio=1.0)], at)
+        return [(c.subject, c.new, c.reason) for c in folded.changes if c.subject == "ZD-01"]
+
+    fine = (("gateway", True), ("internet:198.51.100.1", True), ("portal", True))
+    # The centre cannot reach the zone, but citizens inside browse fine: a monitoring-path event.
+    assert cycle(0, *fine) == [("ZD-01", "up", "monitoring_path")] and cycle(1, *fine) == []
+    assert observer.zone_states["ZD-01"].status.value == "up"
+    # The backhaul is cut: gateway up inside, the internet gone. Down, cause measured: enlace.
+    cut = (("gateway", True), ("internet:198.51.100.1", False), ("portal", False))
+    cycle(2, *cut)
+    assert cycle(3, *cut) == [("ZD-01", "down", "agent_enlace")]
+    # The agent falls silent too: after its results age out (2 intervals + 30 s) the centre decides.
+    for i in range(4, 10):
+        cycle(i)
+    assert observer.zone_states["ZD-01"].status.value == "down"

@@ -24,6 +24,7 @@ from monitor.runtime.observer import Observer
 from monitor.runtime.stats import DaemonStats
 from monitor.runtime.usage import RadiusUsage
 from monitor.runtime.writer import Batch, StoreWriter
+from probes.result import ProbeResult
 from store.db import Store
 
 log = logging.getLogger("vigia")
@@ -60,6 +61,11 @@ class Runtime:
         self.drills_changed: Callable[[], None] | None = None
 
     # -- start, reload, stop ---------------------------------------------------------
+
+    def agent_results(self, zone: str, results: list[ProbeResult]) -> None:
+        """A zone agent's results as they are stored (an ingest thread): the zone's inside view."""
+        with self.lock:
+            self.observer.inside_results(zone, results)
 
     def restore(self) -> None:
         """States, findings and today's SNMP counters as the store last had them."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,14 +19,17 @@ from config import Maintenance
 from domain.state import State, TargetState, Transition
 from domain.traffic import Reading, ZoneTraffic
 from domain.usage import UsageRow
+from domain.vantage import INSIDE, inside_view, judge
 from domain.windows import active_window
-from domain.zone_state import ZoneState, ZoneStatus, ZoneTransition, observe
+from domain.zone_state import Observation, ZoneState, ZoneStatus, ZoneTransition, observe
 from domain.zones import Zone
 from probes.result import ProbeResult
 from probes.usage.radius import Usage
 from store.db import StateChange, StoredState, ZoneSample
 
 log = logging.getLogger("vigia")
+# Seconds an agent's results may take to arrive after its interval (its push period, a retry).
+INSIDE_SLACK = 30.0
 
 
 @dataclass
@@ -51,6 +54,8 @@ class Observer:
         self.states: dict[str, TargetState] = {}
         self.zone_states: dict[str, ZoneState] = {}
         self.traffic: dict[str, ZoneTraffic] = {}
+        # Each zone agent's latest result per check (domain.vantage): the inside view of the zone.
+        self.inside: dict[str, dict[str, ProbeResult]] = {}
 
     def windows(self) -> tuple[Maintenance, ...]:
         """Every maintenance window: configured, then added from the command line."""
@@ -95,6 +100,27 @@ class Observer:
 
     # -- one cycle -----------------------------------------------------------
 
+    def inside_results(self, zone: str, results: Iterable[ProbeResult]) -> None:
+        """An agent's results, as they arrive (late ones too): the newest per check is kept."""
+        mine = self.inside.setdefault(zone, {})
+        for r in results:
+            held = mine.get(r.target)
+            if held is None or held.started_at <= r.started_at:
+                mine[r.target] = r
+
+    def _with_inside(self, zone: Zone, obs: Observation, now: datetime) -> Observation:
+        """The central observation, decided by the zone's agent when it reports (domain.vantage):
+        its results of the last two agent intervals (and half a minute for the push)."""
+        if zone.agent is None:
+            return obs
+        horizon = now.timestamp() - 2 * zone.agent.interval - INSIDE_SLACK
+        fresh = {c: r for c, r in self.inside.get(zone.id, {}).items() if r.started_at.timestamp() >= horizon}
+        j = judge(obs.verdict, inside_view(fresh, zone.thresholds) if fresh else None)
+        if j.view != INSIDE:
+            return obs
+        reason = f"agent_{j.cause}" if j.cause else ("monitoring_path" if j.path_event else "")
+        return replace(obs, verdict=j.verdict, reason=reason, message=j.why)
+
     def fold(self, interval: float, results: list[ProbeResult], now: datetime) -> Folded:
         folded = Folded(changes=[StateChange.of(t) for t in self._targets(results, now)])
         by_target = {r.target: r for r in results}
@@ -130,10 +156,10 @@ class Observer:
         last = [self.states[w].last for w in watchdog if w in self.states]
         watchdog_ok = all(r is None or r.success for r in last)
         for zone in self.config.zones:
-            if zone.interval != interval or not zone.checks:
+            if zone.interval != interval or not (zone.checks or zone.agent):
                 continue
             zs = self.zone_states.setdefault(zone.id, new_zone_state(zone))
-            obs = observe(zone, by_target, watchdog_ok)
+            obs = self._with_inside(zone, observe(zone, by_target, watchdog_ok), now)
             in_hours = zone.in_hours(now, tz)
             maintenance = active_window(self.windows(), zone.id, now) is not None
             tr = zs.update(now, obs, maintenance=maintenance, in_hours=in_hours)

@@ -24,6 +24,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 
 from domain import agents as ag
 from domain.zones import Zone
@@ -31,6 +32,7 @@ from kernel.errors import StoreError
 from monitor.runtime.stats import IngestCounts
 from monitor.web.messages import METHOD_NOT_ALLOWED, Request, Response, text
 from monitor.web.webconfig import TokenBucket
+from probes.result import ProbeResult
 from store.agents import Agents
 
 PREFIX = "/api/v1/agents/"
@@ -49,6 +51,12 @@ def zone_of(path: str, what: str = "results") -> str | None:
 
 def is_agents(path: str) -> bool:
     return zone_of(path) is not None or zone_of(path, "checks") is not None
+
+
+def as_result(r: ag.AgentResult, at: float) -> ProbeResult:
+    """An agent's result as a probe result, its check the target, at its corrected time."""
+    return ProbeResult(r.check, r.probe, datetime.fromtimestamp(at, UTC), r.duration, r.success, r.reason, r.message,
+                       dict(r.values), dict(r.labels))  # fmt: skip
 
 
 def _json(status: int, body: dict[str, object]) -> Response:
@@ -81,10 +89,10 @@ class Ingest:
         zones: Callable[[], Mapping[str, Zone]],
         *,
         clock: Callable[[], float] = time.time,
-        stored: Callable[[str], None] | None = None,
+        stored: Callable[[str, list[ProbeResult]], None] | None = None,
     ) -> None:
         self.agents, self.counts, self.zones, self.clock = agents, counts, zones, clock
-        self.on_stored = stored  # told the zone whose late or live results just arrived
+        self.on_stored = stored  # handed each stored batch's results: the zone's inside view
         self._tokens: dict[str, str] = {}
         self._tokens_at = -TOKENS_FRESH
         self._buckets: dict[str, TokenBucket] = {}
@@ -131,7 +139,7 @@ class Ingest:
             return self._refuse("store", 503, str(e))
         self.counts.stored(done.new, done.duplicates)
         if self.on_stored is not None and done.new:
-            self.on_stored(zone)
+            self.on_stored(zone, [as_result(r, at) for r, at in results])
         return _json(200, {"stored": done.new, "duplicates": done.duplicates, "ack": done.last_seq,
                            "dropped_heard": batch.dropped, "offset": ag.offset(batch, received)})  # fmt: skip
 
