@@ -76,16 +76,11 @@ def test_a_reload_keeps_the_state_of_what_is_still_configured(tmp_path: Path) ->
     assert observer.states["api"].state == State.UNKNOWN
 
 
-AGENT = """
-zone_defaults: {interval: 10s, timeout: 2s, failures_before_down: 2}
-zones:
-  - id: ZD-01
-    name: Plaza de la Aduana
-    lat: 10.42
-    lon: -75.55
-    gateway: 10.213.1.2
-    agent: {interval: 10s, gateway: 192.168.50.1, anchors: [198.51.100.1], portal_url: "http://192.168.50.10/"}
-"""
+# The same zone with an agent inside it instead of its access point's counters.
+AGENT = CONFIG.replace(
+    "    snmp: {address: 10.213.1.2, community: {env: SNMP_COMMUNITY}, if_index: 2}\n",
+    '    agent: {interval: 10s, gateway: 192.168.50.1, anchors: [198.51.100.1], portal_url: "http://192.168.50.10/"}\n',
+)
 
 
 def test_the_agents_inside_view_decides_the_zone_and_names_the_cause(tmp_path: Path) -> None:
