@@ -17,7 +17,7 @@ import pytest
 
 from monitor.cli import main
 from tests.agentcentre import centre_config
-from tests.conftest import need_root
+from tests.conftest import need, need_root
 from tests.vigiaproc import ROOT, VigiaProcess
 
 CENTRE = centre_config("""  - id: ZD-01
@@ -48,18 +48,7 @@ def test_the_agent_keeps_measuring_while_the_centre_is_away_and_delivers_once(
     need_root()  # ICMP to the gateway, as the agent on a zone's box does
     centre = VigiaProcess(CENTRE, tmp_path)
     centre.start().wait_ready()
-    assert main(["agent", "add", "ZD-01", "--config", str(centre.config)]) == 0
-    (tmp_path / "agent").mkdir()
-    (tmp_path / "agent" / "token").write_text(capsys.readouterr().out)
-    (tmp_path / "agent" / "agent.yml").write_text(
-        f"zone: ZD-01\ncentre: [{centre.url}]\ntoken_file: token\nstate_dir: state\npush_every: 1s\n"
-        "refresh_checks: 2s\ntimeout: 2s\n"
-    )
-    log = open(tmp_path / "agent.log", "wb")  # noqa: SIM115 - closed below, after the process
-    agent = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "agent", "run", "--config", "agent/agent.yml", "--log-level", "DEBUG"],
-        cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
-    )  # fmt: skip
+    agent = _agent(tmp_path, capsys, centre.config, [centre.url])
     try:
         wait(lambda: len(rows(centre)) >= 4, 20, "the agent's first results at the centre")
         assert {c for _, _, c in rows(centre)} == {"gateway", "internet:127.0.0.2"}
@@ -81,11 +70,74 @@ def test_the_agent_keeps_measuring_while_the_centre_is_away_and_delivers_once(
         # A zone with no check from the centre is judged by its agent alone: up, as it sees it.
         assert centre.value("vigia_zone_up", zone="ZD-01") == 1.0
     finally:
-        agent.send_signal(signal.SIGTERM)
+        code = _stop(agent)
+        centre.stop()
+    assert code == 0, (tmp_path / "agent.log").read_text()[-3000:]
+
+
+def _stop(agent: subprocess.Popen[bytes]) -> int:
+    """SIGTERM, as systemd stops it; killed if it has not ended within 15 s. Its exit code."""
+    agent.send_signal(signal.SIGTERM)
+    try:
+        return agent.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        agent.kill()
+        return agent.wait()
+
+
+def _agent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], config: Path, urls: list[str]
+) -> subprocess.Popen[bytes]:
+    assert main(["agent", "add", "ZD-01", "--config", str(config)]) == 0
+    (tmp_path / "agent").mkdir()
+    (tmp_path / "agent" / "token").write_text(capsys.readouterr().out)
+    (tmp_path / "agent" / "agent.yml").write_text(
+        f"zone: ZD-01\ncentre: [{', '.join(urls)}]\ntoken_file: token\nstate_dir: state\npush_every: 1s\n"
+        "refresh_checks: 2s\ntimeout: 2s\n"
+    )
+    with open(tmp_path / "agent.log", "wb") as log:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "monitor", "agent", "run", "--config", "agent/agent.yml", "--log-level", "DEBUG"],
+            cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        )  # fmt: skip
+
+
+def test_two_centres_of_an_ha_group_the_agent_fails_over_mid_backlog_no_gap_no_twice(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    need_root()
+    import sqlalchemy as sa
+
+    from tests import pgdb
+
+    need(pgdb.available(), "needs the local PostgreSQL server (deploy/test-services.sh starts it)")
+    with pgdb.database() as url:
+        (tmp_path / "url").write_text(url)
+        shared = f"ha_group: centro\nstore: {{url_file: {tmp_path / 'url'}}}\n"
+        centres = []
+        for name in ("a", "b"):
+            (tmp_path / name).mkdir()
+            text = CENTRE.replace("instance: centro\n", f"instance: centro-{name}\n{shared}")
+            centres.append(VigiaProcess(text, tmp_path / name))
+        for c in centres:
+            c.start().wait_ready()
+        engine = sa.create_engine(url)
+
+        def stored() -> list[tuple[int, float]]:
+            with engine.connect() as conn:
+                return [tuple(r) for r in conn.exec_driver_sql("SELECT seq, ts FROM agent_results ORDER BY seq")]
+
+        agent = _agent(tmp_path, capsys, centres[0].config, [c.url for c in centres])
         try:
-            agent.wait(timeout=15)
+            wait(lambda: len(stored()) >= 6, 30, "the agent's first results at centre a")
+            centres[0].stop()  # the first centre goes; the agent's backlog goes to the second
+            gone = time.time()
+            wait(lambda: any(ts > gone + 3 for _, ts in stored()), 30, "results after the fail-over")
+            seqs = [s for s, _ in stored()]
+            assert seqs == list(range(1, len(seqs) + 1))  # no gap, nothing twice
         finally:
-            agent.kill()
-            log.close()
-            centre.stop()
-    assert agent.returncode == 0, (tmp_path / "agent.log").read_text()[-3000:]
+            _stop(agent)
+            for c in centres:
+                c.stop()
+            engine.dispose()
+        assert "using it from now on" in (tmp_path / "agent.log").read_text()
