@@ -23,7 +23,7 @@ from domain.zone_state import ZoneState, ZoneStatus
 from domain.zones import Zone
 from kernel.month import day_bounds
 from kernel.text import xml_safe
-from render import catalogue, engine
+from render import engine
 from render.catalogue import gettext, msgid
 from reports import page
 from store.reader import Reader
@@ -282,7 +282,8 @@ def map_svg(v: StatusView, lang: str, width: int = 640, height: int = 420) -> st
     pad, label_room = 24, 64  # room on the right for the label beside the easternmost dot
     span_lat, span_lon = (max(lats) - min(lats)) or 0.01, (max(lons) - min(lons)) or 0.01
     scale = min((width - 2 * pad - label_room) / span_lon, (height - 2 * pad) / span_lat)
-    label = escape(catalogue.translations(lang).gettext("Map of the zones"))
+    words = gettext(lang)
+    label = escape(words("Map of the zones"))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" aria-label="{label}">',
         f'<rect width="{width}" height="{height}" fill="#f4f4f4"/>',
@@ -290,9 +291,9 @@ def map_svg(v: StatusView, lang: str, width: int = 640, height: int = 420) -> st
     for z in placed:
         x = pad + (z.lon - min(lons)) * scale
         y = height - pad - (z.lat - min(lats)) * scale
-        words = escape(f"{z.id} {z.name}: {gettext(lang)(STATES[z.state].words)}")
+        title = escape(f"{z.id} {z.name}: {words(STATES[z.state].words)}")
         parts.append(
-            f'<g><title>{words}</title><circle cx="{x:.1f}" cy="{y:.1f}" r="6" fill="{STATES[z.state].bg}" '
+            f'<g><title>{title}</title><circle cx="{x:.1f}" cy="{y:.1f}" r="6" fill="{STATES[z.state].bg}" '
             f'stroke="#000000" stroke-width="0.8"/><text x="{x + 9:.1f}" y="{y + 4:.1f}" font-size="13" '
             f'fill="#111111">{escape(z.id)}</text></g>'
         )
@@ -302,7 +303,7 @@ def map_svg(v: StatusView, lang: str, width: int = 640, height: int = 420) -> st
 
 def feed(v: StatusView, lang: str, instance: str) -> str:
     """An Atom feed of the incidents (open, and closed in the last weeks), newest first."""
-    words = catalogue.translations(lang).gettext
+    words = gettext(lang)
     entries = []
     # The feed changed when an incident last did (Atom's meaning of updated), not at every render:
     # its bytes, and so its ETag, stay the same while nothing happens. Without incidents, the day.
@@ -346,7 +347,7 @@ def bar_svg(z: PublicZone, first_day: datetime, lang: str) -> str:
     """The zone's days as thin bars, each with its date and figure as a title (text for every colour)."""
     if not z.days:
         return ""
-    words = catalogue.translations(lang).gettext
+    words = gettext(lang)
     fmt = _pct(lang)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {len(z.days) * 4} 20" class="bar" '
              f'role="img" aria-label="{escape(words("Daily availability, last 90 days"))}">']  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import signal
 import threading
@@ -26,14 +27,22 @@ log = logging.getLogger("vigia.agent")
 TIME_ERROR = 5  # adjtimex(2): the clock is not synchronised
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """The C library, found and loaded once (the question is asked before every batch)."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        return None
+
+
 def clock_synced() -> bool:
     """Whether the kernel says NTP (or chrony, or systemd-timesyncd) keeps the clock in sync."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        timex = ctypes.create_string_buffer(512)  # struct timex, modes 0: read only
-        return bool(libc.adjtimex(timex) not in (-1, TIME_ERROR))
-    except (OSError, AttributeError):
+    libc = _libc()
+    if libc is None or not hasattr(libc, "adjtimex"):
         return False
+    timex = ctypes.create_string_buffer(512)  # struct timex, modes 0: read only
+    return bool(libc.adjtimex(timex) not in (-1, TIME_ERROR))
 
 
 class Agent:

@@ -59,8 +59,8 @@ def as_result(r: ag.AgentResult, at: float) -> ProbeResult:
                        dict(r.values), dict(r.labels))  # fmt: skip
 
 
-def _json(status: int, body: dict[str, object]) -> Response:
-    return Response(status, json.dumps(body).encode() + b"\n", "application/json")
+def _json(status: int, body: dict[str, object], headers: Mapping[str, str] | None = None) -> Response:
+    return Response(status, json.dumps(body).encode() + b"\n", "application/json", headers or {})
 
 
 def _inflate(body: bytes, encoding: str) -> bytes:
@@ -148,8 +148,8 @@ class Ingest:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         owner = ag.owner_of(token.strip(), self._live_tokens()) if scheme.lower() == "bearer" else None
         if owner is None:
-            response = self._refuse("unauthorized", 401, "no agent token, or not a live one")
-            return Response(401, response.body, response.content_type, {"WWW-Authenticate": 'Bearer realm="vigia"'})
+            return self._refuse("unauthorized", 401, "no agent token, or not a live one",
+                                {"WWW-Authenticate": 'Bearer realm="vigia"'})  # fmt: skip
         if owner != zone:
             return self._refuse("forbidden", 403, f"this token speaks for {owner!r}, not {zone!r}")
         with self._lock:
@@ -170,6 +170,6 @@ class Ingest:
             self._tokens, self._tokens_at = fresh, self.clock()
             return fresh
 
-    def _refuse(self, reason: str, status: int, detail: str) -> Response:
+    def _refuse(self, reason: str, status: int, detail: str, headers: Mapping[str, str] | None = None) -> Response:
         self.counts.refuse(reason)
-        return _json(status, {"error": reason, "detail": detail})
+        return _json(status, {"error": reason, "detail": detail}, headers)
