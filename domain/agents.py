@@ -17,12 +17,14 @@ import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 from pydantic import Field, ValidationError
 
 from domain.zones import ZoneAgent
 from kernel.model import Strict
+from probes.result import ProbeResult
 
 MAX_RESULTS = 5000  # results per batch
 MAX_BODY = 4 * 2**20  # bytes of a batch, uncompressed; the compressed body is capped too
@@ -95,6 +97,19 @@ def corrected(batch: AgentBatch, received_at: float) -> list[tuple[AgentResult, 
             raise BatchRefused("time", f"result {r.seq} measured {(received_at - at) / 86400:.1f} days ago")
         out.append((r, at))
     return out
+
+
+def as_result(check: str, probe: str, at: float, duration: float, success: bool, reason: str, message: str,
+              data: Mapping[str, Any]) -> ProbeResult:  # fmt: skip
+    """An agent's result as a probe result (its check the target) at its time on the centre's
+    clock; ``data`` its values and labels as stored ({"values": ..., "labels": ...})."""
+    return ProbeResult(check, probe, datetime.fromtimestamp(at, UTC), duration, success, reason, message,
+                       dict(data.get("values", {})), dict(data.get("labels", {})))  # fmt: skip
+
+
+def result_of(r: AgentResult, at: float) -> ProbeResult:
+    return as_result(r.check, r.probe, at, r.duration, r.success, r.reason, r.message,
+                     {"values": r.values, "labels": r.labels})  # fmt: skip
 
 
 def new_token() -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from domain.vantage import measured_cause
 from kernel.errors import InputError
 from kernel.text import checked
 from render.catalogue import msgid
@@ -100,9 +101,10 @@ def covering(incidents: Iterable[Incident], zone: str, start: float, end: float)
     return best
 
 
-def cause_of(note: Incident | None, classification: str) -> str:
-    """The cause an outage counts under: the linked operator incident's cause wins over the class
-    its reason code maps to (which stays the cause when no operator said anything)."""
+def cause_of(note: Incident | None, classification: str, reason: str = "") -> str:
+    """The cause an outage counts under: the linked operator incident's cause wins; then the cause
+    its zone agent measured (domain.vantage, carried in its reason code); then the class its
+    reason code maps to (the cause when neither an operator nor an agent said anything)."""
     if note is not None:
         return note.cause
-    return CLASS_CAUSES.get(classification, classification)
+    return measured_cause(reason) or CLASS_CAUSES.get(classification, classification)

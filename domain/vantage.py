@@ -40,6 +40,38 @@ MEASURED_CAUSES = {
 }
 
 INSIDE, CENTRAL = "inside", "central"
+# Seconds an agent's results may take to arrive after its interval (its push period, a retry).
+INSIDE_SLACK = 30.0
+# A period's reason code when the inside view decided it: "agent_<cause>" (store.records' reason).
+AGENT_REASON = "agent_"
+PATH_REASON = "monitoring_path"
+
+
+def fresh_window(interval: float) -> float:
+    """How old an agent's result may be and still speak for its zone now: two of its intervals and
+    the push's slack. Older results arriving are late: they fold into history (domain.refold)."""
+    return 2 * interval + INSIDE_SLACK
+
+
+def hindsight_window(interval: float) -> float:
+    """How long a result speaks for its zone when a span is judged again after the fact: its own
+    interval and half of one for the jitter between the agent's and the centre's cycles (no
+    push slack: what came after it is known)."""
+    return 1.5 * interval
+
+
+def reason_of(j: Judgement) -> str:
+    """The reason code a period decided by ``j`` carries (what reports read the cause from)."""
+    if j.cause:
+        return AGENT_REASON + j.cause
+    return PATH_REASON if j.path_event else ""
+
+
+def measured_cause(reason: str) -> str:
+    """The cause measured in a period's reason code ("" when the code names none)."""
+    if reason.startswith(AGENT_REASON) and reason[len(AGENT_REASON) :] in MEASURED_CAUSES:
+        return reason[len(AGENT_REASON) :]
+    return ""
 
 
 @dataclass(frozen=True)

@@ -148,7 +148,7 @@ class MonthFigures:
                         # power, isp: causes of an unplanned outage (the cause column says which)
                         klass if klass in CLASSIFICATION.values() else "unplanned",
                         p.reason,
-                        cause_of(note, klass),
+                        cause_of(note, klass, p.reason),
                         note,
                     )
                 )

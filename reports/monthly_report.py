@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from domain.incidents import CAUSES
+from domain.vantage import MEASURED_CAUSES
 from render import catalogue
 from render.catalogue import msgid
 from reports import charts, page
@@ -110,7 +111,7 @@ def render(
         by_ucg=_groups(figures, "ucg"),
         incidents=figures.incidents(incident_classes),
         causes=figures.causes(incident_classes),
-        cause_words=lambda key: tr.gettext(CAUSES.get(key) or _CAUSE_IDS.get(key) or key),
+        cause_words=lambda key: tr.gettext(CAUSES.get(key) or MEASURED_CAUSES.get(key) or _CAUSE_IDS.get(key) or key),
         target=min(targets) if targets else None,
         tz=tz.key,
         has_data=any(z.availability.measured_seconds > 0 for z in figures.zones),

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from domain.agents import AgentBatch, AgentResult, new_token, token_hash
+from domain.agents import AgentBatch, AgentResult, new_token, offset, token_hash
+from domain.refold import spans_of
 from kernel.errors import InputError
+from store import refolds
 from store.backends import insert_for, reading, writing
 from store.schema_agents import agent_results, agents_t
 
@@ -48,8 +50,9 @@ class Stored:
 
 
 class Agents:
-    def __init__(self, engine: Engine, owner: str) -> None:
-        self.engine, self.owner = engine, owner
+    def __init__(self, engine: Engine, owner: str, instance: str | None = None) -> None:
+        # owner: whose agents (the HA group, or the instance); instance: the one receiving batches
+        self.engine, self.owner, self.instance = engine, owner, instance or owner
 
     def add(self, zone: str, by: str, at: float) -> str:
         """A new token for ``zone``'s agent, returned once (only its hash is kept); a revoked
@@ -102,8 +105,10 @@ class Agents:
         ]  # fmt: skip
 
     def store(self, batch: AgentBatch, results: Sequence[tuple[AgentResult, float]], *, received_at: float,
-              skew: float) -> Stored:  # fmt: skip
-        """One batch, its results at their corrected times: stored once, the agent's row updated."""
+              skew: float, window: float | None = None) -> Stored:  # fmt: skip
+        """One batch, its results at their corrected times: stored once, the agent's row updated,
+        and, in the same transaction, the spans its late results or a reboot call to be judged
+        again (``window``: the zone's freshness window, domain.vantage; None: no agent configured)."""
         rows = [
             {"owner": self.owner, "zone": batch.zone, "seq": r.seq, "ts": at, "received_at": received_at,
              "check": r.check, "probe": r.probe, "duration": r.duration, "success": r.success, "reason": r.reason,
@@ -113,6 +118,12 @@ class Agents:
         top = max((r.seq for r, _ in results), default=0)
         t = agents_t.c
         with writing(self.engine) as conn:
+            shift = offset(batch, received_at)  # the boot time is kept on the centre's clock
+            prior = conn.execute(
+                sa.select(t.boot_time, t.last_push_at)
+                .where(t.owner == self.owner, t.zone == batch.zone)
+                .with_for_update()
+            ).first()
             new = 0
             if rows:
                 # RETURNING counts what was new (executemany's rowcount is not reliable across
@@ -125,8 +136,13 @@ class Agents:
                 agents_t.update()
                 .where(t.owner == self.owner, t.zone == batch.zone)
                 .values(last_push_at=received_at, last_seq=sa.case((t.last_seq < top, top), else_=t.last_seq),
-                        skew_seconds=skew, version=batch.version, boot_time=batch.boot_time,
+                        skew_seconds=skew, version=batch.version, boot_time=batch.boot_time + shift,
                         clock_synced=batch.clock_synced, dropped_total=t.dropped_total + batch.dropped,
                         backlog=batch.backlog)
             )  # fmt: skip
+            if window is not None and prior is not None and new:
+                spans = spans_of(batch.zone, [at for _, at in results], received_at, window,
+                                 boot_at=batch.boot_time + shift, prior_boot_at=prior.boot_time,
+                                 prior_push_at=prior.last_push_at)  # fmt: skip
+                refolds.queue(conn, self.owner, self.instance, spans, received_at)
         return Stored(new, len(rows) - new, top)

@@ -12,7 +12,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,9 +20,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
 from domain.findings import Finding
+from domain.zones import Zone
 from kernel.errors import StoreError, short
 from probes.result import ProbeResult
-from store import partitions, periods, spans
+from store import partitions, periods, refolds, spans
 from store.agents import Agents
 from store.backends import engine_for, insert_for, reading, safe_url, writing
 from store.incidents import Incidents
@@ -354,7 +355,11 @@ class Store(UsageTables, Rollups):
     def agents(self, ha_group: str | None = None) -> Agents:
         """Zone agents (store.agents), the HA group's when the instance belongs to one: any of its
         instances takes any agent's batch."""
-        return Agents(self.engine, ha_group or self.instance)
+        return Agents(self.engine, ha_group or self.instance, self.instance)
+
+    def refold(self, zones: Mapping[str, Zone]) -> int:
+        """Judge again the spans of zones their agents' late results or reboots call for (store.refolds)."""
+        return refolds.run(self.engine, self.instance, zones)
 
     @property
     def windows(self) -> Windows:

@@ -53,3 +53,22 @@ agent_results = sa.Table(
     sa.Index("ix_agent_results_ts", "owner", "zone", "ts"),
 )  # fmt: skip
 V11_TABLES = (agents_t, agent_results)
+
+# --- schema version 12: spans of a zone to judge again (domain.refold) ------
+# Written with the batch that calls for them (late results, a reboot), one row per instance that
+# stores the zone's periods (every member of the agent's HA group), deleted by that instance in
+# the transaction that rewrites its periods: a crash in between leaves the row, and the refold is
+# done at the next start.
+zone_refolds = sa.Table(
+    "zone_refolds", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("instance", sa.String(100), nullable=False),
+    sa.Column("owner", sa.String(100), nullable=False),  # whose agent results to read (store.agents)
+    sa.Column("zone", sa.String(64), nullable=False),
+    sa.Column("start", sa.Float, nullable=False),
+    sa.Column("end", sa.Float, nullable=False),
+    sa.Column("rebooted", sa.Boolean, nullable=False, default=False),
+    sa.Column("requested_at", sa.Float, nullable=False),
+    sa.Index("ix_zone_refolds_instance", "instance"),
+)  # fmt: skip
+V12_TABLES = (zone_refolds,)

@@ -134,3 +134,15 @@ def dnsmasq_on(address: str) -> Iterator[tuple[str, int]]:
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """A store's URL, once on SQLite and once on a PostgreSQL database of its own."""
+    from tests import pgdb
+
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/vigia.db"
+        return
+    with pgdb.database() as pg:
+        yield pg

@@ -4,23 +4,12 @@ live agent never replaced silently, and each batch stored exactly once, whoever 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
 from domain import agents as ag
 from kernel.errors import InputError
 from store import db as st
-from tests import pgdb
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/vigia.db"
-        return
-    with pgdb.database() as pg:
-        yield pg
 
 
 def batch(seqs: range, *, dropped: int = 0, sent_at: float = 10_000.0) -> ag.AgentBatch:

@@ -162,3 +162,52 @@ def test_an_agent_fetches_its_checks_with_an_etag(centre: VigiaProcess, capsys: 
     assert get("ZD-01", one, **{"If-None-Match": etag})[0] == 304
     assert get("ZD-01", two)[0] == 403 and get("ZD-01", "nope")[0] == 401
     assert get("ZD-02", two)[0] == 404  # a zone without an agent: section
+
+
+LATE_CONFIG = centre_config("""  - id: ZD-01
+    name: Plaza
+    lat: 10.4
+    lon: -75.5
+    gateway: 127.0.0.1
+    agent: {interval: 2s, gateway: 192.168.50.1, anchors: [198.51.100.1]}
+""")
+
+
+def test_a_late_batch_folds_into_the_zones_history(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The centre saw the zone fine (its gateway answers); the agent's spool, delivered late, says
+    the internet was unreachable from inside for ten seconds: the daemon judges that span again on
+    its next cycle, and the zone's history holds the outage with its measured cause."""
+    need_root()
+    proc = VigiaProcess(LATE_CONFIG, tmp_path)
+    proc.start().wait_ready()
+    try:
+        token = token_for(proc, "ZD-01", capsys)
+        t0 = time.time()
+        time.sleep(36.0)  # past the agent's freshness window (2 x 2 s + 30 s): what follows is late
+        now = time.time()
+        results = []
+        for i, at in enumerate(range(int(t0) + 1, int(now))):
+            down = t0 + 5 <= at < t0 + 15
+            results += [
+                {"seq": 2 * i + 1, "at": at, "check": "gateway", "probe": "icmp", "success": True, "duration": 0.01},
+                {"seq": 2 * i + 2, "at": at, "check": "internet:198.51.100.1", "probe": "icmp", "success": not down,
+                 "duration": 0.01},
+            ]  # fmt: skip
+        data = json.dumps({"zone": "ZD-01", "version": "1.0", "sent_at": now, "boot_time": t0 - 3600,
+                           "clock_synced": True, "results": results}).encode()  # fmt: skip
+        status, answer = post(proc, "ZD-01", data, token)
+        assert status == 200 and answer["stored"] == len(results)
+
+        def periods() -> list[tuple[str, float, float, str]]:
+            with sqlite3.connect(proc.tmp / "state" / "vigia.db") as db:
+                return db.execute(
+                    "SELECT kind, started_at, ended_at, reason FROM outages WHERE target = 'ZD-01'"
+                ).fetchall()
+
+        proc.wait_for(lambda: bool(periods()), timeout=15, message="the late span judged again")
+        [(kind, start, end, reason)] = periods()
+        assert (kind, reason) == ("down", "agent_enlace")
+        assert end - start == pytest.approx(10.0, abs=2.5)  # within a cycle and a result of the cut
+        assert t0 + 4 <= start <= t0 + 8
+    finally:
+        proc.stop()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pathlib
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,18 +13,8 @@ from kernel.errors import StoreError
 from probes.result import ProbeResult, Series
 from store import backends, schema
 from store import db as st
-from tests import pgdb
 
 T0 = datetime(2025, 1, 31, 23, 0, tzinfo=UTC)  # 18:00 in Bogotá
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/vigia.db"
-        return
-    with pgdb.database() as pg:
-        yield pg
 
 
 def result(target: str, minutes: float, ok: bool = True, rtt: float = 0.001) -> ProbeResult:
@@ -166,8 +155,8 @@ def test_migrates_a_version_1_database(url: str) -> None:
         )
     engine.dispose()
     store = st.Store(url, "cdc")
-    assert store.migrate() == st.SCHEMA_VERSION == 11
-    assert store.schema_version() == 11
+    assert store.migrate() == st.SCHEMA_VERSION == 12
+    assert store.schema_version() == 12
     assert store.count_results() == 1
     with store.engine.connect() as conn:
         assert sa.inspect(conn).has_table("zone_samples")
@@ -175,6 +164,7 @@ def test_migrates_a_version_1_database(url: str) -> None:
         assert sa.inspect(conn).has_table("month_snapshots")
         assert sa.inspect(conn).has_table("security_findings")
         assert sa.inspect(conn).has_table("agents") and sa.inspect(conn).has_table("agent_results")
+        assert sa.inspect(conn).has_table("zone_refolds")
     store.close()
 
 

@@ -113,6 +113,10 @@ class Runtime:
             self.writer.run_in_writer("snmp usage", lambda: self.store.write_usage("snmp", rows, [], time.time()))
         found = self.audit.after_cycle(outcome.results, {t.id: t for t in targets}, now.timestamp())
         self.writer.submit(Batch(outcome.results, folded.changes, folded.samples, found))
+        with self.lock:
+            with_agents = {z.id: z for z in self.config.zones if z.agent is not None}
+        if with_agents:  # after the cycle's batch, on the writer: its periods are stored first
+            self.writer.run_in_writer("agent refolds", lambda: self.store.refold(with_agents))
         self.stats.cycle_ended(interval, duration=outcome.duration)
         if self.drills_changed is not None:
             self.drills_changed()

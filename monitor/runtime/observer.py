@@ -19,7 +19,7 @@ from config import Maintenance
 from domain.state import State, TargetState, Transition
 from domain.traffic import Reading, ZoneTraffic
 from domain.usage import UsageRow
-from domain.vantage import INSIDE, inside_view, judge
+from domain.vantage import INSIDE, fresh_window, inside_view, judge, reason_of
 from domain.windows import active_window
 from domain.zone_state import Observation, ZoneState, ZoneStatus, ZoneTransition, observe
 from domain.zones import Zone
@@ -28,8 +28,6 @@ from probes.usage.radius import Usage
 from store.db import StateChange, StoredState, ZoneSample
 
 log = logging.getLogger("vigia")
-# Seconds an agent's results may take to arrive after its interval (its push period, a retry).
-INSIDE_SLACK = 30.0
 
 
 @dataclass
@@ -113,13 +111,12 @@ class Observer:
         its results of the last two agent intervals (and half a minute for the push)."""
         if zone.agent is None:
             return obs
-        horizon = now.timestamp() - 2 * zone.agent.interval - INSIDE_SLACK
+        horizon = now.timestamp() - fresh_window(zone.agent.interval)
         fresh = {c: r for c, r in self.inside.get(zone.id, {}).items() if r.started_at.timestamp() >= horizon}
         j = judge(obs.verdict, inside_view(fresh, zone.thresholds) if fresh else None)
         if j.view != INSIDE:
             return obs
-        reason = f"agent_{j.cause}" if j.cause else ("monitoring_path" if j.path_event else "")
-        return replace(obs, verdict=j.verdict, reason=reason, message=j.why)
+        return replace(obs, verdict=j.verdict, reason=reason_of(j), message=j.why)
 
     def fold(self, interval: float, results: list[ProbeResult], now: datetime) -> Folded:
         folded = Folded(changes=[StateChange.of(t) for t in self._targets(results, now)])

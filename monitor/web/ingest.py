@@ -24,9 +24,9 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 
 from domain import agents as ag
+from domain.vantage import fresh_window
 from domain.zones import Zone
 from kernel.errors import StoreError
 from monitor.runtime.stats import IngestCounts
@@ -51,12 +51,6 @@ def zone_of(path: str, what: str = "results") -> str | None:
 
 def is_agents(path: str) -> bool:
     return zone_of(path) is not None or zone_of(path, "checks") is not None
-
-
-def as_result(r: ag.AgentResult, at: float) -> ProbeResult:
-    """An agent's result as a probe result, its check the target, at its corrected time."""
-    return ProbeResult(r.check, r.probe, datetime.fromtimestamp(at, UTC), r.duration, r.success, r.reason, r.message,
-                       dict(r.values), dict(r.labels))  # fmt: skip
 
 
 def _json(status: int, body: dict[str, object], headers: Mapping[str, str] | None = None) -> Response:
@@ -133,13 +127,15 @@ class Ingest:
         except ag.BatchRefused as e:
             return self._refuse(e.reason, 413 if e.reason == "too_large" else 400, e.detail)
         skew = received - batch.sent_at
+        found = self.zones().get(zone)
+        window = fresh_window(found.agent.interval) if found is not None and found.agent is not None else None
         try:
-            done = self.agents.store(batch, results, received_at=received, skew=skew)
+            done = self.agents.store(batch, results, received_at=received, skew=skew, window=window)
         except StoreError as e:
             return self._refuse("store", 503, str(e))
         self.counts.stored(done.new, done.duplicates)
         if self.on_stored is not None and done.new:
-            self.on_stored(zone, [as_result(r, at) for r, at in results])
+            self.on_stored(zone, [ag.result_of(r, at) for r, at in results])
         return _json(200, {"stored": done.new, "duplicates": done.duplicates, "ack": done.last_seq,
                            "dropped_heard": batch.dropped, "offset": ag.offset(batch, received)})  # fmt: skip
 
