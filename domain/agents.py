@@ -112,6 +112,20 @@ def result_of(r: AgentResult, at: float) -> ProbeResult:
                      {"values": r.values, "labels": r.labels})  # fmt: skip
 
 
+# Seconds an agent may be quiet before a month's end and still count as having delivered it.
+QUIET_AT_CLOSE = 300.0
+
+
+def holds_data(last_push_at: float | None, backlog: int, until: float) -> bool:
+    """Whether an agent may still hold results measured before ``until`` (a month's end): it
+    reported results waiting in its outbox, or it has been silent since before then (what it
+    measured meanwhile is spooled, or lost with its power). An agent that never pushed holds nothing
+    the centre knows of."""
+    if last_push_at is None:
+        return False
+    return backlog > 0 or last_push_at < until - QUIET_AT_CLOSE
+
+
 def new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
 

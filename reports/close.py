@@ -62,6 +62,7 @@ def _freeze(figures: MonthFigures) -> dict[str, Any]:
         "zones": zones,
         "notes": [{**asdict(n), "events": []} for n in figures.notes],  # the incidents as they stood
         "calendar": [asdict(d) for d in figures.calendar],
+        "agents_holding": list(figures.agents_holding),
     }
 
 
@@ -83,7 +84,8 @@ def thaw(body: dict[str, Any]) -> MonthFigures:
     notes = tuple(OperatorIncident(**{**n, "zones": tuple(n["zones"]), "events": ()}) for n in body.get("notes", []))
     calendar = tuple(CalendarDay(**{**d, "applies_to": tuple(d["applies_to"])}) for d in body.get("calendar", []))
     window = (body["window"][0], body["window"][1])
-    return MonthFigures(body["year"], body["month"], rows, window, body["tz"], notes, calendar)
+    holding = tuple(body.get("agents_holding", ()))  # frozen before zone agents: none
+    return MonthFigures(body["year"], body["month"], rows, window, body["tz"], notes, calendar, holding)
 
 
 def _plan(inv: dict[str, Any]) -> WeekPlan:
@@ -154,6 +156,7 @@ def month_files(
     out: dict[str, bytes] = {}
     if "csv" in opts.formats:
         out[f"{base}.csv"] = opendata.csv_bytes(figures)
+        out[f"{base}.caidas.csv"] = opendata.outages_csv(figures, opts.incident_classes)
         out[f"{base}.metadata.json"] = opendata.metadata(
             figures, entity=opts.entity, contact=opts.contact, issued=closed, updated=closed
         )

@@ -122,6 +122,9 @@ class MonthFigures:
     tz: str = "America/Bogota"
     notes: tuple[OperatorIncident, ...] = ()  # the operators' incidents overlapping the month
     calendar: tuple[CalendarDay, ...] = ()  # the month's holidays and closed days
+    # Zones whose agent may still have held results of the month when these figures were made
+    # (domain.agents.holds_data): a closed month stays frozen; `--refreeze` takes them in.
+    agents_holding: tuple[str, ...] = ()
 
     def incidents(self, classes: dict[str, str] | None = None) -> list[Incident]:
         """Periods worth listing; ``classes`` maps an outage reason code to its class (power, isp, ...).
@@ -215,7 +218,10 @@ def month_figures(
             ZoneMonth(z, avail, usage.get(z.id, ZoneUsage()), prev.unique_users if prev else None, tuple(periods[z.id]))
         )
     notes = tuple(reader.incidents_between(*window))
-    return MonthFigures(year, month, rows, window, tz.key, notes, calendar_days(zones, Month(year, month), tz))
+    ids = {z.id for z in zones}
+    holding = tuple(z for z in reader.agents_holding(window[1]) if z in ids)
+    days = calendar_days(zones, Month(year, month), tz)
+    return MonthFigures(year, month, rows, window, tz.key, notes, days, holding)
 
 
 def calendar_days(zones: Sequence[ScheduledZone], month: Month, tz: ZoneInfo) -> tuple[CalendarDay, ...]:

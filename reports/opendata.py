@@ -12,6 +12,7 @@ import io
 import json
 from datetime import date
 
+from domain.vantage import measured_cause
 from kernel.text import one_line
 from reports.monthly import MonthFigures
 
@@ -76,6 +77,30 @@ def csv_bytes(figures: MonthFigures) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
+OUTAGE_COLUMNS = ("ANIO", "MES_NUM", "CODIGO_ZONA", "INICIO", "FIN", "MINUTOS", "CAUSA", "ORIGEN_CAUSA")
+# How an outage's cause was known: an operator's incident, the zone's agent, or the reason code.
+_ORIGIN = {"operator": "operador", "agent": "agente", "code": "codigo"}
+_CAUSE_WORDS = {"unrecorded": "sin_registrar"}  # the rest are Spanish keys already (domain.incidents)
+
+
+def outages_csv(figures: MonthFigures, classes: dict[str, str] | None = None) -> bytes:
+    """The month's outages (down periods within the month), one row each, with the cause they
+    count under in the report and how it was known: the open data of the report's cause table."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(OUTAGE_COLUMNS)
+    for i in figures.incidents(classes):
+        if i.classification != "unplanned":
+            continue
+        origin = "operator" if i.note is not None else ("agent" if measured_cause(i.reason) else "code")
+        writer.writerow([
+            figures.year, figures.month, text_cell(i.zone), i.start.isoformat(timespec="seconds"),
+            "" if i.end is None else i.end.isoformat(timespec="seconds"), _fixed(i.seconds / 60, 1),
+            _CAUSE_WORDS.get(i.cause, i.cause), _ORIGIN[origin],
+        ])  # fmt: skip
+    return out.getvalue().encode("utf-8")
+
+
 def metadata(figures: MonthFigures, *, entity: str, contact: str, issued: date, updated: date) -> bytes:
     """The dataset's metadata in the fields datos.gov.co asks for (Spanish, as published)."""
     meta = {
@@ -95,5 +120,12 @@ def metadata(figures: MonthFigures, *, entity: str, contact: str, issued: date, 
         "fecha_emision": issued.isoformat(),
         "fecha_actualizacion": updated.isoformat(),
         "columnas": list(COLUMNS),
+        "recursos_relacionados": {
+            "caidas": {
+                "descripcion": "Cada caída de una zona en el mes, con su causa y cómo se conoció (incidente del "
+                "operador, medición del agente de la zona o código de motivo).",
+                "columnas": list(OUTAGE_COLUMNS),
+            }
+        },
     }
     return (json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=False) + "\n").encode("utf-8")

@@ -23,6 +23,7 @@ def combine(bodies: Mapping[str, dict[str, Any]]) -> MonthFigures:
     ids = Counter(z.zone.id for m in months.values() for z in m.zones)
     zones: list[ZoneMonth] = []
     notes: list[OperatorIncident] = []
+    holding: list[str] = []
     for owner, m in months.items():
 
         def renamed(zone: str, owner: str = owner) -> str:
@@ -32,5 +33,6 @@ def combine(bodies: Mapping[str, dict[str, Any]]) -> MonthFigures:
             assert isinstance(z.zone, FrozenZone)
             zones.append(replace(z, zone=replace(z.zone, id=renamed(z.zone.id), instance=owner)))
         notes.extend(replace(n, zones=tuple(renamed(zone) for zone in n.zones)) for n in m.notes)
+        holding.extend(renamed(zone) for zone in m.agents_holding)
     first = next(iter(months.values()))
-    return MonthFigures(first.year, first.month, zones, first.window, first.tz, tuple(notes))
+    return MonthFigures(first.year, first.month, zones, first.window, first.tz, tuple(notes), (), tuple(holding))

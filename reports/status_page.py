@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from domain.availability import zone_availability
 from domain.incidents import CAUSES, Incident
+from domain.vantage import MEASURED_CAUSES, measured_cause
 from domain.windows import Maintenance
 from domain.zone_state import ZoneState, ZoneStatus
 from domain.zones import Zone
@@ -106,6 +107,7 @@ class PublicZone:
     days: tuple[float | None, ...] = ()  # daily availability within hours, oldest first (BAR_DAYS)
     last_30: float | None = None
     closed_today: dict[str, str] | None = None  # by language: why the schedule has no hours today
+    cause: str | None = None  # the outage's cause as the zone's agent measured it (domain.vantage)
 
 
 @dataclass(frozen=True)
@@ -219,7 +221,9 @@ def view(
         place = (zone.id, zone.name, zone.barrio, zone.localidad, zone.lat, zone.lon)
         today = zone.hours.day(now.astimezone(tz).date())
         closed = {lang: today.why(lang) for lang in ("es", "en")} if not today.ranges else None
-        out.append(PublicZone(*place, state, since, h.days if h else (), h.last_30 if h else None, closed))
+        measured = measured_cause(st.last.reason) if st is not None and st.last is not None else ""
+        cause = measured if status in (ZoneStatus.DOWN, ZoneStatus.DEGRADED) and measured else None
+        out.append(PublicZone(*place, state, since, h.days if h else (), h.last_30 if h else None, closed, cause))
     told = tuple(public_incident(i, tz) for i in incidents)
     ahead = tuple(windows_ahead(windows, {z.id for z in out}, now, tz))
     return StatusView(title, now.astimezone(tz).isoformat(timespec="seconds"), tz.key, tuple(out), told, ahead)
@@ -248,6 +252,7 @@ def html(v: StatusView, lang: str, *, max_age: float) -> str:
         counts=v.counts(),
         zone_map=map_svg(v, lang),
         causes=CAUSES,
+        measured=MEASURED_CAUSES,
         open_incidents=v.open_incidents(),
         bars={z.id: bar_svg(z, _first_day(v), lang) for z in v.zones},
         refresh=max(30, int(max_age)),

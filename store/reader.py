@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from domain.agents import holds_data
 from domain.availability import Period
 from domain.findings import Finding
 from domain.ha_view import MemberView, combine
@@ -20,6 +21,7 @@ from domain.incidents import Incident
 from domain.usage import ZoneUsage
 from kernel.month import Month
 from store import chunks, spans
+from store.agents import Agents
 from store.backends import reading, writing
 from store.incidents import Incidents
 from store.records import finding_of
@@ -134,6 +136,12 @@ class Reader:
         with reading(self.engine) as conn:
             rows = conn.execute(sa.select(t).where(t.c.instance == self.instance, t.c.first_seen < end)).all()
         return [finding_of(r) for r in rows]
+
+    def agents_holding(self, until: float) -> tuple[str, ...]:
+        """The zones whose live agent may still hold results measured before ``until``
+        (domain.agents.holds_data), as their last push said."""
+        listed = Agents(self.engine, self.instance).listed()
+        return tuple(a.zone for a in listed if a.revoked_at is None and holds_data(a.last_push_at, a.backlog, until))
 
     def frozen_everywhere(self, key: str, kind: str) -> dict[str, dict[str, Any]]:
         """The month's frozen figures of ``kind`` of every owner (instance or HA group) in the database."""

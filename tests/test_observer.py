@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import config as cfg
 from domain.state import State
 from monitor.runtime.observer import Observer
 from probes.result import ProbeResult
+from reports import status_page
 
 CONFIG = """
 defaults: {interval: 10s, timeout: 2s, failures_before_down: 3}
@@ -103,6 +105,11 @@ def test_the_agents_inside_view_decides_the_zone_and_names_the_cause(tmp_path: P
     cut = (("gateway", True), ("internet:198.51.100.1", False), ("portal", False))
     cycle(2, *cut)
     assert cycle(3, *cut) == [("ZD-01", "down", "agent_enlace")]
+    # The public status page says what the agent measured: citizens read why their zone is dark.
+    zones = observer.config.zones
+    page = status_page.view("Zonas", zones, observer.zone_states, t0, ZoneInfo("America/Bogota"))
+    assert [(z.state, z.cause) for z in page.zones] == [("down", "enlace")]
+    assert "Causa medida en la zona: corte del enlace" in status_page.html(page, "es", max_age=60)
     # The agent falls silent too: after its results age out (2 intervals + 30 s) the centre decides.
     for i in range(4, 10):
         cycle(i)

@@ -21,7 +21,11 @@ from domain.vantage import fresh_window
 from domain.zone_state import FAILED, OK
 from domain.zones import ZoneAgent
 from probes.result import ProbeResult
+from reports.close import snapshot
 from reports.monthly import month_figures
+from reports.monthly_report import render
+from reports.opendata import outages_csv
+from reports.page import Header
 from store import db as st
 from store.records import StateChange, ZoneSample
 from store.schema import members, outages
@@ -221,4 +225,35 @@ def test_a_reboot_after_the_silence_is_a_power_cut(url: str) -> None:
     [(kind, start, end, reason)] = zone_periods(store)
     assert (kind, reason) == ("down", "agent_energia")
     assert at(10) <= start <= at(11) and end == at(20)  # the centre saw the zone again at minute 20
+    store.close()
+
+
+def test_a_closed_month_stays_frozen_and_says_which_agents_still_held_data(url: str) -> None:
+    """Frozen while the agent's spool had not arrived: the report names the agent and keeps its
+    figures; once the spool is judged, `--refreeze` takes the outage's measured cause in."""
+    store = st.Store(url, "centro-a")
+    store.migrate()
+    central_cut(store)
+    agents = store.agents()
+    agents.add("ZD-01", "ana", T0)
+    first = spooled(range(0, 2), range(0), sent_at=at(2), boot_time=T0 - 3600)
+    agents.store(first, ag.corrected(first, at(2)), received_at=at(2), skew=0.0, window=fresh_window(60.0))
+    bogota = ZoneInfo("America/Bogota")
+    frozen = snapshot(store.reader(), [ZONE], 2025, 1, bogota)
+    assert frozen.agents_holding == ("ZD-01",)  # silent since minute 2 of a month now over
+    assert [i.cause for i in frozen.incidents()] == ["unrecorded"]
+    html = render(frozen, lang="es", header=Header())
+    assert 'id="agents-holding"' in html and "ZD-01" in html and "vigia report month --refreeze" in html
+
+    late = spooled(range(2, 30), range(10, 20), sent_at=at(30), boot_time=T0 - 3600)
+    agents.store(late, ag.corrected(late, at(30)), received_at=at(30), skew=0.0, window=fresh_window(60.0))
+    assert store.refold({"ZD-01": ZONE}) == 1
+    again = snapshot(store.reader(), [ZONE], 2025, 1, bogota)
+    assert [i.cause for i in again.incidents()] == ["unrecorded"]  # closed: read back as frozen
+    taken = snapshot(store.reader(), [ZONE], 2025, 1, bogota, refreeze=True)
+    assert [(i.cause, i.seconds) for i in taken.incidents()] == [("enlace", pytest.approx(600.0))]
+    assert "corte del enlace" in render(taken, lang="es", header=Header())
+    # The open data of the outages says the same: its cause, measured by the zone's agent.
+    [_, row] = outages_csv(taken).decode().splitlines()
+    assert row.endswith(",10.0,enlace,agente") and row.startswith("2025,1,ZD-01,2025-01-15T10:11:00-05:00,")
     store.close()

@@ -114,6 +114,7 @@ def test_states_in_words_no_data_is_never_down_and_only_allowed_fields(tmp_path:
         "days",
         "last_30",
         "closed_today",
+        "cause",
     }
     assert data["counts"] == {"up": 1, "degraded": 0, "down": 1, "maintenance": 1, "no_data": 1}
     text = json.dumps(data)

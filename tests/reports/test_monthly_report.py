@@ -149,6 +149,7 @@ def test_cli_writes_every_format(filled: tuple[st.Store, cfg.Config], tmp_path: 
         "seguridad-2025-01.en.pdf",
         "seguridad-2025-01.es.html",
         "seguridad-2025-01.es.pdf",
+        "zonas-digitales-2025-01.caidas.csv",
         "zonas-digitales-2025-01.csv",
         "zonas-digitales-2025-01.en.html",
         "zonas-digitales-2025-01.en.pdf",
@@ -166,7 +167,7 @@ def test_cli_writes_every_format(filled: tuple[st.Store, cfg.Config], tmp_path: 
     import hashlib
 
     manifest = (month_dir / "MANIFEST.sha256").read_text().splitlines()
-    assert len(manifest) == 14
+    assert len(manifest) == 15
     for line in manifest:
         digest, name = line.split("  ")
         assert hashlib.sha256((month_dir / name).read_bytes()).hexdigest() == digest
