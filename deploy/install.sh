@@ -11,9 +11,10 @@
 #      root:vigia, 0640 (secrets live here too)
 #   5. /etc/systemd/system/vigia.service; daemon-reload, enable and (re)start
 #   6. --prometheus: the recording and alert rules in /etc/prometheus/rules/, the runbooks in
-#      /usr/share/doc/vigia/runbooks; each alert's runbook_url and dashboard_url point there and at
-#      --grafana-url (default http://localhost:3000) unless --runbook-base names the office's copy
-#      (a Git server's "docs/runbooks/" address, ending in a slash)
+#      /usr/share/doc/vigia/runbooks (vigia serves them at /runbooks/); each alert's runbook_url
+#      points at this host's vigia (http://HOST:9842/runbooks/) unless --runbook-base names another
+#      base (https, another name or port, or a Git server's "docs/runbooks/", ending in a slash), and
+#      dashboard_url at --grafana-url (default http://localhost:3000)
 #   6b. --alertmanager: /etc/prometheus/alertmanager.yml (alertmanager.yml.vigia beside an existing
 #      one, never over it) and its template; empty secret files under /etc/prometheus/secrets, 0640
 #   7. --grafana: provisioning in /etc/grafana/provisioning/, dashboards in /var/lib/grafana/dashboards/vigia
@@ -26,7 +27,9 @@ cd "$(dirname "$0")/.."
 SRC=$(pwd)
 
 root="" prometheus=0 alertmanager=0 grafana=0 start=1
-runbook_base="file:///usr/share/doc/vigia/runbooks/" grafana_url="http://localhost:3000"
+# The runbooks are served by vigia's own listener (/runbooks/<Alert>.md): a NOC desk opens them where
+# it reads the alert. Default: this host's name on vigia's default port.
+runbook_base="http://$(hostname -f 2>/dev/null || uname -n):9842/runbooks/" grafana_url="http://localhost:3000"
 while (( $# )); do
   case "$1" in
     --root) root=$(realpath -m "$2"); shift 2 ;;
@@ -100,7 +103,7 @@ if (( prometheus )); then
   install -m 0644 docs/runbooks/*.md "$root/usr/share/doc/vigia/runbooks/"
   for rules in deploy/prometheus/rules/*.yml; do
     # The shipped links' bases, replaced as a whole (the rules name each alert's page after them).
-    sed -e "s#file:///usr/share/doc/vigia/runbooks/#${runbook_base}#g" -e "s#http://localhost:3000/d/#${grafana_url}/d/#g" \
+    sed -e "s#http://localhost:9842/runbooks/#${runbook_base}#g" -e "s#http://localhost:3000/d/#${grafana_url}/d/#g" \
       "$rules" > "$root/etc/prometheus/rules/$(basename "$rules")"
     chmod 0644 "$root/etc/prometheus/rules/$(basename "$rules")"
   done

@@ -84,6 +84,27 @@ def test_endpoints(vigia: VigiaProcess) -> None:
         assert exc.code == 405
 
 
+def test_the_alerts_runbooks_are_pages_of_vigias_own_listener(vigia: VigiaProcess) -> None:
+    """Every alert's runbook_url, with the shipped base, is a page the daemon serves (a NOC desk
+    opens it where it reads the alert); nothing but a runbook is reachable under /runbooks/."""
+    import yaml
+
+    vigia.start().wait_ready()
+    rules = Path(__file__).resolve().parents[1] / "deploy/prometheus/rules/vigia-alerts.yml"
+    alerts = [r for g in yaml.safe_load(rules.read_text())["groups"] for r in g["rules"] if "alert" in r]
+    base = "http://localhost:9842"
+    for r in alerts:
+        url = r["annotations"]["runbook_url"]
+        assert url.startswith(base + "/runbooks/"), r["alert"]
+        status, page = vigia.get(url.removeprefix(base))
+        assert status == 200 and f"<h1>{r['alert']} — ".encode() in page, r["alert"]
+    status, index = vigia.get("/runbooks/")
+    assert status == 200 and all(f'href="/runbooks/{r["alert"]}.md"'.encode() in index for r in alerts)
+    for path in ("/runbooks/../../etc/passwd", "/runbooks/VigiaNope.md", "/runbooks/%2e%2e/README.md",
+                 "/runbooks/vigia.yml"):  # fmt: skip
+        assert vigia.get(path)[0] == 404, path
+
+
 def test_sighup_with_a_broken_file_keeps_the_old_config(vigia: VigiaProcess) -> None:
     vigia.start().wait_ready()
     good = vigia.config.read_text()

@@ -13,12 +13,14 @@ from monitor.web.exposition import CONTENT_TYPE, Exposition
 from monitor.web.http import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_CLIENT, Listener
 from monitor.web.ingest import MAX_SENT, Ingest, is_agents, zone_of
 from monitor.web.messages import Handler, Request, Response, text
+from monitor.web.runbooks import PREFIX as RUNBOOKS
+from monitor.web.runbooks import Runbooks
 from monitor.web.webconfig import WebGuard
 
 LANDING = b"""<!doctype html><html><head><meta charset="utf-8"><title>vigia</title></head>
 <body><h1>vigia</h1><p>IT operations and continuity monitoring.</p>
 <ul><li><a href="metrics">/metrics</a></li><li><a href="-/healthy">/-/healthy</a></li>
-<li><a href="-/ready">/-/ready</a></li></ul></body></html>
+<li><a href="-/ready">/-/ready</a></li><li><a href="runbooks/">/runbooks/</a></li></ul></body></html>
 """
 
 
@@ -31,6 +33,7 @@ class MetricsHandler(Handler):
         ingest: Ingest | None = None,
     ) -> None:  # fmt: skip
         self.exposition, self.ready, self.guard, self.api, self.ingest = exposition, ready, guard, api, ingest
+        self.runbooks = Runbooks()
 
     def tls(self) -> tuple[ssl.SSLContext, Callable[[dict[str, object] | None], bool]] | None:
         settings = self.guard.current()
@@ -77,6 +80,10 @@ class MetricsHandler(Handler):
             return Response(200, doc, API_TYPE, headers) if doc else text(404, b"not found\n", headers)
         if path == "/":
             return Response(200, LANDING, "text/html; charset=utf-8", headers)
+        if path.startswith(RUNBOOKS):
+            page = self.runbooks.page(path)
+            if page is not None:
+                return Response(200, page, "text/html; charset=utf-8", headers)
         return text(404, b"not found\n", headers)
 
 
