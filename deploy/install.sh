@@ -3,6 +3,7 @@
 #
 #   deploy/install.sh [--prometheus] [--alertmanager] [--grafana] [--no-start] [--root DIR]
 #                     [--runbook-base URL] [--grafana-url URL]
+#   deploy/install.sh --agent [--no-start] [--root DIR]      (a zone agent's box: steps 1-3, then 4a-5a)
 #
 #   1. Debian packages vigia needs at run time (python3-venv, Pango for PDF reports)
 #   2. the system user and group "vigia" (no login, home /var/lib/vigia)
@@ -18,6 +19,10 @@
 #   6b. --alertmanager: /etc/prometheus/alertmanager.yml (alertmanager.yml.vigia beside an existing
 #      one, never over it) and its template; empty secret files under /etc/prometheus/secrets, 0640
 #   7. --grafana: provisioning in /etc/grafana/provisioning/, dashboards in /var/lib/grafana/dashboards/vigia
+#   --agent, on the small Linux box on a zone's LAN: the same distribution, its own user "vigia-agent",
+#   4a. /etc/vigia/agent.yml from examples/agent/agent.yml, only where absent (root:vigia-agent 0640);
+#       the token `vigia agent add ZONE` printed at the centre goes to /etc/vigia/agent.token
+#   5a. /etc/systemd/system/vigia-agent.service; enabled, started once the token is there
 #
 # --root DIR installs into DIR instead of / (staging, and the test suite: tests/test_install.py); the
 # packages still go to this machine (its python3 builds the virtualenv) and no service is started.
@@ -26,7 +31,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=$(pwd)
 
-root="" prometheus=0 alertmanager=0 grafana=0 start=1
+root="" prometheus=0 alertmanager=0 grafana=0 start=1 agent=0
 # The runbooks are served by vigia's own listener (/runbooks/<Alert>.md): a NOC desk opens them where
 # it reads the alert. Default: this host's name on vigia's default port.
 runbook_base="http://$(hostname -f 2>/dev/null || uname -n):9842/runbooks/" grafana_url="http://localhost:3000"
@@ -34,6 +39,7 @@ while (( $# )); do
   case "$1" in
     --root) root=$(realpath -m "$2"); shift 2 ;;
     --prometheus) prometheus=1; shift ;;
+    --agent) agent=1; shift ;;
     --alertmanager) alertmanager=1; shift ;;
     --runbook-base) runbook_base=$2; shift 2 ;;
     --grafana-url) grafana_url=${2%/}; shift 2 ;;
@@ -47,6 +53,7 @@ say() { echo "install: $*"; }
 
 # 1. packages
 debs=(python3 python3-venv iproute2 libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
+(( agent )) && debs=(python3 python3-venv)  # an agent renders no report
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -58,13 +65,15 @@ else
   say "packages: ${debs[*]} present"
 fi
 
-# 2. user
-if ! grep -q '^vigia:' "$root/etc/passwd" 2>/dev/null; then
-  say "creating system user vigia"
-  useradd ${root:+--prefix "$root"} --system --user-group --home-dir /var/lib/vigia --no-create-home \
-    --shell /usr/sbin/nologin --comment "vigia monitoring" vigia
+# 2. user: vigia, or vigia-agent on a zone's box
+user=vigia
+(( agent )) && user=vigia-agent
+if ! grep -q "^$user:" "$root/etc/passwd" 2>/dev/null; then
+  say "creating system user $user"
+  useradd ${root:+--prefix "$root"} --system --user-group --home-dir "/var/lib/$user" --no-create-home \
+    --shell /usr/sbin/nologin --comment "vigia monitoring" "$user"
 fi
-gid=$(awk -F: '$1 == "vigia" {print $3}' "$root/etc/group")
+gid=$(awk -F: -v u="$user" '$1 == u {print $3}' "$root/etc/group")
 
 # 3. virtualenv (Debian's python3, so the service depends on nothing under /root or /home)
 venv="$root/opt/vigia"
@@ -75,12 +84,33 @@ install -m 0644 README.md "$venv/share/README.md"
 say "vigia $("$venv/bin/vigia" version) in /opt/vigia"
 
 # 4. configuration: never overwritten
-install -d -m 0750 -o root -g "$gid" "$root/etc/vigia" "$root/etc/vigia/plans"
 put_config() {  # source destination
   if [[ -e "$2" ]]; then say "keeping ${2#"$root"}"; return; fi
   install -m 0640 -o root -g "$gid" "$1" "$2"
   say "wrote ${2#"$root"}"
 }
+if (( agent )); then
+  # 4a-5a. a zone agent: its file, its unit; it runs once its token is in place
+  install -d -m 0750 -o root -g "$gid" "$root/etc/vigia"
+  put_config examples/agent/agent.yml "$root/etc/vigia/agent.yml"
+  install -D -m 0644 deploy/systemd/vigia-agent.service "$root/etc/systemd/system/vigia-agent.service"
+  if [[ ! -s "$root/etc/vigia/agent.token" ]]; then
+    say "next: set zone and centre in /etc/vigia/agent.yml, and put the token \`vigia agent add ZONE\` printed at the centre in /etc/vigia/agent.token (root:$user 0640)"
+  fi
+  if [[ -z "$root" && -d /run/systemd/system ]]; then
+    systemctl daemon-reload
+    systemctl enable vigia-agent.service
+    if (( start )) && [[ -s /etc/vigia/agent.token ]]; then
+      systemctl try-restart vigia-agent.service || true; systemctl start vigia-agent.service
+    fi
+    say "service: $(systemctl is-active vigia-agent.service || true)"
+  else
+    say "systemd not running here: unit installed, not started"
+  fi
+  say "done"
+  exit 0
+fi
+install -d -m 0750 -o root -g "$gid" "$root/etc/vigia" "$root/etc/vigia/plans"
 put_config examples/cartagena.yml "$root/etc/vigia/vigia.yml"
 put_config examples/plans/cartagena-continuidad.yml "$root/etc/vigia/plans/cartagena-continuidad.yml"
 put_config deploy/etc/web.yml "$root/etc/vigia/web.yml"

@@ -14,6 +14,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -26,11 +27,12 @@ from tests.vigiaproc import ROOT
 INSTALL = ROOT / "deploy" / "install.sh"
 
 
-@pytest.fixture(scope="module")
-def staged() -> Iterator[Path]:
+@contextmanager
+def staging(*args: str) -> Iterator[tuple[Path, str]]:
+    """deploy/install.sh into a fresh root under /tmp (not pytest's 0700 tree: the service user must
+    reach the files), with this machine's users copied in; the root and what the script said."""
     need_root()
     need_binary("useradd", "passwd")
-    # Not under pytest's 0700 temporary tree: the service user must be able to reach the files.
     root = Path(tempfile.mkdtemp(prefix="vigia-root-", dir="/tmp"))
     root.chmod(0o755)
     try:
@@ -38,20 +40,21 @@ def staged() -> Iterator[Path]:
         for name in ("passwd", "group", "shadow", "gshadow", "login.defs"):
             if os.path.exists(f"/etc/{name}"):
                 shutil.copy2(f"/etc/{name}", root / "etc" / name)
-        parts = ["--prometheus", "--alertmanager", "--grafana", "--no-start"]
-        links = ["--runbook-base", RUNBOOKS, "--grafana-url", "https://grafana.lab/"]
-        done = subprocess.run(
-            [str(INSTALL), "--root", str(root), *parts, *links],
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
+        done = subprocess.run([str(INSTALL), "--root", str(root), *args], capture_output=True, text=True, timeout=900)
         assert done.returncode == 0, done.stdout + done.stderr
         assert "systemd not running here: unit installed, not started" in done.stdout
         assert "packages: python3 python3-venv" in done.stdout or "installing " in done.stdout
-        yield root
+        yield root, done.stdout
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def staged() -> Iterator[Path]:
+    parts = ["--prometheus", "--alertmanager", "--grafana", "--no-start"]
+    links = ["--runbook-base", RUNBOOKS, "--grafana-url", "https://grafana.lab/"]
+    with staging(*parts, *links) as (root, _):
+        yield root
 
 
 RUNBOOKS = "https://git.lab/oai/vigia/-/blob/main/docs/runbooks/"
@@ -194,3 +197,21 @@ def test_upgrade_keeps_the_configuration(staged: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "keeping /etc/vigia/vigia.yml" in done.stdout and "creating system user" not in done.stdout
     assert config.read_text() == edited
+
+
+def test_a_zone_agents_box_gets_the_agent_its_own_user_and_its_unit() -> None:
+    """`install.sh --agent`: the same distribution, the user vigia-agent, /etc/vigia/agent.yml
+    readable by it alone, the hardened unit; it says where the centre's token goes."""
+    with staging("--agent", "--no-start") as (root, said):
+        [entry] = [line for line in (root / "etc/passwd").read_text().splitlines() if line.startswith("vigia-agent:")]
+        uid, gid = int(entry.split(":")[2]), int(entry.split(":")[3])
+        assert uid < 1000 and entry.split(":")[6] == "/usr/sbin/nologin"
+        config = (root / "etc/vigia/agent.yml").stat()
+        assert (config.st_uid, config.st_gid, stat.S_IMODE(config.st_mode)) == (0, gid, 0o640)
+        unit = (root / "etc/systemd/system/vigia-agent.service").read_text()
+        assert unit == (ROOT / "deploy/systemd/vigia-agent.service").read_text()
+        assert not (root / "etc/systemd/system/vigia.service").exists()  # no daemon on a zone's box
+        assert "/etc/vigia/agent.token" in said
+        run = subprocess.run([str(root / "opt/vigia/bin/vigia"), "agent", "run", "--help"], capture_output=True,
+                             text=True, timeout=60)  # fmt: skip
+        assert run.returncode == 0 and "--config" in run.stdout

@@ -17,6 +17,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -42,6 +43,7 @@ HERE = Path(__file__).parent
 ZONES = INVENTORY[:3]
 SNMP_ZONE = ZONES[0]["id"]
 DOWN_ZONE = ZONES[1]["id"]
+AGENT_ZONE = ZONES[2]["id"]
 PASSWORD = "clave-de-prometheus"
 # What Grafana puts in place of its variables when the dashboards are opened on the lab.
 VARIABLES = {"$__rate_interval": "30s", "$zone": SNMP_ZONE, "$host": "this-host"}
@@ -151,6 +153,10 @@ def ops(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ops]:
             snmpd, "-f", "-C", "-c", str(agent_dir / "snmpd.conf"), "-Lf", str(agent_dir / "snmpd.log"),
             "-p", str(agent_dir / "pid"), env={"SNMP_PERSISTENT_DIR": str(agent_dir), "MIBS": ""},
         )  # fmt: skip
+        # The third zone has an agent (run below, beside the centre): the dashboards' agents row reads it.
+        agent_host = hosts[AGENT_ZONE]
+        zones[2]["agent"] = {"interval": "1s", "timeout": "500ms", "gateway": agent_host.address,
+                             "anchors": [agent_host.address]}  # fmt: skip
         zones[0]["snmp"] = {
             "address": snmp_host.address,
             "community": {"file": str(agent_dir / "community")},
@@ -207,6 +213,8 @@ def ops(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ops]:
         stack.callback(vigia.stop)
         vigia.wait_ready(timeout=30)
 
+        stack.callback(_stop, _agent(vigia, tmp, pki.ca_file))
+
         prom_config = _prometheus_config(tmp, vigia.port, pki.ca_file)
         prom_port = stack.enter_context(prometheus_server(prometheus, prom_config, tmp))
         ops = Ops(prom_port, vigia, hosts, tmp)
@@ -215,6 +223,8 @@ def ops(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ops]:
         ops.wait(f"count(vigia_zone_up == 1) == {len(ZONES)}", "every lab zone up")
         ops.wait("count_over_time(vigia_zone_receive_bytes_total[1m]) >= 3", "SNMP traffic samples")
         ops.wait("zone:vigia_zone_availability:ratio30d", "the 30-day availability recording rule")
+        ops.wait("count_over_time(vigia_agent_dropped_results_total[1m]) >= 3", "the zone agent's series, for rates")
+        ops.wait("vigia_agent_batches_refused_total", "the refused batch counted")
         yield ops
 
 
@@ -257,6 +267,40 @@ def _rules(ops: Ops) -> dict[str, str]:
     with urllib.request.urlopen(url, timeout=5) as resp:
         groups = json.load(resp)["data"]["groups"]
     return {r.get("name", ""): r["health"] for g in groups for r in g["rules"]}
+
+
+def _agent(vigia: VigiaProcess, tmp: Path, ca_file: Path) -> subprocess.Popen[bytes]:
+    """A real zone agent for AGENT_ZONE pushing to the lab's centre over TLS; and one batch without
+    a token, refused (401), so the refusals' panel has its series."""
+    token = subprocess.run(
+        [sys.executable, "-m", "monitor", "agent", "add", AGENT_ZONE, "--config", str(vigia.config)],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, check=True,
+    ).stdout.strip()  # fmt: skip
+    home = tmp / "agent"
+    home.mkdir()
+    (home / "token").write_text(token + "\n")
+    (home / "agent.yml").write_text(
+        f"zone: {AGENT_ZONE}\ncentre: [https://127.0.0.1:{vigia.port}]\ntoken_file: token\nca_file: {ca_file}\n"
+        "state_dir: state\npush_every: 1s\nrefresh_checks: 5s\ntimeout: 2s\n"
+    )
+    request = urllib.request.Request(f"{vigia.url}/api/v1/agents/{AGENT_ZONE}/results", data=b"{}", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5, context=vigia.tls)
+    assert refused.value.code == 401
+    with open(home / "agent.log", "wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "monitor", "agent", "run", "--config", str(home / "agent.yml")],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
+def _stop(agent: subprocess.Popen[bytes]) -> None:
+    agent.terminate()
+    try:
+        agent.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        agent.kill()
+        agent.wait()
 
 
 def dashboard_queries() -> list[tuple[str, str, str, bool]]:

@@ -331,6 +331,7 @@ def overview() -> Board:
         table_format=True,
         description="Verde: arriba; naranja: degradada; rojo: caída, en mantenimiento o sin dato.",
     )
+    agents(b)
     b.row("Centro de datos")
     b.panel(
         up_tiles("Servicios del centro de datos"),
@@ -397,6 +398,64 @@ def overview() -> Board:
         w=6,
     )
     return b
+
+
+def agents(b: Board) -> None:
+    """The zone agents' row: whether each still reports, what it holds, its clock, and the ingest."""
+    b.row("Agentes de zona")
+    b.panel(
+        bargauge.Panel()
+        .title("Último envío de cada agente (hace)")
+        .unit("s")
+        .thresholds(thresholds(("green", None), ("orange", 300), ("red", 900))),
+        [("time() - vigia_agent_last_push_timestamp_seconds", "{{zone}}")],
+        w=8,
+        h=8,
+        instant=True,
+        description="Segundos desde el último lote que el centro guardó de cada agente (alerta VigiaAgentSilent).",
+    )
+    b.panel(
+        bargauge.Panel()
+        .title("Resultados guardados en el agente")
+        .thresholds(thresholds(("green", None), ("orange", 100), ("red", 1000))),
+        [("vigia_agent_backlog_results", "{{zone}}")],
+        w=8,
+        h=8,
+        instant=True,
+        description="Lo que cada agente aún guarda por enviar (un corte del enlace lo hace crecer).",
+    )
+    b.panel(
+        bargauge.Panel()
+        .title("Desfase de reloj del agente")
+        .unit("s")
+        .thresholds(thresholds(("green", None), ("orange", 2), ("red", 60))),
+        [("abs(vigia_agent_clock_skew_seconds)", "{{zone}}")],
+        w=8,
+        h=8,
+        instant=True,
+        description="El centro corrige los tiempos más allá de 2 s (alerta VigiaAgentClockSkewed).",
+    )
+    b.panel(
+        timeseries.Panel().title("Resultados recibidos de los agentes").unit("reqps"),
+        [
+            ("sum(rate(vigia_agent_results_ingested_total[$__rate_interval]))", "guardados"),
+            ("sum(rate(vigia_agent_results_duplicate_total[$__rate_interval]))", "repetidos"),
+        ],
+        w=8,
+        h=7,
+    )
+    b.panel(
+        timeseries.Panel().title("Lotes rechazados por motivo"),
+        [("sum by (reason) (increase(vigia_agent_batches_refused_total[$__rate_interval]))", "{{reason}}")],
+        w=8,
+        h=7,
+    )
+    b.panel(
+        timeseries.Panel().title("Resultados descartados por agentes llenos"),
+        [("increase(vigia_agent_dropped_results_total[$__rate_interval])", "{{zone}}")],
+        w=8,
+        h=7,
+    )
 
 
 def zone() -> Board:
