@@ -403,38 +403,26 @@ def overview() -> Board:
 def agents(b: Board) -> None:
     """The zone agents' row: whether each still reports, what it holds, its clock, and the ingest."""
     b.row("Agentes de zona")
-    b.panel(
-        bargauge.Panel()
-        .title("Último envío de cada agente (hace)")
-        .unit("s")
-        .thresholds(thresholds(("green", None), ("orange", 300), ("red", 900))),
-        [("time() - vigia_agent_last_push_timestamp_seconds", "{{zone}}")],
-        w=8,
-        h=8,
-        instant=True,
-        description="Segundos desde el último lote que el centro guardó de cada agente (alerta VigiaAgentSilent).",
-    )
-    b.panel(
-        bargauge.Panel()
-        .title("Resultados guardados en el agente")
-        .thresholds(thresholds(("green", None), ("orange", 100), ("red", 1000))),
-        [("vigia_agent_backlog_results", "{{zone}}")],
-        w=8,
-        h=8,
-        instant=True,
-        description="Lo que cada agente aún guarda por enviar (un corte del enlace lo hace crecer).",
-    )
-    b.panel(
-        bargauge.Panel()
-        .title("Desfase de reloj del agente")
-        .unit("s")
-        .thresholds(thresholds(("green", None), ("orange", 2), ("red", 60))),
-        [("abs(vigia_agent_clock_skew_seconds)", "{{zone}}")],
-        w=8,
-        h=8,
-        instant=True,
-        description="El centro corrige los tiempos más allá de 2 s (alerta VigiaAgentClockSkewed).",
-    )
+    per_agent = (
+        ("Último envío de cada agente (hace)", "time() - vigia_agent_last_push_timestamp_seconds", "s", (300, 900),
+         "Segundos desde el último lote que el centro guardó de cada agente (alerta VigiaAgentSilent)."),
+        ("Resultados guardados en el agente", "vigia_agent_backlog_results", "short", (100, 1000),
+         "Lo que cada agente aún guarda por enviar (un corte del enlace lo hace crecer)."),
+        ("Desfase de reloj del agente", "abs(vigia_agent_clock_skew_seconds)", "s", (2, 60),
+         "El centro corrige los tiempos más allá de 2 s (alerta VigiaAgentClockSkewed)."),
+    )  # fmt: skip
+    for title, expr, unit, (warn, bad), text in per_agent:
+        b.panel(
+            bargauge.Panel()
+            .title(title)
+            .unit(unit)
+            .thresholds(thresholds(("green", None), ("orange", warn), ("red", bad))),
+            [(expr, "{{zone}}")],
+            w=8,
+            h=8,
+            instant=True,
+            description=text,
+        )
     b.panel(
         timeseries.Panel().title("Resultados recibidos de los agentes").unit("reqps"),
         [
