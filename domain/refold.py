@@ -134,18 +134,18 @@ def splice(stored: Sequence[Period], replayed: Sequence[Period], start: float, e
 REBOOT_NOISE = 60.0
 
 
-def spans_of(zone: str, times: Sequence[float], received_at: float, window: float, *, boot_at: float,
+def spans_of(zone: str, times: Sequence[float], received_at: float, late: float, *, boot_at: float,
              prior_boot_at: float | None, prior_push_at: float | None) -> list[Span]:  # fmt: skip
     """The spans of ``zone`` a batch received at ``received_at`` calls to be judged again:
 
-    - its results older than the freshness ``window`` came late: every cycle from the oldest of
-      them to the batch's arrival was judged without them;
+    - its results older than ``late`` seconds (domain.vantage.late_after) came late: every cycle
+      from the oldest of them to the batch's arrival was judged without them;
     - a boot (``boot_at``, on the centre's clock) since the agent's previous push: the silence from
       that push to this batch's first result is judged knowing the agent rebooted."""
     out = []
-    late = [t for t in times if t < received_at - window]
-    if late:
-        out.append(Span(zone, min(late), received_at))
+    behind = [t for t in times if t < received_at - late]
+    if behind:
+        out.append(Span(zone, min(behind), received_at))
     if (prior_boot_at is not None and prior_push_at is not None and boot_at > prior_boot_at + REBOOT_NOISE
             and boot_at >= prior_push_at - REBOOT_NOISE):  # fmt: skip
         back = min(times, default=received_at)

@@ -48,8 +48,8 @@ PATH_REASON = "monitoring_path"
 
 
 def fresh_window(interval: float) -> float:
-    """How old an agent's result may be and still speak for its zone now: two of its intervals and
-    the push's slack. Older results arriving are late: they fold into history (domain.refold)."""
+    """How old an agent's result may be and still speak for its zone now, live: two of its intervals
+    and the push's slack (results arriving after their cycles fold into history: late_after)."""
     return 2 * interval + INSIDE_SLACK
 
 
@@ -58,6 +58,16 @@ def hindsight_window(interval: float) -> float:
     interval and half of one for the jitter between the agent's and the centre's cycles (no
     push slack: what came after it is known)."""
     return 1.5 * interval
+
+
+# Seconds a push may take beyond a result's hindsight window before the result counts as late.
+PUSH_SLACK = 5.0
+
+
+def late_after(interval: float) -> float:
+    """How old a result may arrive and still have been in time for the cycles after it: older,
+    those cycles were judged without it (a backhaul cut's spool), so its span is judged again."""
+    return hindsight_window(interval) + PUSH_SLACK
 
 
 def reason_of(j: Judgement) -> str:

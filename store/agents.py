@@ -105,10 +105,11 @@ class Agents:
         ]  # fmt: skip
 
     def store(self, batch: AgentBatch, results: Sequence[tuple[AgentResult, float]], *, received_at: float,
-              skew: float, window: float | None = None) -> Stored:  # fmt: skip
+              skew: float, late_after: float | None = None) -> Stored:  # fmt: skip
         """One batch, its results at their corrected times: stored once, the agent's row updated,
         and, in the same transaction, the spans its late results or a reboot call to be judged
-        again (``window``: the zone's freshness window, domain.vantage; None: no agent configured)."""
+        again (``late_after``: seconds after which a result is late, domain.vantage.late_after; None: the
+        zone has no agent configured)."""
         rows = [
             {"owner": self.owner, "zone": batch.zone, "seq": r.seq, "ts": at, "received_at": received_at,
              "check": r.check, "probe": r.probe, "duration": r.duration, "success": r.success, "reason": r.reason,
@@ -140,8 +141,8 @@ class Agents:
                         clock_synced=batch.clock_synced, dropped_total=t.dropped_total + batch.dropped,
                         backlog=batch.backlog)
             )  # fmt: skip
-            if window is not None and prior is not None and new:
-                spans = spans_of(batch.zone, [at for _, at in results], received_at, window,
+            if late_after is not None and prior is not None and new:
+                spans = spans_of(batch.zone, [at for _, at in results], received_at, late_after,
                                  boot_at=batch.boot_time + shift, prior_boot_at=prior.boot_time,
                                  prior_push_at=prior.last_push_at)  # fmt: skip
                 refolds.queue(conn, self.owner, self.instance, spans, received_at)

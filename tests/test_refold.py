@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from domain import agents as ag
 from domain.availability import Period
 from domain.refold import CentralSample, Span, replay, spans_of, splice
-from domain.vantage import fresh_window
+from domain.vantage import late_after
 from domain.zone_state import FAILED, OK
 from domain.zones import ZoneAgent
 from probes.result import ProbeResult
@@ -108,7 +108,7 @@ def test_splice_keeps_what_lies_outside_the_span_and_counts_an_outage_once() -> 
     ("case", "times", "boot_at", "prior_boot", "prior_push", "expected"),
     [
         ("fresh results call for nothing", [at(29), at(29.5)], 100.0, 100.0, at(28), []),
-        ("results older than the window: oldest to arrival", [at(10), at(29.5)], 100.0, 100.0, at(9),
+        ("results arriving later than late_after: oldest to arrival", [at(10), at(29.5)], 100.0, 100.0, at(9),
          [Span("ZD-01", at(10), at(30))]),
         ("a boot after the last push: the silence", [at(29.5)], at(25), 100.0, at(9),
          [Span("ZD-01", at(9), at(29.5), rebooted=True)]),
@@ -120,7 +120,7 @@ def test_which_spans_a_batch_calls_to_be_judged_again(
     case: str, times: list[float], boot_at: float, prior_boot: float | None, prior_push: float | None,
     expected: list[Span],
 ) -> None:  # fmt: skip
-    got = spans_of("ZD-01", times, at(30), fresh_window(60.0), boot_at=boot_at, prior_boot_at=prior_boot,
+    got = spans_of("ZD-01", times, at(30), late_after(60.0), boot_at=boot_at, prior_boot_at=prior_boot,
                    prior_push_at=prior_push)  # fmt: skip
     assert got == expected, case
 
@@ -176,13 +176,13 @@ def test_a_late_batch_is_judged_again_by_every_member_and_reported_under_its_cau
         central_cut(store)
     agents = a.agents("ha")
     agents.add("ZD-01", "ana", T0)
-    window = fresh_window(60.0)
+    after = late_after(60.0)
     # Before the cut: a batch on time (its first: nothing to compare, nothing to judge again).
-    first = spooled(range(0, 2), range(0), sent_at=at(2), boot_time=T0 - 3600)
-    agents.store(first, ag.corrected(first, at(2)), received_at=at(2), skew=0.0, window=window)
+    first = spooled(range(1, 2), range(0), sent_at=at(2), boot_time=T0 - 3600)
+    agents.store(first, ag.corrected(first, at(2)), received_at=at(2), skew=0.0, late_after=after)
     # The link returns at minute 20; the spool reaches the centre at minute 30.
     late = spooled(range(2, 30), range(10, 20), sent_at=at(30), boot_time=T0 - 3600)
-    done = agents.store(late, ag.corrected(late, at(30)), received_at=at(30), skew=0.0, window=window)
+    done = agents.store(late, ag.corrected(late, at(30)), received_at=at(30), skew=0.0, late_after=after)
     assert done.new == 56
     with a.engine.connect() as conn:
         queued = conn.execute(sa.select(zone_refolds.c.instance, zone_refolds.c.start, zone_refolds.c.end)).all()
@@ -215,12 +215,12 @@ def test_a_reboot_after_the_silence_is_a_power_cut(url: str) -> None:
     central_cut(store)
     agents = store.agents()
     agents.add("ZD-01", "ana", T0)
-    window = fresh_window(60.0)
+    after = late_after(60.0)
     before = spooled(range(8, 10), range(0), sent_at=at(9) + 10, boot_time=T0 - 86400)  # on time
-    agents.store(before, ag.corrected(before, at(9) + 10), received_at=at(9) + 10, skew=0.0, window=window)
+    agents.store(before, ag.corrected(before, at(9) + 10), received_at=at(9) + 10, skew=0.0, late_after=after)
     # Power back at minute 20: the agent boots and pushes what it measures from then on.
-    after = spooled(range(21, 23), range(0), sent_at=at(22) + 10, boot_time=at(20) + 30)
-    agents.store(after, ag.corrected(after, at(22) + 10), received_at=at(22) + 10, skew=0.0, window=window)
+    booted = spooled(range(21, 23), range(0), sent_at=at(22) + 10, boot_time=at(20) + 30)
+    agents.store(booted, ag.corrected(booted, at(22) + 10), received_at=at(22) + 10, skew=0.0, late_after=after)
     assert store.refold({"ZD-01": ZONE}) == 1
     [(kind, start, end, reason)] = zone_periods(store)
     assert (kind, reason) == ("down", "agent_energia")
@@ -236,8 +236,8 @@ def test_a_closed_month_stays_frozen_and_says_which_agents_still_held_data(url: 
     central_cut(store)
     agents = store.agents()
     agents.add("ZD-01", "ana", T0)
-    first = spooled(range(0, 2), range(0), sent_at=at(2), boot_time=T0 - 3600)
-    agents.store(first, ag.corrected(first, at(2)), received_at=at(2), skew=0.0, window=fresh_window(60.0))
+    first = spooled(range(1, 2), range(0), sent_at=at(2), boot_time=T0 - 3600)
+    agents.store(first, ag.corrected(first, at(2)), received_at=at(2), skew=0.0, late_after=late_after(60.0))
     bogota = ZoneInfo("America/Bogota")
     frozen = snapshot(store.reader(), [ZONE], 2025, 1, bogota)
     assert frozen.agents_holding == ("ZD-01",)  # silent since minute 2 of a month now over
@@ -246,7 +246,7 @@ def test_a_closed_month_stays_frozen_and_says_which_agents_still_held_data(url: 
     assert 'id="agents-holding"' in html and "ZD-01" in html and "vigia report month --refreeze" in html
 
     late = spooled(range(2, 30), range(10, 20), sent_at=at(30), boot_time=T0 - 3600)
-    agents.store(late, ag.corrected(late, at(30)), received_at=at(30), skew=0.0, window=fresh_window(60.0))
+    agents.store(late, ag.corrected(late, at(30)), received_at=at(30), skew=0.0, late_after=late_after(60.0))
     assert store.refold({"ZD-01": ZONE}) == 1
     again = snapshot(store.reader(), [ZONE], 2025, 1, bogota)
     assert [i.cause for i in again.incidents()] == ["unrecorded"]  # closed: read back as frozen

@@ -26,7 +26,7 @@ import zlib
 from collections.abc import Callable, Mapping
 
 from domain import agents as ag
-from domain.vantage import fresh_window
+from domain.vantage import late_after
 from domain.zones import Zone
 from kernel.errors import StoreError
 from monitor.runtime.stats import IngestCounts
@@ -128,9 +128,9 @@ class Ingest:
             return self._refuse(e.reason, 413 if e.reason == "too_large" else 400, e.detail)
         skew = received - batch.sent_at
         found = self.zones().get(zone)
-        window = fresh_window(found.agent.interval) if found is not None and found.agent is not None else None
+        late = late_after(found.agent.interval) if found is not None and found.agent is not None else None
         try:
-            done = self.agents.store(batch, results, received_at=received, skew=skew, window=window)
+            done = self.agents.store(batch, results, received_at=received, skew=skew, late_after=late)
         except StoreError as e:
             return self._refuse("store", 503, str(e))
         self.counts.stored(done.new, done.duplicates)
