@@ -141,14 +141,17 @@ def spans_of(zone: str, times: Sequence[float], received_at: float, late: float,
     - its results older than ``late`` seconds (domain.vantage.late_after) came late: every cycle
       from the oldest of them to the batch's arrival was judged without them;
     - a boot (``boot_at``, on the centre's clock) since the agent's previous push: the silence from
-      that push to this batch's first result is judged knowing the agent rebooted."""
+      that push to this batch's first result measured after the boot is judged knowing the agent
+      rebooted."""
     out = []
     behind = [t for t in times if t < received_at - late]
     if behind:
         out.append(Span(zone, min(behind), received_at))
     if (prior_boot_at is not None and prior_push_at is not None and boot_at > prior_boot_at + REBOOT_NOISE
             and boot_at >= prior_push_at - REBOOT_NOISE):  # fmt: skip
-        back = min(times, default=received_at)
+        # The outbox may carry results measured before the power went: the silence ends with the
+        # first result measured after the boot.
+        back = min((t for t in times if t >= boot_at), default=received_at)
         if back > prior_push_at:
             out.append(Span(zone, prior_push_at, back, rebooted=True))
     return out

@@ -282,7 +282,7 @@ class Store(UsageTables, Rollups):
                     ],
                 )
             if zone_samples:
-                rows = [{"instance": self.instance, **vars(z)} for z in zone_samples]
+                rows = [{"instance": self.instance, **vars(z), "central": z.central or None} for z in zone_samples]
                 conn.execute(insert_for(self.dialect, zone_samples_t).on_conflict_do_nothing(), rows)
                 self._spans.write(conn, zone_samples)
             periods.write(conn, self.dialect, self.instance, changes)

@@ -70,6 +70,7 @@ class ZoneSample:
     loss: float | None
     rtt: float | None
     checks: str  # JSON {"gateway": true, ...}
+    central: str = ""  # the central view's verdict, when the zone's agent decided ``verdict``
 
 
 @dataclass(frozen=True)

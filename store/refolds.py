@@ -67,9 +67,9 @@ def run(engine: Engine, instance: str, zones: Mapping[str, Zone]) -> int:
 def _refold(conn: sa.Connection, instance: str, owner: str, zone: Zone, span: Span) -> None:
     z, a, o = zone_samples_t.c, agent_results.c, outages.c
     samples = [
-        CentralSample(ts, verdict, status, bool(in_hours))
-        for ts, verdict, status, in_hours in conn.execute(
-            sa.select(z.ts, z.verdict, z.status, z.in_hours)
+        CentralSample(ts, central or verdict, status, bool(in_hours))
+        for ts, verdict, central, status, in_hours in conn.execute(
+            sa.select(z.ts, z.verdict, z.central, z.status, z.in_hours)
             .where(z.instance == instance, z.zone == zone.id, z.ts >= span.start, z.ts <= span.end)
             .order_by(z.ts)
         )

@@ -132,6 +132,9 @@ zone_samples_t = sa.Table(
     sa.Column("loss", sa.Float, nullable=True),
     sa.Column("rtt", sa.Float, nullable=True),
     sa.Column("checks", sa.Text, nullable=False),
+    # Schema 12: the central view's verdict when an agent's inside view decided ``verdict`` (else
+    # null, as in older rows: the same): what a span judged again (domain.refold) starts from.
+    sa.Column("central", sa.String(16), nullable=True),
     sa.Index("ix_zone_samples_zone_ts", "instance", "zone", "ts", unique=True),  # schema 6, as above
 )  # fmt: skip
 

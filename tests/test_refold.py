@@ -112,6 +112,8 @@ def test_splice_keeps_what_lies_outside_the_span_and_counts_an_outage_once() -> 
          [Span("ZD-01", at(10), at(30))]),
         ("a boot after the last push: the silence", [at(29.5)], at(25), 100.0, at(9),
          [Span("ZD-01", at(9), at(29.5), rebooted=True)]),
+        ("results spooled before the power went end no silence", [at(8.5), at(29.5)], at(25), 100.0, at(8),
+         [Span("ZD-01", at(8.5), at(30)), Span("ZD-01", at(8), at(29.5), rebooted=True)]),
         ("the boot time moved less than the noise: no reboot", [at(29.5)], 130.0, 100.0, at(28), []),
         ("first batch ever: nothing to compare", [at(29.5)], at(25), None, None, []),
     ],

@@ -333,3 +333,19 @@ def test_a_database_error_leaves_the_store_as_a_store_error(url: str) -> None:
             store.write_cycle([result("portal", 2)], [], T0.timestamp() + 120)
     finally:
         store.close()
+
+
+def test_a_version_11_database_gains_the_central_verdict_column_its_rows_kept(url: str) -> None:
+    """Schema 12 adds zone_samples.central by ALTER TABLE (partitions included on PostgreSQL)."""
+    store = st.Store(url, "cdc")
+    store.migrate()
+    store.write_cycle([], [], 10.0, [st.ZoneSample("ZD-01", 10.0, 60.0, "up", "ok", True, None, None, "{}")])
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE zone_samples DROP COLUMN central"))
+        conn.execute(sa.text("UPDATE vigia_schema SET version = 11"))
+    store.close()
+    again = st.Store(url, "cdc")
+    assert again.migrate() == 12
+    with again.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT zone, verdict, central FROM zone_samples")).all() == [("ZD-01", "ok", None)]
+    again.close()

@@ -156,14 +156,15 @@ class Observer:
             if zone.interval != interval or not (zone.checks or zone.agent):
                 continue
             zs = self.zone_states.setdefault(zone.id, new_zone_state(zone))
-            obs = self._with_inside(zone, observe(zone, by_target, watchdog_ok), now)
+            central = observe(zone, by_target, watchdog_ok)
+            obs = self._with_inside(zone, central, now)
             in_hours = zone.in_hours(now, tz)
             maintenance = active_window(self.windows(), zone.id, now) is not None
             tr = zs.update(now, obs, maintenance=maintenance, in_hours=in_hours)
             folded.samples.append(
                 ZoneSample(
                     zone.id, now.timestamp(), interval, zs.status.value, obs.verdict, in_hours, obs.loss, obs.rtt,
-                    json.dumps(obs.checks, sort_keys=True),
+                    json.dumps(obs.checks, sort_keys=True), central.verdict if obs is not central else "",
                 )
             )  # fmt: skip
             if tr is not None:
