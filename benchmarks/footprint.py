@@ -50,28 +50,33 @@ def run(minutes: float = 10.0) -> dict[str, float]:
             stderr=subprocess.DEVNULL,
         )
         try:
-            ps = psutil.Process(proc.pid)
-            time.sleep(5)  # start-up is not the steady state
-            cpu0 = sum(ps.cpu_times()[:2])
-            t0 = time.monotonic()
-            peak = 0
-            end = t0 + minutes * 60
-            while time.monotonic() < end and proc.poll() is None:
-                peak = max(peak, ps.memory_info().rss)
-                time.sleep(min(5.0, max(0.0, end - time.monotonic())))
-            elapsed = time.monotonic() - t0
-            if proc.poll() is not None:
-                raise RuntimeError(f"the daemon exited with {proc.returncode} during the footprint run")
-            cpu = sum(ps.cpu_times()[:2]) - cpu0
-            rss = ps.memory_info().rss
-            peak = max(peak, rss)
+            got = measure(proc, minutes, "the daemon")
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+    return {"targets": 130, **got}
+
+
+def measure(proc: subprocess.Popen[bytes], minutes: float, what: str, settle: float = 5.0) -> dict[str, float]:
+    """A running process's resident memory (now and at its peak) and its share of one core, sampled
+    every few seconds over ``minutes`` after ``settle`` seconds of start-up."""
+    ps = psutil.Process(proc.pid)
+    time.sleep(settle)  # start-up is not the steady state
+    cpu0 = sum(ps.cpu_times()[:2])
+    t0 = time.monotonic()
+    peak = 0
+    end = t0 + minutes * 60
+    while time.monotonic() < end and proc.poll() is None:
+        peak = max(peak, ps.memory_info().rss)
+        time.sleep(min(5.0, max(0.0, end - time.monotonic())))
+    elapsed = time.monotonic() - t0
+    if proc.poll() is not None:
+        raise RuntimeError(f"{what} exited with {proc.returncode} during the footprint run")
+    cpu = sum(ps.cpu_times()[:2]) - cpu0
+    rss = ps.memory_info().rss
     return {
-        "targets": 130,
         "minutes": elapsed / 60,
         "rss_mb": rss / 2**20,
-        "peak_rss_mb": peak / 2**20,
+        "peak_rss_mb": max(peak, rss) / 2**20,
         "cpu_percent_of_one_core": cpu / elapsed * 100,
     }

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import argparse
 
-from benchmarks import engine_vs_blackbox, exposition, footprint, icmp_vs_fping, ingest, instances, status_page, zones
+from benchmarks import (
+    agent_footprint,
+    engine_vs_blackbox,
+    exposition,
+    footprint,
+    icmp_vs_fping,
+    ingest,
+    instances,
+    status_page,
+    zones,
+)
 from benchmarks import reports as reports_bench
 
 
@@ -76,6 +86,8 @@ def main() -> None:
     ingest.main(smoke=args.smoke)
 
     if args.footprint_minutes > 0:
+        print()
+        agent_footprint.main(minutes=args.footprint_minutes)
         print(f"\nDaemon footprint: 130 targets, 60 s interval, {args.footprint_minutes:g} min")
         f = footprint.run(args.footprint_minutes)
         print(

@@ -88,7 +88,8 @@ def zone_cycle(timeout: float = 2.0, n_zones: int = 32) -> dict[str, float]:
 
 def radius_month(rows: int = 1_000_000) -> dict[str, float] | None:
     from monitor.runtime.usage import DayTally
-    from probes.usage.radius import RadiusReader, ZoneMatch
+    from probes.usage.radius import ZoneMatch
+    from probes.usage.radius_reader import RadiusReader
     from tests.accounting import accounting_db, insert, month_of_sessions
 
     start = datetime(2025, 1, 1, 5, 0, tzinfo=UTC)

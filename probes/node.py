@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from prometheus_client.parser import text_string_to_metric_families
 from pydantic import Field, ValidationError, field_validator
 
 from probes import host
@@ -69,6 +68,10 @@ Samples = dict[str, list[tuple[dict[str, str], float]]]
 
 def _samples(text: str) -> Samples:
     out: Samples = defaultdict(list)
+    # Loaded here: prometheus_client is a large package the zone agent (which has no node
+    # check) and a daemon without one never need.
+    from prometheus_client.parser import text_string_to_metric_families
+
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             out[sample.name].append((sample.labels, float(sample.value)))

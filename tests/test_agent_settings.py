@@ -29,3 +29,17 @@ def test_paths_are_relative_to_the_file_and_mistakes_have_their_line(tmp_path: P
     said = {(p.line, p.key) for p in info.value.problems}
     assert (2, "centre") in said or (2, "centre[0]") in said, said
     assert (4, "spool_max_size") in said, said
+
+
+def test_the_agent_leaves_the_centres_libraries_alone() -> None:
+    """A zone's box is small (footprint goal 40 MB, benchmarks/agent_footprint.py): the agent loads
+    no database toolkit, no exposition, no report stack; pysnmp and cryptography only with a check
+    that needs them."""
+    import subprocess
+    import sys
+
+    heavy = ("sqlalchemy", "prometheus_client", "jinja2", "babel", "matplotlib", "weasyprint", "pysnmp",
+             "cryptography", "apscheduler.schedulers")  # fmt: skip
+    code = f"import sys, monitor.agent.run; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split() == []

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from probes.usage.radius import RadiusReader, Usage, ZoneMatch
+from probes.usage.radius import Usage, ZoneMatch
+from probes.usage.radius_reader import RadiusReader
 from tests.accounting import Session, accounting_db, insert, month_of_sessions
 
 START = datetime(2025, 1, 1, 5, 0, tzinfo=UTC)  # 1 January 00:00 in Bogotá

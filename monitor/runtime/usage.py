@@ -31,7 +31,8 @@ from kernel.errors import short
 from kernel.month import Month, day_bounds
 
 __all__ = ["RadiusSnapshot", "RadiusUsage", "UsageRow", "month_bounds"]
-from probes.usage.radius import RadiusReader, RadiusSettings, SessionRow, Usage, ZoneMatch, count_active, peak_of
+from probes.usage.radius import RadiusSettings, SessionRow, Usage, ZoneMatch, count_active, peak_of
+from probes.usage.radius_reader import RadiusReader
 
 log = logging.getLogger(__name__)
 

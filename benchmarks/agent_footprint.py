@@ -1,0 +1,84 @@
+"""A zone agent's footprint with the default checks, on the small box of a zone (goal: at most 40 MB
+resident and 1 % of a core).
+
+Starts a real centre (python -m monitor run, SQLite) whose zone has an ``agent:`` entry with every
+check at its default rhythm (60 s; the download test every 30 min, its first run included), and a
+real agent (python -m monitor agent run) pushing to it every 10 s; samples the agent alone.
+The checks point at loopback: the gateway and an anchor by ICMP, the portal, the resolver (no
+server answers: a failing check is measured all the same) and the centre's own /metrics as the
+download.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from benchmarks.footprint import ROOT, _free_port, measure
+
+
+def centre_config(port: int, state: str) -> str:
+    base = f"http://127.0.0.1:{port}"
+    return (
+        f"instance: centro\nstate_dir: {state}\n"
+        "targets:\n  - {id: closed, probe: tcp, tcp: {host: 127.0.0.1, port: 9}}\n"
+        "zones:\n  - id: ZD-01\n    name: Plaza\n    lat: 10.4\n    lon: -75.5\n"
+        f"    agent: {{gateway: 127.0.0.1, dns: {{name: portal.zona.test, expect_answers: [127.0.0.1]}}, "
+        f"portal_url: '{base}/-/healthy', anchors: [127.0.0.2], throughput_url: '{base}/metrics', "
+        "throughput_bytes: 100000}\n"
+    )
+
+
+def _wait_ready(url: str, timeout: float = 30.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            with urllib.request.urlopen(url + "/-/healthy", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("the centre did not start")
+
+
+def run(minutes: float = 10.0) -> dict[str, float]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    with tempfile.TemporaryDirectory() as tmp:
+        port = _free_port()
+        config = Path(tmp) / "vigia.yml"
+        config.write_text(centre_config(port, tmp))
+        vigia = [sys.executable, "-m", "monitor"]
+        centre = subprocess.Popen([*vigia, "run", "--config", str(config), "--listen", f"127.0.0.1:{port}"],
+                                  cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        agent: subprocess.Popen[bytes] | None = None
+        try:
+            _wait_ready(f"http://127.0.0.1:{port}")
+            token = subprocess.run([*vigia, "agent", "add", "ZD-01", "--config", str(config)], cwd=ROOT, env=env,
+                                   capture_output=True, text=True, check=True, timeout=60).stdout.strip()  # fmt: skip
+            home = Path(tmp) / "agent"
+            home.mkdir()
+            (home / "token").write_text(token + "\n")
+            (home / "agent.yml").write_text(
+                f"zone: ZD-01\ncentre: ['http://127.0.0.1:{port}']\ntoken_file: token\nstate_dir: state\n"
+            )
+            agent = subprocess.Popen([*vigia, "agent", "run", "--config", str(home / "agent.yml")], cwd=ROOT, env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            return measure(agent, minutes, "the agent")
+        finally:
+            for proc in (agent, centre):
+                if proc is not None:
+                    proc.terminate()
+                    proc.wait(timeout=30)
+
+
+def main(*, minutes: float) -> None:
+    print(f"Zone agent footprint: default checks (60 s, download every 30 min), pushes every 10 s, {minutes:g} min")
+    f = run(minutes)
+    print(
+        f"  RSS {f['rss_mb']:.1f} MB (peak {f['peak_rss_mb']:.1f} MB, goal <= 40); "
+        f"CPU {f['cpu_percent_of_one_core']:.2f} % of one core (goal <= 1)"
+    )
