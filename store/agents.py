@@ -20,7 +20,7 @@ from domain.refold import spans_of
 from kernel.errors import InputError
 from store import refolds
 from store.backends import insert_for, reading, writing
-from store.schema_agents import agent_results, agents_t
+from store.schema_agents import agent_results, agents_t, zone_refolds
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,16 @@ class Agents:
                 sa.select(t.zone, t.token_hash).where(t.owner == self.owner, t.revoked_at.is_(None))
             ).all()
         return {r.zone: r.token_hash for r in rows}
+
+    def forget_before(self, cutoff: float) -> int:
+        """Retention: this owner's agent results measured before ``cutoff`` go, and any span still
+        queued from before it (a member that left the group never takes its own). Returns the
+        results deleted."""
+        a, q = agent_results.c, zone_refolds.c
+        with writing(self.engine) as conn:
+            gone = conn.execute(agent_results.delete().where(a.owner == self.owner, a.ts < cutoff)).rowcount or 0
+            conn.execute(zone_refolds.delete().where(q.owner == self.owner, q.requested_at < cutoff))
+        return int(gone)
 
     def listed(self) -> list[AgentRow]:
         t = agents_t.c

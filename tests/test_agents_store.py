@@ -61,3 +61,17 @@ def test_a_batch_is_stored_once_whoever_receives_it_and_however_often(url: str) 
     assert seqs == list(range(1, 9))
     a.close()
     b.close()
+
+
+def test_retention_forgets_an_owners_old_results_and_no_one_elses(url: str) -> None:
+    store = st.Store(url, "centro-a")
+    store.migrate()
+    for owner in ("ha", "otra"):
+        store.agents(owner).add("ZD-01", "ana", 1000.0)
+        b = batch(range(1, 9))  # measured at 9,941 to 9,948
+        store.agents(owner).store(b, ag.corrected(b, 10_000.0), received_at=10_000.0, skew=0.0)
+    assert store.agents("ha").forget_before(9_945.0) == 4
+    with store.engine.connect() as conn:
+        left = conn.exec_driver_sql("SELECT owner, seq FROM agent_results ORDER BY owner, seq").all()
+    assert [tuple(r) for r in left] == [("ha", s) for s in range(5, 9)] + [("otra", s) for s in range(1, 9)]
+    store.close()

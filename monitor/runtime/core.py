@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import config as cfg
+from domain.agents import MAX_AGE
 from domain.findings import Policy
 from monitor.runtime.audit import Audit
 from monitor.runtime.cycle import CycleRunner, spread_window
@@ -159,10 +160,17 @@ class Runtime:
         now = time.time()
         store_cfg = self.config.store
 
+        group = self.config.ha_group
+
         def work() -> None:
             hours = self.store.rollup(now)
             deleted = self.store.apply_retention(now, store_cfg.raw_retention, store_cfg.rollup_retention)
             log.info("rollup: %d hour(s) aggregated, %d raw result(s) past retention deleted", hours, deleted)
+            # Zone agents' results are raw rows too; kept at least as long as an agent's outbox
+            # may still deliver late ones (domain.agents.MAX_AGE), which a refold reads.
+            gone = self.store.agents(group).forget_before(now - max(store_cfg.raw_retention, MAX_AGE))
+            if gone:
+                log.info("retention: %d zone agent result(s) deleted", gone)
 
         self.writer.run_in_writer("rollup", work)
 
