@@ -43,3 +43,24 @@ def test_the_agent_leaves_the_centres_libraries_alone() -> None:
     code = f"import sys, monitor.agent.run; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.split() == []
+
+
+def test_agent_commands_refuse_hostile_zone_names_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A zone name with terminal escapes or a newline is refused, escaped in the message, nothing
+    stored; revoking a zone without an agent says so."""
+    from monitor.cli import main
+    from tests.agentcentre import centre_config
+
+    config = tmp_path / "vigia.yml"
+    config.write_text(centre_config("  - {id: ZD-01, name: Plaza, lat: 10.4, lon: -75.5, gateway: 127.0.0.1}\n")
+                      .replace("{state}", str(tmp_path / "state")))  # fmt: skip
+    for hostile in ("ZD-01\x1b[2J", "ZD-01\nZD-02", "../ZD-01", "ZD-01" + "x" * 5000):
+        assert main(["agent", "add", hostile, "--config", str(config)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "no zone" in err and "\x1b" not in err, err[:200]
+    assert main(["agent", "revoke", "ZD-01", "--config", str(config)]) == 2
+    assert "has no agent to revoke" in capsys.readouterr().err
+    assert main(["agent", "list", "--config", str(config)]) == 0
+    assert "ZD-01" not in capsys.readouterr().out  # nothing was stored
