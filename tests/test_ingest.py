@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import http.client
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -212,3 +213,34 @@ def test_a_late_batch_folds_into_the_zones_history(tmp_path: Path, capsys: pytes
         assert t0 + 4 <= start <= t0 + 8
     finally:
         proc.stop()
+
+
+def test_hundreds_of_hanging_uploads_delay_neither_scrapes_nor_a_real_batch(
+    centre: VigiaProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Three hundred agents' uploads stall after their headers (a backhaul dying mid-send), from a
+    hundred addresses: each waits on its own deadline; /metrics answers and a real batch is stored
+    meanwhile, and the daemon takes no thread per stalled upload."""
+    import socket
+
+    token = token_for(centre, "ZD-01", capsys)
+    head = (b"POST /api/v1/agents/ZD-01/results HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + token.encode() + b"\r\nContent-Length: 1000000\r\n\r\n")  # fmt: skip
+    stalled: list[socket.socket] = []
+    try:
+        for i in range(300):
+            s = socket.create_connection(("127.0.0.1", centre.port), timeout=5,
+                                         source_address=(f"127.0.1.{i % 100 + 1}", 0))  # fmt: skip
+            s.sendall(head + b'{"zone"')
+            stalled.append(s)
+        threads = len(os.listdir(f"/proc/{centre.proc.pid}/task"))  # type: ignore[union-attr]
+        for _ in range(5):
+            status, page = centre.get("/metrics")
+            assert status == 200 and b"vigia_agent_results_ingested_total" in page
+        status, answer = post(centre, "ZD-01", body("ZD-01", range(1, 4)), token)
+        assert status == 200 and answer["stored"] == 3
+        assert threads < 60, threads  # no thread waits on a stalled body
+    finally:
+        for s in stalled:
+            s.close()
+    assert stored(centre) == [("ZD-01", 1), ("ZD-01", 2), ("ZD-01", 3)]
