@@ -141,3 +141,55 @@ def test_two_centres_of_an_ha_group_the_agent_fails_over_mid_backlog_no_gap_no_t
                 c.stop()
             engine.dispose()
         assert "using it from now on" in (tmp_path / "agent.log").read_text()
+
+
+def test_the_centres_database_dropping_every_connection_mid_push_loses_and_doubles_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """PostgreSQL drops every session of the centre's database, again and again, while the agent
+    pushes (what a restart looks like from vigia): a batch caught in it is refused with 503 and
+    sent again, one between drops finds its connection gone and takes a new one; when the database
+    settles every result is stored once, none missing."""
+    need_root()
+    import sqlalchemy as sa
+
+    from tests import pgdb
+
+    need(pgdb.available(), "needs the local PostgreSQL server (deploy/test-services.sh starts it)")
+    with pgdb.database() as url:
+        (tmp_path / "url").write_text(url)
+        centre = VigiaProcess(CENTRE.replace("instance: centro\n", f"instance: centro\nstore: {{url_file: "
+                                             f"{tmp_path / 'url'}}}\n"), tmp_path)  # fmt: skip
+        centre.start().wait_ready()
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+
+        def stored() -> list[int]:
+            with engine.connect() as conn:
+                return [r[0] for r in conn.exec_driver_sql("SELECT seq FROM agent_results ORDER BY seq")]
+
+        agent = _agent(tmp_path, capsys, centre.config, [centre.url])
+        try:
+            wait(lambda: len(stored()) >= 4, 30, "the agent's first results")
+            name = url.rsplit("/", 1)[1]
+            end = time.monotonic() + 6
+            while time.monotonic() < end:  # every session of the database, dropped ten times a second
+                pgdb.admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+                           "AND pid <> pg_backend_pid()", (name,))  # fmt: skip
+                time.sleep(0.1)
+            settled = time.time()
+            wait(lambda: max(stored(), default=0) >= len(stored()) and _pushed_after(engine, settled), 30,
+                 "results measured after the database settled")  # fmt: skip
+            seqs = stored()
+            assert seqs == list(range(1, len(seqs) + 1))  # no gap, nothing twice
+            assert centre.proc is not None and centre.proc.poll() is None
+            text = centre.log.read_text()
+            assert "terminating connection" in text or "server closed the connection" in text  # it hit
+        finally:
+            _stop(agent)
+            centre.stop()
+            engine.dispose()
+
+
+def _pushed_after(engine: object, when: float) -> bool:
+    with engine.connect() as conn:  # type: ignore[attr-defined]
+        return bool(conn.exec_driver_sql("SELECT count(*) FROM agent_results WHERE ts > %s", (when + 2,)).scalar())
