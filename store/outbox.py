@@ -65,6 +65,9 @@ class Outbox:
     ) -> None:
         self.path, self.max_age, self.max_bytes, self.clock = Path(path), max_age, max_bytes, clock
         self._lock = threading.Lock()  # the measuring loop puts, the pusher reads and acknowledges
+        # Results measured but not kept (the disk full, say): counted here until a write succeeds,
+        # then recorded as drops and reported like any other (never silent).
+        self.unkept = 0
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -83,13 +86,18 @@ class Outbox:
         self._db.execute("UPDATE counters SET value = value + ? WHERE name = ?", (delta, name))
 
     def put(self, results: Iterable[dict[str, object]]) -> list[int]:
-        """Number and keep ``results`` (each JSON-able, with its ``at``); their sequence numbers."""
+        """Number and keep ``results`` (each JSON-able, with its ``at``); their sequence numbers.
+        When they cannot be kept they are counted as drops (``unkept``) and StoreError says why."""
+        given = list(results)
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 seq = self._counter("last_seq")
                 numbered, size = [], 0
-                for r in results:
+                if self.unkept:
+                    self._add("dropped_unsent", self.unkept)
+                    self._add("dropped_total", self.unkept)
+                for r in given:
                     seq += 1
                     body = json.dumps({**r, "seq": seq}, separators=(",", ":"), ensure_ascii=False)
                     numbered.append((seq, float(r["at"]), body))  # type: ignore[arg-type]
@@ -101,7 +109,10 @@ class Outbox:
                 self._db.execute("COMMIT")
             except sqlite3.Error as e:
                 self._rollback()
-                raise StoreError(f"{self.path}: cannot keep results in the outbox: {e}") from None
+                self.unkept += len(given)
+                raise StoreError(f"{self.path}: cannot keep {len(given)} results in the outbox (counted as dropped, "
+                                 f"{self.unkept} so far): {e}") from None  # fmt: skip
+            self.unkept = 0
             return [n for n, _, _ in numbered]
 
     def _bound(self) -> None:

@@ -62,3 +62,26 @@ def test_an_outbox_that_cannot_be_opened_says_where(tmp_path: Path) -> None:
     (tmp_path / "dir").mkdir()
     with pytest.raises(StoreError, match=r"dir: cannot open the agent's outbox"):
         Outbox(tmp_path / "dir")
+
+
+def test_a_full_disk_counts_what_it_could_not_keep_and_keeps_the_rest(tmp_path: Path) -> None:
+    """The box's disk fills: results that cannot be kept are counted as dropped (never silent),
+    what was kept stays; with room again the count goes to the centre with the next batch."""
+    from tests.test_disk_full import fill, small_disk
+
+    with small_disk(tmp_path / "disk", "4m") as disk:
+        box = Outbox(disk / "outbox.db", clock=lambda: 2000.0)
+        assert box.put(rows(5)) == [1, 2, 3, 4, 5]
+        ballast, filler = disk / "ballast", fill(disk)
+        with pytest.raises(StoreError, match=r"outbox\.db: cannot keep 200 results in the outbox \(counted as dropped"):
+            for _ in range(50):  # what little room the file had left goes first
+                box.put(rows(200, pad=400))
+        lost = box.unkept
+        assert lost >= 200
+        filler.unlink()
+        ballast.unlink()
+        kept = box.put(rows(2))
+        assert box.unkept == 0 and kept[-1] == kept[0] + 1
+        pending = box.pending(10_000, 10_000_000)
+        assert pending.dropped == lost and [r["seq"] for r in pending.results][:5] == [1, 2, 3, 4, 5]
+        box.close()

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 
 from config.model import Target
+from kernel.errors import StoreError
 from monitor.runtime.cycle import CycleRunner
 from probes.result import ProbeResult
 from store.outbox import Outbox
@@ -56,5 +57,7 @@ class Measure:
         try:
             outcome = self.runner.run(group)
             self.outbox.put(record(r) for r in outcome.results)
-        except Exception:  # a bug, or the outbox's disk: logged, the next cycle tries again
+        except StoreError as e:  # the outbox's disk (full, gone): counted as dropped, reported
+            log.error("%s", e)
+        except Exception:  # a bug: logged, the next cycle tries again
             log.exception("a cycle of %d checks failed", len(group))
