@@ -156,7 +156,11 @@ def month_files(
     out: dict[str, bytes] = {}
     if "csv" in opts.formats:
         out[f"{base}.csv"] = opendata.csv_bytes(figures)
-        out[f"{base}.caidas.csv"] = opendata.outages_csv(figures, opts.incident_classes)
+        # Named apart from the zones' dataset, so that what publishes "zonas-digitales-*.csv" keeps
+        # publishing one file.
+        out[f"caidas-{base.removeprefix('zonas-digitales-')}.csv"] = opendata.outages_csv(
+            figures, opts.incident_classes
+        )
         out[f"{base}.metadata.json"] = opendata.metadata(
             figures, entity=opts.entity, contact=opts.contact, issued=closed, updated=closed
         )

@@ -77,8 +77,6 @@ def evidence(year: int, reports_dir: Path, drill_runs: list[dict[str, Any]]) -> 
         for f in sorted(folder.glob("zonas-digitales-*.es.pdf")) or sorted(folder.glob("zonas-digitales-*.html")):
             monthly_links.append((folder.name, str(f.relative_to(reports_dir))))
         for f in sorted(folder.glob("zonas-digitales-*.csv")):
-            if f.name.endswith(".caidas.csv"):  # the month's outages: evidence of causes, not of zones
-                continue
             csv_links.append((folder.name, str(f.relative_to(reports_dir))))
             zones = zones_counted(list(csv.DictReader(io.StringIO(f.read_text(encoding="utf-8")))))
     drill_links = [

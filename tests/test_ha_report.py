@@ -94,7 +94,7 @@ def test_a_zone_one_member_lost_is_not_down(tmp_path: Path) -> None:
         )
         conf = cfg.parse(str(tmp_path / "a.yml"))
         written = monthclose.close(conf, monthclose.Request(Month(2025, 1), formats=["csv"], languages=["es"]))
-        [table] = [p for p in written if p.suffix == ".csv"]
+        [table] = [p for p in written if p.name.startswith("zonas-digitales-") and p.suffix == ".csv"]
         rows = {r["CODIGO_ZONA"]: r for r in csv.DictReader(io.StringIO(table.read_text(encoding="utf-8-sig")))}
         assert set(rows) == {"ZD-01", "ZD-02", "ZD-03", "ZD-04"}
         assert float(rows["ZD-01"]["DISPONIBILIDAD_PCT"]) == 100.0

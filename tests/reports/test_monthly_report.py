@@ -141,6 +141,7 @@ def test_cli_writes_every_format(filled: tuple[st.Store, cfg.Config], tmp_path: 
     written = capsys.readouterr().out.split()
     names = sorted(Path(w).name for w in written if not w.endswith("MANIFEST.sha256"))
     assert names == [
+        "caidas-2025-01.csv",
         "centro-datos-2025-01.en.html",
         "centro-datos-2025-01.en.pdf",
         "centro-datos-2025-01.es.html",
@@ -149,7 +150,6 @@ def test_cli_writes_every_format(filled: tuple[st.Store, cfg.Config], tmp_path: 
         "seguridad-2025-01.en.pdf",
         "seguridad-2025-01.es.html",
         "seguridad-2025-01.es.pdf",
-        "zonas-digitales-2025-01.caidas.csv",
         "zonas-digitales-2025-01.csv",
         "zonas-digitales-2025-01.en.html",
         "zonas-digitales-2025-01.en.pdf",
