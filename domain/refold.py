@@ -9,8 +9,10 @@ the agent's results of that moment (domain.vantage), through the same hysteresis
 (domain.zone_state), and the periods it yields replace the stored ones within the span
 (``splice``). Replaying the same span twice gives the same periods: a refold is safe to repeat.
 
-The stored cycles keep the verdict known when they were measured; a refold never rewrites them,
-so every period stays traceable to the central samples and the agent's rows it came from.
+A stored cycle keeps the central view's verdict (``central``) beside the one judged with the
+agent's results (``verdict``), which a refold brings up to date: every period stays traceable to
+the centre's samples and the agent's rows it came from, and a span judged twice starts from the
+same central verdicts.
 """
 
 from __future__ import annotations
@@ -58,11 +60,17 @@ def _status_at(stored: Sequence[Period], at: float) -> Period | None:
     return None
 
 
+@dataclass(frozen=True)
+class Replay:
+    periods: list[Period]  # within the span, to splice into the stored ones
+    verdicts: dict[float, str]  # each cycle's verdict judged again, by its time
+
+
 def replay(zone: Zone, span: Span, samples: Sequence[CentralSample], inside: Sequence[ProbeResult],
-           stored: Sequence[Period]) -> list[Period]:  # fmt: skip
-    """The zone's periods within [span.start, span.end] judged again: ``samples`` its stored
-    cycles in the span, oldest first; ``inside`` the agent's results from one freshness window
-    before the span to its end; ``stored`` the periods stored over the span."""
+           stored: Sequence[Period]) -> Replay:  # fmt: skip
+    """The zone's periods within [span.start, span.end] judged again, and each cycle's verdict:
+    ``samples`` its stored cycles in the span, oldest first; ``inside`` the agent's results from
+    one hindsight window before the span to its end; ``stored`` the periods stored over the span."""
     window = hindsight_window(zone.agent.interval) if zone.agent is not None else 0.0
     first = _status_at(stored, span.start)
     zs = ZoneState(zone.id, zone.failures_before_down, zone.successes_before_up)
@@ -70,6 +78,7 @@ def replay(zone: Zone, span: Span, samples: Sequence[CentralSample], inside: Seq
     zs.since = datetime.fromtimestamp(span.start, UTC)
     current: Period | None = replace(first, start=span.start, end=None) if first is not None else None
     out: list[Period] = []
+    verdicts: dict[float, str] = {}
     results = sorted(inside, key=lambda r: r.started_at)
     latest: dict[str, ProbeResult] = {}
     k = 0
@@ -82,6 +91,7 @@ def replay(zone: Zone, span: Span, samples: Sequence[CentralSample], inside: Seq
         fresh = {c: r for c, r in latest.items() if r.started_at.timestamp() >= s.ts - window}
         view = inside_view(fresh, zone.thresholds) if fresh else None
         j = judge(s.verdict, view, rebooted=span.rebooted and view is None)
+        verdicts[s.ts] = j.verdict
         held = _status_at(stored, s.ts)
         reason = reason_of(j) or (held.reason if held is not None else "")
         obs = Observation(j.verdict, reason, j.why, None, None, {})
@@ -97,7 +107,7 @@ def replay(zone: Zone, span: Span, samples: Sequence[CentralSample], inside: Seq
             current = Period(tr.new.value, at, None, tr.reason)
     if current is not None:
         out.append(replace(current, end=span.end))
-    return [p for p in out if p.end is None or p.end > p.start]
+    return Replay([p for p in out if p.end is None or p.end > p.start], verdicts)
 
 
 def splice(stored: Sequence[Period], replayed: Sequence[Period], start: float, end: float) -> list[Period]:

@@ -52,7 +52,7 @@ def _freeze(figures: MonthFigures) -> dict[str, Any]:
             "zone": {"id": inv.id, "name": inv.name, "barrio": inv.barrio, "ucg": inv.ucg, "localidad": inv.localidad,
                      "lat": inv.lat, "lon": inv.lon, "sla_target": inv.sla_target, "plan": inv.plan.to_json()},
             "availability": asdict(z.availability), "usage": asdict(z.usage), "previous_users": z.previous_users,
-            "periods": [asdict(p) for p in z.periods],
+            "periods": [asdict(p) for p in z.periods], "path_seconds": z.path_seconds,
         })  # fmt: skip
     return {
         "year": figures.year,
@@ -78,6 +78,7 @@ def thaw(body: dict[str, Any]) -> MonthFigures:
                 ZoneUsage(**z["usage"]),
                 z["previous_users"],
                 tuple(Period(**p) for p in z["periods"]),
+                float(z.get("path_seconds", 0.0)),  # frozen before zone agents: none
             )
         )
     # A snapshot frozen before incidents existed (schema < 10) has no "notes".

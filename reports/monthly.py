@@ -91,6 +91,9 @@ class ZoneMonth:
     usage: ZoneUsage
     previous_users: int | None
     periods: tuple[Period, ...] = ()
+    # Time within hours the centre found the zone dark while its agent found it working: the
+    # monitoring path's, not the zone's (Reader.path_seconds).
+    path_seconds: float = 0.0
 
     @property
     def traffic_gb(self) -> float | None:
@@ -209,13 +212,21 @@ def month_figures(
     previous = reader.usage(prev_year, prev_month)
     rows = []
     coverage = reader.coverage([z.id for z in zones], *window)
+    path = reader.path_seconds([z.id for z in zones], *window)
     for z in zones:
         # A zone counts as measured only while vigia stored its cycles: a zone never probed is no data.
         covered = coverage[z.id]
         avail = zone_availability(periods[z.id], covered, window, tz, z.hours, z.sla_target)
         prev = previous.get(z.id)
         rows.append(
-            ZoneMonth(z, avail, usage.get(z.id, ZoneUsage()), prev.unique_users if prev else None, tuple(periods[z.id]))
+            ZoneMonth(
+                z,
+                avail,
+                usage.get(z.id, ZoneUsage()),
+                prev.unique_users if prev else None,
+                tuple(periods[z.id]),
+                path[z.id],
+            )
         )
     notes = tuple(reader.incidents_between(*window))
     ids = {z.id for z in zones}

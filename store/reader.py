@@ -19,6 +19,7 @@ from domain.findings import Finding
 from domain.ha_view import MemberView, combine
 from domain.incidents import Incident
 from domain.usage import ZoneUsage
+from domain.zone_state import DEGRADED, FAILED, OK
 from kernel.month import Month
 from store import chunks, spans
 from store.agents import Agents
@@ -35,6 +36,7 @@ from store.schema import (
     overlapping,
     usage_daily,
     usage_monthly,
+    zone_samples_t,
 )
 
 Compute = Callable[[], dict[str, Any]]
@@ -72,6 +74,21 @@ class Reader:
         """When each zone was measured: the spans its cycles' samples made (store.spans)."""
         with reading(self.engine) as conn:
             return spans.read(conn, self.instance, zones, start, end)
+
+    def path_seconds(self, zones: Iterable[str], start: float, end: float) -> dict[str, float]:
+        """Each zone's time within its hours when the centre found it dark and its agent found it
+        working (domain.vantage: a monitoring-path event, never downtime), from the cycles' samples."""
+        z = zone_samples_t.c
+        ids = list(zones)
+        q = (
+            sa.select(z.zone, sa.func.sum(z.interval))
+            .where(z.instance == self.instance, z.zone.in_(ids), z.ts >= start, z.ts < end, z.in_hours.is_(True),
+                   z.central == FAILED, z.verdict.in_((OK, DEGRADED)))
+            .group_by(z.zone)
+        )  # fmt: skip
+        with reading(self.engine) as conn:
+            found = {zone: float(seconds) for zone, seconds in conn.execute(q)}
+        return {zone: found.get(zone, 0.0) for zone in ids}
 
     def run_coverage(self, start: float, end: float) -> list[tuple[float, float]]:
         """When some vigia run of this instance was up (its heartbeat), for targets without zone samples."""
@@ -203,6 +220,12 @@ class GroupReader(Reader):
 
     def run_coverage(self, start: float, end: float) -> list[tuple[float, float]]:
         return sorted(pair for r in self.members for pair in r.run_coverage(start, end))
+
+    def path_seconds(self, zones: Iterable[str], start: float, end: float) -> dict[str, float]:
+        """The member whose path failed longest (their cycles cover the same time: not added up)."""
+        ids = list(zones)
+        each = [r.path_seconds(ids, start, end) for r in self.members]
+        return {z: max((e[z] for e in each), default=0.0) for z in ids}
 
     def usage(self, year: int, month: int) -> dict[str, ZoneUsage]:
         """Each zone's figures from the member that had the most sources for it (they read the

@@ -66,14 +66,13 @@ def run(engine: Engine, instance: str, zones: Mapping[str, Zone]) -> int:
 
 def _refold(conn: sa.Connection, instance: str, owner: str, zone: Zone, span: Span) -> None:
     z, a, o = zone_samples_t.c, agent_results.c, outages.c
-    samples = [
-        CentralSample(ts, central or verdict, status, bool(in_hours))
-        for ts, verdict, central, status, in_hours in conn.execute(
-            sa.select(z.ts, z.verdict, z.central, z.status, z.in_hours)
-            .where(z.instance == instance, z.zone == zone.id, z.ts >= span.start, z.ts <= span.end)
-            .order_by(z.ts)
-        )
-    ]
+    rows = conn.execute(
+        sa.select(z.ts, z.verdict, z.central, z.status, z.in_hours)
+        .where(z.instance == instance, z.zone == zone.id, z.ts >= span.start, z.ts <= span.end)
+        .order_by(z.ts)
+    ).all()
+    samples = [CentralSample(r.ts, r.central or r.verdict, r.status, bool(r.in_hours)) for r in rows]
+    verdict_at = {r.ts: r.verdict for r in rows}
     if not samples:
         return
     window = hindsight_window(zone.agent.interval) if zone.agent is not None else 0.0
@@ -91,7 +90,8 @@ def _refold(conn: sa.Connection, instance: str, owner: str, zone: Zone, span: Sp
                     sa.or_(o.ended_at.is_(None), o.ended_at >= span.start))  # fmt: skip
     old = conn.execute(sa.select(o.id, o.kind, o.started_at, o.ended_at, o.reason, o.message).where(there)).all()
     stored = sorted((Period(x.kind, x.started_at, x.ended_at, x.reason) for x in old), key=lambda p: p.start)
-    periods = splice(stored, replay(zone, span, samples, inside, stored), span.start, span.end)
+    judged = replay(zone, span, samples, inside, stored)
+    periods = splice(stored, judged.periods, span.start, span.end)
     messages = {(x.kind, x.started_at): x.message for x in old}
     conn.execute(outages.delete().where(o.id.in_([x.id for x in old])))
     if periods:
@@ -100,5 +100,13 @@ def _refold(conn: sa.Connection, instance: str, owner: str, zone: Zone, span: Sp
              "reason": p.reason[:32], "message": messages.get((p.kind, p.start), REFOLDED)[:1000]}
             for p in periods
         ])  # fmt: skip
+    changed = [{"t": ts, "v": v} for ts, v in judged.verdicts.items() if v != verdict_at.get(ts)]
+    if changed:  # the central verdict kept beside the new one (SET reads the row as it was)
+        conn.execute(
+            zone_samples_t.update()
+            .where(z.instance == instance, z.zone == zone.id, z.ts == sa.bindparam("t"))
+            .values(central=sa.func.coalesce(z.central, z.verdict), verdict=sa.bindparam("v")),
+            changed,
+        )
     log.info("zone %s judged again over %.0f s with its agent's results (%d periods now)", zone.id,
              span.end - span.start, len(periods))  # fmt: skip

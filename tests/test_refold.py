@@ -66,7 +66,7 @@ STORED_CUT = [Period("down", at(10), at(20), "gateway_timeout")]  # what the cen
 
 def test_a_backhaul_cut_judged_again_with_the_spooled_results_is_enlace_for_the_cut() -> None:
     span = Span("ZD-01", at(0), at(30))
-    got = replay(ZONE, span, samples(range(10, 20)), inside(range(30), internet_down=range(10, 20)), STORED_CUT)
+    got = replay(ZONE, span, samples(range(10, 20)), inside(range(30), internet_down=range(10, 20)), STORED_CUT).periods
     # Each cycle sees the agent's results measured before it: the cut shows from the cycle after
     # its first failed anchor to the cycle after its first answered one.
     assert got == [Period("down", at(11), at(21), "agent_enlace")]
@@ -76,20 +76,23 @@ def test_a_backhaul_cut_judged_again_with_the_spooled_results_is_enlace_for_the_
 
 def test_only_the_centres_path_cut_is_no_downtime() -> None:
     span = Span("ZD-01", at(0), at(30))
-    got = replay(ZONE, span, samples(range(10, 20)), inside(range(30)), STORED_CUT)
-    assert got == [] and splice(STORED_CUT, got, span.start, span.end) == []
+    judged = replay(ZONE, span, samples(range(10, 20)), inside(range(30)), STORED_CUT)
+    assert judged.periods == [] and splice(STORED_CUT, judged.periods, span.start, span.end) == []
+    # Each cycle the centre found dark is judged available: what the report counts as the
+    # monitoring path's time.
+    assert {ts for ts, v in judged.verdicts.items() if v == OK} == {s.ts for s in samples(range(10, 20))}
 
 
 def test_a_power_cut_is_energia_once_the_agent_reports_its_boot() -> None:
     """Agent and gateway silent from minute 9.5 to 20 (the agent spooled nothing: it had no power),
     then a boot: the silence is judged as a power cut, within one interval of when it began."""
     span = Span("ZD-01", at(9) + 5, at(20) + 5, rebooted=True)
-    got = replay(ZONE, span, samples(range(10, 20)), inside([*range(10), *range(20, 30)]), STORED_CUT)
+    got = replay(ZONE, span, samples(range(10, 20)), inside([*range(10), *range(20, 30)]), STORED_CUT).periods
     assert [(p.kind, p.reason) for p in got] == [("down", "agent_energia")]
     assert at(10) <= got[0].start <= at(11) and got[0].end == at(20)  # the centre saw it again at 20
     # Without the boot the same silence stays the centre's outage, its reason the centre's.
     plain = replay(ZONE, dataclasses.replace(span, rebooted=False), samples(range(10, 20)),
-                   inside([*range(10), *range(20, 30)]), STORED_CUT)  # fmt: skip
+                   inside([*range(10), *range(20, 30)]), STORED_CUT).periods  # fmt: skip
     assert [(p.kind, p.reason) for p in plain] == [("down", "gateway_timeout")]
 
 
@@ -258,4 +261,30 @@ def test_a_closed_month_stays_frozen_and_says_which_agents_still_held_data(url: 
     # The open data of the outages says the same: its cause, measured by the zone's agent.
     [_, row] = outages_csv(taken).decode().splitlines()
     assert row.endswith(",10.0,enlace,agente") and row.startswith("2025,1,ZD-01,2025-01-15T10:11:00-05:00,")
+    store.close()
+
+
+def test_a_cut_of_the_centres_path_alone_is_the_paths_time_in_the_report(url: str) -> None:
+    """The centre found the zone dark for ten minutes; the agent's spool, judged again, says the
+    zone worked: no outage, and the report counts ten minutes of the monitoring path's."""
+    store = st.Store(url, "centro-a")
+    store.migrate()
+    central_cut(store)
+    agents = store.agents()
+    agents.add("ZD-01", "ana", T0)
+    first = spooled(range(1, 2), range(0), sent_at=at(2), boot_time=T0 - 3600)
+    agents.store(first, ag.corrected(first, at(2)), received_at=at(2), skew=0.0, late_after=late_after(60.0))
+    fine = spooled(range(2, 30), range(0), sent_at=at(30), boot_time=T0 - 3600)
+    agents.store(fine, ag.corrected(fine, at(30)), received_at=at(30), skew=0.0, late_after=late_after(60.0))
+    assert store.refold({"ZD-01": ZONE}) == 1
+    assert zone_periods(store) == []
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT central, verdict FROM zone_samples WHERE ts >= :a AND ts < :b"),
+                            {"a": at(10), "b": at(20)}).all()  # fmt: skip
+    assert {tuple(r) for r in rows} == {(FAILED, OK)}  # the centre's word kept beside the judged one
+    figures = month_figures(store.reader(), [ZONE], 2025, 1, ZoneInfo("America/Bogota"), at(40))
+    [zone] = figures.zones
+    assert zone.path_seconds == 600.0 and zone.availability.downtime_seconds == 0
+    html = render(snapshot(store.reader(), [ZONE], 2025, 1, ZoneInfo("America/Bogota")), lang="es", header=Header())
+    assert 'id="monitoring-path"' in html and "Fallas en la ruta de monitoreo" in html
     store.close()
