@@ -233,16 +233,26 @@ def test_a_reboot_after_the_silence_is_a_power_cut(url: str) -> None:
     store.close()
 
 
-def test_a_closed_month_stays_frozen_and_says_which_agents_still_held_data(url: str) -> None:
-    """Frozen while the agent's spool had not arrived: the report names the agent and keeps its
-    figures; once the spool is judged, `--refreeze` takes the outage's measured cause in."""
+def centre_with_agent(url: str) -> st.Store:
+    """A centre that saw ZD-01 dark from minute 10 to 20, whose agent pushed once, on time, at 2."""
     store = st.Store(url, "centro-a")
     store.migrate()
     central_cut(store)
-    agents = store.agents()
-    agents.add("ZD-01", "ana", T0)
-    first = spooled(range(1, 2), range(0), sent_at=at(2), boot_time=T0 - 3600)
-    agents.store(first, ag.corrected(first, at(2)), received_at=at(2), skew=0.0, late_after=late_after(60.0))
+    store.agents().add("ZD-01", "ana", T0)
+    deliver(store, range(1, 2), range(0), at(2))
+    return store
+
+
+def deliver(store: st.Store, minutes: range, internet_down: range, received_at: float) -> None:
+    batch = spooled(minutes, internet_down, sent_at=received_at, boot_time=T0 - 3600)
+    store.agents().store(batch, ag.corrected(batch, received_at), received_at=received_at, skew=0.0,
+                         late_after=late_after(60.0))  # fmt: skip
+
+
+def test_a_closed_month_stays_frozen_and_says_which_agents_still_held_data(url: str) -> None:
+    """Frozen while the agent's spool had not arrived: the report names the agent and keeps its
+    figures; once the spool is judged, `--refreeze` takes the outage's measured cause in."""
+    store = centre_with_agent(url)
     bogota = ZoneInfo("America/Bogota")
     frozen = snapshot(store.reader(), [ZONE], 2025, 1, bogota)
     assert frozen.agents_holding == ("ZD-01",)  # silent since minute 2 of a month now over
@@ -250,8 +260,7 @@ def test_a_closed_month_stays_frozen_and_says_which_agents_still_held_data(url: 
     html = render(frozen, lang="es", header=Header())
     assert 'id="agents-holding"' in html and "ZD-01" in html and "vigia report month --refreeze" in html
 
-    late = spooled(range(2, 30), range(10, 20), sent_at=at(30), boot_time=T0 - 3600)
-    agents.store(late, ag.corrected(late, at(30)), received_at=at(30), skew=0.0, late_after=late_after(60.0))
+    deliver(store, range(2, 30), range(10, 20), at(30))
     assert store.refold({"ZD-01": ZONE}) == 1
     again = snapshot(store.reader(), [ZONE], 2025, 1, bogota)
     assert [i.cause for i in again.incidents()] == ["unrecorded"]  # closed: read back as frozen
@@ -267,15 +276,8 @@ def test_a_closed_month_stays_frozen_and_says_which_agents_still_held_data(url: 
 def test_a_cut_of_the_centres_path_alone_is_the_paths_time_in_the_report(url: str) -> None:
     """The centre found the zone dark for ten minutes; the agent's spool, judged again, says the
     zone worked: no outage, and the report counts ten minutes of the monitoring path's."""
-    store = st.Store(url, "centro-a")
-    store.migrate()
-    central_cut(store)
-    agents = store.agents()
-    agents.add("ZD-01", "ana", T0)
-    first = spooled(range(1, 2), range(0), sent_at=at(2), boot_time=T0 - 3600)
-    agents.store(first, ag.corrected(first, at(2)), received_at=at(2), skew=0.0, late_after=late_after(60.0))
-    fine = spooled(range(2, 30), range(0), sent_at=at(30), boot_time=T0 - 3600)
-    agents.store(fine, ag.corrected(fine, at(30)), received_at=at(30), skew=0.0, late_after=late_after(60.0))
+    store = centre_with_agent(url)
+    deliver(store, range(2, 30), range(0), at(30))
     assert store.refold({"ZD-01": ZONE}) == 1
     assert zone_periods(store) == []
     with store.engine.connect() as conn:
