@@ -140,16 +140,27 @@ def token_matches(token: str, stored_hash: str) -> bool:
     return hmac.compare_digest(token_hash(token), stored_hash)
 
 
-def owner_of(token: str, hashes: Mapping[str, str]) -> str | None:
-    """The zone whose live token this is. Every stored hash is compared, in constant time, so
-    neither how long this takes nor which zone matched says anything about other tokens."""
-    if not token:
-        return None
-    digest, found = token_hash(token), None
-    for zone, stored in hashes.items():
-        if hmac.compare_digest(digest, stored):
-            found = zone
-    return found
+class TokenIndex:
+    """Live agents' token hashes, looked up by the hash of the token a request shows.
+
+    One dictionary lookup whatever the number of agents (a thousand zones cost a batch no more than
+    one): the key looked up is the SHA-256 of the presented token, so how long the lookup takes
+    says nothing an attacker can use (matching a prefix of a hash gets no nearer to a token), and
+    the match found is compared again in constant time."""
+
+    def __init__(self, hashes: Mapping[str, str]) -> None:
+        self.hashes = dict(hashes)  # zone -> hash
+        self._zones = {digest: zone for zone, digest in hashes.items()}
+
+    def owner(self, token: str) -> str | None:
+        """The zone whose live token this is; None for no token or no live one."""
+        if not token:
+            return None
+        digest = token_hash(token)
+        zone = self._zones.get(digest)
+        if zone is None or not hmac.compare_digest(digest, self.hashes[zone]):
+            return None
+        return zone
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,6 @@ def test_tokens_are_kept_hashed_and_compared_whole() -> None:
     assert ag.token_matches(token, stored)
     assert not ag.token_matches(token[:-1], stored) and not ag.token_matches("", stored)
     other = ag.new_token()
-    hashes = {"ZD-01": stored, "ZD-02": ag.token_hash(other)}
-    assert ag.owner_of(other, hashes) == "ZD-02" and ag.owner_of(token, hashes) == "ZD-01"
-    assert ag.owner_of("", hashes) is None and ag.owner_of(token + "x", hashes) is None
+    index = ag.TokenIndex({"ZD-01": stored, "ZD-02": ag.token_hash(other)})
+    assert index.owner(other) == "ZD-02" and index.owner(token) == "ZD-01"
+    assert index.owner("") is None and index.owner(token + "x") is None and index.owner(stored) is None

@@ -87,7 +87,7 @@ class Ingest:
     ) -> None:
         self.agents, self.counts, self.zones, self.clock = agents, counts, zones, clock
         self.on_stored = stored  # handed each stored batch's results: the zone's inside view
-        self._tokens: dict[str, str] = {}
+        self._tokens = ag.TokenIndex({})
         self._tokens_at = -TOKENS_FRESH
         self._buckets: dict[str, TokenBucket] = {}
         self._lock = threading.Lock()
@@ -142,7 +142,7 @@ class Ingest:
     def _guard(self, request: Request, zone: str) -> Response | None:
         """Who is sending, for which zone, and how often: the refusal, or None to go on."""
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        owner = ag.owner_of(token.strip(), self._live_tokens()) if scheme.lower() == "bearer" else None
+        owner = self._live_tokens().owner(token.strip()) if scheme.lower() == "bearer" else None
         if owner is None:
             return self._refuse("unauthorized", 401, "no agent token, or not a live one",
                                 {"WWW-Authenticate": 'Bearer realm="vigia"'})  # fmt: skip
@@ -154,12 +154,12 @@ class Ingest:
             return self._refuse("rate", 429, "more batches than an agent sends: slow down")
         return None
 
-    def _live_tokens(self) -> dict[str, str]:
+    def _live_tokens(self) -> ag.TokenIndex:
         with self._lock:
             if self.clock() - self._tokens_at < TOKENS_FRESH:
                 return self._tokens
         try:
-            fresh = self.agents.tokens()
+            fresh = ag.TokenIndex(self.agents.tokens())
         except StoreError:
             return self._tokens  # the store away: the last tokens read still authenticate
         with self._lock:
