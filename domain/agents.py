@@ -34,26 +34,28 @@ FUTURE = 60.0  # seconds a corrected time may run ahead of the centre's clock
 TOKEN_BYTES = 32
 
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+# A number on the wire: NaN and infinities refused by name (no time or value of a check is one).
+Finite = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class AgentResult(Strict):
     seq: int = Field(ge=1, le=2**62)
-    at: float = Field(gt=0, description="measurement time, unix seconds by the agent's clock")
+    at: Finite = Field(gt=0, description="measurement time, unix seconds by the agent's clock")
     check: Name
     probe: Name
     success: bool
-    duration: float = Field(ge=0, le=3600)
+    duration: Finite = Field(ge=0, le=3600)
     reason: str = Field(default="", max_length=64)
     message: str = Field(default="", max_length=500)
-    values: dict[Name, float] = Field(default_factory=dict, max_length=64)
+    values: dict[Name, Finite] = Field(default_factory=dict, max_length=64)
     labels: dict[Name, Annotated[str, Field(max_length=200)]] = Field(default_factory=dict, max_length=16)
 
 
 class AgentBatch(Strict):
     zone: Name
     version: str = Field(max_length=40)
-    sent_at: float = Field(gt=0, description="the agent's clock when it sent the batch")
-    boot_time: float = Field(gt=0, description="when the agent's machine last booted (its clock)")
+    sent_at: Finite = Field(gt=0, description="the agent's clock when it sent the batch")
+    boot_time: Finite = Field(gt=0, description="when the agent's machine last booted (its clock)")
     clock_synced: bool
     dropped: int = Field(default=0, ge=0, description="results the full outbox dropped, not yet reported")
     backlog: int = Field(default=0, ge=0, description="results in the agent's outbox as it sent, this batch's too")

@@ -34,6 +34,12 @@ def test_a_batch_in_shape_is_read() -> None:
         ({"results": [{"seq": 1, "at": 1.0, "check": "g", "probe": "icmp", "success": "yes", "duration": 0}]},
          "results.0.success"),
         ({"dropped": -1}, "dropped"),
+        # NaN and infinities (JSON as Python writes it): no time or value of a check is one.
+        ({"results": [{"seq": 1, "at": 1.0, "check": "g", "probe": "icmp", "success": True, "duration": 0,
+                       "values": {"loss_ratio": float("nan")}}]}, "results.0.values.loss_ratio"),
+        ({"results": [{"seq": 1, "at": float("nan"), "check": "g", "probe": "icmp", "success": True,
+                       "duration": 0}]}, "results.0.at"),
+        ({"sent_at": float("inf")}, "sent_at"),
     ],
 )  # fmt: skip
 def test_a_batch_out_of_shape_is_refused_naming_the_field(changes: dict[str, object], field: str) -> None:

@@ -4,6 +4,7 @@ download test never holds the gateway's check back), every result into the outbo
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -21,7 +22,8 @@ def record(res: ProbeResult) -> dict[str, object]:
     """A result as the outbox keeps it and the wire carries it (domain.agents.AgentResult)."""
     return {"at": res.started_at.timestamp(), "check": res.target, "probe": res.probe, "success": res.success,
             "duration": round(res.duration, 6), "reason": res.reason[:64], "message": res.message[:500],
-            "values": dict(res.values), "labels": {k: v[:200] for k, v in res.labels.items()}}  # fmt: skip
+            "values": {k: v for k, v in res.values.items() if math.isfinite(v)},  # the wire takes no NaN
+            "labels": {k: v[:200] for k, v in res.labels.items()}}  # fmt: skip
 
 
 class Measure:
