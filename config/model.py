@@ -77,6 +77,12 @@ class Config:
         """What this instance's singleton work is scoped to: its HA group, or itself."""
         return self.ha_group or self.instance
 
+    @property
+    def cycle_intervals(self) -> set[float]:
+        """The probe cycles' intervals: the targets', and those of zones judged by an agent (a
+        zone with an agent and no central check still needs its cycle to be folded)."""
+        return {t.interval for t in self.targets} | {z.interval for z in self.zones if z.agent is not None}
+
     def store_url(self) -> str:
         """The store URL from the file, a file it names or the environment; SQLite in the state
         directory by default. StoreError when the file or variable named cannot give one."""

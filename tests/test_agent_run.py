@@ -25,7 +25,9 @@ CENTRE = centre_config("""  - id: ZD-01
     lat: 10.4
     lon: -75.5
     agent: {interval: 1s, timeout: 500ms, gateway: 127.0.0.1, anchors: [127.0.0.2]}
-""")
+""").replace(
+    "zones:\n", "zone_defaults: {interval: 2s, timeout: 1s}  # no target at 2 s: the zone's own cycle\nzones:\n"
+)
 
 
 def rows(centre: VigiaProcess) -> list[tuple[int, float, str]]:

@@ -118,7 +118,7 @@ def table(
 
 
 def _cycles(config: cfg.Config, hooks: Hooks) -> list[Job]:
-    """One probe cycle per interval the targets use."""
+    """One probe cycle per interval the targets (and the zones with agents) use."""
     return [
         Job(
             f"{CYCLE_PREFIX}{interval:g}",
@@ -130,7 +130,7 @@ def _cycles(config: cfg.Config, hooks: Hooks) -> list[Job]:
             first_in=random.uniform(0, min(interval, 5.0) * 0.2),
             misfire_grace=max(1, int(interval)),
         )
-        for interval in sorted({t.interval for t in config.targets})
+        for interval in sorted(config.cycle_intervals)
     ]
 
 

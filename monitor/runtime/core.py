@@ -20,7 +20,7 @@ import config as cfg
 from domain.agents import MAX_AGE
 from domain.findings import Policy
 from monitor.runtime.audit import Audit
-from monitor.runtime.cycle import CycleRunner, spread_window
+from monitor.runtime.cycle import CycleOutcome, CycleRunner, spread_window
 from monitor.runtime.observer import Observer
 from monitor.runtime.stats import DaemonStats
 from monitor.runtime.usage import RadiusUsage
@@ -83,7 +83,7 @@ class Runtime:
             self.observer.reconfigure(new)
             self.config = new
             self.audit.configure(*security(new))
-            self.first_cycle_done &= {t.interval for t in new.targets}
+            self.first_cycle_done &= new.cycle_intervals
 
     def close(self) -> None:
         self.runner.close()
@@ -98,9 +98,13 @@ class Runtime:
         with self.lock:
             targets = [t for t in self.config.targets if t.interval == interval]
             spread = self.config.probing.spread
-        if not targets:
+            agents_only = not targets and interval in self.config.cycle_intervals
+        if not targets and not agents_only:
             return
-        outcome = self.runner.run(targets, spread=spread_window(interval, max(t.timeout for t in targets), spread))
+        if agents_only:  # zones judged by their agents alone: nothing to probe, the fold still runs
+            outcome = CycleOutcome([], 0.0, 0)
+        else:
+            outcome = self.runner.run(targets, spread=spread_window(interval, max(t.timeout for t in targets), spread))
         self.stats.add("probe_exceptions", outcome.exceptions)
         engine = self.runner.engine
         self.stats.probe_cancelled = engine.cancelled
@@ -178,7 +182,7 @@ class Runtime:
 
     def ready(self) -> bool:
         """Whether every interval group has finished a cycle (and its refreshes)."""
-        return {t.interval for t in self.config.targets} <= self.first_cycle_done
+        return self.config.cycle_intervals <= self.first_cycle_done
 
     def cycles_running(self, now: float) -> bool:
         """Whether every interval group keeps finishing cycles: what the watchdog ping vouches for.
@@ -186,7 +190,7 @@ class Runtime:
         A cycle owns its deadline and ends within its interval, so a group with no cycle ended
         for three intervals (at least five seconds more than one) is wedged, not slow.
         """
-        for interval in {t.interval for t in self.config.targets}:
+        for interval in self.config.cycle_intervals:
             c = self.stats.cycles.get(interval)
             last = max(c.last_end if c is not None else 0.0, self.cycles_since)
             if now - last > max(3 * interval, interval + 5.0):

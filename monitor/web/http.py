@@ -45,7 +45,7 @@ DEFAULT_MAX_PER_CLIENT = 64
 # Connections the kernel queues before they are accepted (capped by net.core.somaxconn): under a
 # flood of reconnects a short queue drops a scraper's SYN, which it resends only a second later.
 BACKLOG = 4096
-POOL_WORKERS = {"auth": 1, "ingest": 2}
+POOL_WORKERS = {"auth": 1, "ingest": 4}
 
 
 class Connections:
