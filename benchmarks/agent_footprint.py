@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 from benchmarks.footprint import ROOT, _free_port, measure
+from tests.agentcentre import VIGIA, agent_file, register, run_agent
 
 
 def centre_config(port: int, state: str) -> str:
@@ -51,22 +51,14 @@ def run(minutes: float = 10.0) -> dict[str, float]:
         port = _free_port()
         config = Path(tmp) / "vigia.yml"
         config.write_text(centre_config(port, tmp))
-        vigia = [sys.executable, "-m", "monitor"]
-        centre = subprocess.Popen([*vigia, "run", "--config", str(config), "--listen", f"127.0.0.1:{port}"],
+        centre = subprocess.Popen([*VIGIA, "run", "--config", str(config), "--listen", f"127.0.0.1:{port}"],
                                   cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         agent: subprocess.Popen[bytes] | None = None
         try:
             _wait_ready(f"http://127.0.0.1:{port}")
-            token = subprocess.run([*vigia, "agent", "add", "ZD-01", "--config", str(config)], cwd=ROOT, env=env,
-                                   capture_output=True, text=True, check=True, timeout=60).stdout.strip()  # fmt: skip
+            token = register(config, "ZD-01")
             home = Path(tmp) / "agent"
-            home.mkdir()
-            (home / "token").write_text(token + "\n")
-            (home / "agent.yml").write_text(
-                f"zone: ZD-01\ncentre: ['http://127.0.0.1:{port}']\ntoken_file: token\nstate_dir: state\n"
-            )
-            agent = subprocess.Popen([*vigia, "agent", "run", "--config", str(home / "agent.yml")], cwd=ROOT, env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            agent = run_agent(agent_file(home, "ZD-01", token, [f"http://127.0.0.1:{port}"], quick=False), None)
             return measure(agent, minutes, "the agent")
         finally:
             for proc in (agent, centre):

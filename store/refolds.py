@@ -17,7 +17,7 @@ from domain.availability import Period
 from domain.refold import CentralSample, Span, replay, splice
 from domain.vantage import hindsight_window
 from domain.zones import Zone
-from store.backends import writing
+from store.backends import reading, writing
 from store.schema import members, outages, zone_samples_t
 from store.schema_agents import agent_results, zone_refolds
 
@@ -44,16 +44,10 @@ def queue(conn: sa.Connection, owner: str, receiving: str, spans: Sequence[Span]
     conn.execute(zone_refolds.insert(), rows)
 
 
-def pending(engine: Engine, instance: str) -> int:
-    with engine.connect() as conn:
-        q = sa.select(sa.func.count()).select_from(zone_refolds).where(zone_refolds.c.instance == instance)
-        return int(conn.execute(q).scalar_one())
-
-
 def run(engine: Engine, instance: str, zones: Mapping[str, Zone]) -> int:
     """Do this instance's queued refolds (at most PER_RUN); returns how many were done."""
     r = zone_refolds.c
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         rows = conn.execute(sa.select(zone_refolds).where(r.instance == instance).order_by(r.id).limit(PER_RUN)).all()
     for row in rows:
         with writing(engine) as conn:

@@ -16,9 +16,7 @@ mid-backlog) is tests/test_agent_run.py's; (g) (every bad input) tests/test_inge
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,9 +25,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests.agentcentre import agent_file, register, run_agent
 from tests.conftest import need, need_binary, need_root, netns_available
 from tests.lab import stop
-from tests.vigiaproc import ROOT, VigiaProcess
+from tests.vigiaproc import VigiaProcess
 from tests.zonelab import ANCHOR, CENTRE, Zone, ZoneLab
 
 pytestmark = pytest.mark.scale
@@ -73,12 +72,8 @@ class Lab:
     def start_agent(self, i: int, *wrapper: str) -> None:
         """Zone i's agent on its LAN box; ``wrapper``: what it runs under (a fresh boot, a fast clock)."""
         home = self.tmp / f"agent{i}"
-        with open(home / "agent.log", "ab") as log:
-            self.agents[i] = subprocess.Popen(
-                ["ip", "netns", "exec", self.zone(i).box_ns, *wrapper, sys.executable, "-m", "monitor", "agent",
-                 "run", "--config", str(home / "agent.yml")],
-                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
-            )  # fmt: skip
+        self.agents[i] = run_agent(home / "agent.yml", home / "agent.log", "ip", "netns", "exec",
+                                   self.zone(i).box_ns, *wrapper)  # fmt: skip
 
     def wait(self, what: Callable[[], object], timeout: float, message: str) -> None:
         self.centre.wait_for(lambda: bool(what()), timeout=timeout, message=message)
@@ -111,17 +106,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         running = Lab(zones, centre, engine, tmp, {})
         try:
             for z in zones.zones:
-                token = subprocess.run(
-                    [sys.executable, "-m", "monitor", "agent", "add", f"ZL-{z.index}", "--config", str(centre.config)],
-                    capture_output=True, text=True, timeout=60, cwd=ROOT, check=True,
-                ).stdout.strip()  # fmt: skip
-                home = tmp / f"agent{z.index}"
-                home.mkdir()
-                (home / "token").write_text(token + "\n")
-                (home / "agent.yml").write_text(
-                    f"zone: ZL-{z.index}\ncentre: ['http://{CENTRE}:{centre.port}']\ntoken_file: token\n"
-                    "state_dir: state\npush_every: 1s\nrefresh_checks: 2s\ntimeout: 2s\n"
-                )
+                token = register(centre.config, f"ZL-{z.index}")
+                agent_file(tmp / f"agent{z.index}", f"ZL-{z.index}", token, [f"http://{CENTRE}:{centre.port}"])
             running.start_agent(1)
             running.start_agent(2)
             running.start_agent(3)

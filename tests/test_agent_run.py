@@ -5,20 +5,18 @@ is tests/test_agent_lab.py's, when it lands; this one needs no namespace.)"""
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from monitor.cli import main
-from tests.agentcentre import centre_config
+from tests.agentcentre import agent_file, centre_config, run_agent
 from tests.conftest import need, need_root
-from tests.vigiaproc import ROOT, VigiaProcess
+from tests.vigiaproc import VigiaProcess
 
 CENTRE = centre_config("""  - id: ZD-01
     name: Plaza
@@ -91,17 +89,7 @@ def _agent(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], config: Path, urls: list[str]
 ) -> subprocess.Popen[bytes]:
     assert main(["agent", "add", "ZD-01", "--config", str(config)]) == 0
-    (tmp_path / "agent").mkdir()
-    (tmp_path / "agent" / "token").write_text(capsys.readouterr().out)
-    (tmp_path / "agent" / "agent.yml").write_text(
-        f"zone: ZD-01\ncentre: [{', '.join(urls)}]\ntoken_file: token\nstate_dir: state\npush_every: 1s\n"
-        "refresh_checks: 2s\ntimeout: 2s\n"
-    )
-    with open(tmp_path / "agent.log", "wb") as log:  # the child keeps its own descriptor
-        return subprocess.Popen(
-            [sys.executable, "-m", "monitor", "agent", "run", "--config", "agent/agent.yml", "--log-level", "DEBUG"],
-            cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
-        )  # fmt: skip
+    return run_agent(agent_file(tmp_path / "agent", "ZD-01", capsys.readouterr().out, urls), tmp_path / "agent.log")
 
 
 def test_two_centres_of_an_ha_group_the_agent_fails_over_mid_backlog_no_gap_no_twice(

@@ -31,6 +31,7 @@ import bcrypt
 import pytest
 import yaml
 
+from tests.agentcentre import agent_file, register, run_agent
 from tests.conftest import need, need_binary, need_root, netns_available
 from tests.servers import Pki, fast_rules, prometheus_api, prometheus_server, tls_server
 from tests.test_snmp import CLIENTS_OID, write_conf
@@ -272,26 +273,13 @@ def _rules(ops: Ops) -> dict[str, str]:
 def _agent(vigia: VigiaProcess, tmp: Path, ca_file: Path) -> subprocess.Popen[bytes]:
     """A real zone agent for AGENT_ZONE pushing to the lab's centre over TLS; and one batch without
     a token, refused (401), so the refusals' panel has its series."""
-    token = subprocess.run(
-        [sys.executable, "-m", "monitor", "agent", "add", AGENT_ZONE, "--config", str(vigia.config)],
-        capture_output=True, text=True, timeout=60, cwd=ROOT, check=True,
-    ).stdout.strip()  # fmt: skip
-    home = tmp / "agent"
-    home.mkdir()
-    (home / "token").write_text(token + "\n")
-    (home / "agent.yml").write_text(
-        f"zone: {AGENT_ZONE}\ncentre: [https://127.0.0.1:{vigia.port}]\ntoken_file: token\nca_file: {ca_file}\n"
-        "state_dir: state\npush_every: 1s\nrefresh_checks: 5s\ntimeout: 2s\n"
-    )
+    token = register(vigia.config, AGENT_ZONE)
+    config = agent_file(tmp / "agent", AGENT_ZONE, token, [f"https://127.0.0.1:{vigia.port}"], ca_file=ca_file)
     request = urllib.request.Request(f"{vigia.url}/api/v1/agents/{AGENT_ZONE}/results", data=b"{}", method="POST")
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=5, context=vigia.tls)
     assert refused.value.code == 401
-    with open(home / "agent.log", "wb") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "monitor", "agent", "run", "--config", str(home / "agent.yml")],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    return run_agent(config, tmp / "agent" / "agent.log")
 
 
 def _stop(agent: subprocess.Popen[bytes]) -> None:

@@ -423,27 +423,19 @@ def agents(b: Board) -> None:
             instant=True,
             description=text,
         )
-    b.panel(
-        timeseries.Panel().title("Resultados recibidos de los agentes").unit("reqps"),
-        [
+    over_time = (
+        ("Resultados recibidos de los agentes", "reqps", [
             ("sum(rate(vigia_agent_results_ingested_total[$__rate_interval]))", "guardados"),
             ("sum(rate(vigia_agent_results_duplicate_total[$__rate_interval]))", "repetidos"),
-        ],
-        w=8,
-        h=7,
-    )
-    b.panel(
-        timeseries.Panel().title("Lotes rechazados por motivo"),
-        [("sum by (reason) (increase(vigia_agent_batches_refused_total[$__rate_interval]))", "{{reason}}")],
-        w=8,
-        h=7,
-    )
-    b.panel(
-        timeseries.Panel().title("Resultados descartados por agentes llenos"),
-        [("increase(vigia_agent_dropped_results_total[$__rate_interval])", "{{zone}}")],
-        w=8,
-        h=7,
-    )
+        ]),
+        ("Lotes rechazados por motivo", "",
+         [("sum by (reason) (increase(vigia_agent_batches_refused_total[$__rate_interval]))", "{{reason}}")]),
+        ("Resultados descartados por agentes llenos", "",
+         [("increase(vigia_agent_dropped_results_total[$__rate_interval])", "{{zone}}")]),
+    )  # fmt: skip
+    for title, unit, queries in over_time:
+        panel = timeseries.Panel().title(title)
+        b.panel(panel.unit(unit) if unit else panel, queries, w=8, h=7)
 
 
 def zone() -> Board:
