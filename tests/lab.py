@@ -56,6 +56,18 @@ class LabHost:
 
     def up(self) -> None:
         self.run("ip", "link", "set", self.ns_if, "up")
+
+    def wait_tcp(self, host: str, port: int, timeout: float = 20.0) -> None:
+        """Wait, bounded, until a TCP connection from inside the namespace reaches host:port: a fresh
+        veth pair can lose the first packets while its carrier comes up, and a daemon that meets a
+        dead path at start exits (systemd restarts it; a test would only see it gone)."""
+        probe = f"import socket; socket.create_connection(({host!r}, {port}), timeout=2).close()"
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.run("python3", "-c", probe, check=False).returncode == 0:
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.ns} cannot reach {host}:{port} within {timeout:.0f} s")
         self.run("ip", "route", "replace", "default", "via", self.gateway)
 
     def sysctl(self, key: str, value: str) -> None:
