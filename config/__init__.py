@@ -2,7 +2,7 @@
 and checked (config.parse, with config.targets, config.zones, config.windows), and the resolved
 view every other part reads (config.model). This module gathers the names they use."""
 
-from config.model import Config, Target
+from config.model import Config
 from config.parse import check, parse
 from config.sections import (
     ActionPlanLine,
@@ -25,6 +25,7 @@ from config.sections import (
 )
 from config.targets import RESERVED_LABELS
 from config.windows import stored_window
+from domain.target import Target
 from domain.windows import Maintenance
 
 __all__ = [

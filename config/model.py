@@ -19,30 +19,12 @@ from config.sections import (
     StoreSettings,
     WebSettings,
 )
-from domain.schedule import Calendar, Schedule
+from domain.schedule import Calendar
+from domain.target import Target
 from domain.windows import Maintenance
 from domain.zones import Zone
 from kernel.errors import StoreError
-from probes.settings import Settings
 from probes.usage.radius import RadiusSettings
-
-
-@dataclass(frozen=True)
-class Target:
-    """A target as the daemon sees it: defaults applied, settings validated."""
-
-    id: str
-    probe: str
-    group: str
-    labels: dict[str, str]
-    description: str
-    interval: float
-    timeout: float
-    failures_before_down: int
-    successes_before_up: int
-    packets: int
-    settings: Settings
-    schedule: Schedule | None = None  # targets[].hours or its group's: the service's SLA hours
 
 
 @dataclass(frozen=True)

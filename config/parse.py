@@ -9,12 +9,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from config.model import Config, Target
+from config.model import Config
 from config.sections import CalendarSettings, FileSettings, TargetSettings
 from config.targets import resolve_targets
 from config.windows import resolve_windows
 from config.zones import resolve_zones
 from domain.schedule import Calendar, ClosedDay
+from domain.target import Target
 from domain.windows import Maintenance
 from domain.zones import Zone
 from kernel.errors import ConfigError, ConfigProblem

@@ -7,9 +7,9 @@ import re
 from pydantic import ValidationError
 
 from config.inherit import packets, timing
-from config.model import Target
 from config.sections import FileSettings, TargetSettings
 from domain.schedule import Calendar, Schedule, WeekPlan
+from domain.target import Target
 from kernel.errors import ConfigProblem
 from kernel.units import format_duration
 from kernel.yamlsource import SECRET_WORDS, Document, Path, pydantic_problems

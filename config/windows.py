@@ -7,8 +7,8 @@ import zoneinfo
 from collections.abc import Sequence
 from datetime import datetime
 
-from config.model import Target
 from config.sections import FileSettings
+from domain.target import Target
 from domain.windows import MAX_WINDOW_DAYS, Maintenance, StoredWindow, span_problem
 from domain.zones import Zone
 from kernel.cron import crontab_trigger

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from config.inherit import Timing, packets, timing
-from config.model import Target
 from config.sections import FileSettings
 from domain.agents import checks_of
 from domain.schedule import Calendar, Schedule, WeekPlan
+from domain.target import Target
 from domain.zones import (
     CHECKS,
     Zone,

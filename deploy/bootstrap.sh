@@ -12,10 +12,11 @@ want_tests=0
 # Debian packages: iproute2 for the network lab, fping for the ICMP benchmark,
 # iptables to blackhole lab hosts, Prometheus/promtool, blackbox_exporter (benchmark peer) and
 # node_exporter, dnsmasq and net-snmp for lab servers, chromium (driven by playwright-core from npm)
-# for the status page's browser test, wrk for its load test.
+# for the status page's browser test, wrk for its load test, gcc to build the lab's skewed clock
+# (tests/native/clockshift.c).
 debs=(iproute2 procps libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
 if (( want_tests )); then
-  debs+=(curl fping iptables prometheus prometheus-alertmanager prometheus-blackbox-exporter prometheus-node-exporter dnsmasq-base snmpd snmp freeradius freeradius-postgresql freeradius-utils chromium wrk)
+  debs+=(curl fping iptables prometheus prometheus-alertmanager prometheus-blackbox-exporter prometheus-node-exporter dnsmasq-base snmpd snmp freeradius freeradius-postgresql freeradius-utils chromium wrk gcc libc6-dev)
 fi
 missing=()
 for p in "${debs[@]}"; do

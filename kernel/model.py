@@ -13,7 +13,9 @@ from kernel.text import controls, escape_char
 class Strict(BaseModel):
     """Strict types, unknown keys refused, frozen: a typo in a file is an error, never a default."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # defer_build: a model's validator is built when it first validates, not when its module is
+    # imported: a zone agent imports models it never uses, and each built one costs memory.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 def _plain(value: str) -> str:

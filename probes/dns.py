@@ -56,6 +56,9 @@ METRICS = (
 )
 
 
+SETTINGS = DnsSettings  # what probes.REGISTRY validates a check of this kind with
+
+
 async def probe(target: str, settings: DnsSettings, *, deadline: float) -> ProbeResult:
     timer = Timer()
     where = f"{settings.server}:{settings.port}"

@@ -30,8 +30,6 @@ from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-import uvloop
-
 from kernel.errors import ProbeSetupError
 from probes import REGISTRY
 from probes import result as r
@@ -147,12 +145,18 @@ class _Slots:
 class ProbeEngine:
     """Owns the loop thread. ``run`` may be called from any other thread, by several at once."""
 
-    def __init__(self, max_in_flight: int = DEFAULT_MAX_IN_FLIGHT) -> None:
+    def __init__(self, max_in_flight: int = DEFAULT_MAX_IN_FLIGHT, *, fast_loop: bool = True) -> None:
         self.max_in_flight = max_in_flight
         # uvloop (libuv) halves the loop's own CPU per socket operation against asyncio's pure-Python
         # selector loop (measured: a loopback connect-and-close 185 -> 80 us); on one loop that serves
-        # every check, that is the daemon's capacity.
-        self.loop = uvloop.new_event_loop()
+        # every check, that is the daemon's capacity. A zone agent runs a handful of checks a minute
+        # and counts its megabytes instead: libuv costs it some 10 MB resident (fast_loop=False).
+        if fast_loop:
+            import uvloop
+
+            self.loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+        else:
+            self.loop = asyncio.new_event_loop()
         self._slots: _Slots | None = None
         self._busy: set[str] = set()  # targets whose probe has not ended; touched on the loop only
         self.cancelled = 0  # probes cancelled past their deadline + grace (bugs)

@@ -90,6 +90,9 @@ def filesystem_series(mount: str, fstype: str, device: str, size: float, avail: 
     return out
 
 
+SETTINGS = HostSettings  # what probes.REGISTRY validates a check of this kind with
+
+
 async def probe(target: str, settings: HostSettings, *, deadline: float) -> ProbeResult:
     # psutil reads /proc synchronously: off the probe loop, in its default executor.
     return await asyncio.to_thread(_read, target, settings, deadline)

@@ -142,6 +142,9 @@ class _Response:
     headers: dict[str, str]
 
 
+SETTINGS = HttpSettings  # what probes.REGISTRY validates a check of this kind with
+
+
 async def probe(target: str, settings: HttpSettings, *, deadline: float) -> ProbeResult:
     timer = Timer()
     values: dict[str, float] = {}

@@ -383,11 +383,13 @@ def shared_engine() -> IcmpEngine:
         return _shared
 
 
-async def probe(target: str, settings: IcmpSettings, *, deadline: float, packets: int = 3) -> ProbeResult:
-    """Probe one target through the shared engine (same shape as the other probes).
+SETTINGS = IcmpSettings  # what probes.REGISTRY validates a check of this kind with
+ENGINE = IcmpEngine  # the kind probes in batches: one raw socket shared by a cycle (probes.batch)
 
-    The batch engine waits on its own receiver thread, so it runs beside the loop, not on it.
-    """
+
+async def probe(target: str, settings: IcmpSettings, *, deadline: float, packets: int = 3) -> ProbeResult:
+    """Probe one target through the shared engine (same shape as the other probes); the batch
+    engine waits on its own receiver thread, so it runs beside the loop, not on it."""
     count = settings.packets or packets
     try:
         engine = shared_engine()

@@ -87,6 +87,9 @@ def dmarc_policy(record: str) -> str | None:
     return None
 
 
+SETTINGS = MailSettings  # what probes.REGISTRY validates a check of this kind with
+
+
 async def probe(target: str, settings: MailSettings, *, deadline: float) -> ProbeResult:
     timer = Timer()
     where = f"{settings.server}:{settings.port}"

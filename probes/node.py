@@ -39,6 +39,9 @@ class NodeSettings(Settings):
         return value
 
 
+SETTINGS = NodeSettings  # what probes.REGISTRY validates a check of this kind with
+
+
 async def probe(target: str, settings: NodeSettings, *, deadline: float) -> ProbeResult:
     timer = Timer()
     fetched = await fetch(

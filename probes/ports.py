@@ -48,6 +48,9 @@ async def _open(host: str, port: int, deadline: float) -> bool | None:
     return True
 
 
+SETTINGS = PortsSettings  # what probes.REGISTRY validates a check of this kind with
+
+
 async def probe(target: str, settings: PortsSettings, *, deadline: float) -> ProbeResult:
     timer = Timer()
     ports = sorted(set(settings.ports))

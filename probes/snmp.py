@@ -78,6 +78,9 @@ METRICS = (
 )
 
 
+SETTINGS = SnmpSettings  # what probes.REGISTRY validates a check of this kind with
+
+
 async def probe(target: str, settings: SnmpSettings, *, deadline: float) -> ProbeResult:
     from probes import snmpwire  # pysnmp (about 15 MB) is loaded by the first SNMP check, not by every daemon
 

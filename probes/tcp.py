@@ -32,6 +32,9 @@ METRICS = (
 )
 
 
+SETTINGS = TcpSettings  # what probes.REGISTRY validates a check of this kind with
+
+
 async def probe(target: str, settings: TcpSettings, *, deadline: float) -> ProbeResult:
     timer = Timer()
     where = f"{settings.host}:{settings.port}"

@@ -206,6 +206,9 @@ async def _accepts(settings: TlsSettings, version: ssl.TLSVersion, deadline: flo
     return True
 
 
+SETTINGS = TlsSettings  # what probes.REGISTRY validates a check of this kind with
+
+
 async def probe(target: str, settings: TlsSettings, *, deadline: float) -> ProbeResult:
     timer = Timer()
     where = f"{settings.host}:{settings.port}"

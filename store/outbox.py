@@ -72,6 +72,9 @@ class Outbox:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")  # a power cut is what this box meets
+            # Rows are written once and read once, oldest first: a page cache buys nothing and its
+            # default (2 MB) is a twentieth of the agent's memory budget.
+            self._db.execute("PRAGMA cache_size=-256")
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as e:
             raise StoreError(f"{self.path}: cannot open the agent's outbox: {e}") from None

@@ -8,10 +8,10 @@ portal) and a real `vigia agent run` on its LAN, an internet anchor beyond a cor
 (b) the power goes (gateway and agent): the agent comes back booted, and the silence is `energia`;
 (c) only the centre's path to the zone is cut: the zone stays available (a monitoring-path event);
 (d) the captive portal fails with the internet up: `portal`.
-(e) (an agent's clock 5 min ahead: corrected, skew reported) is tests/test_ingest.py's, against a
-real daemon: no tool here gives one process a wrong wall clock and leaves Python's timed waits
-working (libfaketime's shifted clocks hang or refuse them); (f) (two centres, a fail-over
-mid-backlog) is tests/test_agent_run.py's; (g) (every bad input) tests/test_ingest.py's.
+(e) an agent's clock runs 5 min ahead (its wall clock shifted by tests/native/clockshift.c, its
+    timed waits untouched): its times are corrected, the skew reported, the zone judged as before.
+(f) (two centres, a fail-over mid-backlog) is tests/test_agent_run.py's; (g) (every bad input)
+tests/test_ingest.py's.
 """
 
 from __future__ import annotations
@@ -187,6 +187,35 @@ def test_only_the_centres_path_cut_is_no_downtime(lab: Lab) -> None:
     lab.wait(lambda: lab.metric("vigia_zone_check_success", 3, check="gateway") == 1.0, 10, "the path back")
     time.sleep(3.0)  # a refold, had the batches called for one, is done within a cycle
     assert [p for p in lab.periods(3) if (p[2] or time.time()) > since] == []
+
+
+@pytest.fixture(scope="module")
+def clockshift(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/native/clockshift.c built for this run: LD_PRELOAD it to shift a process's wall clock."""
+    gcc = need_binary("gcc", "gcc")
+    out = tmp_path_factory.mktemp("native") / "clockshift.so"
+    source = Path(__file__).parent / "native" / "clockshift.c"
+    subprocess.run([gcc, "-shared", "-fPIC", "-O2", "-Wall", "-o", str(out), str(source), "-ldl"],
+                   check=True, capture_output=True, timeout=60)  # fmt: skip
+    return out
+
+
+def test_an_agent_clock_five_minutes_ahead_is_corrected_and_its_skew_reported(lab: Lab, clockshift: Path) -> None:
+    agent = lab.agents.pop(3)
+    stop(agent)
+    restarted_at = time.time()
+    top = lab.seqs(3)[-1][0]
+    lab.start_agent(3, "env", f"LD_PRELOAD={clockshift}", "CLOCKSHIFT_SECONDS=300")
+    lab.wait(lambda: (lab.metric("vigia_agent_clock_skew_seconds", 3) or 0) < -290, 20, "the skew measured")
+    assert lab.metric("vigia_agent_clock_skew_seconds", 3) == pytest.approx(-300, abs=3)
+    lab.wait(lambda: len([s for s, _ in lab.seqs(3) if s > top]) >= 5, 20, "the skewed agent's results")
+    time.sleep(2.0)  # a cycle to judge them
+    now = time.time()
+    later = [(s, ts) for s, ts in lab.seqs(3) if s > top]
+    assert [s for s, _ in later] == list(range(top + 1, top + 1 + len(later)))
+    assert all(restarted_at - 2 < ts < now + 2 for _, ts in later), later  # at the centre's time, not 5 min on
+    assert lab.metric("vigia_zone_up", 3) == 1.0
+    assert [p for p in lab.periods(3) if (p[2] or now) > restarted_at] == []  # no reboot read into the jump
 
 
 def test_a_failing_portal_with_the_internet_up_is_portal(lab: Lab) -> None:

@@ -33,14 +33,17 @@ def test_paths_are_relative_to_the_file_and_mistakes_have_their_line(tmp_path: P
 
 def test_the_agent_leaves_the_centres_libraries_alone() -> None:
     """A zone's box is small (footprint goal 40 MB, benchmarks/agent_footprint.py): the agent loads
-    no database toolkit, no exposition, no report stack; pysnmp and cryptography only with a check
-    that needs them."""
+    no database toolkit, no exposition, no report stack, not the centre's configuration, no probe
+    kind before a check of that kind runs; pysnmp and cryptography only with a check that needs
+    them."""
     import subprocess
     import sys
 
     heavy = ("sqlalchemy", "prometheus_client", "jinja2", "babel", "matplotlib", "weasyprint", "pysnmp",
-             "cryptography", "apscheduler.schedulers")  # fmt: skip
-    code = f"import sys, monitor.agent.run; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
+             "cryptography", "apscheduler", "uvloop", "psutil", "config", "continuity", "probes.mail",
+             "probes.tls", "probes.host")  # fmt: skip
+    # As `vigia agent run` starts: the command line, then the agent.
+    code = f"import sys, monitor.cli, monitor.agent.run; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.split() == []
 
@@ -64,3 +67,17 @@ def test_agent_commands_refuse_hostile_zone_names_in_one_line(
     assert "has no agent to revoke" in capsys.readouterr().err
     assert main(["agent", "list", "--config", str(config)]) == 0
     assert "ZD-01" not in capsys.readouterr().out  # nothing was stored
+
+
+def test_the_boot_time_is_the_kernels(tmp_path: Path) -> None:
+    """The agent's boot time (what tells a power cut) is now less the uptime; a /proc/stat without
+    it is an error, not a boot at the epoch."""
+    import time
+
+    from monitor.agent.run import boot_time
+
+    uptime = float(Path("/proc/uptime").read_text().split()[0])
+    assert boot_time() == pytest.approx(time.time() - uptime, abs=2)
+    (tmp_path / "stat").write_text("cpu  1 2 3\nctxt 5\n")
+    with pytest.raises(OSError, match="no btime"):
+        boot_time(str(tmp_path / "stat"))

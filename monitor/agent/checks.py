@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from config.model import Target
+from domain.target import Target
 from kernel.errors import FileError
 from kernel.files import write_atomic
 from monitor.agent.centre import Centre

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from config.model import Target
+from domain.target import Target
 from kernel.errors import StoreError
 from monitor.runtime.cycle import CycleRunner
 from probes.result import ProbeResult
@@ -29,7 +29,7 @@ def record(res: ProbeResult) -> dict[str, object]:
 class Measure:
     def __init__(self, outbox: Outbox, targets: Callable[[], list[Target]], stop: threading.Event) -> None:
         self.outbox, self.targets, self.stop = outbox, targets, stop
-        self.runner = CycleRunner(max_in_flight=64)
+        self.runner = CycleRunner(max_in_flight=64, fast_loop=False)  # a few checks: memory before CPU
         self._running: dict[float, threading.Thread] = {}
         self._due: dict[float, float] = {}
 

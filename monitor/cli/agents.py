@@ -40,7 +40,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
 
 def cmd_agent_run(args: argparse.Namespace) -> int:
     from kernel.errors import ConfigError
-    from monitor.agent.run import Agent
+    from monitor.agent.run import Agent, one_malloc_arena
     from monitor.agent.settings import parse
     from monitor.cli.common import print_problems
 
@@ -50,6 +50,7 @@ def cmd_agent_run(args: argparse.Namespace) -> int:
         print_problems(exc)
         return 1
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    one_malloc_arena()  # before any thread starts
     return Agent(settings).serve_forever()
 
 

@@ -9,13 +9,13 @@ import sys
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
-import config as cfg
 from kernel.errors import ConfigError
 from kernel.month import Month
 from kernel.redact import RedactingFilter
 from kernel.text import printable
 
 if TYPE_CHECKING:
+    import config as cfg
     from continuity.plan import Plan
 
 DEFAULT_CONFIG = "/etc/vigia/vigia.yml"
@@ -108,6 +108,8 @@ def print_problems(exc: ConfigError) -> None:
 
 def load_config(path: str, *, state_dir: str | None = None) -> cfg.Config | None:
     """The parsed config, or None after printing every problem."""
+    import config as cfg  # here, not at the top: `vigia agent run` never reads it, and it is megabytes
+
     try:
         return cfg.parse(path, state_dir=state_dir)
     except ConfigError as exc:

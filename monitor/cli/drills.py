@@ -7,12 +7,12 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-import config as cfg
 from kernel.files import write_atomic
 from kernel.progress import Progress
 from monitor.cli.common import config_arguments, load_config, load_plan, month_arg
 
 if TYPE_CHECKING:
+    import config as cfg
     from continuity.journal import Journal
     from continuity.plan import Plan
 

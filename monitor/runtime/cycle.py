@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from config import Target
+from domain.target import Target
 from kernel.errors import ProbeSetupError
 from probes import REGISTRY
 from probes import result as r
@@ -55,9 +55,10 @@ class CycleRunner:
         *,
         engine: ProbeEngine | None = None,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        fast_loop: bool = True,
     ) -> None:
         self._own_engine = engine is None
-        self.engine = engine if engine is not None else ProbeEngine(max_in_flight)
+        self.engine = engine if engine is not None else ProbeEngine(max_in_flight, fast_loop=fast_loop)
         # Each batch kind's shared engine, opened by its first batch (or why it cannot open).
         self._batch: dict[str, BatchEngine | ProbeSetupError] = {}
         self._batch_lock = threading.Lock()
