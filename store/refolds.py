@@ -45,17 +45,32 @@ def queue(conn: sa.Connection, owner: str, receiving: str, spans: Sequence[Span]
 
 
 def run(engine: Engine, instance: str, zones: Mapping[str, Zone]) -> int:
-    """Do this instance's queued refolds (at most PER_RUN); returns how many were done."""
+    """Do this instance's queued refolds (at most PER_RUN); returns how many were done.
+
+    A span that cannot be judged (a stored row that does not read back, a bug) is logged and left
+    queued, and the others are done: one bad span must not hold every zone's history behind it
+    (retention removes it with the agent's rows, domain.agents.MAX_AGE). The database itself
+    failing (gone, full, locked) ends the run: the spans wait for the next cycle."""
     r = zone_refolds.c
     with reading(engine) as conn:
         rows = conn.execute(sa.select(zone_refolds).where(r.instance == instance).order_by(r.id).limit(PER_RUN)).all()
+    done = 0
     for row in rows:
-        with writing(engine) as conn:
-            zone = zones.get(row.zone)
-            if zone is not None:  # a zone no longer configured: nothing of it to judge
-                _refold(conn, instance, row.owner, zone, Span(row.zone, row.start, row.end, bool(row.rebooted)))
-            conn.execute(zone_refolds.delete().where(r.id == row.id))
-    return len(rows)
+        span = Span(row.zone, row.start, row.end, bool(row.rebooted))
+        try:
+            with writing(engine) as conn:
+                zone = zones.get(row.zone)
+                if zone is not None:  # a zone no longer configured: nothing of it to judge
+                    _refold(conn, instance, row.owner, zone, span)
+                conn.execute(zone_refolds.delete().where(r.id == row.id))
+        except sa.exc.OperationalError:
+            raise
+        except Exception as exc:  # one span's trouble, not the store's: the next spans go on
+            log.error("zone %s: the span %.0f-%.0f cannot be judged again (left queued): %s: %s", row.zone,
+                      span.start, span.end, type(exc).__name__, exc)  # fmt: skip
+            continue
+        done += 1
+    return done
 
 
 def _refold(conn: sa.Connection, instance: str, owner: str, zone: Zone, span: Span) -> None:

@@ -29,7 +29,7 @@ from reports.page import Header
 from store import db as st
 from store.records import StateChange, ZoneSample
 from store.schema import members, outages
-from store.schema_agents import zone_refolds
+from store.schema_agents import agent_results, zone_refolds
 from tests.test_zones import zone as plain_zone
 
 T0 = datetime(2025, 1, 15, 15, 0, tzinfo=UTC).timestamp()  # 10:00 in Bogotá, within the zone's hours
@@ -133,21 +133,23 @@ def test_which_spans_a_batch_calls_to_be_judged_again(
 # -- through the store --------------------------------------------------------
 
 
-def central_cut(store: st.Store) -> None:
-    """Thirty one-minute cycles of ZD-01 as the centre measured them: dark from minute 10 to 20."""
+def central_cut(store: st.Store, zones: tuple[str, ...] = ("ZD-01",)) -> None:
+    """Thirty one-minute cycles of the zones as the centre measured them: dark from minute 10 to 20."""
     for m in range(30):
         failed = 10 <= m < 20
-        changes = []
-        if m == 10:
-            changes = [StateChange("ZD-01", "up", "down", at(10), at(10), "gateway_timeout")]
-        if m == 20:
-            changes = [StateChange("ZD-01", "down", "up", at(20), at(20))]
-        sample = ZoneSample("ZD-01", at(m), 60.0, "down" if failed else "up", FAILED if failed else OK, True,
-                            None, None, "{}")  # fmt: skip
-        store.write_cycle([], changes, at(m), [sample])
+        changes, samples = [], []
+        for zone in zones:
+            if m == 10:
+                changes.append(StateChange(zone, "up", "down", at(10), at(10), "gateway_timeout"))
+            if m == 20:
+                changes.append(StateChange(zone, "down", "up", at(20), at(20)))
+            samples.append(ZoneSample(zone, at(m), 60.0, "down" if failed else "up", FAILED if failed else OK, True,
+                                      None, None, "{}"))  # fmt: skip
+        store.write_cycle([], changes, at(m), samples)
 
 
-def spooled(minutes: range, internet_down: range, *, sent_at: float, boot_time: float) -> ag.AgentBatch:
+def spooled(minutes: range, internet_down: range, *, sent_at: float, boot_time: float,
+            zone: str = "ZD-01") -> ag.AgentBatch:  # fmt: skip
     results = []
     for m in minutes:
         ok = m not in internet_down
@@ -156,17 +158,15 @@ def spooled(minutes: range, internet_down: range, *, sent_at: float, boot_time: 
             {"seq": 2 * m + 2, "at": at(m) + 5, "check": "internet:198.51.100.1", "probe": "icmp", "success": ok,
              "duration": 0.01},
         ]  # fmt: skip
-    body = {"zone": "ZD-01", "version": "1.0", "sent_at": sent_at, "boot_time": boot_time, "clock_synced": True,
+    body = {"zone": zone, "version": "1.0", "sent_at": sent_at, "boot_time": boot_time, "clock_synced": True,
             "results": results}  # fmt: skip
     return ag.parse(json.dumps(body).encode())
 
 
-def zone_periods(store: st.Store) -> list[tuple[str, float, float | None, str]]:
+def zone_periods(store: st.Store, zone: str = "ZD-01") -> list[tuple[str, float, float | None, str]]:
     o = outages.c
     with store.engine.connect() as conn:
-        q = sa.select(o.kind, o.started_at, o.ended_at, o.reason).where(
-            o.instance == store.instance, o.target == "ZD-01"
-        )
+        q = sa.select(o.kind, o.started_at, o.ended_at, o.reason).where(o.instance == store.instance, o.target == zone)
         return [tuple(r) for r in conn.execute(q.order_by(o.started_at))]  # type: ignore[misc]
 
 
@@ -289,4 +289,59 @@ def test_a_cut_of_the_centres_path_alone_is_the_paths_time_in_the_report(url: st
     assert zone.path_seconds == 600.0 and zone.availability.downtime_seconds == 0
     html = render(snapshot(store.reader(), [ZONE], 2025, 1, ZoneInfo("America/Bogota")), lang="es", header=Header())
     assert 'id="monitoring-path"' in html and "Fallas en la ruta de monitoreo" in html
+    store.close()
+
+
+def test_a_span_that_cannot_be_judged_holds_no_other_zone_back(url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A queued span whose agent rows do not read back (corrupted by hand) is logged and left
+    queued; the span queued after it, another zone's, is judged all the same."""
+    store = st.Store(url, "centro")
+    store.migrate()
+    central_cut(store)
+    agents = store.agents("centro")
+    agents.add("ZD-01", "ana", T0)
+    late = spooled(range(2, 30), range(10, 20), sent_at=at(30), boot_time=T0 - 3600)
+    agents.store(late, ag.corrected(late, at(30)), received_at=at(30), skew=0.0, late_after=None)
+    other = dataclasses.replace(ZONE, id="ZD-02")
+    store.write_cycle([], [], at(1), [ZoneSample("ZD-02", at(1), 60.0, "up", OK, True, None, None, "{}")])
+    with store.engine.begin() as conn:
+        conn.execute(agent_results.insert().values(owner="centro", zone="ZD-02", seq=1, ts=at(1), check="gateway",
+                                                   probe="icmp", duration=0.01, success=True, reason="", message="",
+                                                   data="{not json", received_at=at(2)))  # fmt: skip
+        for zone in ("ZD-02", "ZD-01"):  # the bad span first
+            conn.execute(zone_refolds.insert().values(instance="centro", owner="centro", zone=zone, start=at(0),
+                                                      end=at(30), rebooted=False, requested_at=at(31)))  # fmt: skip
+    zones = {"ZD-01": ZONE, "ZD-02": other}
+    with caplog.at_level("ERROR", logger="vigia"):
+        assert store.refold(zones) == 1
+    assert zone_periods(store) == [("down", at(11), at(21), "agent_enlace")]
+    assert "zone ZD-02" in caplog.text and "left queued" in caplog.text
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(zone_refolds.c.zone)).scalars().all() == ["ZD-02"]
+    store.close()
+
+
+def test_a_regional_cut_of_a_hundred_zones_is_judged_again_over_a_few_cycles(url: str) -> None:
+    """A hundred zones behind one cut backhaul: their spools arrive together, a hundred spans are
+    queued, and the writer works them off PER_RUN a cycle until every zone reads `enlace`."""
+    from store.refolds import PER_RUN
+
+    store = st.Store(url, "centro")
+    store.migrate()
+    ids = tuple(f"ZD-{n:03d}" for n in range(1, 101))
+    central_cut(store, ids)
+    agents = store.agents("centro")
+    for zone in ids:
+        agents.add(zone, "ana", T0)
+        late = spooled(range(2, 30), range(10, 20), sent_at=at(30), boot_time=T0 - 3600, zone=zone)
+        agents.store(late, ag.corrected(late, at(30)), received_at=at(30), skew=0.0, late_after=late_after(60.0))
+    zones = {zone: dataclasses.replace(ZONE, id=zone) for zone in ids}
+    runs = []
+    for _ in range(5):  # bounded: two runs are needed
+        runs.append(store.refold(zones))
+        if runs[-1] == 0:
+            break
+    assert runs == [PER_RUN, 100 - PER_RUN, 0]
+    for zone in ids:
+        assert zone_periods(store, zone) == [("down", at(11), at(21), "agent_enlace")], zone
     store.close()
