@@ -5,15 +5,17 @@ Starts a real centre (python -m monitor run, SQLite) whose zone has an ``agent:`
 check at its default rhythm (60 s; the download test every 30 min, its first run included), and a
 real agent (python -m monitor agent run) pushing to it every 10 s; samples the agent alone.
 The checks point at loopback: the gateway and an anchor by ICMP, the portal, the resolver (no
-server answers: a failing check is measured all the same) and the centre's own /metrics as the
-download.
+server answers: a failing check is measured all the same), and a download of the default size
+(5 MB) from a file server in this process.
 """
 
 from __future__ import annotations
 
+import http.server
 import os
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -21,16 +23,28 @@ from pathlib import Path
 from benchmarks.footprint import ROOT, _free_port, measure
 from tests.agentcentre import VIGIA, agent_file, register, run_agent
 
+DOWNLOAD = 5_000_000  # the agent's default throughput_bytes
 
-def centre_config(port: int, state: str) -> str:
+
+class _Blob(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(DOWNLOAD))
+        self.end_headers()
+        self.wfile.write(bytes(DOWNLOAD))
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def centre_config(port: int, state: str, download: str) -> str:
     base = f"http://127.0.0.1:{port}"
     return (
         f"instance: centro\nstate_dir: {state}\n"
         "targets:\n  - {id: closed, probe: tcp, tcp: {host: 127.0.0.1, port: 9}}\n"
         "zones:\n  - id: ZD-01\n    name: Plaza\n    lat: 10.4\n    lon: -75.5\n"
         f"    agent: {{gateway: 127.0.0.1, dns: {{name: portal.zona.test, expect_answers: [127.0.0.1]}}, "
-        f"portal_url: '{base}/-/healthy', anchors: [127.0.0.2], throughput_url: '{base}/metrics', "
-        "throughput_bytes: 100000}\n"
+        f"portal_url: '{base}/-/healthy', anchors: [127.0.0.2], throughput_url: '{download}'}}\n"
     )
 
 
@@ -50,7 +64,9 @@ def run(minutes: float = 10.0) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         port = _free_port()
         config = Path(tmp) / "vigia.yml"
-        config.write_text(centre_config(port, tmp))
+        blobs = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Blob)
+        threading.Thread(target=blobs.serve_forever, daemon=True).start()
+        config.write_text(centre_config(port, tmp, f"http://127.0.0.1:{blobs.server_address[1]}/blob"))
         centre = subprocess.Popen([*VIGIA, "run", "--config", str(config), "--listen", f"127.0.0.1:{port}"],
                                   cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         agent: subprocess.Popen[bytes] | None = None
@@ -65,6 +81,7 @@ def run(minutes: float = 10.0) -> dict[str, float]:
                 if proc is not None:
                     proc.terminate()
                     proc.wait(timeout=30)
+            blobs.shutdown()
 
 
 def main(*, minutes: float) -> None:

@@ -150,7 +150,8 @@ def inside_view(results: Mapping[str, ProbeResult], thresholds: ZoneThresholds) 
     speed = results.get("throughput")
     floor = thresholds.degraded_throughput_bps
     if speed is not None and speed.success and floor is not None:
-        bps = speed.values.get("throughput_bits_per_second")
+        rate = speed.values.get("throughput_bytes_per_second")  # the http probe's, in base units
+        bps = None if rate is None else rate * 8  # the threshold is in bits, as links are sold
         if bps is not None and bps < floor:
             degraded.append(f"throughput {bps / 1e6:.1f} Mbit/s < {floor / 1e6:.1f} Mbit/s")
     return InsideView(

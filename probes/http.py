@@ -114,6 +114,11 @@ METRICS = (
     MetricSpec("redirects", "http_redirects", "Redirects followed to reach the final response."),
     MetricSpec("content_length_bytes", "http_content_length_bytes", "Body bytes read from the final response."),
     MetricSpec(
+        "throughput_bytes_per_second",
+        "http_throughput_bytes_per_second",
+        "The final body's bytes over the transfer phase: a zone agent's download test reads its speed here.",
+    ),
+    MetricSpec(
         "tls_certificate_expiry_timestamp_seconds",
         "tls_certificate_expiry_timestamp_seconds",
         "Unix time the leaf certificate presented by the target expires.",
@@ -137,9 +142,10 @@ class _Timings(Phases):
 class _Response:
     status: int
     location: str | None
-    body: bytes
+    body: bytes  # empty unless kept: a check that matches no text counts the bytes and lets them go
     expiry: float | None
     headers: dict[str, str]
+    size: int
 
 
 SETTINGS = HttpSettings  # what probes.REGISTRY validates a check of this kind with
@@ -155,8 +161,10 @@ async def probe(target: str, settings: HttpSettings, *, deadline: float) -> Prob
     try:
         auth_header = _authorization(settings)
         redirects = 0
+        reads_body = settings.body_regex is not None or settings.body_not_regex is not None
         while True:
-            resp = await _fetch_once(url, settings, auth_header if _origin(url) == home else "", timings, deadline)
+            auth = auth_header if _origin(url) == home else ""
+            resp = await _fetch_once(url, settings, auth, timings, deadline, keep_body=reads_body)
             if resp.expiry is not None:
                 values["tls_certificate_expiry_timestamp_seconds"] = resp.expiry
             if resp.status in _REDIRECTS and settings.follow_redirects and resp.location is not None:
@@ -177,11 +185,13 @@ async def probe(target: str, settings: HttpSettings, *, deadline: float) -> Prob
         if settings.check_security_headers:
             _audit_headers(headers, values, labels)
         values["redirects"] = float(redirects)
-        values["content_length_bytes"] = float(len(body))
+        values["content_length_bytes"] = float(resp.size)
+        if resp.size and timings.transfer > 0:
+            values["throughput_bytes_per_second"] = resp.size / timings.transfer
         ok_codes = settings.valid_status_codes
         if (status not in ok_codes) if ok_codes else not (200 <= status < 300):
             raise ProbeFailure(r.HTTP_STATUS, f"{url}: status {status}")
-        text = body.decode("utf-8", "replace")
+        text = body.decode("utf-8", "replace")  # empty unless a regex asked for the body
         if settings.body_regex is not None and re.search(settings.body_regex, text) is None:
             raise ProbeFailure(r.BODY_MISMATCH, f"{url}: body does not match /{settings.body_regex}/")
         if settings.body_not_regex is not None and re.search(settings.body_not_regex, text) is not None:
@@ -238,7 +248,7 @@ def _request(url: str, settings: HttpSettings, auth_header: str) -> h11.Request:
 
 
 async def _fetch_once(
-    url: str, settings: HttpSettings, auth_header: str, timings: _Timings, deadline: float
+    url: str, settings: HttpSettings, auth_header: str, timings: _Timings, deadline: float, *, keep_body: bool
 ) -> _Response:
     scheme, host, port = _origin(url)
     ctx = client_context(settings.ca_file, settings.tls_verify) if scheme == "https" else None
@@ -251,7 +261,7 @@ async def _fetch_once(
             expiry = certificate_facts(der).not_after if der else None
         try:
             async with asyncio.timeout_at(deadline):
-                return await _exchange(stream, url, settings, auth_header, timings, expiry)
+                return await _exchange(stream, url, settings, auth_header, timings, expiry, keep_body)
         except TimeoutError:
             raise ProbeFailure(r.TIMEOUT, f"{url}: no complete answer before the deadline") from None
         except h11.ProtocolError as exc:
@@ -261,7 +271,13 @@ async def _fetch_once(
 
 
 async def _exchange(
-    stream: Stream, url: str, settings: HttpSettings, auth_header: str, timings: _Timings, expiry: float | None
+    stream: Stream,
+    url: str,
+    settings: HttpSettings,
+    auth_header: str,
+    timings: _Timings,
+    expiry: float | None,
+    keep_body: bool,
 ) -> _Response:
     conn = h11.Connection(h11.CLIENT)
     sent = time.monotonic()
@@ -290,17 +306,18 @@ async def _exchange(
             size += len(event.data)
             if size > settings.max_body_bytes:
                 raise ProbeFailure(r.TOO_LARGE, f"{url}: body larger than {settings.max_body_bytes} bytes")
-            chunks.append(bytes(event.data))
+            if keep_body:  # a zone agent's throughput test downloads megabytes it never reads
+                chunks.append(bytes(event.data))
             continue
         break  # EndOfMessage or ConnectionClosed
     timings.transfer += time.monotonic() - first_byte
-    return _Response(status, headers.get("location"), b"".join(chunks), expiry, headers)
+    return _Response(status, headers.get("location"), b"".join(chunks), expiry, headers, size)
 
 
 async def fetch(settings: HttpSettings, *, deadline: float) -> bytes | tuple[str, str]:
     """GET ``settings.url`` once (no redirects); the body, or (reason, message) on failure."""
     try:
-        resp = await _fetch_once(settings.url, settings, "", _Timings(), deadline)
+        resp = await _fetch_once(settings.url, settings, "", _Timings(), deadline, keep_body=True)
     except Exception as exc:  # any failure of the target is data
         failure = classify(exc, settings.url)
         return failure.reason, str(failure)

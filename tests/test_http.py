@@ -206,3 +206,17 @@ def test_phases_are_timed_apart_like_blackbox_exporter(tmp_path: Path) -> None:
 
     specs = [m for m in METRICS if m.metric == "http_duration_seconds"]
     assert sorted(dict(m.const_labels)["phase"] for m in specs) == sorted(phases)
+
+
+def test_a_download_is_measured_in_bytes_per_second_and_bounded() -> None:
+    """The zone agent's throughput test: a body of a few MB read to its end, its speed measured over
+    the transfer (in bytes, as Prometheus' base units want); a body past max_body_bytes is refused."""
+    body = bytes(3_000_000)
+    with http_server({"/blob": ok(body)}) as srv:
+        res = run(HttpSettings(url=srv.url("/blob"), max_body_bytes=len(body)), timeout=10.0)
+        assert res.success, res.message
+        assert res.values["content_length_bytes"] == len(body)
+        transfer = res.values["phase_transfer_seconds"]
+        assert transfer > 0 and res.values["throughput_bytes_per_second"] == pytest.approx(len(body) / transfer)
+        res = run(HttpSettings(url=srv.url("/blob"), max_body_bytes=len(body) - 1), timeout=10.0)
+        assert res.reason == r.TOO_LARGE

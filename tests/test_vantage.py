@@ -60,7 +60,7 @@ def test_the_agents_results_fold_into_an_inside_view() -> None:
             "gateway": result("gateway", True, loss_ratio=0.1, rtt_avg_seconds=0.01),
             "internet:a": result("internet:a", False),
             "internet:b": result("internet:b", True),
-            "throughput": result("throughput", True, throughput_bits_per_second=2e6),
+            "throughput": result("throughput", True, throughput_bytes_per_second=2e6 / 8),
         },
         t,
     )
