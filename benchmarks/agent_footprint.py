@@ -85,7 +85,8 @@ def run(minutes: float = 10.0) -> dict[str, float]:
 
 
 def main(*, minutes: float) -> None:
-    print(f"Zone agent footprint: default checks (60 s, download every 30 min), pushes every 10 s, {minutes:g} min")
+    checks = "default checks (60 s, 5 MB download every 30 min), pushes every 10 s"
+    print(f"Zone agent footprint: {checks}, {minutes:g} min")
     f = run(minutes)
     print(
         f"  RSS {f['rss_mb']:.1f} MB (peak {f['peak_rss_mb']:.1f} MB, goal <= 40); "
