@@ -14,9 +14,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.availability import Availability, Period
+from domain.corrections import Correction
 from domain.incidents import Incident as OperatorIncident
 from domain.schedule import WeekPlan
 from domain.usage import ZoneUsage
+from domain.windows import StoredWindow
 from kernel.files import write_atomic
 from kernel.month import Month
 from kernel.progress import NOBODY, Progress
@@ -63,6 +65,8 @@ def _freeze(figures: MonthFigures) -> dict[str, Any]:
         "notes": [{**asdict(n), "events": []} for n in figures.notes],  # the incidents as they stood
         "calendar": [asdict(d) for d in figures.calendar],
         "agents_holding": list(figures.agents_holding),
+        "corrections": [asdict(c) for c in figures.corrections],
+        "late_windows": [asdict(w) for w in figures.late_windows],
     }
 
 
@@ -86,7 +90,14 @@ def thaw(body: dict[str, Any]) -> MonthFigures:
     calendar = tuple(CalendarDay(**{**d, "applies_to": tuple(d["applies_to"])}) for d in body.get("calendar", []))
     window = (body["window"][0], body["window"][1])
     holding = tuple(body.get("agents_holding", ()))  # frozen before zone agents: none
-    return MonthFigures(body["year"], body["month"], rows, window, body["tz"], notes, calendar, holding)
+    # Frozen before corrections (schema < 13): none.
+    corrections = tuple(Correction(**c) for c in body.get("corrections", ()))
+    late_windows = tuple(
+        StoredWindow(**{**w, "zones": tuple(w["zones"]), "targets": tuple(w["targets"])})
+        for w in body.get("late_windows", ())
+    )
+    return MonthFigures(body["year"], body["month"], rows, window, body["tz"], notes, calendar, holding,
+                        corrections, late_windows)  # fmt: skip
 
 
 def _plan(inv: dict[str, Any]) -> WeekPlan:

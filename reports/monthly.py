@@ -10,10 +10,12 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from domain.availability import Availability, Period, month_window, zone_availability
+from domain.corrections import ANNOTATE, Correction, as_note, late, layers_of, overlay
 from domain.incidents import Incident as OperatorIncident
 from domain.incidents import cause_of, covering
 from domain.schedule import Schedule, WeekPlan
 from domain.usage import ZoneUsage
+from domain.windows import StoredWindow
 from kernel.month import Month
 from store.reader import Reader
 
@@ -49,7 +51,7 @@ class ScheduledZone(ZoneInfoLike, Protocol):
 
 
 # How a period counts in the incident list; a down period is unplanned unless someone classifies it.
-CLASSIFICATION = {"maintenance": "planned", "down": "unplanned", "no_data": "monitoring fault"}
+CLASSIFICATION = {"maintenance": "planned", "down": "unplanned", "no_data": "monitoring fault", "excluded": "excluded"}
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,10 @@ class MonthFigures:
     # Zones whose agent may still have held results of the month when these figures were made
     # (domain.agents.holds_data): a closed month stays frozen; `--refreeze` takes them in.
     agents_holding: tuple[str, ...] = ()
+    # Corrections after the fact (domain.corrections): exclusions and annotations, and maintenance
+    # windows added after their time began; each with who, when and why, for the report to list.
+    corrections: tuple[Correction, ...] = ()
+    late_windows: tuple[StoredWindow, ...] = ()
 
     def incidents(self, classes: dict[str, str] | None = None) -> list[Incident]:
         """Periods worth listing; ``classes`` maps an outage reason code to its class (power, isp, ...).
@@ -205,7 +211,11 @@ def month_figures(
     reader: Reader, zones: Sequence[ScheduledZone], year: int, month: int, tz: ZoneInfo, now: float
 ) -> MonthFigures:
     window = month_window(year, month, tz, now)
-    periods = reader.periods([z.id for z in zones], *window)
+    measured = reader.periods([z.id for z in zones], *window)
+    windows = reader.windows_between(*window)
+    corrections = tuple(reader.corrections_between(*window))
+    layers = layers_of([(w.name, frozenset(w.zones + w.targets), w.start, w.end) for w in windows], corrections)
+    periods = {z: overlay(z, ps, layers, window[1]) for z, ps in measured.items()}
     usage = reader.usage(year, month)
     before = Month(year, month).previous()
     prev_year, prev_month = before.year, before.month
@@ -228,11 +238,12 @@ def month_figures(
                 path[z.id],
             )
         )
-    notes = tuple(reader.incidents_between(*window))
+    notes = tuple(reader.incidents_between(*window)) + tuple(as_note(c) for c in corrections if c.action == ANNOTATE)
     ids = {z.id for z in zones}
     holding = tuple(z for z in reader.agents_holding(window[1]) if z in ids)
     days = calendar_days(zones, Month(year, month), tz)
-    return MonthFigures(year, month, rows, window, tz.key, notes, days, holding)
+    late_windows = tuple(w for w in windows if late(w.start, w.created_at))
+    return MonthFigures(year, month, rows, window, tz.key, notes, days, holding, corrections, late_windows)
 
 
 def calendar_days(zones: Sequence[ScheduledZone], month: Month, tz: ZoneInfo) -> tuple[CalendarDay, ...]:

@@ -15,7 +15,11 @@ from reports import charts, page
 from reports.monthly import MonthFigures, ZoneMonth
 
 # Message ids of the causes that are not an operator's (domain.incidents.CAUSES has its own words).
-_CAUSE_IDS = {"unrecorded": msgid("cause not recorded"), "planned": msgid("planned maintenance")}
+_CAUSE_IDS = {
+    "unrecorded": msgid("cause not recorded"),
+    "planned": msgid("planned maintenance"),
+    "excluded": msgid("excluded: not downtime"),
+}
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ def render(
             min(targets) if targets else None,
         ),
         worst=ranked[:5],
+        at=lambda ts: datetime.fromtimestamp(ts, tz),  # a stored time, in the report's zone
         by_instance=_groups(figures, "instance") if any(getattr(z.zone, "instance", "") for z in figures.zones) else [],
         not_closed=not_closed or [],
         by_localidad=_groups(figures, "localidad"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 
 from domain.vantage import measured_cause
 from kernel.text import one_line
@@ -79,7 +79,7 @@ def csv_bytes(figures: MonthFigures) -> bytes:
 
 OUTAGE_COLUMNS = ("ANIO", "MES_NUM", "CODIGO_ZONA", "INICIO", "FIN", "MINUTOS", "CAUSA", "ORIGEN_CAUSA")
 # How an outage's cause was known: an operator's incident, the zone's agent, or the reason code.
-_ORIGIN = {"operator": "operador", "agent": "agente", "code": "codigo"}
+_ORIGIN = {"operator": "operador", "agent": "agente", "code": "codigo", "correction": "correccion"}
 _CAUSE_WORDS = {"unrecorded": "sin_registrar"}  # the rest are Spanish keys already (domain.incidents)
 
 
@@ -92,13 +92,37 @@ def outages_csv(figures: MonthFigures, classes: dict[str, str] | None = None) ->
     for i in figures.incidents(classes):
         if i.classification != "unplanned":
             continue
-        origin = "operator" if i.note is not None else ("agent" if measured_cause(i.reason) else "code")
+        if i.note is not None:  # an annotation after the fact is a note too (domain.corrections.as_note)
+            origin = "correction" if i.note.id < 0 else "operator"
+        else:
+            origin = "agent" if measured_cause(i.reason) else "code"
         writer.writerow([
             figures.year, figures.month, text_cell(i.zone), i.start.isoformat(timespec="seconds"),
             "" if i.end is None else i.end.isoformat(timespec="seconds"), _fixed(i.seconds / 60, 1),
             _CAUSE_WORDS.get(i.cause, i.cause), _ORIGIN[origin],
         ])  # fmt: skip
     return out.getvalue().encode("utf-8")
+
+
+def corrections(figures: MonthFigures) -> list[dict[str, object]]:
+    """The month's corrections after the fact, as the metadata lists them (Spanish keys, UTC times)."""
+
+    def iso(ts: float) -> str:
+        return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+    out: list[dict[str, object]] = [
+        {"id": c.name, "zona": c.target, "inicio": iso(c.start), "fin": iso(c.end),
+         "accion": "excluir" if c.action == "exclude" else "anotar", "causa": c.cause, "motivo": c.text,
+         "medido": c.measured, "por": c.created_by, "fecha": iso(c.created_at)}
+        for c in figures.corrections
+    ]  # fmt: skip
+    out += [
+        {"id": w.name, "zona": ",".join(w.zones + w.targets), "inicio": iso(w.start), "fin": iso(w.end),
+         "accion": "mantenimiento_posterior", "causa": "", "motivo": w.reason, "medido": "", "por": w.created_by,
+         "fecha": iso(w.created_at)}
+        for w in figures.late_windows
+    ]  # fmt: skip
+    return out
 
 
 def metadata(figures: MonthFigures, *, entity: str, contact: str, issued: date, updated: date) -> bytes:
@@ -127,5 +151,7 @@ def metadata(figures: MonthFigures, *, entity: str, contact: str, issued: date, 
                 "columnas": list(OUTAGE_COLUMNS),
             }
         },
+        # Every correction made after the fact to the month's figures: who, when and why.
+        "correcciones": corrections(figures),
     }
     return (json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=False) + "\n").encode("utf-8")

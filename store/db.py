@@ -26,6 +26,7 @@ from probes.result import ProbeResult
 from store import partitions, periods, refolds, spans
 from store.agents import Agents
 from store.backends import engine_for, insert_for, reading, safe_url, writing
+from store.corrections import Corrections
 from store.incidents import Incidents
 from store.maintenance import Windows
 from store.migrations import MIGRATIONS
@@ -346,6 +347,17 @@ class Store(UsageTables, Rollups):
             q = q.where(outages.c.target == target)
         with reading(self.engine) as conn:
             return list(conn.execute(q.order_by(outages.c.started_at)))
+
+    def outage(self, number: int) -> sa.Row[Any] | None:
+        """Stored period ``number`` of this instance, as measured (what a correction names)."""
+        q = sa.select(outages).where(outages.c.id == number, outages.c.instance == self.instance)
+        with reading(self.engine) as conn:
+            return conn.execute(q).first()
+
+    @property
+    def corrections(self) -> Corrections:
+        """Corrections after the fact (store.corrections)."""
+        return Corrections(self.engine, self.instance)
 
     @property
     def incidents(self) -> Incidents:

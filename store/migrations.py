@@ -21,6 +21,7 @@ from store.schema import (
     zone_samples_t,
 )
 from store.schema_agents import V11_TABLES, V12_TABLES
+from store.schema_corrections import V13_TABLES
 
 
 def _v1_to_v2(conn: sa.Connection) -> None:
@@ -87,7 +88,11 @@ def _v11_to_v12(conn: sa.Connection) -> None:
         conn.execute(sa.text("ALTER TABLE zone_samples ADD COLUMN central VARCHAR(16)"))
 
 
+def _v12_to_v13(conn: sa.Connection) -> None:
+    metadata.create_all(conn, tables=list(V13_TABLES))
+
+
 MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {
     1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6, 6: _v6_to_v7, 7: _v7_to_v8,
-    8: _v8_to_v9, 9: _v9_to_v10, 10: _v10_to_v11, 11: _v11_to_v12,
+    8: _v8_to_v9, 9: _v9_to_v10, 10: _v10_to_v11, 11: _v11_to_v12, 12: _v12_to_v13,
 }  # fmt: skip

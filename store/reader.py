@@ -15,16 +15,20 @@ from sqlalchemy.engine import Engine
 
 from domain.agents import holds_data
 from domain.availability import Period
+from domain.corrections import Correction
 from domain.findings import Finding
 from domain.ha_view import MemberView, combine
 from domain.incidents import Incident
 from domain.usage import ZoneUsage
+from domain.windows import StoredWindow
 from domain.zone_state import DEGRADED, FAILED, OK
 from kernel.month import Month
 from store import chunks, spans
 from store.agents import Agents
 from store.backends import reading, writing
+from store.corrections import Corrections
 from store.incidents import Incidents
+from store.maintenance import Windows
 from store.records import finding_of
 from store.schema import (
     daemon_runs,
@@ -69,6 +73,15 @@ class Reader:
         """The operators' incidents whose span overlaps [start, end), without their updates (a report
         names an incident and its cause; the updates are the status page's)."""
         return Incidents(self.engine, self.instance).listed(since=start, until=end, with_events=False)
+
+    def corrections_between(self, start: float, end: float) -> list[Correction]:
+        """Corrections after the fact of spans overlapping [start, end) (store.corrections)."""
+        return Corrections(self.engine, self.instance).between(start, end)
+
+    def windows_between(self, start: float, end: float) -> list[StoredWindow]:
+        """Maintenance windows added from the command line overlapping [start, end), not cancelled:
+        one added after its time is a correction, and the figures lay it over what was measured."""
+        return [w for w in Windows(self.engine, self.instance).listed(ending_after=start) if w.start < end]
 
     def coverage(self, zones: Iterable[str], start: float, end: float) -> dict[str, list[tuple[float, float]]]:
         """When each zone was measured: the spans its cycles' samples made (store.spans)."""
@@ -201,6 +214,13 @@ class GroupReader(Reader):
     def __init__(self, engine: Engine, group: str, members: Sequence[str]) -> None:
         super().__init__(engine, group)
         self.members = [Reader(engine, m) for m in members]
+
+    def corrections_between(self, start: float, end: float) -> list[Correction]:
+        """Every member's corrections: whichever instance an operator ran the command on."""
+        return sorted((c for r in self.members for c in r.corrections_between(start, end)), key=lambda c: c.created_at)
+
+    def windows_between(self, start: float, end: float) -> list[StoredWindow]:
+        return sorted((w for r in self.members for w in r.windows_between(start, end)), key=lambda w: w.start)
 
     def periods(self, targets: Iterable[str], start: float, end: float) -> dict[str, list[Period]]:
         ids = list(targets)

@@ -155,8 +155,8 @@ def test_migrates_a_version_1_database(url: str) -> None:
         )
     engine.dispose()
     store = st.Store(url, "cdc")
-    assert store.migrate() == st.SCHEMA_VERSION == 12
-    assert store.schema_version() == 12
+    assert store.migrate() == st.SCHEMA_VERSION == 13
+    assert store.schema_version() == 13
     assert store.count_results() == 1
     with store.engine.connect() as conn:
         assert sa.inspect(conn).has_table("zone_samples")
@@ -345,7 +345,7 @@ def test_a_version_11_database_gains_the_central_verdict_column_its_rows_kept(ur
         conn.execute(sa.text("UPDATE vigia_schema SET version = 11"))
     store.close()
     again = st.Store(url, "cdc")
-    assert again.migrate() == 12
+    assert again.migrate() == 13
     with again.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT zone, verdict, central FROM zone_samples")).all() == [("ZD-01", "ok", None)]
     again.close()

@@ -8,7 +8,18 @@ from collections.abc import Sequence
 
 from kernel.errors import ConfigError, InputError, VigiaError
 from kernel.text import printable, undecodable_argument
-from monitor.cli import agents, cluster, daemon, drills, incidents, maintenance, reports, schedule, usage
+from monitor.cli import (
+    agents,
+    cluster,
+    daemon,
+    drills,
+    incidents,
+    maintenance,
+    outages,
+    reports,
+    schedule,
+    usage,
+)
 from monitor.cli.common import print_problems
 
 DESCRIPTION = """\
@@ -26,6 +37,7 @@ commands:
   instances      the vigia processes sharing the store: leader, roles, heartbeats
   incident       incidents on zones: open, update ID, close ID, list (the public status page shows them)
   maintenance    maintenance windows without a reload: add, cancel ID, list
+  outage         outages as measured, corrections after the fact: list, exclude ID, annotate ID
   schedule       a zone's or target's operating hours, day by day: ID --month YYYY-MM
   agent          zone agents: add ZONE (its token, printed once), list, revoke ZONE
   version        print the version
@@ -46,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         cluster,
         incidents,
         maintenance,
+        outages,
         schedule,
         agents,
     ):  # one module per command group

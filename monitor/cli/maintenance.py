@@ -7,9 +7,14 @@ import argparse
 import time
 import zoneinfo
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from kernel.text import printable
 from monitor.cli.common import config_arguments, load_config, local_time, operator, record_id, row
+from monitor.cli.outages import close_again, guard_closed
+
+if TYPE_CHECKING:
+    from store.db import Store
 
 
 def _when(text: str, tz: zoneinfo.ZoneInfo, what: str) -> float:
@@ -23,6 +28,7 @@ def _when(text: str, tz: zoneinfo.ZoneInfo, what: str) -> float:
 
 
 def cmd_maintenance(args: argparse.Namespace) -> int:
+    from domain.corrections import check_late_window
     from domain.windows import check_window
     from store.db import Store
 
@@ -38,9 +44,12 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
             start, end = _when(args.start, tz, "--start"), _when(args.end, tz, "--end")
             known_zones, known_targets = {z.id for z in conf.zones}, {t.id for t in conf.targets}
             reason = check_window(zones, targets, known_zones, known_targets, start, end, args.reason)
+            check_late_window(start, end, time.time())
+            again = guard_closed(conf, store, start, end, args.refreeze) if start < time.time() else []
             number = book.add(zones, targets, start, end, reason, operator(), time.time())
             print(f"maintenance window {number} added: {', '.join(zones + targets)}, "
                   f"{local_time(start, tz)} to {local_time(end, tz)}: {reason}")  # fmt: skip
+            _say_reclassified(store, f"cli-{number}", zones + targets, start, end)
         elif args.action == "cancel":
             book.cancel(args.id, operator(), time.time())
             print(f"maintenance window {args.id} cancelled")
@@ -51,7 +60,31 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
                                                              "ended" if w.end <= now else "ahead")  # fmt: skip
                 covers = ",".join(w.zones + w.targets)
                 row(w.id, state, local_time(w.start, tz), local_time(w.end, tz), covers, w.reason, w.created_by)
+    if args.action == "add":
+        close_again(conf, again)
     return 0
+
+
+def _say_reclassified(store: Store, name: str, covers: list[str], start: float, end: float) -> None:
+    """A window over time already measured is a correction: say how much downtime it makes planned."""
+    from domain.availability import Period
+    from domain.corrections import PLANNED, Layer, corrected_seconds, overlay
+
+    now = time.time()
+    if start >= now:
+        return
+    layer = Layer(PLANNED, frozenset(covers), start, end, name)
+    moved = []
+    for target in covers:
+        measured = [Period(o.kind, o.started_at, o.ended_at, o.reason)
+                    for o in store.outages_between(start, min(end, now), target)]  # fmt: skip
+        seconds = corrected_seconds(measured, overlay(target, measured, [layer], now), start, min(end, now))
+        if seconds > 0:
+            moved.append(f"{target} {seconds / 60:.1f} min")
+    if moved:
+        print(f"it covers time already measured: downtime now counted as planned: {', '.join(moved)}")
+    else:
+        print("it covers time already measured: no downtime in it to count as planned")
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,6 +104,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     a.add_argument("--start", required=True, help="e.g. '2026-03-01 22:00'")
     a.add_argument("--end", required=True, help="e.g. '2026-03-02 04:00'")
     a.add_argument("--reason", required=True, help="at most 200 characters")
+    a.add_argument("--refreeze", action="store_true", help="a window in a closed month: correct it and close it again")
     c = acts.add_parser("cancel", help="cancel a window (it stops applying at the next cycle)")
     c.add_argument("id", type=record_id)
     ls = acts.add_parser("list", help="windows not over yet (--all: every one, cancelled too)")
