@@ -52,6 +52,11 @@ class Availability:
     mttr_seconds: float | None
     longest_outage_seconds: float
     sla_target: float | None
+    # Mean time between failures within operating hours: the measured time up over the outages
+    # (None without an outage); ``repaired``: the outages that ended, which the MTTR averages.
+    # Defaults for snapshots frozen before they were computed.
+    mtbf_seconds: float | None = None
+    repaired: int = 0
 
     @property
     def sla_met(self) -> bool | None:
@@ -84,11 +89,7 @@ def zone_availability(
     down = _spans(periods, "down", end)
     downtime = measured & down
     degraded = measured & _spans(periods, "degraded", end)
-    touching = [
-        p
-        for p in periods
-        if p.kind == "down" and (Spans.of([(p.start, p.end if p.end is not None else end)]) & operating).seconds > 0
-    ]
+    touching = [p for p in periods if p.kind == "down" and in_hours(p, operating, end)]
     lengths = [(Spans.of([(p.start, p.end if p.end is not None else end)]) & w).seconds for p in touching]
     closed = [n for p, n in zip(touching, lengths, strict=True) if p.end is not None]
     m = measured.seconds
@@ -106,4 +107,12 @@ def zone_availability(
         mttr_seconds=sum(closed) / len(closed) if closed else None,
         longest_outage_seconds=max(lengths, default=0.0),
         sla_target=sla_target,
+        mtbf_seconds=(m - downtime.seconds) / len(touching) if touching else None,
+        repaired=len(closed),
     )
+
+
+def in_hours(period: Period, operating: Spans, until: float) -> bool:
+    """Whether a period touches the operating hours: an outage wholly outside them counts for
+    nothing and is listed apart, never as unplanned downtime."""
+    return (Spans.of([(period.start, period.end if period.end is not None else until)]) & operating).seconds > 0

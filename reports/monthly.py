@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from domain.availability import Availability, Period, month_window, zone_availability
+from domain.availability import Availability, Period, in_hours, month_window, zone_availability
 from domain.corrections import ANNOTATE, Correction, as_note, late, layers_of, overlay
 from domain.incidents import Incident as OperatorIncident
 from domain.incidents import cause_of, covering
@@ -50,8 +50,17 @@ class ScheduledZone(ZoneInfoLike, Protocol):
     def hours(self) -> Schedule: ...
 
 
+# An outage wholly outside the zone's operating hours, as the month's figures list it: it counts
+# for nothing, and is listed apart from the unplanned ones.
+OUTSIDE_HOURS = "outside_hours"
 # How a period counts in the incident list; a down period is unplanned unless someone classifies it.
-CLASSIFICATION = {"maintenance": "planned", "down": "unplanned", "no_data": "monitoring fault", "excluded": "excluded"}
+CLASSIFICATION = {
+    "maintenance": "planned",
+    "down": "unplanned",
+    "no_data": "monitoring fault",
+    "excluded": "excluded",
+    OUTSIDE_HOURS: "outside hours",
+}
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,18 @@ class Incident:
     reason: str
     cause: str
     note: OperatorIncident | None = None
+
+
+@dataclass(frozen=True)
+class Accounting:
+    """Outages within operating hours, in a zone or over all: how many, the longest, the mean time
+    to repair (over those that ended) and between failures (measured time up over the outages)."""
+
+    outages: int
+    longest_seconds: float
+    mttr_seconds: float | None
+    mtbf_seconds: float | None
+    outside_hours: int
 
 
 @dataclass(frozen=True)
@@ -96,6 +117,12 @@ class ZoneMonth:
     # Time within hours the centre found the zone dark while its agent found it working: the
     # monitoring path's, not the zone's (Reader.path_seconds).
     path_seconds: float = 0.0
+
+    @property
+    def accounting(self) -> Accounting:
+        a = self.availability
+        outside = sum(1 for p in self.periods if p.kind == OUTSIDE_HOURS)
+        return Accounting(a.incidents, a.longest_outage_seconds, a.mttr_seconds, a.mtbf_seconds, outside)
 
     @property
     def traffic_gb(self) -> float | None:
@@ -175,6 +202,21 @@ class MonthFigures:
         return sorted(rows, key=lambda r: (-r.seconds, r.cause))
 
     @property
+    def accounting(self) -> Accounting:
+        """The zones' outage accounting together (zone.accounting, summed and weighted)."""
+        each = [z.availability for z in self.zones]
+        outages, repaired = sum(a.incidents for a in each), sum(a.repaired for a in each)
+        repair = sum((a.mttr_seconds or 0.0) * a.repaired for a in each)
+        up = sum(a.measured_seconds - a.downtime_seconds for a in each)
+        return Accounting(
+            outages,
+            max((a.longest_outage_seconds for a in each), default=0.0),
+            repair / repaired if repaired else None,
+            up / outages if outages else None,
+            sum(z.accounting.outside_hours for z in self.zones),
+        )
+
+    @property
     def operating(self) -> int:
         """Zones that were measured and available at some point of the month."""
         return sum(1 for z in self.zones if z.availability.availability and z.availability.measured_seconds > 0)
@@ -227,6 +269,9 @@ def month_figures(
         # A zone counts as measured only while vigia stored its cycles: a zone never probed is no data.
         covered = coverage[z.id]
         avail = zone_availability(periods[z.id], covered, window, tz, z.hours, z.sla_target)
+        operating = z.hours.spans(*window, tz)
+        listed = [p if p.kind != "down" or in_hours(p, operating, window[1]) else Period(OUTSIDE_HOURS, p.start,
+                  p.end, p.reason) for p in periods[z.id]]  # fmt: skip
         prev = previous.get(z.id)
         rows.append(
             ZoneMonth(
@@ -234,7 +279,7 @@ def month_figures(
                 avail,
                 usage.get(z.id, ZoneUsage()),
                 prev.unique_users if prev else None,
-                tuple(periods[z.id]),
+                tuple(listed),
                 path[z.id],
             )
         )

@@ -12,13 +12,14 @@ from domain.vantage import MEASURED_CAUSES
 from render import catalogue
 from render.catalogue import msgid
 from reports import charts, page
-from reports.monthly import MonthFigures, ZoneMonth
+from reports.monthly import Accounting, MonthFigures, ZoneMonth
 
 # Message ids of the causes that are not an operator's (domain.incidents.CAUSES has its own words).
 _CAUSE_IDS = {
     "unrecorded": msgid("cause not recorded"),
     "planned": msgid("planned maintenance"),
     "excluded": msgid("excluded: not downtime"),
+    "outside hours": msgid("outside operating hours"),
 }
 
 
@@ -64,10 +65,14 @@ class TrendPoint:
     availability: float | None
     users: float | None
     sessions: float | None
+    accounting: Accounting
 
 
 def trend_of(history: list[MonthFigures]) -> list[TrendPoint]:
-    return [TrendPoint(f.year, f.month, f.availability, f.total("unique_users"), f.total("sessions")) for f in history]
+    return [
+        TrendPoint(f.year, f.month, f.availability, f.total("unique_users"), f.total("sessions"), f.accounting)
+        for f in history
+    ]
 
 
 def render(
