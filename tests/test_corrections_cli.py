@@ -15,7 +15,6 @@ import pytest
 import sqlalchemy as sa
 
 import config as cfg
-from domain.zone_state import FAILED, OK
 from monitor.cli import main
 from monitor.cli.common import operator
 from reports.monthly import month_figures
@@ -23,8 +22,8 @@ from reports.monthly_report import render
 from reports.opendata import metadata, outages_csv
 from reports.page import Header
 from store.db import Store
-from store.records import StateChange, ZoneSample
 from store.schema_corrections import corrections_t
+from tests.measured import write_cycles
 
 TZ = ZoneInfo("America/Bogota")
 MONTH = "2026-11"  # ended: the session's clock is in December 2026 or later
@@ -52,16 +51,9 @@ def setup(tmp_path: Path) -> tuple[Path, cfg.Config]:
     conf = cfg.parse(str(path))
     store = Store(conf.store_url(), conf.instance)
     store.migrate()
-    for m in range(9 * 60, 13 * 60 + 30):  # one-minute cycles from 09:00 to 13:30
-        t = at(10, 0) + m * 60
-        changes, samples = [], []
-        for zone, downs in DOWNS.items():
-            down = any(a <= t < b for a, b in downs)
-            changes += [StateChange(zone, "up", "down", a, a, "gateway_timeout") for a, _ in downs if a == t]
-            changes += [StateChange(zone, "down", "up", b, b) for _, b in downs if b == t]
-            samples.append(ZoneSample(zone, t, 60.0, "down" if down else "up", FAILED if down else OK, True,
-                                      None, None, "{}"))  # fmt: skip
-        store.write_cycle([], changes, t, samples)
+    write_cycles(
+        store, DOWNS, (at(10, 0) + m * 60 for m in range(9 * 60, 13 * 60 + 30))
+    )  # one-minute cycles from 09:00 to 13:30
     store.close()
     return path, conf
 

@@ -10,13 +10,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain.zone_state import FAILED, OK
 from reports.monthly import month_figures
 from reports.monthly_report import render
 from reports.opendata import outages_csv
 from reports.page import Header
 from store import db as st
-from store.records import StateChange, ZoneSample
+from tests.measured import write_cycles
 from tests.test_zones import zone as plain_zone
 
 TZ = ZoneInfo("America/Bogota")
@@ -39,16 +38,7 @@ DOWNS = {
 def figures(url: str):  # type: ignore[no-untyped-def]
     store = st.Store(url, "centro")
     store.migrate()
-    for m in range(6 * 60, 20 * 60):  # one-minute cycles, 06:00 to 20:00
-        t = at(0) + m * 60
-        changes, samples = [], []
-        for zone, downs in DOWNS.items():
-            down = any(a <= t < b for a, b in downs)
-            changes += [StateChange(zone, "up", "down", a, a, "gateway_timeout") for a, _ in downs if a == t]
-            changes += [StateChange(zone, "down", "up", b, b) for _, b in downs if b == t]
-            samples.append(ZoneSample(zone, t, 60.0, "down" if down else "up", FAILED if down else OK, True,
-                                      None, None, "{}"))  # fmt: skip
-        store.write_cycle([], changes, t, samples)
+    write_cycles(store, DOWNS, (at(0) + m * 60 for m in range(6 * 60, 20 * 60)))  # one-minute cycles, 06:00 to 20:00
     try:
         yield month_figures(store.reader(), [OFFICE, ALWAYS], 2026, 11, TZ, at(0) + 40 * 86400)
     finally:
