@@ -126,3 +126,61 @@ def check_window(
         return checked("the reason", reason, REASON_MAX)
     except InputError as exc:
         raise WindowError(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One occurrence of a window within a month, as the report names a planned period's evidence:
+    its reason and where it came from (the configuration, or `vigia maintenance` with who and when)."""
+
+    name: str
+    covers: tuple[str, ...]
+    start: float
+    end: float
+    reason: str
+    added_by: str = ""  # empty: the configuration
+    added_at: float | None = None
+
+
+OCCURRENCES_MAX = 2000  # a window every 30 minutes for a month and more; beyond that, a typo
+
+
+def occurrences(w: Maintenance, start: float, end: float) -> list[tuple[float, float]]:
+    """The occurrences of a configured window overlapping [start, end), in order (bounded)."""
+    if w.trigger is None:
+        if w.start is None or w.end is None or not (w.start.timestamp() < end and w.end.timestamp() > start):
+            return []
+        return [(w.start.timestamp(), w.end.timestamp())]
+    out: list[tuple[float, float]] = []
+    at = datetime.fromtimestamp(start - w.duration, UTC)
+    for _ in range(OCCURRENCES_MAX):
+        fire = w.trigger.get_next_fire_time(None, at)
+        if fire is None or fire.timestamp() >= end:
+            break
+        out.append((fire.timestamp(), fire.timestamp() + w.duration))
+        at = fire + timedelta(seconds=1)
+    return out
+
+
+def planned_in(configured: Iterable[Maintenance], stored: Iterable[StoredWindow], start: float,
+               end: float) -> list[Planned]:  # fmt: skip
+    """Every window occurrence overlapping [start, end): configured ones, then those added from the
+    command line (cancelled ones are not passed in)."""
+    out = [
+        Planned(w.id, tuple(sorted(w.targets)), a, b, w.reason)
+        for w in configured
+        for a, b in occurrences(w, start, end)
+    ]
+    out += [Planned(w.name, w.zones + w.targets, w.start, w.end, w.reason, w.created_by, w.created_at) for w in stored]
+    return out
+
+
+def evidence(planned: Iterable[Planned], zone: str, start: float, end: float) -> Planned | None:
+    """The window that covers ``zone`` for most of [start, end): a planned period's evidence."""
+    best, most = None, 0.0
+    for p in planned:
+        if zone in p.covers:
+            shared = min(end, p.end) - max(start, p.start)
+            if shared > most:
+                best, most = p, shared
+    return best

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from datetime import time as dtime
@@ -18,7 +19,7 @@ from domain.corrections import Correction
 from domain.incidents import Incident as OperatorIncident
 from domain.schedule import WeekPlan
 from domain.usage import ZoneUsage
-from domain.windows import StoredWindow
+from domain.windows import Maintenance, Planned, StoredWindow
 from kernel.files import write_atomic
 from kernel.month import Month
 from kernel.progress import NOBODY, Progress
@@ -67,6 +68,7 @@ def _freeze(figures: MonthFigures) -> dict[str, Any]:
         "agents_holding": list(figures.agents_holding),
         "corrections": [asdict(c) for c in figures.corrections],
         "late_windows": [asdict(w) for w in figures.late_windows],
+        "planned": [asdict(p) for p in figures.planned],
     }
 
 
@@ -96,8 +98,9 @@ def thaw(body: dict[str, Any]) -> MonthFigures:
         StoredWindow(**{**w, "zones": tuple(w["zones"]), "targets": tuple(w["targets"])})
         for w in body.get("late_windows", ())
     )
+    planned = tuple(Planned(**{**p, "covers": tuple(p["covers"])}) for p in body.get("planned", ()))
     return MonthFigures(body["year"], body["month"], rows, window, body["tz"], notes, calendar, holding,
-                        corrections, late_windows)  # fmt: skip
+                        corrections, late_windows, planned)  # fmt: skip
 
 
 def _plan(inv: dict[str, Any]) -> WeekPlan:
@@ -116,12 +119,14 @@ def snapshot(
     tz: ZoneInfo,
     *,
     refreeze: bool = False,
+    configured: Sequence[Maintenance] = (),
 ) -> MonthFigures:
-    """The month's frozen figures: made once (from the store) and read back ever after."""
+    """The month's frozen figures: made once (from the store) and read back ever after;
+    ``configured``: the configuration's maintenance windows (reports.monthly.month_figures)."""
     body = reader.frozen(
         str(Month(year, month)),
         "zones",
-        lambda: _freeze(month_figures(reader, zones, year, month, tz, time.time())),
+        lambda: _freeze(month_figures(reader, zones, year, month, tz, time.time(), configured)),
         refreeze=refreeze,
     )
     assert body is not None
@@ -140,15 +145,16 @@ def close_month(
     refreeze: bool = False,
     extra: dict[str, bytes] | None = None,
     progress: Progress = NOBODY,
+    configured: Sequence[Maintenance] = (),
 ) -> list[Path]:
     """``extra``: more files for the month's folder and manifest (e.g. the month's drill report)."""
     progress.say(f"{Month(year, month)}: the month's figures (frozen once, read back after)")
-    figures = snapshot(reader, zones, year, month, tz, refreeze=refreeze)
+    figures = snapshot(reader, zones, year, month, tz, refreeze=refreeze, configured=configured)
     progress.say("the 11 months before, for the trends")
     history = []
     for back in range(11, 0, -1):  # the 11 months before, oldest first, each frozen once
         before = Month(year, month).shift(-back)
-        history.append(snapshot(reader, zones, before.year, before.month, tz))
+        history.append(snapshot(reader, zones, before.year, before.month, tz, configured=configured))
     files = month_files(figures, f"zonas-digitales-{Month(year, month)}", opts, history=history, progress=progress)
     return publish(Path(out_dir) / str(Month(year, month)), {**files, **(extra or {})})
 
@@ -200,13 +206,14 @@ def preview(
     opts: ReportOptions,
     *,
     progress: Progress = NOBODY,
+    configured: Sequence[Maintenance] = (),
 ) -> list[Path]:
     """The month so far, marked preliminary on every page, in ``out_dir``/preliminar: computed from
     the store now, never frozen (nothing is written to the store), never in a month's manifest; no
     open data (a month's CSV is published once, closed). Each run replaces the last preview."""
     now = datetime.now(UTC)
     progress.say(f"{month}: the figures so far, from the store")
-    figures = month_figures(reader, zones, month.year, month.month, tz, now.timestamp())
+    figures = month_figures(reader, zones, month.year, month.month, tz, now.timestamp(), configured)
     folder = Path(out_dir) / "preliminar"
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []

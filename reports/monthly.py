@@ -15,7 +15,7 @@ from domain.incidents import Incident as OperatorIncident
 from domain.incidents import cause_of, covering
 from domain.schedule import Schedule, WeekPlan
 from domain.usage import ZoneUsage
-from domain.windows import StoredWindow
+from domain.windows import Maintenance, Planned, StoredWindow, evidence, planned_in
 from kernel.month import Month
 from store.reader import Reader
 
@@ -161,6 +161,23 @@ class MonthFigures:
     # windows added after their time began; each with who, when and why, for the report to list.
     corrections: tuple[Correction, ...] = ()
     late_windows: tuple[StoredWindow, ...] = ()
+    # Every maintenance window's occurrences in the month: the evidence of each planned period.
+    planned: tuple[Planned, ...] = ()
+
+    def planned_periods(self) -> list[tuple[Incident, Planned | None]]:
+        """Each planned period with the window that made it planned (None: none found, a window
+        since removed from the configuration)."""
+        start, end = self.window
+        return [
+            (
+                i,
+                evidence(
+                    self.planned, i.zone, max(i.start.timestamp(), start), min(i.start.timestamp() + i.seconds, end)
+                ),
+            )
+            for i in self.incidents()
+            if i.classification == "planned"
+        ]
 
     def incidents(self, classes: dict[str, str] | None = None) -> list[Incident]:
         """Periods worth listing; ``classes`` maps an outage reason code to its class (power, isp, ...).
@@ -250,8 +267,15 @@ class MonthFigures:
 
 
 def month_figures(
-    reader: Reader, zones: Sequence[ScheduledZone], year: int, month: int, tz: ZoneInfo, now: float
+    reader: Reader,
+    zones: Sequence[ScheduledZone],
+    year: int,
+    month: int,
+    tz: ZoneInfo,
+    now: float,
+    configured: Sequence[Maintenance] = (),
 ) -> MonthFigures:
+    """``configured``: the configuration's maintenance windows, named as evidence of planned time."""
     window = month_window(year, month, tz, now)
     measured = reader.periods([z.id for z in zones], *window)
     windows = reader.windows_between(*window)
@@ -288,7 +312,8 @@ def month_figures(
     holding = tuple(z for z in reader.agents_holding(window[1]) if z in ids)
     days = calendar_days(zones, Month(year, month), tz)
     late_windows = tuple(w for w in windows if late(w.start, w.created_at))
-    return MonthFigures(year, month, rows, window, tz.key, notes, days, holding, corrections, late_windows)
+    planned = tuple(planned_in(configured, windows, *window))
+    return MonthFigures(year, month, rows, window, tz.key, notes, days, holding, corrections, late_windows, planned)
 
 
 def calendar_days(zones: Sequence[ScheduledZone], month: Month, tz: ZoneInfo) -> tuple[CalendarDay, ...]:

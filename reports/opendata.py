@@ -20,6 +20,9 @@ COLUMNS = (
     "ANIO", "MES_NUM", "MES", "CODIGO_ZONA", "ZONA_WIFI", "BARRIO_CORREGIMIENTO", "UCG", "LOCALIDAD",
     "USUARIOS_UNICOS", "SESIONES", "DISPOSITIVOS_SMARTPHONE", "DISPOSITIVOS_TABLET", "DISPOSITIVOS_PC",
     "DISPOSITIVOS_OTRO", "TRAFICO_GB", "TIEMPO_PROMEDIO_MIN", "DISPONIBILIDAD_PCT", "LATITUD", "LONGITUD",
+    # Appended (a reader keyed by header keeps working): the month's operating hours by the zone's
+    # schedule, and the hours of them measured (out of maintenance and with data).
+    "HORAS_PROGRAMADAS", "HORAS_MEDIDAS",
 )  # fmt: skip
 MONTHS_ES = ("ENERO", "FEBRERO", "MARZO", "ABRIL", "MAYO", "JUNIO", "JULIO", "AGOSTO", "SEPTIEMBRE",
              "OCTUBRE", "NOVIEMBRE", "DICIEMBRE")  # fmt: skip
@@ -72,6 +75,8 @@ def csv_bytes(figures: MonthFigures) -> bytes:
                 _fixed(None if a.availability is None else a.availability * 100, 2),
                 f"{z.zone.lat:.5f}",
                 f"{z.zone.lon:.5f}",
+                _fixed(a.operating_seconds / 3600, 2),
+                _fixed(a.measured_seconds / 3600, 2),
             ]
         )
     return out.getvalue().encode("utf-8")

@@ -122,6 +122,8 @@ def test_corrections_reach_the_figures_the_report_and_the_open_data(
     assert "Correcciones" in html and "Corte anunciado por Afinia" in section and operator() in section
     assert "&lt;script&gt;x&lt;/script&gt;" in section and "<script>x" not in html
     assert "excluida del tiempo de caída" in section and "causa asignada: corte de energía" in section.lower()
+    planned = html[html.index('data-planned="ZD-01"') :].split("</tr>")[0]
+    assert "Corte anunciado por Afinia" in planned and "vigia maintenance (cli-" in planned and operator() in planned
     caidas = outages_csv(f).decode()
     assert re.search(r"ZD-02,2026-11-10T12:00:00-05:00,.*,energia,correccion", caidas), caidas
     assert "ZD-01" not in caidas  # planned now, not an outage
@@ -185,3 +187,26 @@ def test_a_closed_month_is_corrected_only_with_refreeze_and_is_closed_again(
     assert "Falla de la sonda" in (out / f"zonas-digitales-{MONTH}.es.html").read_text()
     after = (out / "MANIFEST.sha256").read_text()
     assert after != before and f"zonas-digitales-{MONTH}.metadata.json" in after
+
+
+def test_a_configured_windows_occurrences_are_the_evidence_of_planned_time(tmp_path: Path) -> None:
+    """A weekly configured window (Sundays 05:00, one hour) has its five November occurrences, and
+    a planned period on one of them names it, its reason and the configuration as its source."""
+    from domain.windows import evidence, planned_in
+
+    path = tmp_path / "vigia.yml"
+    path.write_text(
+        f"state_dir: {tmp_path}\ntimezone: America/Bogota\n"
+        "maintenance:\n  - {id: semanal, zones: [ZD-01], cron: '0 5 * * sun', duration: 1h, "
+        "reason: Mantenimiento semanal del operador}\n"
+        "zones:\n  - {id: ZD-01, name: Plaza, lat: 10.4, lon: -75.5, gateway: 127.0.0.1}\n"
+    )  # fmt: skip
+    conf = cfg.parse(str(path))
+    first, after = datetime(2026, 11, 1, tzinfo=TZ).timestamp(), datetime(2026, 12, 1, tzinfo=TZ).timestamp()
+    planned = planned_in(conf.maintenance, [], first, after)
+    assert [datetime.fromtimestamp(p.start, TZ).day for p in planned] == [1, 8, 15, 22, 29]
+    assert all(p.end - p.start == 3600 and p.added_at is None for p in planned)
+    sunday = datetime(2026, 11, 15, 5, 10, tzinfo=TZ).timestamp()
+    found = evidence(planned, "ZD-01", sunday, sunday + 1200)
+    assert found is not None and (found.name, found.reason) == ("semanal", "Mantenimiento semanal del operador")
+    assert evidence(planned, "ZD-02", sunday, sunday + 1200) is None

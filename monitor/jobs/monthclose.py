@@ -72,7 +72,7 @@ def close(conf: cfg.Config, req: Request, progress: Progress = NOBODY) -> list[P
         reader = store.reader(conf.ha_group)
         return close_month(
             reader, list(conf.zones), year, month, conf.timezone, str(out_dir), opts,
-            refreeze=req.refreeze, extra=extra, progress=progress,
+            refreeze=req.refreeze, extra=extra, progress=progress, configured=conf.maintenance,
         )  # fmt: skip
 
 
@@ -82,8 +82,9 @@ def preview(conf: cfg.Config, req: Request, progress: Progress = NOBODY) -> list
         reader = store.reader(conf.ha_group)
         folder = str(output_dir(conf, req.output_dir))
         return close_preview(
-            reader, list(conf.zones), req.month, conf.timezone, folder, req.options(conf), progress=progress
-        )
+            reader, list(conf.zones), req.month, conf.timezone, folder, req.options(conf), progress=progress,
+            configured=conf.maintenance,
+        )  # fmt: skip
 
 
 def close_all(conf: cfg.Config, req: Request, progress: Progress = NOBODY) -> list[Path]:

@@ -85,7 +85,8 @@ def test_open_data_csv_is_exact_and_reproducible(filled: tuple[st.Store, cfg.Con
         "USUARIOS_UNICOS": "45", "SESIONES": "120", "DISPOSITIVOS_SMARTPHONE": "18352",
         "DISPOSITIVOS_TABLET": "1204", "DISPOSITIVOS_PC": "310", "DISPOSITIVOS_OTRO": "12", "TRAFICO_GB": "5.000",
         "TIEMPO_PROMEDIO_MIN": "1.0", "DISPONIBILIDAD_PCT": f"{(operating - 5400) / operating * 100:.2f}",
-        "LATITUD": "10.42494", "LONGITUD": "-75.55192",
+        "LATITUD": "10.42494", "LONGITUD": "-75.55192", "HORAS_PROGRAMADAS": f"{31 * 16:.2f}",
+        "HORAS_MEDIDAS": f"{operating / 3600:.2f}",
     }  # fmt: skip
     assert z1["DISPONIBILIDAD_PCT"] == "99.70"
     assert z2["ZONA_WIFI"] == "<script>alert(1)</script> {{7*7}}"  # data, written literally
