@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from config.delivery import DeliverySettings
 from domain.findings import CATALOGUE, Policy
 from domain.schedule import check_country
 from domain.zones import Hours, ZoneDefaults, check_hours
@@ -183,6 +184,7 @@ class ReportSettings(Strict):
     )
     languages: list[Literal["es", "en"]] = Field(default_factory=lambda: ["es"])  # type: ignore[arg-type]
     formats: list[Literal["html", "pdf", "csv"]] = Field(default_factory=lambda: ["html", "pdf", "csv"])  # type: ignore[arg-type]
+    delivery: DeliverySettings | None = None
 
 
 class ActionPlanLine(Strict):

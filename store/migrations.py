@@ -21,7 +21,8 @@ from store.schema import (
     zone_samples_t,
 )
 from store.schema_agents import V11_TABLES, V12_TABLES
-from store.schema_corrections import V13_TABLES
+from store.schema_corrections import corrections_t
+from store.schema_deliveries import deliveries_t
 
 
 def _v1_to_v2(conn: sa.Connection) -> None:
@@ -89,7 +90,7 @@ def _v11_to_v12(conn: sa.Connection) -> None:
 
 
 def _v12_to_v13(conn: sa.Connection) -> None:
-    metadata.create_all(conn, tables=list(V13_TABLES))
+    metadata.create_all(conn, tables=[corrections_t, deliveries_t])
 
 
 MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {

@@ -24,4 +24,3 @@ corrections_t = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Index("ix_corrections_span", "instance", "target", "start"),
 )  # fmt: skip
-V13_TABLES = (corrections_t,)
