@@ -29,6 +29,7 @@ from continuity.status import DrillStatus
 from domain.zones import Zone
 from kernel.errors import ConfigError, ProbeSetupError, VigiaError
 from monitor.jobs import table as jobs
+from monitor.jobs.delivery import ReportDelivery
 from monitor.jobs.drillwatch import DrillWatch
 from monitor.jobs.leadership import Leadership
 from monitor.jobs.month import MonthJobs
@@ -101,6 +102,7 @@ class Daemon:
         self.month_jobs = MonthJobs(
             config_path, lambda: self.config, self.leadership, self.stats, self.exposition.refresh
         )
+        self.delivery = ReportDelivery(lambda: self.config, self.store, self.stats)
         self.drills: DrillWatch | None = None
         if plan is not None:
             self._watch_drills(plan, config)
@@ -249,6 +251,7 @@ class Daemon:
             lease=self._refreshing(self.leadership.tick),  # vigia_leader must not wait for the next cycle
             operator_input=self.publish.read,
             singletons=month.recover,
+            delivery=self.delivery.run,
         )
         radius_interval = runtime.radius.settings.interval if runtime.radius is not None else None
         rows = jobs.table(

@@ -216,3 +216,35 @@ def test_a_claim_left_by_a_stopped_process_is_uncertain_and_never_resent(
     assert row.state == UNCERTAIN and "killed/1 stopped while sending" in row.last_error
     assert deliver(book, conf, month, MONTH, "a/1", now=lambda: 100_000.0) == [] and box.messages == []
     store.close()
+
+
+def test_the_daemons_job_delivers_the_month_just_closed_and_counts_it(
+    smtp: tuple[Mailbox, int, Pki], tmp_path: Path
+) -> None:
+    """The daemon's report-delivery job: the previous month's folder, once its manifest is written,
+    to every recipient; counted in its metrics; nothing before the manifest, nothing twice."""
+    from datetime import UTC, datetime
+
+    from tests.vigiaproc import daemon_in_process
+
+    box, port, pki = smtp
+    (tmp_path / "smtp.pass").write_text("clave-smtp\n")
+    text = (
+        "instance: centro\ntimezone: America/Bogota\n"
+        "targets:\n  - {id: web, probe: tcp, tcp: {host: 127.0.0.1, port: 9}}\n"
+        "reports:\n  delivery:\n"
+        f"    to: [{TO[0]}]\n    sender: vigia@cartagena.gov.co\n"
+        f"    smtp: {{host: 127.0.0.1, port: {port}, username: vigia, password: {{file: {tmp_path / 'smtp.pass'}}}, "
+        f"ca_file: {pki.ca_file}, timeout: 5s}}\n"
+    )  # fmt: skip
+    with daemon_in_process(text, tmp_path) as daemon:
+        previous = Month.of(datetime.now(UTC), daemon.config.timezone).previous()
+        folder = tmp_path / "state" / "reports" / str(previous)
+        daemon.delivery.run()  # not closed yet: nothing to send
+        assert box.messages == []
+        base = f"zonas-digitales-{previous}"
+        publish(folder, {f"{base}.es.pdf": b"%PDF-1.7 x", f"{base}.csv": b"a\n"})  # the close's files and manifest
+        daemon.delivery.run()
+        daemon.delivery.run()
+        assert [r for r, _, _ in box.messages] == [TO[0]]
+        assert (daemon.stats.report_deliveries_sent, daemon.stats.report_delivery_failures) == (1, 0)

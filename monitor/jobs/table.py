@@ -42,6 +42,8 @@ class Job:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+# How often the daemon tries to e-mail the month just closed (each retry waits its back-off too).
+DELIVERY_EVERY = 300.0
 # How often the daemon reads what operators entered (`vigia incident`, `vigia maintenance`).
 OPERATOR_INPUT_EVERY = 10.0
 
@@ -60,6 +62,7 @@ class Hooks:
     month_rollup: Callable[[], None] | None = None
     operator_input: Callable[[], None] | None = None
     singletons: Callable[[], None] | None = None
+    delivery: Callable[[], None] | None = None
 
 
 def table(
@@ -107,6 +110,10 @@ def table(
         trigger = IntervalTrigger(seconds=OPERATOR_INPUT_EVERY, timezone=tz)
         rows.append(Job("operator-input", "incidents and maintenance windows entered from the command line",
                         hooks.operator_input, trigger, first_in=OPERATOR_INPUT_EVERY))  # fmt: skip
+    if hooks.delivery is not None:
+        trigger = IntervalTrigger(seconds=DELIVERY_EVERY, timezone=tz)
+        rows.append(Job("report-delivery", "e-mail the closed month's reports to reports.delivery.to",
+                        hooks.delivery, trigger, first_in=30.0))  # fmt: skip
     if lease_interval is not None:
         rows += _cluster(hooks, tz, lease_interval)
     if hooks.watchdog is not None and watchdog_interval is not None:

@@ -99,6 +99,9 @@ class DaemonStats:
     probe_in_flight_peak: int = 0
     month_close_ok_at: float = 0.0
     month_close_errors: int = 0
+    report_deliveries_sent: int = 0  # months' reports handed to the SMTP server, one per recipient
+    report_delivery_failures: int = 0  # tries that did not hand them over (retried, failed or uncertain)
+    report_deliveries_undelivered: int = 0  # recipients failed for good or uncertain: an operator's call
     instance: str = ""
     ha_group: str = ""
     leader: bool = False
