@@ -124,6 +124,16 @@ def test_corrections_reach_the_figures_the_report_and_the_open_data(
     assert "excluida del tiempo de caída" in section and "causa asignada: corte de energía" in section.lower()
     planned = html[html.index('data-planned="ZD-01"') :].split("</tr>")[0]
     assert "Corte anunciado por Afinia" in planned and "vigia maintenance (cli-" in planned and operator() in planned
+    # The PDF says the same: the section, the reasons as typed (markup shown, never run).
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    from render.engine import html_to_pdf
+
+    pdf = " ".join(p.extract_text() for p in PdfReader(BytesIO(html_to_pdf(html))).pages)
+    flat = re.sub(r"\s+", "", pdf)  # a table cell's text wraps where the column does
+    assert "Correcciones" in pdf and "CorteanunciadoporAfinia" in flat and "<script>x</script>" in flat
     caidas = outages_csv(f).decode()
     assert re.search(r"ZD-02,2026-11-10T12:00:00-05:00,.*,energia,correccion", caidas), caidas
     assert "ZD-01" not in caidas  # planned now, not an outage
