@@ -179,6 +179,8 @@ def month_files(
         out[f"caidas-{base.removeprefix('zonas-digitales-')}.csv"] = opendata.outages_csv(
             figures, opts.incident_classes
         )
+        if figures.corrections or figures.late_windows:  # the manifest then names them too
+            out[f"correcciones-{base.removeprefix('zonas-digitales-')}.csv"] = opendata.corrections_csv(figures)
         out[f"{base}.metadata.json"] = opendata.metadata(
             figures, entity=opts.entity, contact=opts.contact, issued=closed, updated=closed
         )

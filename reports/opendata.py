@@ -130,6 +130,21 @@ def corrections(figures: MonthFigures) -> list[dict[str, object]]:
     return out
 
 
+CORRECTION_COLUMNS = ("ID", "ZONA", "INICIO", "FIN", "ACCION", "CAUSA", "MOTIVO", "MEDIDO", "POR", "FECHA")
+
+
+def corrections_csv(figures: MonthFigures) -> bytes:
+    """The month's corrections after the fact, one row each (as the metadata lists them): the file a
+    month closed again with a correction carries, and its manifest names."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CORRECTION_COLUMNS)
+    for c in corrections(figures):
+        writer.writerow([text_cell(str(c[k])) for k in ("id", "zona", "inicio", "fin", "accion", "causa", "motivo",
+                                                          "medido", "por", "fecha")])  # fmt: skip
+    return out.getvalue().encode("utf-8")
+
+
 def metadata(figures: MonthFigures, *, entity: str, contact: str, issued: date, updated: date) -> bytes:
     """The dataset's metadata in the fields datos.gov.co asks for (Spanish, as published)."""
     meta = {

@@ -196,7 +196,13 @@ def test_a_closed_month_is_corrected_only_with_refreeze_and_is_closed_again(
     assert [c["motivo"] for c in meta["correcciones"]] == ["Falla de la sonda"]
     assert "Falla de la sonda" in (out / f"zonas-digitales-{MONTH}.es.html").read_text()
     after = (out / "MANIFEST.sha256").read_text()
-    assert after != before and f"zonas-digitales-{MONTH}.metadata.json" in after
+    assert after != before and f"correcciones-{MONTH}.csv" in after and "correcciones" not in before
+    fixed = (out / f"correcciones-{MONTH}.csv").read_text().splitlines()
+    assert (
+        fixed[0].startswith("ID,ZONA,INICIO,FIN,ACCION")
+        and ",excluir,," in fixed[1]
+        and "Falla de la sonda" in fixed[1]
+    )
 
 
 def test_a_configured_windows_occurrences_are_the_evidence_of_planned_time(tmp_path: Path) -> None:
