@@ -219,7 +219,7 @@ def test_a_claim_left_by_a_stopped_process_is_uncertain_and_never_resent(
 
 
 def test_the_daemons_job_delivers_the_month_just_closed_and_counts_it(
-    smtp: tuple[Mailbox, int, Pki], tmp_path: Path
+    smtp: tuple[Mailbox, int, Pki], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The daemon's report-delivery job: the previous month's folder, once its manifest is written,
     to every recipient; counted in its metrics; nothing before the manifest, nothing twice."""
@@ -248,3 +248,11 @@ def test_the_daemons_job_delivers_the_month_just_closed_and_counts_it(
         daemon.delivery.run()
         assert [r for r, _, _ in box.messages] == [TO[0]]
         assert (daemon.stats.report_deliveries_sent, daemon.stats.report_delivery_failures) == (1, 0)
+    # What an operator reads of it, without SQL.
+    from monitor.cli import main
+
+    assert (
+        main(["report", "deliveries", "--config", str(tmp_path / "c.yml"), "--state-dir", str(tmp_path / "state")]) == 0
+    )
+    [line] = capsys.readouterr().out.splitlines()
+    assert line.startswith(f"{previous}\t{TO[0]}\tsent\t1\t")

@@ -7,7 +7,7 @@ import sys
 
 from kernel.files import write_atomic
 from kernel.month import Month
-from monitor.cli.common import config_arguments, load_config, month_arg
+from monitor.cli.common import config_arguments, load_config, local_time, month_arg, row
 
 
 def cmd_report_month(args: argparse.Namespace) -> int:
@@ -72,6 +72,21 @@ def cmd_report_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report_deliveries(args: argparse.Namespace) -> int:
+    """The ledger of the months' deliveries by e-mail: who got which month, or why not yet."""
+    from store.db import Store
+    from store.deliveries import Deliveries
+
+    conf = load_config(args.config, state_dir=args.state_dir)
+    if conf is None:
+        return 1
+    with Store.opened(conf.store_url(), conf.instance) as store:
+        for d in Deliveries(store.engine, conf.group).listed(str(args.month) if args.month else None):
+            when = local_time(d.sent_at, conf.timezone) if d.sent_at is not None else "-"
+            row(d.month, d.recipient, d.state, d.attempts, when, d.message_id, d.last_error)
+    return 0
+
+
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rep = sub.add_parser("report", help="render reports")
     rep_sub = rep.add_subparsers(dest="what", metavar="KIND")
@@ -116,3 +131,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     r_plan.add_argument("--output-dir")
     r_plan.add_argument("--state-dir")
     r_plan.set_defaults(func=cmd_report_plan)
+
+    r_sent = rep_sub.add_parser("deliveries", help="the closed months sent by e-mail: to whom, when, or why not")
+    config_arguments(r_sent)
+    r_sent.add_argument("--month", type=month_arg, help="YYYY-MM (default: every month)")
+    r_sent.set_defaults(func=cmd_report_deliveries)
