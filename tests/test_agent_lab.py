@@ -16,6 +16,7 @@ tests/test_ingest.py's.
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -205,6 +206,11 @@ def test_an_agent_clock_five_minutes_ahead_is_corrected_and_its_skew_reported(la
     stop(agent)
     restarted_at = time.time()
     top = lab.seqs(3)[-1][0]
+    # What the agent measured under its true clock and had not pushed yet goes with the skewed
+    # agent's first batch, corrected by that batch's offset: a clock that steps between measuring
+    # and sending misplaces those results (as with Zabbix's proxies). They are left out here.
+    with sqlite3.connect(lab.tmp / "agent3" / "state" / "outbox.db") as outbox:
+        before = outbox.execute("SELECT value FROM counters WHERE name = 'last_seq'").fetchone()[0]
     lab.start_agent(3, "env", f"LD_PRELOAD={clockshift}", "CLOCKSHIFT_SECONDS=300")
     lab.wait(lambda: (lab.metric("vigia_agent_clock_skew_seconds", 3) or 0) < -290, 20, "the skew measured")
     assert lab.metric("vigia_agent_clock_skew_seconds", 3) == pytest.approx(-300, abs=3)
@@ -213,7 +219,8 @@ def test_an_agent_clock_five_minutes_ahead_is_corrected_and_its_skew_reported(la
     now = time.time()
     later = [(s, ts) for s, ts in lab.seqs(3) if s > top]
     assert [s for s, _ in later] == list(range(top + 1, top + 1 + len(later)))
-    assert all(restarted_at - 2 < ts < now + 2 for _, ts in later), later  # at the centre's time, not 5 min on
+    skewed = [(q, ts) for q, ts in later if q > before]
+    assert len(skewed) >= 3 and all(restarted_at - 2 < ts < now + 2 for _, ts in skewed), skewed  # not 5 min on
     assert lab.metric("vigia_zone_up", 3) == 1.0
     assert [p for p in lab.periods(3) if (p[2] or now) > restarted_at] == []  # no reboot read into the jump
 
