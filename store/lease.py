@@ -211,6 +211,11 @@ class Lease:
                 # A keeper that stops talking (its host gone, its network cut) loses its session,
                 # and with it the advisory lock, once a lease's time has passed on the server.
                 conn.exec_driver_sql(f"SET idle_session_timeout = {int(self.ttl * 1000)}")
+                # Cut in the middle of a renewal, it would keep the lease row locked, and every other
+                # instance's takeover waiting behind it, for as long as the server thinks the client
+                # lives (hours of TCP keepalive, for ever behind a proxy): a keeper's transaction is
+                # a few statements, so one idle for a lease's time belongs to a keeper that is gone.
+                conn.exec_driver_sql(f"SET idle_in_transaction_session_timeout = {int(self.ttl * 1000)}")
                 conn.commit()
             self._conn = conn
         return self._conn

@@ -239,6 +239,7 @@ def test_instance_cut_from_the_database_steps_down_and_loses_nothing(tmp_path: P
     )  # fmt: skip
     try:
         assert relay.stdout is not None and relay.stdout.readline().strip() == b"ready"
+        host.wait_tcp(host.gateway, 15432)
         with pgdb.database() as url:
             db = url.rsplit("/", 1)[1]
             (tmp_path / "a").mkdir()
