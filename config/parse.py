@@ -21,8 +21,8 @@ from domain.zones import Zone
 from kernel.errors import ConfigError, ConfigProblem
 from kernel.paths import beside
 from kernel.yamlsource import Document, load, pydantic_problems, without_echoes
+from probes.anchoring import anchored
 from probes.engine import sockets_needed
-from probes.settings import anchored
 
 
 def parse(file: str, text: str | None = None, *, state_dir: str | None = None) -> Config:

@@ -18,8 +18,8 @@ from config.delivery import DeliverySettings
 from domain.findings import CATALOGUE, Policy
 from domain.schedule import check_country
 from domain.zones import Hours, ZoneDefaults, check_hours
-from kernel.model import PlainText, Strict
-from kernel.units import Duration, Interval, parse_size
+from kernel.model import Duration, Interval, PlainText, Strict
+from kernel.units import parse_size
 from probes.engine import DEFAULT_MAX_IN_FLIGHT
 from probes.usage.radius import RadiusSettings
 

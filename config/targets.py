@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import re
 
-from pydantic import ValidationError
-
 from config.inherit import packets, timing
 from config.sections import FileSettings, TargetSettings
 from domain.schedule import Calendar, Schedule, WeekPlan
 from domain.target import Target
 from kernel.errors import ConfigProblem
+from kernel.spec import SpecError, convert, required
 from kernel.units import format_duration
-from kernel.yamlsource import SECRET_WORDS, Document, Path, pydantic_problems
+from kernel.yamlsource import SECRET_WORDS, Document, Path, spec_problems
 from probes import REGISTRY, ProbeKind
 from probes.settings import Settings
 
@@ -57,15 +56,15 @@ def _settings(
                 msg += ": secrets are never written inline, use a *_file or *_env key"
             problems.append(doc.problem((*base, key), msg, key=True))
     section = extra.get(kind.name, {})
-    if kind.name not in extra and any(f.is_required() for f in kind.settings.model_fields.values()):
+    if kind.name not in extra and required(kind.settings):
         problems.append(
             doc.problem((*base, kind.name), f"missing required key (settings of the {kind.name} probe)", key=True)
         )
         return None
     try:
-        return kind, kind.settings.model_validate(section if section is not None else {})
-    except ValidationError as exc:
-        problems += pydantic_problems(doc, exc, (*base, kind.name))
+        return kind, convert(kind.settings, section if section is not None else {})
+    except SpecError as exc:
+        problems += spec_problems(doc, exc, (*base, kind.name))
         return None
 
 

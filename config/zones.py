@@ -19,7 +19,8 @@ from domain.zones import (
     zone_checks,
 )
 from kernel.errors import ConfigProblem
-from kernel.yamlsource import Document, Path, pydantic_problems
+from kernel.spec import SpecError, convert
+from kernel.yamlsource import Document, Path, pydantic_problems, spec_problems
 from probes import REGISTRY
 from probes.settings import Settings
 
@@ -98,9 +99,9 @@ def _zone_check_settings(
             problems.append(doc.problem((*base, spec.key), f"the {spec.probe} probe is not available in this build"))
             continue
         try:
-            out.append((spec.check, spec.probe, kind.settings.model_validate(spec.settings)))
-        except ValidationError as exc:
-            problems += pydantic_problems(doc, exc, (*base, spec.key))
+            out.append((spec.check, spec.probe, convert(kind.settings, spec.settings)))
+        except SpecError as exc:
+            problems += spec_problems(doc, exc, (*base, spec.key))
     return out
 
 
@@ -113,9 +114,9 @@ def _agent_problems(doc: Document, z: ZoneSettings, base: Path) -> list[ConfigPr
     for check in checks_of(z.agent):
         kind = REGISTRY[check.probe]
         try:
-            kind.settings.model_validate(check.settings)
-        except ValidationError as exc:
-            out += pydantic_problems(doc, exc, (*base, "agent", check.check.split(":")[0]))
+            convert(kind.settings, check.settings)
+        except SpecError as exc:
+            out += spec_problems(doc, exc, (*base, "agent", check.check.split(":")[0]))
     return out
 
 

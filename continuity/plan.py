@@ -17,12 +17,13 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from kernel.cron import crontab_trigger
 from kernel.errors import ConfigError, ConfigProblem
-from kernel.model import Strict
+from kernel.model import Duration, Strict
 from kernel.paths import beside
-from kernel.units import Duration
+from kernel.spec import SpecError, convert
 from kernel.yamlsource import Document, Path, load, pydantic_problems
 from probes import REGISTRY
-from probes.settings import Secret, Settings, anchored
+from probes.anchoring import anchored
+from probes.settings import Secret, Settings
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 # A placeholder value may only be a plain word: no spaces, quotes, shell metacharacters or a leading dash.
@@ -49,15 +50,13 @@ class ProbeStep(_Step):
         if kind is None:
             raise ValueError(f"unknown probe {self.probe!r} (known: {', '.join(sorted(REGISTRY))})")
         try:
-            kind.settings.model_validate(self.settings)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(x) for x in first["loc"])
-            raise ValueError(f"settings of the {self.probe} probe: {where}: {first['msg']}") from None
+            convert(kind.settings, self.settings)
+        except SpecError as exc:
+            raise ValueError(f"settings of the {self.probe} probe: {exc}") from None
         return self
 
     def probe_settings(self) -> Settings:
-        return REGISTRY[self.probe].settings.model_validate(self.settings)
+        return convert(REGISTRY[self.probe].settings, self.settings)
 
 
 class CommandStep(_Step):

@@ -22,11 +22,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from domain.zone_state import DEGRADED, FAILED, OK
-from domain.zones import ZoneThresholds
 from probes.result import ProbeResult
 from render.catalogue import msgid
+
+if TYPE_CHECKING:  # the command line reads this module's causes: it need not load the zones' models
+    from domain.zones import ZoneThresholds
 
 ENLACE, ENERGIA, EQUIPO, PORTAL, DEGRADADA = "enlace", "energia", "equipo", "portal", "degradada"
 

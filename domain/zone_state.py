@@ -22,11 +22,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from domain.hysteresis import Streak
 from domain.state import NO_DATA_REASONS
-from domain.zones import Zone
 from probes.result import ProbeResult
+
+if TYPE_CHECKING:  # annotations only: a zone agent's command line need not load the zones' models
+    from domain.zones import Zone
 
 
 class ZoneStatus(StrEnum):

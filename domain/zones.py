@@ -13,9 +13,8 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, field_validator
 
 from domain.schedule import Schedule, WeekPlan
-from kernel.model import PlainText, Strict
-from kernel.units import Duration, Interval, parse_size
-from probes.settings import Regex
+from kernel.model import Duration, Interval, PlainText, Regex, Strict
+from kernel.units import parse_size
 
 CHECKS = ("gateway", "portal", "dns")
 # Operating hours as configured: one daily range ("06:00-22:00", every day, holidays included) or a

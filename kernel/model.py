@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
+from kernel.spec import valid_regex
 from kernel.text import controls, escape_char
+from kernel.units import check_interval, parse_duration
 
 
 class Strict(BaseModel):
@@ -29,3 +31,11 @@ def _plain(value: str) -> str:
 # Text that people read in outputs: a CR in a barrio split an open-data CSV row, an ESC in a name
 # would recolour the terminal of whoever lists it. Refused where it is written.
 PlainText = Annotated[str, AfterValidator(_plain)]
+
+
+# A duration as written in files ("30s", "1m30s"; kernel.units reads them).
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+# How often something is probed: at least a second apart, at most a day.
+Interval = Annotated[float, BeforeValidator(parse_duration), AfterValidator(check_interval)]
+# A regular expression, refused with its reason when it does not compile.
+Regex = Annotated[str, BeforeValidator(valid_regex)]

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
-
-from pydantic import AfterValidator, BeforeValidator
+from typing import Any
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
 _UNIT_SECONDS = {
@@ -64,20 +62,15 @@ def format_duration(seconds: float) -> str:
 MAX_DURATION = 100 * _UNIT_SECONDS["y"]
 MIN_INTERVAL, MAX_INTERVAL = 1.0, 86400.0
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
 
-
-def _interval_range(value: float) -> float:
+def check_interval(value: float) -> float:
+    """``value`` if it is a probe interval (at least a second apart, at most a day), else ValueError."""
     if not MIN_INTERVAL <= value <= MAX_INTERVAL:
         raise ValueError(
             f"a probe interval must be between 1s and 1d, not {format_duration(value)}"
             + (" (shorter ones would keep a core busy)" if value < MIN_INTERVAL else "")
         )
     return value
-
-
-# How often something is probed: at least a second apart, at most a day.
-Interval = Annotated[float, BeforeValidator(parse_duration), AfterValidator(_interval_range)]
 
 
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kMGT]i?)?(B|bit|bps)$")

@@ -18,13 +18,16 @@ UTF-16 file, a recursive alias and an impossible date are problems with a line.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import ValidationError
 
 from kernel.errors import ConfigProblem
 from kernel.files import NotReadable, read_limited
+from kernel.spec import SpecError, dotted
+
+if TYPE_CHECKING:  # only its errors are read here: a zone agent reads its file without pydantic
+    from pydantic import ValidationError
 
 # Keys that look like secrets get a hint when refused: secrets come from files or the environment.
 SECRET_WORDS = ("password", "secret", "community", "token", "passphrase")
@@ -66,16 +69,6 @@ class Document:
     def problem(self, path: Path, message: str, *, key: bool = False) -> ConfigProblem:
         line, column = self.where(path, key=key)
         return ConfigProblem(self.file, line, column, dotted(path), message)
-
-
-def dotted(path: Path) -> str:
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + part
-    return out
 
 
 def _decode(file: str, raw: bytes) -> tuple[str | None, ConfigProblem | None]:
@@ -240,6 +233,25 @@ class _Converter:
                 todo.extend(v for k, v in n.value if k.tag == _MERGE_TAG)
 
 
+def _unknown_key(doc: Document, path: Path) -> ConfigProblem:
+    message = "unknown key"
+    if any(w in str(path[-1]).lower() for w in SECRET_WORDS):
+        message += ": secrets are never written inline, use a *_file or *_env key"
+    return doc.problem(path, message, key=True)
+
+
+def spec_problems(doc: Document, exc: SpecError, prefix: Path) -> list[ConfigProblem]:
+    """A Spec's problems (kernel.spec) located in the file, worded as pydantic's are here."""
+    out = []
+    for each in exc.problems:
+        path: Path = (*prefix, *each.path)
+        if each.message == "unknown key":
+            out.append(_unknown_key(doc, path))
+        else:
+            out.append(doc.problem(path, each.message, key=each.key))
+    return without_echoes(doc, out)
+
+
 def pydantic_problems(doc: Document, exc: ValidationError, prefix: Path) -> list[ConfigProblem]:
     """Pydantic's errors as located problems, in words a person editing the file understands."""
     out = []
@@ -248,11 +260,7 @@ def pydantic_problems(doc: Document, exc: ValidationError, prefix: Path) -> list
         kind = err["type"]
         message = str(err["msg"])
         if kind == "extra_forbidden":
-            key = str(path[-1])
-            message = "unknown key"
-            if any(w in key.lower() for w in SECRET_WORDS):
-                message += ": secrets are never written inline, use a *_file or *_env key"
-            out.append(doc.problem(path, message, key=True))
+            out.append(_unknown_key(doc, path))
             continue
         if kind == "union_tag_invalid":
             ctx = err.get("ctx", {})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated, Literal
 
 import dns.asyncquery
 import dns.exception
@@ -10,44 +11,39 @@ import dns.flags
 import dns.message
 import dns.rcode
 import dns.rdatatype
-from pydantic import Field, field_validator
+import msgspec
+from msgspec import Meta
 
+from kernel.spec import FieldError, normalise
 from probes import result as r
 from probes.result import MetricSpec, ProbeResult, Timer, remaining
-from probes.settings import Settings
+from probes.settings import Name, Port, Settings
 
 KIND = "dns"
 
 
-class DnsSettings(Settings):
-    server: str = Field(min_length=1, description="IP address of the DNS server to ask")
-    port: int = Field(default=53, ge=1, le=65535)
-    name: str = Field(min_length=1)
+class DnsSettings(Settings, frozen=True):
+    server: Annotated[Name, Meta(description="IP address of the DNS server to ask")]
+    name: Name
+    port: Port = 53
     type: str = "A"
-    transport: str = Field(default="udp", pattern="^(udp|tcp)$")
+    transport: Literal["udp", "tcp"] = "udp"
     recursion: bool = True
     expect_rcode: str = "NOERROR"
-    expect_answers: list[str] = Field(
-        default_factory=list, description="each must be among the answer records (text form)"
-    )
+    # each must be among the answer records (text form)
+    expect_answers: list[str] = msgspec.field(default_factory=list)
 
-    @field_validator("type")
-    @classmethod
-    def _known_type(cls, value: str) -> str:
+    def __post_init__(self) -> None:
         try:
-            dns.rdatatype.from_text(value)
+            dns.rdatatype.from_text(self.type)
         except dns.rdatatype.UnknownRdatatype:
-            raise ValueError(f"unknown record type {value!r}") from None
-        return value.upper()
-
-    @field_validator("expect_rcode")
-    @classmethod
-    def _known_rcode(cls, value: str) -> str:
+            raise FieldError("type", f"unknown record type {self.type!r}") from None
         try:
-            dns.rcode.from_text(value)
+            dns.rcode.from_text(self.expect_rcode)
         except dns.rcode.UnknownRcode:
-            raise ValueError(f"unknown rcode {value!r}") from None
-        return value.upper()
+            raise FieldError("expect_rcode", f"unknown rcode {self.expect_rcode!r}") from None
+        normalise(self, "type", self.type.upper())
+        normalise(self, "expect_rcode", self.expect_rcode.upper())
 
 
 METRICS = (

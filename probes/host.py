@@ -13,20 +13,16 @@ import threading
 import time
 
 import psutil
-from pydantic import Field
 
 from probes.result import MetricSpec, ProbeResult, Series, Timer, remaining
-from probes.settings import Regex, Settings
+from probes.settings import Pattern, Settings
 
 KIND = "host"
 
 
-class HostSettings(Settings):
-    filesystems_exclude: Regex = Field(
-        default="^(tmpfs|devtmpfs|squashfs|nsfs|proc|sysfs|autofs|overlay)$",
-        description="fstypes left out (regex)",
-    )
-    interfaces_exclude: Regex = Field(default="^(lo|veth.*|vg-.*)$", description="interfaces left out (regex)")
+class HostSettings(Settings, frozen=True):
+    filesystems_exclude: Pattern = Pattern("^(tmpfs|devtmpfs|squashfs|nsfs|proc|sysfs|autofs|overlay)$")  # fstypes
+    interfaces_exclude: Pattern = Pattern("^(lo|veth.*|vg-.*)$")
 
 
 METRICS = (

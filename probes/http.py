@@ -18,16 +18,19 @@ import base64
 import re
 import time
 from dataclasses import dataclass
+from typing import Annotated, Literal
 from urllib.parse import urljoin, urlsplit
 
 import h11
-from pydantic import Field, field_validator
+import msgspec
+from msgspec import Meta
 
 from kernel.redact import has_password
+from kernel.spec import FieldError
 from probes import result as r
 from probes.netutil import Phases, ProbeFailure, Stream, classify, connect, reveals_version
 from probes.result import MetricSpec, ProbeResult, Timer
-from probes.settings import Regex, Secret, Settings
+from probes.settings import Name, Pattern, Secret, Settings
 from probes.sightings import Sightings, Thresholds
 from probes.tls import certificate_facts, client_context
 
@@ -36,47 +39,46 @@ USER_AGENT = "vigia-probe/1"
 _REDIRECTS = {301, 302, 303, 307, 308}
 
 
-class BasicAuth(Settings):
-    username: str = Field(min_length=1)
+class BasicAuth(Settings, frozen=True):
+    username: Name
     password: Secret
 
 
-class HttpSettings(Settings):
+def check_url(field: str, value: str) -> None:
+    """An http(s) URL with a host and no password in it, else FieldError at ``field`` (the node
+    probe's rule too)."""
+    parts = urlsplit(value)
+    if has_password(value):
+        raise FieldError(
+            field, "the URL carries a password: never inline, use basic_auth with password: {file: ...} or {env: ...}"
+        )
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FieldError(field, f"{value!r} is not an http:// or https:// URL with a host")
+
+
+class HttpSettings(Settings, frozen=True):
     url: str
-    method: str = Field(default="GET", pattern="^(GET|HEAD)$")
-    headers: dict[str, str] = Field(default_factory=dict)
-    valid_status_codes: list[int] = Field(default_factory=list, description="empty means any 2xx")
-    body_regex: Regex | None = None
-    body_not_regex: Regex | None = None
+    method: Literal["GET", "HEAD"] = "GET"
+    headers: dict[str, str] = msgspec.field(default_factory=dict)
+    valid_status_codes: list[int] = msgspec.field(default_factory=list)  # empty means any 2xx
+    body_regex: Pattern | None = None
+    body_not_regex: Pattern | None = None
     follow_redirects: bool = True
-    max_redirects: int = Field(default=5, ge=0, le=20)
-    max_body_bytes: int = Field(default=1_048_576, ge=1, le=64 * 1_048_576)
+    max_redirects: Annotated[int, Meta(ge=0, le=20)] = 5
+    max_body_bytes: Annotated[int, Meta(ge=1, le=64 * 1_048_576)] = 1_048_576
     tls_verify: bool = True
     ca_file: str | None = None
     basic_auth: BasicAuth | None = None
-    check_security_headers: bool = Field(
-        default=False, description="report HSTS, CSP, X-Content-Type-Options, X-Frame-Options, Referrer-Policy"
-    )
+    # report HSTS, CSP, X-Content-Type-Options, X-Frame-Options, Referrer-Policy
+    check_security_headers: bool = False
 
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if has_password(value):
-            raise ValueError(
-                "the URL carries a password: never inline, use basic_auth with password: {file: ...} or {env: ...}"
-            )
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{value!r} is not an http:// or https:// URL with a host")
-        return value
-
-    @field_validator("headers")
-    @classmethod
-    def _no_secret_headers(cls, value: dict[str, str]) -> dict[str, str]:
-        for name in value:
+    def __post_init__(self) -> None:
+        check_url("url", self.url)
+        for name in self.headers:
             if name.lower() in ("authorization", "cookie", "proxy-authorization"):
-                raise ValueError(f"header {name!r} carries a secret: use basic_auth with a password file or env")
-        return value
+                raise FieldError(
+                    "headers", f"header {name!r} carries a secret: use basic_auth with a password file or env"
+                )
 
 
 PHASES = ("resolve", "connect", "tls", "processing", "transfer")

@@ -24,33 +24,30 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Annotated
 
-from pydantic import Field
+from msgspec import Meta
 
 from kernel.errors import ProbeSetupError
 from probes import icmpwire as wire
 from probes import result as r
 from probes.batch import BatchRequest
 from probes.result import MetricSpec, ProbeResult, Timer
-from probes.settings import Settings
+from probes.settings import Name, Settings
 
 log = logging.getLogger(__name__)
 
 KIND = "icmp"
 
 
-class IcmpSettings(Settings):
+class IcmpSettings(Settings, frozen=True):
     """Settings of an ``icmp`` target."""
 
-    address: str = Field(min_length=1, description="IPv4/IPv6 address or host name")
-    packets: int | None = Field(default=None, ge=1, le=100, description="defaults.packets if unset")
-    size: int = Field(default=56, ge=8, le=1400, description="ICMP payload bytes")
-    max_loss_ratio: float = Field(
-        default=0.99,
-        ge=0.0,
-        lt=1.0,
-        description="the probe fails when more than this share of packets is lost",
-    )
+    address: Annotated[Name, Meta(description="IPv4/IPv6 address or host name")]
+    packets: Annotated[int, Meta(ge=1, le=100, description="defaults.packets if unset")] | None = None
+    size: Annotated[int, Meta(ge=8, le=1400, description="ICMP payload bytes")] = 56
+    # the probe fails when more than this share of packets is lost
+    max_loss_ratio: Annotated[float, Meta(ge=0.0, lt=1.0)] = 0.99
 
 
 METRICS = (

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import re
+from typing import Annotated
 
 import dns.asyncquery
 import dns.exception
 import dns.message
 import dns.rcode
 import dns.rdatatype
-from pydantic import Field
+from msgspec import Meta
 
 from probes import result as r
 from probes.result import MetricSpec, ProbeResult, Timer, remaining
-from probes.settings import Settings
+from probes.settings import Name, Port, Settings
 from probes.sightings import Sightings, Thresholds
 
 KIND = "mail"
@@ -30,10 +31,10 @@ MISSING_RECORD = "mail_record_missing"
 POLICIES = {"none": 0.0, "quarantine": 1.0, "reject": 2.0}
 
 
-class MailSettings(Settings):
-    server: str = Field(min_length=1, description="IP address of the DNS resolver to ask")
-    port: int = Field(default=53, ge=1, le=65535)
-    domain: str = Field(min_length=1, description="the mail domain (the part after @)")
+class MailSettings(Settings, frozen=True):
+    server: Annotated[Name, Meta(description="IP address of the DNS resolver to ask")]
+    domain: Annotated[Name, Meta(description="the mail domain (the part after @)")]
+    port: Port = 53
 
 
 METRICS = (

@@ -8,35 +8,30 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from typing import Annotated
 
-from pydantic import Field, ValidationError, field_validator
+from msgspec import Meta
 
 from probes import host
 from probes import result as r
-from probes.http import HttpSettings, fetch
+from probes.http import HttpSettings, check_url, fetch
 from probes.result import ProbeResult, Series, Timer
-from probes.settings import Regex, Settings
+from probes.settings import Pattern, Settings
 
 KIND = "node"
 METRICS = host.METRICS
 
 
-class NodeSettings(Settings):
-    url: str = Field(description="node_exporter's metrics URL, e.g. http://10.0.0.5:9100/metrics")
+class NodeSettings(Settings, frozen=True):
+    url: str  # node_exporter's metrics URL, e.g. http://10.0.0.5:9100/metrics
     tls_verify: bool = True
     ca_file: str | None = None
-    max_body_bytes: int = Field(default=8 * 1_048_576, ge=1024)
-    filesystems_exclude: Regex = Field(default="^(tmpfs|devtmpfs|squashfs|nsfs|proc|sysfs|autofs|overlay)$")
-    interfaces_exclude: Regex = Field(default="^(lo|veth.*)$")
+    max_body_bytes: Annotated[int, Meta(ge=1024)] = 8 * 1_048_576
+    filesystems_exclude: Pattern = Pattern("^(tmpfs|devtmpfs|squashfs|nsfs|proc|sysfs|autofs|overlay)$")
+    interfaces_exclude: Pattern = Pattern("^(lo|veth.*)$")
 
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        try:
-            HttpSettings(url=value)
-        except ValidationError as exc:  # the same rule as the http probe's, reported at this key
-            raise ValueError(str(exc.errors()[0]["msg"]).removeprefix("Value error, ")) from None
-        return value
+    def __post_init__(self) -> None:
+        check_url("url", self.url)  # the same rule as the http probe's, reported at this key
 
 
 SETTINGS = NodeSettings  # what probes.REGISTRY validates a check of this kind with

@@ -5,30 +5,25 @@ tried, with one TCP connect each, under the probe's deadline: this is no scanner
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
-from pydantic import Field, model_validator
+import msgspec
+from msgspec import Meta
 
 from probes import result as r
 from probes.netutil import ProbeFailure, connect
 from probes.result import MetricSpec, ProbeResult, Series, Timer
-from probes.settings import Settings
+from probes.settings import Name, Port, Settings
 from probes.sightings import Sightings, Thresholds
 
 KIND = "ports"
 UNEXPECTED_OPEN = "unexpected_open_port"
 
 
-class PortsSettings(Settings):
-    host: str = Field(min_length=1)
-    ports: list[int] = Field(min_length=1, max_length=64, description="the ports to try (and only those)")
-    allowed: list[int] = Field(default_factory=list, description="ports that may be open")
-
-    @model_validator(mode="after")
-    def _range(self) -> PortsSettings:
-        for p in [*self.ports, *self.allowed]:
-            if not 1 <= p <= 65535:
-                raise ValueError(f"{p} is not a TCP port")
-        return self
+class PortsSettings(Settings, frozen=True):
+    host: Name
+    ports: Annotated[list[Port], Meta(min_length=1, max_length=64, description="the ports to try (and only those)")]
+    allowed: list[Port] = msgspec.field(default_factory=list)  # ports that may be open
 
     def sockets(self) -> int:
         return len(set(self.ports))  # tried all at once

@@ -1,21 +1,23 @@
-"""Shared building blocks for probe settings models."""
+"""Shared building blocks for probe settings models: msgspec Specs (kernel.spec), so that a zone
+agent validates the checks its centre sends with the very models the centre validated them with,
+without carrying pydantic."""
 
 from __future__ import annotations
 
-import dataclasses
-import os
-import re
-from typing import Annotated, Any, TypeVar, cast
+from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, BeforeValidator
+from msgspec import Meta
 
-from kernel.model import Strict
-from kernel.paths import beside
+from kernel.spec import Pattern, Spec
 
-T = TypeVar("T")
+__all__ = ["Name", "Pattern", "Port", "Secret", "Settings"]
+
+# The fields most settings share: a non-empty name or address, a TCP/UDP port.
+Name = Annotated[str, Meta(min_length=1)]
+Port = Annotated[int, Meta(ge=1, le=65535)]
 
 
-class Settings(Strict):
+class Settings(Spec, frozen=True):
     """Base of every probe's settings: strict types, unknown keys refused, frozen."""
 
     def sockets(self) -> int:
@@ -23,25 +25,15 @@ class Settings(Strict):
         return 1
 
 
-def _valid_regex(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            re.compile(value)
-        except (re.error, OverflowError, RecursionError) as exc:  # a{4294967296} overflows, not re.error
-            raise ValueError(f"invalid regular expression {value!r}: {exc}") from exc
-    return value
-
-
-Regex = Annotated[str, BeforeValidator(_valid_regex)]
-
-
-class Secret(Settings):
+class Secret(Settings, frozen=True):
     """A secret given by file or environment variable, never inline."""
+
+    form: ClassVar[str] = "a secret given as {file: PATH} or {env: NAME}, never inline"
 
     file: str | None = None
     env: str | None = None
 
-    def model_post_init(self, _context: Any) -> None:
+    def __post_init__(self) -> None:
         if (self.file is None) == (self.env is None):
             raise ValueError("give exactly one of 'file' or 'env'")
 
@@ -54,27 +46,3 @@ class Secret(Settings):
                 return fh.read().strip()
         assert self.env is not None
         return os.environ[self.env]
-
-
-def anchored(value: T, file: str) -> T:
-    """``value`` (settings, or dataclasses, tuples and lists holding them) with every secret's
-    relative ``file`` made relative to ``file``'s folder: the one path rule (kernel.paths)."""
-    if isinstance(value, Secret):
-        if value.file is None or os.path.isabs(value.file):
-            return value
-        return cast(T, value.model_copy(update={"file": beside(file, value.file)}))
-    if isinstance(value, BaseModel):
-        changed = {k: anchored(v, file) for k, v in value.__dict__.items()}
-        changed = {k: v for k, v in changed.items() if v is not value.__dict__[k]}
-        return cast(T, value.model_copy(update=changed)) if changed else value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value) if f.init}
-        moved = {k: anchored(v, file) for k, v in fields.items()}
-        moved = {k: v for k, v in moved.items() if v is not fields[k]}
-        return cast(T, dataclasses.replace(value, **moved)) if moved else value
-    if isinstance(value, tuple | list):
-        items = [anchored(v, file) for v in value]
-        if all(a is b for a, b in zip(items, value, strict=True)):
-            return value
-        return cast(T, type(value)(*items) if hasattr(value, "_fields") else type(value)(items))
-    return value

@@ -16,11 +16,12 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+import msgspec
+from msgspec import Meta
 
 from probes import result as r
 from probes.result import MetricSpec, ProbeResult, Timer, remaining
-from probes.settings import Secret, Settings
+from probes.settings import Name, Port, Secret, Settings
 
 KIND = "snmp"
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
@@ -31,43 +32,41 @@ WRONG_TYPE = "snmp_wrong_type"
 SNMP_ERROR = "snmp_error"
 
 
-class SnmpV3(Settings):
-    user: str = Field(min_length=1)
+class SnmpV3(Settings, frozen=True):
+    user: Name
     auth_protocol: Literal["none", "md5", "sha", "sha256"] = "sha"
     auth_key: Secret | None = None
     priv_protocol: Literal["none", "des", "aes", "aes256"] = "aes"
     priv_key: Secret | None = None
 
-    @model_validator(mode="after")
-    def _keys(self) -> SnmpV3:
+    def __post_init__(self) -> None:
         if self.auth_protocol != "none" and self.auth_key is None:
             raise ValueError("auth_key is required unless auth_protocol is none")
         if self.priv_protocol != "none" and self.priv_key is None:
             raise ValueError("priv_key is required unless priv_protocol is none")
-        return self
 
 
-class SnmpSettings(Settings):
-    address: str = Field(min_length=1)
-    port: int = Field(default=161, ge=1, le=65535)
+Oid = Annotated[str, Meta(pattern=r"^\.?1(\.\d+)+$")]
+
+
+class SnmpSettings(Settings, frozen=True):
+    address: Name
+    # ifIndex of the interface whose traffic is the zone's
+    if_index: Annotated[int, Meta(ge=1)]
+    port: Port = 161
     version: Literal["2c", "3"] = "2c"
-    community: Secret | None = Field(default=None, description="v2c community, from a file or env")
+    community: Secret | None = None  # v2c community, from a file or env
     v3: SnmpV3 | None = None
-    if_index: int = Field(ge=1, description="ifIndex of the interface whose traffic is the zone's")
     counter_bits: Literal[32, 64] = 64
-    clients_oid: str | None = Field(default=None, pattern=r"^\.?1(\.\d+)+$")
-    clients_oids: list[Annotated[str, StringConstraints(pattern=r"^\.?1(\.\d+)+$")]] = Field(
-        default_factory=list, description="several per-SSID/per-radio counts, added up"
-    )
-    retries: int = Field(default=1, ge=0, le=5)
+    clients_oid: Oid | None = None
+    clients_oids: list[Oid] = msgspec.field(default_factory=list)  # several per-SSID/per-radio counts, added up
+    retries: Annotated[int, Meta(ge=0, le=5)] = 1
 
-    @model_validator(mode="after")
-    def _auth(self) -> SnmpSettings:
+    def __post_init__(self) -> None:
         if self.version == "2c" and self.community is None:
             raise ValueError("version 2c needs 'community' ({file: ...} or {env: ...})")
         if self.version == "3" and self.v3 is None:
             raise ValueError("version 3 needs 'v3' (user and keys)")
-        return self
 
 
 METRICS = (

@@ -3,27 +3,27 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
-from pydantic import Field
+from msgspec import Meta
 
 from probes import result as r
 from probes.netutil import ProbeFailure, classify, connect, recv_some, reveals_version
 from probes.result import MetricSpec, ProbeResult, Timer
-from probes.settings import Regex, Settings
+from probes.settings import Name, Pattern, Port, Settings
 from probes.sightings import Sightings, Thresholds
 
 KIND = "tcp"
 
 
-class TcpSettings(Settings):
-    host: str = Field(min_length=1)
-    port: int = Field(ge=1, le=65535)
-    send: str | None = Field(default=None, description="text sent after connecting (\\n allowed)")
-    expect: Regex | None = Field(default=None, description="regex the first bytes received must match")
-    read_bytes: int = Field(default=1024, ge=1, le=65536)
-    check_banner: bool = Field(
-        default=False, description="security audit: read the greeting and report whether it names a version"
-    )
+class TcpSettings(Settings, frozen=True):
+    host: Name
+    port: Port
+    send: str | None = None  # text sent after connecting (\\n allowed)
+    expect: Pattern | None = None  # what the first bytes received must match
+    read_bytes: Annotated[int, Meta(ge=1, le=65536)] = 1024
+    # security audit: read the greeting and report whether it names a version
+    check_banner: bool = False
 
 
 METRICS = (

@@ -14,12 +14,10 @@ import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pydantic import Field
-
 from probes import result as r
 from probes.netutil import ProbeFailure, classify, connect
 from probes.result import MetricSpec, ProbeResult, Timer
-from probes.settings import Settings
+from probes.settings import Name, Port, Settings
 from probes.sightings import DAY, Sightings, Thresholds
 
 if TYPE_CHECKING:
@@ -28,14 +26,13 @@ if TYPE_CHECKING:
 KIND = "tls"
 
 
-class TlsSettings(Settings):
-    host: str = Field(min_length=1)
-    port: int = Field(default=443, ge=1, le=65535)
-    server_name: str | None = Field(default=None, description="SNI and name to match; host if unset")
+class TlsSettings(Settings, frozen=True):
+    host: Name
+    port: Port = 443
+    server_name: str | None = None  # SNI and name to match; host if unset
     ca_file: str | None = None
-    check_legacy: bool = Field(
-        default=False, description="also try TLS 1.0 and 1.1 handshakes (security audit): two more connections"
-    )
+    # also try TLS 1.0 and 1.1 handshakes (security audit): two more connections
+    check_legacy: bool = False
 
 
 METRICS = (

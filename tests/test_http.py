@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from probes import result as r
-from probes.http import HttpSettings
+from probes.http import BasicAuth, HttpSettings
 from probes.settings import Secret
 from tests.probing import on_engine
 from tests.servers import Pki, http_server
@@ -87,7 +87,7 @@ def test_response_size_capped() -> None:
 def test_credentials_only_to_the_configured_host(tmp_path: Path) -> None:
     secret = tmp_path / "pw"
     secret.write_text("s3creto\n")
-    auth = {"username": "noc", "password": Secret(file=str(secret))}
+    auth = BasicAuth(username="noc", password=Secret(file=str(secret)))
     with (
         http_server({"/landing": ok()}, host="127.0.0.2") as other,
         http_server({"/login": redirect(other.url("/landing")), "/here": redirect("/final"), "/final": ok()}) as home,

@@ -36,8 +36,7 @@ from pydantic import ConfigDict, Field, ValidationError
 
 from kernel.errors import ConfigError, ConfigProblem
 from kernel.filestamp import Stamp, stamp
-from kernel.model import Strict
-from kernel.units import Duration
+from kernel.model import Duration, Strict
 from kernel.yamlsource import Document, Path, load, pydantic_problems
 from monitor.web.tls import TLSServerConfig
 from monitor.web.tls import context as tls_context

@@ -29,13 +29,13 @@ from datetime import datetime
 
 from pydantic import Field
 
-from kernel.units import Duration, Interval
-from probes.settings import Secret, Settings
+from kernel.model import Duration, Interval, Strict
+from probes.settings import Secret
 
 KIND = "radius"
 
 
-class RadiusSettings(Settings):
+class RadiusSettings(Strict):
     """Where the accounting table is. The URL may carry a password, so it is a secret."""
 
     url: Secret = Field(description="SQLAlchemy URL of the accounting database, from a file or env")
