@@ -3,6 +3,7 @@ named with its line."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,27 @@ def test_the_agent_leaves_the_centres_libraries_alone() -> None:
     code = f"import sys, monitor.cli, monitor.agent.run; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.split() == []
+
+
+def test_the_agent_validates_its_checks_without_pydantic() -> None:
+    """The checks the centre sends are validated by the probes' own settings models, which are
+    msgspec Specs: the agent's every check kind, settings read from JSON as the centre sends them,
+    loads no pydantic (7 MB of the 40 MB a zone's box grants the agent)."""
+    import subprocess
+    import sys
+
+    checks = [("icmp", {"address": "127.0.0.1"}), ("dns", {"server": "127.0.0.1", "name": "a.test"}),
+              ("http", {"url": "http://127.0.0.1/"}),
+              ("snmp", {"address": "127.0.0.1", "if_index": 1, "community": {"env": "X"}})]  # fmt: skip
+    document = json.dumps({"checks": [{"check": p, "probe": p, "settings": s, "interval": 60, "timeout": 5}
+                                      for p, s in checks]})  # fmt: skip
+    code = (
+        "import sys, monitor.cli, monitor.agent.run\n"
+        "from monitor.agent.checks import targets_of\n"
+        f"print(len(targets_of({document.encode()!r})), 'pydantic' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split() == ["4", "False"], done.stdout + done.stderr
 
 
 def test_agent_commands_refuse_hostile_zone_names_in_one_line(

@@ -28,7 +28,7 @@ from tests.vigiaproc import daemon_in_process
 release = threading.Event()
 
 
-class Empty(Settings):
+class Empty(Settings, frozen=True):
     pass
 
 

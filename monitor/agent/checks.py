@@ -11,11 +11,10 @@ import json
 import logging
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from domain.target import Target
 from kernel.errors import FileError
 from kernel.files import write_atomic
+from kernel.spec import SpecError, convert
 from monitor.agent.centre import Centre
 from probes import REGISTRY
 
@@ -32,9 +31,9 @@ def targets_of(document: bytes) -> list[Target]:
             log.error("check %s: probe %r unknown to this agent: skipped", c.get("check"), c.get("probe"))
             continue
         try:
-            settings = kind.settings.model_validate(c["settings"])
-        except (ValidationError, KeyError, TypeError) as e:
-            log.error("check %s: settings refused: %s", c.get("check"), str(e).splitlines()[0])
+            settings = convert(kind.settings, c["settings"])
+        except (SpecError, KeyError, TypeError) as e:
+            log.error("check %s: settings refused: %s", c.get("check"), e)
             continue
         packets = int(getattr(settings, "packets", 1) or 1)
         out.append(Target(str(c["check"]), kind.name, "agent", {}, "", float(c["interval"]), float(c["timeout"]),
