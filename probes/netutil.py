@@ -14,9 +14,13 @@ import re
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from probes import result as r
+
+P = TypeVar("P", bound=asyncio.BaseProtocol)
 
 
 class ProbeFailure(Exception):
@@ -88,16 +92,18 @@ async def resolve(host: str, port: int, deadline: float) -> tuple[int, str]:
     return int(infos[0][0]), str(infos[0][4][0])
 
 
-async def connect(
+async def open_transport(
     host: str,
     port: int,
     deadline: float,
+    factory: Callable[[], P],
     *,
     tls: ssl.SSLContext | None = None,
     server_hostname: str | None = None,
     phases: Phases | None = None,
-) -> Stream:
-    """Resolve, connect and (with ``tls``) handshake, each phase timed, all bound by ``deadline``."""
+) -> tuple[asyncio.Transport, P, str]:
+    """Resolve, connect and (with ``tls``) handshake, each phase timed, all bound by ``deadline``;
+    the transport, the protocol ``factory`` made for it and the address reached."""
     where = f"{host}:{port}"
     if deadline - time.monotonic() <= 0:
         raise ProbeFailure(r.TIMEOUT, f"{where}: deadline reached before connecting")
@@ -109,7 +115,7 @@ async def connect(
     loop = asyncio.get_running_loop()
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setblocking(False)
-    handed = False  # once the stream has the socket, closing it is the stream's job (never twice)
+    handed = False  # once the transport has the socket, closing it is the transport's job (never twice)
     try:
         async with asyncio.timeout_at(deadline):
             await loop.sock_connect(sock, _sockaddr(family, address, port))
@@ -119,8 +125,8 @@ async def connect(
             # talks first (a banner where TLS was expected) is seen by TLS, never left unread in a
             # plain stream's buffer while the handshake waits for the deadline.
             handed = True
-            reader, writer = await asyncio.open_connection(
-                sock=sock, limit=1 << 16, ssl=tls, server_hostname=(server_hostname or host) if tls else None
+            transport, protocol = await loop.create_connection(
+                factory, sock=sock, ssl=tls, server_hostname=(server_hostname or host) if tls else None
             )
             if tls is not None:
                 phases.tls += time.monotonic() - t2
@@ -132,7 +138,26 @@ async def connect(
         if not isinstance(exc, Exception):
             raise
         raise classify(exc, where) from exc
-    return Stream(reader, writer, address)
+    return transport, protocol, address
+
+
+async def connect(
+    host: str,
+    port: int,
+    deadline: float,
+    *,
+    tls: ssl.SSLContext | None = None,
+    server_hostname: str | None = None,
+    phases: Phases | None = None,
+) -> Stream:
+    """``open_transport`` as asyncio streams, for the probes that read a few lines (TCP, SMTP, TLS)."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=1 << 16, loop=loop)
+    transport, protocol, address = await open_transport(
+        host, port, deadline, lambda: asyncio.StreamReaderProtocol(reader, loop=loop),
+        tls=tls, server_hostname=server_hostname, phases=phases,
+    )  # fmt: skip
+    return Stream(reader, asyncio.StreamWriter(transport, protocol, reader, loop), address)
 
 
 def classify(exc: BaseException, where: str) -> ProbeFailure:

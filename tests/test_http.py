@@ -220,3 +220,68 @@ def test_a_download_is_measured_in_bytes_per_second_and_bounded() -> None:
         assert transfer > 0 and res.values["throughput_bytes_per_second"] == pytest.approx(len(body) / transfer)
         res = run(HttpSettings(url=srv.url("/blob"), max_body_bytes=len(body) - 1), timeout=10.0)
         assert res.reason == r.TOO_LARGE
+
+
+RAW = {
+    # name: (bytes the server answers before it closes, the reason expected ("": a success))
+    "chunked": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhola \r\n5\r\nzona!\r\n0\r\n\r\n", ""),
+    "ends_at_close": (b"HTTP/1.1 200 OK\r\n\r\nhola zona!", ""),
+    "after_100_continue": (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhola zona!", ""),
+    "cut_short": (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhola zona!", r.PROTOCOL),
+    "cut_chunked": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhola ", r.PROTOCOL),
+    "not_http": (b"SSH-2.0-OpenSSH_9.2p1\r\n", r.PROTOCOL),
+    "silence_then_close": (b"", r.PROTOCOL),
+    "smuggled_length": (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nContent-Length: 12\r\n\r\nhola zona!!!", r.PROTOCOL),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RAW))
+def test_answers_are_framed_as_http_says(name: str) -> None:
+    """Every way an HTTP/1.1 answer is framed (length, chunks, the connection's end, an
+    informational answer first) is read whole; an answer cut short, two lengths or not HTTP at all
+    is a protocol failure, never a success on half a page."""
+    import socket
+
+    from tests.servers import tcp_server
+
+    answer, reason = RAW[name]
+
+    def serve(conn: socket.socket) -> None:
+        try:
+            conn.recv(4096)
+            conn.sendall(answer)
+            conn.shutdown(socket.SHUT_WR)  # the answer's end, as a server that closes says it
+        except OSError:
+            pass
+
+    with tcp_server(serve) as (port, _):
+        res = run(HttpSettings(url=f"http://127.0.0.1:{port}/", body_regex="hola zona!$"))
+    assert res.reason == reason, res.message
+    if not reason:
+        assert res.values["content_length_bytes"] == 10
+
+
+def test_head_reads_the_head_alone_and_odd_redirects_are_encoded() -> None:
+    """HEAD is answered with a length and no body: done at its head, not at the deadline. A
+    redirect to a Location with spaces and accents is requested percent-encoded, as browsers do."""
+    seen: list[str] = []
+
+    def landing(h):
+        seen.append(h.path)
+        return 200, {}, b"ok"
+
+    encoded = "/bienvenida%20a%20Cartagena/se%C3%B1al"
+    with http_server({"/x": redirect("/bienvenida a Cartagena/señal"), encoded: landing}) as srv:
+        t0 = time.monotonic()
+        res = run(HttpSettings(url=srv.url("/x"), method="HEAD"), timeout=3.0)
+        assert res.success and time.monotonic() - t0 < 1.0, res.message
+        assert run(HttpSettings(url=srv.url("/x"))).success
+    assert seen == [encoded] * 2
+
+
+@pytest.mark.parametrize("headers", [{"X-A\r\nB": "1"}, {"X-Zona": "1\r\nHost: otro"}, {"": "1"}])
+def test_a_header_that_would_split_the_request_is_refused(headers: dict[str, str]) -> None:
+    from kernel.spec import SpecError, convert
+
+    with pytest.raises(SpecError, match="headers"):
+        convert(HttpSettings, {"url": "http://127.0.0.1/", "headers": headers})

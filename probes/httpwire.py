@@ -1,0 +1,122 @@
+"""HTTP/1.1 on the wire for the http probe: the request written, the answer parsed by httptools
+(llhttp, the C parser under uvicorn) on an asyncio Protocol.
+
+Why not streams and a Python state machine: on the one loop that serves every check of the daemon,
+CPU per check is the capacity; h11 on asyncio streams cost about 230 us a request here, most of it
+in Python parsing and in the stream's buffering. Here the bytes go from the transport straight into
+llhttp, and the protocol only keeps what the probe judges: status, headers, body size and, when a
+regex asks for it, the body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from urllib.parse import quote, urlsplit
+
+import httptools
+
+from probes import result as r
+from probes.netutil import ProbeFailure
+
+# Kept as-is in a request target: what a URL may carry unescaped; the rest (spaces, controls,
+# non-ASCII of a redirect's Location) is percent-encoded as browsers do.
+_TARGET_SAFE = "/?#[]@!$&'()*+,;=:%-._~"
+
+
+def request(method: str, url: str, headers: dict[str, str]) -> bytes:
+    """The request's bytes: its line, a Host from the URL (never its userinfo), ``headers``."""
+    parts = urlsplit(url)
+    target = quote(parts.path or "/", safe=_TARGET_SAFE)
+    if parts.query:
+        target += "?" + quote(parts.query, safe=_TARGET_SAFE)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {host}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+class Answer(asyncio.Protocol):
+    """One response read off a connection. ``done`` resolves when the probe has what it judges: the
+    whole message, or its head alone for HEAD and redirects (a redirect's body is never read)."""
+
+    def __init__(self, where: str, *, head_only: bool, stop_at: frozenset[int], keep_body: bool, max_body: int) -> None:
+        self.where, self.head_only, self.stop_at = where, head_only, stop_at
+        self.keep_body, self.max_body = keep_body, max_body
+        self.parser = httptools.HttpResponseParser(self)
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.status = 0
+        self.headers: dict[str, str] = {}
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.first_byte = 0.0
+        self.ended = 0.0
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self.chunks)
+
+    # asyncio's side
+
+    def data_received(self, data: bytes) -> None:
+        if self.done.done():
+            return
+        if not self.first_byte:
+            self.first_byte = time.monotonic()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._end()  # a 101: what follows is another protocol, the answer is its head
+        except httptools.HttpParserError as exc:
+            self._end(ProbeFailure(r.PROTOCOL, f"{self.where}: invalid HTTP response ({exc})"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.done.done():
+            return
+        if self.status and self._ends_at_close():
+            self._end()  # a body without length ends with its connection
+        elif exc is not None:
+            self._end(exc)
+        else:
+            self._end(ProbeFailure(r.PROTOCOL, f"{self.where}: connection closed before a complete answer"))
+
+    # httptools' side (its callbacks, named by it)
+
+    def on_message_begin(self) -> None:
+        self.headers = {}
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            return  # informational: the answer follows
+        self.status = status
+        if self.head_only or status in self.stop_at:
+            self._end()
+
+    def on_body(self, body: bytes) -> None:
+        if self.done.done():
+            return
+        self.size += len(body)
+        if self.size > self.max_body:
+            self._end(ProbeFailure(r.TOO_LARGE, f"{self.where}: body larger than {self.max_body} bytes"))
+        elif self.keep_body:  # a zone agent's throughput test downloads megabytes it never reads
+            self.chunks.append(body)
+
+    def on_message_complete(self) -> None:
+        if self.status:
+            self._end()
+
+    def _ends_at_close(self) -> bool:
+        return "content-length" not in self.headers and "chunked" not in self.headers.get("transfer-encoding", "")
+
+    def _end(self, error: BaseException | None = None) -> None:
+        if self.done.done():
+            return
+        self.ended = time.monotonic()
+        if error is None:
+            self.done.set_result(None)
+        else:
+            self.done.set_exception(error)
