@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Literal
 
-import dns.asyncquery
-import dns.exception
 import dns.flags
 import dns.message
 import dns.rcode
@@ -16,7 +13,9 @@ from msgspec import Meta
 
 from kernel.spec import FieldError, normalise
 from probes import result as r
-from probes.result import MetricSpec, ProbeResult, Timer, remaining
+from probes.dnswire import ask
+from probes.netutil import ProbeFailure, classify
+from probes.result import MetricSpec, ProbeResult, Timer
 from probes.settings import Name, Port, Settings
 
 KIND = "dns"
@@ -62,18 +61,12 @@ async def probe(target: str, settings: DnsSettings, *, deadline: float) -> Probe
     if not settings.recursion:
         query.flags &= ~dns.flags.RD
     try:
-        left = remaining(deadline)
-        if left <= 0:
-            return timer.fail(target, KIND, r.TIMEOUT, f"{where}: deadline reached")
-        ask = dns.asyncquery.tcp if settings.transport == "tcp" else dns.asyncquery.udp
-        async with asyncio.timeout_at(deadline):
-            response = await ask(query, settings.server, timeout=left, port=settings.port)
-    except (dns.exception.Timeout, TimeoutError):
+        response = await ask(query, settings.server, settings.port, deadline, tcp=settings.transport == "tcp")
+    except TimeoutError:
         return timer.fail(target, KIND, r.TIMEOUT, f"{where}: no answer for {settings.name} {settings.type}")
-    except ConnectionRefusedError:
-        return timer.fail(target, KIND, r.REFUSED, f"{where}: connection refused")
-    except (OSError, dns.exception.DNSException) as exc:
-        return timer.fail(target, KIND, r.PROTOCOL, f"{where}: {type(exc).__name__}: {exc}")
+    except (ProbeFailure, OSError) as exc:  # refused, unreachable, a stray or unreadable answer
+        failure = classify(exc, where)
+        return timer.fail(target, KIND, failure.reason, str(failure))
     rcode = response.rcode()
     records = [rd.to_text() for rrset in response.answer for rd in rrset]
     values = {"answers": float(len(records)), "rcode": float(rcode)}

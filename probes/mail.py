@@ -12,15 +12,15 @@ import asyncio
 import re
 from typing import Annotated
 
-import dns.asyncquery
-import dns.exception
 import dns.message
 import dns.rcode
 import dns.rdatatype
 from msgspec import Meta
 
 from probes import result as r
-from probes.result import MetricSpec, ProbeResult, Timer, remaining
+from probes.dnswire import ask
+from probes.netutil import ProbeFailure, classify
+from probes.result import MetricSpec, ProbeResult, Timer
 from probes.settings import Name, Port, Settings
 from probes.sightings import Sightings, Thresholds
 
@@ -53,13 +53,7 @@ class _BadAnswer(Exception):
 
 async def _txt(name: str, settings: MailSettings, deadline: float) -> list[str]:
     """The TXT strings at ``name`` (each record's chunks joined); [] for NXDOMAIN or no TXT."""
-    left = remaining(deadline)
-    if left <= 0:
-        raise dns.exception.Timeout
-    async with asyncio.timeout_at(deadline):
-        response = await dns.asyncquery.udp(
-            dns.message.make_query(name, "TXT"), settings.server, timeout=left, port=settings.port
-        )
+    response = await ask(dns.message.make_query(name, "TXT"), settings.server, settings.port, deadline, tcp=False)
     if response.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
         raise _BadAnswer(f"{name} TXT answered {dns.rcode.to_text(response.rcode())}")
     out = []
@@ -101,12 +95,13 @@ async def probe(target: str, settings: MailSettings, *, deadline: float) -> Prob
         )
         spf = [t for t in spf_txt if t.lower().startswith("v=spf1")]
         dmarc = [t for t in dmarc_txt if t.lower().startswith("v=dmarc1")]
-    except (dns.exception.Timeout, TimeoutError):
+    except TimeoutError:
         return timer.fail(target, KIND, r.TIMEOUT, f"{where}: no answer for {domain} TXT")
-    except ConnectionRefusedError:
-        return timer.fail(target, KIND, r.REFUSED, f"{where}: connection refused")
-    except (OSError, dns.exception.DNSException, _BadAnswer) as exc:
-        return timer.fail(target, KIND, r.PROTOCOL, f"{where}: {type(exc).__name__}: {exc}")
+    except _BadAnswer as exc:
+        return timer.fail(target, KIND, r.PROTOCOL, f"{where}: {exc}")
+    except (ProbeFailure, OSError) as exc:  # refused, unreachable, a stray or unreadable answer
+        failure = classify(exc, where)
+        return timer.fail(target, KIND, failure.reason, str(failure))
     # Two SPF records are a permanent error (RFC 7208 4.5): as bad as none.
     policy = dmarc_policy(dmarc[0]) if len(dmarc) == 1 else None
     values = {

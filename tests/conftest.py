@@ -117,6 +117,8 @@ def dnsmasq_on(address: str) -> Iterator[tuple[str, int]]:
             "--txt-record=doble.correo.test,v=spf1 -all",
             "--txt-record=doble.correo.test,v=spf1 ~all",
             "--txt-record=solo-texto.correo.test,google-site-verification=abc",
+            # three strings of 200 bytes: more than a UDP answer without EDNS holds (512), so truncated
+            "--txt-record=grande.zonas.test," + ",".join(c * 200 for c in "abc"),
             "--pid-file=",
         ],
         stdout=subprocess.DEVNULL,

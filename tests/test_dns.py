@@ -114,3 +114,90 @@ def test_mail_resolver_silent() -> None:
         "m", mail.MailSettings(server="127.0.0.1", port=port, domain="x.test"), deadline=time.monotonic() + 0.5
     )
     assert not res.success and res.reason in (r.TIMEOUT, r.REFUSED, r.PROTOCOL)
+
+
+def test_a_truncated_answer_is_asked_again_by_tcp(dnsmasq: tuple[str, int]) -> None:
+    """An answer too large for UDP comes truncated; the probe asks again by TCP and judges the
+    whole answer, as a resolver does."""
+    server, port = dnsmasq
+    want = '"' + '" "'.join(c * 200 for c in "abc") + '"'
+    res = probe(
+        "dns",
+        DnsSettings(server=server, port=port, name="grande.zonas.test", type="TXT", expect_answers=[want]),
+        deadline=time.monotonic() + 2,
+    )
+    assert res.success, res.message
+
+
+def _answers(reply):  # type: ignore[no-untyped-def]
+    """A UDP server on loopback answering each query with ``reply(query_wire)``; yields its port."""
+    import socket
+    import threading
+    from contextlib import contextmanager
+
+    @contextmanager
+    def serve():  # type: ignore[no-untyped-def]
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(0.1)
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.is_set():
+                try:
+                    data, peer = sock.recvfrom(4096)
+                except OSError:
+                    continue
+                sock.sendto(reply(data), peer)
+
+        thread = threading.Thread(target=loop, daemon=True)
+        thread.start()
+        try:
+            yield sock.getsockname()[1]
+        finally:
+            stop.set()
+            thread.join(timeout=5)
+            sock.close()
+
+    return serve()
+
+
+def _forged(query_wire: bytes, *, id_shift: int = 0, name: str | None = None) -> bytes:
+    import dns.message
+    import dns.rrset
+
+    query = dns.message.from_wire(query_wire)
+    if name is not None:
+        query = dns.message.make_query(name, "A", id=query.id)
+    answer = dns.message.make_response(query)
+    answer.id = (answer.id + id_shift) % 65536
+    answer.answer.append(dns.rrset.from_text(query.question[0].name, 60, "IN", "A", "10.213.0.66"))
+    return answer.to_wire()
+
+
+@pytest.mark.parametrize(
+    ("reply", "said"),
+    [
+        (lambda q: _forged(q, id_shift=1), "not to the query"),  # another query's ID: stray or spoofed
+        (lambda q: _forged(q, name="banco.test"), "not to the query"),  # the right ID, another question
+        (lambda q: q[:2] + b"\x81\x80garbage", "unreadable answer"),
+    ],
+    ids=["wrong_id", "wrong_question", "garbage"],
+)
+def test_an_answer_that_is_not_to_the_query_fails_with_its_reason(reply, said: str) -> None:  # type: ignore[no-untyped-def]
+    """A hotspot or an attacker answering for the resolver: an answer with another ID or another
+    question is never taken for the answer, even with the expected records."""
+    with _answers(reply) as port:
+        res = probe(
+            "dns",
+            DnsSettings(server="127.0.0.1", port=port, name="portal.zonas.test", expect_answers=["10.213.0.66"]),
+            deadline=time.monotonic() + 1,
+        )
+    assert res.reason == r.PROTOCOL and said in res.message, res.message
+    with _answers(_forged) as port:  # the same server, answering the query: believed
+        res = probe(
+            "dns",
+            DnsSettings(server="127.0.0.1", port=port, name="portal.zonas.test", expect_answers=["10.213.0.66"]),
+            deadline=time.monotonic() + 1,
+        )
+    assert res.success, res.message
