@@ -48,6 +48,26 @@ def render_ms(n: int, repeat: int = 3) -> float:
     return best * 1000
 
 
+def changing_ms(n: int, share: float = 0.01, cycles: int = 10) -> float:
+    """CPU per refresh, in ms, when ``share`` of the zones change state each cycle (a minute apart)."""
+    zones, states = inventory(n)
+    page = StatusPage(StatusPageSettings(listen="127.0.0.1:0"), TZ)
+    now = datetime.now(UTC)
+    page.refresh(zones, states, now)
+    flips = max(1, int(n * share))
+    spent = 0.0
+    for c in range(cycles):
+        now += timedelta(minutes=1)
+        for k in range(flips):
+            st = states[zones[(c * flips + k) % n].id]
+            st.status = ZoneStatus.DOWN if st.status != ZoneStatus.DOWN else ZoneStatus.UP
+            st.since = now
+        t0 = time.process_time()
+        page.refresh(zones, states, now)
+        spent += time.process_time() - t0
+    return spent / cycles * 1000
+
+
 def requests_per_second(seconds: float = 10.0) -> tuple[float, str] | None:
     wrk = shutil.which("wrk")
     if wrk is None:
@@ -74,6 +94,8 @@ def main(*, smoke: bool = False) -> None:
     print("Status page")
     for n in sizes:
         print(f"  render per cycle, {n} zones (HTML es+en, JSON, a badge per zone): {render_ms(n):.1f} ms")
+    n = sizes[-1]
+    print(f"  CPU per cycle, {n} zones, 1 % changing: {changing_ms(n):.1f} ms (goal <= 20)")
     got = requests_per_second(1.0 if smoke else 10.0)
     if got is None:
         print("  requests a second: wrk is not installed (Debian package wrk)")

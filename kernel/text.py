@@ -68,7 +68,11 @@ def one_line(text: str) -> str:
 
 def readable(value: object) -> object:
     """For HTML (Jinja's ``finalize``, so every value a template prints passes here): a string's
-    control characters but the line feed replaced by a space; anything else as it is."""
+    control characters but the line feed replaced by a space; anything else as it is. Markup (a
+    value marked ``| safe``: SVG that vigia drew, its texts escaped when drawn) stays markup: cleaned
+    here it would become plain text again and be printed escaped, as the bars and the map once were."""
+    if hasattr(value, "__html__"):
+        return value
     if isinstance(value, str):
         return _CONTROL.sub(lambda m: m.group() if m.group() == "\n" else " ", value)
     return value

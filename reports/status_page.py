@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from xml.sax.saxutils import escape as _escape
 from zoneinfo import ZoneInfo
 
+from markupsafe import Markup
+
 from domain.availability import zone_availability
 from domain.incidents import CAUSES, Incident
 from domain.vantage import MEASURED_CAUSES, measured_cause
@@ -23,7 +25,7 @@ from domain.windows import Maintenance
 from domain.zone_state import ZoneState, ZoneStatus
 from domain.zones import Zone
 from kernel.month import day_bounds
-from kernel.text import xml_safe
+from kernel.text import readable, xml_safe
 from render import engine
 from render.catalogue import gettext, msgid
 from reports import page
@@ -31,9 +33,10 @@ from store.reader import Reader
 
 
 def escape(text: str, entities: dict[str, str] | None = None) -> str:
-    """Text for the feed and the SVG badges: XML-escaped, and without what XML forbids (an ESC in
-    an incident's title made the feed invalid, and feed readers drop a whole invalid feed)."""
-    return _escape(xml_safe(text), entities or {})
+    """Text for the feed and the SVGs: XML-escaped, without what XML forbids (an ESC in an
+    incident's title made the feed invalid, and feed readers drop a whole invalid feed) nor a
+    bidirectional override (the SVGs are printed into the page as markup, unfiltered)."""
+    return _escape(xml_safe(str(readable(text))), entities or {})
 
 
 @dataclass(frozen=True)
@@ -201,6 +204,22 @@ def public_incident(i: Incident, tz: ZoneInfo) -> PublicIncident:
     return PublicIncident(i.id, i.zones, i.title, i.cause, i.ticket, _stamp(i.opened_at, tz), closed, updates)
 
 
+def public_zone(zone: Zone, st: ZoneState | None, now: datetime, tz: ZoneInfo, h: History | None) -> PublicZone:
+    """What the public sees of one zone."""
+    status = st.status if st is not None else ZoneStatus.UNKNOWN
+    state = _PUBLIC.get(status, str(status))
+    since = st.since.astimezone(tz).isoformat(timespec="minutes") if st is not None and st.since else None
+    place = (zone.id, zone.name, zone.barrio, zone.localidad, zone.lat, zone.lon)
+    today = zone.hours.day(now.astimezone(tz).date())
+    closed = {lang: today.why(lang) for lang in ("es", "en")} if not today.ranges else None
+    measured = measured_cause(st.last.reason) if st is not None and st.last is not None else ""
+    cause = measured if status in (ZoneStatus.DOWN, ZoneStatus.DEGRADED) and measured else None
+    return PublicZone(*place, state, since, h.days if h else (), h.last_30 if h else None, closed, cause)
+
+
+ZoneView = Callable[[Zone, "ZoneState | None", datetime, ZoneInfo, "History | None"], PublicZone]
+
+
 def view(
     title: str,
     zones: Iterable[Zone],
@@ -210,51 +229,59 @@ def view(
     incidents: Iterable[Incident] = (),
     windows: Iterable[Maintenance] = (),
     history: Mapping[str, History] | None = None,
+    zone_view: ZoneView = public_zone,
 ) -> StatusView:
-    out = []
-    for zone in zones:
-        st = states.get(zone.id)
-        status = st.status if st is not None else ZoneStatus.UNKNOWN
-        state = _PUBLIC.get(status, str(status))
-        since = st.since.astimezone(tz).isoformat(timespec="minutes") if st is not None and st.since else None
-        h = (history or {}).get(zone.id)
-        place = (zone.id, zone.name, zone.barrio, zone.localidad, zone.lat, zone.lon)
-        today = zone.hours.day(now.astimezone(tz).date())
-        closed = {lang: today.why(lang) for lang in ("es", "en")} if not today.ranges else None
-        measured = measured_cause(st.last.reason) if st is not None and st.last is not None else ""
-        cause = measured if status in (ZoneStatus.DOWN, ZoneStatus.DEGRADED) and measured else None
-        out.append(PublicZone(*place, state, since, h.days if h else (), h.last_30 if h else None, closed, cause))
+    """The page's view; ``zone_view`` may keep what it saw (reports.status_parts)."""
+    history = history or {}
+    out = [zone_view(zone, states.get(zone.id), now, tz, history.get(zone.id)) for zone in zones]
     told = tuple(public_incident(i, tz) for i in incidents)
     ahead = tuple(windows_ahead(windows, {z.id for z in out}, now, tz))
     return StatusView(title, now.astimezone(tz).isoformat(timespec="seconds"), tz.key, tuple(out), told, ahead)
 
 
-def to_json(v: StatusView) -> bytes:
-    body = {
-        "title": v.title,
-        "generated": v.generated,
-        "timezone": v.tz,
-        "counts": v.counts(),
-        "zones": [asdict(z) for z in v.zones],
-        "incidents": [asdict(i) for i in v.incidents],
-        "maintenance": [asdict(w) for w in v.maintenance],
-    }
-    return json.dumps(body, ensure_ascii=False, indent=1).encode("utf-8")
+def zone_json(z: PublicZone) -> str:
+    return json.dumps(asdict(z), ensure_ascii=False)
 
 
-def html(v: StatusView, lang: str, *, max_age: float) -> str:
+def to_json(v: StatusView, zones: Sequence[str] | None = None) -> bytes:
+    """The page as JSON; ``zones``, each zone's ``zone_json`` when kept from an earlier render."""
+    head = {"title": v.title, "generated": v.generated, "timezone": v.tz, "counts": v.counts()}
+    tail = {"incidents": [asdict(i) for i in v.incidents], "maintenance": [asdict(w) for w in v.maintenance]}
+    listed = ", ".join(zones if zones is not None else [zone_json(z) for z in v.zones])
+    body = (
+        json.dumps(head, ensure_ascii=False)[:-1]
+        + f', "zones": [{listed}], '
+        + json.dumps(tail, ensure_ascii=False)[1:]
+    )
+    return body.encode("utf-8")
+
+
+def zone_row(z: PublicZone, first_day: datetime, lang: str) -> Markup:
+    """One zone's row of the page (its table line, its bar of days)."""
+    bar = bar_svg(z, first_day, lang)
+    return Markup(page.render_html("status_row.html.j2", lang, z=z, bar=bar, states=STATES, measured=MEASURED_CAUSES))
+
+
+def html(
+    v: StatusView, lang: str, *, max_age: float, rows: Mapping[str, str] | None = None, zone_map: str | None = None
+) -> str:
+    """The page; ``rows`` (by zone) and ``zone_map`` when kept from an earlier render."""
+    if rows is None:
+        first = first_day(v)
+        rows = {z.id: zone_row(z, first, lang) for z in v.zones}
+    # Each localidad's rows joined here, printed by the template as one piece: 2,000 rows printed
+    # one by one cost the template more than the rest of the page.
+    groups = [(name, Markup("".join(rows[z.id] for z in zones))) for name, zones in v.by_localidad()]
     return page.render_html(
         "status.html.j2",
         lang,
         view=v,
         states=STATES,
-        groups=v.by_localidad(),
+        groups=groups,
         counts=v.counts(),
-        zone_map=map_svg(v, lang),
+        zone_map=map_svg(v, lang) if zone_map is None else zone_map,
         causes=CAUSES,
-        measured=MEASURED_CAUSES,
         open_incidents=v.open_incidents(),
-        bars={z.id: bar_svg(z, _first_day(v), lang) for z in v.zones},
         refresh=max(30, int(max_age)),
     )
 
@@ -278,67 +305,50 @@ def badge(z: PublicZone, lang: str) -> str:
     return _badge(z.id, gettext(lang)(STATES[z.state].words), STATES[z.state].bg)
 
 
-def map_svg(v: StatusView, lang: str, width: int = 640, height: int = 420) -> str:
-    """The zones placed by their coordinates, a dot in the state's colour and its id beside it."""
-    placed = [z for z in v.zones if z.lat or z.lon]
+Bounds = tuple[float, float, float]  # the least latitude, the least longitude, the scale
+
+
+def map_bounds(zones: Sequence[PublicZone], width: int = 640, height: int = 420) -> Bounds | None:
+    """Where the map's corner is and its scale, from the zones placed (None: no zone is)."""
+    placed = [z for z in zones if z.lat or z.lon]
     if not placed:
-        return ""
+        return None
     lats, lons = [z.lat for z in placed], [z.lon for z in placed]
     pad, label_room = 24, 64  # room on the right for the label beside the easternmost dot
     span_lat, span_lon = (max(lats) - min(lats)) or 0.01, (max(lons) - min(lons)) or 0.01
-    scale = min((width - 2 * pad - label_room) / span_lon, (height - 2 * pad) / span_lat)
-    words = gettext(lang)
-    label = escape(words("Map of the zones"))
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" aria-label="{label}">',
-        f'<rect width="{width}" height="{height}" fill="#f4f4f4"/>',
-    ]
-    for z in placed:
-        x = pad + (z.lon - min(lons)) * scale
-        y = height - pad - (z.lat - min(lats)) * scale
-        title = escape(f"{z.id} {z.name}: {words(STATES[z.state].words)}")
-        parts.append(
-            f'<g><title>{title}</title><circle cx="{x:.1f}" cy="{y:.1f}" r="6" fill="{STATES[z.state].bg}" '
-            f'stroke="#000000" stroke-width="0.8"/><text x="{x + 9:.1f}" y="{y + 4:.1f}" font-size="13" '
-            f'fill="#111111">{escape(z.id)}</text></g>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
+    return min(lats), min(lons), min((width - 2 * pad - label_room) / span_lon, (height - 2 * pad) / span_lat)
 
 
-def feed(v: StatusView, lang: str, instance: str) -> str:
-    """An Atom feed of the incidents (open, and closed in the last weeks), newest first."""
-    words = gettext(lang)
-    entries = []
-    # The feed changed when an incident last did (Atom's meaning of updated), not at every render:
-    # its bytes, and so its ETag, stay the same while nothing happens. Without incidents, the day.
-    newest = [max([i.opened, *(u.at for u in i.updates), *([i.closed] if i.closed else [])]) for i in v.incidents]
-    updated = max(newest) if newest else v.generated[:10] + "T00:00:00" + v.generated[19:]
-    for i in v.incidents:
-        last = i.updates[-1].at if i.updates else i.opened
-        lines = [f"{words(CAUSES[i.cause])} — {', '.join(i.zones)}" + (f" ({i.ticket})" if i.ticket else "")]
-        lines += [f"{u.at[:16].replace('T', ' ')}: {u.text}" for u in i.updates]
-        state = words("closed") if i.closed else words("open")
-        entries.append(
-            "<entry>"
-            f"<id>urn:vigia:incident:{escape(instance)}:{i.id}</id>"
-            f"<title>{escape(f'[{state}] {i.title}')}</title>"
-            f"<updated>{escape(last)}</updated><published>{escape(i.opened)}</published>"
-            f'<content type="text">{escape(chr(10).join(lines))}</content>'
-            "</entry>"
-        )
+def map_dot(z: PublicZone, bounds: Bounds, lang: str, height: int = 420) -> str:
+    """A zone on the map: a dot in its state's colour, its id beside it, its state in words as a title."""
+    if not (z.lat or z.lon):
+        return ""
+    pad, (lat0, lon0, scale) = 24, bounds
+    x, y = pad + (z.lon - lon0) * scale, height - pad - (z.lat - lat0) * scale
+    title = escape(f"{z.id} {z.name}: {gettext(lang)(STATES[z.state].words)}")
     return (
-        '<?xml version="1.0" encoding="utf-8"?>'
-        f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="{lang}">'
-        f"<id>urn:vigia:status:{escape(instance)}</id><title>{escape(v.title)}</title>"
-        f"<updated>{escape(updated)}</updated><author><name>{escape(v.title)}</name></author>"
-        + "".join(entries)
-        + "</feed>"
+        f'<g><title>{title}</title><circle cx="{x:.1f}" cy="{y:.1f}" r="6" fill="{STATES[z.state].bg}" '
+        f'stroke="#000000" stroke-width="0.8"/><text x="{x + 9:.1f}" y="{y + 4:.1f}" font-size="13" '
+        f'fill="#111111">{escape(z.id)}</text></g>'
     )
 
 
-def _first_day(v: StatusView) -> datetime:
-    today = datetime.fromisoformat(v.generated)
+def map_svg(v: StatusView, lang: str, dots: Sequence[str] | None = None, width: int = 640, height: int = 420) -> str:
+    """The zones placed by their coordinates; ``dots``, each zone's ``map_dot`` when kept."""
+    bounds = map_bounds(v.zones, width, height)
+    if bounds is None:
+        return ""
+    label = escape(gettext(lang)("Map of the zones"))
+    drawn = dots if dots is not None else [map_dot(z, bounds, lang, height) for z in v.zones]
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" aria-label="{label}">'
+        f'<rect width="{width}" height="{height}" fill="#f4f4f4"/>' + "".join(drawn) + "</svg>"
+    )
+
+
+def first_day(v: StatusView) -> datetime:
+    """The first day of the page's bars, at its midnight (the same all day: the rows are kept)."""
+    today = datetime.fromisoformat(v.generated).replace(hour=0, minute=0, second=0, microsecond=0)
     return today - timedelta(days=BAR_DAYS - 1)
 
 

@@ -3,6 +3,8 @@ listener (cache, ETag, languages, nothing else served), then the real daemon ser
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
 import re
 import subprocess
@@ -315,6 +317,9 @@ def test_daily_availability_within_hours_and_the_30_day_badge(filled: tuple[Stor
     assert "30 días" in badge and "99," in badge
     page = status_page.html(v, "es", max_age=30)
     assert "2025-01-10: 90,6 %" in page  # every bar says its day and figure in text
+    # the bars and the map are drawn, not shown as their source (they once were, escaped)
+    assert page.count('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 360 20" class="bar"') == len(v.zones)
+    assert '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 640 420"' in page and "&lt;svg" not in page
     assert "Últimos 30 días" in page
     store.close()
 
@@ -346,3 +351,77 @@ def test_etags_hold_while_nothing_changes_and_weak_or_star_validators_match(tmp_
     assert answer("/", '"otro"') == 200 and answer("/", "") == 200
     json_etag = page.page("/status.json", "es").etag  # type: ignore[union-attr]
     assert json_etag.startswith('W/"') and answer("/status.json", json_etag) == 304
+
+
+def test_only_the_zones_that_changed_are_rendered_again(tmp_path: Path) -> None:
+    """A cycle that changes one zone makes that zone's row, JSON and badges again and keeps the
+    others' (2,000 zones: the page was rendered whole each cycle); the page, the JSON and the
+    changed badge say the change, the others' badges keep their ETag; a new day makes all again."""
+    conf, states = zones_and_states(tmp_path)
+    pages = StatusPage(cfg.StatusPageSettings(listen="127.0.0.1:0"), TZ)
+    pages.refresh(conf.zones, states, NOW)
+    assert pages.parts.made == 4 and pages.errors == 0
+    before = {z.id: (pages.page(f"/badge/{z.id}.svg", "es"), pages.page("/", "es")) for z in conf.zones}
+    pages.refresh(conf.zones, states, NOW + timedelta(minutes=1))
+    assert pages.parts.made == 4  # nothing changed: nothing made again
+    states["ZD-02"].status, states["ZD-02"].since = ZoneStatus.UP, NOW + timedelta(minutes=2)
+    pages.refresh(conf.zones, states, NOW + timedelta(minutes=2))
+    assert pages.parts.made == 5
+    data = json.loads(pages.page("/status.json", "es").body)  # type: ignore[union-attr]
+    assert {z["id"]: z["state"] for z in data["zones"]}["ZD-02"] == "up" and data["counts"]["down"] == 0
+    html = pages.page("/", "es").body.decode()  # type: ignore[union-attr]
+    assert 'data-zone="ZD-02" data-state="up"' in html
+    for z in conf.zones:
+        badge = pages.page(f"/badge/{z.id}.svg", "es")
+        assert badge is not None and (badge.etag == before[z.id][0].etag) is (z.id != "ZD-02"), z.id  # type: ignore[union-attr]
+    pages.refresh(conf.zones, states, NOW + timedelta(days=1))  # the bars' days move on
+    assert pages.parts.made == 9
+    # the whole page is what a fresh render makes
+    fresh = StatusPage(cfg.StatusPageSettings(listen="127.0.0.1:0"), TZ)
+    fresh.refresh(conf.zones, states, NOW + timedelta(days=1))
+    for path in ("/", "/status.json", "/badge/ZD-02.svg", "/feed.xml"):
+        assert pages.page(path, "en").body == fresh.page(path, "en").body, path  # type: ignore[union-attr]
+
+
+def test_cycles_ask_for_a_render_that_runs_off_their_thread_once_a_second(tmp_path: Path) -> None:
+    """A cycle's end only asks: the render runs on the page's own thread, at most once a second
+    however fast cycles (or agents' batches) end, and the last change asked for is shown."""
+    import threading
+
+    from monitor.web.statuspage import RENDER_EVERY, PublicStatus
+    from tests.conftest import free_port
+
+    conf, states = zones_and_states(tmp_path)
+    assert conf.status_page is not None
+    listen = {"listen": f"127.0.0.1:{free_port()}"}
+    conf = dataclasses.replace(conf, status_page=conf.status_page.model_copy(update=listen))
+    public = PublicStatus(lambda: conf, lambda: states, lambda: [], lambda: ())
+    renders: list[tuple[float, str]] = []
+    render = public.page.refresh
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        renders.append((time.monotonic(), threading.current_thread().name))
+        render(*args, **kwargs)
+
+    public.page.refresh = counted  # type: ignore[method-assign]
+    public.start()
+    try:
+        t0 = time.monotonic()
+        for _ in range(150):  # 1.5 s of cycles ending 100 times a second
+            asked = time.monotonic()
+            public.refresh()
+            assert time.monotonic() - asked < 0.005  # never waits for a render
+            time.sleep(0.01)
+        states["ZD-02"].status = ZoneStatus.UP
+        public.refresh()
+        end = time.monotonic() + 3 * RENDER_EVERY
+        while time.monotonic() < end and b'data-zone="ZD-02" data-state="up"' not in public.page.page("/", "es").body:  # type: ignore[union-attr]
+            time.sleep(0.05)
+        assert b'data-zone="ZD-02" data-state="up"' in public.page.page("/", "es").body  # type: ignore[union-attr]
+    finally:
+        public.stop()
+    spent = time.monotonic() - t0
+    assert renders[0][1] == "MainThread" and {name for _, name in renders[1:]} == {"status-render"}
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(renders[1:])]
+    assert all(g >= RENDER_EVERY * 0.95 for g in gaps), gaps
+    assert 2 <= len(renders) <= spent / RENDER_EVERY + 2, (len(renders), spent)

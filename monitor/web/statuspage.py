@@ -17,7 +17,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import parse_qs
@@ -30,7 +30,8 @@ from domain.zones import Zone
 from kernel.errors import VigiaError
 from monitor.web.http import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_CLIENT, Listener
 from monitor.web.messages import Handler, Request, Response, text
-from reports import status_page
+from reports import status_feed, status_page
+from reports.status_parts import StatusParts, ZoneParts
 from store.reader import Reader
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 LANGS = ("es", "en")
 # How often the daily availability bars are computed again from the store.
 HISTORY_EVERY = 600.0
+# The page is rendered at most this often, whatever the cycles' pace.
+RENDER_EVERY = 1.0
 # A public page: nothing in it runs, frames it or is fetched from elsewhere.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; "
@@ -70,6 +73,9 @@ class StatusPage:
         self.tz = tz
         self.instance = instance
         self._pages: dict[tuple[str, str], Page] = {}
+        self.parts = StatusParts(LANGS)
+        self._badges: dict[tuple[str, str], tuple[ZoneParts, Page, Page]] = {}
+        self._written: dict[str, str] = {}  # file name: the ETag of what was written there
         self._lock = threading.Lock()
         self.errors = 0
 
@@ -84,15 +90,15 @@ class StatusPage:
     ) -> None:
         try:
             moment = now or datetime.now(UTC)
-            pages = self._render(list(zones), states, moment, list(incidents), list(windows), history or {})
+            pages, badges = self._render(list(zones), states, moment, list(incidents), list(windows), history or {})
         except Exception:  # a bug in rendering: keep serving the last good page, say so, go on
             self.errors += 1
             log.exception("cannot render the status page; serving the previous one")
             return
         with self._lock:
-            self._pages = pages
+            self._pages, self._badges = pages, badges
         if self.settings.directory:
-            self._write(self.settings.directory, pages)
+            self._write(self.settings.directory)
 
     def _render(
         self,
@@ -102,44 +108,71 @@ class StatusPage:
         incidents: list[Incident],
         windows: list[Maintenance],
         history: Mapping[str, status_page.History],
-    ) -> dict[tuple[str, str], Page]:
-        view = status_page.view(self.settings.title, zones, states, now, self.tz, incidents, windows, history)
+    ) -> tuple[dict[tuple[str, str], Page], dict[tuple[str, str], tuple[ZoneParts, Page, Page]]]:
+        zone_view = self.parts.zone_view(now, self.tz)
+        view = status_page.view(
+            self.settings.title, zones, states, now, self.tz, incidents, windows, history, zone_view
+        )
+        self.parts.keep_only(view)
+        first = status_page.first_day(view)
+        parts = [self.parts.of(z, first) for z in view.zones]
         pages: dict[tuple[str, str], Page] = {}
-        unstamped = status_page.to_json(dataclasses.replace(view, generated=""))
-        data = Page.of(status_page.to_json(view), "application/json; charset=utf-8", same_as=unstamped)
+        json_parts = [p.json for p in parts]
+        unstamped = status_page.to_json(dataclasses.replace(view, generated=""), json_parts)
+        data = Page.of(status_page.to_json(view, json_parts), "application/json; charset=utf-8", same_as=unstamped)
+        badges: dict[tuple[str, str], tuple[ZoneParts, Page, Page]] = {}
         for lang in LANGS:
-            pages[("/", lang)] = Page.of(
-                status_page.html(view, lang, max_age=self.settings.max_age).encode("utf-8"), "text/html; charset=utf-8"
-            )
+            rows = {p.zone.id: p.rows[lang] for p in parts}
+            body = status_page.html(view, lang, max_age=self.settings.max_age, rows=rows,
+                                    zone_map=self.parts.zone_map(view, lang))  # fmt: skip
+            pages[("/", lang)] = Page.of(body.encode("utf-8"), "text/html; charset=utf-8")
             pages[("/status.json", lang)] = data
-            feed = status_page.feed(view, lang, self.instance).encode("utf-8")
+            feed = status_feed.feed(view, lang, self.instance).encode("utf-8")
             pages[("/feed.xml", lang)] = Page.of(feed, "application/atom+xml; charset=utf-8")
-            for z in view.zones:
-                svg = status_page.badge(z, lang).encode("utf-8")
-                pages[(f"/badge/{z.id}.svg", lang)] = Page.of(svg, "image/svg+xml")
-                svg = status_page.availability_badge(z, lang).encode("utf-8")
-                pages[(f"/badge/{z.id}/availability.svg", lang)] = Page.of(svg, "image/svg+xml")
-        return pages
+            for p in parts:
+                kept = self._badges.get((p.zone.id, lang))
+                if kept is None or kept[0] is not p:  # a badge's page (and its hash) made with its parts
+                    svg = "image/svg+xml"
+                    kept = (p, Page.of(p.badges[lang], svg), Page.of(p.availability[lang], svg))
+                badges[(p.zone.id, lang)] = kept
+        return pages, badges
 
     def page(self, path: str, lang: str) -> Page | None:
+        if path.startswith("/badge/"):  # a zone's badges, kept apart: 2,000 zones make 8,000 of them
+            zone, availability = path[7:].removesuffix(".svg"), path.endswith("/availability.svg")
+            with self._lock:
+                kept = self._badges.get((zone.removesuffix("/availability") if availability else zone, lang))
+            return None if kept is None else kept[2] if availability else kept[1]
         with self._lock:
             return self._pages.get((path, lang))
 
-    def _write(self, directory: str, pages: dict[tuple[str, str], Page]) -> None:
-        """The default language's files, each replaced atomically (nginx never serves half a file)."""
-        lang = self.settings.lang
+    def _files(self, lang: str) -> Iterator[tuple[str, Page]]:
+        with self._lock:
+            pages, badges = self._pages, self._badges
+        for (path, page_lang), page in pages.items():
+            if page_lang == lang:
+                yield ("index.html" if path == "/" else path.lstrip("/")), page
+        for (zone, page_lang), (_, badge, availability) in badges.items():
+            if page_lang == lang:
+                yield f"badge/{zone}.svg", badge
+                yield f"badge/{zone}/availability.svg", availability
+
+    def _write(self, directory: str) -> None:
+        """The default language's files that changed, each replaced atomically (nginx never serves
+        half a file)."""
         try:
             os.makedirs(os.path.join(directory, "badge"), exist_ok=True)
-            for (path, page_lang), page in pages.items():
-                if page_lang != lang:
+            for name, page in self._files(self.settings.lang):
+                if self._written.get(name) == page.etag:
                     continue
-                name = "index.html" if path == "/" else path.lstrip("/")
                 target = os.path.join(directory, name)
+                os.makedirs(os.path.dirname(target), exist_ok=True)
                 fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".status-")
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(page.body)
                 os.chmod(tmp, 0o644)
                 os.replace(tmp, target)
+                self._written[name] = page.etag
         except OSError as exc:
             self.errors += 1
             log.error("cannot write the status page into %s: %s", directory, exc)
@@ -208,8 +241,12 @@ class StatusServer(Listener):
 
 
 class PublicStatus:
-    """The daemon's status page: its cache, its listener, a refresh after each cycle (a change of
-    ``status_page`` takes a restart)."""
+    """The daemon's status page: its cache, its listener, and a renderer of its own that a cycle
+    only asks (a change of ``status_page`` takes a restart).
+
+    Rendered off the cycle's thread and at most once a second (RENDER_EVERY): a cycle's end never
+    waits for the page, and a burst of changes (agents' batches, a history read) makes one render,
+    of the zones that changed (reports.status_parts)."""
 
     def __init__(
         self,
@@ -228,19 +265,37 @@ class PublicStatus:
         self._reading = threading.Lock()
         self.page = StatusPage(first.status_page, first.timezone, first.instance)
         self.server: StatusServer | None = None
+        self._wanted = threading.Event()
+        self._stopping = threading.Event()
+        self._renderer = threading.Thread(target=self._render_loop, name="status-render", daemon=True)
 
     def start(self) -> None:
         settings = self.page.settings
-        self.refresh()
+        self.render()  # the first page before the listener answers
         try:
             self.server = StatusServer(settings.listen, self.page, max_connections=settings.max_connections,
                                        max_per_client=settings.max_connections_per_client)  # fmt: skip
         except OSError as exc:
             raise VigiaError(f"cannot listen on {settings.listen} (status_page): {exc.strerror or exc}") from None
         self.server.start()
+        self._renderer.start()
         log.info("serving the public status page on port %d", self.server.port)
 
     def refresh(self) -> None:
+        """Ask for a render (after a cycle): returns at once."""
+        self._wanted.set()
+
+    def _render_loop(self) -> None:
+        while not self._stopping.is_set():  # ends with the daemon (stop() sets both events)
+            self._wanted.wait()
+            if self._stopping.is_set():
+                return
+            self._wanted.clear()
+            started = time.monotonic()
+            self.render()
+            self._stopping.wait(max(0.0, RENDER_EVERY - (time.monotonic() - started)))
+
+    def render(self) -> None:
         conf = self.conf()
         self._read_history(conf)
         self.page.refresh(
@@ -268,5 +323,9 @@ class PublicStatus:
         self.refresh()  # with the new figures (no second read: the last one has just started)
 
     def stop(self) -> None:
+        self._stopping.set()
+        self._wanted.set()
+        if self._renderer.is_alive():
+            self._renderer.join(timeout=5)
         if self.server is not None:
             self.server.stop()
