@@ -64,6 +64,8 @@ def test_spanish_and_english_figures_in_html_and_pdf(filled: tuple[st.Store, cfg
     p = Cells()
     p.feed(html)
     assert p.scripts == 0
+    # the map and the charts are drawn, not printed as their SVG source (they once were, escaped)
+    assert html.count("<figure><svg") == 3 and "&lt;svg" not in html
     text = " | ".join(p.text)
     assert "Informe mensual de indicadores de uso y apropiación de TIC — Zonas Digitales" in text
     assert "enero de 2025" in text and "GTIC-F-017" in text
@@ -92,6 +94,7 @@ def test_spanish_and_english_figures_in_html_and_pdf(filled: tuple[st.Store, cfg
     pdf = PdfReader(io.BytesIO(html_to_pdf(html)))
     pdf_text = " ".join(page.extract_text() for page in pdf.pages)
     assert "Zonas Digitales" in pdf_text and "99,70 %" in pdf_text and "enero de 2025" in pdf_text
+    assert "xmlns" not in pdf_text and "<svg" not in pdf_text
     en = render(figures, lang="en", header=Header(), generated=datetime(2025, 2, 1, tzinfo=UTC))
     q = Cells()
     q.feed(en)
