@@ -93,7 +93,7 @@ def main(*, smoke: bool = False) -> None:
     sizes = (32, 200) if smoke else (32, 2000)
     print("Status page")
     for n in sizes:
-        print(f"  render per cycle, {n} zones (HTML es+en, JSON, a badge per zone): {render_ms(n):.1f} ms")
+        print(f"  render, {n} zones, none changed (HTML es+en, JSON, a badge per zone): {render_ms(n):.1f} ms")
     n = sizes[-1]
     print(f"  CPU per cycle, {n} zones, 1 % changing: {changing_ms(n):.1f} ms (goal <= 20)")
     got = requests_per_second(1.0 if smoke else 10.0)

@@ -9,6 +9,7 @@ zones' coordinates, nothing fetched from anywhere.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -182,12 +183,21 @@ class StatusView:
         return [i for i in self.incidents if i.closed is None]
 
     def counts(self) -> dict[str, int]:
+        return self._counts
+
+    def by_localidad(self) -> list[tuple[str, list[PublicZone]]]:
+        return self._groups
+
+    # Computed once per view (the page in two languages and the JSON read them): 2,000 zones.
+    @functools.cached_property
+    def _counts(self) -> dict[str, int]:
         out = dict.fromkeys(STATES, 0)
         for z in self.zones:
             out[z.state] += 1
         return out
 
-    def by_localidad(self) -> list[tuple[str, list[PublicZone]]]:
+    @functools.cached_property
+    def _groups(self) -> list[tuple[str, list[PublicZone]]]:
         groups: dict[str, list[PublicZone]] = {}
         for z in self.zones:
             groups.setdefault(z.localidad or "—", []).append(z)

@@ -41,11 +41,13 @@ class StatusParts:
         self._dots: dict[str, tuple[sp.PublicZone, sp.Bounds, dict[str, str]]] = {}
         self._today: tuple[datetime, date] | None = None
         self.made = 0  # zones whose parts were made again, in all (what a test of "only the changed" reads)
+        self.changed: set[str] = set()  # zones whose parts were made again since ``zone_view`` was last called
 
     def zone_view(self, now: datetime, tz: ZoneInfo) -> sp.ZoneView:
         """For ``status_page.view`` at ``now``: each zone's public view, kept while what makes it
         is the same."""
         self._today = (now, now.astimezone(tz).date())
+        self.changed = set()
         return self._zone
 
     def keep_only(self, v: sp.StatusView) -> None:
@@ -74,6 +76,7 @@ class StatusParts:
         if have is not None and (have.zone is z or have.zone == z) and have.first_day == first_day:
             return have
         self.made += 1
+        self.changed.add(z.id)
         made = ZoneParts(
             z,
             first_day,

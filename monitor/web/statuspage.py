@@ -120,7 +120,9 @@ class StatusPage:
         json_parts = [p.json for p in parts]
         unstamped = status_page.to_json(dataclasses.replace(view, generated=""), json_parts)
         data = Page.of(status_page.to_json(view, json_parts), "application/json; charset=utf-8", same_as=unstamped)
-        badges: dict[tuple[str, str], tuple[ZoneParts, Page, Page]] = {}
+        # The badges' pages of the zones that did not change are the last render's (and their hashes).
+        shown = {z.id for z in view.zones}
+        badges = {key: kept for key, kept in self._badges.items() if key[0] in shown}
         for lang in LANGS:
             rows = {p.zone.id: p.rows[lang] for p in parts}
             body = status_page.html(view, lang, max_age=self.settings.max_age, rows=rows,
@@ -130,11 +132,9 @@ class StatusPage:
             feed = status_feed.feed(view, lang, self.instance).encode("utf-8")
             pages[("/feed.xml", lang)] = Page.of(feed, "application/atom+xml; charset=utf-8")
             for p in parts:
-                kept = self._badges.get((p.zone.id, lang))
-                if kept is None or kept[0] is not p:  # a badge's page (and its hash) made with its parts
+                if p.zone.id in self.parts.changed or (p.zone.id, lang) not in badges:
                     svg = "image/svg+xml"
-                    kept = (p, Page.of(p.badges[lang], svg), Page.of(p.availability[lang], svg))
-                badges[(p.zone.id, lang)] = kept
+                    badges[(p.zone.id, lang)] = (p, Page.of(p.badges[lang], svg), Page.of(p.availability[lang], svg))
         return pages, badges
 
     def page(self, path: str, lang: str) -> Page | None:
