@@ -354,7 +354,7 @@ def run(n: int = 10_000, hole_share: float = 0.3, timeout: float = 5.0, cycles: 
         share = v.cpu_us_per_check / max(b.cpu_us_per_check, 1e-9)
         print(
             f"  goals (all at once): false failures 0 ({v.false_failures}); wall <= {timeout + 1:g} s "
-            f"({v.wall_s:.2f}); CPU per check <= 1/4 of blackbox ({share:.2f} of it); "
+            f"({v.wall_s:.2f}); CPU per check <= 0.35 of blackbox ({share:.2f} of it); "
             f"peak RSS <= 400 MB ({v.peak_rss_mb:.0f})"
         )
 
