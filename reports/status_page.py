@@ -26,18 +26,22 @@ from domain.windows import Maintenance
 from domain.zone_state import ZoneState, ZoneStatus
 from domain.zones import Zone
 from kernel.month import day_bounds
-from kernel.text import readable, xml_safe
+from kernel.text import xml_safe
 from render import engine
 from render.catalogue import gettext, msgid
 from reports import page
 from store.reader import Reader
+
+# Bidirectional overrides and line separators: allowed in XML, but a Trojan-source name in an SVG
+# printed into the page as markup would reorder what the citizen reads.
+_NO_BIDI = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x2028, 0x2029])
 
 
 def escape(text: str, entities: dict[str, str] | None = None) -> str:
     """Text for the feed and the SVGs: XML-escaped, without what XML forbids (an ESC in an
     incident's title made the feed invalid, and feed readers drop a whole invalid feed) nor a
     bidirectional override (the SVGs are printed into the page as markup, unfiltered)."""
-    return _escape(xml_safe(str(readable(text))), entities or {})
+    return _escape(xml_safe(text).translate(_NO_BIDI), entities or {})
 
 
 @dataclass(frozen=True)
