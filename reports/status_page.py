@@ -19,18 +19,15 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
-from domain.availability import zone_availability
 from domain.incidents import CAUSES, Incident
 from domain.vantage import MEASURED_CAUSES, measured_cause
 from domain.windows import Maintenance
 from domain.zone_state import ZoneState, ZoneStatus
 from domain.zones import Zone
-from kernel.month import day_bounds
 from kernel.text import xml_safe
 from render import engine
 from render.catalogue import gettext, msgid
 from reports import page
-from store.reader import Reader
 
 # Bidirectional overrides and line separators: allowed in XML, but a Trojan-source name in an SVG
 # printed into the page as markup would reorder what the citizen reads.
@@ -76,28 +73,6 @@ class History:
 
     days: tuple[float | None, ...]
     last_30: float | None
-
-
-def histories(reader: Reader, zones: Sequence[Zone], now: datetime, tz: ZoneInfo) -> dict[str, History]:
-    """Every zone's History up to ``now`` (today so far included), from one read of its periods and
-    of when it was measured."""
-    today, _ = day_bounds(now, tz)
-    first = today - timedelta(days=BAR_DAYS - 1)
-    ids = [z.id for z in zones]
-    periods = reader.periods(ids, first.timestamp(), now.timestamp())
-    coverage = reader.coverage(ids, first.timestamp(), now.timestamp())
-    out = {}
-    for z in zones:
-        days: list[float | None] = []
-        month_ago = (now - timedelta(days=BADGE_DAYS)).timestamp()
-        for k in range(BAR_DAYS):
-            start = (first + timedelta(days=k)).timestamp()
-            end = min((first + timedelta(days=k + 1)).timestamp(), now.timestamp())
-            got = zone_availability(periods[z.id], coverage[z.id], (start, end), tz, z.hours)
-            days.append(got.availability)
-        recent = zone_availability(periods[z.id], coverage[z.id], (month_ago, now.timestamp()), tz, z.hours)
-        out[z.id] = History(tuple(days), recent.availability)
-    return out
 
 
 @dataclass(frozen=True)

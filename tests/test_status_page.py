@@ -21,7 +21,7 @@ import config as cfg
 from domain.zone_state import ZoneState, ZoneStatus
 from monitor.cli import main
 from monitor.web.statuspage import StatusPage, StatusServer, language
-from reports import status_page
+from reports import status_history, status_page
 from store.db import Store
 from tests.conftest import free_port
 from tests.reports.test_opendata import filled, t
@@ -303,7 +303,7 @@ def test_daily_availability_within_hours_and_the_30_day_badge(filled: tuple[Stor
     ZD-32 never measured: its days and its badge say no data, never a figure."""
     store, conf = filled
     now = datetime.fromtimestamp(t("2025-01-20 12:00"), TZ)
-    history = status_page.histories(store.reader(), conf.zones, now, TZ)
+    history = status_history.histories(store.reader(), conf.zones, now, TZ)
     days = history["ZD-01"].days
     assert len(days) == status_page.BAR_DAYS
     first = now.date() - timedelta(days=status_page.BAR_DAYS - 1)

@@ -30,7 +30,7 @@ from domain.zones import Zone
 from kernel.errors import VigiaError
 from monitor.web.http import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_CLIENT, Listener
 from monitor.web.messages import Handler, Request, Response, text
-from reports import status_feed, status_page
+from reports import status_feed, status_history, status_page
 from reports.status_parts import StatusParts, ZoneParts
 from store.reader import Reader
 
@@ -316,7 +316,7 @@ class PublicStatus:
     def _history(self, reader: Callable[[], Reader], conf: Config) -> None:
         with self._reading:
             try:
-                self.history = status_page.histories(reader(), conf.zones, datetime.now(UTC), conf.timezone)
+                self.history = status_history.histories(reader(), conf.zones, datetime.now(UTC), conf.timezone)
             except Exception as exc:
                 log.warning("status page: cannot read the zones' availability history: %s", exc)
                 return
