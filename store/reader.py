@@ -41,6 +41,7 @@ from store.schema import (
     usage_daily,
     usage_monthly,
     zone_samples_t,
+    zone_spans,
 )
 
 Compute = Callable[[], dict[str, Any]]
@@ -87,6 +88,34 @@ class Reader:
         """When each zone was measured: the spans its cycles' samples made (store.spans)."""
         with reading(self.engine) as conn:
             return spans.read(conn, self.instance, zones, start, end)
+
+    def marks(self, zones: Iterable[str], start: float, end: float) -> dict[str, tuple[Any, ...]]:
+        """What changes when a zone's rows within [start, end) change (late data: an agent's spooled
+        batch, a period closed, a span filled in): a few aggregates of its periods and of its
+        measured spans, each clipped at ``end``, so that what goes on after it (the current span
+        growing, a period still open) changes nothing. A cache of past days' figures (the status
+        page's bars) keeps a zone's days while its marks stay."""
+        ids = list(zones)
+        o, sp = outages.c, zone_spans.c
+        clipped_end = sa.case((sa.or_(o.ended_at.is_(None), o.ended_at > end), end), else_=o.ended_at)
+        q_periods = (
+            sa.select(o.target, sa.func.count(), sa.func.max(o.id), sa.func.sum(clipped_end))
+            .where(overlapping(self.instance, start, end), o.target.in_(ids))
+            .group_by(o.target)
+        )
+        span_end = sa.case((sp.end > end, end), else_=sp.end)
+        q_spans = (
+            sa.select(sp.zone, sa.func.count(), sa.func.sum(sp.start), sa.func.sum(span_end))
+            .where(sp.instance == self.instance, sp.zone.in_(ids), sp.start < end, sp.end > start)
+            .group_by(sp.zone)
+        )  # fmt: skip
+        out: dict[str, tuple[Any, ...]] = {z: ((), ()) for z in ids}
+        with reading(self.engine) as conn:
+            for target, *agg in conn.execute(q_periods):
+                out[target] = (tuple(agg), ())
+            for zone, *agg in conn.execute(q_spans):
+                out[zone] = (out[zone][0], tuple(agg))
+        return out
 
     def path_seconds(self, zones: Iterable[str], start: float, end: float) -> dict[str, float]:
         """Each zone's time within its hours when the centre found it dark and its agent found it
@@ -232,6 +261,14 @@ class GroupReader(Reader):
             views = [MemberView(p[target], cov[target] or runs) for p, cov, runs in each]
             out[target] = list(combine(views, end).periods)
         return out
+
+    def marks(self, zones: Iterable[str], start: float, end: float) -> dict[str, tuple[Any, ...]]:
+        """Every member's marks, and when the members ran (a member's runs stand for a zone it
+        has no spans of), clipped at ``end``."""
+        ids = list(zones)
+        each = [r.marks(ids, start, end) for r in self.members]
+        runs = tuple((a, min(b, end)) for a, b in self.run_coverage(start, end))
+        return {z: (*(m[z] for m in each), runs) for z in ids}
 
     def coverage(self, zones: Iterable[str], start: float, end: float) -> dict[str, list[tuple[float, float]]]:
         ids = list(zones)

@@ -425,3 +425,40 @@ def test_cycles_ask_for_a_render_that_runs_off_their_thread_once_a_second(tmp_pa
     gaps = [b[0] - a[0] for a, b in itertools.pairwise(renders[1:])]
     assert all(g >= RENDER_EVERY * 0.95 for g in gaps), gaps
     assert 2 <= len(renders) <= spent / RENDER_EVERY + 2, (len(renders), spent)
+
+
+def test_the_daily_bars_read_today_only_until_late_data_touches_a_past_day(
+    filled: tuple[Store, cfg.Config],
+) -> None:
+    """The bars' past days are kept: a later read takes today (and the badge's partial first day)
+    from the store, and reads a zone's past again only when its rows before today change (a late
+    batch writing a past outage) or a new day begins; every figure is the whole read's."""
+    from store import db as st
+
+    store, conf = filled
+    daily = status_history.DailyHistory()
+
+    def same(now: datetime) -> None:
+        whole = status_history.histories(store.reader(), conf.zones, now, TZ)
+        kept = daily.read(store.reader(), conf.zones, now, TZ)
+        for z in conf.zones:
+            assert kept[z.id].days == whole[z.id].days, z.id
+            assert kept[z.id].last_30 == pytest.approx(whole[z.id].last_30, abs=1e-12), z.id
+
+    now = datetime.fromtimestamp(t("2025-01-20 12:00"), TZ)
+    same(now)
+    assert daily.read_again == len(conf.zones)
+    same(now + timedelta(minutes=10))  # the same day, nothing late: the past is not read again
+    assert daily.read_again == len(conf.zones)
+    # A late batch: ZD-02 was down for an hour on 15 January, stored now.
+    down, up = t("2025-01-15 10:00"), t("2025-01-15 11:00")
+    late = [st.StateChange("ZD-02", "up", "down", down, down), st.StateChange("ZD-02", "down", "up", up, up)]
+    store.write_cycle([], late, 0.0)
+    same(now + timedelta(minutes=20))
+    assert daily.read_again == len(conf.zones) + 1  # ZD-02 alone
+    assert daily.read(store.reader(), conf.zones, now + timedelta(minutes=20), TZ)["ZD-02"].days[-6] == pytest.approx(
+        1 - 1 / 16
+    )
+    same(now + timedelta(days=1))  # midnight: every zone's days move on
+    assert daily.read_again == 2 * len(conf.zones) + 1
+    store.close()

@@ -261,6 +261,7 @@ class PublicStatus:
         self.conf, self.states, self.incidents, self.windows = conf, states, incidents, windows
         self.reader = reader
         self.history: dict[str, status_page.History] = {}
+        self.daily = status_history.DailyHistory()  # past days kept: each read takes today only
         self._history_at = float("-inf")
         self._reading = threading.Lock()
         self.page = StatusPage(first.status_page, first.timezone, first.instance)
@@ -316,7 +317,7 @@ class PublicStatus:
     def _history(self, reader: Callable[[], Reader], conf: Config) -> None:
         with self._reading:
             try:
-                self.history = status_history.histories(reader(), conf.zones, datetime.now(UTC), conf.timezone)
+                self.history = self.daily.read(reader(), conf.zones, datetime.now(UTC), conf.timezone)
             except Exception as exc:
                 log.warning("status page: cannot read the zones' availability history: %s", exc)
                 return
