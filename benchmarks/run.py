@@ -19,6 +19,7 @@ from benchmarks import (
     instances,
     status_page,
     zones,
+    zones_daemon,
 )
 from benchmarks import reports as reports_bench
 
@@ -81,6 +82,7 @@ def main() -> None:
 
     print()
     status_page.main(smoke=args.smoke)
+    zones_daemon.main(smoke=args.smoke)
 
     print()
     ingest.main(smoke=args.smoke)

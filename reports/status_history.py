@@ -41,6 +41,9 @@ Figure = tuple[float, float]  # a day's measured seconds within hours, and its d
 
 def _figure(periods: list[Period], covered: list[tuple[float, float]], window: tuple[float, float], tz: ZoneInfo,
             zone: Zone) -> Figure:  # fmt: skip
+    start, end = window
+    if not any(a < end and b > start for a, b in covered):
+        return 0.0, 0.0  # never measured that day: nothing measured, nothing down (a new zone, a new store)
     got = zone_availability(periods, covered, window, tz, zone.hours)
     return got.measured_seconds, got.downtime_seconds
 

@@ -39,6 +39,7 @@ class StatusParts:
         self._seen: dict[str, tuple[Zone, Any, date, sp.History | None, sp.PublicZone]] = {}
         self._parts: dict[str, ZoneParts] = {}
         self._dots: dict[str, tuple[sp.PublicZone, sp.Bounds, dict[str, str]]] = {}
+        self._maps: dict[str, tuple[sp.Bounds, tuple[str, ...], str]] = {}  # by language
         self._today: tuple[datetime, date] | None = None
         self.made = 0  # zones whose parts were made again, in all (what a test of "only the changed" reads)
         self.changed: set[str] = set()  # zones whose parts were made again since ``zone_view`` was last called
@@ -93,6 +94,10 @@ class StatusParts:
         bounds = sp.map_bounds(v.zones)
         if bounds is None:
             return ""
+        ids = tuple(z.id for z in v.zones)
+        kept = self._maps.get(lang)
+        if kept is not None and not self.changed and kept[0] == bounds and kept[1] == ids:
+            return kept[2]  # no zone changed since the last map: the same map
         dots = []
         for z in v.zones:
             have = self._dots.get(z.id)
@@ -102,4 +107,6 @@ class StatusParts:
             if lang not in have[2]:
                 have[2][lang] = sp.map_dot(z, bounds, lang)
             dots.append(have[2][lang])
-        return sp.map_svg(v, lang, dots)
+        drawn = sp.map_svg(v, lang, dots)
+        self._maps[lang] = (bounds, ids, drawn)
+        return drawn

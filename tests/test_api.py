@@ -134,3 +134,32 @@ def test_no_output_carries_a_probe_setting_or_an_internal_reason(tmp_path: Path)
     for path, body in public.items():
         assert b"RAZON-INTERNA" not in body, path
     assert b"en mantenimiento" in public["/"]  # the window still shows, without its reason
+
+
+def test_the_documents_make_again_only_the_zones_and_targets_that_changed(tmp_path: Path) -> None:
+    """Each zone's and target's JSON is kept until what it shows changes: a cycle that moves one
+    zone makes one part again, and the document is byte for byte the whole lists dumped."""
+    from datetime import timedelta
+
+    from domain.zone_state import ZoneStatus
+    from monitor.web import api
+    from tests.test_status_page import NOW, zones_and_states
+
+    conf, states = zones_and_states(tmp_path)
+
+    def whole() -> dict[str, bytes]:
+        dump = api._dump
+        return {"zones": dump(api.zones(conf.zones, states, conf.timezone)),
+                "targets": dump(api.targets(conf.targets, {}, conf.timezone))}  # fmt: skip
+
+    docs = api.Documents()
+    built = docs.build(conf, {}, states, [], ())
+    parts = len(conf.zones) + len(conf.targets)
+    assert docs.made == parts and {k: built[k] for k in ("zones", "targets")} == whole()
+    docs.build(conf, {}, states, [], ())
+    assert docs.made == parts  # nothing changed
+    states["ZD-02"].status, states["ZD-02"].since = ZoneStatus.UP, NOW + timedelta(minutes=3)
+    built = docs.build(conf, {}, states, [], ())
+    assert docs.made == parts + 1
+    assert {k: built[k] for k in ("zones", "targets")} == whole()
+    assert {z["id"]: z["state"] for z in json.loads(built["zones"])}["ZD-02"] == "up"

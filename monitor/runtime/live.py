@@ -8,6 +8,7 @@ status, kept by the jobs room) are handed in by the daemon as callables.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
@@ -54,6 +55,19 @@ class LiveView:
     def current_zone_states(self) -> dict[str, ZoneState]:
         with self.runtime.lock:
             return dict(self.runtime.observer.zone_states)
+
+    def copied_states(self) -> tuple[dict[str, TargetState], dict[str, ZoneState]]:
+        """Copies of the targets' and zones' states, taken under the lock: a renderer on a thread
+        of its own (the API, the status page) reads each state whole, never half of an update."""
+        with self.runtime.lock:
+            observer = self.runtime.observer
+            return ({k: copy.copy(v) for k, v in observer.states.items()},
+                    {k: copy.copy(v) for k, v in observer.zone_states.items()})  # fmt: skip
+
+    def copied_zone_states(self) -> dict[str, ZoneState]:
+        """The zones' states alone, copied as ``copied_states`` does (the status page's)."""
+        with self.runtime.lock:
+            return {k: copy.copy(v) for k, v in self.runtime.observer.zone_states.items()}
 
     def current_traffic(self) -> dict[str, ZoneTraffic]:
         with self.runtime.lock:

@@ -11,9 +11,10 @@ who entered them, as the audit trail does.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,39 +37,39 @@ def _iso(at: datetime | float | None, tz: ZoneInfo) -> str | None:
     return moment.isoformat(timespec="seconds")
 
 
+def zone(z: Zone, st: ZoneState | None, tz: ZoneInfo) -> dict[str, Any]:
+    last = st.last if st is not None else None
+    return {
+        "id": z.id, "name": z.name, "barrio": z.barrio, "localidad": z.localidad, "ucg": z.ucg,
+        "lat": z.lat, "lon": z.lon, "hours": z.hours_text or None, "sla_target": z.sla_target,
+        "state": str(st.status) if st is not None else "unknown",
+        "since": _iso(st.since, tz) if st is not None else None,
+        "in_hours": st.in_hours if st is not None else None,
+        "checks": dict(last.checks) if last is not None else {},
+        "reason": last.reason if last is not None else "",
+    }  # fmt: skip
+
+
+def target(t: Target, st: TargetState | None, tz: ZoneInfo) -> dict[str, Any]:
+    r = st.last if st is not None else None
+    return {
+        "id": t.id, "probe": t.probe, "group": t.group, "description": t.description,
+        "labels": dict(t.labels), "interval_seconds": t.interval,
+        "state": str(st.state) if st is not None else "unknown",
+        "since": _iso(st.since, tz) if st is not None else None,
+        "last": None if r is None else {
+            "at": _iso(r.started_at, tz), "success": r.success, "reason": r.reason,
+            "message": public_text(r.reason, r.values), "duration_seconds": r.duration,
+        },
+    }  # fmt: skip
+
+
 def zones(items: Iterable[Zone], states: Mapping[str, ZoneState], tz: ZoneInfo) -> list[dict[str, Any]]:
-    out = []
-    for z in items:
-        st = states.get(z.id)
-        last = st.last if st is not None else None
-        out.append({
-            "id": z.id, "name": z.name, "barrio": z.barrio, "localidad": z.localidad, "ucg": z.ucg,
-            "lat": z.lat, "lon": z.lon, "hours": z.hours_text or None, "sla_target": z.sla_target,
-            "state": str(st.status) if st is not None else "unknown",
-            "since": _iso(st.since, tz) if st is not None else None,
-            "in_hours": st.in_hours if st is not None else None,
-            "checks": dict(last.checks) if last is not None else {},
-            "reason": last.reason if last is not None else "",
-        })  # fmt: skip
-    return out
+    return [zone(z, states.get(z.id), tz) for z in items]
 
 
 def targets(items: Iterable[Target], states: Mapping[str, TargetState], tz: ZoneInfo) -> list[dict[str, Any]]:
-    out = []
-    for t in items:
-        st = states.get(t.id)
-        r = st.last if st is not None else None
-        out.append({
-            "id": t.id, "probe": t.probe, "group": t.group, "description": t.description,
-            "labels": dict(t.labels), "interval_seconds": t.interval,
-            "state": str(st.state) if st is not None else "unknown",
-            "since": _iso(st.since, tz) if st is not None else None,
-            "last": None if r is None else {
-                "at": _iso(r.started_at, tz), "success": r.success, "reason": r.reason,
-                "message": public_text(r.reason, r.values), "duration_seconds": r.duration,
-            },
-        })  # fmt: skip
-    return out
+    return [target(t, states.get(t.id), tz) for t in items]
 
 
 def incidents(items: Iterable[Incident], tz: ZoneInfo) -> list[dict[str, Any]]:
@@ -101,20 +102,73 @@ def maintenance(items: Iterable[Maintenance], tz: ZoneInfo) -> list[dict[str, An
     ]
 
 
-def documents(
-    conf: Config,
-    target_states: Mapping[str, TargetState],
-    zone_states: Mapping[str, ZoneState],
-    told: Iterable[Incident],
-    windows: Iterable[Maintenance],
-) -> dict[str, list[dict[str, Any]]]:
-    tz = conf.timezone
-    return {
-        "zones": zones(conf.zones, zone_states, tz),
-        "targets": targets(conf.targets, target_states, tz),
-        "incidents": incidents(told, tz),
-        "maintenance": maintenance(windows, tz),
-    }
+class Documents:
+    """The API's documents as JSON, each zone's and target's part kept until what it shows changes:
+    at 2,000 zones a cycle that changes a few makes a few parts, not 2,000 (the documents are
+    then joined, byte for byte what dumping the whole lists gives)."""
+
+    def __init__(self) -> None:
+        self._zones: dict[str, tuple[tuple[Any, ...], bytes]] = {}
+        self._targets: dict[str, tuple[tuple[Any, ...], bytes]] = {}
+        self.made = 0  # parts made again, in all (what a test of "only the changed" reads)
+
+    def build(
+        self,
+        conf: Config,
+        target_states: Mapping[str, TargetState],
+        zone_states: Mapping[str, ZoneState],
+        told: Iterable[Incident],
+        windows: Iterable[Maintenance],
+    ) -> dict[str, bytes]:
+        tz = conf.timezone
+        zone_parts: dict[str, bytes] = {}
+        target_parts: dict[str, bytes] = {}
+        for z in conf.zones:
+            st = zone_states.get(z.id)
+            last = st.last if st is not None else None
+            seen: tuple[Any, ...] = (
+                (z, tz)
+                if st is None
+                else (
+                    z,
+                    tz,
+                    st.status,
+                    st.since,
+                    st.in_hours,
+                    last and last.reason,
+                    last and tuple(last.checks.items()),
+                )
+            )
+            zone_parts[z.id] = self._part(self._zones, z.id, seen, functools.partial(zone, z, st, tz))
+        for t in conf.targets:
+            tst = target_states.get(t.id)
+            seen = (t, tz) if tst is None else (t, tz, tst.state, tst.since, tst.last)
+            target_parts[t.id] = self._part(self._targets, t.id, seen, functools.partial(target, t, tst, tz))
+        self._zones = {k: self._zones[k] for k in zone_parts}  # zones and targets a reload removed
+        self._targets = {k: self._targets[k] for k in target_parts}
+        return {
+            "zones": b"[" + b",".join(zone_parts.values()) + b"]",
+            "targets": b"[" + b",".join(target_parts.values()) + b"]",
+            "incidents": _dump(incidents(told, tz)),
+            "maintenance": _dump(maintenance(windows, tz)),
+        }
+
+    def _part(
+        self, kept: dict[str, tuple[tuple[Any, ...], bytes]], key_id: str, key: tuple[Any, ...],
+        make: Callable[[], dict[str, Any]],
+    ) -> bytes:  # fmt: skip
+        have = kept.get(key_id)
+        if have is not None and _same(have[0], key):
+            return have[1]
+        self.made += 1
+        part = _dump(make())
+        kept[key_id] = (key, part)
+        return part
+
+
+def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    """The inventory entry by identity (a reload makes new ones), the rest by identity or value."""
+    return len(a) == len(b) and a[0] is b[0] and all(x is y or x == y for x, y in zip(a[1:], b[1:], strict=True))
 
 
 def _array(item: dict[str, Any]) -> dict[str, Any]:
@@ -177,8 +231,8 @@ class Api:
         self._docs: dict[str, bytes] = {PREFIX + "openapi.json": _dump(openapi(version))}
         self._lock = threading.Lock()
 
-    def refresh(self, docs: Mapping[str, list[dict[str, Any]]]) -> None:
-        built = {PREFIX + name: _dump(body) for name, body in docs.items()}
+    def refresh(self, docs: Mapping[str, bytes]) -> None:
+        built = {PREFIX + name: body for name, body in docs.items()}
         with self._lock:
             self._docs = {**self._docs, **built}
 

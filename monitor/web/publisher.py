@@ -16,6 +16,7 @@ from kernel.errors import StoreError
 from kernel.text import one_line
 from monitor.runtime.live import LiveView
 from monitor.web import api
+from monitor.web.coalesce import Coalescer
 from monitor.web.statuspage import PublicStatus
 from store.agents import AgentRow
 from store.db import Store
@@ -67,8 +68,11 @@ class Publisher:
         self.incidents: list[Incident] = []
         self.agents: list[AgentRow] = []
         self.api = api.Api(version)
+        self.documents = api.Documents()
+        # the API's documents made off the cycle's thread, at most once a second
+        self.renders = Coalescer("api-render", self.render)
         self.public = (
-            PublicStatus(self.conf, live.current_zone_states, lambda: self.incidents, self.observer.windows,
+            PublicStatus(self.conf, live.copied_zone_states, lambda: self.incidents, self.observer.windows,
                          self.store.reader)
             if runtime.config.status_page is not None
             else None
@@ -83,7 +87,8 @@ class Publisher:
 
     def start(self) -> None:
         self.read()
-        self.after_cycle()
+        self.render()  # the documents before the listeners answer
+        self.renders.start()
         if self.public is not None:
             self.public.start()
 
@@ -102,14 +107,18 @@ class Publisher:
             log.warning("cannot read the zone agents from the store: %s", exc)
 
     def after_cycle(self) -> None:
-        """The API and the status page from the cycle's states and what was read last (no store)."""
-        live = self.live
-        docs = api.documents(self.conf(), live.current_states(), live.current_zone_states(), self.incidents,
-                             self.observer.windows())  # fmt: skip
-        self.api.refresh(docs)
+        """Ask for the API and the status page from the cycle's states (returns at once)."""
+        self.renders.ask()
         if self.public is not None:
             self.public.refresh()
 
+    def render(self) -> None:
+        """The API's documents from the cycle's states and what was read last (no store)."""
+        targets, zones = self.live.copied_states()
+        docs = self.documents.build(self.conf(), targets, zones, self.incidents, self.observer.windows())
+        self.api.refresh(docs)
+
     def stop(self) -> None:
+        self.renders.stop()
         if self.public is not None:
             self.public.stop()

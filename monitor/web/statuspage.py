@@ -28,6 +28,7 @@ from domain.incidents import Incident
 from domain.zone_state import ZoneState
 from domain.zones import Zone
 from kernel.errors import VigiaError
+from monitor.web.coalesce import Coalescer
 from monitor.web.http import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_CLIENT, Listener
 from monitor.web.messages import Handler, Request, Response, text
 from reports import status_feed, status_history, status_page
@@ -266,9 +267,7 @@ class PublicStatus:
         self._reading = threading.Lock()
         self.page = StatusPage(first.status_page, first.timezone, first.instance)
         self.server: StatusServer | None = None
-        self._wanted = threading.Event()
-        self._stopping = threading.Event()
-        self._renderer = threading.Thread(target=self._render_loop, name="status-render", daemon=True)
+        self._renderer = Coalescer("status-render", self.render, RENDER_EVERY)
 
     def start(self) -> None:
         settings = self.page.settings
@@ -284,17 +283,7 @@ class PublicStatus:
 
     def refresh(self) -> None:
         """Ask for a render (after a cycle): returns at once."""
-        self._wanted.set()
-
-    def _render_loop(self) -> None:
-        while not self._stopping.is_set():  # ends with the daemon (stop() sets both events)
-            self._wanted.wait()
-            if self._stopping.is_set():
-                return
-            self._wanted.clear()
-            started = time.monotonic()
-            self.render()
-            self._stopping.wait(max(0.0, RENDER_EVERY - (time.monotonic() - started)))
+        self._renderer.ask()
 
     def render(self) -> None:
         conf = self.conf()
@@ -324,9 +313,6 @@ class PublicStatus:
         self.refresh()  # with the new figures (no second read: the last one has just started)
 
     def stop(self) -> None:
-        self._stopping.set()
-        self._wanted.set()
-        if self._renderer.is_alive():
-            self._renderer.join(timeout=5)
+        self._renderer.stop()
         if self.server is not None:
             self.server.stop()
