@@ -10,8 +10,8 @@ English.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
+import json
 import logging
 import os
 import tempfile
@@ -118,12 +118,16 @@ class StatusPage:
         first = status_page.first_day(view)
         parts = [self.parts.of(z, first) for z in view.zones]
         pages: dict[tuple[str, str], Page] = {}
-        json_parts = [p.json for p in parts]
-        unstamped = status_page.to_json(dataclasses.replace(view, generated=""), json_parts)
-        data = Page.of(status_page.to_json(view, json_parts), "application/json; charset=utf-8", same_as=unstamped)
+        doc = status_page.to_json(view, [p.json for p in parts])
+        # Its weak ETag is of the same JSON without the time it was rendered (the one field that
+        # changes when nothing else did), taken out of the bytes rather than dumped again.
+        stamp = json.dumps({"generated": view.generated})[1:-1].encode()
+        data = Page.of(doc, "application/json; charset=utf-8", same_as=doc.replace(stamp, b"", 1))
         # The badges' pages of the zones that did not change are the last render's (and their hashes).
         shown = {z.id for z in view.zones}
         badges = {key: kept for key, kept in self._badges.items() if key[0] in shown}
+        fresh = len(badges) < len(parts) * len(LANGS)  # a zone without its badges yet (the first render, a reload)
+        changed = parts if fresh else [p for p in parts if p.zone.id in self.parts.changed]
         for lang in LANGS:
             rows = {p.zone.id: p.rows[lang] for p in parts}
             body = status_page.html(view, lang, max_age=self.settings.max_age, rows=rows,
@@ -132,7 +136,7 @@ class StatusPage:
             pages[("/status.json", lang)] = data
             feed = status_feed.feed(view, lang, self.instance).encode("utf-8")
             pages[("/feed.xml", lang)] = Page.of(feed, "application/atom+xml; charset=utf-8")
-            for p in parts:
+            for p in changed:
                 if p.zone.id in self.parts.changed or (p.zone.id, lang) not in badges:
                     svg = "image/svg+xml"
                     badges[(p.zone.id, lang)] = (p, Page.of(p.badges[lang], svg), Page.of(p.availability[lang], svg))
