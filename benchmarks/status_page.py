@@ -48,7 +48,7 @@ def render_ms(n: int, repeat: int = 3) -> float:
     return best * 1000
 
 
-def changing_ms(n: int, share: float = 0.01, cycles: int = 10) -> float:
+def changing_ms(n: int, share: float = 0.01, cycles: int = 30) -> float:
     """CPU per refresh, in ms, when ``share`` of the zones change state each cycle (a minute apart)."""
     zones, states = inventory(n)
     page = StatusPage(StatusPageSettings(listen="127.0.0.1:0"), TZ)
