@@ -2,7 +2,9 @@
 answer acknowledges them (the highest sequence it stored).
 
 What each answer means to the agent:
-- 200: forget up to the acknowledged sequence, and the drops the batch reported;
+- 200 with the centre's acknowledgement: forget up to the acknowledged sequence (never past the
+  batch), and the drops the batch reported; a 200 without one (a captive portal's page, a proxy
+  that is not the centre) is no answer: rows kept;
 - 413: the batch was too large: the next one is half as large;
 - 400: something in the batch is refused for good (a field, a time): the batch is split until the
   refused result is found, which alone is dropped, counted and reported, never silently;
@@ -54,12 +56,18 @@ class Pusher:
             return -1.0  # nothing to send: the caller waits its push interval
         status, answer = self._send(pending)
         self.last_answer = status
-        if status == 200:
+        ack = answer.get("ack")
+        if status == 200 and isinstance(ack, int) and not isinstance(ack, bool):
             self.failures = 0
             self.limit = min(MAX_RESULTS, self.limit * 2)
-            ack = answer.get("ack")
-            self.outbox.acknowledge(ack if isinstance(ack, int) else pending.last_seq, pending.dropped)
+            # Never past what this batch carried: an answer is believed for the rows it was about.
+            self.outbox.acknowledge(min(ack, pending.last_seq), pending.dropped)
             return 0.0
+        if status == 200:  # a 200 that is not the centre's (a captive portal's page, a proxy): kept
+            log.warning(
+                "an answer without an acknowledgement (not the centre's?): %d results kept", len(pending.results)
+            )
+            status = 0
         if status == 413 and self.limit > 1:
             self.limit = max(1, self.limit // 2)
             return 0.0
