@@ -227,3 +227,45 @@ def test_daemon_counts_zone_traffic_across_a_wrap_and_a_reboot(agent: Agent, tmp
     db = sqlite3.connect(tmp_path / "d" / "state" / "vigia.db")
     [(rx, peak)] = db.execute("select input_octets, peak_clients from usage_daily where source='snmp'").fetchall()
     assert (rx, peak) == (1796.0, 17)
+
+
+def test_a_zone_agent_reads_the_access_points_counters_and_the_centre_stores_them(
+    agent: Agent, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The zone's `agent: {access_points: ...}` is a check the centre lists; the zone agent reads
+    the access points' client counter and interface counters over SNMP (a real snmpd) and its
+    result reaches the centre with them."""
+    import json
+    import sqlite3
+
+    from monitor.cli import main
+    from tests.agentcentre import agent_file, centre_config, run_agent
+    from tests.vigiaproc import VigiaProcess
+
+    aps = {"address": agent.address, "if_index": agent.if_index, "community": {"file": str(agent.community_file)},
+           "clients_oid": CLIENTS_OID}  # fmt: skip
+    conf = centre_config(
+        "  - {id: ZD-01, name: Plaza, lat: 10.4, lon: -75.5,\n"
+        f"     agent: {{interval: 1s, timeout: 1s, gateway: 127.0.0.1, access_points: {json.dumps(aps)}}}}}\n"
+    )
+    centre = VigiaProcess(conf, tmp_path)
+    centre.start().wait_ready()
+    assert main(["agent", "add", "ZD-01", "--config", str(centre.config)]) == 0
+    token = capsys.readouterr().out
+    proc = run_agent(agent_file(tmp_path / "agent", "ZD-01", token, [centre.url]), tmp_path / "agent.log")
+    query = "SELECT success, data FROM agent_results WHERE \"check\" = 'access_points' ORDER BY seq"
+    try:
+        got: list[tuple[int, str]] = []
+        end = time.monotonic() + 30
+        while time.monotonic() < end and not got:
+            with sqlite3.connect(centre.tmp / "state" / "vigia.db") as db:
+                got = db.execute(query).fetchall()
+            time.sleep(0.3)
+        assert got, (tmp_path / "agent.log").read_text()[-3000:]
+        success, data = got[0]
+        values = json.loads(data)["values"]
+        assert success == 1 and values["clients"] == 17 and values["if_in_octets"] > 0, data
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+        centre.stop()
