@@ -132,13 +132,25 @@ def _peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def run_vigia(ts: list[Target], timeout: float, cycles: int, spread: float) -> Side:
+@dataclass
+class Measured:
+    """A daemon's CPU over whole cycles, and what it exposed at the end."""
+
+    cpu_seconds: float
+    cycles: float
+    metrics: str
+    peak_rss_mb: float
+
+
+def measure_daemon(config: str, interval: float, cycles: int, *, first: float = 120.0, settle: float = 0.0) -> Measured:
+    """``python -m monitor run`` on ``config`` (its ``{state}`` a fresh folder): once its first cycle
+    has ended (within ``first`` seconds) and ``settle`` more have passed, its CPU over ``cycles``
+    cycles of ``interval``; the start's own work is not counted."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    interval = max(timeout + spread + 3.0, timeout * 2)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "vigia.yml"
-        path.write_text(vigia_config(ts, timeout, interval, spread, Path(tmp) / "state"))
+        path.write_text(config.replace("{state}", str(Path(tmp) / "state")))
         port = _free_port()
         proc = subprocess.Popen(
             [sys.executable, "-m", "monitor", "run", "--config", str(path), "--listen", f"127.0.0.1:{port}"],
@@ -156,7 +168,7 @@ def run_vigia(ts: list[Target], timeout: float, cycles: int, spread: float) -> S
             return 0.0
 
         try:
-            end = time.monotonic() + 120 + len(ts) / 100
+            end = time.monotonic() + first
             while time.monotonic() < end:
                 assert proc.poll() is None, (Path(tmp) / "vigia.log").read_text()[-3000:]
                 with contextlib.suppress(OSError):
@@ -165,6 +177,7 @@ def run_vigia(ts: list[Target], timeout: float, cycles: int, spread: float) -> S
                 time.sleep(0.2)
             else:
                 raise RuntimeError("vigia did not finish its first cycle")
+            time.sleep(settle)
             cpu0, done0 = _cpu_seconds(proc.pid), runs()
             end = time.monotonic() + (cycles + 1) * interval + 30
             while runs() < done0 + cycles and time.monotonic() < end:
@@ -175,6 +188,16 @@ def run_vigia(ts: list[Target], timeout: float, cycles: int, spread: float) -> S
         finally:
             proc.terminate()
             proc.wait(timeout=60)
+    return Measured(cpu1 - cpu0, done1 - done0, body, peak)
+
+
+def run_vigia(ts: list[Target], timeout: float, cycles: int, spread: float) -> Side:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    interval = max(timeout + spread + 3.0, timeout * 2)
+    got = measure_daemon(vigia_config(ts, timeout, interval, spread, Path("{state}")), interval, cycles,
+                         first=120 + len(ts) / 100)  # fmt: skip
+    body, peak = got.metrics, got.peak_rss_mb
     hole = {t.id for t in ts if t.hole}
     false_failures = not_timeout = 0
     wall = 0.0
@@ -186,8 +209,8 @@ def run_vigia(ts: list[Target], timeout: float, cycles: int, spread: float) -> S
                 wall = s.value
             if s.name == "vigia_probe_failure" and s.labels.get("target") in hole:
                 not_timeout += s.labels.get("reason") != "timeout" and s.value == 1.0
-    probed = max(1.0, (done1 - done0) * len(ts))
-    return Side("vigia daemon", len(ts), wall, (cpu1 - cpu0) / probed * 1e6, false_failures, not_timeout, peak, {})
+    probed = max(1.0, got.cycles * len(ts))
+    return Side("vigia daemon", len(ts), wall, got.cpu_seconds / probed * 1e6, false_failures, not_timeout, peak, {})
 
 
 def blackbox_config(path: Path, timeout: float) -> None:

@@ -238,11 +238,8 @@ def convert(cls: type[T], data: Any) -> T:
     try:
         return msgspec.convert(data, cls, strict=True, dec_hook=_decode)
     except msgspec.ValidationError as exc:
-        first = _located(exc, (), data)
-    problems = None
-    if isinstance(data, dict) and issubclass(cls, msgspec.Struct):
-        problems = _each_field(cls, data, ())
-    raise SpecError(problems or [first])
+        each = _each_field(cls, data, ()) if isinstance(data, dict) and issubclass(cls, msgspec.Struct) else []
+        raise SpecError(each or [_located(exc, (), data)]) from None
 
 
 def required(cls: type[msgspec.Struct]) -> list[str]:

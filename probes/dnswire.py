@@ -22,8 +22,7 @@ import dns.message
 from probes import result as r
 from probes.netutil import ProbeFailure, connect
 
-_LENGTH = struct.Struct("!H")  # a DNS message over TCP is preceded by its length
-_ID = struct.Struct("!H")
+_U16 = struct.Struct("!H")  # a message's ID; over TCP, the length that precedes it
 _TC_BYTE = dns.flags.TC >> 8  # the truncation bit, in the header's third byte
 
 
@@ -36,7 +35,7 @@ class _Datagram(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         if self.done.done():
             return
-        if len(data) >= 12 and data[:2] == _ID.pack(self.query.id) and data[2] & _TC_BYTE:
+        if len(data) >= 12 and data[:2] == _U16.pack(self.query.id) and data[2] & _TC_BYTE:
             self.done.set_result(None)
             return
         try:
@@ -97,8 +96,8 @@ async def _tcp(query: dns.message.Message, server: str, port: int, deadline: flo
     try:
         async with asyncio.timeout_at(deadline):
             wire = query.to_wire()
-            stream.writer.write(_LENGTH.pack(len(wire)) + wire)
-            (size,) = _LENGTH.unpack(await stream.reader.readexactly(_LENGTH.size))
+            stream.writer.write(_U16.pack(len(wire)) + wire)
+            (size,) = _U16.unpack(await stream.reader.readexactly(_U16.size))
             return answer_to(query, await stream.reader.readexactly(size), where)
     except asyncio.IncompleteReadError:
         raise ProbeFailure(r.PROTOCOL, f"{where}: the connection closed inside an answer") from None

@@ -149,8 +149,8 @@ def test_the_documents_make_again_only_the_zones_and_targets_that_changed(tmp_pa
 
     def whole() -> dict[str, bytes]:
         dump = api._dump
-        return {"zones": dump(api.zones(conf.zones, states, conf.timezone)),
-                "targets": dump(api.targets(conf.targets, {}, conf.timezone))}  # fmt: skip
+        return {"zones": dump([api.zone(z, states.get(z.id), conf.timezone) for z in conf.zones]),
+                "targets": dump([api.target(t, None, conf.timezone) for t in conf.targets])}  # fmt: skip
 
     docs = api.Documents()
     built = docs.build(conf, {}, states, [], ())

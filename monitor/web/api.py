@@ -64,14 +64,6 @@ def target(t: Target, st: TargetState | None, tz: ZoneInfo) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def zones(items: Iterable[Zone], states: Mapping[str, ZoneState], tz: ZoneInfo) -> list[dict[str, Any]]:
-    return [zone(z, states.get(z.id), tz) for z in items]
-
-
-def targets(items: Iterable[Target], states: Mapping[str, TargetState], tz: ZoneInfo) -> list[dict[str, Any]]:
-    return [target(t, states.get(t.id), tz) for t in items]
-
-
 def incidents(items: Iterable[Incident], tz: ZoneInfo) -> list[dict[str, Any]]:
     return [
         {
