@@ -427,20 +427,26 @@ def test_cycles_ask_for_a_render_that_runs_off_their_thread_once_a_second(tmp_pa
     assert 2 <= len(renders) <= spent / RENDER_EVERY + 2, (len(renders), spent)
 
 
+@pytest.mark.parametrize("group", [False, True], ids=["instance", "ha_group"])
 def test_the_daily_bars_read_today_only_until_late_data_touches_a_past_day(
-    filled: tuple[Store, cfg.Config],
+    filled: tuple[Store, cfg.Config], group: bool
 ) -> None:
     """The bars' past days are kept: a later read takes today (and the badge's partial first day)
     from the store, and reads a zone's past again only when its rows before today change (a late
-    batch writing a past outage) or a new day begins; every figure is the whole read's."""
+    batch writing a past outage) or a new day begins; every figure is the whole read's, for one
+    instance and for an HA group (whose members' rows fold into one view, a second member silent)."""
     from store import db as st
+    from store.reader import GroupReader
 
     store, conf = filled
     daily = status_history.DailyHistory()
 
+    def reader():  # type: ignore[no-untyped-def]
+        return GroupReader(store.engine, "grupo", ["cdc", "cdc-2"]) if group else store.reader()
+
     def same(now: datetime) -> None:
-        whole = status_history.histories(store.reader(), conf.zones, now, TZ)
-        kept = daily.read(store.reader(), conf.zones, now, TZ)
+        whole = status_history.histories(reader(), conf.zones, now, TZ)
+        kept = daily.read(reader(), conf.zones, now, TZ)
         for z in conf.zones:
             assert kept[z.id].days == whole[z.id].days, z.id
             assert kept[z.id].last_30 == pytest.approx(whole[z.id].last_30, abs=1e-12), z.id
@@ -456,9 +462,39 @@ def test_the_daily_bars_read_today_only_until_late_data_touches_a_past_day(
     store.write_cycle([], late, 0.0)
     same(now + timedelta(minutes=20))
     assert daily.read_again == len(conf.zones) + 1  # ZD-02 alone
-    assert daily.read(store.reader(), conf.zones, now + timedelta(minutes=20), TZ)["ZD-02"].days[-6] == pytest.approx(
+    assert daily.read(reader(), conf.zones, now + timedelta(minutes=20), TZ)["ZD-02"].days[-6] == pytest.approx(
         1 - 1 / 16
     )
     same(now + timedelta(days=1))  # midnight: every zone's days move on
     assert daily.read_again == 2 * len(conf.zones) + 1
     store.close()
+
+
+def test_a_render_that_fails_leaves_the_renderer_for_the_next_ask() -> None:
+    """A bug in one render (logged) does not end the thread that renders the pages: the next ask
+    is rendered."""
+    import threading
+
+    from monitor.web.coalesce import Coalescer
+
+    done: list[int] = []
+    second = threading.Event()
+
+    def work() -> None:
+        done.append(len(done))
+        if len(done) == 1:
+            raise RuntimeError("a bug in a render")
+        second.set()
+
+    renders = Coalescer("test-render", work, every=0.05)
+    renders.start()
+    try:
+        renders.ask()
+        end = time.monotonic() + 3
+        while not done and time.monotonic() < end:
+            time.sleep(0.01)
+        renders.ask()
+        assert second.wait(3), done
+    finally:
+        renders.stop()
+    assert not renders._thread.is_alive()
