@@ -28,6 +28,7 @@ from continuity.plan import Plan
 from continuity.status import DrillStatus
 from domain.zones import Zone
 from kernel.errors import ConfigError, ProbeSetupError, VigiaError
+from kernel.signals import SignalInbox
 from monitor.jobs import table as jobs
 from monitor.jobs.delivery import ReportDelivery
 from monitor.jobs.drillwatch import DrillWatch
@@ -365,20 +366,23 @@ class Daemon:
 
     def serve_forever(self) -> int:
         """Run until SIGTERM/SIGINT; SIGHUP reloads. Returns the process exit code."""
-        signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
-        signal.signal(signal.SIGINT, lambda *_: self._stop.set())
-        signal.signal(signal.SIGHUP, lambda *_: self._reload.set())
-        self.start()
-        while not self._stop.is_set():
-            self._stop.wait(0.2)
-            if self._reload.is_set():
-                self._reload.clear()
-                self.notifier.reloading()
-                self._reload_unless_stopped()
-                self.notifier.ready(self._status_line())
-        self.stop()
+        with SignalInbox(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as self._signals:
+            self.start()
+            while not self._stop.is_set():
+                self._heed(0.2)
+                if self._reload.is_set():
+                    self._reload.clear()
+                    self.notifier.reloading()
+                    self._reload_unless_stopped()
+                    self.notifier.ready(self._status_line())
+            self.stop()
         # Results lost at the stop (neither stored nor spilled) are a failed stop, never a quiet one.
         return 1 if self.writer.lost else 0
+
+    def _heed(self, timeout: float) -> None:
+        """Wait up to ``timeout`` for a signal and note it (in the main thread, never in a handler)."""
+        for got in self._signals.wait(timeout):
+            (self._reload if got == signal.SIGHUP else self._stop).set()
 
     def _reload_unless_stopped(self) -> None:
         """A SIGHUP's reload, with the file read in a thread of its own: SIGTERM during a slow read
@@ -387,7 +391,8 @@ class Daemon:
         reader = threading.Thread(target=lambda: got.append(self._load_new()), name="reload", daemon=True)
         reader.start()
         while reader.is_alive() and not self._stop.is_set():
-            reader.join(0.2)
+            reader.join(0.05)
+            self._heed(0)
         if got and got[0] is not None and not self._stop.is_set():
             self._apply(*got[0])
         got.clear()

@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+from kernel.signals import SignalInbox
 from monitor.agent.centre import Centre
 from monitor.agent.checks import Checks
 from monitor.agent.measure import Measure
@@ -89,8 +90,10 @@ class Agent:
         self.measure = Measure(self.outbox, lambda: self.checks.targets, self.stop)
 
     def serve_forever(self) -> int:
-        signal.signal(signal.SIGTERM, lambda *_: self.stop.set())
-        signal.signal(signal.SIGINT, lambda *_: self.stop.set())
+        with SignalInbox(signal.SIGTERM, signal.SIGINT) as signals:
+            return self._serve(signals)
+
+    def _serve(self, signals: SignalInbox) -> int:
         measuring = threading.Thread(target=self.measure.loop, name="agent-measure", daemon=True)
         measuring.start()
         log.info("vigia agent of zone %s: centre %s", self.settings.zone, ", ".join(self.settings.centre))
@@ -102,7 +105,8 @@ class Agent:
             self.identity.clock_synced = clock_synced()
             wait = self.pusher.push_once()
             give_back_memory()
-            self.stop.wait(self.settings.push_every if wait < 0 else wait)
+            if signals.wait(self.settings.push_every if wait < 0 else wait):
+                self.stop.set()  # here, never in a handler: see kernel.signals
         measuring.join(timeout=10)
         self._last_push()
         self.outbox.close()
