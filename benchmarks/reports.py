@@ -8,6 +8,7 @@ Goal: <= 10 s and <= 500 MB.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import subprocess
@@ -152,9 +153,25 @@ if __name__ == "__main__":
     main()
 
 
+def _tree_peak(pid: int) -> tuple[int, int, int]:
+    """Wait for ``pid``: its exit status, its own peak RSS (KiB) and the peak of its RSS and its
+    descendants' summed (bytes, sampled every 50 ms: the typesetting workers run beside it)."""
+    import psutil
+
+    root, together = psutil.Process(pid), 0
+    while True:
+        done, status, usage_ = os.wait4(pid, os.WNOHANG)
+        if done:
+            return status, usage_.ru_maxrss, together
+        with contextlib.suppress(psutil.Error):  # a worker that ended between the listing and the reading
+            together = max(together, sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]))
+        time.sleep(0.05)
+
+
 def main_pg(*, smoke: bool = False) -> None:
-    """The month close of 1,000 zones of 1-minute samples in PostgreSQL (goal <= 60 s, <= 1 GB),
-    in a database of its own, built on the server (generate_series) and dropped after."""
+    """The month close of 1,000 zones of 1-minute samples in PostgreSQL (goal <= 30 s, <= 600 MB for
+    the close and its typesetting workers together), in a database of its own, built on the server
+    (generate_series) and dropped after."""
     from benchmarks.instances import SIZE
     from tests.pgdb import available, database
 
@@ -207,13 +224,14 @@ def main_pg(*, smoke: bool = False) -> None:
              "--month", "2025-01", "--output-dir", str(folder / "reports")],
             cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )  # fmt: skip
-        _, status, usage_ = os.wait4(child.pid, 0)  # the child's own peak RSS, not the parent's
+        status, alone, together = _tree_peak(child.pid)
         wall = time.monotonic() - t0
         if os.waitstatus_to_exitcode(status) != 0:
             print(child.stderr.read().decode()[-2000:] if child.stderr else "")
             raise SystemExit(1)
     print(
         f"Month close on PostgreSQL: {zones} zones x {days} days of 1-minute samples ({zones * days * 1440:,} rows, "
-        f"{size / 2**20:.0f} MiB, built in {built:.0f} s): {wall:.1f} s (goal <= 60), "
-        f"peak RSS {usage_.ru_maxrss / 1024:.0f} MB (goal <= 1024)"
+        f"{size / 2**20:.0f} MiB, built in {built:.0f} s): {wall:.1f} s (goal <= 30), peak RSS of the close "
+        f"and its typesetting workers together {together / 2**20:.0f} MB (goal <= 600; the close alone "
+        f"{alone / 1024:.0f} MB)"
     )

@@ -113,6 +113,13 @@ def _bundled_only_fetcher() -> Any:
 
 
 def html_to_pdf(html: str) -> bytes:
+    """The PDF of a report: a long one typeset in parts on both cores (render.pdfparts)."""
+    from render.pdfparts import typeset
+
+    return typeset(html, typeset_whole) or typeset_whole(html)
+
+
+def typeset_whole(html: str) -> bytes:
     import weasyprint  # heavy: only when a PDF is asked for
 
     pdf = weasyprint.HTML(

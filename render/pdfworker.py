@@ -1,0 +1,135 @@
+"""Typesetting workers: ``python -m render.pdfworker`` typesets the documents it is sent, one at a time.
+
+Plain child processes on pipes, not multiprocessing: a worker must not re-run the script that
+started it (multiprocessing's spawn imports the caller's main module; fork would copy a daemon's
+threads' locks). Each frame is an 8-byte big-endian length and the bytes; a worker answers a
+document with b"P" and its PDF, or b"E" and the error, and ends at the end of its input.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import struct
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import IO
+
+from kernel.errors import VigiaError
+
+_LENGTH = struct.Struct(">Q")
+# A part is ~12 pages, typeset in seconds; a worker silent this long is stuck, and is killed.
+PART_SECONDS = 300.0
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _send(pipe: IO[bytes], data: bytes) -> None:
+    pipe.write(_LENGTH.pack(len(data)))
+    pipe.write(data)
+    pipe.flush()
+
+
+def _receive(pipe: IO[bytes]) -> bytes | None:
+    head = pipe.read(_LENGTH.size)
+    if len(head) < _LENGTH.size:
+        return None
+    (size,) = _LENGTH.unpack(head)
+    data = pipe.read(size)
+    if len(data) < size:
+        return None
+    return data
+
+
+class _Worker:
+    """One worker process; ``typeset`` answers a part's PDF or raises VigiaError naming why not."""
+
+    def __init__(self) -> None:
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "render.pdfworker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+        )
+        self.killed = False
+
+    def _kill(self) -> None:
+        self.killed = True
+        self.proc.kill()
+
+    def typeset(self, html: str) -> bytes:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            _send(self.proc.stdin, html.encode())
+        except OSError as exc:
+            raise VigiaError(f"the typesetting worker is gone ({exc})") from None
+        stuck = threading.Timer(PART_SECONDS, self._kill)
+        stuck.start()
+        answer = _receive(self.proc.stdout)
+        stuck.cancel()
+        if answer is not None and answer[:1] == b"P":
+            return answer[1:]
+        if self.killed:
+            raise VigiaError(f"no answer within {PART_SECONDS:.0f} s")
+        raise VigiaError(answer[1:].decode(errors="replace") if answer else "the worker ended")
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):  # a worker already gone leaves a broken pipe
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()  # the end of its input: the worker exits
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def typeset_parts(parts: list[str], workers: int) -> list[bytes]:
+    """Each part's PDF, in order, typeset by ``workers`` worker processes; raises VigiaError if one fails."""
+    todo: queue.Queue[int] = queue.Queue()
+    for n in sorted(range(len(parts)), key=lambda n: -len(parts[n])):  # the longest first: they end together
+        todo.put(n)
+    done: dict[int, bytes] = {}
+    failures: list[str] = []
+
+    def work() -> None:
+        worker: _Worker | None = None
+        n = -1
+        try:
+            worker = _Worker()
+            while not failures:
+                n = todo.get_nowait()
+                done[n] = worker.typeset(parts[n])
+        except queue.Empty:
+            pass
+        except Exception as exc:  # named with its part, never a silent thread
+            why = str(exc) if isinstance(exc, VigiaError) else f"{type(exc).__name__}: {exc}"
+            failures.append(f"part {n + 1} of {len(parts)} could not be typeset: {why}")
+        finally:
+            if worker is not None:
+                worker.close()
+
+    threads = [threading.Thread(target=work, name=f"typeset-{k}", daemon=True) for k in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures or len(done) != len(parts):
+        raise VigiaError("; ".join(failures) or "a typesetting worker ended early")
+    return [done[n] for n in range(len(parts))]
+
+
+def main() -> int:
+    from render.engine import typeset_whole
+
+    source, sink = sys.stdin.buffer, sys.stdout.buffer
+    while (html := _receive(source)) is not None:
+        try:
+            _send(sink, b"P" + typeset_whole(html.decode()))
+        except Exception as exc:  # told to the parent, which names the part
+            _send(sink, b"E" + f"{type(exc).__name__}: {exc}".encode())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
