@@ -42,6 +42,7 @@ from store.records import (
 from store.rollup import Rollups
 from store.schema import (
     MIGRATION_LOCK,
+    PATH_INDEX,
     SCHEMA_VERSION,
     daemon_runs,
     findings_t,
@@ -185,6 +186,7 @@ class Store(UsageTables, Rollups):
                     metadata.create_all(conn)
                     if self.dialect == "postgresql":
                         partitions.convert(conn, time.time(), fresh=True)
+                    conn.execute(sa.text(PATH_INDEX))  # on the (partitioned) table as it now stands
                     conn.execute(schema_version.insert().values(id=1, version=SCHEMA_VERSION, migrated_at=time.time()))
                     return SCHEMA_VERSION
                 version = conn.execute(sa.select(schema_version.c.version).where(schema_version.c.id == 1)).scalar_one()

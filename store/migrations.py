@@ -9,6 +9,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from store.schema import (
+    PATH_INDEX,
     V2_TABLES,
     V3_TABLES,
     V4_TABLES,
@@ -93,7 +94,11 @@ def _v12_to_v13(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=[corrections_t, deliveries_t])
 
 
+def _v13_to_v14(conn: sa.Connection) -> None:
+    conn.execute(sa.text(PATH_INDEX))
+
+
 MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {
     1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6, 6: _v6_to_v7, 7: _v7_to_v8,
-    8: _v8_to_v9, 9: _v9_to_v10, 10: _v10_to_v11, 11: _v11_to_v12, 12: _v12_to_v13,
+    8: _v8_to_v9, 9: _v9_to_v10, 10: _v10_to_v11, 11: _v11_to_v12, 12: _v12_to_v13, 13: _v13_to_v14,
 }  # fmt: skip
