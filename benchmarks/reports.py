@@ -218,20 +218,31 @@ def main_pg(*, smoke: bool = False) -> None:
                  "reports: {languages: [es], formats: [html, pdf, csv]}\nzones:"]  # fmt: skip
         lines += [f"  - {{id: ZD-{z:04d}, name: Zona {z}, lat: 10.4, lon: -75.5}}" for z in range(1, zones + 1)]
         (folder / "bench.yml").write_text("\n".join(lines) + "\n")
-        t0 = time.monotonic()
-        child = subprocess.Popen(
-            [sys.executable, "-m", "monitor", "report", "month", "--config", str(folder / "bench.yml"),
-             "--month", "2025-01", "--output-dir", str(folder / "reports")],
-            cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        )  # fmt: skip
-        status, alone, together = _tree_peak(child.pid)
-        wall = time.monotonic() - t0
-        if os.waitstatus_to_exitcode(status) != 0:
-            print(child.stderr.read().decode()[-2000:] if child.stderr else "")
-            raise SystemExit(1)
+        command = [sys.executable, "-m", "monitor", "report", "month", "--config", str(folder / "bench.yml"),
+                   "--month", "2025-01", "--output-dir", str(folder / "reports")]  # fmt: skip
+        wall, alone, together = _timed(command)
+        preview_html, _, _ = _timed([*command, "--preview", "--format", "html"])
+        preview_all, _, _ = _timed([*command, "--preview"])
     print(
         f"Month close on PostgreSQL: {zones} zones x {days} days of 1-minute samples ({zones * days * 1440:,} rows, "
         f"{size / 2**20:.0f} MiB, built in {built:.0f} s): {wall:.1f} s (goal <= 30), peak RSS of the close "
         f"and its typesetting workers together {together / 2**20:.0f} MB (goal <= 600; the close alone "
-        f"{alone / 1024:.0f} MB)"
+        f"{alone / 1024:.0f} MB)\n"
+        f"  --preview of that month: figures and HTML {preview_html:.1f} s (goal <= 10); "
+        f"with its PDF {preview_all:.1f} s"
     )
+
+
+def _timed(command: list[str]) -> tuple[float, int, int]:
+    """Run a report command: its wall time, its own peak RSS (KiB) and its process tree's (bytes)."""
+    with tempfile.TemporaryFile() as errors:  # a file, not a pipe: a full pipe would stall the child
+        t0 = time.monotonic()
+        child = subprocess.Popen(command, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                                 stdout=subprocess.DEVNULL, stderr=errors)  # fmt: skip
+        status, alone, together = _tree_peak(child.pid)
+        wall = time.monotonic() - t0
+        if os.waitstatus_to_exitcode(status) != 0:
+            errors.seek(0)
+            print(errors.read().decode()[-2000:])
+            raise SystemExit(1)
+    return wall, alone, together
