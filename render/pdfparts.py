@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Callable
 from html.parser import HTMLParser
 
@@ -57,10 +58,7 @@ class _Cuts(HTMLParser):
     def __init__(self, body: str) -> None:
         super().__init__(convert_charrefs=False)
         self.body = body
-        self.line_starts = [0]
-        for n, ch in enumerate(body):
-            if ch == "\n":
-                self.line_starts.append(n + 1)
+        self.line_starts = [0, *(m.end() for m in re.finditer("\n", body))]
         self.stack: list[str] = []
         self.cuts: list[tuple[int, str, str]] = []  # offset, what closes the part before, what opens the next
         self.table_open = ""
