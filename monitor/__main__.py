@@ -4,5 +4,4 @@ import sys
 
 from monitor.cli import main
 
-if __name__ == "__main__":  # not when a report's typesetting worker starts from it
-    sys.exit(main())
+sys.exit(main())

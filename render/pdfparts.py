@@ -139,10 +139,11 @@ def typeset(html: str, render: Callable[[str], bytes], workers: int = WORKERS) -
     if parts is None:
         return None
     pdfs = typeset_parts(parts, max(1, min(workers, os.cpu_count() or 1)))
+    readers = [PdfReader(io.BytesIO(pdf)) for pdf in pdfs]
     writer = PdfWriter()
-    for pdf in pdfs:
-        writer.append(PdfReader(io.BytesIO(pdf)))
-    first = PdfReader(io.BytesIO(pdfs[0])).metadata
+    for reader in readers:
+        writer.append(reader)
+    first = readers[0].metadata  # the title and producer, as the whole document would have them
     if first:
         writer.add_metadata({k: v for k, v in first.items() if isinstance(v, str)})
     stamp = PdfReader(io.BytesIO(render(margins(html, len(writer.pages)))))
