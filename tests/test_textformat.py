@@ -18,7 +18,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from monitor.web.textformat import TextRenderer
+from monitor.web.textformat import Series, TextRenderer
 
 label_values = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
 floats = st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(2**62), 2**62)
@@ -70,4 +70,23 @@ def test_a_cached_label_set_renders_new_values_and_new_targets() -> None:
             gauge.add_metric([f"zd-{i:02d}", "http"], float(cycle % 2))
         registry = CollectorRegistry(auto_describe=False)
         registry.register(Fixed([gauge]))
+        assert renderer.render(registry.collect()) == generate_latest(registry)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(label_values, label_values, floats), max_size=8), st.text(max_size=30))
+def test_series_rows_match_generate_latest(samples: list[tuple[str, str, float]], help_text: str) -> None:
+    """The per-target families, built as rows, render as prometheus_client renders their samples:
+    label names sorted ("target" before "reason" in the rows, after it in the text), values escaped."""
+    renderer = TextRenderer()
+    for cycle in range(2):  # the second render reads its line prefixes from the first's
+        gauge = Series("vigia_x", help_text, "gauge", ["target", "reason"])
+        counter = Series("vigia_y_total", "counted\\ things\n", "counter", ["target"])
+        bare = Series("vigia_z", "No labels.", "gauge", [])
+        for target, reason, value in samples:
+            gauge.add((target, reason), value + cycle)
+            counter.add((target,), 0.0 if math.isnan(value) else abs(value))
+        bare.add((), float(len(samples)))
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(Fixed([gauge, counter, bare]))
         assert renderer.render(registry.collect()) == generate_latest(registry)

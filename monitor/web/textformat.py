@@ -7,14 +7,18 @@ same from one cycle to the next, so here its rendered ``{...}`` is kept (keyed b
 the collector built them) and a render only formats the values. Metric and label names are
 vigia's own, valid as they are; label values are escaped. The output is byte-for-byte what
 ``generate_latest`` writes (tests/test_textformat.py compares them).
+
+The families with a series per target or zone are ``Series``: rows of label values and a value,
+with no per-sample dict or ``Sample`` built (that was half the exposition's cost at 2,000 zones);
+their ``name{labels} `` prefix is kept between renders, so a line costs one value's formatting.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from prometheus_client.core import Metric
+from prometheus_client.samples import Sample
 
 # Type names as the text format spells them (OpenMetrics types munged as generate_latest does).
 _TYPES = {"info": "gauge", "stateset": "gauge", "gaugehistogram": "histogram", "unknown": "untyped"}
@@ -25,18 +29,19 @@ _OM_SUFFIXES = ("_created", "_gsum", "_gcount")
 _CACHE_LIMIT = 1 << 18
 
 
+_SPECIAL = {"nan": "NaN", "inf": "+Inf", "-inf": "-Inf"}
+
+
 def _go_float(value: float) -> str:
     """A sample value as Go's strconv writes it (what Prometheus' own exporters print)."""
-    value = float(value)
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    text = repr(value)
-    dot = text.find(".")
-    if value > 0 and dot > 6:  # Go switches to an exponent sooner than Python
-        mantissa = f"{text[0]}.{text[1:dot]}{text[dot + 1 :]}".rstrip("0.")
-        return f"{mantissa}e+{dot - 1:02d}"
+    text = repr(float(value))
+    if text[-1] > "9":  # nan, inf, -inf: a finite float's repr ends in a digit
+        return _SPECIAL[text]
+    if len(text) > 7 and value > 0:
+        dot = text.find(".")
+        if dot > 6:  # Go switches to an exponent sooner than Python
+            mantissa = f"{text[0]}.{text[1:dot]}{text[dot + 1 :]}".rstrip("0.")
+            return f"{mantissa}e+{dot - 1:02d}"
     return text
 
 
@@ -48,11 +53,45 @@ def _escape_help(text: str) -> str:
     return text.replace("\\", r"\\").replace("\n", r"\n")
 
 
+class Series(Metric):
+    """A gauge or counter family built as rows (label values in ``labels``' order, value).
+
+    ``samples`` builds prometheus_client's ``Sample`` objects only when read (generate_latest, a
+    test); ``TextRenderer`` reads ``rows``.
+    """
+
+    def __init__(self, name: str, documentation: str, typ: str, labels: Sequence[str]) -> None:
+        if typ not in ("gauge", "counter"):
+            raise ValueError(f"Series holds gauges and counters, not {typ}")
+        if typ == "counter" and name.endswith("_total"):
+            name = name[: -len("_total")]  # as CounterMetricFamily names the family
+        super().__init__(name, documentation, typ)
+        self.labelnames = tuple(labels)
+        self.rows: list[tuple[tuple[str, ...], float]] = []
+
+    def add(self, values: tuple[str, ...], value: float) -> None:
+        self.rows.append((values, value))
+
+    @property
+    def samples(self) -> list[Sample]:
+        name = self.name + _SUFFIX.get(self.type, "")
+        return [Sample(name, dict(zip(self.labelnames, values, strict=True)), value) for values, value in self.rows]
+
+    @samples.setter
+    def samples(self, value: list[Sample]) -> None:
+        # Metric.__init__ sets an empty list; a Series' samples are its rows.
+        if value:
+            raise AttributeError("a Series takes rows through add()")
+
+
 class TextRenderer:
     """Renders families to the text format; keeps rendered label sets between calls."""
 
     def __init__(self) -> None:
         self._labels: dict[tuple[tuple[str, str], ...], str] = {}
+        # A Series' line prefixes, ``name{labels} ``, by sample name and label values.
+        self._prefixes: dict[str, dict[tuple[str, ...], str]] = {}
+        self._prefix_count = 0
 
     def _label_text(self, labels: dict[str, str]) -> str:
         if not labels:
@@ -66,6 +105,25 @@ class TextRenderer:
             text = self._labels[key] = "{" + inner + "}"
         return text
 
+    def _series_lines(self, metric: Series, name: str, out: list[str]) -> None:
+        prefixes = self._prefixes.get(name)
+        if prefixes is None:
+            prefixes = self._prefixes[name] = {}
+        names = metric.labelnames
+        order = sorted(range(len(names)), key=names.__getitem__)
+        append = out.append
+        for values, value in metric.rows:
+            prefix = prefixes.get(values)
+            if prefix is None:
+                if self._prefix_count >= _CACHE_LIMIT:
+                    self._prefixes.clear()
+                    self._prefix_count = 0
+                    prefixes = self._prefixes[name] = {}
+                inner = ",".join(f'{names[i]}="{_escape_value(values[i])}"' for i in order)
+                prefix = prefixes[values] = f"{name}{{{inner}}} " if names else f"{name} "
+                self._prefix_count += 1
+            append(prefix + _go_float(value) + "\n")
+
     def render(self, families: Iterable[Metric]) -> bytes:
         out: list[str] = []
         append = out.append
@@ -74,6 +132,9 @@ class TextRenderer:
             name = metric.name + _SUFFIX.get(metric.type, "")
             append(f"# HELP {name} {_escape_help(metric.documentation)}\n")
             append(f"# TYPE {name} {_TYPES.get(metric.type, metric.type)}\n")
+            if isinstance(metric, Series):
+                self._series_lines(metric, name, out)
+                continue
             extra: dict[str, list[str]] = {}
             for s in metric.samples:
                 line = f"{s.name}{label_text(s.labels)} {_go_float(s.value)}"

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.core import InfoMetricFamily, Metric
 
 from config import Target
 from domain.state import State, TargetState
 from monitor.web.collectors.base import PREFIX, Concern, View
+from monitor.web.textformat import Series
 from probes import REGISTRY
 from probes.result import MetricSpec
 
@@ -43,8 +44,7 @@ class TargetCollector(Concern):
             for spec in kind.metrics:
                 if spec.metric not in seen:
                     seen.add(spec.metric)
-                    cls = CounterMetricFamily if spec.kind == "counter" else GaugeMetricFamily
-                    yield cls(PREFIX + spec.metric, self.helps.get(spec.metric, spec.metric), labels=["target"])
+                    yield Series(PREFIX + spec.metric, self.helps.get(spec.metric, spec.metric), spec.kind, ["target"])
             yield InfoMetricFamily(
                 PREFIX + kind.name + "_details", f"Descriptive facts from the last {kind.name} probe."
             )
@@ -58,94 +58,84 @@ class TargetCollector(Concern):
             labels.update({n: t.labels.get(n, "") for n in names})
             info.add_metric([], labels)
         yield info
-        interval = GaugeMetricFamily(
-            PREFIX + "target_interval_seconds", "Configured probe interval.", labels=["target"]
-        )
+        interval = Series(PREFIX + "target_interval_seconds", "Configured probe interval.", "gauge", ["target"])
         for t in targets:
-            interval.add_metric([t.id], t.interval)
+            interval.add((t.id,), t.interval)
         yield interval
         # Only targets with operating hours (targets[].hours or their group's): the alert rules let
         # one outside its hours be down without paging.
-        hours = GaugeMetricFamily(
-            PREFIX + "target_open",
-            "1 while a target with operating hours is within them, 0 outside.",
-            labels=["target"],
-        )
+        hours = Series(
+            PREFIX + "target_open", "1 while a target with operating hours is within them, 0 outside.",
+            "gauge", ["target"],
+        )  # fmt: skip
         scheduled = [t for t in targets if t.schedule is not None]
         if scheduled:
             now, tz = datetime.now(UTC), self.view.current_timezone()
             for t in scheduled:
                 assert t.schedule is not None
-                hours.add_metric([t.id], 1.0 if t.schedule.is_open(now, tz) else 0.0)
+                hours.add((t.id,), 1.0 if t.schedule.is_open(now, tz) else 0.0)
         yield hours
 
     def _states(self, targets: Iterable[Target], states: dict[str, TargetState]) -> Iterator[Metric]:
-        up = GaugeMetricFamily(
-            PREFIX + "target_up",
-            "1 if the target is up, 0 if down; absent while unknown or in maintenance.",
-            labels=["target"],
+        up = Series(
+            PREFIX + "target_up", "1 if the target is up, 0 if down; absent while unknown or in maintenance.",
+            "gauge", ["target"],
+        )  # fmt: skip
+        state = Series(
+            PREFIX + "target_state", "Current state of the target (one series per state, 1 for the current one).",
+            "gauge", ["target", "state"],
+        )  # fmt: skip
+        since = Series(
+            PREFIX + "target_state_since_timestamp_seconds", "Unix time the target entered its current state.",
+            "gauge", ["target"],
+        )  # fmt: skip
+        trans = Series(PREFIX + "target_transitions", "State changes of the target.", "counter", ["target"])
+        success = Series(PREFIX + "probe_success", "1 if the last probe succeeded.", "gauge", ["target", "probe"])
+        duration = Series(
+            PREFIX + "probe_duration_seconds", "Duration of the last probe.", "gauge", ["target", "probe"]
         )
-        state = GaugeMetricFamily(
-            PREFIX + "target_state",
-            "Current state of the target (one series per state, 1 for the current one).",
-            labels=["target", "state"],
+        last_ts = Series(
+            PREFIX + "probe_last_timestamp_seconds", "Unix time the last probe started.", "gauge", ["target", "probe"]
         )
-        since = GaugeMetricFamily(
-            PREFIX + "target_state_since_timestamp_seconds",
-            "Unix time the target entered its current state.",
-            labels=["target"],
-        )
-        trans = CounterMetricFamily(PREFIX + "target_transitions", "State changes of the target.", labels=["target"])
-        success = GaugeMetricFamily(
-            PREFIX + "probe_success", "1 if the last probe succeeded.", labels=["target", "probe"]
-        )
-        duration = GaugeMetricFamily(
-            PREFIX + "probe_duration_seconds", "Duration of the last probe.", labels=["target", "probe"]
-        )
-        last_ts = GaugeMetricFamily(
-            PREFIX + "probe_last_timestamp_seconds", "Unix time the last probe started.", labels=["target", "probe"]
-        )
-        failure = GaugeMetricFamily(
-            PREFIX + "probe_failure",
-            "1 for the reason of the last probe's failure.",
-            labels=["target", "probe", "reason"],
-        )
-        counts = CounterMetricFamily(
-            PREFIX + "probe_results", "Probe results by outcome.", labels=["target", "probe", "result"]
-        )
+        failure = Series(
+            PREFIX + "probe_failure", "1 for the reason of the last probe's failure.",
+            "gauge", ["target", "probe", "reason"],
+        )  # fmt: skip
+        counts = Series(PREFIX + "probe_results", "Probe results by outcome.", "counter", ["target", "probe", "result"])
+        states_named = [(s, s.value) for s in State]
         for t in targets:
             st = states.get(t.id)
             if st is None:
                 continue
+            tid = t.id
             if st.state in (State.UP, State.DOWN):
-                up.add_metric([t.id], 1.0 if st.state == State.UP else 0.0)
-            for s in State:
-                state.add_metric([t.id, s.value], 1.0 if st.state == s else 0.0)
+                up.add((tid,), 1.0 if st.state == State.UP else 0.0)
+            for s, name in states_named:
+                state.add((tid, name), 1.0 if st.state == s else 0.0)
             if st.since is not None:
-                since.add_metric([t.id], st.since.timestamp())
-            trans.add_metric([t.id], st.transitions)
-            counts.add_metric([t.id, t.probe, "success"], st.results[True])
-            counts.add_metric([t.id, t.probe, "failure"], st.results[False])
+                since.add((tid,), st.since.timestamp())
+            trans.add((tid,), st.transitions)
+            counts.add((tid, t.probe, "success"), st.results[True])
+            counts.add((tid, t.probe, "failure"), st.results[False])
             r = st.last
             if r is None:
                 continue
-            success.add_metric([t.id, t.probe], 1.0 if r.success else 0.0)
-            duration.add_metric([t.id, t.probe], r.duration)
-            last_ts.add_metric([t.id, t.probe], r.started_at.timestamp())
+            success.add((tid, t.probe), 1.0 if r.success else 0.0)
+            duration.add((tid, t.probe), r.duration)
+            last_ts.add((tid, t.probe), r.started_at.timestamp())
             if not r.success:
-                failure.add_metric([t.id, t.probe, r.reason], 1.0)
+                failure.add((tid, t.probe, r.reason), 1.0)
         yield from (up, state, since, trans, success, duration, last_ts, failure, counts)
 
     def _values(self, targets: Iterable[Target], states: dict[str, TargetState]) -> Iterator[Metric]:
-        families: dict[str, GaugeMetricFamily | CounterMetricFamily] = {}
+        families: dict[str, Series] = {}
         infos: dict[str, InfoMetricFamily] = {}
 
-        def family(spec: MetricSpec, extra: tuple[str, ...]) -> GaugeMetricFamily | CounterMetricFamily:
+        def family(spec: MetricSpec, extra: tuple[str, ...]) -> Series:
             fam = families.get(spec.metric)
             if fam is None:
                 labels = ["target", *(k for k, _ in spec.const_labels), *extra]
-                cls = CounterMetricFamily if spec.kind == "counter" else GaugeMetricFamily
-                fam = cls(PREFIX + spec.metric, self.helps.get(spec.metric, spec.metric), labels=labels)
+                fam = Series(PREFIX + spec.metric, self.helps.get(spec.metric, spec.metric), spec.kind, labels)
                 families[spec.metric] = fam
             return fam
 
@@ -156,13 +146,11 @@ class TargetCollector(Concern):
             r = st.last
             table = self.specs.get(r.probe, {})
             for key, value in sorted(r.values.items()):
-                for spec in table.get(key, ()):
-                    family(spec, ()).add_metric([t.id, *(v for _, v in spec.const_labels)], value)
+                for spec, consts in table.get(key, ()):
+                    family(spec, ()).add((t.id, *consts), value)
             for s in r.series:
-                for spec in table.get(s.name, ()):
-                    family(spec, tuple(k for k, _ in s.labels)).add_metric(
-                        [t.id, *(v for _, v in spec.const_labels), *(v for _, v in s.labels)], s.value
-                    )
+                for spec, consts in table.get(s.name, ()):
+                    family(spec, tuple(k for k, _ in s.labels)).add((t.id, *consts, *(v for _, v in s.labels)), s.value)
             if r.labels:
                 info = infos.get(r.probe)
                 if info is None:
@@ -175,12 +163,12 @@ class TargetCollector(Concern):
         yield from infos.values()
 
 
-def _specs() -> dict[str, dict[str, list[MetricSpec]]]:
-    """probe kind -> value key -> specs (a key may feed several metrics)."""
-    out: dict[str, dict[str, list[MetricSpec]]] = {}
+def _specs() -> dict[str, dict[str, list[tuple[MetricSpec, tuple[str, ...]]]]]:
+    """probe kind -> value key -> (spec, its constant label values) (a key may feed several metrics)."""
+    out: dict[str, dict[str, list[tuple[MetricSpec, tuple[str, ...]]]]] = {}
     for kind in REGISTRY.values():
-        table: dict[str, list[MetricSpec]] = {}
+        table: dict[str, list[tuple[MetricSpec, tuple[str, ...]]]] = {}
         for spec in kind.metrics:
-            table.setdefault(spec.key, []).append(spec)
+            table.setdefault(spec.key, []).append((spec, tuple(v for _, v in spec.const_labels)))
         out[kind.name] = table
     return out
