@@ -115,6 +115,7 @@ def test_retention_drops_old_chunks(store: sdb.Store) -> None:
 
 
 @pytest.mark.scale
+@pytest.mark.shares_cpu  # no timing asserted: it may run beside other tests
 def test_an_hour_of_two_thousand_targets_folds_whole_and_reads_back_the_same(store: sdb.Store) -> None:
     """The day vigia watches a big district: 2,000 targets checked every minute, 120,000 rows in
     the hour being folded, while the daemon keeps writing the next hour. Nothing is lost or changed."""

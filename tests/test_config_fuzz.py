@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from tests.vigiaproc import ROOT
 
-pytestmark = pytest.mark.scale
+# No timing asserted (generous bounds only): CI runs these beside other tests.
+pytestmark = [pytest.mark.scale, pytest.mark.shares_cpu]
 
 SEEDS = [
     (ROOT / "examples" / "demo.yml").read_bytes(),

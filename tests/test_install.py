@@ -24,6 +24,9 @@ from tests import systemd_unit
 from tests.conftest import free_port, need_binary, need_root
 from tests.vigiaproc import ROOT
 
+# The module's costly fixture is made once: its tests stay on one xdist worker (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("install")
+
 INSTALL = ROOT / "deploy" / "install.sh"
 
 

@@ -163,24 +163,34 @@ def test_leader_killed_mid_drill(tmp_path: Path) -> None:
     late by it once it leads (it was neither run nor journaled)."""
     started, rolled = tmp_path / "started", tmp_path / "rolled"
     hold = f"import pathlib, time; pathlib.Path({str(started)!r}).touch(); time.sleep(100)"
-    due = math.ceil((time.time() + 30) / 60) * 60  # room to start three daemons first
-    at = datetime.fromtimestamp(due, UTC)
-    plan = tmp_path / "plan.yml"
     rollback = (
         f"import pathlib; f = pathlib.Path({str(rolled)!r}); f.write_text(f.read_text() + 'x' if f.exists() else 'x')"
     )
-    plan.write_text(
-        PLAN.format(cron=f"{at.minute} {at.hour} * * *", hold=hold, rollback=rollback, python=sys.executable)
-    )
-    # A second cluster in the same minute: its leader is killed at the due second, before its job
-    # claims the period (its followers' jobs see it due; nobody runs it): the next leader runs it late.
+
+    def plans(due: float) -> None:
+        at = datetime.fromtimestamp(due, UTC)
+        cron = f"{at.minute} {at.hour} * * *"
+        plan.write_text(PLAN.format(cron=cron, hold=hold, rollback=rollback, python=sys.executable))
+        # A second cluster in the same minute: its leader is killed at the due second, before its job
+        # claims the period (its followers' jobs see it due; nobody runs it): the next leader runs it late.
+        plan_b.write_text(PLAN.format(cron=cron, hold="pass", rollback="pass", python=sys.executable))
+
+    plan, plan_b = tmp_path / "plan.yml", tmp_path / "plan-b.yml"
     (tmp_path / "b").mkdir()
-    plan_b = tmp_path / "plan-b.yml"
-    plan_b.write_text(PLAN.format(cron=f"{at.minute} {at.hour} * * *", hold="pass", rollback="pass",
-                                  python=sys.executable))  # fmt: skip
+    # The daemons start on a plan due hours away, then reload one due at the next minute with a few
+    # seconds to spare (cron is minute-grained): a whole half minute of room to start in waited ~18 s
+    # more on average. A reload reschedules a drill as a sysadmin's edit of the plan does.
+    plans(time.time() + 6 * 3600)
     with instances(tmp_path, 3, plan) as (url, procs), instances(tmp_path / "b", 2, plan_b) as (url_b, procs_b):
         for p in [*procs, *procs_b]:
             p.wait_ready(timeout=60)
+        due = math.ceil((time.time() + 12) / 60) * 60
+        plans(due)
+        for p in [*procs, *procs_b]:
+            p.signal(signal.SIGHUP)
+        for p in [*procs, *procs_b]:
+            p.wait_for(lambda p=p: p.value("vigia_config_reloads_total") == 1.0, timeout=8, message="plan reloaded")
+            assert p.value("vigia_config_last_reload_successful") == 1.0
         wait_one_leader(procs_b, timeout=10)
         # Who leads is read again just before the due second (on a loaded machine a lease can move
         # in the half minute of waiting): the one killed must be the one that would run the period.
