@@ -83,10 +83,12 @@ def test_series_rows_match_generate_latest(samples: list[tuple[str, str, float]]
         gauge = Series("vigia_x", help_text, "gauge", ["target", "reason"])
         counter = Series("vigia_y_total", "counted\\ things\n", "counter", ["target"])
         bare = Series("vigia_z", "No labels.", "gauge", [])
+        info = Series("vigia_zone", "Inventory.", "info", ["zone", "name"])
         for target, reason, value in samples:
             gauge.add((target, reason), value + cycle)
             counter.add((target,), 0.0 if math.isnan(value) else abs(value))
+            info.add((target, reason), 1.0)
         bare.add((), float(len(samples)))
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(Fixed([gauge, counter, bare]))
+        registry.register(Fixed([gauge, counter, bare, info]))
         assert renderer.render(registry.collect()) == generate_latest(registry)

@@ -54,15 +54,16 @@ def _escape_help(text: str) -> str:
 
 
 class Series(Metric):
-    """A gauge or counter family built as rows (label values in ``labels``' order, value).
+    """A gauge, counter or info family built as rows (label values in ``labels``' order, value;
+    an info's value is 1).
 
     ``samples`` builds prometheus_client's ``Sample`` objects only when read (generate_latest, a
     test); ``TextRenderer`` reads ``rows``.
     """
 
     def __init__(self, name: str, documentation: str, typ: str, labels: Sequence[str]) -> None:
-        if typ not in ("gauge", "counter"):
-            raise ValueError(f"Series holds gauges and counters, not {typ}")
+        if typ not in ("gauge", "counter", "info"):
+            raise ValueError(f"Series holds gauges, counters and infos, not {typ}")
         if typ == "counter" and name.endswith("_total"):
             name = name[: -len("_total")]  # as CounterMetricFamily names the family
         super().__init__(name, documentation, typ)

@@ -52,11 +52,14 @@ class TargetCollector(Concern):
     def _inventory(self, targets: Iterable[Target]) -> Iterator[Metric]:
         targets = list(targets)
         names = sorted({k for t in targets for k in t.labels})
-        info = InfoMetricFamily(PREFIX + "target", "Inventory of each target; join on target in PromQL.")
+        fixed = ("target", "group", "probe", "description")
+        info = Series(
+            PREFIX + "target", "Inventory of each target; join on target in PromQL.",
+            "info", [*fixed, *(n for n in names if n not in fixed)],
+        )  # fmt: skip
         for t in targets:
-            labels = {"target": t.id, "group": t.group, "probe": t.probe, "description": t.description}
-            labels.update({n: t.labels.get(n, "") for n in names})
-            info.add_metric([], labels)
+            extra = tuple(t.labels.get(n, "") for n in names if n not in fixed)
+            info.add((t.id, t.group, t.probe, t.description, *extra), 1.0)
         yield info
         interval = Series(PREFIX + "target_interval_seconds", "Configured probe interval.", "gauge", ["target"])
         for t in targets:

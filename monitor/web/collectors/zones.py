@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client.core import InfoMetricFamily, Metric
+from prometheus_client.core import Metric
 
 from domain.zone_state import ZoneState, ZoneStatus
 from domain.zones import Zone
@@ -20,7 +20,7 @@ class ZoneCollector(Concern):
         yield from self._zones((), {})
 
     def _zones(self, zones: tuple[Zone, ...], states: dict[str, ZoneState]) -> Iterator[Metric]:
-        info = InfoMetricFamily(PREFIX + "zone", "Inventory of each Wi-Fi zone (for maps and joins on zone).")
+        info = Series(PREFIX + "zone", "Inventory of each Wi-Fi zone (for maps and joins on zone).", "info", INVENTORY)
         up = Series(
             PREFIX + "zone_up",
             "1 if citizens can get online in the zone (up or degraded), "
@@ -50,7 +50,7 @@ class ZoneCollector(Concern):
         trans = Series(PREFIX + "zone_transitions", "State changes of the zone.", "counter", ["zone"])
         statuses = [(s, s.value) for s in ZoneStatus]
         for z in zones:
-            info.add_metric([], _inventory(z))
+            info.add(_inventory(z), 1.0)
             zid = z.id
             if z.sla_target is not None:
                 sla.add((zid,), z.sla_target)
@@ -73,17 +73,12 @@ class ZoneCollector(Concern):
         yield from (info, up, state, since, check, hours, sla, bandwidth, trans)
 
 
-def _inventory(z: Zone) -> dict[str, str]:
-    """A zone's inventory as vigia_zone_info's labels."""
-    return {
-        "zone": z.id,
-        "name": z.name,
-        "barrio": z.barrio,
-        "ucg": "" if z.ucg is None else str(z.ucg),
-        "localidad": z.localidad,
-        "area": z.area,
-        "lat": f"{z.lat:.5f}",
-        "lon": f"{z.lon:.5f}",
-        "hours": z.hours_text,
-        "uplink": z.uplink,  # the alert rules' joins: zone alerts behind a down uplink are inhibited
-    }
+# vigia_zone_info's labels; "uplink" is for the alert rules' joins: zone alerts behind a down
+# uplink are inhibited.
+INVENTORY = ("zone", "name", "barrio", "ucg", "localidad", "area", "lat", "lon", "hours", "uplink")
+
+
+def _inventory(z: Zone) -> tuple[str, ...]:
+    """A zone's inventory as vigia_zone_info's label values (INVENTORY's order)."""
+    ucg = "" if z.ucg is None else str(z.ucg)
+    return (z.id, z.name, z.barrio, ucg, z.localidad, z.area, f"{z.lat:.5f}", f"{z.lon:.5f}", z.hours_text, z.uplink)
