@@ -5,9 +5,9 @@ The runtime (monitor.runtime) holds the running state and does each job's work; 
 and keeps the lease, the drills and the month jobs. This module creates them, connects them with
 callables, starts and stops them, and swaps the configuration on SIGHUP.
 
-Threads: APScheduler's workers run the jobs (cycles among them); one writer thread owns every store
-write (SQLite wants one writer); each listener has its own asyncio loop; the main thread waits for
-signals (SIGTERM/SIGINT stop, SIGHUP reload).
+Threads: APScheduler's workers run the jobs (cycles among them; the drills on a scheduler of their
+own, whose job store is the database); one writer thread owns every store write (SQLite wants one
+writer); each listener has its own asyncio loop; the main thread waits for signals.
 """
 
 from __future__ import annotations
@@ -92,7 +92,8 @@ class Daemon:
         self.live.agents = lambda: self.publish.agents
         self.live.drills = self.current_drills
         self.runtime.after_cycle += [self.exposition.refresh, self.publish.after_cycle]
-        self.scheduler = jobs.scheduler(config.timezone, self.store.engine, config.instance)
+        self.scheduler = jobs.scheduler(config.timezone)
+        self.drill_scheduler = jobs.drill_scheduler(config.timezone, self.store.engine, config.instance)
         lease = Lease(
             self.store.engine,
             Identity.mine(config.instance, config.ha_group, self.stats.version),
@@ -107,7 +108,8 @@ class Daemon:
         self.drills: DrillWatch | None = None
         if plan is not None:
             self._watch_drills(plan, config)
-        self.scheduler.add_listener(self._on_job_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+        for scheduler in (self.scheduler, self.drill_scheduler):
+            scheduler.add_listener(self._on_job_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         self.server: MetricsServer | None = None
 
     # What the rest of the process (and the tests) reach through the daemon.
@@ -171,8 +173,10 @@ class Daemon:
         self.leadership.tick()  # before the drills' reconciliation, which journals misses through the gate
         self._schedule()
         self.scheduler.start(paused=True)
+        self.drill_scheduler.start(paused=True)
         if self.drills is not None:
-            self.drills.start(self.scheduler)
+            self.drills.start(self.drill_scheduler)
+        self.drill_scheduler.resume()
         self.scheduler.resume()
         self.notifier.ready(self._status_line())
 
@@ -218,8 +222,9 @@ class Daemon:
         """Finish the running cycle and its writes, close the store."""
         log.info("stopping: waiting for the running cycle to finish")
         self.notifier.stopping()
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
+        for scheduler in (self.scheduler, self.drill_scheduler):
+            if scheduler.running:
+                scheduler.shutdown(wait=True)
         self.writer.stop()
         self.leadership.close()  # a clean stop hands the lease over at once
         try:
@@ -346,16 +351,9 @@ class Daemon:
                 job.remove()
         self._schedule()
         if new_plan is not None and self.drills is not None:
-            self.drills.replan(self.scheduler, new_plan, new.drills_paused)
-        elif new_plan is not None:
-            # A plan added by the reload: its drills start as they would at a start (reconciled with
-            # the stored schedules while nothing fires).
-            drills = self._watch_drills(new_plan, new)
-            self.scheduler.pause()
-            try:
-                drills.start(self.scheduler)
-            finally:
-                self.scheduler.resume()
+            self.drills.replan(self.drill_scheduler, new_plan, new.drills_paused)
+        elif new_plan is not None:  # a plan added by the reload: its drills start as at a start
+            self._watch_drills(new_plan, new).start_running(self.drill_scheduler)
         self.stats.reload_ok = True
         self.stats.reload_ok_at = time.time()
         log.info("configuration reloaded: %d targets", len(new.targets))

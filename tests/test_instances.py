@@ -271,6 +271,12 @@ def test_instance_cut_from_the_database_steps_down_and_loses_nothing(tmp_path: P
                 a.wait_for(
                     lambda: (a.value("vigia_store_pending_results") or 0) >= 3, timeout=30, message="a holds rows"
                 )
+                # The database away holds no probe cycle up (the drills' schedules live in it, on a
+                # scheduler of their own): one scheduler made it one cycle in 5 s, the connection timeout.
+                before, t0 = a.value("vigia_cycles_total", interval="1s") or 0, time.monotonic()
+                time.sleep(4)
+                ran = (a.value("vigia_cycles_total", interval="1s") or 0) - before
+                assert ran >= 3, f"{ran:g} cycles of 1 s in {time.monotonic() - t0:.1f} s with the database cut"
                 for chain, way in (("OUTPUT", "--dport"), ("INPUT", "--sport")):
                     host.run("iptables", "-D", chain, "-p", "tcp", way, "15432", "-j", "DROP")
                 a.wait_for(lambda: a.value("vigia_store_pending_results") == 0.0, timeout=60, message="rows written")

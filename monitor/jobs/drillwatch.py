@@ -80,6 +80,15 @@ class DrillWatch:
             len(done.caught_up),
         )
 
+    def start_running(self, scheduler: BaseScheduler) -> None:
+        """``start`` on a scheduler already running (a plan added by a reload), paused meanwhile:
+        nothing fires before the stored schedules are reconciled."""
+        scheduler.pause()
+        try:
+            self.start(scheduler)
+        finally:
+            scheduler.resume()
+
     def sweep(self) -> None:
         runner = self.runner
         try:
