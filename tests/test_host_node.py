@@ -18,9 +18,6 @@ from tests.conftest import free_port, need_binary
 from tests.probing import on_engine
 from tests.servers import http_server
 
-# The module's costly fixture is made once: its tests stay on one xdist worker (make test: --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("host-node")
-
 host_probe = on_engine("host")
 node_probe = on_engine("node")
 

@@ -24,7 +24,9 @@ from tests import systemd_unit
 from tests.conftest import free_port, need_binary, need_root
 from tests.vigiaproc import ROOT
 
-# The module's costly fixture is made once: its tests stay on one xdist worker (make test: --dist loadgroup).
+# The staged root (an install into a fresh root, ~30 s) is made once: its tests stay on one xdist
+# worker (make test: --dist loadgroup) and it lives for the session, since pytest tears a module's
+# fixture down whenever the worker runs a test of another module in between.
 pytestmark = pytest.mark.xdist_group("install")
 
 INSTALL = ROOT / "deploy" / "install.sh"
@@ -52,7 +54,7 @@ def staging(*args: str) -> Iterator[tuple[Path, str]]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def staged() -> Iterator[Path]:
     parts = ["--prometheus", "--alertmanager", "--grafana", "--no-start"]
     links = ["--runbook-base", RUNBOOKS, "--grafana-url", "https://grafana.lab/"]

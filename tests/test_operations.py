@@ -38,9 +38,6 @@ from tests.test_snmp import CLIENTS_OID, write_conf
 from tests.test_zones_lab import INVENTORY, zone_yaml
 from tests.vigiaproc import ROOT, VigiaProcess
 
-# The module's costly fixture is made once: its tests stay on one xdist worker (make test: --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("operations")
-
 DEPLOY = ROOT / "deploy"
 DASHBOARDS = DEPLOY / "grafana" / "dashboards"
 HERE = Path(__file__).parent

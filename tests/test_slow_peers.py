@@ -18,9 +18,6 @@ from probes.tcp import TcpSettings
 from tests.probing import engine, on_engine
 from tests.servers import peers
 
-# The module's costly fixture is made once: its tests stay on one xdist worker (make test: --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("slow-peers")
-
 http_probe = on_engine("http")
 tcp_probe = on_engine("tcp")
 

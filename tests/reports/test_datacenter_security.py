@@ -20,9 +20,6 @@ from store import db as st
 from store import schema
 from tests.reports.test_monthly_report import Cells
 
-# The module's costly fixture is made once: its tests stay on one xdist worker (make test: --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("datacenter-security")
-
 BOGOTA_OFFSET = timedelta(hours=5)
 START = datetime(2025, 1, 1, tzinfo=UTC) + BOGOTA_OFFSET  # 1 January 00:00 in Bogotá
 END = datetime(2025, 2, 1, tzinfo=UTC) + BOGOTA_OFFSET
