@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import BaseJobStore
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -155,16 +156,20 @@ def _cluster(hooks: Hooks, tz: ZoneInfo, lease_interval: float) -> list[Job]:
     return rows
 
 
+def _background(tz: ZoneInfo, workers: int, stores: dict[str, BaseJobStore]) -> BackgroundScheduler:
+    return BackgroundScheduler(
+        timezone=tz,
+        executors={"default": ThreadPoolExecutor(max_workers=workers)},
+        job_defaults={"coalesce": True, "max_instances": 1},
+        jobstores=stores,
+    )
+
+
 def scheduler(tz: ZoneInfo) -> BackgroundScheduler:
     """The daemon's scheduler: its own jobs in memory (rebuilt from the table at every start).
     Nothing in its loop touches the database, so a database that does not answer never holds a
     probe cycle up."""
-    return BackgroundScheduler(
-        timezone=tz,
-        executors={"default": ThreadPoolExecutor(max_workers=8)},
-        job_defaults={"coalesce": True, "max_instances": 1},
-        jobstores={"default": MemoryJobStore()},
-    )
+    return _background(tz, 8, {"default": MemoryJobStore()})
 
 
 def drill_scheduler(tz: ZoneInfo, engine: Engine, instance: str) -> BackgroundScheduler:
@@ -172,17 +177,9 @@ def drill_scheduler(tz: ZoneInfo, engine: Engine, instance: str) -> BackgroundSc
     was down is noticed. APScheduler's loop asks every job store in turn for due jobs: while the
     drills' store shared the daemon's scheduler, a database cut held that loop for the connection
     timeout at every wakeup, and every probe cycle with it (one cycle in 5 s instead of each 1 s)."""
-    return BackgroundScheduler(
-        timezone=tz,
-        executors={"default": ThreadPoolExecutor(max_workers=4)},
-        job_defaults={"coalesce": True, "max_instances": 1},
-        jobstores={
-            "default": MemoryJobStore(),
-            drill_schedule.JOBSTORE: SQLAlchemyJobStore(
-                engine=engine, tablename=drill_jobs_table(engine.dialect.name, instance)
-            ),
-        },
-    )
+    table = drill_jobs_table(engine.dialect.name, instance)
+    stores = {"default": MemoryJobStore(), drill_schedule.JOBSTORE: SQLAlchemyJobStore(engine=engine, tablename=table)}
+    return _background(tz, 4, stores)
 
 
 def install(scheduler: BaseScheduler, jobs: Sequence[Job]) -> None:

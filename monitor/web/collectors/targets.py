@@ -51,15 +51,13 @@ class TargetCollector(Concern):
 
     def _inventory(self, targets: Iterable[Target]) -> Iterator[Metric]:
         targets = list(targets)
-        names = sorted({k for t in targets for k in t.labels})
         fixed = ("target", "group", "probe", "description")
+        names = sorted({k for t in targets for k in t.labels} - set(fixed))
         info = Series(
-            PREFIX + "target", "Inventory of each target; join on target in PromQL.",
-            "info", [*fixed, *(n for n in names if n not in fixed)],
-        )  # fmt: skip
+            PREFIX + "target", "Inventory of each target; join on target in PromQL.", "info", [*fixed, *names]
+        )
         for t in targets:
-            extra = tuple(t.labels.get(n, "") for n in names if n not in fixed)
-            info.add((t.id, t.group, t.probe, t.description, *extra), 1.0)
+            info.add((t.id, t.group, t.probe, t.description, *(t.labels.get(n, "") for n in names)), 1.0)
         yield info
         interval = Series(PREFIX + "target_interval_seconds", "Configured probe interval.", "gauge", ["target"])
         for t in targets:
