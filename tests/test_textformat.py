@@ -92,3 +92,19 @@ def test_series_rows_match_generate_latest(samples: list[tuple[str, str, float]]
         registry = CollectorRegistry(auto_describe=False)
         registry.register(Fixed([gauge, counter, bare, info]))
         assert renderer.render(registry.collect()) == generate_latest(registry)
+
+
+def test_series_prefixes_past_the_cache_limit_render_the_same(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Targets come and go with reloads: once the kept prefixes pass the limit they are dropped
+    wholesale and made again, and every render stays what generate_latest writes."""
+    monkeypatch.setattr("monitor.web.textformat._CACHE_LIMIT", 5)
+    renderer = TextRenderer()
+    for cycle in range(4):
+        gauge = Series("vigia_probe_success", "1 if ok.", "gauge", ["target", "probe"])
+        counter = Series("vigia_target_transitions", "Changes.", "counter", ["target"])
+        for i in range(cycle * 3, cycle * 3 + 4):  # some targets kept, some new each cycle
+            gauge.add((f"zd-{i:02d}", "http"), float(i % 2))
+            counter.add((f"zd-{i:02d}",), float(cycle))
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(Fixed([gauge, counter]))
+        assert renderer.render(registry.collect()) == generate_latest(registry)
