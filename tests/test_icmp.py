@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import textwrap
 import time
 
+import ping3
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from probes import icmpwire
 from probes import result as r
 from probes.icmp import IcmpEngine, IcmpRequest, IcmpSettings
 from tests.conftest import need_binary, need_root
@@ -151,3 +156,16 @@ def test_hostname_that_does_not_resolve_is_reason_dns(engine: IcmpEngine) -> Non
     )
     assert not res.success
     assert res.reason == r.DNS
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers(0, 0xFFFF), st.integers(0, 0xFFFF), st.integers(8, 1400))
+def test_every_echo_request_carries_the_checksum_ping3_computes(ident: int, seq: int, size: int) -> None:
+    # The engine adds each sequence number to a sum made once (RFC 1624); a kernel drops a request
+    # whose checksum is wrong without a word, so it must equal ping3's sum over the whole packet.
+    packet = icmpwire.echo_request(socket.AF_INET, ident, seq, size)
+    header = icmpwire.HEADER.unpack_from(packet)
+    assert header == (icmpwire.ECHO_REQUEST_V4, 0, header[2], ident, seq)
+    unsummed = icmpwire.HEADER.pack(icmpwire.ECHO_REQUEST_V4, 0, 0, ident, seq) + packet[icmpwire.HEADER.size :]
+    assert header[2] == socket.htons(ping3.checksum(unsummed))
+    assert ping3.checksum(packet) == 0  # a valid packet sums to all ones
