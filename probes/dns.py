@@ -13,7 +13,7 @@ from msgspec import Meta
 
 from kernel.spec import FieldError, normalise
 from probes import result as r
-from probes.dnswire import ask
+from probes.dnswire import ask, query
 from probes.netutil import ProbeFailure, classify
 from probes.result import MetricSpec, ProbeResult, Timer
 from probes.settings import Name, Port, Settings
@@ -57,11 +57,9 @@ SETTINGS = DnsSettings  # what probes.REGISTRY validates a check of this kind wi
 async def probe(target: str, settings: DnsSettings, *, deadline: float) -> ProbeResult:
     timer = Timer()
     where = f"{settings.server}:{settings.port}"
-    query = dns.message.make_query(settings.name, settings.type)
-    if not settings.recursion:
-        query.flags &= ~dns.flags.RD
+    question = query(settings.name, settings.type, recursion=settings.recursion)
     try:
-        response = await ask(query, settings.server, settings.port, deadline, tcp=settings.transport == "tcp")
+        response = await ask(question, settings.server, settings.port, deadline, tcp=settings.transport == "tcp")
     except TimeoutError:
         return timer.fail(target, KIND, r.TIMEOUT, f"{where}: no answer for {settings.name} {settings.type}")
     except (ProbeFailure, OSError) as exc:  # refused, unreachable, a stray or unreadable answer

@@ -18,7 +18,7 @@ import dns.rdatatype
 from msgspec import Meta
 
 from probes import result as r
-from probes.dnswire import ask
+from probes.dnswire import ask, query
 from probes.netutil import ProbeFailure, classify
 from probes.result import MetricSpec, ProbeResult, Timer
 from probes.settings import Name, Port, Settings
@@ -53,7 +53,7 @@ class _BadAnswer(Exception):
 
 async def _txt(name: str, settings: MailSettings, deadline: float) -> list[str]:
     """The TXT strings at ``name`` (each record's chunks joined); [] for NXDOMAIN or no TXT."""
-    response = await ask(dns.message.make_query(name, "TXT"), settings.server, settings.port, deadline, tcp=False)
+    response = await ask(query(name, "TXT"), settings.server, settings.port, deadline, tcp=False)
     if response.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
         raise _BadAnswer(f"{name} TXT answered {dns.rcode.to_text(response.rcode())}")
     out = []

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import time
 
+import dns.flags
+import dns.message
 import pytest
 
+from probes import dnswire
 from probes import result as r
 from probes.dns import DnsSettings
 from tests.conftest import free_port
@@ -201,3 +204,17 @@ def test_an_answer_that_is_not_to_the_query_fails_with_its_reason(reply, said: s
             deadline=time.monotonic() + 1,
         )
     assert res.success, res.message
+
+
+@pytest.mark.parametrize("recursion", [True, False])
+def test_each_query_has_a_fresh_id_and_renders_as_dnspython_would(recursion: bool) -> None:
+    # Queries share one rendered question and differ in their ID: a reused ID lets an off-path
+    # guesser answer for the server, and a wire form that is not the query's would ask something else.
+    queries = [dnswire.query("portal.zonas.test", "MX", recursion=recursion) for _ in range(64)]
+    assert len({q.id for q, _wire in queries}) >= 60
+    for q, wire in queries[:8]:
+        assert wire == q.to_wire()
+        parsed = dns.message.from_wire(wire)
+        assert parsed.id == q.id and bool(parsed.flags & dns.flags.RD) is recursion
+        assert [str(rr) for rr in parsed.question] == ["portal.zonas.test. IN MX"]
+        assert q.is_response(dns.message.make_response(parsed))
