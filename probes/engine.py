@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import dataclasses
 import logging
 import resource
 import threading
@@ -296,4 +295,4 @@ class ProbeEngine:
         result: ProbeResult = task.result()
         # The check's clock is the engine's: it started when its deadline was set, even if the loop,
         # busy with thousands of others, first ran the probe a moment later.
-        return dataclasses.replace(result, started_at=timer.started_at, duration=timer.elapsed())
+        return result.restamped(timer.started_at, timer.elapsed())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Final
 
@@ -82,7 +82,7 @@ class Series:
     value: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class ProbeResult:
     """Outcome of one probe of one target.
 
@@ -102,6 +102,45 @@ class ProbeResult:
     values: dict[str, float] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     series: tuple[Series, ...] = ()
+
+    def __init__(
+        self,
+        target: str,
+        probe: str,
+        started_at: datetime,
+        duration: float,
+        success: bool,
+        reason: str = "",
+        message: str = "",
+        values: dict[str, float] | None = None,
+        labels: dict[str, str] | None = None,
+        series: tuple[Series, ...] = (),
+    ) -> None:
+        # A frozen dataclass's generated __init__ sets each field through object.__setattr__; at
+        # thousands of results a cycle that was a visible share of it. The slots' own setters do the
+        # same in half the time, and the class stays frozen to everyone else.
+        put = _PUT
+        put[0](self, target)
+        put[1](self, probe)
+        put[2](self, started_at)
+        put[3](self, duration)
+        put[4](self, success)
+        put[5](self, reason)
+        put[6](self, message)
+        put[7](self, {} if values is None else values)
+        put[8](self, {} if labels is None else labels)
+        put[9](self, series)
+
+    def restamped(self, started_at: datetime, duration: float) -> ProbeResult:
+        """The same result on another clock (``dataclasses.replace`` costs four times as much)."""
+        return ProbeResult(
+            self.target, self.probe, started_at, duration, self.success, self.reason, self.message,
+            self.values, self.labels, self.series,
+        )  # fmt: skip
+
+
+# In field order, as __init__ takes them (tests/test_result.py holds the two to each other).
+_PUT = tuple(getattr(ProbeResult, f.name).__set__ for f in fields(ProbeResult))
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,18 +202,9 @@ class Timer:
         labels: dict[str, str] | None,
         series: tuple[Series, ...],
     ) -> ProbeResult:
-        return ProbeResult(
-            target=target,
-            probe=probe,
-            started_at=self.started_at,
-            duration=self.elapsed(),
-            success=success,
-            reason=reason,
-            message=redact(message),  # messages are stored, logged and exported: never a URL's password
-            values=values or {},
-            labels=labels or {},
-            series=series,
-        )
+        # messages are stored, logged and exported: never a URL's password
+        return ProbeResult(target, probe, self.started_at, self.elapsed(), success, reason, redact(message),
+                           values or {}, labels or {}, series)  # fmt: skip
 
 
 def remaining(deadline: float) -> float:
