@@ -342,7 +342,20 @@ def lab() -> Iterator[tuple[str, dict[str, int], list[tuple[str, int]]]]:
         yield hole.address, ports, servers
 
 
-def run(n: int = 10_000, hole_share: float = 0.3, timeout: float = 5.0, cycles: int = 2, spread: float = 1.0) -> None:
+def run_rate(hole: str, ports: dict[str, int], dns: list[tuple[str, int]], per_minute: int, interval: float,
+             timeout: float, hole_share: float) -> tuple[Side, float]:  # fmt: skip
+    """``per_minute`` checks a minute as a daemon runs them: one target each per ``interval``, their
+    starts spread over all of it but the timeout and 3 s; the daemon's CPU per check over a whole
+    cycle, and the share of one core that makes."""
+    n = max(len(KINDS), round(per_minute * interval / 60))
+    ts = targets(n, hole_share, hole, ports, dns)
+    side = run_vigia(ts, timeout, 1, interval - timeout - 3.0)
+    side.tool = f"vigia, {per_minute:,} a minute"
+    return side, side.cpu_us_per_check * len(ts) / interval / 1e6
+
+
+def run(n: int = 10_000, hole_share: float = 0.3, timeout: float = 5.0, cycles: int = 2, spread: float = 1.0,
+        per_minute: int = 100_000, rate_interval: float = 60.0) -> None:  # fmt: skip
     """Every check at once (as the blackbox_exporter side is driven: the goals are read on that
     row), then the same checks with their starts spread over ``spread`` seconds (the daemon's
     default for this interval is a tenth of it): a check starting at its offset ends up to
@@ -357,11 +370,12 @@ def run(n: int = 10_000, hole_share: float = 0.3, timeout: float = 5.0, cycles: 
         spread_side.tool = f"vigia, spread {spread:g}s"
         b = run_blackbox(ts, timeout)
         engine = engine_per_kind(ts, timeout)
+        rate, cores = run_rate(hole, ports, dns, per_minute, rate_interval, timeout, hole_share)
     holes = sum(t.hole for t in ts)
     print(f"Probe engine: {len(ts)} checks (HTTP, TCP, DNS, a third each), {holes} blackholed, timeout {timeout:g} s")
     head = f"{'tool':<18} {'wall s':>7} {'CPU us/check':>13} {'false fail':>10} {'hole != timeout':>15}"
     print(f"{head} {'peak RSS MB':>11}")
-    for side in (v, b, spread_side):
+    for side in (v, b, spread_side, rate):
         if side is None:
             print(f"{'blackbox_exporter':<18} (not installed: Debian package prometheus-blackbox-exporter)")
             continue
@@ -369,6 +383,10 @@ def run(n: int = 10_000, hole_share: float = 0.3, timeout: float = 5.0, cycles: 
             f"{side.tool:<18} {side.wall_s:>7.2f} {side.cpu_us_per_check:>13.0f} {side.false_failures:>10} "
             f"{side.hole_not_timeout:>15} {side.peak_rss_mb:>11.0f}"
         )
+    print(
+        f"  spread row: {rate.checks:,} targets every {rate_interval:g} s, starts spread over "
+        f"{rate_interval - timeout - 3:g} s: {cores:.2f} of one core (goal: 100,000 a minute under 0.5)"
+    )
     kinds = ", ".join(f"{k} {engine[k]:.0f}" for k in KINDS)
     print(f"  vigia engine alone, CPU us per healthy check: {kinds}")
     if b is not None:
@@ -390,5 +408,6 @@ if __name__ == "__main__":
     ap.add_argument("--timeout", type=float, default=5.0)
     ap.add_argument("--cycles", type=int, default=2)
     ap.add_argument("--spread", type=float, default=1.0)
+    ap.add_argument("--per-minute", type=int, default=100_000, help="the spread row's checks a minute")
     a = ap.parse_args()
-    run(a.checks, timeout=a.timeout, cycles=a.cycles, spread=a.spread)
+    run(a.checks, timeout=a.timeout, cycles=a.cycles, spread=a.spread, per_minute=a.per_minute)

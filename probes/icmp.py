@@ -368,9 +368,9 @@ class IcmpEngine:
 def _summarise(job: _Job, timer: Timer) -> ProbeResult:
     if job.packets == 1 and (rtt := job.rtts[0]) is not None:
         # The daemon's usual check, one packet answered, without the lists the general case needs.
-        values = {"packets_sent": 1.0, "packets_received": 1.0, "loss_ratio": 0.0, "rtt_min_seconds": rtt,
-                  "rtt_max_seconds": rtt, "rtt_avg_seconds": rtt, "rtt_jitter_seconds": 0.0}  # fmt: skip
-        return timer.ok(job.target, KIND, values)
+        one = {"packets_sent": 1.0, "packets_received": 1.0, "loss_ratio": 0.0, "rtt_min_seconds": rtt,
+               "rtt_max_seconds": rtt, "rtt_avg_seconds": rtt, "rtt_jitter_seconds": 0.0}  # fmt: skip
+        return timer.ok(job.target, KIND, one)
     got = [x for x in job.rtts if x is not None]
     values: dict[str, float] = {"packets_sent": float(job.packets), "packets_received": float(len(got))}
     loss = 1.0 - len(got) / job.packets
