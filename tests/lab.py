@@ -8,14 +8,17 @@ exit, even when a test fails.
 from __future__ import annotations
 
 import contextlib
-import itertools
+import fcntl
 import os
 import subprocess
 import time
 from dataclasses import dataclass, field
 from types import TracebackType
 
-_counter = itertools.count(1)
+# Held while a host's /30 is chosen and put on its veth: other runs on this machine (a developer's
+# tests beside the suite, a benchmark) draw from the same 10.213.0.0/16, and two veth pairs with
+# one subnet route to whichever the kernel picks, so pings would be answered by the wrong host.
+_LOCK = "/run/vigia-test-lab.lock"
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -80,21 +83,26 @@ class Lab:
         self.tag = f"{os.getpid() % 10000}"
 
     def add_host(self) -> LabHost:
-        # Workers of a parallel run (pytest-xdist: gw0, gw1, ...) take disjoint halves of 10.213.0.0/16.
+        # Workers of a parallel run (pytest-xdist: gw0, gw1, ...) start in disjoint halves of
+        # 10.213.0.0/16; any subnet already on this machine is passed over, whoever made it.
         worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
         share = 250 // max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
-        n = next(_counter) + worker * share
-        if n > (worker + 1) * share:
-            raise RuntimeError(f"the lab hands out at most {share} hosts per test run and worker")
-        ns = f"vgt-{self.tag}-{n}"
-        host_if, ns_if = f"vgh{self.tag}n{n}"[:15], f"vgn{self.tag}n{n}"[:15]
-        gateway, address = f"10.213.{n}.1", f"10.213.{n}.2"
-        sh("ip", "netns", "add", ns)
-        host = LabHost(ns, host_if, ns_if, address, gateway)
-        self.hosts.append(host)
-        sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if)
-        sh("ip", "link", "set", ns_if, "netns", ns)
-        sh("ip", "addr", "add", f"{gateway}/30", "dev", host_if)
+        with open(_LOCK, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            taken = sh("ip", "-o", "-4", "addr", "show").stdout
+            order = [(worker * share + k) % 250 + 1 for k in range(250)]
+            n = next((n for n in order if f" 10.213.{n}.1/" not in taken), 0)
+            if not n:
+                raise RuntimeError("every /30 of the lab's 10.213.0.0/16 is in use on this machine")
+            ns = f"vgt-{self.tag}-{n}"
+            host_if, ns_if = f"vgh{self.tag}n{n}"[:15], f"vgn{self.tag}n{n}"[:15]
+            gateway, address = f"10.213.{n}.1", f"10.213.{n}.2"
+            sh("ip", "netns", "add", ns)
+            host = LabHost(ns, host_if, ns_if, address, gateway)
+            self.hosts.append(host)
+            sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if)
+            sh("ip", "link", "set", ns_if, "netns", ns)
+            sh("ip", "addr", "add", f"{gateway}/30", "dev", host_if)
         sh("ip", "link", "set", host_if, "up")
         host.run("ip", "addr", "add", f"{address}/30", "dev", ns_if)
         host.run("ip", "link", "set", "lo", "up")
