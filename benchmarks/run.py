@@ -65,7 +65,9 @@ def main() -> None:
 
     print()
     if args.smoke:
-        engine_vs_blackbox.run(args.checks, timeout=1.0, cycles=1, spread=0.5, per_minute=600, rate_interval=6.0)
+        engine_vs_blackbox.run(
+            args.checks, timeout=1.0, cycles=1, spread=0.5, per_minute=600, rate_interval=6.0, rate_timeout=1.0
+        )
     else:
         engine_vs_blackbox.run(args.checks)
 
