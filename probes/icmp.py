@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import itertools
 import logging
-import math
 import random
 import select
 import socket
@@ -32,12 +30,11 @@ from kernel.errors import ProbeSetupError
 from probes import icmpwire as wire
 from probes import result as r
 from probes.batch import BatchRequest
+from probes.icmpreplies import KIND, Job, summarise
 from probes.result import MetricSpec, ProbeResult, Timer
 from probes.settings import Name, Settings
 
 log = logging.getLogger(__name__)
-
-KIND = "icmp"
 
 
 class IcmpSettings(Settings, frozen=True):
@@ -80,26 +77,12 @@ class _Slot:
     """One echo request in flight."""
 
     address: str
-    job: _Job
+    job: Job
     index: int
     seq: int
     waiter: _Waiter
     sent_ns: int = 0
     rtt: float | None = None
-
-
-@dataclass(slots=True)
-class _Job:
-    """One target's share of a batch."""
-
-    target: str
-    settings: IcmpSettings
-    packets: int
-    family: int = socket.AF_INET
-    address: str = ""
-    error_reason: str = ""
-    error_message: str = ""
-    rtts: list[float | None] = field(default_factory=list)
 
 
 # A batch request whose settings are IcmpSettings (probes.batch).
@@ -236,9 +219,9 @@ class IcmpEngine:
                 return self._seq
         raise ProbeSetupError(r.INTERNAL, "more than 65535 ICMP echo requests in flight")
 
-    def _resolve(self, jobs: Sequence[_Job], deadline: float) -> None:
+    def _resolve(self, jobs: Sequence[Job], deadline: float) -> None:
         literal = wire.literal
-        named: list[tuple[_Job, str]] = []
+        named: list[tuple[Job, str]] = []
         for job in jobs:
             got = literal(job.settings.address)
             if got is None:
@@ -262,7 +245,7 @@ class IcmpEngine:
         waits for replies until ``deadline`` (monotonic) at the latest.
         """
         timer = Timer()
-        jobs = [_Job(q.target, _icmp_settings(q.settings), q.packets, rtts=[None] * q.packets) for q in requests]
+        jobs = [Job(q.target, _icmp_settings(q.settings), q.packets, rtts=[None] * q.packets) for q in requests]
         self._resolve(jobs, deadline)
         slots: list[_Slot] = []
         waiter = _Waiter()
@@ -291,9 +274,9 @@ class IcmpEngine:
             # Late replies find no slot and are ignored: they count as lost.
             for slot in slots:
                 self._pending.pop(slot.seq, None)
-        return [_summarise(job, timer) for job in jobs]
+        return [summarise(job, timer) for job in jobs]
 
-    def _send_round(self, jobs: Sequence[_Job], index: int, deadline: float, waiter: _Waiter) -> list[_Slot]:
+    def _send_round(self, jobs: Sequence[Job], index: int, deadline: float, waiter: _Waiter) -> list[_Slot]:
         slots: list[_Slot] = []
         # One lock round for the whole round's sequence numbers, not one per packet.
         with self._lock:
@@ -363,35 +346,6 @@ class IcmpEngine:
             if time.monotonic() >= deadline:
                 break
         return r.TIMEOUT, f"socket send buffer stayed full; nothing sent to {address}"
-
-
-def _summarise(job: _Job, timer: Timer) -> ProbeResult:
-    if job.packets == 1 and (rtt := job.rtts[0]) is not None:
-        # The daemon's usual check, one packet answered, without the lists the general case needs.
-        one = {"packets_sent": 1.0, "packets_received": 1.0, "loss_ratio": 0.0, "rtt_min_seconds": rtt,
-               "rtt_max_seconds": rtt, "rtt_avg_seconds": rtt, "rtt_jitter_seconds": 0.0}  # fmt: skip
-        return timer.ok(job.target, KIND, one)
-    got = [x for x in job.rtts if x is not None]
-    values: dict[str, float] = {"packets_sent": float(job.packets), "packets_received": float(len(got))}
-    loss = 1.0 - len(got) / job.packets
-    values["loss_ratio"] = loss
-    if got:
-        values["rtt_min_seconds"] = min(got)
-        values["rtt_max_seconds"] = max(got)
-        values["rtt_avg_seconds"] = math.fsum(got) / len(got)
-        diffs = [abs(b - a) for a, b in itertools.pairwise(got)]
-        values["rtt_jitter_seconds"] = math.fsum(diffs) / len(diffs) if diffs else 0.0
-    if job.error_reason and not got:
-        return timer.fail(job.target, KIND, job.error_reason, job.error_message, values)
-    if loss > job.settings.max_loss_ratio:
-        return timer.fail(
-            job.target,
-            KIND,
-            r.LOSS if got else r.TIMEOUT,
-            f"{len(got)} of {job.packets} echo replies from {job.address or job.settings.address}",
-            values,
-        )
-    return timer.ok(job.target, KIND, values)
 
 
 _shared: IcmpEngine | None = None
