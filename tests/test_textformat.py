@@ -108,3 +108,16 @@ def test_series_prefixes_past_the_cache_limit_render_the_same(monkeypatch) -> No
         registry = CollectorRegistry(auto_describe=False)
         registry.register(Fixed([gauge, counter]))
         assert renderer.render(registry.collect()) == generate_latest(registry)
+
+
+def test_a_label_renamed_by_a_reload_is_rendered_under_its_new_name() -> None:
+    # A reload may rename a target label (site -> zona) and keep its values: the rows' values are
+    # the same tuples, and the kept prefixes must not carry the old name into /metrics.
+    renderer = TextRenderer()
+    before = Series("vigia_target", "Inventory.", "info", ["target", "site"])
+    before.add(("t1", "norte"), 1.0)
+    renderer.render([before])
+    after = Series("vigia_target", "Inventory.", "info", ["target", "zona"])
+    after.add(("t1", "norte"), 1.0)
+    assert renderer.render([after]) == both([after])[1]
+    assert b'vigia_target_info{target="t1",zona="norte"} 1.0' in renderer.render([after])

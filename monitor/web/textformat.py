@@ -90,8 +90,8 @@ class TextRenderer:
 
     def __init__(self) -> None:
         self._labels: dict[tuple[tuple[str, str], ...], str] = {}
-        # A Series' line prefixes, ``name{labels} ``, by sample name and label values.
-        self._prefixes: dict[str, dict[tuple[str, ...], str]] = {}
+        # A Series' line prefixes, ``name{labels} ``, by (sample name, label names) and label values.
+        self._prefixes: dict[tuple[str, tuple[str, ...]], dict[tuple[str, ...], str]] = {}
         self._prefix_count = 0
 
     def _label_text(self, labels: dict[str, str]) -> str:
@@ -107,10 +107,12 @@ class TextRenderer:
         return text
 
     def _series_lines(self, metric: Series, name: str, out: list[str]) -> None:
-        prefixes = self._prefixes.get(name)
-        if prefixes is None:
-            prefixes = self._prefixes[name] = {}
         names = metric.labelnames
+        # Keyed by the label names too: a reload may rename a label while its values stay the same.
+        key = (name, names)
+        prefixes = self._prefixes.get(key)
+        if prefixes is None:
+            prefixes = self._prefixes[key] = {}
         order = sorted(range(len(names)), key=names.__getitem__)
         append = out.append
         for values, value in metric.rows:
@@ -119,7 +121,7 @@ class TextRenderer:
                 if self._prefix_count >= _CACHE_LIMIT:
                     self._prefixes.clear()
                     self._prefix_count = 0
-                    prefixes = self._prefixes[name] = {}
+                    prefixes = self._prefixes[key] = {}
                 inner = ",".join(f'{names[i]}="{_escape_value(values[i])}"' for i in order)
                 prefix = prefixes[values] = f"{name}{{{inner}}} " if names else f"{name} "
                 self._prefix_count += 1
