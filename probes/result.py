@@ -204,7 +204,7 @@ class Timer:
     ) -> ProbeResult:
         # messages are stored, logged and exported: never a URL's password
         return ProbeResult(target, probe, self.started_at, self.elapsed(), success, reason, redact(message),
-                           values or {}, labels or {}, series)  # fmt: skip
+                           values, labels, series)  # fmt: skip
 
 
 def remaining(deadline: float) -> float:
