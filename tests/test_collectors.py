@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,3 +52,45 @@ def test_a_name_claimed_twice_fails_when_the_registry_is_built(tmp_path: Path) -
             registry.register(concern(daemon.live))
         with pytest.raises(ValueError, match="vigia_zone_up"):
             registry.register(Intruder(daemon.live))
+
+
+def test_a_gzip_scrape_reads_the_body_of_its_cycle_compressed(tmp_path: Path) -> None:
+    """The gzip form is made by the first scrape that asks for it, once per body: it decompresses
+    to the plain body of that cycle, a second scrape gets the same bytes, and a new cycle's body is
+    compressed anew."""
+    with daemon_in_process(CONFIG, tmp_path) as daemon:
+        exposition = daemon.exposition
+        assert exposition.body(gzipped=True) == b""  # before the first cycle: the endpoint says 503
+        daemon.run_cycle(1.0)
+        exposition.refresh()
+        plain, packed = exposition.body(), exposition.body(gzipped=True)
+        assert gzip.decompress(packed) == plain and b"vigia_zone_up" in plain
+        assert exposition.body(gzipped=True) is packed
+        daemon.run_cycle(1.0)
+        exposition.refresh()
+        assert exposition.body() != plain  # cycles counted, durations measured anew
+        assert gzip.decompress(exposition.body(gzipped=True)) == exposition.body()
+
+
+def test_the_inventory_kept_between_cycles_follows_a_reload(tmp_path: Path) -> None:
+    # The target inventory is rendered once per configuration, not per cycle: a reload that adds a
+    # target and changes another's interval and description must show in the next /metrics.
+    with daemon_in_process(CONFIG, tmp_path) as daemon:
+        daemon.run_cycle(1.0)
+        daemon.exposition.refresh()
+        before = daemon.exposition.body()
+        assert b'vigia_target_interval_seconds{target="closed"} 1.0' in before
+        assert b'target="later"' not in before
+        config = tmp_path / "c.yml"
+        config.write_text(config.read_text().replace(
+            "  - {id: closed, probe: tcp,",
+            "  - {id: later, probe: tcp, tcp: {host: 127.0.0.1, port: 9}}\n"
+            "  - {id: closed, description: Cerrado, interval: 2s, probe: tcp,",
+        ))  # fmt: skip
+        assert daemon.reload()
+        daemon.run_cycle(1.0)
+        daemon.exposition.refresh()
+        after = daemon.exposition.body()
+        assert b'vigia_target_interval_seconds{target="closed"} 2.0' in after
+        assert b'description="Cerrado",group=' in after
+        assert b'vigia_target_info{description="",group="datacenter",probe="tcp",target="later",zone=""} 1.0' in after

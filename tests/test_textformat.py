@@ -121,3 +121,15 @@ def test_a_label_renamed_by_a_reload_is_rendered_under_its_new_name() -> None:
     after.add(("t1", "norte"), 1.0)
     assert renderer.render([after]) == both([after])[1]
     assert b'vigia_target_info{target="t1",zona="norte"} 1.0' in renderer.render([after])
+
+
+def test_a_row_handed_the_same_value_object_again_and_then_another_renders_each_value() -> None:
+    # Lines are kept with the value object they were made of; a row whose value is that very object
+    # reuses its line, any other object (equal or not) is formatted anew.
+    renderer = TextRenderer()
+    up, down = 1.0, 0.0
+    for value in (up, up, down, float("1"), up, 7, 7, 2**70):
+        series = Series("vigia_probe_success", "1 if ok.", "gauge", ["target"])
+        series.add(("zd-01",), value)
+        series.add(("zd-02",), up)
+        assert renderer.render([series]) == both([series])[1]

@@ -1,8 +1,8 @@
 """Prometheus exposition: the collectors' families rendered once per cycle, served from a cache.
 
-Scrapes never compute anything: ``Exposition.refresh()`` renders the text (and
-its gzip form) after each probe cycle and every scrape is served from that
-cache, so a busy Prometheus (or several) costs the daemon almost nothing.
+Scrapes never render anything: ``Exposition.refresh()`` renders the text after each
+probe cycle and every scrape is served from that cache, so a busy Prometheus (or several)
+costs the daemon almost nothing; the gzip form is made by the first scrape that asks for it.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ class Exposition:
         self._renderer = TextRenderer()
         self._lock = threading.Lock()
         self._body = b""
-        self._gzip = b""
+        self._gzip: bytes | None = b""  # the body compressed, made by the first scrape that asks
+        self._packing = threading.Lock()
         self.rendered_at = 0.0
         self.render_seconds = 0.0
         self.errors = 0  # renders that failed (a collector bug); the watchdog notices a stale body
@@ -48,13 +49,27 @@ class Exposition:
             self.errors += 1
             log.exception("cannot render /metrics; serving the previous exposition")
             return
-        # Level 1: half level 5's CPU on an exposition's repetitive text, for ~9 % more bytes.
-        packed = gzip.compress(body, compresslevel=1)
         with self._lock:
-            self._body, self._gzip = body, packed
+            self._body, self._gzip = body, None
             self.rendered_at = time.time()
             self.render_seconds = time.perf_counter() - t0
 
     def body(self, *, gzipped: bool = False) -> bytes:
         with self._lock:
-            return self._gzip if gzipped else self._body
+            body, packed = self._body, self._gzip
+        if not gzipped:
+            return body
+        if packed is not None:
+            return packed
+        # Compressed when a scrape asks, once per body: bodies no gzip scrape read (cycles faster
+        # than scrapes) cost nothing. Scrapes that ask together wait for one compression.
+        with self._packing:
+            with self._lock:
+                if self._body is body and self._gzip is not None:
+                    return self._gzip
+            # Level 1: half level 5's CPU on an exposition's repetitive text, for ~9 % more bytes.
+            packed = gzip.compress(body, compresslevel=1)
+            with self._lock:
+                if self._body is body:
+                    self._gzip = packed
+        return packed

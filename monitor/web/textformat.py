@@ -10,12 +10,15 @@ vigia's own, valid as they are; label values are escaped. The output is byte-for
 
 The families with a series per target or zone are ``Series``: rows of label values and a value,
 with no per-sample dict or ``Sample`` built (that was half the exposition's cost at 2,000 zones);
-their ``name{labels} `` prefix is kept between renders, so a line costs one value's formatting.
+their ``name{labels} `` prefix is kept between renders, so a line costs one value's formatting,
+and the whole line is kept with the value object it was made of: a row handed the same object
+again (a collector's 0.0 and 1.0, an unchanged inventory figure) costs a lookup.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from prometheus_client.core import Metric
 from prometheus_client.samples import Sample
@@ -90,8 +93,9 @@ class TextRenderer:
 
     def __init__(self) -> None:
         self._labels: dict[tuple[tuple[str, str], ...], str] = {}
-        # A Series' line prefixes, ``name{labels} ``, by (sample name, label names) and label values.
-        self._prefixes: dict[tuple[str, tuple[str, ...]], dict[tuple[str, ...], str]] = {}
+        # A Series' lines by (sample name, label names) and label values: [its ``name{labels} ``
+        # prefix, the value object last rendered, that line].
+        self._prefixes: dict[tuple[str, tuple[str, ...]], dict[tuple[str, ...], list[Any]]] = {}
         self._prefix_count = 0
 
     def _label_text(self, labels: dict[str, str]) -> str:
@@ -110,22 +114,29 @@ class TextRenderer:
         names = metric.labelnames
         # Keyed by the label names too: a reload may rename a label while its values stay the same.
         key = (name, names)
-        prefixes = self._prefixes.get(key)
-        if prefixes is None:
-            prefixes = self._prefixes[key] = {}
+        kept = self._prefixes.get(key)
+        if kept is None:
+            kept = self._prefixes[key] = {}
         order = sorted(range(len(names)), key=names.__getitem__)
         append = out.append
         for values, value in metric.rows:
-            prefix = prefixes.get(values)
-            if prefix is None:
+            line = kept.get(values)
+            if line is not None and line[1] is value:
+                # The very value object of the last render (a collector's 0.0 or 1.0 constant, a
+                # small int count): most rows of a steady cycle; its line is the same.
+                append(line[2])
+                continue
+            if line is None:
                 if self._prefix_count >= _CACHE_LIMIT:
                     self._prefixes.clear()
                     self._prefix_count = 0
-                    prefixes = self._prefixes[key] = {}
+                    kept = self._prefixes[key] = {}
                 inner = ",".join(f'{names[i]}="{_escape_value(values[i])}"' for i in order)
-                prefix = prefixes[values] = f"{name}{{{inner}}} " if names else f"{name} "
+                line = kept[values] = [f"{name}{{{inner}}} " if names else f"{name} ", None, ""]
                 self._prefix_count += 1
-            append(prefix + _go_float(value) + "\n")
+            text = line[0] + _go_float(value) + "\n"
+            line[1], line[2] = value, text
+            append(text)
 
     def render(self, families: Iterable[Metric]) -> bytes:
         out: list[str] = []

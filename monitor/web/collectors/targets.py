@@ -19,6 +19,7 @@ class TargetCollector(Concern):
     def __init__(self, view: View) -> None:
         super().__init__(view)
         self.specs = _specs()
+        self._listed: tuple[tuple[Target, ...], tuple[Series, Series]] | None = None
         self.helps: dict[str, str] = {}
         for kind in REGISTRY.values():
             for spec in kind.metrics:
@@ -49,20 +50,12 @@ class TargetCollector(Concern):
                 PREFIX + kind.name + "_details", f"Descriptive facts from the last {kind.name} probe."
             )
 
-    def _inventory(self, targets: Iterable[Target]) -> Iterator[Metric]:
-        targets = list(targets)
-        fixed = ("target", "group", "probe", "description")
-        names = sorted({k for t in targets for k in t.labels} - set(fixed))
-        info = Series(
-            PREFIX + "target", "Inventory of each target; join on target in PromQL.", "info", [*fixed, *names]
-        )
-        for t in targets:
-            info.add((t.id, t.group, t.probe, t.description, *(t.labels.get(n, "") for n in names)), 1.0)
-        yield info
-        interval = Series(PREFIX + "target_interval_seconds", "Configured probe interval.", "gauge", ["target"])
-        for t in targets:
-            interval.add((t.id,), t.interval)
-        yield interval
+    def _inventory(self, targets: tuple[Target, ...]) -> Iterator[Metric]:
+        # The inventory changes only with a reload, which makes a new targets tuple: kept until then.
+        kept = self._listed
+        if kept is None or kept[0] is not targets:
+            kept = self._listed = (targets, self._listing(targets))
+        yield from kept[1]
         # Only targets with operating hours (targets[].hours or their group's): the alert rules let
         # one outside its hours be down without paging.
         hours = Series(
@@ -76,6 +69,20 @@ class TargetCollector(Concern):
                 assert t.schedule is not None
                 hours.add((t.id,), 1.0 if t.schedule.is_open(now, tz) else 0.0)
         yield hours
+
+    @staticmethod
+    def _listing(targets: tuple[Target, ...]) -> tuple[Series, Series]:
+        fixed = ("target", "group", "probe", "description")
+        names = sorted({k for t in targets for k in t.labels} - set(fixed))
+        info = Series(
+            PREFIX + "target", "Inventory of each target; join on target in PromQL.", "info", [*fixed, *names]
+        )
+        for t in targets:
+            info.add((t.id, t.group, t.probe, t.description, *(t.labels.get(n, "") for n in names)), 1.0)
+        interval = Series(PREFIX + "target_interval_seconds", "Configured probe interval.", "gauge", ["target"])
+        for t in targets:
+            interval.add((t.id,), t.interval)
+        return info, interval
 
     def _states(self, targets: Iterable[Target], states: dict[str, TargetState]) -> Iterator[Metric]:
         up = Series(
