@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from domain.incidents import CAUSES
 from render.catalogue import gettext
-from reports.status_page import StatusView, escape
+from reports.status_page import StatusView
+from reports.xmltext import escape
 
 
 def feed(v: StatusView, lang: str, instance: str) -> str:

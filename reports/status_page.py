@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta
-from xml.sax.saxutils import escape as _escape
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
@@ -24,21 +24,10 @@ from domain.vantage import MEASURED_CAUSES, measured_cause
 from domain.windows import Maintenance
 from domain.zone_state import ZoneState, ZoneStatus
 from domain.zones import Zone
-from kernel.text import xml_safe
 from render import engine
 from render.catalogue import gettext, msgid
-from reports import page
-
-# Bidirectional overrides and line separators: allowed in XML, but a Trojan-source name in an SVG
-# printed into the page as markup would reorder what the citizen reads.
-_NO_BIDI = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x2028, 0x2029])
-
-
-def escape(text: str, entities: dict[str, str] | None = None) -> str:
-    """Text for the feed and the SVGs: XML-escaped, without what XML forbids (an ESC in an
-    incident's title made the feed invalid, and feed readers drop a whole invalid feed) nor a
-    bidirectional override (the SVGs are printed into the page as markup, unfiltered)."""
-    return _escape(xml_safe(text).translate(_NO_BIDI), entities or {})
+from reports import page, status_bars
+from reports.xmltext import escape
 
 
 @dataclass(frozen=True)
@@ -229,7 +218,8 @@ def view(
 
 
 def zone_json(z: PublicZone) -> str:
-    return json.dumps(asdict(z), ensure_ascii=False)
+    # Its fields as they are, not asdict's deep copy (90 days a zone): json writes a tuple as a list.
+    return json.dumps({f.name: getattr(z, f.name) for f in fields(z)}, ensure_ascii=False)
 
 
 def to_json(v: StatusView, zones: Sequence[str] | None = None) -> bytes:
@@ -245,34 +235,50 @@ def to_json(v: StatusView, zones: Sequence[str] | None = None) -> bytes:
     return body.encode("utf-8")
 
 
-def zone_row(z: PublicZone, first_day: datetime, lang: str) -> Markup:
-    """One zone's row of the page (its table line, its bar of days)."""
-    bar = bar_svg(z, first_day, lang)
+def zone_row(z: PublicZone, first_day: datetime, lang: str, bar: str | None = None) -> Markup:
+    """One zone's row of the page (its table line, its bar of days: ``bar`` when kept from before)."""
+    bar = status_bars.draw(z.days, first_day, lang).svg if bar is None else bar
     return Markup(page.render_html("status_row.html.j2", lang, z=z, bar=bar, states=STATES, measured=MEASURED_CAUSES))
 
 
-def html(
-    v: StatusView, lang: str, *, max_age: float, rows: Mapping[str, str] | None = None, zone_map: str | None = None
-) -> str:
-    """The page; ``rows`` (by zone) and ``zone_map`` when kept from an earlier render."""
-    if rows is None:
-        first = first_day(v)
-        rows = {z.id: zone_row(z, first, lang) for z in v.zones}
-    # Each localidad's rows joined here, printed by the template as one piece: 2,000 rows printed
-    # one by one cost the template more than the rest of the page.
-    groups = [(name, Markup("".join(rows[z.id] for z in zones))) for name, zones in v.by_localidad()]
-    return page.render_html(
+def html(v: StatusView, lang: str, *, max_age: float) -> str:
+    """The page, whole (every row made here)."""
+    first = first_day(v)
+    rows = {z.id: zone_row(z, first, lang) for z in v.zones}
+    return "".join(
+        p.decode("utf-8") if isinstance(p, bytes) else rows[p] for p in html_pieces(v, lang, max_age=max_age)
+    )
+
+
+# Where a localidad's rows go in the page's own text: a comment no printed value can make (every
+# value the template prints is escaped: "<!--" from an inventory arrives as "&lt;!--").
+_SEAM = re.compile(rb"<!--vigia-rows-(\d+)-->")
+
+
+def html_pieces(v: StatusView, lang: str, *, max_age: float, zone_map: str | None = None) -> list[bytes | str]:
+    """The page in order as pieces: bytes of the page's own text (UTF-8) and, where a zone's row
+    goes, that zone's id. The renderer joins the rows it keeps (as bytes) into the text: a page of
+    2,000 zones (~9 MB) is never made whole as text, encoded or hashed again for a handful of rows."""
+    localidades = v.by_localidad()
+    seams = [(name, Markup(f"<!--vigia-rows-{i}-->")) for i, (name, _) in enumerate(localidades)]
+    text = page.render_html(
         "status.html.j2",
         lang,
         view=v,
         states=STATES,
-        groups=groups,
+        groups=seams,
         counts=v.counts(),
         zone_map=map_svg(v, lang) if zone_map is None else zone_map,
         causes=CAUSES,
         open_incidents=v.open_incidents(),
         refresh=max(30, int(max_age)),
-    )
+    ).encode("utf-8")
+    split = _SEAM.split(text)  # own text, a localidad's number, own text, ...
+    pieces: list[bytes | str] = [split[0]]
+    for k in range(1, len(split), 2):
+        pieces.extend(z.id for z in localidades[int(split[k])][1])
+        pieces.append(split[k + 1])
+    return pieces
 
 
 def _badge(left: str, right: str, colour: str) -> str:
@@ -341,35 +347,12 @@ def first_day(v: StatusView) -> datetime:
     return today - timedelta(days=BAR_DAYS - 1)
 
 
-def _bar_colour(avail: float | None) -> str:
-    if avail is None:
-        return "#b0b0b0"
-    return "#1b6e20" if avail >= 0.995 else "#c98a00" if avail >= 0.95 else "#b00020"
-
-
-def bar_svg(z: PublicZone, first_day: datetime, lang: str) -> str:
-    """The zone's days as thin bars, each with its date and figure as a title (text for every colour)."""
-    if not z.days:
-        return ""
-    words = gettext(lang)
-    fmt = _pct(lang)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {len(z.days) * 4} 20" class="bar" '
-             f'role="img" aria-label="{escape(words("Daily availability, last 90 days"))}">']  # fmt: skip
-    for k, avail in enumerate(z.days):
-        day = (first_day + timedelta(days=k)).strftime("%Y-%m-%d")
-        text = fmt(avail, 1) if avail is not None else words("no data")
-        parts.append(f'<rect x="{k * 4}" width="3" height="20" fill="{_bar_colour(avail)}"><title>{day}: '
-                     f"{escape(text)}</title></rect>")  # fmt: skip
-    parts.append("</svg>")
-    return "".join(parts)
-
-
 def availability_badge(z: PublicZone, lang: str) -> str:
     """The zone's availability within its hours over the last 30 days, as a badge."""
     days = "30 días" if lang == "es" else "30 days"
     if z.last_30 is None:
         return _badge(z.id, f"{days}: {gettext(lang)(STATES['no_data'].words)}", STATES["no_data"].bg)
-    return _badge(z.id, f"{days}: {_pct(lang)(z.last_30, 2)}", _bar_colour(z.last_30))
+    return _badge(z.id, f"{days}: {_pct(lang)(z.last_30, 2)}", status_bars.colour(z.last_30))
 
 
 def _pct(lang: str) -> Callable[..., str]:

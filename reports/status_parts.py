@@ -9,15 +9,15 @@ page around them (counts, incidents, maintenance, the map's frame) is cheap and 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from markupsafe import Markup
-
 from domain.zone_state import ZoneState
 from domain.zones import Zone
+from reports import status_bars
 from reports import status_page as sp
 
 
@@ -26,7 +26,9 @@ class ZoneParts:
     zone: sp.PublicZone
     first_day: datetime  # the bars' first day: the rows change with it at midnight
     json: str
-    rows: dict[str, Markup]  # by language
+    bars: dict[str, status_bars.Bar]  # by language: the bar of days, the bulk of a row
+    rows: dict[str, bytes]  # by language, UTF-8: joined as they are into the page
+    digests: dict[str, bytes]  # by language, each row's SHA-256: the page's ETag is made of them
     badges: dict[str, bytes]
     availability: dict[str, bytes]
 
@@ -41,6 +43,7 @@ class StatusParts:
         self._dots: dict[str, tuple[sp.PublicZone, sp.Bounds, dict[str, str]]] = {}
         self._maps: dict[str, tuple[sp.Bounds, tuple[str, ...], str]] = {}  # by language
         self._today: tuple[datetime, date] | None = None
+        self._frame: tuple[sp.StatusView, sp.Bounds | None, tuple[str, ...]] | None = None
         self.made = 0  # zones whose parts were made again, in all (what a test of "only the changed" reads)
         self.changed: set[str] = set()  # zones whose parts were made again since ``zone_view`` was last called
 
@@ -78,23 +81,36 @@ class StatusParts:
             return have
         self.made += 1
         self.changed.add(z.id)
+        # A change of state leaves the days as they were (the bars are the last ones); a read of
+        # the store changes today's figure (the bars are drawn again from there).
+        bars = {
+            lang: status_bars.draw(z.days, first_day, lang, have.bars[lang] if have else None) for lang in self.langs
+        }
+        rows = {lang: sp.zone_row(z, first_day, lang, bars[lang].svg).encode("utf-8") for lang in self.langs}
         made = ZoneParts(
             z,
             first_day,
             sp.zone_json(z),
-            {lang: sp.zone_row(z, first_day, lang) for lang in self.langs},
+            bars,
+            rows,
+            {lang: hashlib.sha256(row).digest() for lang, row in rows.items()},
+            # A badge says the state, the other the 30-day figure: each kept while what it says is.
+            have.badges if have and have.zone.state == z.state else
             {lang: sp.badge(z, lang).encode("utf-8") for lang in self.langs},
+            have.availability if have and have.zone.last_30 == z.last_30 else
             {lang: sp.availability_badge(z, lang).encode("utf-8") for lang in self.langs},
-        )
+        )  # fmt: skip
         self._parts[z.id] = made
         return made
 
     def zone_map(self, v: sp.StatusView, lang: str) -> str:
         """The map, each zone's dot kept while the zone and the map's frame are the same."""
-        bounds = sp.map_bounds(v.zones)
+        frame = self._frame
+        if frame is None or frame[0] is not v:  # once per view, not per language
+            frame = self._frame = (v, sp.map_bounds(v.zones), tuple(z.id for z in v.zones))
+        _, bounds, ids = frame
         if bounds is None:
             return ""
-        ids = tuple(z.id for z in v.zones)
         kept = self._maps.get(lang)
         if kept is not None and not self.changed and kept[0] == bounds and kept[1] == ids:
             return kept[2]  # no zone changed since the last map: the same map

@@ -374,13 +374,23 @@ def test_only_the_zones_that_changed_are_rendered_again(tmp_path: Path) -> None:
     for z in conf.zones:
         badge = pages.page(f"/badge/{z.id}.svg", "es")
         assert badge is not None and (badge.etag == before[z.id][0].etag) is (z.id != "ZD-02"), z.id  # type: ignore[union-attr]
+    assert pages.page("/", "es").etag != before["ZD-02"][1].etag  # type: ignore[union-attr]
     pages.refresh(conf.zones, states, NOW + timedelta(days=1))  # the bars' days move on
     assert pages.parts.made == 9
-    # the whole page is what a fresh render makes
+    # The store's figures read again: today's figure of one zone changed, a past day of another.
+    days = tuple(0.9 + k / 1000 for k in range(status_page.BAR_DAYS))
+    history = {z.id: status_page.History(days, 0.97) for z in conf.zones}
+    pages.refresh(conf.zones, states, NOW + timedelta(days=1), history=history)
+    history["ZD-01"] = status_page.History((*days[:-1], 0.5), 0.97)
+    history["ZD-03"] = status_page.History((*days[:40], None, *days[41:]), 0.96)
+    pages.refresh(conf.zones, states, NOW + timedelta(days=1), history=history)
+    # the whole page (and its ETag) is what a fresh render makes
     fresh = StatusPage(cfg.StatusPageSettings(listen="127.0.0.1:0"), TZ)
-    fresh.refresh(conf.zones, states, NOW + timedelta(days=1))
-    for path in ("/", "/status.json", "/badge/ZD-02.svg", "/feed.xml"):
-        assert pages.page(path, "en").body == fresh.page(path, "en").body, path  # type: ignore[union-attr]
+    fresh.refresh(conf.zones, states, NOW + timedelta(days=1), history=history)
+    for path in ("/", "/status.json", "/badge/ZD-02.svg", "/badge/ZD-03/availability.svg", "/feed.xml"):
+        for lang in ("es", "en"):
+            kept, made = pages.page(path, lang), fresh.page(path, lang)
+            assert kept is not None and made is not None and (kept.body, kept.etag) == (made.body, made.etag), path
 
 
 def test_cycles_ask_for_a_render_that_runs_off_their_thread_once_a_second(tmp_path: Path) -> None:

@@ -18,7 +18,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
@@ -51,11 +50,26 @@ SECURITY_HEADERS = {
 }
 
 
-@dataclass(frozen=True)
 class Page:
-    body: bytes
-    content_type: str
-    etag: str
+    """A page, its type and its ETag. A page assembled from kept rows is joined into one body by
+    the first reader (a request, the directory's writer): a render no one reads copies nothing."""
+
+    __slots__ = ("_body", "_pieces", "content_type", "etag")
+
+    def __init__(self, body: bytes | list[bytes], content_type: str, etag: str) -> None:
+        self._body: bytes | None = body if isinstance(body, bytes) else None
+        self._pieces: list[bytes] | None = None if isinstance(body, bytes) else body
+        self.content_type = content_type
+        self.etag = etag
+
+    @property
+    def body(self) -> bytes:
+        body = self._body
+        if body is None:
+            assert self._pieces is not None
+            # Two readers at once both join the same pieces: the same bytes, one kept.
+            body = self._body = b"".join(self._pieces)
+        return body
 
     @classmethod
     def of(cls, body: bytes, content_type: str, *, same_as: bytes | None = None) -> Page:
@@ -64,6 +78,25 @@ class Page:
         if same_as is None:
             return cls(body, content_type, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
         return cls(body, content_type, 'W/"' + hashlib.sha256(same_as).hexdigest()[:32] + '"')
+
+    @classmethod
+    def assembled(cls, pieces: Iterable[bytes | str], rows: Mapping[str, ZoneParts], lang: str) -> Page:
+        """The HTML page from its own text and the zones' kept rows (``status_page.html_pieces``).
+        Its strong ETag is a hash of the own text and each row's kept digest, in order: the same
+        body gives the same ETag, any byte changed another, and a render that changed a handful
+        of rows hashes kilobytes, not the page's megabytes."""
+        body: list[bytes] = []
+        hashed: list[bytes] = []
+        for piece in pieces:
+            if isinstance(piece, bytes):
+                body.append(piece)
+                hashed.append(piece)
+            else:
+                part = rows[piece]
+                body.append(part.rows[lang])
+                hashed.append(part.digests[lang])
+        etag = '"' + hashlib.sha256(b"".join(hashed)).hexdigest()[:32] + '"'
+        return cls(body, "text/html; charset=utf-8", etag)
 
 
 class StatusPage:
@@ -128,11 +161,11 @@ class StatusPage:
         badges = {key: kept for key, kept in self._badges.items() if key[0] in shown}
         fresh = len(badges) < len(parts) * len(LANGS)  # a zone without its badges yet (the first render, a reload)
         changed = parts if fresh else [p for p in parts if p.zone.id in self.parts.changed]
+        by_id = {p.zone.id: p for p in parts}
         for lang in LANGS:
-            rows = {p.zone.id: p.rows[lang] for p in parts}
-            body = status_page.html(view, lang, max_age=self.settings.max_age, rows=rows,
-                                    zone_map=self.parts.zone_map(view, lang))  # fmt: skip
-            pages[("/", lang)] = Page.of(body.encode("utf-8"), "text/html; charset=utf-8")
+            pieces = status_page.html_pieces(view, lang, max_age=self.settings.max_age,
+                                             zone_map=self.parts.zone_map(view, lang))  # fmt: skip
+            pages[("/", lang)] = Page.assembled(pieces, by_id, lang)
             pages[("/status.json", lang)] = data
             feed = status_feed.feed(view, lang, self.instance).encode("utf-8")
             pages[("/feed.xml", lang)] = Page.of(feed, "application/atom+xml; charset=utf-8")
