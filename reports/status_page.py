@@ -222,17 +222,29 @@ def zone_json(z: PublicZone) -> str:
     return json.dumps({f.name: getattr(z, f.name) for f in fields(z)}, ensure_ascii=False)
 
 
-def to_json(v: StatusView, zones: Sequence[str] | None = None) -> bytes:
-    """The page as JSON; ``zones``, each zone's ``zone_json`` when kept from an earlier render."""
+def to_json(v: StatusView) -> bytes:
+    """The page as JSON, whole (every zone's part made here)."""
+    made = {z.id: zone_json(z).encode("utf-8") for z in v.zones}
+    return b"".join(p if isinstance(p, bytes) else made[p] for p in json_pieces(v))
+
+
+def json_pieces(v: StatusView) -> list[bytes | str]:
+    """The JSON in order as pieces, as ``html_pieces``: bytes of its own text and, where a zone's
+    part goes, that zone's id (its ``zone_json``, UTF-8)."""
     head = {"title": v.title, "generated": v.generated, "timezone": v.tz, "counts": v.counts()}
     tail = {"incidents": [asdict(i) for i in v.incidents], "maintenance": [asdict(w) for w in v.maintenance]}
-    listed = ", ".join(zones if zones is not None else [zone_json(z) for z in v.zones])
-    body = (
-        json.dumps(head, ensure_ascii=False)[:-1]
-        + f', "zones": [{listed}], '
-        + json.dumps(tail, ensure_ascii=False)[1:]
-    )
-    return body.encode("utf-8")
+    pieces: list[bytes | str] = [(json.dumps(head, ensure_ascii=False)[:-1] + ', "zones": [').encode("utf-8")]
+    for k, z in enumerate(v.zones):
+        if k:
+            pieces.append(b", ")
+        pieces.append(z.id)
+    pieces.append(("], " + json.dumps(tail, ensure_ascii=False)[1:]).encode("utf-8"))
+    return pieces
+
+
+def stamp(v: StatusView) -> bytes:
+    """The JSON's one field that changes when nothing else did (when it was made), as it is written."""
+    return json.dumps({"generated": v.generated})[1:-1].encode("utf-8")
 
 
 def zone_row(z: PublicZone, first_day: datetime, lang: str, bar: str | None = None) -> Markup:

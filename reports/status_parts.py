@@ -25,7 +25,8 @@ from reports import status_page as sp
 class ZoneParts:
     zone: sp.PublicZone
     first_day: datetime  # the bars' first day: the rows change with it at midnight
-    json: str
+    json: bytes  # UTF-8, as the page's JSON carries it
+    json_digest: bytes
     bars: dict[str, status_bars.Bar]  # by language: the bar of days, the bulk of a row
     rows: dict[str, bytes]  # by language, UTF-8: joined as they are into the page
     digests: dict[str, bytes]  # by language, each row's SHA-256: the page's ETag is made of them
@@ -87,10 +88,12 @@ class StatusParts:
             lang: status_bars.draw(z.days, first_day, lang, have.bars[lang] if have else None) for lang in self.langs
         }
         rows = {lang: sp.zone_row(z, first_day, lang, bars[lang].svg).encode("utf-8") for lang in self.langs}
+        part = sp.zone_json(z).encode("utf-8")
         made = ZoneParts(
             z,
             first_day,
-            sp.zone_json(z),
+            part,
+            hashlib.sha256(part).digest(),
             bars,
             rows,
             {lang: hashlib.sha256(row).digest() for lang, row in rows.items()},

@@ -10,8 +10,8 @@ English.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import json
 import logging
 import os
 import tempfile
@@ -80,23 +80,27 @@ class Page:
         return cls(body, content_type, 'W/"' + hashlib.sha256(same_as).hexdigest()[:32] + '"')
 
     @classmethod
-    def assembled(cls, pieces: Iterable[bytes | str], rows: Mapping[str, ZoneParts], lang: str) -> Page:
-        """The HTML page from its own text and the zones' kept rows (``status_page.html_pieces``).
-        Its strong ETag is a hash of the own text and each row's kept digest, in order: the same
-        body gives the same ETag, any byte changed another, and a render that changed a handful
-        of rows hashes kilobytes, not the page's megabytes."""
+    def assembled(
+        cls, pieces: Iterable[bytes | str], kept: Callable[[str], tuple[bytes, bytes]], content_type: str,
+        *, unsaid: bytes | None = None,
+    ) -> Page:  # fmt: skip
+        """A page from its own text and the zones' kept parts (``status_page.html_pieces``,
+        ``json_pieces``; ``kept``: a zone's part and its digest). Its ETag is a hash of the own
+        text and each part's digest, in order: the same body gives the same ETag, any byte changed
+        another, and a render that changed a handful of zones hashes kilobytes, not megabytes. With
+        ``unsaid`` (the time it was made) the ETag is weak and made without it."""
         body: list[bytes] = []
         hashed: list[bytes] = []
         for piece in pieces:
             if isinstance(piece, bytes):
                 body.append(piece)
-                hashed.append(piece)
+                hashed.append(piece if unsaid is None else piece.replace(unsaid, b"", 1))
             else:
-                part = rows[piece]
-                body.append(part.rows[lang])
-                hashed.append(part.digests[lang])
+                part, digest = kept(piece)
+                body.append(part)
+                hashed.append(digest)
         etag = '"' + hashlib.sha256(b"".join(hashed)).hexdigest()[:32] + '"'
-        return cls(body, "text/html; charset=utf-8", etag)
+        return cls(body, content_type, etag if unsaid is None else "W/" + etag)
 
 
 class StatusPage:
@@ -151,21 +155,21 @@ class StatusPage:
         first = status_page.first_day(view)
         parts = [self.parts.of(z, first) for z in view.zones]
         pages: dict[tuple[str, str], Page] = {}
-        doc = status_page.to_json(view, [p.json for p in parts])
+        by_id = {p.zone.id: p for p in parts}
         # Its weak ETag is of the same JSON without the time it was rendered (the one field that
-        # changes when nothing else did), taken out of the bytes rather than dumped again.
-        stamp = json.dumps({"generated": view.generated})[1:-1].encode()
-        data = Page.of(doc, "application/json; charset=utf-8", same_as=doc.replace(stamp, b"", 1))
+        # changes when nothing else did).
+        data = Page.assembled(status_page.json_pieces(view), functools.partial(_json, by_id),
+                              "application/json; charset=utf-8", unsaid=status_page.stamp(view))  # fmt: skip
         # The badges' pages of the zones that did not change are the last render's (and their hashes).
         shown = {z.id for z in view.zones}
         badges = {key: kept for key, kept in self._badges.items() if key[0] in shown}
         fresh = len(badges) < len(parts) * len(LANGS)  # a zone without its badges yet (the first render, a reload)
         changed = parts if fresh else [p for p in parts if p.zone.id in self.parts.changed]
-        by_id = {p.zone.id: p for p in parts}
         for lang in LANGS:
             pieces = status_page.html_pieces(view, lang, max_age=self.settings.max_age,
                                              zone_map=self.parts.zone_map(view, lang))  # fmt: skip
-            pages[("/", lang)] = Page.assembled(pieces, by_id, lang)
+            row = functools.partial(_row, by_id, lang)
+            pages[("/", lang)] = Page.assembled(pieces, row, "text/html; charset=utf-8")
             pages[("/status.json", lang)] = data
             feed = status_feed.feed(view, lang, self.instance).encode("utf-8")
             pages[("/feed.xml", lang)] = Page.of(feed, "application/atom+xml; charset=utf-8")
@@ -214,6 +218,16 @@ class StatusPage:
         except OSError as exc:
             self.errors += 1
             log.error("cannot write the status page into %s: %s", directory, exc)
+
+
+def _row(parts: Mapping[str, ZoneParts], lang: str, zone: str) -> tuple[bytes, bytes]:
+    part = parts[zone]
+    return part.rows[lang], part.digests[lang]
+
+
+def _json(parts: Mapping[str, ZoneParts], zone: str) -> tuple[bytes, bytes]:
+    part = parts[zone]
+    return part.json, part.json_digest
 
 
 def language(query: str, accept: str, default: str) -> str:
