@@ -41,8 +41,9 @@ class StatusParts:
         self.langs = langs
         self._seen: dict[str, tuple[Zone, Any, date, sp.History | None, sp.PublicZone]] = {}
         self._parts: dict[str, ZoneParts] = {}
-        self._dots: dict[str, tuple[sp.PublicZone, sp.Bounds, dict[str, str]]] = {}
-        self._maps: dict[str, tuple[sp.Bounds, tuple[str, ...], str]] = {}  # by language
+        # By language: the map's frame, its zones' ids, the public views its dots were drawn from
+        # and those dots (in order), the map.
+        self._maps: dict[str, tuple[sp.Bounds, tuple[str, ...], list[sp.PublicZone], list[str], str]] = {}
         self._today: tuple[datetime, date] | None = None
         self._frame: tuple[sp.StatusView, sp.Bounds | None, tuple[str, ...]] | None = None
         self.made = 0  # zones whose parts were made again, in all (what a test of "only the changed" reads)
@@ -58,7 +59,7 @@ class StatusParts:
     def keep_only(self, v: sp.StatusView) -> None:
         """Forget the zones a reload removed."""
         shown = {z.id for z in v.zones}
-        for kept in (self._seen, self._parts, self._dots):
+        for kept in (self._seen, self._parts):
             for gone in [k for k in kept if k not in shown]:
                 del kept[gone]
 
@@ -69,7 +70,8 @@ class StatusParts:
         day = self._today[1]
         key = None if st is None else (st.status, st.since, st.last.reason if st.last is not None else None)
         seen = self._seen.get(zone.id)
-        if seen is not None and seen[0] is zone and seen[1] == key and seen[2] == day and seen[3] == h:
+        same_history = seen is not None and (seen[3] is h or seen[3] == h)
+        if seen is not None and seen[0] is zone and seen[1] == key and seen[2] == day and same_history:
             return seen[4]
         public = sp.public_zone(zone, st, now, tz, h)
         self._seen[zone.id] = (zone, key, day, h, public)
@@ -107,7 +109,8 @@ class StatusParts:
         return made
 
     def zone_map(self, v: sp.StatusView, lang: str) -> str:
-        """The map, each zone's dot kept while the zone and the map's frame are the same."""
+        """The map: while its frame and its zones are the same, only the dots of zones whose public
+        view is another object (``_zone`` keeps it while nothing it shows changed) are drawn again."""
         frame = self._frame
         if frame is None or frame[0] is not v:  # once per view, not per language
             frame = self._frame = (v, sp.map_bounds(v.zones), tuple(z.id for z in v.zones))
@@ -115,17 +118,15 @@ class StatusParts:
         if bounds is None:
             return ""
         kept = self._maps.get(lang)
-        if kept is not None and not self.changed and kept[0] == bounds and kept[1] == ids:
-            return kept[2]  # no zone changed since the last map: the same map
-        dots = []
-        for z in v.zones:
-            have = self._dots.get(z.id)
-            if have is None or have[1] != bounds or not (have[0] is z or have[0] == z):
-                have = (z, bounds, {})
-                self._dots[z.id] = have
-            if lang not in have[2]:
-                have[2][lang] = sp.map_dot(z, bounds, lang)
-            dots.append(have[2][lang])
+        if kept is None or kept[0] != bounds or kept[1] != ids:
+            drawn_for, dots = list(v.zones), [sp.map_dot(z, bounds, lang) for z in v.zones]
+        else:
+            _, _, drawn_for, dots, drawn = kept
+            moved = [k for k, z in enumerate(v.zones) if drawn_for[k] is not z]
+            if not moved:
+                return drawn
+            for k in moved:
+                drawn_for[k], dots[k] = v.zones[k], sp.map_dot(v.zones[k], bounds, lang)
         drawn = sp.map_svg(v, lang, dots)
-        self._maps[lang] = (bounds, ids, drawn)
+        self._maps[lang] = (bounds, ids, drawn_for, dots, drawn)
         return drawn
