@@ -222,24 +222,26 @@ def zone_json(z: PublicZone) -> str:
     return json.dumps({f.name: getattr(z, f.name) for f in fields(z)}, ensure_ascii=False)
 
 
+# A page as it is put together: its own text, then the parts of these zones (by id, in order),
+# then the next text, and so on; the zones' parts are kept by the renderer and joined in as bytes.
+Segments = list[tuple[bytes, list[str]]]
+JSON_BETWEEN = b", "  # between two zones' parts in the JSON (none in the HTML)
+
+
 def to_json(v: StatusView) -> bytes:
     """The page as JSON, whole (every zone's part made here)."""
     made = {z.id: zone_json(z).encode("utf-8") for z in v.zones}
-    return b"".join(p if isinstance(p, bytes) else made[p] for p in json_pieces(v))
+    return b"".join(text + JSON_BETWEEN.join(made[i] for i in ids) for text, ids in json_segments(v))
 
 
-def json_pieces(v: StatusView) -> list[bytes | str]:
-    """The JSON in order as pieces, as ``html_pieces``: bytes of its own text and, where a zone's
-    part goes, that zone's id (its ``zone_json``, UTF-8)."""
+def json_segments(v: StatusView) -> Segments:
+    """The JSON as segments: its zones' parts (each ``zone_json``, UTF-8) go between its head and tail."""
     head = {"title": v.title, "generated": v.generated, "timezone": v.tz, "counts": v.counts()}
     tail = {"incidents": [asdict(i) for i in v.incidents], "maintenance": [asdict(w) for w in v.maintenance]}
-    pieces: list[bytes | str] = [(json.dumps(head, ensure_ascii=False)[:-1] + ', "zones": [').encode("utf-8")]
-    for k, z in enumerate(v.zones):
-        if k:
-            pieces.append(b", ")
-        pieces.append(z.id)
-    pieces.append(("], " + json.dumps(tail, ensure_ascii=False)[1:]).encode("utf-8"))
-    return pieces
+    return [
+        ((json.dumps(head, ensure_ascii=False)[:-1] + ', "zones": [').encode("utf-8"), [z.id for z in v.zones]),
+        (("], " + json.dumps(tail, ensure_ascii=False)[1:]).encode("utf-8"), []),
+    ]
 
 
 def stamp(v: StatusView) -> bytes:
@@ -257,9 +259,8 @@ def html(v: StatusView, lang: str, *, max_age: float) -> str:
     """The page, whole (every row made here)."""
     first = first_day(v)
     rows = {z.id: zone_row(z, first, lang) for z in v.zones}
-    return "".join(
-        p.decode("utf-8") if isinstance(p, bytes) else rows[p] for p in html_pieces(v, lang, max_age=max_age)
-    )
+    segments = html_segments(v, lang, max_age=max_age)
+    return "".join(text.decode("utf-8") + "".join(rows[i] for i in ids) for text, ids in segments)
 
 
 # Where a localidad's rows go in the page's own text: a comment no printed value can make (every
@@ -267,10 +268,10 @@ def html(v: StatusView, lang: str, *, max_age: float) -> str:
 _SEAM = re.compile(rb"<!--vigia-rows-(\d+)-->")
 
 
-def html_pieces(v: StatusView, lang: str, *, max_age: float, zone_map: str | None = None) -> list[bytes | str]:
-    """The page in order as pieces: bytes of the page's own text (UTF-8) and, where a zone's row
-    goes, that zone's id. The renderer joins the rows it keeps (as bytes) into the text: a page of
-    2,000 zones (~9 MB) is never made whole as text, encoded or hashed again for a handful of rows."""
+def html_segments(v: StatusView, lang: str, *, max_age: float, zone_map: str | None = None) -> Segments:
+    """The page as segments: its own text (UTF-8) and, after each localidad's heading, its zones'
+    rows. The renderer joins the rows it keeps (as bytes) into the text: a page of 2,000 zones
+    (~9 MB) is never made whole as text, encoded or hashed again for a handful of rows."""
     localidades = v.by_localidad()
     seams = [(name, Markup(f"<!--vigia-rows-{i}-->")) for i, (name, _) in enumerate(localidades)]
     text = page.render_html(
@@ -286,11 +287,10 @@ def html_pieces(v: StatusView, lang: str, *, max_age: float, zone_map: str | Non
         refresh=max(30, int(max_age)),
     ).encode("utf-8")
     split = _SEAM.split(text)  # own text, a localidad's number, own text, ...
-    pieces: list[bytes | str] = [split[0]]
-    for k in range(1, len(split), 2):
-        pieces.extend(z.id for z in localidades[int(split[k])][1])
-        pieces.append(split[k + 1])
-    return pieces
+    return [
+        (split[k], [z.id for z in localidades[int(split[k + 1])][1]] if k + 1 < len(split) else [])
+        for k in range(0, len(split), 2)
+    ]
 
 
 def _badge(left: str, right: str, colour: str) -> str:

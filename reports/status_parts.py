@@ -10,7 +10,7 @@ page around them (counts, incidents, maintenance, the map's frame) is cheap and 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,13 +25,25 @@ from reports import status_page as sp
 class ZoneParts:
     zone: sp.PublicZone
     first_day: datetime  # the bars' first day: the rows change with it at midnight
-    json: bytes  # UTF-8, as the page's JSON carries it
-    json_digest: bytes
     bars: dict[str, status_bars.Bar]  # by language: the bar of days, the bulk of a row
-    rows: dict[str, bytes]  # by language, UTF-8: joined as they are into the page
-    digests: dict[str, bytes]  # by language, each row's SHA-256: the page's ETag is made of them
     badges: dict[str, bytes]
     availability: dict[str, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """The zones' parts of one document (the JSON, the page in a language), as bytes joined into
+    it, and each part's SHA-256 (its ETag is made of them), by zone id."""
+
+    parts: dict[str, bytes] = field(default_factory=dict)
+    digests: dict[str, bytes] = field(default_factory=dict)
+
+    def put(self, zone: str, part: bytes) -> None:
+        self.parts[zone], self.digests[zone] = part, hashlib.sha256(part).digest()
+
+    def drop(self, zone: str) -> None:
+        self.parts.pop(zone, None)
+        self.digests.pop(zone, None)
 
 
 class StatusParts:
@@ -41,6 +53,8 @@ class StatusParts:
         self.langs = langs
         self._seen: dict[str, tuple[Zone, Any, date, sp.History | None, sp.PublicZone]] = {}
         self._parts: dict[str, ZoneParts] = {}
+        self.json = Kept()
+        self.rows = {lang: Kept() for lang in langs}
         # By language: the map's frame, its zones' ids, the public views its dots were drawn from
         # and those dots (in order), the map.
         self._maps: dict[str, tuple[sp.Bounds, tuple[str, ...], list[sp.PublicZone], list[str], str]] = {}
@@ -59,9 +73,12 @@ class StatusParts:
     def keep_only(self, v: sp.StatusView) -> None:
         """Forget the zones a reload removed."""
         shown = {z.id for z in v.zones}
-        for kept in (self._seen, self._parts):
-            for gone in [k for k in kept if k not in shown]:
-                del kept[gone]
+        for gone in [k for k in self._parts if k not in shown]:
+            del self._parts[gone]
+            for kept in (self.json, *self.rows.values()):
+                kept.drop(gone)
+        for gone in [k for k in self._seen if k not in shown]:
+            del self._seen[gone]
 
     def _zone(
         self, zone: Zone, st: ZoneState | None, now: datetime, tz: ZoneInfo, h: sp.History | None
@@ -89,16 +106,13 @@ class StatusParts:
         bars = {
             lang: status_bars.draw(z.days, first_day, lang, have.bars[lang] if have else None) for lang in self.langs
         }
-        rows = {lang: sp.zone_row(z, first_day, lang, bars[lang].svg).encode("utf-8") for lang in self.langs}
-        part = sp.zone_json(z).encode("utf-8")
+        for lang in self.langs:
+            self.rows[lang].put(z.id, sp.zone_row(z, first_day, lang, bars[lang].svg).encode("utf-8"))
+        self.json.put(z.id, sp.zone_json(z).encode("utf-8"))
         made = ZoneParts(
             z,
             first_day,
-            part,
-            hashlib.sha256(part).digest(),
             bars,
-            rows,
-            {lang: hashlib.sha256(row).digest() for lang, row in rows.items()},
             # A badge says the state, the other the 30-day figure: each kept while what it says is.
             have.badges if have and have.zone.state == z.state else
             {lang: sp.badge(z, lang).encode("utf-8") for lang in self.langs},

@@ -10,7 +10,6 @@ English.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 import os
@@ -31,7 +30,7 @@ from monitor.web.coalesce import Coalescer
 from monitor.web.http import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_CLIENT, Listener
 from monitor.web.messages import Handler, Request, Response, text
 from reports import status_feed, status_history, status_page
-from reports.status_parts import StatusParts, ZoneParts
+from reports.status_parts import Kept, StatusParts, ZoneParts
 from store.reader import Reader
 
 log = logging.getLogger(__name__)
@@ -81,24 +80,24 @@ class Page:
 
     @classmethod
     def assembled(
-        cls, pieces: Iterable[bytes | str], kept: Callable[[str], tuple[bytes, bytes]], content_type: str,
-        *, unsaid: bytes | None = None,
+        cls, segments: status_page.Segments, kept: Kept, content_type: str,
+        *, between: bytes = b"", unsaid: bytes | None = None,
     ) -> Page:  # fmt: skip
-        """A page from its own text and the zones' kept parts (``status_page.html_pieces``,
-        ``json_pieces``; ``kept``: a zone's part and its digest). Its ETag is a hash of the own
-        text and each part's digest, in order: the same body gives the same ETag, any byte changed
-        another, and a render that changed a handful of zones hashes kilobytes, not megabytes. With
+        """A page from its own text and the zones' kept parts (``status_page.html_segments``,
+        ``json_segments``), ``between`` two zones' parts. Its ETag is a hash of the own text and
+        each part's digest, in order: the same body gives the same ETag, any byte changed another,
+        and a render that changed a handful of zones hashes kilobytes, not megabytes. With
         ``unsaid`` (the time it was made) the ETag is weak and made without it."""
         body: list[bytes] = []
         hashed: list[bytes] = []
-        for piece in pieces:
-            if isinstance(piece, bytes):
-                body.append(piece)
-                hashed.append(piece if unsaid is None else piece.replace(unsaid, b"", 1))
+        for own, zones in segments:
+            body.append(own)
+            hashed.append(own if unsaid is None else own.replace(unsaid, b"", 1))
+            if between:
+                body.append(between.join(map(kept.parts.__getitem__, zones)))
             else:
-                part, digest = kept(piece)
-                body.append(part)
-                hashed.append(digest)
+                body.extend(map(kept.parts.__getitem__, zones))
+            hashed.extend(map(kept.digests.__getitem__, zones))
         etag = '"' + hashlib.sha256(b"".join(hashed)).hexdigest()[:32] + '"'
         return cls(body, content_type, etag if unsaid is None else "W/" + etag)
 
@@ -155,21 +154,19 @@ class StatusPage:
         first = status_page.first_day(view)
         parts = [self.parts.of(z, first) for z in view.zones]
         pages: dict[tuple[str, str], Page] = {}
-        by_id = {p.zone.id: p for p in parts}
         # Its weak ETag is of the same JSON without the time it was rendered (the one field that
         # changes when nothing else did).
-        data = Page.assembled(status_page.json_pieces(view), functools.partial(_json, by_id),
-                              "application/json; charset=utf-8", unsaid=status_page.stamp(view))  # fmt: skip
+        data = Page.assembled(status_page.json_segments(view), self.parts.json, "application/json; charset=utf-8",
+                              between=status_page.JSON_BETWEEN, unsaid=status_page.stamp(view))  # fmt: skip
         # The badges' pages of the zones that did not change are the last render's (and their hashes).
         shown = {z.id for z in view.zones}
         badges = {key: kept for key, kept in self._badges.items() if key[0] in shown}
         fresh = len(badges) < len(parts) * len(LANGS)  # a zone without its badges yet (the first render, a reload)
         changed = parts if fresh else [p for p in parts if p.zone.id in self.parts.changed]
         for lang in LANGS:
-            pieces = status_page.html_pieces(view, lang, max_age=self.settings.max_age,
-                                             zone_map=self.parts.zone_map(view, lang))  # fmt: skip
-            row = functools.partial(_row, by_id, lang)
-            pages[("/", lang)] = Page.assembled(pieces, row, "text/html; charset=utf-8")
+            segments = status_page.html_segments(view, lang, max_age=self.settings.max_age,
+                                                 zone_map=self.parts.zone_map(view, lang))  # fmt: skip
+            pages[("/", lang)] = Page.assembled(segments, self.parts.rows[lang], "text/html; charset=utf-8")
             pages[("/status.json", lang)] = data
             feed = status_feed.feed(view, lang, self.instance).encode("utf-8")
             pages[("/feed.xml", lang)] = Page.of(feed, "application/atom+xml; charset=utf-8")
@@ -218,16 +215,6 @@ class StatusPage:
         except OSError as exc:
             self.errors += 1
             log.error("cannot write the status page into %s: %s", directory, exc)
-
-
-def _row(parts: Mapping[str, ZoneParts], lang: str, zone: str) -> tuple[bytes, bytes]:
-    part = parts[zone]
-    return part.rows[lang], part.digests[lang]
-
-
-def _json(parts: Mapping[str, ZoneParts], zone: str) -> tuple[bytes, bytes]:
-    part = parts[zone]
-    return part.json, part.json_digest
 
 
 def language(query: str, accept: str, default: str) -> str:
