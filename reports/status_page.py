@@ -10,14 +10,14 @@ zones' coordinates, nothing fetched from anywhere.
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
+from markupsafe import escape as markup_escape
 
 from domain.incidents import CAUSES, Incident
 from domain.vantage import MEASURED_CAUSES, measured_cause
@@ -217,42 +217,47 @@ def view(
     return StatusView(title, now.astimezone(tz).isoformat(timespec="seconds"), tz.key, tuple(out), told, ahead)
 
 
-def zone_json(z: PublicZone) -> str:
-    # Its fields as they are, not asdict's deep copy (90 days a zone): json writes a tuple as a list.
-    return json.dumps({f.name: getattr(z, f.name) for f in fields(z)}, ensure_ascii=False)
-
-
 # A page as it is put together: its own text, then the parts of these zones (by id, in order),
 # then the next text, and so on; the zones' parts are kept by the renderer and joined in as bytes.
 Segments = list[tuple[bytes, list[str]]]
-JSON_BETWEEN = b", "  # between two zones' parts in the JSON (none in the HTML)
 
 
-def to_json(v: StatusView) -> bytes:
-    """The page as JSON, whole (every zone's part made here)."""
-    made = {z.id: zone_json(z).encode("utf-8") for z in v.zones}
-    return b"".join(text + JSON_BETWEEN.join(made[i] for i in ids) for text, ids in json_segments(v))
-
-
-def json_segments(v: StatusView) -> Segments:
-    """The JSON as segments: its zones' parts (each ``zone_json``, UTF-8) go between its head and tail."""
-    head = {"title": v.title, "generated": v.generated, "timezone": v.tz, "counts": v.counts()}
-    tail = {"incidents": [asdict(i) for i in v.incidents], "maintenance": [asdict(w) for w in v.maintenance]}
-    return [
-        ((json.dumps(head, ensure_ascii=False)[:-1] + ', "zones": [').encode("utf-8"), [z.id for z in v.zones]),
-        (("], " + json.dumps(tail, ensure_ascii=False)[1:]).encode("utf-8"), []),
-    ]
-
-
-def stamp(v: StatusView) -> bytes:
-    """The JSON's one field that changes when nothing else did (when it was made), as it is written."""
-    return json.dumps({"generated": v.generated})[1:-1].encode("utf-8")
-
-
-def zone_row(z: PublicZone, first_day: datetime, lang: str, bar: str | None = None) -> Markup:
-    """One zone's row of the page (its table line, its bar of days: ``bar`` when kept from before)."""
+def zone_row(
+    z: PublicZone, first_day: datetime, lang: str, bar: str | None = None, frame: RowFrame | None = None
+) -> Markup:
+    """One zone's row of the page (its table line, its bar of days): ``bar`` and ``frame`` when kept
+    from before."""
     bar = status_bars.draw(z.days, first_day, lang).svg if bar is None else bar
-    return Markup(page.render_html("status_row.html.j2", lang, z=z, bar=bar, states=STATES, measured=MEASURED_CAUSES))
+    before, between, after = row_frame(z, lang) if frame is None else frame
+    return Markup(before + bar + between + last_30_text(z, lang) + after)
+
+
+RowFrame = tuple[str, str, str]  # a row's text before its bar, between it and its 30-day figure, after that
+# Marks no printed value can make (every value the template prints is escaped).
+_BAR, _LAST_30 = "<!--vigia-bar-->", "<!--vigia-30-->"
+
+
+def row_frame(z: PublicZone, lang: str) -> RowFrame:
+    """The row's own text around its bar of days and its 30-day figure, which change with every
+    read of the store (every 10 minutes, every zone) while the rest changes with the zone's state."""
+    text = page.render_html("status_row.html.j2", lang, z=z, bar=Markup(_BAR), last_30=Markup(_LAST_30),
+                            states=STATES, measured=MEASURED_CAUSES)  # fmt: skip
+    before, _, rest = text.partition(_BAR)
+    between, _, after = rest.partition(_LAST_30)
+    return before, between, after
+
+
+def row_frame_key(z: PublicZone) -> tuple[object, ...]:
+    """What a row's frame shows of its zone: all the template prints but the days and the 30-day
+    figure (a field the template comes to print must be named here)."""
+    return (z.id, z.name, z.barrio, z.state, z.since, z.closed_today, z.cause, bool(z.days))
+
+
+def last_30_text(z: PublicZone, lang: str) -> str:
+    """The row's 30-day figure, as printed (escaped: its words come from the catalogue)."""
+    if not z.days:
+        return ""
+    return str(markup_escape(_pct(lang)(z.last_30, 2) if z.last_30 is not None else gettext(lang)("no data")))
 
 
 def html(v: StatusView, lang: str, *, max_age: float) -> str:

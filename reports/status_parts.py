@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from domain.zone_state import ZoneState
 from domain.zones import Zone
-from reports import status_bars
+from reports import status_bars, status_json
 from reports import status_page as sp
 
 
@@ -26,6 +26,9 @@ class ZoneParts:
     zone: sp.PublicZone
     first_day: datetime  # the bars' first day: the rows change with it at midnight
     bars: dict[str, status_bars.Bar]  # by language: the bar of days, the bulk of a row
+    frames: tuple[
+        tuple[object, ...], dict[str, sp.RowFrame]
+    ]  # what they show, the rows' text around the bar by language
     badges: dict[str, bytes]
     availability: dict[str, bytes]
 
@@ -106,13 +109,22 @@ class StatusParts:
         bars = {
             lang: status_bars.draw(z.days, first_day, lang, have.bars[lang] if have else None) for lang in self.langs
         }
+        # A read of the store changes the days and the 30-day figure, not the rest of the row.
+        key = sp.row_frame_key(z)
+        frames = (
+            have.frames
+            if have and have.frames[0] == key
+            else (key, {lang: sp.row_frame(z, lang) for lang in self.langs})
+        )
         for lang in self.langs:
-            self.rows[lang].put(z.id, sp.zone_row(z, first_day, lang, bars[lang].svg).encode("utf-8"))
-        self.json.put(z.id, sp.zone_json(z).encode("utf-8"))
+            row = sp.zone_row(z, first_day, lang, bars[lang].svg, frames[1][lang])
+            self.rows[lang].put(z.id, row.encode("utf-8"))
+        self.json.put(z.id, status_json.zone_json(z).encode("utf-8"))
         made = ZoneParts(
             z,
             first_day,
             bars,
+            frames,
             # A badge says the state, the other the 30-day figure: each kept while what it says is.
             have.badges if have and have.zone.state == z.state else
             {lang: sp.badge(z, lang).encode("utf-8") for lang in self.langs},

@@ -203,7 +203,7 @@ def test_the_operating_hours_metric_follows_a_closed_day(tmp_path: Path) -> None
 def test_the_status_page_says_why_a_zone_is_closed_today(tmp_path: Path) -> None:
     import json
 
-    from reports import status_page
+    from reports import status_json, status_page
 
     conf = parse(tmp_path)
     [zone] = conf.zones
@@ -215,7 +215,7 @@ def test_the_status_page_says_why_a_zone_is_closed_today(tmp_path: Path) -> None
     }
     assert "cerrada hoy: festivo — Independencia de Cartagena (observado)" in status_page.html(page, "es", max_age=30)
     assert "closed today: holiday — Independencia" in status_page.html(page, "en", max_age=30)
-    assert json.loads(status_page.to_json(page))["zones"][0]["closed_today"]["es"].startswith("festivo")
+    assert json.loads(status_json.to_json(page))["zones"][0]["closed_today"]["es"].startswith("festivo")
     sunday = status_page.view("Zonas", conf.zones, {}, datetime(2025, 11, 16, 10, tzinfo=BOGOTA), BOGOTA)
     assert sunday.zones[0].closed_today == {"es": "domingo", "en": "Sunday"}
     tuesday = status_page.view("Zonas", conf.zones, {}, datetime(2025, 11, 18, 13, tzinfo=BOGOTA), BOGOTA)

@@ -21,7 +21,7 @@ import config as cfg
 from domain.zone_state import ZoneState, ZoneStatus
 from monitor.cli import main
 from monitor.web.statuspage import StatusPage, StatusServer, language
-from reports import status_history, status_page
+from reports import status_history, status_json, status_page
 from store.db import Store
 from tests.conftest import free_port
 from tests.reports.test_opendata import filled, t
@@ -103,7 +103,7 @@ def test_states_in_words_no_data_is_never_down_and_only_allowed_fields(tmp_path:
     assert [(z.id, z.state) for z in v.zones] == [
         ("ZD-01", "up"), ("ZD-02", "down"), ("ZD-03", "maintenance"), ("ZD-04", "no_data"),
     ]  # fmt: skip
-    data = json.loads(status_page.to_json(v))
+    data = json.loads(status_json.to_json(v))
     assert set(data["zones"][0]) == {
         "id",
         "name",
@@ -279,7 +279,7 @@ def test_the_status_page_under_load_leaves_the_scrapes_fast(tmp_path: Path) -> N
 def test_maintenance_ahead_names_zones_only_and_looks_a_week_ahead(tmp_path: Path) -> None:
     conf, states = zones_and_states(tmp_path)
     v = status_page.view("Estado", conf.zones, states, NOW, TZ, windows=conf.maintenance)
-    data = json.loads(status_page.to_json(v))
+    data = json.loads(status_json.to_json(v))
     assert data["maintenance"] == [
         {"zones": ["ZD-03"], "start": "2026-03-03T00:00-05:00", "end": "2026-03-04T00:00-05:00",
          "reason": "Cambio de equipo"},

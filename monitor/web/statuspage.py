@@ -29,7 +29,7 @@ from kernel.errors import VigiaError
 from monitor.web.coalesce import Coalescer
 from monitor.web.http import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_CLIENT, Listener
 from monitor.web.messages import Handler, Request, Response, text
-from reports import status_feed, status_history, status_page
+from reports import status_feed, status_history, status_json, status_page
 from reports.status_parts import Kept, StatusParts, ZoneParts
 from store.reader import Reader
 
@@ -156,8 +156,8 @@ class StatusPage:
         pages: dict[tuple[str, str], Page] = {}
         # Its weak ETag is of the same JSON without the time it was rendered (the one field that
         # changes when nothing else did).
-        data = Page.assembled(status_page.json_segments(view), self.parts.json, "application/json; charset=utf-8",
-                              between=status_page.JSON_BETWEEN, unsaid=status_page.stamp(view))  # fmt: skip
+        data = Page.assembled(status_json.json_segments(view), self.parts.json, "application/json; charset=utf-8",
+                              between=status_json.JSON_BETWEEN, unsaid=status_json.stamp(view))  # fmt: skip
         # The badges' pages of the zones that did not change are the last render's (and their hashes).
         shown = {z.id for z in view.zones}
         badges = {key: kept for key, kept in self._badges.items() if key[0] in shown}
