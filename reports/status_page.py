@@ -346,15 +346,17 @@ def map_dot(z: PublicZone, bounds: Bounds, lang: str, height: int = 420) -> str:
 
 
 def map_svg(v: StatusView, lang: str, dots: Sequence[str] | None = None, width: int = 640, height: int = 420) -> str:
-    """The zones placed by their coordinates; ``dots``, each zone's ``map_dot`` when kept."""
-    bounds = map_bounds(v.zones, width, height)
-    if bounds is None:
-        return ""
+    """The zones placed by their coordinates; ``dots``, each zone's ``map_dot`` when kept (drawn
+    within the zones' ``map_bounds``, which are then not computed again)."""
+    if dots is None:
+        bounds = map_bounds(v.zones, width, height)
+        if bounds is None:
+            return ""
+        dots = [map_dot(z, bounds, lang, height) for z in v.zones]
     label = escape(gettext(lang)("Map of the zones"))
-    drawn = dots if dots is not None else [map_dot(z, bounds, lang, height) for z in v.zones]
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" aria-label="{label}">'
-        f'<rect width="{width}" height="{height}" fill="#f4f4f4"/>' + "".join(drawn) + "</svg>"
+        f'<rect width="{width}" height="{height}" fill="#f4f4f4"/>' + "".join(dots) + "</svg>"
     )
 
 

@@ -152,7 +152,7 @@ class StatusPage:
         )
         self.parts.keep_only(view)
         first = status_page.first_day(view)
-        parts = [self.parts.of(z, first) for z in view.zones]
+        parts = self.parts.all_of(view.zones, first)
         pages: dict[tuple[str, str], Page] = {}
         # Its weak ETag is of the same JSON without the time it was rendered (the one field that
         # changes when nothing else did).
