@@ -508,3 +508,19 @@ def test_a_render_that_fails_leaves_the_renderer_for_the_next_ask() -> None:
     finally:
         renders.stop()
     assert not renders._thread.is_alive()
+
+
+def test_a_zone_a_reload_removes_leaves_the_page_its_badges_and_its_json(tmp_path: Path) -> None:
+    conf, states = zones_and_states(tmp_path)
+    pages = StatusPage(cfg.StatusPageSettings(listen="127.0.0.1:0"), TZ)
+    pages.refresh(conf.zones, states, NOW)
+    gone = conf.zones[-1].id
+    assert pages.page(f"/badge/{gone}.svg", "es") is not None
+    pages.refresh(iter(conf.zones[:-1]), states, NOW + timedelta(minutes=1))  # zones as any iterable
+    assert (
+        pages.page(f"/badge/{gone}.svg", "es") is None and pages.page(f"/badge/{gone}/availability.svg", "en") is None
+    )
+    assert f'data-zone="{gone}"' not in pages.page("/", "es").body.decode()  # type: ignore[union-attr]
+    assert gone not in {z["id"] for z in json.loads(pages.page("/status.json", "es").body)["zones"]}  # type: ignore[union-attr]
+    pages.refresh(conf.zones, states, NOW + timedelta(minutes=2))  # back again
+    assert pages.page(f"/badge/{gone}.svg", "es") is not None and pages.errors == 0

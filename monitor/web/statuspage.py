@@ -112,6 +112,7 @@ class StatusPage:
         self._pages: dict[tuple[str, str], Page] = {}
         self.parts = StatusParts(LANGS)
         self._badges: dict[tuple[str, str], tuple[ZoneParts, Page, Page]] = {}
+        self._shown: tuple[str, ...] = ()  # the zones of the last render, in order
         self._written: dict[str, str] = {}  # file name: the ETag of what was written there
         self._lock = threading.Lock()
         self.errors = 0
@@ -127,13 +128,15 @@ class StatusPage:
     ) -> None:
         try:
             moment = now or datetime.now(UTC)
-            pages, badges = self._render(list(zones), states, moment, list(incidents), list(windows), history or {})
+            pages, badges, shown = self._render(
+                list(zones), states, moment, list(incidents), list(windows), history or {}
+            )
         except Exception:  # a bug in rendering: keep serving the last good page, say so, go on
             self.errors += 1
             log.exception("cannot render the status page; serving the previous one")
             return
         with self._lock:
-            self._pages, self._badges = pages, badges
+            self._pages, self._badges, self._shown = pages, badges, shown
         if self.settings.directory:
             self._write(self.settings.directory)
 
@@ -145,7 +148,7 @@ class StatusPage:
         incidents: list[Incident],
         windows: list[Maintenance],
         history: Mapping[str, status_page.History],
-    ) -> tuple[dict[tuple[str, str], Page], dict[tuple[str, str], tuple[ZoneParts, Page, Page]]]:
+    ) -> tuple[dict[tuple[str, str], Page], dict[tuple[str, str], tuple[ZoneParts, Page, Page]], tuple[str, ...]]:
         zone_view = self.parts.zone_view(now, self.tz)
         view = status_page.view(
             self.settings.title, zones, states, now, self.tz, incidents, windows, history, zone_view
@@ -159,8 +162,12 @@ class StatusPage:
         data = Page.assembled(status_json.json_segments(view), self.parts.json, "application/json; charset=utf-8",
                               between=status_json.JSON_BETWEEN, unsaid=status_json.stamp(view))  # fmt: skip
         # The badges' pages of the zones that did not change are the last render's (and their hashes).
-        shown = {z.id for z in view.zones}
-        badges = {key: kept for key, kept in self._badges.items() if key[0] in shown}
+        ids = tuple(z.id for z in view.zones)
+        if ids == self._shown:
+            badges = dict(self._badges)
+        else:  # a reload added or removed zones
+            shown = set(ids)
+            badges = {key: kept for key, kept in self._badges.items() if key[0] in shown}
         fresh = len(badges) < len(parts) * len(LANGS)  # a zone without its badges yet (the first render, a reload)
         changed = parts if fresh else [p for p in parts if p.zone.id in self.parts.changed]
         for lang in LANGS:
@@ -174,7 +181,7 @@ class StatusPage:
                 if p.zone.id in self.parts.changed or (p.zone.id, lang) not in badges:
                     svg = "image/svg+xml"
                     badges[(p.zone.id, lang)] = (p, Page.of(p.badges[lang], svg), Page.of(p.availability[lang], svg))
-        return pages, badges
+        return pages, badges, ids
 
     def page(self, path: str, lang: str) -> Page | None:
         if path.startswith("/badge/"):  # a zone's badges, kept apart: 2,000 zones make 8,000 of them
