@@ -31,7 +31,6 @@ HERE = Path(__file__).parent
 def environment(lang: str, folder: str) -> jinja2.Environment:
     """One environment per language and template folder; the folder's templates first, then the
     render layer's own (``base.html.j2``)."""
-    locale = Locale.parse(LOCALES[lang])
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(folder), jinja2.FileSystemLoader(str(HERE / "templates"))]),
         autoescape=True,
@@ -47,7 +46,7 @@ def environment(lang: str, folder: str) -> jinja2.Environment:
         auto_reload=False,
     )
     env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
-    env.filters.update(formatters(locale))
+    env.filters.update(formats(lang))  # the same as words made in code: one cache of figures a language
     return env
 
 
@@ -70,10 +69,12 @@ def formatters(locale: Locale) -> dict[str, Callable[..., str]]:
     # Spanish (es_CO) writes "99,2 %"; English "99.2%".
     sign = " %" if locale.language == "es" else "%"
 
+    def written(value: float | Decimal, digits: int) -> str:
+        return format_percent(value, format="#,##0." + "0" * digits + sign, locale=locale)
+
     @functools.lru_cache(maxsize=16384)
     def percent(negative: bool, rounded: Decimal, digits: int) -> str:
-        value = rounded.copy_negate() if negative else rounded
-        return format_percent(value.scaleb(-2), format="#,##0." + "0" * digits + sign, locale=locale)
+        return written((rounded.copy_negate() if negative else rounded).scaleb(-2), digits)
 
     def pct(value: float | None, digits: int = 1) -> str:
         if value is None:
@@ -83,7 +84,7 @@ def formatters(locale: Locale) -> dict[str, Callable[..., str]]:
         # not once per day of each zone's 90-day bar (2,000 zones: 360,000 a page, 20 s of CPU).
         exact = Decimal(str(value)).scaleb(2)
         if not exact.is_finite():
-            return format_percent(value, format="#,##0." + "0" * digits + sign, locale=locale)
+            return written(value, digits)
         return percent(exact.is_signed(), abs(exact).quantize(Decimal(1).scaleb(-digits)), digits)
 
     def num(value: float | None, digits: int = 0) -> str:

@@ -233,8 +233,10 @@ def zone_row(
 
 
 RowFrame = tuple[str, str, str]  # a row's text before its bar, between it and its 30-day figure, after that
-# Marks no printed value can make (every value the template prints is escaped).
-_BAR, _LAST_30 = "<!--vigia-bar-->", "<!--vigia-30-->"
+# Where kept parts go in a template's text: comments no printed value can make (every value a
+# template prints is escaped: "<!--" from an inventory arrives as "&lt;!--").
+_BAR, _LAST_30, _ROWS = "<!--vigia-bar-->", "<!--vigia-30-->", "<!--vigia-rows-{}-->"
+_SEAM = re.compile(_ROWS.replace("{}", r"(\d+)").encode())  # a localidad's rows, by its number
 
 
 def row_frame(z: PublicZone, lang: str) -> RowFrame:
@@ -268,17 +270,12 @@ def html(v: StatusView, lang: str, *, max_age: float) -> str:
     return "".join(text.decode("utf-8") + "".join(rows[i] for i in ids) for text, ids in segments)
 
 
-# Where a localidad's rows go in the page's own text: a comment no printed value can make (every
-# value the template prints is escaped: "<!--" from an inventory arrives as "&lt;!--").
-_SEAM = re.compile(rb"<!--vigia-rows-(\d+)-->")
-
-
 def html_segments(v: StatusView, lang: str, *, max_age: float, zone_map: str | None = None) -> Segments:
     """The page as segments: its own text (UTF-8) and, after each localidad's heading, its zones'
     rows. The renderer joins the rows it keeps (as bytes) into the text: a page of 2,000 zones
     (~9 MB) is never made whole as text, encoded or hashed again for a handful of rows."""
     localidades = v.by_localidad()
-    seams = [(name, Markup(f"<!--vigia-rows-{i}-->")) for i, (name, _) in enumerate(localidades)]
+    seams = [(name, Markup(_ROWS.format(i))) for i, (name, _) in enumerate(localidades)]
     text = page.render_html(
         "status.html.j2",
         lang,

@@ -63,7 +63,8 @@ class StatusParts:
         # and those dots (in order), the map.
         self._maps: dict[str, tuple[sp.Bounds, tuple[str, ...], list[sp.PublicZone], list[str], str]] = {}
         self._today: tuple[datetime, date] | None = None
-        self._frame: tuple[sp.StatusView, sp.Bounds | None, tuple[str, ...]] | None = None
+        self._frame: tuple[sp.StatusView, sp.Bounds | None] | None = None
+        self.ids: tuple[str, ...] = ()  # the zones shown, in order, as ``keep_only`` last saw them
         self.made = 0  # zones whose parts were made again, in all (what a test of "only the changed" reads)
         self.changed: set[str] = set()  # zones whose parts were made again since ``zone_view`` was last called
 
@@ -75,8 +76,11 @@ class StatusParts:
         return self._zone
 
     def keep_only(self, v: sp.StatusView) -> None:
-        """Forget the zones a reload removed."""
-        shown = {z.id for z in v.zones}
+        """Forget the zones a reload removed (looked for only when the zones shown changed)."""
+        ids = tuple(z.id for z in v.zones)
+        if ids == self.ids:
+            return
+        self.ids, shown = ids, set(ids)
         for gone in [k for k in self._parts if k not in shown]:
             del self._parts[gone]
             for kept in (self.json, *self.rows.values()):
@@ -99,21 +103,17 @@ class StatusParts:
         return public
 
     def all_of(self, zones: Sequence[sp.PublicZone], first_day: datetime) -> list[ZoneParts]:
-        """Every zone's parts, in order (``of``): a zone whose public view is the very object its
-        parts were made from costs a lookup, 2,000 of them a render."""
+        """Every zone's parts, in order, made again for a zone that changed since they were made:
+        one whose public view is the very object its parts were made from costs a lookup."""
         kept, out = self._parts, []
         for z in zones:
             have = kept.get(z.id)
-            if have is None or have.zone is not z or have.first_day != first_day:
-                have = self.of(z, first_day)
+            if have is None or not (have.zone is z or have.zone == z) or have.first_day != first_day:
+                have = self._made(z, first_day, have)
             out.append(have)
         return out
 
-    def of(self, z: sp.PublicZone, first_day: datetime) -> ZoneParts:
-        """The zone's parts, made again if it changed since they were made."""
-        have = self._parts.get(z.id)
-        if have is not None and (have.zone is z or have.zone == z) and have.first_day == first_day:
-            return have
+    def _made(self, z: sp.PublicZone, first_day: datetime, have: ZoneParts | None) -> ZoneParts:
         self.made += 1
         self.changed.add(z.id)
         # A change of state leaves the days as they were (the bars are the last ones); a read of
@@ -147,12 +147,13 @@ class StatusParts:
         return made
 
     def zone_map(self, v: sp.StatusView, lang: str) -> str:
-        """The map: while its frame and its zones are the same, only the dots of zones whose public
-        view is another object (``_zone`` keeps it while nothing it shows changed) are drawn again."""
+        """The map of ``v`` (after ``keep_only(v)``): while its frame and its zones are the same,
+        only the dots of zones whose public view is another object (``_zone`` keeps it while nothing
+        it shows changed) are drawn again."""
         frame = self._frame
         if frame is None or frame[0] is not v:  # once per view, not per language
-            frame = self._frame = (v, sp.map_bounds(v.zones), tuple(z.id for z in v.zones))
-        _, bounds, ids = frame
+            frame = self._frame = (v, sp.map_bounds(v.zones))
+        bounds, ids = frame[1], self.ids
         if bounds is None:
             return ""
         kept = self._maps.get(lang)

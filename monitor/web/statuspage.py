@@ -153,7 +153,7 @@ class StatusPage:
         view = status_page.view(
             self.settings.title, zones, states, now, self.tz, incidents, windows, history, zone_view
         )
-        self.parts.keep_only(view)
+        self.parts.keep_only(view)  # its ids: the zones shown, in order
         first = status_page.first_day(view)
         parts = self.parts.all_of(view.zones, first)
         pages: dict[tuple[str, str], Page] = {}
@@ -162,7 +162,7 @@ class StatusPage:
         data = Page.assembled(status_json.json_segments(view), self.parts.json, "application/json; charset=utf-8",
                               between=status_json.JSON_BETWEEN, unsaid=status_json.stamp(view))  # fmt: skip
         # The badges' pages of the zones that did not change are the last render's (and their hashes).
-        ids = tuple(z.id for z in view.zones)
+        ids = self.parts.ids
         if ids == self._shown:
             badges = dict(self._badges)
         else:  # a reload added or removed zones
