@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,3 +95,48 @@ def test_the_inventory_kept_between_cycles_follows_a_reload(tmp_path: Path) -> N
         assert b'vigia_target_interval_seconds{target="closed"} 2.0' in after
         assert b'description="Cerrado",group=' in after
         assert b'vigia_target_info{description="",group="datacenter",probe="tcp",target="later",zone=""} 1.0' in after
+
+
+def test_gzip_scrapes_at_once_across_cycles_compress_each_body_once(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Several Prometheus servers scraping with gzip while cycles end: each answer decompresses to
+    a body the daemon rendered, and no body is compressed twice (the scrapes wait for one)."""
+    import threading
+
+    compressed: list[bytes] = []
+    real = gzip.compress
+
+    def counted(data: bytes, compresslevel: int = 9) -> bytes:
+        compressed.append(data)
+        return real(data, compresslevel=compresslevel)
+
+    monkeypatch.setattr("monitor.web.exposition.gzip.compress", counted)
+    with daemon_in_process(CONFIG, tmp_path) as daemon:
+        exposition, rendered, answers = daemon.exposition, [], []
+        stop = threading.Event()
+        render = exposition._renderer.render  # every body a refresh makes, whoever asks for it
+
+        def kept_render(families):  # type: ignore[no-untyped-def]
+            rendered.append(render(families))
+            return rendered[-1]
+
+        monkeypatch.setattr(exposition._renderer, "render", kept_render)
+
+        def scrape() -> None:
+            deadline = time.monotonic() + 60  # bounded; ends when the cycles do
+            while not stop.is_set() and time.monotonic() < deadline:
+                packed = exposition.body(gzipped=True)
+                if packed:
+                    answers.append(packed)
+                time.sleep(0.001)
+
+        scrapers = [threading.Thread(target=scrape) for _ in range(8)]
+        for scraper in scrapers:
+            scraper.start()
+        for _ in range(5):
+            daemon.run_cycle(1.0)
+            exposition.refresh()
+        stop.set()
+        for scraper in scrapers:
+            scraper.join(timeout=30)
+        assert answers and {gzip.decompress(a) for a in set(answers)} <= set(rendered)
+        assert len(compressed) == len({id(b) for b in compressed}) <= len(rendered)

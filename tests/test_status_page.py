@@ -20,7 +20,7 @@ import pytest
 import config as cfg
 from domain.zone_state import ZoneState, ZoneStatus
 from monitor.cli import main
-from monitor.web.statuspage import StatusPage, StatusServer, language
+from monitor.web.statuspage import Page, StatusPage, StatusServer, language
 from reports import status_history, status_json, status_page
 from store.db import Store
 from tests.conftest import free_port
@@ -524,3 +524,54 @@ def test_a_zone_a_reload_removes_leaves_the_page_its_badges_and_its_json(tmp_pat
     assert gone not in {z["id"] for z in json.loads(pages.page("/status.json", "es").body)["zones"]}  # type: ignore[union-attr]
     pages.refresh(conf.zones, states, NOW + timedelta(minutes=2))  # back again
     assert pages.page(f"/badge/{gone}.svg", "es") is not None and pages.errors == 0
+
+
+def test_names_that_carry_the_pages_own_marks_are_printed_as_text(tmp_path: Path) -> None:
+    """The page is put together at comments it marks itself with (where a localidad's rows, a
+    row's bar and its 30-day figure go): an inventory whose names carry those very comments is
+    printed escaped, and every zone's row is in the page once."""
+    import dataclasses
+
+    conf, states = zones_and_states(tmp_path)
+    marks = ["<!--vigia-rows-0-->", "<!--vigia-bar-->", "<!--vigia-30-->", "<!--vigia-rows-9-->"]
+    zones = [
+        dataclasses.replace(z, name=f"Zona {marks[k % 4]}", localidad=f"Loc {marks[(k + 1) % 4]}")
+        for k, z in enumerate(conf.zones)
+    ]
+    days = tuple(0.9 + k / 1000 for k in range(status_page.BAR_DAYS))
+    history = {z.id: status_page.History(days, 0.97) for z in zones}
+    pages = StatusPage(cfg.StatusPageSettings(listen="127.0.0.1:0"), TZ)
+    pages.refresh(zones, states, NOW, history=history)
+    assert pages.errors == 0
+    html = pages.page("/", "es").body.decode()  # type: ignore[union-attr]
+    for mark in marks:
+        assert mark.replace("<", "&lt;").replace(">", "&gt;") in html
+    for z in zones:
+        assert html.count(f'data-zone="{z.id}"') == 1, z.id
+    assert html.count("<svg") == len(zones) + 1  # each zone's bar, and the map
+    data = json.loads(pages.page("/status.json", "en").body)  # type: ignore[union-attr]
+    assert [z["name"] for z in data["zones"]] == [z.name for z in zones]
+
+
+def test_readers_at_once_of_a_page_not_yet_joined_get_the_same_body(tmp_path: Path) -> None:
+    # A body is joined by its first reader; many requests arriving together on a fresh render
+    # (a citizen's reload storm after an outage) all get the whole page.
+    import threading
+
+    def read(page: Page, start: threading.Barrier, got: list[bytes]) -> None:
+        start.wait(timeout=10)
+        got.append(page.body)
+
+    conf, states = zones_and_states(tmp_path)
+    for _ in range(5):
+        pages = StatusPage(cfg.StatusPageSettings(listen="127.0.0.1:0"), TZ)
+        pages.refresh(conf.zones, states, NOW)
+        page, start, got = pages.page("/", "es"), threading.Barrier(16), []
+        assert page is not None
+        readers = [threading.Thread(target=read, args=(page, start, got)) for _ in range(16)]
+        for reader in readers:
+            reader.start()
+        for reader in readers:
+            reader.join(timeout=10)
+        assert len(got) == 16 and len(set(got)) == 1 and got[0].rstrip().endswith(b"</html>")
+        assert all(got[0].count(f'data-zone="{z.id}"'.encode()) == 1 for z in conf.zones)

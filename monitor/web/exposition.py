@@ -62,11 +62,14 @@ class Exposition:
         if packed is not None:
             return packed
         # Compressed when a scrape asks, once per body: bodies no gzip scrape read (cycles faster
-        # than scrapes) cost nothing. Scrapes that ask together wait for one compression.
+        # than scrapes) cost nothing. Scrapes that ask together wait for one compression, and one
+        # that waited through a refresh gets the newest body (a stale one would be compressed
+        # again by every scrape that had read it).
         with self._packing:
             with self._lock:
-                if self._body is body and self._gzip is not None:
-                    return self._gzip
+                body, packed = self._body, self._gzip
+            if packed is not None:
+                return packed
             # Level 1: half level 5's CPU on an exposition's repetitive text, for ~9 % more bytes.
             packed = gzip.compress(body, compresslevel=1)
             with self._lock:
