@@ -66,13 +66,11 @@ class StatusParts:
         self._frame: tuple[sp.StatusView, sp.Bounds | None] | None = None
         self.ids: tuple[str, ...] = ()  # the zones shown, in order, as ``keep_only`` last saw them
         self.made = 0  # zones whose parts were made again, in all (what a test of "only the changed" reads)
-        self.changed: set[str] = set()  # zones whose parts were made again since ``zone_view`` was last called
 
     def zone_view(self, now: datetime, tz: ZoneInfo) -> sp.ZoneView:
         """For ``status_page.view`` at ``now``: each zone's public view, kept while what makes it
         is the same."""
         self._today = (now, now.astimezone(tz).date())
-        self.changed = set()
         return self._zone
 
     def keep_only(self, v: sp.StatusView) -> None:
@@ -115,7 +113,6 @@ class StatusParts:
 
     def _made(self, z: sp.PublicZone, first_day: datetime, have: ZoneParts | None) -> ZoneParts:
         self.made += 1
-        self.changed.add(z.id)
         # A change of state leaves the days as they were (the bars are the last ones); a read of
         # the store changes today's figure (the bars are drawn again from there).
         bars = {

@@ -575,3 +575,28 @@ def test_readers_at_once_of_a_page_not_yet_joined_get_the_same_body(tmp_path: Pa
             reader.join(timeout=10)
         assert len(got) == 16 and len(set(got)) == 1 and got[0].rstrip().endswith(b"</html>")
         assert all(got[0].count(f'data-zone="{z.id}"'.encode()) == 1 for z in conf.zones)
+
+
+def test_a_render_that_fails_midway_leaves_the_next_one_whole(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A bug that breaks a render after the zones' parts were made (here, the feed) keeps the last
+    good page served; the next render shows the change, as a fresh render of the same state does."""
+    from reports import status_feed
+
+    conf, states = zones_and_states(tmp_path)
+    pages = StatusPage(cfg.StatusPageSettings(listen="127.0.0.1:0"), TZ)
+    pages.refresh(conf.zones, states, NOW)
+    before = pages.page("/", "es")
+    states["ZD-02"].status, states["ZD-02"].since = ZoneStatus.UP, NOW + timedelta(minutes=1)
+    real = status_feed.feed
+    monkeypatch.setattr(status_feed, "feed", lambda *a: (_ for _ in ()).throw(RuntimeError("a bug")))
+    pages.refresh(conf.zones[:-1], states, NOW + timedelta(minutes=1))  # a reload's removal, too
+    assert pages.errors == 1 and pages.page("/", "es") is before
+    monkeypatch.setattr(status_feed, "feed", real)
+    pages.refresh(conf.zones[:-1], states, NOW + timedelta(minutes=2))
+    fresh = StatusPage(cfg.StatusPageSettings(listen="127.0.0.1:0"), TZ)
+    fresh.refresh(conf.zones[:-1], states, NOW + timedelta(minutes=2))
+    gone = conf.zones[-1].id
+    assert pages.page(f"/badge/{gone}.svg", "es") is None
+    for path in ("/", "/status.json", "/badge/ZD-02.svg"):
+        kept, made = pages.page(path, "es"), fresh.page(path, "es")
+        assert kept is not None and made is not None and (kept.body, kept.etag) == (made.body, made.etag), path

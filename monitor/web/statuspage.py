@@ -168,8 +168,6 @@ class StatusPage:
         else:  # a reload added or removed zones
             shown = set(ids)
             badges = {key: kept for key, kept in self._badges.items() if key[0] in shown}
-        fresh = len(badges) < len(parts) * len(LANGS)  # a zone without its badges yet (the first render, a reload)
-        changed = parts if fresh else [p for p in parts if p.zone.id in self.parts.changed]
         for lang in LANGS:
             segments = status_page.html_segments(view, lang, max_age=self.settings.max_age,
                                                  zone_map=self.parts.zone_map(view, lang))  # fmt: skip
@@ -177,8 +175,12 @@ class StatusPage:
             pages[("/status.json", lang)] = data
             feed = status_feed.feed(view, lang, self.instance).encode("utf-8")
             pages[("/feed.xml", lang)] = Page.of(feed, "application/atom+xml; charset=utf-8")
-            for p in changed:
-                if p.zone.id in self.parts.changed or (p.zone.id, lang) not in badges:
+            for p in parts:
+                # Made from other parts than the zone's now (it changed, or a render that failed
+                # midway made its parts): made again. By identity, so no render's failure can leave
+                # a badge behind its zone.
+                kept = badges.get((p.zone.id, lang))
+                if kept is None or kept[0] is not p:
                     svg = "image/svg+xml"
                     badges[(p.zone.id, lang)] = (p, Page.of(p.badges[lang], svg), Page.of(p.availability[lang], svg))
         return pages, badges, ids
