@@ -70,6 +70,26 @@ def lab(netns_ok: bool) -> Iterator[object]:
         yield the_lab
 
 
+_SPLIT_GROUPS = pytest.StashKey[set[str]]()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # --dist loadgroup keeps a group on one worker by a suffix xdist writes into each test's id;
+    # a pytest that no longer reads it (9.2 with xdist 3.8) spreads a group silently, and tests
+    # that share one lab per group then build it on every worker at once. Each such test fails
+    # with the reason (an error raised here is swallowed by xdist's worker protocol).
+    if config.getoption("loadgroup", False):
+        config.stash[_SPLIT_GROUPS] = {i.nodeid for i in items if i.get_closest_marker("xdist_group")
+                                       and "@" not in i.nodeid}  # fmt: skip
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.nodeid in item.config.stash.get(_SPLIT_GROUPS, set()):
+        pytest.fail(f"--dist loadgroup does not keep this test's xdist_group on one worker under pytest "
+                    f"{pytest.__version__} (see the pin in pyproject.toml)", pytrace=False)  # fmt: skip
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # Belt and braces: under CI a skipped test is a failed run, whatever skipped it.
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")

@@ -408,20 +408,31 @@ def test_cycles_ask_for_a_render_that_runs_off_their_thread_once_a_second(tmp_pa
     public = PublicStatus(lambda: conf, lambda: states, lambda: [], lambda: ())
     renders: list[tuple[float, str]] = []
     render = public.page.refresh
+    # The first render on the page's thread is held until the cycles below have all asked: each ask
+    # returning while it is held shows that no cycle waits for a render (a time bound on each ask
+    # would measure the GIL's 5 ms switch interval on a busy machine, not the design).
+    rendering, held = threading.Event(), threading.Event()
 
     def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
         renders.append((time.monotonic(), threading.current_thread().name))
+        if threading.current_thread().name == "status-render" and not rendering.is_set():
+            rendering.set()
+            held.wait(30)
         render(*args, **kwargs)
 
     public.page.refresh = counted  # type: ignore[method-assign]
     public.start()
     try:
         t0 = time.monotonic()
-        for _ in range(150):  # 1.5 s of cycles ending 100 times a second
-            asked = time.monotonic()
+        public.refresh()
+        assert rendering.wait(10), "the page's thread never rendered"
+        asking = time.monotonic()
+        for _ in range(150):  # 1.5 s of cycles ending 100 times a second, a render under way
             public.refresh()
-            assert time.monotonic() - asked < 0.005  # never waits for a render
             time.sleep(0.01)
+        # Every ask returned while the render was held (30 s): none waited for it, none started another.
+        assert time.monotonic() - asking < 20 and len(renders) == 2, renders
+        held.set()
         states["ZD-02"].status = ZoneStatus.UP
         public.refresh()
         end = time.monotonic() + 3 * RENDER_EVERY
