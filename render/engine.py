@@ -76,16 +76,28 @@ def formatters(locale: Locale) -> dict[str, Callable[..., str]]:
     def percent(negative: bool, rounded: Decimal, digits: int) -> str:
         return written((rounded.copy_negate() if negative else rounded).scaleb(-2), digits)
 
+    # The figures last written, by float and digits: a zone's 30-day figure is printed in its row
+    # and its badge, and the Decimal that keys ``percent`` costs more than the lookup. Zero is not
+    # kept here (0.0 == -0.0, and Babel writes their signs apart).
+    shown: dict[tuple[float, int], str] = {}
+
     def pct(value: float | None, digits: int = 1) -> str:
         if value is None:
             return "—"
+        if type(value) is float and value and (text := shown.get((value, digits))) is not None:
+            return text
         # Babel writes the percent of Decimal(str(value)) rounded to ``digits`` (half even), with
         # its sign: kept by those two, the ~60 us it takes a figure is spent once per figure shown,
         # not once per day of each zone's 90-day bar (2,000 zones: 360,000 a page, 20 s of CPU).
         exact = Decimal(str(value)).scaleb(2)
         if not exact.is_finite():
             return written(value, digits)
-        return percent(exact.is_signed(), abs(exact).quantize(Decimal(1).scaleb(-digits)), digits)
+        text = percent(exact.is_signed(), abs(exact).quantize(Decimal(1).scaleb(-digits)), digits)
+        if type(value) is float and value:
+            if len(shown) >= 65536:  # bounded: a month's report prints many figures once
+                shown.clear()
+            shown[(value, digits)] = text
+        return text
 
     def num(value: float | None, digits: int = 0) -> str:
         if value is None:

@@ -342,6 +342,11 @@ def map_dot(z: PublicZone, bounds: Bounds, lang: str, height: int = 420) -> str:
     )
 
 
+def dot_key(z: PublicZone) -> tuple[object, ...]:
+    """What ``map_dot`` prints of its zone (a field it comes to print must be named here)."""
+    return z.id, z.name, z.lat, z.lon, z.state
+
+
 def map_svg(v: StatusView, lang: str, dots: Sequence[str] | None = None, width: int = 640, height: int = 420) -> str:
     """The zones placed by their coordinates; ``dots``, each zone's ``map_dot`` when kept (drawn
     within the zones' ``map_bounds``, which are then not computed again)."""

@@ -32,6 +32,7 @@ class ZoneParts:
     ]  # what they show, the rows' text around the bar by language
     badges: dict[str, bytes]
     availability: dict[str, bytes]
+    days: status_json.DaysText  # the days as the JSON writes them, kept like the bars
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +129,8 @@ class StatusParts:
         for lang in self.langs:
             row = sp.zone_row(z, first_day, lang, bars[lang].svg, frames[1][lang])
             self.rows[lang].put(z.id, row.encode("utf-8"))
-        self.json.put(z.id, status_json.zone_json(z).encode("utf-8"))
+        days = status_json.days_text(z.days, have.days if have else None)
+        self.json.put(z.id, status_json.zone_json(z, days).encode("utf-8"))
         made = ZoneParts(
             z,
             first_day,
@@ -139,6 +141,7 @@ class StatusParts:
             {lang: sp.badge(z, lang).encode("utf-8") for lang in self.langs},
             have.availability if have and have.zone.last_30 == z.last_30 else
             {lang: sp.availability_badge(z, lang).encode("utf-8") for lang in self.langs},
+            days,
         )  # fmt: skip
         self._parts[z.id] = made
         return made
@@ -146,7 +149,8 @@ class StatusParts:
     def zone_map(self, v: sp.StatusView, lang: str) -> str:
         """The map of ``v`` (after ``keep_only(v)``): while its frame and its zones are the same,
         only the dots of zones whose public view is another object (``_zone`` keeps it while nothing
-        it shows changed) are drawn again."""
+        it shows changed) showing another dot (a read of the store makes every view anew, not its
+        dot) are drawn again."""
         frame = self._frame
         if frame is None or frame[0] is not v:  # once per view, not per language
             frame = self._frame = (v, sp.map_bounds(v.zones))
@@ -158,11 +162,14 @@ class StatusParts:
             drawn_for, dots = list(v.zones), [sp.map_dot(z, bounds, lang) for z in v.zones]
         else:
             _, _, drawn_for, dots, drawn = kept
-            moved = [k for k, z in enumerate(v.zones) if drawn_for[k] is not z]
+            moved = False
+            for k, z in enumerate(v.zones):
+                if drawn_for[k] is not z:
+                    if sp.dot_key(drawn_for[k]) != sp.dot_key(z):
+                        dots[k], moved = sp.map_dot(z, bounds, lang), True
+                    drawn_for[k] = z
             if not moved:
                 return drawn
-            for k in moved:
-                drawn_for[k], dots[k] = v.zones[k], sp.map_dot(v.zones[k], bounds, lang)
         drawn = sp.map_svg(v, lang, dots)
         self._maps[lang] = (bounds, ids, drawn_for, dots, drawn)
         return drawn
