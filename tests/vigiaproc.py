@@ -153,3 +153,6 @@ def daemon_in_process(config_text: str, tmp: Path) -> Iterator[Daemon]:
         daemon.writer.stop()
         daemon.runtime.close()
         daemon.store.close()
+        # Its heap settled (monitor.runtime.heap) froze the test process's objects: thawed, so that
+        # cycles this test leaves are collected and the next test's daemon settles its own.
+        daemon.runtime.heap.thaw()

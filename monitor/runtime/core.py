@@ -21,6 +21,7 @@ from domain.agents import MAX_AGE
 from domain.findings import Policy
 from monitor.runtime.audit import Audit
 from monitor.runtime.cycle import CycleOutcome, CycleRunner, spread_window
+from monitor.runtime.heap import Heap
 from monitor.runtime.observer import Observer
 from monitor.runtime.stats import DaemonStats
 from monitor.runtime.usage import RadiusUsage
@@ -53,6 +54,7 @@ class Runtime:
         if config.radius is not None and any(z.radius for z in config.zones):
             self.radius = RadiusUsage(config.radius, config.zones, config.timezone)
         self.first_cycle_done: set[float] = set()
+        self.heap = Heap()
         self.cycles_since = time.time()
         self.running_since = time.time()
         # Called after every cycle, in order (the web room's exposition, API and status page).
@@ -84,6 +86,7 @@ class Runtime:
             self.config = new
             self.audit.configure(*security(new))
             self.first_cycle_done &= new.cycle_intervals
+        self.heap.thaw()
 
     def close(self) -> None:
         self.runner.close()
@@ -132,6 +135,8 @@ class Runtime:
             # Ready (/-/ready) once /metrics, the API and the status page show the cycle: a client that
             # waits for ready reads what the first cycle found, not the start-up's empty exposition.
             self.first_cycle_done.add(interval)
+        if self.ready():
+            self.heap.settle()
 
     def radius_job(self) -> bool:
         """Read RADIUS accounting; whether anything was read (the caller refreshes the metrics)."""
