@@ -78,7 +78,14 @@ gid=$(awk -F: -v u="$user" '$1 == u {print $3}' "$root/etc/group")
 # 3. virtualenv (Debian's python3, so the service depends on nothing under /root or /home)
 venv="$root/opt/vigia"
 [[ -x "$venv/bin/python" ]] || /usr/bin/python3 -m venv "$venv"
-"$venv/bin/pip" install -q --disable-pip-version-check --upgrade "$SRC[postgresql]"
+# Built from a copy: pip builds a source folder in place (build/, *.egg-info), so two installs
+# from one checkout at once raced there, and a read-only checkout could not be installed from.
+copy=$(mktemp -d)
+trap 'rm -rf "$copy"' EXIT
+tar -C "$SRC" -cf - --exclude=./.git --exclude=./.venv --exclude=./build --exclude='*.egg-info' \
+  --exclude=./tests --exclude=./.mypy_cache --exclude=./.ruff_cache --exclude=./.hypothesis \
+  --exclude=./test-artifacts --exclude=./state . | tar -C "$copy" -xf -
+"$venv/bin/pip" install -q --disable-pip-version-check --upgrade "$copy[postgresql]"
 install -d -m 0755 "$venv/share"
 install -m 0644 README.md "$venv/share/README.md"
 say "vigia $("$venv/bin/vigia" version) in /opt/vigia"

@@ -45,8 +45,11 @@ def staging(*args: str) -> Iterator[tuple[Path, str]]:
         for name in ("passwd", "group", "shadow", "gshadow", "login.defs"):
             if os.path.exists(f"/etc/{name}"):
                 shutil.copy2(f"/etc/{name}", root / "etc" / name)
+        built_here = (ROOT / "build").exists()
         done = subprocess.run([str(INSTALL), "--root", str(root), *args], capture_output=True, text=True, timeout=900)
         assert done.returncode == 0, done.stdout + done.stderr
+        # Built from a copy: the checkout is left as it was (two installs at once raced in its build/).
+        assert built_here or not (ROOT / "build").exists()
         assert "systemd not running here: unit installed, not started" in done.stdout
         assert "packages: python3 python3-venv" in done.stdout or "installing " in done.stdout
         yield root, done.stdout
