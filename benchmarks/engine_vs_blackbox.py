@@ -33,7 +33,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,6 +54,7 @@ class Side:
     hole_not_timeout: int
     peak_rss_mb: float
     per_kind_us: dict[str, float]
+    false_reasons: dict[str, int] = field(default_factory=dict)  # what the false failures said, by kind/reason
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,7 @@ def run_vigia(ts: list[Target], timeout: float, cycles: int, spread: float) -> S
     body, peak = got.metrics, got.peak_rss_mb
     hole = {t.id for t in ts if t.hole}
     false_failures = not_timeout = 0
+    reasons: dict[str, int] = {}
     wall = 0.0
     for fam in text_string_to_metric_families(body):
         for s in fam.samples:
@@ -217,8 +219,12 @@ def run_vigia(ts: list[Target], timeout: float, cycles: int, spread: float) -> S
                 wall = s.value
             if s.name == "vigia_probe_failure" and s.labels.get("target") in hole:
                 not_timeout += s.labels.get("reason") != "timeout" and s.value == 1.0
+            elif s.name == "vigia_probe_failure" and s.value == 1.0:
+                said = f"{s.labels.get('target', '').split('-')[0]}/{s.labels.get('reason')}"
+                reasons[said] = reasons.get(said, 0) + 1
     probed = max(1.0, got.cycles * len(ts))
-    return Side("vigia daemon", len(ts), wall, got.cpu_seconds / probed * 1e6, false_failures, not_timeout, peak, {})
+    return Side("vigia daemon", len(ts), wall, got.cpu_seconds / probed * 1e6, false_failures, not_timeout, peak, {},
+                reasons)  # fmt: skip
 
 
 def blackbox_config(path: Path, timeout: float) -> None:
@@ -396,6 +402,10 @@ def run(n: int = 10_000, hole_share: float = 0.3, timeout: float = 5.0, cycles: 
             f"{side.tool:<18} {side.wall_s:>7.2f} {side.cpu_us_per_check:>13.0f} {side.false_failures:>10} "
             f"{side.hole_not_timeout:>15} {side.peak_rss_mb:>11.0f}"
         )
+    for side in (v, spread_side, rate):
+        if side.false_reasons:
+            said = ", ".join(f"{k} {n}" for k, n in sorted(side.false_reasons.items()))
+            print(f"  {side.tool}: false failures said {said}")
     print(
         f"  spread row: {rate.checks:,} targets every {rate_interval:g} s, starts spread over "
         f"{rate_interval - rate_timeout - 3:g} s, timeout {rate_timeout:g} s: {cores:.2f} of one core "
