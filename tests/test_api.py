@@ -163,3 +163,45 @@ def test_the_documents_make_again_only_the_zones_and_targets_that_changed(tmp_pa
     assert docs.made == parts + 1
     assert {k: built[k] for k in ("zones", "targets")} == whole()
     assert {z["id"]: z["state"] for z in json.loads(built["zones"])}["ZD-02"] == "up"
+
+
+def test_a_targets_last_result_is_written_after_its_kept_head(tmp_path: Path) -> None:
+    """A target's last result changes every cycle and the rest only with its state: the head is kept,
+    the last result written after it, and the document is byte for byte the whole list dumped, as
+    results come, as the state changes, and when a reload changes the timezone."""
+    import dataclasses
+    from zoneinfo import ZoneInfo
+
+    from domain.state import TargetState
+    from monitor.web import api
+    from probes.result import ProbeResult
+    from tests.test_status_page import zones_and_states
+
+    conf, zone_states = zones_and_states(tmp_path)
+    assert conf.targets
+    states = {t.id: TargetState(t.id, 1, 1) for t in conf.targets}
+
+    def whole() -> bytes:
+        return api._dump([api.target(t, states.get(t.id), conf.timezone) for t in conf.targets])
+
+    def results(at: float, ok: bool) -> None:
+        for t in conf.targets:
+            r = ProbeResult(t.id, t.probe, at, 0.012, ok, "" if ok else "timeout", "", {"rtt_seconds": 0.01})
+            states[t.id].observe(r)
+
+    docs = api.Documents()
+    assert docs.build(conf, states, zone_states, [], ())["targets"] == whole()
+    heads = docs.made
+    results(1_796_600_000.0, True)  # the first results: state unknown -> up, heads made again
+    assert docs.build(conf, states, zone_states, [], ())["targets"] == whole()
+    heads = docs.made
+    for k in range(3):  # cycles that change only the last results: no head made again
+        results(1_796_600_060.0 + 60 * k, True)
+        assert docs.build(conf, states, zone_states, [], ())["targets"] == whole()
+    assert docs.made == heads
+    results(1_796_600_300.0, False)  # down: the heads say so
+    built = docs.build(conf, states, zone_states, [], ())["targets"]
+    assert built == whole() and docs.made == heads + len(conf.targets)
+    assert {t["last"]["reason"] for t in json.loads(built)} == {"timeout"}
+    conf = dataclasses.replace(conf, timezone=ZoneInfo("UTC"))  # a reload: the times in another zone
+    assert docs.build(conf, states, zone_states, [], ())["targets"] == whole()

@@ -24,7 +24,7 @@ from domain.incidents import Incident
 from domain.state import TargetState
 from domain.zone_state import ZoneState
 from domain.zones import Zone
-from probes.result import public_text
+from probes.result import ProbeResult, public_text
 
 PREFIX = "/api/v1/"
 CONTENT_TYPE = "application/json; charset=utf-8"
@@ -51,16 +51,25 @@ def zone(z: Zone, st: ZoneState | None, tz: ZoneInfo) -> dict[str, Any]:
 
 
 def target(t: Target, st: TargetState | None, tz: ZoneInfo) -> dict[str, Any]:
-    r = st.last if st is not None else None
+    return {**target_head(t, st, tz), "last": target_last(st.last if st is not None else None, tz)}
+
+
+def target_head(t: Target, st: TargetState | None, tz: ZoneInfo) -> dict[str, Any]:
+    """A target's part but its last result (which changes every cycle; this with its state)."""
     return {
         "id": t.id, "probe": t.probe, "group": t.group, "description": t.description,
         "labels": dict(t.labels), "interval_seconds": t.interval,
         "state": str(st.state) if st is not None else "unknown",
         "since": _iso(st.since, tz) if st is not None else None,
-        "last": None if r is None else {
-            "at": _iso(r.started_at, tz), "success": r.success, "reason": r.reason,
-            "message": public_text(r.reason, r.values), "duration_seconds": r.duration,
-        },
+    }  # fmt: skip
+
+
+def target_last(r: ProbeResult | None, tz: ZoneInfo) -> dict[str, Any] | None:
+    if r is None:
+        return None
+    return {
+        "at": _iso(r.started_at, tz), "success": r.success, "reason": r.reason,
+        "message": public_text(r.reason, r.values), "duration_seconds": r.duration,
     }  # fmt: skip
 
 
@@ -101,7 +110,8 @@ class Documents:
 
     def __init__(self) -> None:
         self._zones: dict[str, tuple[tuple[Any, ...], bytes]] = {}
-        self._targets: dict[str, tuple[tuple[Any, ...], bytes]] = {}
+        self._targets: dict[str, tuple[tuple[Any, ...], bytes]] = {}  # each target's head
+        self._lasts: dict[str, tuple[ProbeResult | None, ZoneInfo, bytes]] = {}  # each target's last result
         self.made = 0  # parts made again, in all (what a test of "only the changed" reads)
 
     def build(
@@ -133,11 +143,19 @@ class Documents:
             )
             zone_parts[z.id] = self._part(self._zones, z.id, seen, functools.partial(zone, z, st, tz))
         for t in conf.targets:
+            # A target's last result changes every cycle, the rest with its state: the head is kept
+            # and the last result written after it (the key it goes under is the part's last).
             tst = target_states.get(t.id)
-            seen = (t, tz) if tst is None else (t, tz, tst.state, tst.since, tst.last)
-            target_parts[t.id] = self._part(self._targets, t.id, seen, functools.partial(target, t, tst, tz))
+            seen = (t, tz) if tst is None else (t, tz, tst.state, tst.since)
+            head = self._part(self._targets, t.id, seen, functools.partial(target_head, t, tst, tz))
+            result = tst.last if tst is not None else None
+            have = self._lasts.get(t.id)
+            if have is None or have[0] is not result or have[1] is not tz:
+                have = self._lasts[t.id] = (result, tz, _dump(target_last(result, tz)))
+            target_parts[t.id] = head[:-1] + b',"last":' + have[2] + b"}"
         self._zones = {k: self._zones[k] for k in zone_parts}  # zones and targets a reload removed
         self._targets = {k: self._targets[k] for k in target_parts}
+        self._lasts = {k: self._lasts[k] for k in target_parts}
         return {
             "zones": b"[" + b",".join(zone_parts.values()) + b"]",
             "targets": b"[" + b",".join(target_parts.values()) + b"]",
