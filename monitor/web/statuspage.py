@@ -181,8 +181,8 @@ class StatusPage:
                 # a badge behind its zone.
                 kept = badges.get((p.zone.id, lang))
                 if kept is None or kept[0] is not p:
-                    badges[(p.zone.id, lang)] = (p, _badge_page(kept, 1, p.badges[lang]),
-                                                 _badge_page(kept, 2, p.availability[lang]))  # fmt: skip
+                    badges[(p.zone.id, lang)] = (p, _badge_page(kept and kept[1], p.badges[lang]),
+                                                 _badge_page(kept and kept[2], p.availability[lang]))  # fmt: skip
         return pages, badges, ids
 
     def page(self, path: str, lang: str) -> Page | None:
@@ -226,12 +226,10 @@ class StatusPage:
             log.error("cannot write the status page into %s: %s", directory, exc)
 
 
-def _badge_page(kept: tuple[ZoneParts, Page, Page] | None, which: int, svg: bytes) -> Page:
-    """A badge's page (``which``: 1 the state's, 2 the 30 days'): the kept one while its bytes are
-    the very ones it was made of (a zone's parts made again keep a badge that says the same), hashed
-    again only when they are not."""
-    page = None if kept is None else kept[1] if which == 1 else kept[2]
-    return page if page is not None and page.body is svg else Page.of(svg, "image/svg+xml")
+def _badge_page(kept: Page | None, svg: bytes) -> Page:
+    """A badge's page: the kept one while its bytes are the very ones it was made of (a zone's parts
+    made again keep a badge that says the same), hashed again only when they are not."""
+    return kept if kept is not None and kept.body is svg else Page.of(svg, "image/svg+xml")
 
 
 def language(query: str, accept: str, default: str) -> str:
