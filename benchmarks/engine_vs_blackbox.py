@@ -8,7 +8,8 @@ host whose iptables drops every TCP and UDP packet (a cut backhaul). Listed blac
   then with the starts spread (`vigia run`, SQLite store, /metrics) in a child process; after its
   first cycle, CPU of the daemon process over the next cycles divided by the checks probed:
   state, store writes and exposition included. Cycle wall from vigia_cycle_duration_seconds,
-  false failures from vigia_probe_success of healthy targets, peak RSS from VmHWM.
+  false failures from vigia_probe_failure of healthy targets (vigia's own trouble, `late` or `overrun`, is
+  counted apart as "no data": the state machine does not count it against the target), peak RSS from VmHWM.
 - blackbox_exporter: one /probe request per target, all at once (as Prometheus scrapes of a
   large job would arrive), module timeout the same; CPU of the exporter process divided by the
   probes, per module. The driver's own CPU is not counted on either side.
@@ -55,6 +56,7 @@ class Side:
     peak_rss_mb: float
     per_kind_us: dict[str, float]
     false_reasons: dict[str, int] = field(default_factory=dict)  # what the false failures said, by kind/reason
+    no_data: int = 0  # healthy targets whose last result was vigia's own trouble (late, overrun): not failures
 
 
 @dataclass(frozen=True)
@@ -207,24 +209,28 @@ def run_vigia(ts: list[Target], timeout: float, cycles: int, spread: float) -> S
     got = measure_daemon(vigia_config(ts, timeout, interval, spread, Path("{state}")), interval, cycles,
                          first=120 + len(ts) / 100)  # fmt: skip
     body, peak = got.metrics, got.peak_rss_mb
+    from domain.state import NO_DATA_REASONS
+
     hole = {t.id for t in ts if t.hole}
-    false_failures = not_timeout = 0
+    not_timeout = no_data = 0
     reasons: dict[str, int] = {}
     wall = 0.0
     for fam in text_string_to_metric_families(body):
         for s in fam.samples:
-            if s.name == "vigia_probe_success" and s.labels["target"] not in hole and s.value != 1.0:
-                false_failures += 1
             if s.name == "vigia_cycle_duration_seconds":
                 wall = s.value
-            if s.name == "vigia_probe_failure" and s.labels.get("target") in hole:
-                not_timeout += s.labels.get("reason") != "timeout" and s.value == 1.0
-            elif s.name == "vigia_probe_failure" and s.value == 1.0:
+            if s.name != "vigia_probe_failure" or s.value != 1.0:
+                continue
+            if s.labels.get("target") in hole:
+                not_timeout += s.labels.get("reason") != "timeout"
+            elif s.labels.get("reason") in NO_DATA_REASONS:
+                no_data += 1  # vigia said it could not measure: no failure is claimed of the target
+            else:
                 said = f"{s.labels.get('target', '').split('-')[0]}/{s.labels.get('reason')}"
                 reasons[said] = reasons.get(said, 0) + 1
     probed = max(1.0, got.cycles * len(ts))
-    return Side("vigia daemon", len(ts), wall, got.cpu_seconds / probed * 1e6, false_failures, not_timeout, peak, {},
-                reasons)  # fmt: skip
+    return Side("vigia daemon", len(ts), wall, got.cpu_seconds / probed * 1e6, sum(reasons.values()), not_timeout,
+                peak, {}, reasons, no_data)  # fmt: skip
 
 
 def blackbox_config(path: Path, timeout: float) -> None:
@@ -393,14 +399,14 @@ def run(n: int = 10_000, hole_share: float = 0.3, timeout: float = 5.0, cycles: 
     holes = sum(t.hole for t in ts)
     print(f"Probe engine: {len(ts)} checks (HTTP, TCP, DNS, a third each), {holes} blackholed, timeout {timeout:g} s")
     head = f"{'tool':<18} {'wall s':>7} {'CPU us/check':>13} {'false fail':>10} {'hole != timeout':>15}"
-    print(f"{head} {'peak RSS MB':>11}")
+    print(f"{head} {'peak RSS MB':>11} {'no data':>7}")
     for side in (v, b, spread_side, rate):
         if side is None:
             print(f"{'blackbox_exporter':<18} (not installed: Debian package prometheus-blackbox-exporter)")
             continue
         print(
             f"{side.tool:<18} {side.wall_s:>7.2f} {side.cpu_us_per_check:>13.0f} {side.false_failures:>10} "
-            f"{side.hole_not_timeout:>15} {side.peak_rss_mb:>11.0f}"
+            f"{side.hole_not_timeout:>15} {side.peak_rss_mb:>11.0f} {side.no_data:>7}"
         )
     for side in (v, spread_side, rate):
         if side.false_reasons:

@@ -7,7 +7,8 @@ was reached), so availability is not flattered by the hysteresis, and ends at
 the first success of the streak that brought it back.
 
 Failures that say nothing about the target (vigia lacks a privilege, a probe
-overran) are "no data": they neither count towards down nor reset a streak.
+overran, its loop noticed a deadline late) are "no data": they neither count
+towards down nor reset a streak.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from probes import result as r
 from probes.result import ProbeResult
 
 # Reasons that describe vigia's own trouble, not the target's.
-NO_DATA_REASONS = frozenset({r.PERMISSION, r.INTERNAL, r.OVERRUN})
+NO_DATA_REASONS = frozenset({r.PERMISSION, r.INTERNAL, r.OVERRUN, r.LATE})
 
 
 class State(StrEnum):

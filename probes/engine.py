@@ -32,6 +32,7 @@ from typing import Any, cast
 from kernel.errors import ProbeSetupError
 from probes import REGISTRY
 from probes import result as r
+from probes.pacing import Pacer
 from probes.result import ProbeResult, Timer
 from probes.settings import Settings
 
@@ -39,6 +40,9 @@ log = logging.getLogger(__name__)
 
 # Time allowed after a check's deadline for its probe to hand back its result before it is cancelled.
 GRACE = 0.5
+# A timeout the loop noticed more than this past the deadline says nothing of the target: the answer
+# may have been waiting in its socket while the loop was busy elsewhere (reported ``late``, no data).
+LATE = 0.25
 # Enough for ten thousand checks with room for the ports probe's several sockets.
 DEFAULT_MAX_IN_FLIGHT = 16384
 # Descriptors the daemon needs besides probe sockets: store, listeners, ICMP, journal, logs, libraries.
@@ -141,6 +145,38 @@ class _Slots:
             self._changed.notify_all()
 
 
+class _Wait:
+    """The engine's wait for one probe: until the probe ends, or its deadline + GRACE has passed on a
+    loop that is on time. A loop that reaches that moment LATE past it was busy, not the probe: the
+    probe's own timeout is due too and has had no turn yet, so it gets a fresh grace before it is
+    called stuck. No closures: a timer calling a function that re-arms it would be a reference cycle
+    per check for the collector."""
+
+    __slots__ = ("_due", "_handle", "_loop", "done")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, due: float) -> None:
+        self._loop, self._due = loop, due
+        self.done: asyncio.Future[None] = loop.create_future()
+        self._handle = loop.call_later(max(0.0, due - time.monotonic()), self._alarm)
+
+    def end(self) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+    def close(self) -> None:
+        self._handle.cancel()  # a cancelled handle lets go of its callback, this object's method
+
+    def _alarm(self) -> None:
+        if self.done.done():
+            return
+        now = time.monotonic()
+        if now - self._due > LATE:
+            self._due = now + GRACE
+            self._handle = self._loop.call_later(GRACE, self._alarm)
+            return
+        self.done.set_result(None)
+
+
 class ProbeEngine:
     """Owns the loop thread. ``run`` may be called from any other thread, by several at once."""
 
@@ -157,8 +193,10 @@ class ProbeEngine:
         else:
             self.loop = asyncio.new_event_loop()
         self._slots: _Slots | None = None
+        self._pacer: Pacer | None = None
         self._busy: set[str] = set()  # targets whose probe has not ended; touched on the loop only
         self.cancelled = 0  # probes cancelled past their deadline + grace (bugs)
+        self.late = 0  # timeouts the loop noticed too late to blame on the target
         self.peak_in_flight = 0
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="probe-loop", daemon=True)
@@ -168,6 +206,7 @@ class ProbeEngine:
     def _serve(self) -> None:
         asyncio.set_event_loop(self.loop)
         self._slots = _Slots(self.max_in_flight)
+        self._pacer = Pacer(self.loop)
         self._ready.set()
         self.loop.run_forever()
 
@@ -175,6 +214,18 @@ class ProbeEngine:
     def in_flight(self) -> int:
         slots = self._slots
         return 0 if slots is None else slots.size - slots.free
+
+    @property
+    def held(self) -> int:
+        """Checks whose start waited for the loop to catch up (probes.pacing)."""
+        pacer = self._pacer
+        return 0 if pacer is None else pacer.held
+
+    def take_loop_lag(self) -> float:
+        """The loop's worst lateness since the last call. Read from another thread: a tick landing
+        between the read and the reset is lost, a microsecond's window on a figure kept for a cycle."""
+        pacer = self._pacer
+        return 0.0 if pacer is None else pacer.take_worst()
 
     def submit(self, checks: Sequence[Check]) -> concurrent.futures.Future[BatchOutcome]:
         """Start probing ``checks`` on the loop; the future holds one result per check, in order."""
@@ -213,7 +264,13 @@ class ProbeEngine:
     async def _batch(self, checks: Sequence[Check]) -> BatchOutcome:
         t0 = time.monotonic()
         box = [0]
-        results = await asyncio.gather(*(self._check(c, t0, box) for c in checks))
+        pacer = self._pacer
+        assert pacer is not None
+        pacer.begin()
+        try:
+            results = await asyncio.gather(*(self._check(c, t0, box) for c in checks))
+        finally:
+            pacer.end()
         return BatchOutcome(list(results), box[0])
 
     async def _check(self, check: Check, t0: float, exceptions: list[int]) -> ProbeResult:
@@ -227,20 +284,24 @@ class ProbeEngine:
         start_at = t0 + check.offset
         if start_at > time.monotonic():
             await asyncio.sleep(start_at - time.monotonic())
-        slots = self._slots
-        assert slots is not None
-        held = slots.try_take(check.settings.sockets())
+        slots, pacer = self._slots, self._pacer
+        assert slots is not None and pacer is not None
+        held = slots.try_take(check.settings.sockets()) if pacer.calm() else 0
+        admitted = False
         try:
             if not held:
                 async with asyncio.timeout(check.timeout):
+                    await pacer.admit()
+                    admitted = True
                     held = await slots.take(check.settings.sockets())
         except TimeoutError:
-            return Timer().fail(
-                check.target,
-                check.kind,
-                r.OVERRUN,
-                f"no free socket slot within {check.timeout:g}s: max_in_flight ({self.max_in_flight}) is too low",
+            why = (
+                f"no free socket slot within {check.timeout:g}s: max_in_flight ({self.max_in_flight}) is too low"
+                if admitted
+                else f"not started: vigia's probe loop ran {pacer.lag:.2f}s late or more for {check.timeout:g}s "
+                "(more checks than it can serve)"
             )
+            return Timer().fail(check.target, check.kind, r.OVERRUN, why)
         self.peak_in_flight = max(self.peak_in_flight, slots.size - slots.free)
         self._busy.add(check.target)
         timer = Timer()  # the check starts now: its deadline counts from here, not from the batch
@@ -250,25 +311,19 @@ class ProbeEngine:
         task = loop.create_task(probe)
         # One future and one timer instead of asyncio.wait(): the cheapest way to stop waiting at the
         # deadline + GRACE while the probe's own task keeps its sockets until it has really ended.
-        waiter = loop.create_future()
+        wait = _Wait(loop, deadline + GRACE)
 
         def _ended(_t: asyncio.Task[ProbeResult]) -> None:
             # Sockets and the target come back when the probe has really ended, not when we stopped waiting.
             slots.give(held)
             self._busy.discard(check.target)
-            if not waiter.done():
-                waiter.set_result(None)
-
-        def _overrun() -> None:
-            if not waiter.done():
-                waiter.set_result(None)
+            wait.end()
 
         task.add_done_callback(_ended)
-        alarm = loop.call_at(loop.time() + max(0.0, deadline + GRACE - time.monotonic()), _overrun)
         try:
-            await waiter
+            await wait.done
         finally:
-            alarm.cancel()
+            wait.close()
         return self._outcome(check, task, timer, exceptions)
 
     def _outcome(
@@ -293,6 +348,16 @@ class ProbeEngine:
             log.error("probe %s of target %s raised", check.kind, check.target, exc_info=exc)
             return timer.fail(check.target, check.kind, r.INTERNAL, f"probe raised {type(exc).__name__}: {exc}")
         result: ProbeResult = task.result()
+        elapsed = timer.elapsed()
+        if result.reason == r.TIMEOUT and elapsed - check.timeout > LATE:
+            self.late += 1
+            return timer.fail(
+                check.target,
+                check.kind,
+                r.LATE,
+                f"vigia's probe loop noticed the {check.timeout:g}s deadline {elapsed - check.timeout:.2f}s late "
+                "(too busy): nothing is known of the target",
+            )
         # The check's clock is the engine's: it started when its deadline was set, even if the loop,
         # busy with thousands of others, first ran the probe a moment later.
-        return result.restamped(timer.started_at, timer.elapsed())
+        return result.restamped(timer.started_at, elapsed)

@@ -43,7 +43,10 @@ class Answer(asyncio.Protocol):
     def __init__(self, where: str, *, head_only: bool, stop_at: frozenset[int], keep_body: bool, max_body: int) -> None:
         self.where, self.head_only, self.stop_at = where, head_only, stop_at
         self.keep_body, self.max_body = keep_body, max_body
-        self.parser = httptools.HttpResponseParser(self)
+        # The parser holds this protocol's callbacks and this protocol holds it: a reference cycle
+        # per request for the collector, so it lives from connection_made to connection_lost only (a
+        # connect that fails makes the protocol but calls neither).
+        self.parser: httptools.HttpResponseParser | None = None
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.status = 0
         self.headers: dict[str, str] = {}
@@ -58,19 +61,24 @@ class Answer(asyncio.Protocol):
 
     # asyncio's side
 
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+
     def data_received(self, data: bytes) -> None:
-        if self.done.done():
+        parser = self.parser
+        if self.done.done() or parser is None:
             return
         if not self.first_byte:
             self.first_byte = time.monotonic()
         try:
-            self.parser.feed_data(data)
+            parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._end()  # a 101: what follows is another protocol, the answer is its head
         except httptools.HttpParserError as exc:
             self._end(ProbeFailure(r.PROTOCOL, f"{self.where}: invalid HTTP response ({exc})"))
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.parser = None
         if self.done.done():
             return
         if self.status and self._ends_at_close():
@@ -89,7 +97,9 @@ class Answer(asyncio.Protocol):
         self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
-        status = self.parser.get_status_code()
+        parser = self.parser
+        assert parser is not None  # httptools calls this from feed_data, before connection_lost
+        status = parser.get_status_code()
         if 100 <= status < 200 and status != 101:
             return  # informational: the answer follows
         self.status = status

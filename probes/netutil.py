@@ -179,7 +179,10 @@ async def connect(
 def classify(exc: BaseException, where: str) -> ProbeFailure:
     """Map a socket/SSL exception to a reason code and a message naming ``where``."""
     if isinstance(exc, ProbeFailure):
-        return exc
+        # Caught to become a result, it is kept in the frame its traceback holds: a reference cycle
+        # per failed check for the collector (thousands a cycle when backhauls are cut). Its reason
+        # and text are what is used; the traceback goes.
+        return exc.with_traceback(None)
     if isinstance(exc, socket.gaierror):
         return ProbeFailure(r.DNS, f"cannot resolve {where}: {exc.strerror}")
     if isinstance(exc, TimeoutError | socket.timeout):

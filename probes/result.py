@@ -30,6 +30,7 @@ PROTOCOL: Final = "protocol"
 TOO_LARGE: Final = "too_large"
 REDIRECT: Final = "redirect"
 OVERRUN: Final = "overrun"
+LATE: Final = "late"
 INTERNAL: Final = "internal"
 
 
@@ -55,7 +56,8 @@ REASON_TEXT: Final = {
     PROTOCOL: "the peer broke the protocol",
     TOO_LARGE: "the answer was larger than allowed",
     REDIRECT: "unexpected redirect",
-    OVERRUN: "the previous check had not finished",
+    OVERRUN: "vigia could not start the check in time",
+    LATE: "vigia was too busy to watch the check to its deadline",
     INTERNAL: "vigia could not run the check",
 }
 # Values a public text may quote: plain numbers that say nothing of where the check goes.

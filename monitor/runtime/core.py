@@ -111,6 +111,9 @@ class Runtime:
         self.stats.add("probe_exceptions", outcome.exceptions)
         engine = self.runner.engine
         self.stats.probe_cancelled = engine.cancelled
+        self.stats.probe_late = engine.late
+        self.stats.probe_held = engine.held
+        self.stats.probe_loop_lag = engine.take_loop_lag()
         self.stats.probe_max_in_flight = engine.max_in_flight
         self.stats.probe_in_flight_peak = engine.peak_in_flight
         now = datetime.now(UTC)

@@ -95,6 +95,9 @@ class DaemonStats:
     store_file_changes: dict[str, int] = field(default_factory=dict)  # vanished / replaced -> times
     listeners: dict[str, ListenerCounts] = field(default_factory=dict)  # by listener name, once listening
     probe_cancelled: int = 0  # probes cancelled past their deadline + grace (probes.engine)
+    probe_late: int = 0  # timeouts the probe loop noticed too late to blame on the target (probes.engine)
+    probe_held: int = 0  # checks whose start waited for the probe loop to catch up (probes.pacing)
+    probe_loop_lag: float = 0.0  # the probe loop's worst lateness in the last cycle
     probe_max_in_flight: int = 0
     probe_in_flight_peak: int = 0
     month_close_ok_at: float = 0.0
