@@ -151,8 +151,7 @@ def daemon_in_process(config_text: str, tmp: Path) -> Iterator[Daemon]:
         yield daemon
     finally:
         daemon.writer.stop()
+        # Closing the runtime thaws what its heap froze of the test process's objects (so cycles
+        # this test leaves are collected) and puts the collector's thresholds back.
         daemon.runtime.close()
         daemon.store.close()
-        # Its heap settled (monitor.runtime.heap) froze the test process's objects: thawed, so that
-        # cycles this test leaves are collected and the next test's daemon settles its own.
-        daemon.runtime.heap.thaw()

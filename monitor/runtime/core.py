@@ -92,6 +92,7 @@ class Runtime:
         self.runner.close()
         if self.radius is not None:
             self.radius.close()
+        self.heap.close()
 
     # -- the jobs' work --------------------------------------------------------------
 
