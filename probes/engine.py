@@ -8,7 +8,10 @@ check of the interval fail ``timeout``. Here every check
 - takes its sockets from ``max_in_flight`` (sockets, not threads, bound concurrency),
 - gets its deadline from the moment *it* starts: start + its timeout,
 - is cancelled at deadline + GRACE if it has not returned (a bug, never a peer),
-  reported ``timeout``, and the batch moves on without it.
+  reported ``timeout``, and the batch moves on without it;
+- waits before it starts while the loop runs late (probes.pacing), and a timeout
+  the loop noticed LATE past the deadline is reported ``late``: no data, since the
+  answer may have been waiting in its socket.
 
 A hung peer therefore costs one socket until its own deadline, never another
 check's time. ICMP is not run here: its batch engine owns a raw socket and a
