@@ -221,10 +221,10 @@ def run_vigia(ts: list[Target], timeout: float, cycles: int, spread: float) -> S
                 wall = s.value
             if s.name != "vigia_probe_failure" or s.value != 1.0:
                 continue
-            if s.labels.get("target") in hole:
+            if s.labels.get("reason") in NO_DATA_REASONS:
+                no_data += 1  # vigia said it could not measure: nothing is claimed of the target
+            elif s.labels.get("target") in hole:
                 not_timeout += s.labels.get("reason") != "timeout"
-            elif s.labels.get("reason") in NO_DATA_REASONS:
-                no_data += 1  # vigia said it could not measure: no failure is claimed of the target
             else:
                 said = f"{s.labels.get('target', '').split('-')[0]}/{s.labels.get('reason')}"
                 reasons[said] = reasons.get(said, 0) + 1

@@ -121,8 +121,8 @@ def test_starts_wait_while_the_loop_is_late_and_count_their_deadline_from_their_
 
 
 def test_a_check_the_loop_never_caught_up_for_is_not_started(eng: ProbeEngine, lo_peers: dict[str, int]) -> None:
-    for k in range(30):  # late for 1.8 s straight
-        stall(eng, 0.01 + 0.06 * k, 0.06)
+    for k in range(9):  # stalls of twice LIMIT back to back: late for 1.8 s straight
+        stall(eng, 0.01 + 2 * LIMIT * k, 2 * LIMIT)
     checks = [
         Check(f"t{i}", "tcp", TcpSettings(host="127.0.0.1", port=lo_peers["banner"]), 0.4, offset=0.1) for i in range(5)
     ]

@@ -133,7 +133,7 @@ SCALARS: tuple[tuple[str, str, str, Callable[[DaemonStats], float]], ...] = (
      "Timeouts the probe loop noticed over 0.25 s past their deadline: reported `late`, no data about the target.",
      lambda s: s.probe_late),
     ("probe_starts_held", "counter",
-     "Checks whose start waited while the probe loop ran 50 ms late or more (more checks than it can serve).",
+     "Checks whose start waited while the probe loop ran 100 ms late or more (more checks than it can serve).",
      lambda s: s.probe_held),
     ("probe_loop_lag_seconds", "gauge", "The probe loop's worst lateness during the last cycle.",
      lambda s: s.probe_loop_lag),
