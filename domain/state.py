@@ -23,6 +23,9 @@ from probes.result import ProbeResult
 
 # Reasons that describe vigia's own trouble, not the target's.
 NO_DATA_REASONS = frozenset({r.PERMISSION, r.INTERNAL, r.OVERRUN, r.LATE})
+# Of those, vigia being too busy for a moment (a check not started in time, a deadline noticed late):
+# a gap only once it lasts, unlike a missing privilege or a bug, which stay until someone acts.
+BUSY_REASONS = frozenset({r.OVERRUN, r.LATE})
 
 
 class State(StrEnum):
@@ -56,6 +59,7 @@ class TargetState:
     since: datetime | None = None
     streak: Streak = field(default_factory=Streak)
     last: ProbeResult | None = None
+    measured_at: datetime | None = None  # the start of the last result that said something of the target
     last_reason: str = ""
     last_message: str = ""
     maintenance_id: str = ""
@@ -69,6 +73,7 @@ class TargetState:
             self.last_reason, self.last_message = result.reason, result.message
             return None
         self.results[result.success] += 1
+        self.measured_at = result.started_at
         at, streak = result.started_at, self.streak
         if result.success:
             streak.succeed(at)

@@ -305,3 +305,41 @@ def test_expiry_thresholds_and_overrides(tmp_path: Path) -> None:
     ft = policy.type("tls_certificate_expiry")
     assert (ft.control, ft.mspi, ft.strategy["es"]) == ("A.5.9", "Gestión de activos", "Renovar con la CA distrital.")
     assert ft.strategy["en"] == fd.CATALOGUE["tls_certificate_expiry"].strategy["en"]
+
+
+def test_vigia_too_busy_is_a_gap_only_once_it_lasts(tmp_path: Path) -> None:
+    """A check vigia could not start in time or whose deadline it noticed late (``overrun``, ``late``)
+    opens no finding at once: an overloaded prober would open and resolve one per target per cycle
+    in the month's security report. Once no result has measured the target for ``no_data_after``
+    intervals the sweep opens one, saying why; a measurement resolves it."""
+    config = "targets:\n  - {id: db1, probe: host, interval: 60s}\n"
+    with daemon_in_process(config, tmp_path) as daemon:
+        daemon.run_cycle(60.0)
+        audit, targets = daemon.runtime.audit, {t.id: t for t in daemon.config.targets}
+        state = daemon.live.current_states()["db1"]
+        measured = state.last
+        assert measured is not None and measured.success and state.measured_at == measured.started_at
+        t0 = measured.started_at.timestamp()
+
+        def busy(reason: str, after: float) -> ProbeResult:
+            at = measured.started_at.fromtimestamp(t0 + after, measured.started_at.tzinfo)
+            res = ProbeResult("db1", "host", at, 0.1, False, reason, f"{reason}: vigia was busy")
+            assert state.observe(res) is None  # no data: no state change
+            return res
+
+        def open_now() -> set[str]:
+            return {f.evidence for f in audit.current() if f.status == fd.OPEN and f.kind == "target_no_data"}
+
+        for k, reason in enumerate(("late", "overrun", "late")):  # within 3 intervals (180 s) of the measurement
+            audit.after_cycle([busy(reason, 50.0 * (k + 1))], targets, t0 + 50.0 * (k + 1))
+            audit.sweep(t0 + 50.0 * (k + 1) + 1, daemon.config.targets, {"db1": state}, t0 - 10)
+            assert open_now() == set(), f"opened after {k + 1} busy results"
+        assert state.measured_at == measured.started_at  # busy results measure nothing
+        audit.sweep(t0 + 200, daemon.config.targets, {"db1": state}, t0 - 10)
+        [evidence] = open_now()
+        assert evidence.startswith("no measurement for 200 s (3 intervals): late: ")
+        audit.after_cycle([measured], targets, t0 + 240)
+        assert open_now() == set()
+        # vigia's other trouble is still a finding at once: a missing privilege stays until someone acts
+        audit.after_cycle([busy("permission", 300.0)], targets, t0 + 300)
+        assert any(e.startswith("permission: ") for e in open_now())

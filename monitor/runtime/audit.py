@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from config import Target
 from domain import findings as fd
-from domain.state import NO_DATA_REASONS, TargetState
+from domain.state import BUSY_REASONS, NO_DATA_REASONS, TargetState
 from probes.result import ProbeResult
 
 
@@ -54,6 +54,8 @@ class Audit:
             if t is None:
                 continue
             fd.from_result(p, self.policy, res, t.settings, now)
+            if res.reason in BUSY_REASONS:
+                continue  # neither a gap yet nor a measurement: the sweep judges how long it lasts
             missing = f"{res.reason}: {res.message}"[:300] if res.reason in NO_DATA_REASONS else None
             fd.no_data(p, self.policy, t.id, missing)
         return self._apply(p, now)
@@ -71,13 +73,13 @@ class Audit:
         p = fd.Pass()
         for t in targets:
             quiet = self.no_data_after * t.interval
-            st = states.get(t.id)
-            last = st.last.started_at.timestamp() if st is not None and st.last is not None else None
+            last, busy = _heard_of(states.get(t.id))
             if last is None and now - running_since < quiet:
                 continue  # just started: not yet a fault
             since = last if last is not None else running_since
             if now - since >= quiet:
-                fd.no_data(p, self.policy, t.id, f"no result for {now - since:.0f} s ({self.no_data_after} intervals)")
+                what = f"no measurement for {now - since:.0f} s" if busy else f"no result for {now - since:.0f} s"
+                fd.no_data(p, self.policy, t.id, f"{what} ({self.no_data_after} intervals){busy}"[:300])
         if drills is not None and overdue is not None:
             fd.drills(p, self.policy, drills, overdue)
         assets = {_asset(t) for t in targets} | set(drills or {}) | set(overdue or {})
@@ -85,3 +87,16 @@ class Audit:
             gone = {(f.asset, f.kind) for f in self._all.values() if f.status == fd.OPEN and f.asset not in assets}
         p.evaluated |= gone  # an asset no longer configured cannot keep a finding open
         return self._apply(p, now)
+
+
+def _heard_of(st: TargetState | None) -> tuple[float | None, str]:
+    """When the target last gave a result that counts (None: not since the start), and, while vigia
+    has been too busy to measure it (``BUSY_REASONS``), what it said: that time then counts from
+    the last result that measured the target."""
+    if st is None or st.last is None:
+        return None, ""
+    res = st.last
+    if res.reason not in BUSY_REASONS:
+        return res.started_at.timestamp(), ""
+    at = st.measured_at
+    return (at.timestamp() if at is not None else None), f": {res.reason}: {res.message}"
