@@ -78,7 +78,7 @@ class Audit:
                 continue  # just started: not yet a fault
             since = last if last is not None else running_since
             if now - since >= quiet:
-                what = f"no measurement for {now - since:.0f} s" if busy else f"no result for {now - since:.0f} s"
+                what = f"no {'measurement' if busy else 'result'} for {now - since:.0f} s"
                 fd.no_data(p, self.policy, t.id, f"{what} ({self.no_data_after} intervals){busy}"[:300])
         if drills is not None and overdue is not None:
             fd.drills(p, self.policy, drills, overdue)
