@@ -88,7 +88,8 @@ def test_short_or_unfollowable_documents_are_typeset_whole() -> None:
 
 
 def test_the_joined_pdf_reads_as_one_document_numbered_throughout() -> None:
-    pdf = PdfReader(io.BytesIO(html_to_pdf(long_report())))
+    joined = html_to_pdf(long_report())
+    pdf = PdfReader(io.BytesIO(joined))
     pages = [page.extract_text() for page in pdf.pages]
     total = len(pages)
     assert total > 10
@@ -98,6 +99,8 @@ def test_the_joined_pdf_reads_as_one_document_numbered_throughout() -> None:
     rows = re.findall(r"Z\d{5}", " ".join(pages))
     assert rows == [f"Z{n:05d}" for n in range(1000)]
     assert pdf.metadata is not None and pdf.metadata.title == "Informe de prueba"
+    # Joined and stamped, the pages stay compressed: about the size of the document typeset whole.
+    assert len(joined) < 2 * len(typeset_whole(long_report()))
 
 
 def test_a_worker_that_dies_is_an_error_naming_the_part(monkeypatch: pytest.MonkeyPatch) -> None:
