@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -194,24 +195,35 @@ def main_pg(*, smoke: bool = False) -> None:
             size = conn.execute(sa.text(SIZE.format(fn="pg_total_relation_size", t="zone_samples"))).scalar_one()
         store.close()
         folder = Path(tempfile.mkdtemp(prefix="vigia-bench-"))
-        (folder / "url").write_text(url)
-        lines = [f"instance: bench\nstate_dir: {folder}\nstore: {{url_file: {folder / 'url'}}}\n"
-                 "reports: {languages: [es], formats: [html, pdf, csv]}\nzones:"]  # fmt: skip
-        lines += [f"  - {{id: ZD-{z:04d}, name: Zona {z}, lat: 10.4, lon: -75.5}}" for z in range(1, zones + 1)]
-        (folder / "bench.yml").write_text("\n".join(lines) + "\n")
-        command = [sys.executable, "-m", "monitor", "report", "month", "--config", str(folder / "bench.yml"),
-                   "--month", "2025-01", "--output-dir", str(folder / "reports")]  # fmt: skip
-        wall, alone, together, _ = _timed(command)
-        preview_html, *_ = _timed([*command, "--preview", "--format", "html"])
-        preview_all, *_ = _timed([*command, "--preview"])
+        try:  # its reports are ~20 MB a run
+            wall, alone, together, preview_html, preview_all, pdf = _close_and_preview(folder, url, zones)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
     print(
         f"Month close on PostgreSQL: {zones} zones x {days} days of 1-minute samples ({zones * days * 1440:,} rows, "
         f"{size / 2**20:.0f} MiB, built in {built:.0f} s): {wall:.1f} s (goal <= 30), peak RSS of the close "
         f"and its typesetting workers together {together / 2**20:.0f} MB (goal <= 600; the close alone "
         f"{alone / 2**20:.0f} MB)\n"
         f"  --preview of that month: figures and HTML {preview_html:.1f} s (goal <= 10); "
-        f"with its PDF {preview_all:.1f} s"
+        f"with its PDF {preview_all:.1f} s; the month's PDF {pdf / 2**20:.1f} MiB"
     )
+
+
+def _close_and_preview(folder: Path, url: str, zones: int) -> tuple[float, int, int, float, float, int]:
+    """The month closed, then previewed twice (HTML alone, then with its PDF), in ``folder``: the
+    close's wall time and peak RSS (its own, its tree's), the previews' wall times, the PDF's bytes."""
+    (folder / "url").write_text(url)
+    lines = [f"instance: bench\nstate_dir: {folder}\nstore: {{url_file: {folder / 'url'}}}\n"
+             "reports: {languages: [es], formats: [html, pdf, csv]}\nzones:"]  # fmt: skip
+    lines += [f"  - {{id: ZD-{z:04d}, name: Zona {z}, lat: 10.4, lon: -75.5}}" for z in range(1, zones + 1)]
+    (folder / "bench.yml").write_text("\n".join(lines) + "\n")
+    command = [sys.executable, "-m", "monitor", "report", "month", "--config", str(folder / "bench.yml"),
+               "--month", "2025-01", "--output-dir", str(folder / "reports")]  # fmt: skip
+    wall, alone, together, _ = _timed(command)
+    pdf = sum(p.stat().st_size for p in (folder / "reports").glob("*/zonas-digitales-*.pdf"))
+    preview_html, *_ = _timed([*command, "--preview", "--format", "html"])
+    preview_all, *_ = _timed([*command, "--preview"])
+    return wall, alone, together, preview_html, preview_all, pdf
 
 
 def _timed(command: list[str]) -> tuple[float, int, int, str]:

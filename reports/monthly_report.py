@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -68,6 +69,24 @@ class TrendPoint:
     accounting: Accounting
 
 
+@dataclass(frozen=True)
+class Alike:
+    """Zones whose row of a table would say the same (a schedule and its hours, usage sources): one
+    row for them all. A 1,000-zone month printed 2,000 rows that said one thing, a sixth of the
+    time its PDF took to typeset."""
+
+    zones: list[str]
+    says: tuple[object, ...]
+
+
+def alike(figures: MonthFigures, says: Callable[[ZoneMonth], tuple[object, ...]]) -> list[Alike]:
+    """The zones grouped by what ``says`` gives for each, in the order their first zone comes."""
+    groups: dict[tuple[object, ...], list[str]] = {}
+    for z in figures.zones:
+        groups.setdefault(says(z), []).append(z.zone.id)
+    return [Alike(zones, key) for key, zones in groups.items()]
+
+
 def trend_of(history: list[MonthFigures]) -> list[TrendPoint]:
     return [
         TrendPoint(f.year, f.month, f.availability, f.total("unique_users"), f.total("sessions"), f.accounting)
@@ -119,6 +138,8 @@ def render(
         not_closed=not_closed or [],
         by_localidad=_groups(figures, "localidad"),
         by_ucg=_groups(figures, "ucg"),
+        schedules=alike(figures, lambda z: (z.zone.plan.describe(lang), z.availability.operating_seconds)),
+        sources=alike(figures, lambda z: (", ".join(z.usage.sources) or "—",)),
         incidents=figures.incidents(incident_classes),
         causes=figures.causes(incident_classes),
         cause_words=lambda key: tr.gettext(CAUSES.get(key) or MEASURED_CAUSES.get(key) or _CAUSE_IDS.get(key) or key),

@@ -89,6 +89,14 @@ def test_spanish_and_english_figures_in_html_and_pdf(filled: tuple[st.Store, cfg
     assert usage.rows["ZD-01"][:2] == ["ZD-01", "45"]  # the usage table's row (the zone table's comes first)
     assert "12,5 %" in " ".join(p.text)  # users change vs December: 45 / 40 - 1
     assert "18.352" in " ".join(p.text)  # smartphones from the operator's CSV
+    # Zones that share a schedule, or their usage sources, share one row that names them.
+    schedules = Cells("data-schedule")
+    schedules.feed(html)
+    every_day = "todos los días 06:00-22:00 (festivos incluidos)"
+    assert schedules.rows == {"ZD-01 ZD-02 ZD-32": ["todas las zonas (3)", every_day, "496,00"]}
+    sources = Cells("data-sources")
+    sources.feed(html)
+    assert list(sources.rows.values()) == [["ZD-01", "radius, operador"], ["ZD-02", "radius"], ["ZD-32", "—"]]
     isp = render(figures, lang="es", header=Header(), incident_classes={"gateway_timeout": "isp"})
     assert "proveedor de internet" in isp
     pdf = PdfReader(io.BytesIO(html_to_pdf(html)))
@@ -100,6 +108,9 @@ def test_spanish_and_english_figures_in_html_and_pdf(filled: tuple[st.Store, cfg
     q.feed(en)
     assert "Monthly report of use and appropriation of ICT — Zonas Digitales" in " ".join(q.text)
     assert q.rows["ZD-01"][2:4] == ["99.70%", "met"] and "January 2025" in " ".join(q.text)
+    schedules = Cells("data-schedule")
+    schedules.feed(en)
+    assert schedules.rows["ZD-01 ZD-02 ZD-32"][0] == "all 3 zones"
     store.close()
 
 
