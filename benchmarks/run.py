@@ -56,6 +56,17 @@ def main() -> None:
                 f"vigia wall vs timeout+50ms: {v.wall_s:.3f} <= {args.timeout + 0.05:.3f}"
             )
 
+    if not args.smoke:
+        n = max(int(x) for x in args.sizes.split(","))
+        counted = icmp_vs_fping.instructions(n)
+        if counted is None:
+            print("  instructions per probe: valgrind or fping missing (not counted)")
+        else:
+            print(
+                f"  user-space instructions per probe at {n} (callgrind, what seconds here cannot settle): "
+                f"vigia {counted[0]:,.0f}, fping {counted[1]:,.0f} (the system calls, alike in both, not counted)"
+            )
+
     print("\nExposition")
     e = exposition.run(50, 5) if args.smoke else exposition.run()
     print(

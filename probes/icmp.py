@@ -166,27 +166,12 @@ class IcmpEngine:
 
     def _drain(self, sock: socket.socket, family: int, limit: int) -> int:
         """Read and credit up to ``limit`` queued replies without blocking; -1 if the socket is gone."""
-        ancsize = wire.ANCSIZE
-        reply_type = wire.ECHO_REPLY_V4 if family == socket.AF_INET else wire.ECHO_REPLY_V6
-        recvmsg, parse, ident = sock.recvmsg, wire.parse_reply, self._ident
-        v4 = family == socket.AF_INET
         replies: list[tuple[int, str, int]] = []
-        count, gone = 0, False
+        count = wire.read_replies(sock, family, self._ident, limit, replies)
         # Read first, credit after: one lock round for the replies read, not one per reply.
-        for count in range(limit):  # noqa: B007 - the count read is the answer
-            try:
-                data, ancdata, _flags, addr = recvmsg(2048, ancsize)
-            except BlockingIOError:
-                break
-            except OSError:
-                gone = True
-                break
-            reply = parse(data, ancdata, family, reply_type)
-            if reply is not None and reply[0] == ident:
-                replies.append((reply[1], addr[0] if v4 else wire.normalise(addr[0]), reply[2]))
         if replies:
             self._credit(replies)
-        return -1 if gone else count
+        return count
 
     def _credit(self, replies: list[tuple[int, str, int]]) -> None:
         """Credit each (sequence, source, kernel receive time) to its request in flight."""

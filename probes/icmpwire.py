@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import Executor
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any
 
 import ping3
 
@@ -141,18 +140,37 @@ def resolve(executor: Executor, names: Iterable[str], deadline: float) -> dict[s
     return resolved
 
 
-def parse_reply(data: bytes, ancdata: list[Any], family: int, reply_type: int) -> tuple[int, int, int] | None:
-    """(identifier, sequence, kernel receive time in ns) of an echo reply; None for anything else."""
-    rx_ns = 0
-    for level, ctype, cdata in ancdata:
-        if level == socket.SOL_SOCKET and ctype == SO_TIMESTAMPNS:
-            sec, nsec = TIMESPEC.unpack(cdata[: TIMESPEC.size])
-            rx_ns = sec * 1_000_000_000 + nsec
-    # IPv4 raw sockets deliver the IP header; IPv6 ones do not.
-    offset = (data[0] & 0x0F) * 4 if family == socket.AF_INET else 0
-    if len(data) < offset + HEADER.size:
-        return None
-    icmp_type, _code, _csum, ident, seq = HEADER.unpack_from(data, offset)
-    if icmp_type != reply_type:
-        return None
-    return ident, seq, rx_ns or time.time_ns()
+_ID_SEQ = struct.Struct("!HH")
+
+
+def read_replies(sock: socket.socket, family: int, ident: int, limit: int, out: list[tuple[int, str, int]]) -> int:
+    """Read up to ``limit`` queued datagrams without blocking; append (sequence, source, kernel
+    receive time in ns) of each echo reply of ours to ``out``. The count read, or -1 if the socket
+    is gone.
+
+    One loop, no call per datagram: at thousands of replies a cycle, a function call and the
+    tuples of a general parser were a tenth of the engine's instructions (callgrind)."""
+    recvmsg, ancsize, v4 = sock.recvmsg, ANCSIZE, family == socket.AF_INET
+    reply_type, id_seq, timespec, stamp = (ECHO_REPLY_V4 if v4 else ECHO_REPLY_V6), _ID_SEQ, TIMESPEC, SO_TIMESTAMPNS
+    count = 0
+    for count in range(limit):
+        try:
+            data, ancdata, _flags, addr = recvmsg(2048, ancsize)
+        except BlockingIOError:
+            return count
+        except OSError:
+            return -1
+        # IPv4 raw sockets deliver the IP header; IPv6 ones do not.
+        offset = (data[0] & 0x0F) * 4 if v4 else 0
+        if len(data) < offset + 8 or data[offset] != reply_type:
+            continue
+        got, seq = id_seq.unpack_from(data, offset + 4)
+        if got != ident:
+            continue
+        rx_ns = 0
+        for level, ctype, cdata in ancdata:
+            if ctype == stamp and level == socket.SOL_SOCKET:
+                sec, nsec = timespec.unpack_from(cdata)
+                rx_ns = sec * 1_000_000_000 + nsec
+        out.append((seq, addr[0] if v4 else normalise(addr[0]), rx_ns or time.time_ns()))
+    return count
