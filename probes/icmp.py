@@ -274,8 +274,11 @@ class IcmpEngine:
         start = time.monotonic()
         pace, ident, monotonic, time_ns = self.pace, self._ident, time.monotonic, time.time_ns
         request, sockets = wire.echo_request, self._sockets
+        late = False
         for n, job in enumerate(jobs):
-            if n & 63 == 0 and monotonic() >= deadline:
+            # The clock is read every 64th packet; once past the deadline, nothing more is sent.
+            if late or (n & 63 == 0 and monotonic() >= deadline):
+                late = True
                 self._unplan(planned[n], waiter)
                 job.error_reason = job.error_reason or r.TIMEOUT
                 job.error_message = job.error_message or "deadline reached before all packets were sent"

@@ -47,6 +47,32 @@ def test_hundreds_of_loopback_addresses_all_answer_and_are_credited(engine: Icmp
         assert res.values["rtt_jitter_seconds"] >= 0
 
 
+def test_past_its_deadline_a_batch_sends_nothing_more(engine: IcmpEngine) -> None:
+    # The deadline was looked at every 64th packet and stopped only that one: a batch that ran
+    # past it went on sending, and its late packets were credited or counted lost as if timed.
+    sent = []
+    original = engine._sockets[socket.AF_INET]
+
+    class Counting:
+        def __getattr__(self, name: str) -> object:
+            return getattr(original, name)
+
+        def sendto(self, packet: bytes, address: tuple[str, int]) -> int:
+            sent.append(address[0])
+            return original.sendto(packet, address)
+
+    engine._sockets[socket.AF_INET] = Counting()  # type: ignore[assignment]
+    try:
+        reqs = [IcmpRequest(f"t{i}", IcmpSettings(address=a), 1) for i, a in enumerate(loopback(100))]
+        results = engine.probe_batch(reqs, deadline=time.monotonic() - 0.001)
+    finally:
+        engine._sockets[socket.AF_INET] = original
+    assert sent == []
+    assert {(res.success, res.reason, res.message) for res in results} == {
+        (False, r.TIMEOUT, "deadline reached before all packets were sent")
+    }
+
+
 def test_ipv6_loopback(engine: IcmpEngine) -> None:
     [res] = engine.probe_batch([IcmpRequest("v6", IcmpSettings(address="::1"), 2)], deadline=time.monotonic() + 2)
     assert res.success, res.message
