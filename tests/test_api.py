@@ -205,3 +205,35 @@ def test_a_targets_last_result_is_written_after_its_kept_head(tmp_path: Path) ->
     assert {t["last"]["reason"] for t in json.loads(built)} == {"timeout"}
     conf = dataclasses.replace(conf, timezone=ZoneInfo("UTC"))  # a reload: the times in another zone
     assert docs.build(conf, states, zone_states, [], ())["targets"] == whole()
+
+
+def test_cycles_render_the_api_only_while_it_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nobody reading: a cycle's end renders nothing (at 15,000 targets a render was ~0.5 s of CPU).
+    The first read then waits for one render of the latest cycle, and while reads go on each cycle's
+    end renders again, so readers do not wait."""
+    from monitor.web import api
+    from monitor.web.coalesce import Coalescer
+
+    renders: list[int] = []
+    docs = api.Api("test")
+
+    def render() -> None:
+        wanted = docs.wanted()
+        renders.append(wanted)
+        docs.refresh({"targets": f"[{wanted}]".encode()}, wanted)
+
+    coalescer = Coalescer("api-render-test", render, every=0.0)
+    docs.render_soon = coalescer.ask
+    coalescer.start()
+    try:
+        render()  # the start's render, before the listeners answer
+        assert [docs.changed() for _ in range(5)] == [False] * 5  # five cycles, never read
+        assert renders == [0]
+        assert docs.document(api.PREFIX + "targets") == b"[5]"  # the read waited for the latest cycle
+        assert renders == [0, 5]
+        assert docs.document(api.PREFIX + "targets") == b"[5]" and renders == [0, 5]  # up to date: no render
+        assert docs.changed() is True  # read lately: the cycle's end asks for a render
+        monkeypatch.setattr(api, "INTEREST", 0.0)
+        assert docs.changed() is False  # not read since: cycles stop rendering
+    finally:
+        coalescer.stop()

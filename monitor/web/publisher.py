@@ -67,10 +67,10 @@ class Publisher:
         self.store, self.observer, self.lock = runtime.store, runtime.observer, runtime.lock
         self.incidents: list[Incident] = []
         self.agents: list[AgentRow] = []
-        self.api = api.Api(version)
         self.documents = api.Documents()
-        # the API's documents made off the cycle's thread, at most once a second
+        # the API's documents made off the cycle's thread, at most once a second, while they are read
         self.renders = Coalescer("api-render", self.render)
+        self.api = api.Api(version, self.renders.ask)
         self.public = (
             PublicStatus(self.conf, live.copied_zone_states, lambda: self.incidents, self.observer.windows,
                          self.store.reader)
@@ -107,16 +107,18 @@ class Publisher:
             log.warning("cannot read the zone agents from the store: %s", exc)
 
     def after_cycle(self) -> None:
-        """Ask for the API and the status page from the cycle's states (returns at once)."""
-        self.renders.ask()
+        """Ask for the API (when it is read) and the status page from the cycle's states (returns at once)."""
+        if self.api.changed():
+            self.renders.ask()
         if self.public is not None:
             self.public.refresh()
 
     def render(self) -> None:
         """The API's documents from the cycle's states and what was read last (no store)."""
+        wanted = self.api.wanted()
         targets, zones = self.live.copied_states()
         docs = self.documents.build(self.conf(), targets, zones, self.incidents, self.observer.windows())
-        self.api.refresh(docs)
+        self.api.refresh(docs, wanted)
 
     def stop(self) -> None:
         self.renders.stop()
