@@ -72,7 +72,7 @@ class TrendPoint:
 @dataclass(frozen=True)
 class Alike:
     """Zones whose row of a table would say the same (a schedule and its hours, usage sources): one
-    row for them all. A 1,000-zone month printed 2,000 rows that said one thing, a sixth of the
+    row for them all. A 1,000-zone month printed 2,000 rows that said one thing: a tenth of the
     time its PDF took to typeset."""
 
     zones: list[str]
