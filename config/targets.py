@@ -16,7 +16,9 @@ from probes import REGISTRY, ProbeKind
 from probes.settings import Settings
 
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-RESERVED_LABELS = frozenset({"target", "probe", "group", "reason", "state", "stat", "instance", "job", "zone", "check"})
+RESERVED_LABELS = frozenset(
+    {"target", "probe", "group", "description", "reason", "state", "stat", "instance", "job", "zone", "check"}
+)
 
 
 def _label_problems(doc: Document, t: TargetSettings, base: Path) -> list[ConfigProblem]:
