@@ -237,3 +237,44 @@ def test_cycles_render_the_api_only_while_it_is_read(monkeypatch: pytest.MonkeyP
         assert docs.changed() is False  # not read since: cycles stop rendering
     finally:
         coalescer.stop()
+
+
+def test_a_read_waiting_for_a_render_does_not_hold_up_the_listener() -> None:
+    """A read of out-of-date documents waits for their render on a thread of the listener's pool,
+    never on its loop: meanwhile the loop answers other requests (here /-/healthy) at once."""
+    import threading
+    import time
+
+    from monitor.web import api
+    from monitor.web.coalesce import Coalescer
+    from monitor.web.endpoints import MetricsServer
+    from monitor.web.webconfig import WebGuard
+
+    docs = api.Api("test")
+
+    def slow_render() -> None:
+        wanted = docs.wanted()
+        time.sleep(1.5)  # a render at 15,000 targets takes about half a second of CPU
+        docs.refresh({"targets": f"[{wanted}]".encode()}, wanted)
+
+    coalescer = Coalescer("api-render-test", slow_render, every=0.0)
+    docs.render_soon = coalescer.ask
+    docs.refresh({"targets": b"[0]"}, 0)
+    docs.changed()  # a cycle ended, nobody had read the API: out of date
+    server = MetricsServer(f"127.0.0.1:{free_port()}", None, lambda: True, WebGuard(None), api=docs)  # type: ignore[arg-type]
+    coalescer.start()
+    server.start()
+    try:
+        base = f"http://127.0.0.1:{server.port}"
+        got: list[bytes] = []
+        reader = threading.Thread(target=lambda: got.append(get(base + "/api/v1/targets", auth=False)[1]))
+        reader.start()
+        time.sleep(0.3)  # the read is waiting for the render now
+        began = time.monotonic()
+        assert get(base + "/-/healthy", auth=False) == (200, b"OK\n")
+        assert time.monotonic() - began < 1.0, "the listener's loop waited with the API read"
+        reader.join(timeout=10)
+        assert got == [b"[1]"]  # the read got the render of the cycle that had ended
+    finally:
+        server.stop()
+        coalescer.stop()

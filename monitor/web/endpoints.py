@@ -44,7 +44,11 @@ class MetricsHandler(Handler):
     def slow(self, request: Request) -> str | None:
         if request.method == "POST" or (self.ingest is not None and is_agents(request.path)):
             return "ingest"  # an agent's batch (a store transaction) or its checks: threads of their own
-        return None if self.guard.cached(self.guard.current(), request.headers.get("authorization")) else "auth"
+        if not self.guard.cached(self.guard.current(), request.headers.get("authorization")):
+            return "auth"
+        # A read of an API document out of date waits for its render (Api.document): never on the
+        # listener's loop, where it would hold up every scrape for that long.
+        return "api" if self.api is not None and request.path.startswith(API_PREFIX) else None
 
     def body_limit(self, method: str, path: str) -> int | None:
         return MAX_SENT if method == "POST" and self.ingest is not None and zone_of(path) is not None else None

@@ -45,7 +45,7 @@ DEFAULT_MAX_PER_CLIENT = 64
 # Connections the kernel queues before they are accepted (capped by net.core.somaxconn): under a
 # flood of reconnects a short queue drops a scraper's SYN, which it resends only a second later.
 BACKLOG = 4096
-POOL_WORKERS = {"auth": 1, "ingest": 4}
+POOL_WORKERS = {"auth": 1, "ingest": 4, "api": 2}
 
 
 class Connections:
@@ -69,7 +69,8 @@ class Connections:
 
     def pool(self, name: str) -> ThreadPoolExecutor:
         """The named pool of slow answers (Handler.slow), made at its first use: bcrypt checks on
-        one thread, agents' batches on two, each queue apart from the other."""
+        one thread, agents' batches on four, reads of API documents on two (one may wait for a
+        render), each queue apart from the other."""
         found = self.pools.get(name)
         if found is None:
             workers = POOL_WORKERS.get(name, 1)
