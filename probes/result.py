@@ -180,7 +180,7 @@ class Timer:
         labels: dict[str, str] | None = None,
         series: tuple[Series, ...] = (),
     ) -> ProbeResult:
-        # No message to redact, and one call less: every healthy check of the daemon comes here.
+        # An ok result has no message to redact (every healthy check of the daemon comes here).
         return ProbeResult(target, probe, self.started_at, time.monotonic() - self._t0, True, "", "", values, labels,
                            series)  # fmt: skip
 
@@ -193,22 +193,9 @@ class Timer:
         values: dict[str, float] | None = None,
         labels: dict[str, str] | None = None,
     ) -> ProbeResult:
-        return self._result(target, probe, False, reason, message, values, labels, ())
-
-    def _result(
-        self,
-        target: str,
-        probe: str,
-        success: bool,
-        reason: str,
-        message: str,
-        values: dict[str, float] | None,
-        labels: dict[str, str] | None,
-        series: tuple[Series, ...],
-    ) -> ProbeResult:
         # messages are stored, logged and exported: never a URL's password
-        return ProbeResult(target, probe, self.started_at, self.elapsed(), success, reason, redact(message),
-                           values, labels, series)  # fmt: skip
+        return ProbeResult(target, probe, self.started_at, self.elapsed(), False, reason, redact(message), values,
+                           labels)  # fmt: skip
 
 
 def remaining(deadline: float) -> float:

@@ -241,6 +241,7 @@ def openapi(version: str) -> dict[str, Any]:
 INTEREST = 600.0
 # The longest a read waits for that render; past it, the documents in hand are served.
 WAIT = 5.0
+_OPENAPI = PREFIX + "openapi.json"  # made once at the start: never waits for a render
 
 
 class Api:
@@ -248,7 +249,7 @@ class Api:
     out-of-date documents asks ``render_soon`` and waits (at most WAIT) for the render."""
 
     def __init__(self, version: str, render_soon: Callable[[], None] = lambda: None) -> None:
-        self._docs: dict[str, bytes] = {PREFIX + "openapi.json": _dump(openapi(version))}
+        self._docs: dict[str, bytes] = {_OPENAPI: _dump(openapi(version))}
         self._lock = threading.Condition()
         self.render_soon = render_soon
         self._wanted = 0  # cycles ended since the start: what the documents should show
@@ -277,7 +278,7 @@ class Api:
         with self._lock:
             self._read_at = time.monotonic()
             wanted = self._wanted
-            if self._shown < wanted and path in self._docs and not path.endswith("openapi.json"):
+            if self._shown < wanted and path in self._docs and path != _OPENAPI:
                 self.render_soon()
                 self._lock.wait_for(lambda: self._shown >= wanted, timeout=WAIT)
             return self._docs.get(path)
