@@ -234,6 +234,7 @@ def test_month_close_job_runs_through_the_real_scheduler(tmp_path: Path) -> None
             __import__("time").sleep(0.1)
     finally:
         daemon.scheduler.shutdown(wait=True)
+        daemon.runtime.close()  # gives this test process's collector back its thresholds
         daemon.store.close()
     assert daemon.stats.month_close_errors == 0 and daemon.stats.month_close_ok_at > 0
     now = datetime.now(UTC).astimezone(BOGOTA)
