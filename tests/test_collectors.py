@@ -140,3 +140,79 @@ def test_gzip_scrapes_at_once_across_cycles_compress_each_body_once(tmp_path: Pa
             scraper.join(timeout=30)
         assert answers and {gzip.decompress(a) for a in set(answers)} <= set(rendered)
         assert len(compressed) == len({id(b) for b in compressed}) <= len(rendered)
+
+
+FLIPPING = """
+defaults: {interval: 1s, timeout: 500ms, failures_before_down: 1, successes_before_up: 1}
+targets:
+  - {id: steady, probe: tcp, tcp: {host: 127.0.0.1, port: 9}}
+  - {id: flips, probe: tcp, tcp: {host: 127.0.0.1, port: PORT}}
+zones:
+  - {id: ZD-01, name: Plaza, lat: 10.4, lon: -75.5, portal_url: "http://127.0.0.1:PORT/"}
+"""
+
+
+def test_families_kept_between_cycles_render_what_a_fresh_exposition_renders(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The states, since and transitions of targets and zones are made again only when one changed:
+    cycles that change nothing render none of them again, and after every cycle, while a target and
+    a zone go down and come back, the daemon's exposition is byte for byte what an exposition made
+    afresh (no kept family, no kept line) renders from the same view."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from monitor.web.exposition import Exposition
+    from monitor.web.textformat import TextRenderer
+
+    class Portal(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    def serve(port: int) -> ThreadingHTTPServer:
+        server = ThreadingHTTPServer(("127.0.0.1", port), Portal)
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return server
+
+    server: ThreadingHTTPServer | None = serve(0)
+    assert server is not None
+    port = server.server_address[1]
+    rendered: list[str] = []
+    lines = TextRenderer._series_lines
+
+    def counted(self, metric, name, out):  # type: ignore[no-untyped-def]
+        rendered.append(name)
+        lines(self, metric, name, out)
+
+    monkeypatch.setattr(TextRenderer, "_series_lines", counted)
+    standing = {"vigia_target_state", "vigia_target_up", "vigia_target_transitions_total", "vigia_zone_state"}
+    try:
+        with daemon_in_process(FLIPPING.replace("PORT", str(port)), tmp_path) as daemon:
+            kept = Exposition(daemon.live, process_metrics=False)
+            for step, up in enumerate([True, True, True, False, False, True, True]):
+                if up and server is None:
+                    server = serve(port)
+                elif not up and server is not None:  # connections refused: the target and the zone go down
+                    server.shutdown()
+                    server.server_close()
+                    server = None
+                daemon.run_cycle(1.0)
+                rendered.clear()
+                kept.refresh()
+                again = standing & set(rendered)
+                fresh = Exposition(daemon.live, process_metrics=False)
+                assert kept.body() == fresh._renderer.render(fresh.registry.collect()), f"cycle {step}"
+                changed = step in (0, 3, 5)  # the first cycle, the refusal, the return
+                assert again == (standing if changed else set()), (step, again)
+            body = kept.body().decode()
+            assert 'vigia_target_transitions_total{target="flips"} 3.0' in body  # unknown, up, down, up
+            assert 'vigia_target_up{target="flips"} 1.0' in body
+            assert 'vigia_zone_state{state="up",zone="ZD-01"} 1.0' in body
+    finally:
+        if server is not None:
+            server.shutdown()
+            server.server_close()

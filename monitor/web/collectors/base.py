@@ -7,8 +7,8 @@ in a scrape.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Protocol
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from prometheus_client.core import Metric
@@ -73,3 +73,20 @@ class Concern(Collector):
 
     def describe(self) -> Iterator[Metric]:
         raise NotImplementedError
+
+
+class Kept:
+    """Families made again only when what they are made of changed: given the same ``key`` (equal:
+    the objects themselves, or the figures read from them) it returns the very families it made
+    last time, which the renderer then does not render again (monitor.web.textformat). The key
+    must hold everything the families print."""
+
+    def __init__(self) -> None:
+        # One attribute holding both: refreshes on two threads never pair one's key with the other's families.
+        self._kept: tuple[Any, tuple[Metric, ...]] | None = None
+
+    def get(self, key: Any, make: Callable[[], Iterator[Metric]]) -> tuple[Metric, ...]:
+        kept = self._kept
+        if kept is None or kept[0] != key:
+            kept = self._kept = (key, tuple(make()))
+        return kept[1]

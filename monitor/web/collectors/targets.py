@@ -9,7 +9,7 @@ from prometheus_client.core import InfoMetricFamily, Metric
 
 from config import Target
 from domain.state import State, TargetState
-from monitor.web.collectors.base import PREFIX, Concern, View
+from monitor.web.collectors.base import PREFIX, Concern, Kept, View
 from monitor.web.textformat import Series
 from probes import REGISTRY
 from probes.result import MetricSpec
@@ -20,6 +20,7 @@ class TargetCollector(Concern):
         super().__init__(view)
         self.specs = _specs()
         self._listed: tuple[tuple[Target, ...], tuple[Series, Series]] | None = None
+        self._standing = Kept()
         self.helps: dict[str, str] = {}
         for kind in REGISTRY.values():
             for spec in kind.metrics:
@@ -30,12 +31,16 @@ class TargetCollector(Concern):
         targets = self.view.current_targets()
         states = self.view.current_states()
         yield from self._inventory(targets)
-        yield from self._states(targets, states)
+        # Everything the standing families print: a target's state, since and transitions.
+        standing = [None if (st := states.get(t.id)) is None else (st.state, st.since, st.transitions) for t in targets]
+        yield from self._standing.get((targets, standing), lambda: self._states_now(targets, states))
+        yield from self._last(targets, states)
         yield from self._values(targets, states)
 
     def describe(self) -> Iterator[Metric]:
         yield from self._inventory(())
-        yield from self._states((), {})
+        yield from self._states_now((), {})
+        yield from self._last((), {})
         yield from self._described_values()
 
     def _described_values(self) -> Iterator[Metric]:
@@ -84,7 +89,9 @@ class TargetCollector(Concern):
             interval.add((t.id,), t.interval)
         return info, interval
 
-    def _states(self, targets: Iterable[Target], states: dict[str, TargetState]) -> Iterator[Metric]:
+    @staticmethod
+    def _states_now(targets: Iterable[Target], states: dict[str, TargetState]) -> Iterator[Metric]:
+        """What changes only when a target's state does (kept between cycles while none did)."""
         up = Series(
             PREFIX + "target_up", "1 if the target is up, 0 if down; absent while unknown or in maintenance.",
             "gauge", ["target"],
@@ -98,18 +105,6 @@ class TargetCollector(Concern):
             "gauge", ["target"],
         )  # fmt: skip
         trans = Series(PREFIX + "target_transitions", "State changes of the target.", "counter", ["target"])
-        success = Series(PREFIX + "probe_success", "1 if the last probe succeeded.", "gauge", ["target", "probe"])
-        duration = Series(
-            PREFIX + "probe_duration_seconds", "Duration of the last probe.", "gauge", ["target", "probe"]
-        )
-        last_ts = Series(
-            PREFIX + "probe_last_timestamp_seconds", "Unix time the last probe started.", "gauge", ["target", "probe"]
-        )
-        failure = Series(
-            PREFIX + "probe_failure", "1 for the reason of the last probe's failure.",
-            "gauge", ["target", "probe", "reason"],
-        )  # fmt: skip
-        counts = Series(PREFIX + "probe_results", "Probe results by outcome.", "counter", ["target", "probe", "result"])
         states_named = [(s, s.value) for s in State]
         for t in targets:
             st = states.get(t.id)
@@ -123,6 +118,28 @@ class TargetCollector(Concern):
             if st.since is not None:
                 since.add((tid,), st.since.timestamp())
             trans.add((tid,), st.transitions)
+        yield from (up, state, since, trans)
+
+    @staticmethod
+    def _last(targets: Iterable[Target], states: dict[str, TargetState]) -> Iterator[Metric]:
+        """The last probe's outcome and the counts of results: new every cycle."""
+        success = Series(PREFIX + "probe_success", "1 if the last probe succeeded.", "gauge", ["target", "probe"])
+        duration = Series(
+            PREFIX + "probe_duration_seconds", "Duration of the last probe.", "gauge", ["target", "probe"]
+        )
+        last_ts = Series(
+            PREFIX + "probe_last_timestamp_seconds", "Unix time the last probe started.", "gauge", ["target", "probe"]
+        )
+        failure = Series(
+            PREFIX + "probe_failure", "1 for the reason of the last probe's failure.",
+            "gauge", ["target", "probe", "reason"],
+        )  # fmt: skip
+        counts = Series(PREFIX + "probe_results", "Probe results by outcome.", "counter", ["target", "probe", "result"])
+        for t in targets:
+            st = states.get(t.id)
+            if st is None:
+                continue
+            tid = t.id
             counts.add((tid, t.probe, "success"), st.results[True])
             counts.add((tid, t.probe, "failure"), st.results[False])
             r = st.last
@@ -133,7 +150,7 @@ class TargetCollector(Concern):
             last_ts.add((tid, t.probe), r.started_at.timestamp())
             if not r.success:
                 failure.add((tid, t.probe, r.reason), 1.0)
-        yield from (up, state, since, trans, success, duration, last_ts, failure, counts)
+        yield from (success, duration, last_ts, failure, counts)
 
     def _values(self, targets: Iterable[Target], states: dict[str, TargetState]) -> Iterator[Metric]:
         families: dict[str, Series] = {}

@@ -8,13 +8,20 @@ from prometheus_client.core import Metric
 
 from domain.zone_state import ZoneState, ZoneStatus
 from domain.zones import Zone
-from monitor.web.collectors.base import PREFIX, Concern
+from monitor.web.collectors.base import PREFIX, Concern, Kept, View
 from monitor.web.textformat import Series
 
 
 class ZoneCollector(Concern):
+    def __init__(self, view: View) -> None:
+        super().__init__(view)
+        self._kept = Kept()
+
     def families(self) -> Iterator[Metric]:
-        yield from self._zones(self.view.current_zones(), self.view.current_zone_states())
+        zones, states = self.view.current_zones(), self.view.current_zone_states()
+        # Everything _zones prints of a zone's state: most cycles change none of it.
+        now = [None if (st := states.get(z.id)) is None else _printed(st) for z in zones]
+        yield from self._kept.get((zones, now), lambda: self._zones(zones, states))
 
     def describe(self) -> Iterator[Metric]:
         yield from self._zones((), {})
@@ -76,6 +83,12 @@ class ZoneCollector(Concern):
 # vigia_zone_info's labels; "uplink" is for the alert rules' joins: zone alerts behind a down
 # uplink are inhibited.
 INVENTORY = ("zone", "name", "barrio", "ucg", "localidad", "area", "lat", "lon", "hours", "uplink")
+
+
+def _printed(st: ZoneState) -> tuple[object, ...]:
+    last = st.last
+    checks = () if last is None else tuple(sorted(last.checks.items()))
+    return (st.status, st.since, st.transitions, last is not None and st.in_hours, checks)
 
 
 def _inventory(z: Zone) -> tuple[str, ...]:
