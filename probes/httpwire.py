@@ -11,6 +11,7 @@ regex asks for it, the body.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from urllib.parse import quote, urlsplit
 
@@ -24,24 +25,38 @@ from probes.netutil import ProbeFailure
 _TARGET_SAFE = "/?#[]@!$&'()*+,;=:%-._~"
 
 
-def request(method: str, url: str, headers: dict[str, str]) -> bytes:
-    """The request's bytes: its line, a Host from the URL (never its userinfo), ``headers``."""
+def request(method: str, url: str, headers: tuple[tuple[str, str], ...], authorization: str = "") -> bytes:
+    """The request's bytes: its line, a Host from the URL (never its userinfo), ``headers``, then
+    ``authorization`` when given."""
+    head = _head(method, url, headers)
+    if authorization:
+        # Never in the cache below: a password read for one check is not kept for the next.
+        head += f"Authorization: {authorization}\r\n".encode("latin-1")
+    return head + b"\r\n"
+
+
+@functools.lru_cache(maxsize=4096)
+def _head(method: str, url: str, headers: tuple[tuple[str, str], ...]) -> bytes:
+    # The same few requests every cycle (a daemon's URLs are its configuration's): splitting and
+    # quoting the URL was a tenth of an HTTP check's CPU. A redirect's URL takes a place for a while.
     parts = urlsplit(url)
     target = quote(parts.path or "/", safe=_TARGET_SAFE)
     if parts.query:
         target += "?" + quote(parts.query, safe=_TARGET_SAFE)
     host = parts.netloc.rsplit("@", 1)[-1]
     lines = [f"{method} {target} HTTP/1.1", f"Host: {host}"]
-    lines += [f"{name}: {value}" for name, value in headers.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    lines += [f"{name}: {value}" for name, value in headers]
+    return ("\r\n".join(lines) + "\r\n").encode("latin-1")
 
 
 class Answer(asyncio.Protocol):
     """One response read off a connection. ``done`` resolves when the probe has what it judges: the
     whole message, or its head alone for HEAD and redirects (a redirect's body is never read)."""
 
-    def __init__(self, where: str, *, head_only: bool, stop_at: frozenset[int], keep_body: bool, max_body: int) -> None:
-        self.where, self.head_only, self.stop_at = where, head_only, stop_at
+    def __init__(
+        self, where: str, *, deadline: float, head_only: bool, stop_at: frozenset[int], keep_body: bool, max_body: int
+    ) -> None:
+        self.where, self.deadline, self.head_only, self.stop_at = where, deadline, head_only, stop_at
         self.keep_body, self.max_body = keep_body, max_body
         # The parser holds this protocol's callbacks and this protocol holds it: a reference cycle
         # per request for the collector, so it lives from connection_made to connection_lost only (a
@@ -54,6 +69,9 @@ class Answer(asyncio.Protocol):
         self.size = 0
         self.first_byte = 0.0
         self.ended = 0.0
+        # The answer's own deadline, one timer handle: an asyncio.timeout around the wait cost a
+        # Timeout object, a handle and the task's cancel bookkeeping, a tenth of the check again.
+        self.timer: asyncio.TimerHandle | None = None
 
     @property
     def body(self) -> bytes:
@@ -63,6 +81,7 @@ class Answer(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.parser = httptools.HttpResponseParser(self)
+        self.timer = asyncio.get_running_loop().call_at(self.deadline, self._expire)
 
     def data_received(self, data: bytes) -> None:
         parser = self.parser
@@ -79,6 +98,8 @@ class Answer(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.parser = None
+        if self.timer is not None:
+            self.timer.cancel()  # its handle holds this protocol until the deadline otherwise
         if self.done.done():
             return
         if self.status and self._ends_at_close():
@@ -122,10 +143,15 @@ class Answer(asyncio.Protocol):
     def _ends_at_close(self) -> bool:
         return "content-length" not in self.headers and "chunked" not in self.headers.get("transfer-encoding", "")
 
+    def _expire(self) -> None:
+        self._end(ProbeFailure(r.TIMEOUT, f"{self.where}: no complete answer before the deadline"))
+
     def _end(self, error: BaseException | None = None) -> None:
         if self.done.done():
             return
         self.ended = time.monotonic()
+        if self.timer is not None:
+            self.timer.cancel()
         if error is None:
             self.done.set_result(None)
         else:

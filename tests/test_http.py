@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from pathlib import Path
 
@@ -99,6 +100,12 @@ def test_credentials_only_to_the_configured_host(tmp_path: Path) -> None:
         res = run(HttpSettings(url=home.url("/here"), basic_auth=auth))
         assert res.success
         assert all("authorization" in s for s in home.seen[1:])
+        # A rotated password is what the next check sends (the request's head is kept between
+        # checks of the same URL; its credentials never are), and no check sends the old one.
+        secret.write_text("n0evo\n")
+        seen = len(home.seen)
+        assert run(HttpSettings(url=home.url("/here"), basic_auth=auth)).success
+        assert {s["authorization"] for s in home.seen[seen:]} == {"Basic " + base64.b64encode(b"noc:n0evo").decode()}
 
 
 def test_tls_verification(tmp_path: Path) -> None:
