@@ -11,16 +11,17 @@ vigia's own, valid as they are; label values are escaped. The output is byte-for
 The families with a series per target or zone are ``Series``: rows of label values and a value,
 with no per-sample dict or ``Sample`` built (that was half the exposition's cost at 2,000 zones);
 their ``name{labels} `` prefix is kept between renders, so a line costs one value's formatting,
-and the whole line is kept with the value object it was made of: a row handed the same object
-again (a collector's 0.0 and 1.0, an unchanged inventory figure) costs a lookup. A ``Series``
-yielded again as the very same object, with as many rows, is not rendered again: its text is
-kept whole. Collectors yield the same object only while nothing it was made of has changed
+and the whole line is kept with the value it was made of: a row handed the same object or an equal
+number again (a collector's 0.0 and 1.0, an unchanged inventory figure, a status code) costs a
+lookup. A ``Series`` yielded again as the very same object, with as many rows, is not rendered
+again: its text is kept whole. Collectors yield the same object only while nothing it was made of has changed
 (``collectors.base.Kept``): at 2,000 zones, the states, inventories and transitions of every
 target and zone, about half of the exposition's 114,000 series.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -44,12 +45,16 @@ def _go_float(value: float) -> str:
     text = repr(float(value))
     if text[-1] > "9":  # nan, inf, -inf: a finite float's repr ends in a digit
         return _SPECIAL[text]
-    if len(text) > 7 and value > 0:
+    if value >= 1e6 and len(text) > 7:  # below a million the integer part has six digits at most
         dot = text.find(".")
         if dot > 6:  # Go switches to an exponent sooner than Python
             mantissa = f"{text[0]}.{text[1:dot]}{text[dot + 1 :]}".rstrip("0.")
             return f"{mantissa}e+{dot - 1:02d}"
     return text
+
+
+def _same_zero(a: float, b: float) -> bool:
+    return math.copysign(1.0, a) == math.copysign(1.0, b)
 
 
 def _escape_value(value: str) -> str:
@@ -58,6 +63,9 @@ def _escape_value(value: str) -> str:
 
 def _escape_help(text: str) -> str:
     return text.replace("\\", r"\\").replace("\n", r"\n")
+
+
+Row = tuple[tuple[str, ...], float]  # a Series' row: label values in its labels' order, the value
 
 
 class Series(Metric):
@@ -75,7 +83,7 @@ class Series(Metric):
             name = name[: -len("_total")]  # as CounterMetricFamily names the family
         super().__init__(name, documentation, typ)
         self.labelnames = tuple(labels)
-        self.rows: list[tuple[tuple[str, ...], float]] = []
+        self.rows: list[Row] = []
 
     def add(self, values: tuple[str, ...], value: float) -> None:
         self.rows.append((values, value))
@@ -127,11 +135,15 @@ class TextRenderer:
         append = out.append
         for values, value in metric.rows:
             line = kept.get(values)
-            if line is not None and line[1] is value:
+            if line is not None:
+                last = line[1]
                 # The very value object of the last render (a collector's 0.0 or 1.0 constant, a
-                # small int count): most rows of a steady cycle; its line is the same.
-                append(line[2])
-                continue
+                # small int count), or an equal number (a status code, a packet count, a size the
+                # probe made anew): most rows of a steady cycle; its line is the same. Zero is
+                # compared by sign too (-0.0 == 0.0 but prints apart); NaN equals nothing.
+                if last is value or (last == value and (value or _same_zero(last, value))):
+                    append(line[2])
+                    continue
             if line is None:
                 if self._prefix_count >= _CACHE_LIMIT:
                     self._prefixes.clear()
