@@ -50,6 +50,36 @@ def test_migrate_write_and_read_back(url: str) -> None:
     other.close()
 
 
+def test_a_results_data_reads_back_as_every_value_it_held(url: str) -> None:
+    # Floats at the edges of their printing (exponents, a float's last digits), text that spells
+    # "null", labels of other scripts: what is read back is what the probe measured.
+    values = {
+        "tiny": 1.2e-06,
+        "huge": 1e16,
+        "odd": 0.1 + 0.2,
+        "zero": -0.0,
+        "big": 1234567.0,
+        "max": 1.7976931348623157e308,
+    }
+    labels = {"server": "null/1.0 (Cartagena ñ ü 漢)", "quote": 'a "b" \\ c'}
+    res = ProbeResult("web", "http", T0, 0.01, True, values=values, labels=labels,
+                      series=(Series("x", (("device", "eth\n0"),), 5e-324),))  # fmt: skip
+    store = st.Store(url, "cdc")
+    store.migrate()
+    store.write_cycle([res], [], T0.timestamp())
+    (row,) = store.results_between(T0.timestamp() - 1, T0.timestamp() + 1)
+    assert row.data == {"values": values, "labels": labels, "series": [["x", {"device": "eth\n0"}, 5e-324]]}
+    assert str(row.data["values"]["zero"]) == "-0.0"
+    # A value that is not a number is refused before anything is stored, as JSON cannot hold it.
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="JSON compliant"):
+            store.write_cycle(
+                [ProbeResult("web", "http", T0 + timedelta(seconds=1), 0.01, True, values={"v": bad})], [], 0.0
+            )
+    assert store.count_results() == 1
+    store.close()
+
+
 def test_outages_from_transitions(url: str) -> None:
     store = st.Store(url, "cdc")
     store.migrate()
