@@ -54,6 +54,7 @@ class Observer:
         self.traffic: dict[str, ZoneTraffic] = {}
         # Each zone agent's latest result per check (domain.vantage): the inside view of the zone.
         self.inside: dict[str, dict[str, ProbeResult]] = {}
+        self._checks_texts: dict[tuple[tuple[str, bool], ...], str] = {}
 
     def windows(self) -> tuple[Maintenance, ...]:
         """Every maintenance window: configured, then added from the command line."""
@@ -127,11 +128,12 @@ class Observer:
 
     def _targets(self, results: list[ProbeResult], now: datetime) -> list[Transition]:
         transitions: list[Transition] = []
+        windows = self.windows()  # once a cycle, not once a result
         for res in results:
             st = self.states.get(res.target)
             if st is None:  # removed by a reload during the cycle
                 continue
-            window = active_window(self.windows(), res.target, now)
+            window = active_window(windows, res.target, now)
             if window is not None:
                 tr = st.enter_maintenance(now, window.id, window.reason)
             else:
@@ -152,6 +154,7 @@ class Observer:
         watchdog = self.config.watchdog
         last = [self.states[w].last for w in watchdog if w in self.states]
         watchdog_ok = all(r is None or r.success for r in last)
+        windows = self.windows()
         for zone in self.config.zones:
             if zone.interval != interval or not (zone.checks or zone.agent):
                 continue
@@ -159,18 +162,29 @@ class Observer:
             central = observe(zone, by_target, watchdog_ok)
             obs = self._with_inside(zone, central, now)
             in_hours = zone.in_hours(now, tz)
-            maintenance = active_window(self.windows(), zone.id, now) is not None
+            maintenance = active_window(windows, zone.id, now) is not None
             tr = zs.update(now, obs, maintenance=maintenance, in_hours=in_hours)
             folded.samples.append(
                 ZoneSample(
                     zone.id, now.timestamp(), interval, zs.status.value, obs.verdict, in_hours, obs.loss, obs.rtt,
-                    json.dumps(obs.checks, sort_keys=True), central.verdict if obs is not central else "",
+                    self._checks_text(obs.checks), central.verdict if obs is not central else "",
                 )
             )  # fmt: skip
             if tr is not None:
                 folded.changes.append(_zone_change(tr))
                 why = f" ({tr.reason}: {tr.message})" if tr.reason else ""
                 log.info("zone %s: %s -> %s%s", tr.zone, tr.old.value, tr.new.value, why)
+
+    def _checks_text(self, checks: dict[str, bool]) -> str:
+        """A sample's checks as stored (sorted JSON): the same few texts every cycle, each written
+        once (a json.dumps call builds its encoder anew: thousands of zones a cycle)."""
+        key = tuple(checks.items())
+        text = self._checks_texts.get(key)
+        if text is None:
+            if len(self._checks_texts) >= 4096:  # names come from the configuration: a reload's worth
+                self._checks_texts.clear()
+            text = self._checks_texts[key] = json.dumps(checks, sort_keys=True)
+        return text
 
     def _traffic(self, interval: float, by_target: dict[str, ProbeResult], now: datetime, folded: Folded) -> None:
         """Turn the zones' raw SNMP counters into traffic, and today's totals into usage rows."""
