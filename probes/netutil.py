@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import re
 import socket
 import ssl
@@ -57,7 +58,9 @@ class Stream:
             transport.abort()
 
 
+@functools.lru_cache(maxsize=4096)
 def _literal(host: str) -> tuple[int, str] | None:
+    # Asked once a check of the same few configured hosts (two inet_pton calls and a split).
     for family in (socket.AF_INET, socket.AF_INET6):
         try:
             socket.inet_pton(family, host.split("%", 1)[0])
@@ -109,7 +112,9 @@ async def open_transport(
         raise ProbeFailure(r.TIMEOUT, f"{where}: deadline reached before connecting")
     phases = phases if phases is not None else Phases()
     t0 = time.monotonic()
-    family, address = await resolve(host, port, deadline)
+    # An IP literal (most of a data centre's and every zone's checks) skips a coroutine too.
+    lit = _literal(host)
+    family, address = lit if lit is not None else await resolve(host, port, deadline)
     t1 = time.monotonic()
     phases.resolve += t1 - t0
     loop = asyncio.get_running_loop()
