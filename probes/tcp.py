@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Annotated
 
 from msgspec import Meta
 
 from probes import result as r
-from probes.netutil import ProbeFailure, classify, connect, recv_some, reveals_version
+from probes.netutil import ProbeFailure, classify, connect, open_transport, recv_some, reveals_version
 from probes.result import MetricSpec, ProbeResult, Timer
 from probes.settings import Name, Pattern, Port, Settings
 from probes.sightings import Sightings, Thresholds
@@ -41,6 +42,13 @@ async def probe(target: str, settings: TcpSettings, *, deadline: float) -> Probe
     values: dict[str, float] = {}
     labels: dict[str, str] = {}
     try:
+        if settings.send is None and settings.expect is None and not settings.check_banner:
+            # A connect check (most of them): a bare protocol, not asyncio's streams, which build a
+            # reader, a protocol and a writer for bytes that are never read.
+            transport, _, _ = await open_transport(settings.host, settings.port, deadline, asyncio.Protocol)
+            values["connect_seconds"] = timer.elapsed()
+            transport.abort()
+            return timer.ok(target, KIND, values, labels)
         stream = await connect(settings.host, settings.port, deadline)
         values["connect_seconds"] = timer.elapsed()
         try:

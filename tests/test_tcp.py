@@ -43,6 +43,29 @@ def test_send_then_expect() -> None:
         assert res.success, res.message
 
 
+def test_a_connect_check_connects_and_lets_go() -> None:
+    # No send, no expect, no banner: the check is the connection, and the probe hangs up at once.
+    ended: list[bytes | str] = []
+
+    def hear(conn: socket.socket) -> None:
+        conn.settimeout(2)
+        try:
+            ended.append(conn.recv(10))
+        except OSError as exc:  # an abort is a reset
+            ended.append(type(exc).__name__)
+
+    with tcp_server(hear) as (port, accepted):
+        res = probe("web", TcpSettings(host="127.0.0.1", port=port), deadline=time.monotonic() + 2)
+        assert res.success, res.message
+        assert 0 < res.values["connect_seconds"] < 1
+        for _ in range(200):
+            if ended:
+                break
+            time.sleep(0.01)
+    assert accepted[0] == 1
+    assert ended in ([b""], ["ConnectionResetError"])  # hung up, nothing sent
+
+
 def test_refused() -> None:
     res = probe("closed", TcpSettings(host="127.0.0.1", port=free_port()), deadline=time.monotonic() + 2)
     assert not res.success
