@@ -7,6 +7,7 @@ its lock. Tested without a scheduler (tests/test_observer.py).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Iterable, Mapping
@@ -44,6 +45,13 @@ def _zone_change(tr: ZoneTransition) -> StateChange:
     return StateChange(tr.zone, tr.old.value, tr.new.value, at, at, tr.reason, tr.message)
 
 
+@functools.lru_cache(maxsize=4096)
+def _checks_text(checks: tuple[tuple[str, bool], ...]) -> str:
+    """A sample's checks as stored (sorted JSON): the same few texts every cycle, each written once
+    (a json.dumps call builds its encoder anew: thousands of zones a cycle)."""
+    return json.dumps(dict(checks), sort_keys=True)
+
+
 class Observer:
     def __init__(self, config: cfg.Config) -> None:
         self.config = config
@@ -54,7 +62,6 @@ class Observer:
         self.traffic: dict[str, ZoneTraffic] = {}
         # Each zone agent's latest result per check (domain.vantage): the inside view of the zone.
         self.inside: dict[str, dict[str, ProbeResult]] = {}
-        self._checks_texts: dict[tuple[tuple[str, bool], ...], str] = {}
 
     def windows(self) -> tuple[Maintenance, ...]:
         """Every maintenance window: configured, then added from the command line."""
@@ -167,24 +174,13 @@ class Observer:
             folded.samples.append(
                 ZoneSample(
                     zone.id, now.timestamp(), interval, zs.status.value, obs.verdict, in_hours, obs.loss, obs.rtt,
-                    self._checks_text(obs.checks), central.verdict if obs is not central else "",
+                    _checks_text(tuple(obs.checks.items())), central.verdict if obs is not central else "",
                 )
             )  # fmt: skip
             if tr is not None:
                 folded.changes.append(_zone_change(tr))
                 why = f" ({tr.reason}: {tr.message})" if tr.reason else ""
                 log.info("zone %s: %s -> %s%s", tr.zone, tr.old.value, tr.new.value, why)
-
-    def _checks_text(self, checks: dict[str, bool]) -> str:
-        """A sample's checks as stored (sorted JSON): the same few texts every cycle, each written
-        once (a json.dumps call builds its encoder anew: thousands of zones a cycle)."""
-        key = tuple(checks.items())
-        text = self._checks_texts.get(key)
-        if text is None:
-            if len(self._checks_texts) >= 4096:  # names come from the configuration: a reload's worth
-                self._checks_texts.clear()
-            text = self._checks_texts[key] = json.dumps(checks, sort_keys=True)
-        return text
 
     def _traffic(self, interval: float, by_target: dict[str, ProbeResult], now: datetime, folded: Folded) -> None:
         """Turn the zones' raw SNMP counters into traffic, and today's totals into usage rows."""
