@@ -16,7 +16,7 @@ matplotlib.rcParams["font.family"] = "DejaVu Sans"
 
 def _svg(fig: object) -> str:
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")  # type: ignore[attr-defined]
+    fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight", dpi=200)  # type: ignore[attr-defined]
     plt.close(fig)  # type: ignore[arg-type]
     text = buf.getvalue()
     return text[text.index("<svg") :]  # drop the XML prolog: the SVG is inlined into HTML
@@ -46,6 +46,7 @@ def zone_map(points: Sequence[tuple[str, float, float, float | None]], title: st
         edgecolors="#333333",
         linewidths=0.3 if many else 0.5,
         zorder=3,
+        rasterized=many,
     )
     if not many:
         for label, lat, lon, _ in points:

@@ -34,3 +34,15 @@ def test_a_large_inventory_is_drawn_without_a_label_per_zone() -> None:
     ranked = charts.bars([p[0] for p in ps], [p[3] for p in ps], "Disponibilidad", 0.95)
     assert named(ranked) == set()
     assert ranked.count("<path") < 50  # one filled curve and the axes, not 500 bars
+
+
+def test_a_large_inventorys_markers_are_one_picture_drawn_the_same_each_time() -> None:
+    # Past LABELLED_MAX the map's markers are one embedded PNG (200 dpi), not a <use> element a
+    # zone: WeasyPrint drew 1,000 of those in 3.5 s of the month close, the picture in 0.6 s.
+    # The axes, title and legend stay vector; a small inventory's markers stay vector.
+    large = charts.zone_map(points(1000), "Disponibilidad", "sin datos")
+    assert large.count("data:image/png;base64,") == 1
+    assert large.count("<use ") < 300  # glyphs, ticks and the legend's marker, not 1,000 markers
+    assert "Disponibilidad" in large or "<!-- Disponibilidad -->" in large
+    assert large == charts.zone_map(points(1000), "Disponibilidad", "sin datos")  # byte for byte
+    assert "data:image/png" not in charts.zone_map(points(32), "Disponibilidad", "sin datos")
