@@ -227,7 +227,7 @@ def run_vigia(ts: list[Target], timeout: float, cycles: int, spread: float) -> S
 
     interval = max(timeout + spread + 3.0, timeout * 2)
     # settle: after its first cycle the daemon collects and freezes what its start made (0.2-0.4 s
-    # of one core at 15,000 targets, monitor.runtime.heap), once; and in its third the blackholed
+    # of one core at 15,000 targets, kernel.heap), once; and in its third the blackholed
     # third of the targets goes down (failures_before_down: 3): thousands of transitions logged,
     # stored and exposed at once, a bad day's cycle, not the steady state measured here.
     got = measure_daemon(vigia_config(ts, timeout, interval, spread, Path("{state}")), interval, cycles,

@@ -49,10 +49,10 @@ def _median(values: list[float]) -> float:
 @contextlib.contextmanager
 def _warmed(n: int, timeout: float, pace: float) -> Iterator[tuple[IcmpEngine, list[IcmpRequest]]]:
     """An engine and ``n`` requests after one warm-up batch, with the daemon's heap: its collector
-    thresholds, and what the start made frozen after the first cycle (monitor.runtime.heap; with
+    thresholds, and what the start made frozen after the first cycle (kernel.heap; with
     CPython's default thresholds young collections were 6 % of the engine's instructions per probe,
     which the daemon does not spend)."""
-    from monitor.runtime.heap import Heap
+    from kernel.heap import Heap
 
     heap, engine = Heap(), IcmpEngine(pace=pace)
     try:

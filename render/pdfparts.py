@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 from html.parser import HTMLParser
 
-from render.pdfworker import typeset_parts
+from render.pdfworker import Pool
 
 # A document shorter than this is typeset whole: starting workers costs more than it saves.
 WHOLE_BELOW = 300_000
@@ -135,10 +135,14 @@ def typeset(html: str, render: Callable[[str], bytes], workers: int = WORKERS) -
     margins by ``render`` here; None when the document is short (the caller typesets it whole)."""
     from pypdf import PdfReader, PdfWriter
 
-    parts = split(html)
-    if parts is None:
+    if len(html) < WHOLE_BELOW:
         return None
-    pdfs = typeset_parts(parts, max(1, min(workers, os.cpu_count() or 1)))
+    # Started before the cut: they load WeasyPrint while this process finds the cut points.
+    with Pool(max(1, min(workers, os.cpu_count() or 1))) as pool:
+        parts = split(html)
+        if parts is None:
+            return None
+        pdfs = pool.typeset(parts)
     readers = [PdfReader(io.BytesIO(pdf)) for pdf in pdfs]
     writer = PdfWriter()
     for reader in readers:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from kernel.errors import VigiaError
+from kernel.heap import Heap
 
 _LENGTH = struct.Struct(">Q")
 # A part is ~12 pages, typeset in seconds; a worker silent this long is stuck, and is killed.
@@ -84,45 +85,75 @@ class _Worker:
             self.proc.wait()
 
 
+class Pool:
+    """``count`` workers, started at once: each loads WeasyPrint and its fonts (about a second)
+    while the caller goes on (cutting the document); closed on leaving the ``with`` block."""
+
+    def __init__(self, count: int) -> None:
+        self.workers: list[_Worker] = []
+        try:
+            for _ in range(count):
+                self.workers.append(_Worker())
+        except OSError as exc:
+            self.close()
+            raise VigiaError(f"a typesetting worker could not start ({exc})") from None
+
+    def __enter__(self) -> Pool:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.close()
+
+    def typeset(self, parts: list[str]) -> list[bytes]:
+        """Each part's PDF, in order; raises VigiaError naming the part if one fails."""
+        todo: queue.Queue[int] = queue.Queue()
+        for n in sorted(range(len(parts)), key=lambda n: -len(parts[n])):  # the longest first: they end together
+            todo.put(n)
+        done: dict[int, bytes] = {}
+        failures: list[str] = []
+
+        def work(worker: _Worker) -> None:
+            n = -1
+            try:
+                while not failures:
+                    n = todo.get_nowait()
+                    done[n] = worker.typeset(parts[n])
+            except queue.Empty:
+                pass
+            except Exception as exc:  # named with its part, never a silent thread
+                why = str(exc) if isinstance(exc, VigiaError) else f"{type(exc).__name__}: {exc}"
+                failures.append(f"part {n + 1} of {len(parts)} could not be typeset: {why}")
+
+        threads = [threading.Thread(target=work, args=(w,), name=f"typeset-{k}", daemon=True)
+                   for k, w in enumerate(self.workers)]  # fmt: skip
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failures or len(done) != len(parts):
+            raise VigiaError("; ".join(failures) or "a typesetting worker ended early")
+        return [done[n] for n in range(len(parts))]
+
+
 def typeset_parts(parts: list[str], workers: int) -> list[bytes]:
     """Each part's PDF, in order, typeset by ``workers`` worker processes; raises VigiaError if one fails."""
-    todo: queue.Queue[int] = queue.Queue()
-    for n in sorted(range(len(parts)), key=lambda n: -len(parts[n])):  # the longest first: they end together
-        todo.put(n)
-    done: dict[int, bytes] = {}
-    failures: list[str] = []
-
-    def work() -> None:
-        worker: _Worker | None = None
-        n = -1
-        try:
-            worker = _Worker()
-            while not failures:
-                n = todo.get_nowait()
-                done[n] = worker.typeset(parts[n])
-        except queue.Empty:
-            pass
-        except Exception as exc:  # named with its part, never a silent thread
-            why = str(exc) if isinstance(exc, VigiaError) else f"{type(exc).__name__}: {exc}"
-            failures.append(f"part {n + 1} of {len(parts)} could not be typeset: {why}")
-        finally:
-            if worker is not None:
-                worker.close()
-
-    threads = [threading.Thread(target=work, name=f"typeset-{k}", daemon=True) for k in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures or len(done) != len(parts):
-        raise VigiaError("; ".join(failures) or "a typesetting worker ended early")
-    return [done[n] for n in range(len(parts))]
+    with Pool(workers) as pool:
+        return pool.typeset(parts)
 
 
 def main() -> int:
     from render.engine import typeset_whole
 
     source, sink = sys.stdin.buffer, sys.stdout.buffer
+    heap = Heap()
+    # Fonts and WeasyPrint loaded before the first part arrives: while the parent cuts the document.
+    with contextlib.suppress(Exception):  # a real fault is told with the first part
+        typeset_whole("<!doctype html><html><head></head><body><p>0</p></body></html>")
+    heap.settle()  # what the start made (modules, fonts) out of the full collections
     while (html := _receive(source)) is not None:
         try:
             _send(sink, b"P" + typeset_whole(html.decode()))

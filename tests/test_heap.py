@@ -60,7 +60,7 @@ def test_the_start_is_frozen_once_ready_and_a_reload_thaws_it(tmp_path: Path) ->
 
 
 def test_young_collections_are_sized_for_waves_of_checks_while_the_daemon_runs(tmp_path: Path) -> None:
-    from monitor.runtime.heap import THRESHOLDS
+    from kernel.heap import THRESHOLDS
 
     # The worker's thresholds as CPython starts them, whatever an earlier test in this process left.
     found = gc.get_threshold()

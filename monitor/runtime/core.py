@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 import config as cfg
 from domain.agents import MAX_AGE
 from domain.findings import Policy
+from kernel.heap import Heap
 from monitor.runtime.audit import Audit
 from monitor.runtime.cycle import CycleOutcome, CycleRunner, spread_window
-from monitor.runtime.heap import Heap
 from monitor.runtime.observer import Observer
 from monitor.runtime.stats import DaemonStats
 from monitor.runtime.usage import RadiusUsage
