@@ -9,6 +9,7 @@ document with b"P" and its PDF, or b"E" and the error, and ends at the end of it
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import queue
 import struct
@@ -159,6 +160,9 @@ def main() -> int:
             _send(sink, b"P" + typeset_whole(html.decode()))
         except Exception as exc:  # told to the parent, which names the part
             _send(sink, b"E" + f"{type(exc).__name__}: {exc}".encode())
+        # A part's boxes are cycles that lived through the young collections: at the heap's pace a
+        # full collection could wait parts away, each worker holding ~90 MB of a typeset part.
+        gc.collect()
     return 0
 
 
