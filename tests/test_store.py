@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from domain.state import State, Transition
 from kernel.errors import StoreError
 from probes.result import ProbeResult, Series
-from store import backends, schema
+from store import backends, records, schema
 from store import db as st
 
 T0 = datetime(2025, 1, 31, 23, 0, tzinfo=UTC)  # 18:00 in Bogotá
@@ -70,13 +70,37 @@ def test_a_results_data_reads_back_as_every_value_it_held(url: str) -> None:
     (row,) = store.results_between(T0.timestamp() - 1, T0.timestamp() + 1)
     assert row.data == {"values": values, "labels": labels, "series": [["x", {"device": "eth\n0"}, 5e-324]]}
     assert str(row.data["values"]["zero"]) == "-0.0"
-    # A value that is not a number is refused before anything is stored, as JSON cannot hold it.
-    for bad in (float("nan"), float("inf")):
-        with pytest.raises(ValueError, match="JSON compliant"):
-            store.write_cycle(
-                [ProbeResult("web", "http", T0 + timedelta(seconds=1), 0.01, True, values={"v": bad})], [], 0.0
-            )
-    assert store.count_results() == 1
+    store.close()
+
+
+def test_a_value_that_is_not_a_number_is_refused_alone_and_the_write_goes_on(
+    url: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A node_exporter's NaN gauge, an infinite ratio: JSON cannot hold them. They are refused
+    # alone and named with their target; the result's other figures and the other results of the
+    # write are stored (refusing the write made the daemon's writer retry it, and every later
+    # batch wait behind it, for as long as the peer sent NaN).
+    monkeypatch.setattr(records, "_TOLD", set())  # told once a process: each backend's run is told anew
+    store = st.Store(url, "cdc")
+    store.migrate()
+    at = T0.timestamp()
+    batch = [
+        ProbeResult("node-1", "node", T0, 0.01, True, values={"load1": float("nan"), "cpus": 4.0},
+                    series=(Series("fs_free", (("mount", "/"),), float("inf")), Series("fs_size", (), 9.0))),
+        ProbeResult("node-2", "node", T0, 0.01, True, values={"load1": float("-inf")}),
+        ProbeResult("web", "http", T0, 0.02, True, values={"status_code": 200.0}),
+    ]  # fmt: skip
+    with caplog.at_level("WARNING", logger="vigia"):
+        store.write_cycle(batch, [], at)
+    rows = {r.target: r.data for r in store.results_between(at - 1, at + 1)}
+    assert rows == {
+        "node-1": {"values": {"cpus": 4.0}, "series": [["fs_size", {}, 9.0]]},
+        "node-2": {},
+        "web": {"values": {"status_code": 200.0}},
+    }
+    told = [r.getMessage() for r in caplog.records]
+    assert "node-1 (node): not stored, not finite numbers: load1, fs_free" in told
+    assert "node-2 (node): not stored, not finite numbers: load1" in told
     store.close()
 
 
