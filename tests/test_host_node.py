@@ -7,6 +7,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import psutil
 import pytest
@@ -92,3 +93,26 @@ def test_node_target_that_is_not_node_exporter() -> None:
 def test_node_down_is_refused() -> None:
     res = node_probe("x", NodeSettings(url=f"http://127.0.0.1:{free_port()}/metrics"), deadline=time.monotonic() + 2)
     assert res.reason == r.REFUSED
+
+
+def test_a_node_exporter_sending_nan_is_measured_and_stored_without_it(tmp_path: Path) -> None:
+    # node_exporter writes NaN for a gauge it cannot read (a sensor, a load it lost): the check
+    # is a measurement, its NaN is not stored, and nothing else in the write is held back by it.
+    from store import db as st
+
+    text = (b"node_cpu_seconds_total{cpu=\"0\",mode=\"idle\"} 10\nnode_cpu_seconds_total{cpu=\"0\",mode=\"user\"} 5\n"
+            b"node_load1 NaN\nnode_load5 0.5\nnode_load15 +Inf\nnode_boot_time_seconds 1.7e9\n")  # fmt: skip
+    with http_server({"/metrics": lambda _h: (200, {}, text)}) as srv:
+        res = node_probe("srv-nan", NodeSettings(url=srv.url("/metrics")), deadline=time.monotonic() + 2)
+    assert res.success, res.message
+    assert res.values["load5"] == 0.5 and res.values["load1"] != res.values["load1"]  # NaN, as measured
+    store = st.Store(f"sqlite:///{tmp_path}/v.db", "cdc")
+    store.migrate()
+    other = r.ProbeResult("web", "http", res.started_at, 0.01, True, values={"status_code": 200.0})
+    store.write_cycle([res, other], [], 0.0)
+    at = res.started_at.timestamp()
+    rows = {row.target: row.data for row in store.results_between(at - 1, at + 1)}
+    assert rows["srv-nan"]["values"] == {k: v for k, v in res.values.items() if k not in ("load1", "load15")}
+    assert rows["srv-nan"]["values"]["load5"] == 0.5
+    assert rows["web"] == {"values": {"status_code": 200.0}}
+    store.close()
