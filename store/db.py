@@ -264,26 +264,11 @@ class Store(UsageTables, Rollups):
         zone_samples: Sequence[ZoneSample],
         findings: Sequence[Finding],
     ) -> None:
+        rows = self._result_rows(batch)  # before the transaction: a result refused holds back no other
         with writing(self.engine) as conn:
             self._write_findings(conn, findings)
-            if batch:
-                conn.execute(
-                    insert_for(self.dialect, results).on_conflict_do_nothing(),
-                    [
-                        {
-                            "instance": self.instance,
-                            "target": r.target,
-                            "probe": r.probe,
-                            "ts": r.started_at.timestamp(),
-                            "duration": r.duration,
-                            "success": r.success,
-                            "reason": r.reason,
-                            "message": r.message[:1000],
-                            "data": encode(r),
-                        }
-                        for r in batch
-                    ],
-                )
+            if rows:
+                conn.execute(insert_for(self.dialect, results).on_conflict_do_nothing(), rows)
             if zone_samples:
                 rows = [{"instance": self.instance, **vars(z), "central": z.central or None} for z in zone_samples]
                 conn.execute(insert_for(self.dialect, zone_samples_t).on_conflict_do_nothing(), rows)
@@ -291,6 +276,21 @@ class Store(UsageTables, Rollups):
             periods.write(conn, self.dialect, self.instance, changes)
             if self.run_id is not None:
                 conn.execute(daemon_runs.update().where(daemon_runs.c.id == self.run_id).values(last_seen=now))
+
+    def _result_rows(self, batch: Sequence[ProbeResult]) -> list[dict[str, Any]]:
+        """The results' rows; a result whose data cannot be encoded is refused alone, named with its
+        target and why (the write would fail whole, and the daemon's writer retry it for ever)."""
+        rows = []
+        for r in batch:
+            try:
+                data = encode(r)
+            except (TypeError, ValueError) as exc:
+                log.error("%s (%s): result at %s not stored: %s", r.target, r.probe, r.started_at.isoformat(), exc)
+                continue
+            rows.append({"instance": self.instance, "target": r.target, "probe": r.probe,
+                         "ts": r.started_at.timestamp(), "duration": r.duration, "success": r.success,
+                         "reason": r.reason, "message": r.message[:1000], "data": data})  # fmt: skip
+        return rows
 
     def _write_findings(self, conn: sa.Connection, rows: Sequence[Finding]) -> None:
         t = findings_t

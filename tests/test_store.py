@@ -404,3 +404,17 @@ def test_a_version_11_database_gains_the_central_verdict_column_its_rows_kept(ur
     with again.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT zone, verdict, central FROM zone_samples")).all() == [("ZD-01", "ok", None)]
     again.close()
+
+
+def test_a_result_that_cannot_be_encoded_is_refused_alone(url: str, caplog: pytest.LogCaptureFixture) -> None:
+    # A value of a type JSON has no word for (a probe's bug, a library's new return type): that
+    # result is refused and named; the write's other results are stored.
+    store = st.Store(url, "cdc")
+    store.migrate()
+    odd = ProbeResult("snmp-ap-3", "snmp", T0, 0.01, True, values={"v": 1j})  # type: ignore[dict-item]
+    good = ProbeResult("web", "http", T0, 0.02, True, values={"status_code": 200.0})
+    with caplog.at_level("ERROR"):
+        store.write_cycle([odd, good], [], T0.timestamp())
+    assert [r.target for r in store.results_between(T0.timestamp() - 1, T0.timestamp() + 1)] == ["web"]
+    assert any(m.startswith("snmp-ap-3 (snmp): result at ") and "not stored" in m for m in caplog.messages)
+    store.close()
