@@ -4,7 +4,7 @@ Why one loop and not a thread pool: with a fixed pool, a check queued behind
 hung peers started after its deadline, so 32 silent zones made every other
 check of the interval fail ``timeout``. Here every check
 
-- starts at its stable offset after the batch start (spreads a large inventory),
+- starts at its stable offset after the batch start, in waves of WAVE (spreads a large inventory),
 - takes its sockets from ``max_in_flight`` (sockets, not threads, bound concurrency),
 - gets its deadline from the moment *it* starts: start + its timeout,
 - is cancelled at deadline + GRACE if it has not returned (a bug, never a peer),
@@ -24,6 +24,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import math
 import resource
 import threading
 import time
@@ -46,6 +47,13 @@ GRACE = 0.5
 # A timeout the loop noticed more than this past the deadline says nothing of the target: the answer
 # may have been waiting in its socket while the loop was busy elsewhere (reported ``late``, no data).
 LATE = 0.25
+# Starts spread over a window go in waves this far apart, each check in the wave its offset falls in.
+# Why: started each at its own offset, 15,000 checks over 4 s woke the loop some 3,750 times a second
+# for a check or two each, and a loop turn's own work (timers, epoll, uvloop's bookkeeping) was paid
+# per check: the engine alone, 200 us of CPU per check against 120 with every start at once. In waves
+# of 50 ms, each task made only when its wave is due (not 15,000 sleeping from the batch's start):
+# 125 us. A check's clock and deadline still start when it does.
+WAVE = 0.05
 # Enough for ten thousand checks with room for the ports probe's several sockets.
 DEFAULT_MAX_IN_FLIGHT = 16384
 # Descriptors the daemon needs besides probe sockets: store, listeners, ICMP, journal, logs, libraries.
@@ -265,18 +273,41 @@ class ProbeEngine:
     # -- on the loop ---------------------------------------------------
 
     async def _batch(self, checks: Sequence[Check]) -> BatchOutcome:
-        t0 = time.monotonic()
         box = [0]
         pacer = self._pacer
         assert pacer is not None
         pacer.begin()
         try:
-            results = await asyncio.gather(*(self._check(c, t0, box) for c in checks))
+            results = await asyncio.gather(*await self._start_in_waves(checks, box))
         finally:
             pacer.end()
         return BatchOutcome(list(results), box[0])
 
-    async def _check(self, check: Check, t0: float, exceptions: list[int]) -> ProbeResult:
+    async def _start_in_waves(self, checks: Sequence[Check], exceptions: list[int]) -> list[asyncio.Task[ProbeResult]]:
+        """Each check's task, made when its wave is due: the checks whose offsets fall in the same
+        WAVE start together, in the order of their offsets."""
+        t0 = time.monotonic()
+        loop = asyncio.get_running_loop()
+        order = sorted(range(len(checks)), key=lambda k: checks[k].offset)
+        tasks: list[asyncio.Task[ProbeResult] | None] = [None] * len(checks)
+        i = 0
+        try:
+            while i < len(order):
+                wave = math.floor(checks[order[i]].offset / WAVE) * WAVE
+                if (delay := t0 + wave - time.monotonic()) > 0:
+                    await asyncio.sleep(delay)
+                first = True  # the wave's first check always starts: progress whatever the rounding
+                while i < len(order) and (first or checks[order[i]].offset < wave + WAVE):
+                    tasks[order[i]] = loop.create_task(self._check(checks[order[i]], exceptions))
+                    i, first = i + 1, False
+        except asyncio.CancelledError:  # the engine closes: the checks already started go with it
+            for task in tasks:
+                if task is not None:
+                    task.cancel()
+            raise
+        return cast(list[asyncio.Task[ProbeResult]], tasks)
+
+    async def _check(self, check: Check, exceptions: list[int]) -> ProbeResult:
         if check.target in self._busy:
             return Timer().fail(
                 check.target, check.kind, r.OVERRUN, "the previous probe of this target has not returned yet"
@@ -284,9 +315,6 @@ class ProbeEngine:
         kind = REGISTRY.get(check.kind)
         if kind is None:
             return Timer().fail(check.target, check.kind, r.INTERNAL, f"unknown probe kind {check.kind!r}")
-        start_at = t0 + check.offset
-        if start_at > time.monotonic():
-            await asyncio.sleep(start_at - time.monotonic())
         slots, pacer = self._slots, self._pacer
         assert slots is not None and pacer is not None
         held = slots.try_take(check.settings.sockets()) if pacer.calm() else 0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import resource
+import time
 import subprocess
 import sys
 from pathlib import Path
@@ -118,3 +120,36 @@ def test_max_in_flight_bounds_sockets_and_says_so_when_a_check_cannot_start() ->
         assert engine.peak_in_flight == 4
     finally:
         engine.close()
+
+
+def test_spread_starts_go_in_waves_in_offset_order_each_check_on_its_own_clock() -> None:
+    from probes import result as r
+    from probes.engine import WAVE, Check, ProbeEngine
+    from probes.http import HttpSettings
+    from probes.tcp import TcpSettings
+    from tests.servers import peers
+
+    engine = ProbeEngine()
+    try:
+        with peers() as ports:
+            tcp = TcpSettings(host="127.0.0.1", port=ports["banner"])
+            # Listed last-first, offsets 0-0.78 s; one mute peer's check at 0.3 s hangs to its deadline.
+            checks = [Check(f"t{i}", "tcp", tcp, 1.0, offset=i * 0.02) for i in reversed(range(40))]
+            mute = HttpSettings(url=f"http://127.0.0.1:{ports['mute']}/")
+            checks.append(Check("mute", "http", mute, 0.4, offset=0.3))
+            t0 = time.time()
+            out = engine.run(checks)
+    finally:
+        engine.close()
+    by_id = {res.target: res for res in out.results}
+    assert [res.target for res in out.results] == [c.target for c in checks]  # results in the order given
+    assert by_id["mute"].reason == r.TIMEOUT and by_id["mute"].duration == pytest.approx(0.4, abs=0.1)
+    starts = {c.target: by_id[c.target].started_at.timestamp() - t0 for c in checks}
+    for c in checks:  # no earlier than its wave, and not a wave late
+        wave = math.floor(c.offset / WAVE) * WAVE  # the engine's own rounding
+        assert wave - 0.01 <= starts[c.target] <= wave + WAVE, (c, starts[c.target])
+    waves = {round(s / WAVE) for s in starts.values()}
+    assert len(waves) >= 14  # spread over the window's 16 waves, not all at once
+    ordered = sorted(starts, key=lambda t: (starts[t], int(t[1:]) if t != "mute" else 15))
+    assert [t for t in ordered if t != "mute"] == [f"t{i}" for i in range(40)]  # in offset order
+    assert all(res.success for res in out.results if res.target != "mute")
