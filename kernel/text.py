@@ -5,6 +5,11 @@ character in it is never meant: an ESC or BEL pasted from a terminal, a CR that 
 a bidirectional override that makes a title read differently from what it says (CVE-2021-42574).
 They are refused with where they are, before anything is stored.
 
+Kept: what a peer wrote (a probe's message quoting a device's answer, an agent's result, a mail
+server's error) is measured, not typed: it is stored, never refused, since no retry would mend it
+and a write refused whole holds back every result behind it. Only what a store cannot hold goes:
+NUL, which PostgreSQL's text refuses, and lone surrogates, which are not UTF-8 (``storable``).
+
 Out: rows stored before these checks existed, inventory text from a configuration, a peer's
 banner still reach outputs, so each output neutralises them in its own way: a terminal shows them
 escaped (``\\x1b``), a CSV cell gets a space, XML drops what XML 1.0 forbids.
@@ -23,6 +28,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u206
 _NOT_XML = re.compile(r"[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # Lone surrogates: what Python makes of bytes in argv that are not UTF-8 (surrogateescape).
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
 def controls(text: str) -> list[tuple[int, str]]:
@@ -47,6 +53,14 @@ def checked(what: str, text: str, limit: int, *, empty: bool = False) -> str:
     if len(text) > limit:
         raise InputError(f"{what} has {len(text)} characters; at most {limit}")
     return text
+
+
+def storable(text: str) -> str:
+    """A peer's text as every store keeps it: NUL and lone surrogates as U+FFFD, the rest as it is
+    (the same on SQLite, which would take them, so both stores say the same)."""
+    if "\x00" not in text and text.isascii():  # nearly every message: one pass in C
+        return text
+    return _UNSTORABLE.sub("\ufffd", text)
 
 
 def escape_char(char: str) -> str:

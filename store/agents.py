@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from domain.agents import AgentBatch, AgentResult, new_token, offset, token_hash
 from domain.refold import spans_of
 from kernel.errors import InputError
+from kernel.text import storable
 from store import refolds
 from store.backends import insert_for, reading, writing
 from store.schema_agents import agent_results, agents_t, zone_refolds
@@ -120,9 +121,12 @@ class Agents:
         and, in the same transaction, the spans its late results or a reboot call to be judged
         again (``late_after``: seconds after which a result is late, domain.vantage.late_after; None: the
         zone has no agent configured)."""
+        # The agent's texts as a store can keep them (kernel.text.storable): on PostgreSQL the rows go
+        # as one JSON document, and a NUL escaped in it is refused as soon as it becomes text.
         rows = [
             {"seq": r.seq, "ts": at, "check": r.check, "probe": r.probe, "duration": r.duration, "success": r.success,
-             "reason": r.reason, "message": r.message, "data": {"values": r.values, "labels": r.labels}}
+             "reason": storable(r.reason), "message": storable(r.message),
+             "data": {"values": r.values, "labels": {k: storable(v) for k, v in r.labels.items()}}}
             for r, at in results
         ]  # fmt: skip
         top = max((r.seq for r, _ in results), default=0)

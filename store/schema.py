@@ -12,7 +12,22 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from kernel.text import storable
+
 SCHEMA_VERSION = 14
+
+
+class PeerText(sa.types.TypeDecorator[str]):
+    """A TEXT column for what a peer or a probe wrote (messages, evidence, a server's error): kept as
+    ``kernel.text.storable`` makes it, so a device answering NUL bytes cannot make PostgreSQL refuse
+    the whole write (and the writer retry it for ever, every later result behind it)."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: sa.Dialect) -> str | None:
+        return None if value is None else storable(value)
+
 
 metadata = sa.MetaData()
 
@@ -35,7 +50,7 @@ results = sa.Table(
     sa.Column("duration", sa.Float, nullable=False),
     sa.Column("success", sa.Boolean, nullable=False),
     sa.Column("reason", sa.String(32), nullable=False, default=""),
-    sa.Column("message", sa.Text, nullable=False, default=""),
+    sa.Column("message", PeerText, nullable=False, default=""),
     # {"values": {...}, "labels": {...}, "series": [[name, {labels}, value], ...]}
     sa.Column("data", sa.Text, nullable=False, default="{}"),
     # Unique (schema 6): a batch written again after a lost commit acknowledgement adds nothing.
@@ -53,7 +68,7 @@ outages = sa.Table(
     sa.Column("started_at", sa.Float, nullable=False),
     sa.Column("ended_at", sa.Float, nullable=True),
     sa.Column("reason", sa.String(32), nullable=False, default=""),
-    sa.Column("message", sa.Text, nullable=False, default=""),
+    sa.Column("message", PeerText, nullable=False, default=""),
     sa.Index("ix_outages_target_start", "instance", "target", "started_at"),
     sa.Index("ix_outages_end", "ended_at"),
 )
@@ -223,7 +238,7 @@ findings_t = sa.Table(
     sa.Column("severity", sa.String(8), nullable=False),
     sa.Column("control", sa.String(16), nullable=False),
     sa.Column("mspi", sa.String(100), nullable=False),
-    sa.Column("evidence", sa.Text, nullable=False),
+    sa.Column("evidence", PeerText, nullable=False),
     sa.Column("first_seen", sa.Float, nullable=False),
     sa.Column("last_seen", sa.Float, nullable=False),
     sa.Column("status", sa.String(12), nullable=False),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from store.schema import metadata
+from store.schema import PeerText, metadata
 
 # One row per zone agent of an owner (an instance, or the HA group its instances share): its token
 # (hashed: printed once, never kept), when it was revoked, and what its last push said.
@@ -47,7 +47,7 @@ agent_results = sa.Table(
     sa.Column("duration", sa.Float, nullable=False),
     sa.Column("success", sa.Boolean, nullable=False),
     sa.Column("reason", sa.String(64), nullable=False, default=""),
-    sa.Column("message", sa.Text, nullable=False, default=""),
+    sa.Column("message", PeerText, nullable=False, default=""),
     sa.Column("data", sa.Text, nullable=False, default="{}"),  # {"values": {...}, "labels": {...}}
     sa.Index("ix_agent_results_seq", "owner", "zone", "seq", unique=True),
     sa.Index("ix_agent_results_ts", "owner", "zone", "ts"),

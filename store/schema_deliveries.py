@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from store.schema import metadata
+from store.schema import PeerText, metadata
 
 deliveries_t = sa.Table(
     "report_deliveries", metadata,
@@ -20,7 +20,7 @@ deliveries_t = sa.Table(
     sa.Column("next_at", sa.Float, nullable=False),
     sa.Column("claimed_by", sa.String(200), nullable=False, default=""),
     sa.Column("claimed_at", sa.Float),
-    sa.Column("last_error", sa.Text, nullable=False, default=""),
+    sa.Column("last_error", PeerText, nullable=False, default=""),
     sa.Column("sent_at", sa.Float),
     sa.Column("message_id", sa.String(250), nullable=False, default=""),
     sa.UniqueConstraint("scope", "month", "recipient", name="uq_report_deliveries"),

@@ -75,3 +75,39 @@ def test_retention_forgets_an_owners_old_results_and_no_one_elses(url: str) -> N
         left = conn.exec_driver_sql("SELECT owner, seq FROM agent_results ORDER BY owner, seq").all()
     assert [tuple(r) for r in left] == [("ha", s) for s in range(5, 9)] + [("otra", s) for s in range(1, 9)]
     store.close()
+
+
+def test_a_result_quoting_nul_bytes_is_stored_not_refused(url: str) -> None:
+    # An agent's node check quotes a device's binary answer in its message, NUL bytes and all
+    # (probes.node: "not a Prometheus exposition (invalid metric name:\x00...)"): measured, valid on
+    # the wire. PostgreSQL's text refuses NUL, and a batch refused whole is sent again for ever with
+    # the agent's whole outbox behind it: stored, NUL as U+FFFD in its texts, on both stores alike.
+    store = st.Store(url, "centro-a")
+    store.migrate()
+    store.agents("ha").add("ZD-01", "ana", 1000.0)
+    garbage = "not a Prometheus exposition (invalid metric name:\x00\x00garbage)"
+    results = [
+        {
+            "seq": 1,
+            "at": 9_990.0,
+            "check": "node",
+            "probe": "node",
+            "success": False,
+            "duration": 0.01,
+            "reason": "protocol\x00",
+            "message": garbage,
+            "labels": {"banner": "OK\x00 v1"},
+        },
+        {"seq": 2, "at": 9_991.0, "check": "gateway", "probe": "icmp", "success": True, "duration": 0.01},
+    ]
+    body = {"zone": "ZD-01", "version": "1.0", "sent_at": 10_000.0, "boot_time": 5000.0, "clock_synced": True,
+            "results": results}  # fmt: skip
+    b = ag.parse(json.dumps(body).encode())
+    got = store.agents("ha").store(b, ag.corrected(b, 10_000.0), received_at=10_000.0, skew=0.0)
+    assert (got.new, got.last_seq) == (2, 2)
+    with store.engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT seq, reason, message, data FROM agent_results ORDER BY seq").all()
+    assert rows[0][1:3] == ("protocol\ufffd", "not a Prometheus exposition (invalid metric name:\ufffd\ufffdgarbage)")
+    assert json.loads(rows[0][3])["labels"] == {"banner": "OK\ufffd v1"}
+    assert rows[1][0] == 2
+    store.close()

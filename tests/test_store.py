@@ -418,3 +418,32 @@ def test_a_result_that_cannot_be_encoded_is_refused_alone(url: str, caplog: pyte
     assert [r.target for r in store.results_between(T0.timestamp() - 1, T0.timestamp() + 1)] == ["web"]
     assert any(m.startswith("snmp-ap-3 (snmp): result at ") and "not stored" in m for m in caplog.messages)
     store.close()
+
+
+def test_a_message_quoting_a_devices_nul_bytes_is_stored_with_its_outage(url: str) -> None:
+    # A node_exporter port answering binary garbage: the probe's message quotes it, NUL bytes and
+    # all. PostgreSQL's text refuses NUL: the whole write failed and the daemon's writer retried it
+    # for ever, every later cycle behind it. Stored, NUL as U+FFFD, alike on both stores.
+    import time as clock
+
+    from probes.node import NodeSettings
+    from tests.probing import on_engine
+    from tests.servers import http_server
+
+    node_probe = on_engine("node")
+    with http_server({"/metrics": lambda _h: (200, {}, b"\x00\x00garbage\n")}) as srv:
+        res = node_probe("srv-9", NodeSettings(url=srv.url("/metrics")), deadline=clock.monotonic() + 2)
+    assert not res.success and "\x00" in res.message, res
+    store = st.Store(url, "cdc")
+    store.migrate()
+    down = Transition("srv-9", T0, State.UP, State.DOWN, res.reason, res.message)
+    other = ProbeResult("web", "http", res.started_at, 0.01, True, values={"status_code": 200.0})
+    store.write_cycle([res, other], [st.StateChange.of(down)], T0.timestamp())
+    at = res.started_at.timestamp()
+    got = {row.target: row.message for row in store.results_between(at - 1, at + 1)}
+    assert got == {"srv-9": res.message.replace("\x00", "\ufffd"), "web": ""}
+    [outage] = store.open_outages()
+    with store.engine.connect() as conn:
+        message = conn.execute(sa.select(schema.outages.c.message)).scalar_one()
+    assert outage.target == "srv-9" and message == res.message.replace("\x00", "\ufffd")
+    store.close()
