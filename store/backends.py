@@ -31,6 +31,17 @@ def mapped(what: str) -> Iterator[None]:
         raise StoreError(f"{what}: {short(exc)}") from exc
 
 
+def refused_data(exc: BaseException) -> bool:
+    """Whether the database refused a write for what it held (a value it cannot take, a constraint
+    it breaks), which no retry mends, rather than for want of a connection, a lock or room."""
+    cause: BaseException | None = exc
+    for _ in range(5):  # StoreError <- SQLAlchemy's wrapper <- the driver's error
+        if isinstance(cause, sa.exc.DataError | sa.exc.IntegrityError):
+            return True
+        cause = cause.__cause__ if cause is not None else None
+    return False
+
+
 @contextmanager
 def reading(engine: Engine) -> Iterator[sa.Connection]:
     """A connection to read with; its errors become StoreError."""

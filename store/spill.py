@@ -46,6 +46,41 @@ class Batch:
     def empty(self) -> bool:
         return not (self.results or self.changes or self.zone_samples or self.findings)
 
+    def size(self) -> int:
+        return len(self.results) + len(self.changes) + len(self.zone_samples) + len(self.findings)
+
+    def halves(self) -> tuple[Batch, Batch]:
+        """Two batches of about half the items each, in order: the items of the lists taken in turn
+        (results, changes, samples, findings) up to the half, then the rest. A batch of one item
+        cannot be split: its second half is empty."""
+        left = self.size() // 2 if self.size() > 1 else self.size()
+        r = min(len(self.results), left)
+        c = min(len(self.changes), left - r)
+        z = min(len(self.zone_samples), left - r - c)
+        f = left - r - c - z
+        first = Batch(self.results[:r], self.changes[:c], self.zone_samples[:z], self.findings[:f])
+        return first, Batch(self.results[r:], self.changes[c:], self.zone_samples[z:], self.findings[f:])
+
+    @staticmethod
+    def joined(parts: Sequence[Batch]) -> Batch:
+        """One batch of ``parts`` in their order."""
+        out = Batch([], [])
+        for p in parts:
+            out.results += p.results
+            out.changes += p.changes
+            out.zone_samples += p.zone_samples
+            out.findings += p.findings
+        return out
+
+    def described(self) -> dict[str, Any]:
+        """The batch as JSON can hold it (the spill file's form)."""
+        return {
+            "results": [_result(r) for r in self.results],
+            "changes": [asdict(c) for c in self.changes],
+            "zone_samples": [asdict(z) for z in self.zone_samples],
+            "findings": [asdict(f) for f in self.findings],
+        }
+
 
 def _result(r: ProbeResult) -> dict[str, Any]:
     return {
@@ -66,15 +101,7 @@ def _result_of(d: dict[str, Any]) -> ProbeResult:
 def encode(batches: Sequence[Batch]) -> bytes:
     doc = {
         "version": VERSION,
-        "batches": [
-            {
-                "results": [_result(r) for r in b.results],
-                "changes": [asdict(c) for c in b.changes],
-                "zone_samples": [asdict(z) for z in b.zone_samples],
-                "findings": [asdict(f) for f in b.findings],
-            }
-            for b in batches
-        ],
+        "batches": [b.described() for b in batches],
     }
     return zlib.compress(json.dumps(doc, separators=(",", ":")).encode("utf-8"), 6)
 

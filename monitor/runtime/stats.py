@@ -86,6 +86,7 @@ class DaemonStats:
     store_write_seconds: float = 0.0
     store_pending: int = 0
     store_dropped: int = 0
+    store_refused: int = 0  # items the store refused for what they held, set aside (runtime.writer)
     store_results_measured: int = 0  # results handed to the writer
     store_results_written: int = 0  # results the store took
     store_results_spilled: int = 0  # results kept in the spill file at a stop, for the next start

@@ -15,16 +15,19 @@ and then the daemon says how many and exits non-zero.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
 import threading
 import time
 from collections import deque
+from datetime import UTC, datetime
 from typing import Any
 
 from kernel.errors import short
 from monitor.runtime.stats import DaemonStats
+from store.backends import refused_data
 from store.db import Store
 from store.spill import Batch, Spill
 
@@ -35,6 +38,8 @@ log = logging.getLogger("vigia")
 # Results kept in memory while the store is failing; beyond this the oldest are dropped (and counted).
 MAX_PENDING_RESULTS = 200_000
 SPILL_FILE = "pending-results.spill"
+# Items the store refused for what they hold, one JSON line each, beside the spill file.
+REFUSED_FILE = "refused-results.jsonl"
 # After a write failed for want of room, the store is kept lean this long.
 TIGHT_FOR = 3600.0
 
@@ -43,6 +48,20 @@ def _disk_full(exc: BaseException) -> bool:
     """Whether a write failed for want of room (SQLite's SQLITE_FULL, or ENOSPC)."""
     text = str(exc).lower()
     return "disk is full" in text or "no space left" in text or "enospc" in text
+
+
+def _named(item: Batch) -> str:
+    """A batch of one item as a log line names it."""
+    if item.results:
+        r = item.results[0]
+        return f"{r.target}'s {r.probe} result of {r.started_at.isoformat()}"
+    if item.changes:
+        c = item.changes[0]
+        return f"{c.subject}'s change {c.old} -> {c.new} at {datetime.fromtimestamp(c.at, UTC).isoformat()}"
+    if item.zone_samples:
+        z = item.zone_samples[0]
+        return f"zone {z.zone}'s sample of {datetime.fromtimestamp(z.ts, UTC).isoformat()}"
+    return f"finding {item.findings[0].id}" if item.findings else "nothing"
 
 
 class StoreWriter:
@@ -126,10 +145,12 @@ class StoreWriter:
             batch = self._pending[0]
             t0 = time.perf_counter()
             try:
-                self.store.write_cycle(batch.results, batch.changes, time.time(), batch.zone_samples, batch.findings)
+                self._write(batch)
             except Exception as exc:  # keep the batch, count, retry later
-                self._failed(exc, final)
-                return
+                failure = self._isolate(batch, exc) if refused_data(exc) else exc
+                if failure is not None:
+                    self._failed(failure, final)
+                    return
             self._pending.popleft()
             self._failing = False
             if time.monotonic() < self._tight_until:
@@ -145,6 +166,50 @@ class StoreWriter:
                 if not self._spilled and self.spill is not None:
                     self.spill.clear()
                     log.info("the results read back from %s are stored", self.spill.path)
+
+    def _write(self, batch: Batch) -> None:
+        self.store.write_cycle(batch.results, batch.changes, time.time(), batch.zone_samples, batch.findings)
+
+    def _isolate(self, batch: Batch, refusal: Exception) -> Exception | None:
+        """The head batch, refused by the database for what it holds (no retry mends that, and every
+        later batch waits behind it): written again in halves, down to the single items refused,
+        which are set aside (``_refuse``). None once the rest is stored; else the failure of another
+        kind that stopped it, the batch's unwritten parts left at the head of the queue."""
+        log.error("the store refused a write of %d results for what it holds (%s): writing it in parts to find "
+                  "what it refuses", len(batch.results), short(refusal))  # fmt: skip
+        todo = [batch]  # a stack: the next part on top
+        for _ in range(2 * batch.size() + 1):  # the halving tree of n items has at most 2n - 1 parts
+            if not todo:
+                break
+            part = todo.pop()
+            try:
+                self._write(part)
+            except Exception as exc:
+                if not refused_data(exc):
+                    self._pending[0] = Batch.joined([part, *reversed(todo)])
+                    return exc
+                if part.size() <= 1:
+                    self._refuse(part, exc)
+                else:
+                    todo.extend(reversed(part.halves()))
+        return None
+
+    def _refuse(self, item: Batch, exc: Exception) -> None:
+        """One item the store refuses: named in the log, counted, and kept, with why, as a line of
+        REFUSED_FILE beside the store: measured, so an auditor can still read it."""
+        what = _named(item)
+        self.stats.add("store_refused", item.size())
+        kept = "not kept (no state folder)"
+        if self.spill is not None:
+            path = os.path.join(os.path.dirname(self.spill.path), REFUSED_FILE)
+            line = json.dumps({"refused_at": time.time(), "why": short(exc), **item.described()}, default=str)
+            try:
+                with open(path, "a", encoding="utf-8") as fh:
+                    fh.write(line + "\n")
+                kept = f"kept in {path}"
+            except OSError as err:
+                kept = f"cannot be kept in {path}: {err.strerror}"
+        log.error("the store refuses %s: %s; %s", what, short(exc), kept)
 
     def _failed(self, exc: Exception, final: bool) -> None:
         self.stats.store_errors += 1

@@ -107,6 +107,10 @@ SCALARS: tuple[tuple[str, str, str, Callable[[DaemonStats], float]], ...] = (
     ("store_dropped_results", "counter",
      "Probe results lost: dropped beyond the memory bound while the store failed, or neither stored nor spilled "
      "at a stop.", lambda s: s.store_dropped),
+    ("store_refused_items", "counter",
+     "Results, state changes, samples or findings the store refused for what they held (a value or a constraint "
+     "it would not take): set aside in refused-results.jsonl beside the store, the rest of their write stored.",
+     lambda s: s.store_refused),
     ("store_results_measured", "counter", "Probe results handed to the store writer.",
      lambda s: s.store_results_measured),
     ("store_results_written", "counter", "Probe results the store took.", lambda s: s.store_results_written),

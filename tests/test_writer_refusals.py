@@ -1,0 +1,81 @@
+"""The daemon's store writer when the database refuses a write for what it holds (a value it cannot
+take, a constraint it breaks), on SQLite and PostgreSQL: no retry mends that, so the write is made
+again in parts, the items refused are set aside (logged, counted, kept in a file beside the store)
+and the rest is stored; the batches behind it are not held back.
+
+The refusals are real: a constraint the test adds to the database (on PostgreSQL a CHECK, on
+SQLite a trigger that aborts), as a DBA's rule or a value a future probe sends would be.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from monitor.runtime.stats import DaemonStats
+from monitor.runtime.writer import REFUSED_FILE, StoreWriter
+from probes.result import ProbeResult
+from store.db import Store
+from store.records import StateChange
+from store.spill import Batch
+
+T0 = datetime(2025, 3, 1, 12, tzinfo=UTC)
+
+
+def refuse(store: Store, table: str, target: str) -> None:
+    """Make the database refuse rows of ``table`` for ``target``."""
+    with store.engine.begin() as conn:
+        if store.dialect == "postgresql":
+            conn.execute(sa.text(f"ALTER TABLE {table} ADD CONSTRAINT refuse_{table} CHECK (target <> '{target}')"))
+        else:
+            conn.execute(sa.text(f"CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} WHEN NEW.target = "
+                                 f"'{target}' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"))  # fmt: skip
+
+
+def result(target: str, minute: int) -> ProbeResult:
+    return ProbeResult(target, "tcp", T0 + timedelta(minutes=minute), 0.01, True, values={"connect_seconds": 0.01})
+
+
+def test_items_the_database_refuses_are_set_aside_and_the_rest_stored(
+    url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = Store(url, "cdc")
+    store.migrate()
+    refuse(store, "probe_results", "poison")
+    refuse(store, "outages", "poison-gw")
+    stats = DaemonStats(version="test")
+    writer = StoreWriter(store, stats, str(tmp_path))
+    writer.start()
+    try:
+        at = T0.timestamp()
+        first = Batch([result(f"web-{i}", 0) for i in range(20)] + [result("poison", 0), result("web-20", 0)],
+                      [StateChange("gw", "up", "down", at, at, "timeout", "0 of 3"),
+                       StateChange("poison-gw", "up", "down", at, at, "timeout", "0 of 3")])  # fmt: skip
+        with caplog.at_level("ERROR"):
+            writer.submit(first)
+            writer.submit(Batch([result("web-0", 1), result("poison", 1)], []))  # the next cycle
+            end = time.monotonic() + 20
+            while (stats.store_writes < 2 or stats.store_pending) and time.monotonic() < end:
+                time.sleep(0.05)
+    finally:
+        writer.stop()
+    assert stats.store_writes == 2 and stats.store_pending == 0, stats
+    assert stats.store_refused == 3  # two results and one state change
+    stored = store.results_between(at - 1, at + 3600)
+    assert sorted((r.target, r.ts - at) for r in stored) == sorted(
+        [(f"web-{i}", 0.0) for i in range(21)] + [("web-0", 60.0)]
+    )
+    assert [(o.target, o.kind) for o in store.open_outages()] == [("gw", "down")]
+    kept = [json.loads(line) for line in (tmp_path / REFUSED_FILE).read_text().splitlines()]
+    assert sorted(k["results"][0]["target"] if k["results"] else k["changes"][0]["subject"] for k in kept) == [
+        "poison", "poison", "poison-gw"]  # fmt: skip
+    assert all(k["why"] and k["refused_at"] > 0 for k in kept)
+    told = [m for m in caplog.messages if m.startswith("the store refuses")]
+    assert len(told) == 3 and any("poison's tcp result of 2025-03-01T12:00:00+00:00" in m for m in told), told
+    assert any("poison-gw's change up -> down at 2025-03-01T12:00:00+00:00" in m for m in told), told
+    store.close()
