@@ -66,6 +66,7 @@ def test_items_the_database_refuses_are_set_aside_and_the_rest_stored(
         writer.stop()
     assert stats.store_writes == 2 and stats.store_pending == 0, stats
     assert stats.store_refused == 3  # two results and one state change
+    assert stats.store_results_written == 22 and stats.store_errors == 0
     stored = store.results_between(at - 1, at + 3600)
     assert sorted((r.target, r.ts - at) for r in stored) == sorted(
         [(f"web-{i}", 0.0) for i in range(21)] + [("web-0", 60.0)]

@@ -144,6 +144,7 @@ class StoreWriter:
         while self._pending:
             batch = self._pending[0]
             t0 = time.perf_counter()
+            written = len(batch.results)
             try:
                 self._write(batch)
             except Exception as exc:  # keep the batch, count, retry later
@@ -151,6 +152,7 @@ class StoreWriter:
                 if failure is not None:
                     self._failed(failure, final)
                     return
+                written = 0  # counted part by part
             self._pending.popleft()
             self._failing = False
             if time.monotonic() < self._tight_until:
@@ -158,7 +160,7 @@ class StoreWriter:
                 # to its checkpoint threshold (4 MB), which would fill a small disk again at once.
                 self.store.relieve()
             self.stats.store_writes += 1
-            self.stats.add("store_results_written", len(batch.results))
+            self.stats.add("store_results_written", written)
             self.stats.store_write_seconds += time.perf_counter() - t0
             self.stats.store_pending = self._pending_results()
             if self._spilled and id(batch) in self._spilled:
@@ -184,9 +186,13 @@ class StoreWriter:
             part = todo.pop()
             try:
                 self._write(part)
+                self.stats.add("store_results_written", len(part.results))
             except Exception as exc:
                 if not refused_data(exc):
-                    self._pending[0] = Batch.joined([part, *reversed(todo)])
+                    rest = self._pending[0] = Batch.joined([part, *reversed(todo)])
+                    if id(batch) in self._spilled:  # the spill file goes once what it held is stored
+                        self._spilled.discard(id(batch))
+                        self._spilled.add(id(rest))
                     return exc
                 if part.size() <= 1:
                     self._refuse(part, exc)
