@@ -216,3 +216,50 @@ def test_families_kept_between_cycles_render_what_a_fresh_exposition_renders(tmp
         if server is not None:
             server.shutdown()
             server.server_close()
+
+
+def test_refreshes_from_several_threads_render_one_at_a_time_the_last_state_last(tmp_path: Path) -> None:
+    """/metrics is refreshed by every interval group's cycle, the drills, reloads and jobs, on their
+    own threads. The renderer keeps lines between renders (a value and its text, set one after the
+    other): two renders at once could serve one value's old text. So renders take turns, and the
+    body left is one made after the last change."""
+    import threading
+
+    class Slow:
+        """A collector slow enough for renders to overlap, counting how many run at once."""
+
+        def __init__(self) -> None:
+            self.now = self.most = 0
+            self.value = 0.0
+            self.lock = threading.Lock()
+
+        def collect(self) -> Iterator[Metric]:
+            with self.lock:
+                self.now += 1
+                self.most = max(self.most, self.now)
+            value = self.value
+            time.sleep(0.005)
+            with self.lock:
+                self.now -= 1
+            yield GaugeMetricFamily("test_slow_value", "A value set by the test.", value=value)
+
+    with daemon_in_process(CONFIG, tmp_path) as daemon:
+        exposition = daemon.exposition
+        slow = Slow()
+        exposition.registry.register(slow)
+        daemon.run_cycle(1.0)
+
+        def refresher(k: int) -> None:
+            for i in range(20):
+                slow.value = float(k * 100 + i)
+                exposition.refresh()
+
+        threads = [threading.Thread(target=refresher, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        slow.value = 999.0
+        exposition.refresh()
+    assert slow.most == 1, slow.most
+    assert b"test_slow_value 999.0" in exposition.body()

@@ -37,22 +37,29 @@ class Exposition:
         self._body = b""
         self._gzip: bytes | None = b""  # the body compressed, made by the first scrape that asks
         self._packing = threading.Lock()
+        self._rendering = threading.Lock()
         self.rendered_at = 0.0
         self.render_seconds = 0.0
         self.errors = 0  # renders that failed (a collector bug); the watchdog notices a stale body
 
     def refresh(self) -> None:
-        t0 = time.perf_counter()
-        try:
-            body = self._renderer.render(self.registry.collect())
-        except Exception:  # a bug in a collector: keep serving the last good body, say so, go on
-            self.errors += 1
-            log.exception("cannot render /metrics; serving the previous exposition")
-            return
-        with self._lock:
-            self._body, self._gzip = body, None
-            self.rendered_at = time.time()
-            self.render_seconds = time.perf_counter() - t0
+        # Every interval group's cycle, the drills, reloads and jobs refresh, each on its own thread.
+        # One render at a time: the renderer keeps each line's value and text, set one after the
+        # other, and two renders at once could serve a new value's old text; an older render could
+        # also end last and be kept. A refresh waiting here renders after the one under way, so the
+        # body kept is made after the last change. Scrapes never wait for it (they take ``_lock``).
+        with self._rendering:
+            t0 = time.perf_counter()
+            try:
+                body = self._renderer.render(self.registry.collect())
+            except Exception:  # a bug in a collector: keep serving the last good body, say so, go on
+                self.errors += 1
+                log.exception("cannot render /metrics; serving the previous exposition")
+                return
+            with self._lock:
+                self._body, self._gzip = body, None
+                self.rendered_at = time.time()
+                self.render_seconds = time.perf_counter() - t0
 
     def body(self, *, gzipped: bool = False) -> bytes:
         with self._lock:
