@@ -6,7 +6,12 @@ acknowledged; a restart, a cut backhaul or a centre that answers garbage loses n
 age and size (a zone cut for weeks must not fill the box's card): past either bound the oldest
 rows go, and how many went is counted and sent with the next batch, never silent. Sequence
 numbers are never reused (the last one is kept apart from the rows), so the centre's unique key
-on (zone, sequence) makes every delivery exactly once.
+on (zone, sequence) makes every delivery exactly once. A new outbox (the box replaced, its card
+reflashed, the file lost) numbers from the clock's microseconds at its creation: above every number
+an earlier outbox of the zone used (it would have had to keep a million results a second), which
+the centre, counting them as deliveries it already has, would otherwise drop as replays. Only a new
+outbox made while the clock is far behind (a box without a battery-backed clock, not yet synced)
+could number below an earlier one's; the agent reports that clock state with every batch.
 
 The standard library's sqlite3, not SQLAlchemy: the agent runs on a small board and stays lean.
 """
@@ -30,7 +35,7 @@ DEFAULT_MAX_BYTES = 200 * 2**20
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, at REAL NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-INSERT OR IGNORE INTO counters VALUES ('last_seq', 0), ('bytes', 0), ('dropped_unsent', 0), ('dropped_total', 0);
+INSERT OR IGNORE INTO counters VALUES ('bytes', 0), ('dropped_unsent', 0), ('dropped_total', 0);
 """
 
 
@@ -76,6 +81,8 @@ class Outbox:
             # default (2 MB) is a twentieth of the agent's memory budget.
             self._db.execute("PRAGMA cache_size=-256")
             self._db.executescript(_SCHEMA)
+            # Only a new outbox takes the clock: an existing one goes on from its last number.
+            self._db.execute("INSERT OR IGNORE INTO counters VALUES ('last_seq', ?)", (int(self.clock() * 1e6),))
         except sqlite3.Error as e:
             raise StoreError(f"{self.path}: cannot open the agent's outbox: {e}") from None
 

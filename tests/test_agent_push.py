@@ -79,7 +79,7 @@ def test_a_centre_on_a_bad_day_costs_an_attempt_never_a_row(tmp_path: Path, peer
 
 def test_the_centres_acknowledgement_forgets_the_batch_and_never_more(tmp_path: Path) -> None:
     """An ack past the batch (a centre that heard later rows elsewhere) forgets this batch alone."""
-    with tcp_server(_serve(_http(200, json.dumps({"ack": 10**6}).encode()))) as (port, _):
+    with tcp_server(_serve(_http(200, json.dumps({"ack": 2**62}).encode()))) as (port, _):
         pusher, box = _pusher(tmp_path, port)
         pusher.limit = 3
         assert pusher.push_once() == 0.0

