@@ -80,3 +80,57 @@ def test_items_the_database_refuses_are_set_aside_and_the_rest_stored(
     assert len(told) == 3 and any("poison's tcp result of 2025-03-01T12:00:00+00:00" in m for m in told), told
     assert any("poison-gw's change up -> down at 2025-03-01T12:00:00+00:00" in m for m in told), told
     store.close()
+
+
+def fail_once(store: Store, target: str) -> None:
+    """Make the first insert of a result for ``target`` fail for a reason a retry mends (on
+    PostgreSQL a serialization failure, on SQLite a function that raises), the later ones pass."""
+    with store.engine.begin() as conn:
+        if store.dialect == "postgresql":
+            conn.execute(sa.text("CREATE SEQUENCE flaky_tries"))
+            conn.execute(sa.text(
+                "CREATE FUNCTION flaky() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "IF nextval('flaky_tries') = 1 THEN RAISE EXCEPTION 'not now' USING ERRCODE = '40001'; END IF; "
+                "RETURN NEW; END $$"))  # fmt: skip
+            conn.execute(sa.text(f"CREATE TRIGGER flaky BEFORE INSERT ON probe_results FOR EACH ROW "
+                                 f"WHEN (NEW.target = '{target}') EXECUTE FUNCTION flaky()"))  # fmt: skip
+            return
+    tries = [0]
+
+    def flaky() -> int:
+        tries[0] += 1
+        if tries[0] == 1:
+            raise RuntimeError("not now")
+        return 0
+
+    sa.event.listen(store.engine, "connect", lambda dbapi, _record: dbapi.create_function("flaky", 0, flaky))
+    store.engine.dispose()  # the pooled connections were made without it
+    with store.engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE TRIGGER flaky BEFORE INSERT ON probe_results WHEN NEW.target = '{target}' "
+                             "BEGIN SELECT flaky(); END"))  # fmt: skip
+
+
+def test_a_failure_of_another_kind_while_isolating_leaves_the_rest_to_retry(url: str, tmp_path: Path) -> None:
+    # The refused write is being written in parts when the database fails for a reason a retry
+    # mends: what was stored stays stored, the refused item stays set aside, and the parts not yet
+    # written wait at the head of the queue, stored at the next try; nothing twice, nothing lost.
+    store = Store(url, "cdc")
+    store.migrate()
+    refuse(store, "probe_results", "poison")
+    fail_once(store, "flaky")
+    stats = DaemonStats(version="test")
+    writer = StoreWriter(store, stats, str(tmp_path))
+    writer.start()
+    try:
+        writer.submit(Batch([result("a", 0), result("poison", 0), result("flaky", 0), result("b", 0)], []))
+        end = time.monotonic() + 30  # the writer retries a failed batch when idle, every 5 s
+        while (stats.store_writes < 1 or stats.store_pending) and time.monotonic() < end:
+            time.sleep(0.05)
+    finally:
+        writer.stop()
+    assert (stats.store_writes, stats.store_pending, stats.store_refused, stats.store_errors) == (1, 0, 1, 1), stats
+    assert stats.store_results_written == 3
+    at = T0.timestamp()
+    assert sorted(r.target for r in store.results_between(at - 1, at + 1)) == ["a", "b", "flaky"]
+    assert len((tmp_path / REFUSED_FILE).read_text().splitlines()) == 1
+    store.close()
