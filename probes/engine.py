@@ -288,18 +288,13 @@ class ProbeEngine:
         WAVE start together, in the order of their offsets."""
         t0 = time.monotonic()
         loop = asyncio.get_running_loop()
-        order = sorted(range(len(checks)), key=lambda k: checks[k].offset)
         tasks: list[asyncio.Task[ProbeResult] | None] = [None] * len(checks)
-        i = 0
         try:
-            while i < len(order):
-                wave = math.floor(checks[order[i]].offset / WAVE) * WAVE
-                if (delay := t0 + wave - time.monotonic()) > 0:
+            # In offset order, so the waves come one after the other: only a wave's first check waits.
+            for k in sorted(range(len(checks)), key=lambda k: checks[k].offset):
+                if (delay := t0 + math.floor(checks[k].offset / WAVE) * WAVE - time.monotonic()) > 0:
                     await asyncio.sleep(delay)
-                first = True  # the wave's first check always starts: progress whatever the rounding
-                while i < len(order) and (first or checks[order[i]].offset < wave + WAVE):
-                    tasks[order[i]] = loop.create_task(self._check(checks[order[i]], exceptions))
-                    i, first = i + 1, False
+                tasks[k] = loop.create_task(self._check(checks[k], exceptions))
         except asyncio.CancelledError:  # the engine closes: the checks already started go with it
             for task in tasks:
                 if task is not None:

@@ -51,9 +51,9 @@ class Batch:
 
     def halves(self) -> tuple[Batch, Batch]:
         """Two batches of about half the items each, in order: the items of the lists taken in turn
-        (results, changes, samples, findings) up to the half, then the rest. A batch of one item
-        cannot be split: its second half is empty."""
-        left = self.size() // 2 if self.size() > 1 else self.size()
+        (results, changes, samples, findings) up to the half, then the rest (both hold some when
+        the batch holds two items or more)."""
+        left = self.size() // 2
         r = min(len(self.results), left)
         c = min(len(self.changes), left - r)
         z = min(len(self.zone_samples), left - r - c)
