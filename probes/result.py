@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
+
+import msgspec
+import msgspec.structs
 
 from kernel.redact import redact
 
@@ -84,14 +87,17 @@ class Series:
     value: float
 
 
-@dataclass(frozen=True, slots=True, init=False)
-class ProbeResult:
+class ProbeResult(msgspec.Struct, frozen=True):
     """Outcome of one probe of one target.
 
     ``values`` holds named numbers in base units (seconds, bytes, ratios);
     ``labels`` short descriptive strings (certificate issuer, TLS version) for
     info metrics; ``series`` values that carry labels of their own. No field
     ever mixes types.
+
+    A msgspec struct, not a dataclass: every check of the daemon makes one, and msgspec builds it
+    in C (~0.1 us) where a frozen dataclass's ``__init__`` sets each field through a Python call
+    (~0.8 us; at 5,000 ICMP targets a cycle, a tenth of the engine's own instructions per probe).
     """
 
     target: str
@@ -101,48 +107,13 @@ class ProbeResult:
     success: bool
     reason: str = ""
     message: str = ""
-    values: dict[str, float] = field(default_factory=dict)
-    labels: dict[str, str] = field(default_factory=dict)
+    values: dict[str, float] = msgspec.field(default_factory=dict)
+    labels: dict[str, str] = msgspec.field(default_factory=dict)
     series: tuple[Series, ...] = ()
 
-    def __init__(
-        self,
-        target: str,
-        probe: str,
-        started_at: datetime,
-        duration: float,
-        success: bool,
-        reason: str = "",
-        message: str = "",
-        values: dict[str, float] | None = None,
-        labels: dict[str, str] | None = None,
-        series: tuple[Series, ...] = (),
-    ) -> None:
-        # A frozen dataclass's generated __init__ sets each field through object.__setattr__; at
-        # thousands of results a cycle that was a visible share of it. The slots' own setters do the
-        # same in half the time, and the class stays frozen to everyone else.
-        put = _PUT
-        put[0](self, target)
-        put[1](self, probe)
-        put[2](self, started_at)
-        put[3](self, duration)
-        put[4](self, success)
-        put[5](self, reason)
-        put[6](self, message)
-        put[7](self, {} if values is None else values)
-        put[8](self, {} if labels is None else labels)
-        put[9](self, series)
-
     def restamped(self, started_at: datetime, duration: float) -> ProbeResult:
-        """The same result on another clock (``dataclasses.replace`` costs four times as much)."""
-        return ProbeResult(
-            self.target, self.probe, started_at, duration, self.success, self.reason, self.message,
-            self.values, self.labels, self.series,
-        )  # fmt: skip
-
-
-# In field order, as __init__ takes them (tests/test_result.py holds the two to each other).
-_PUT = tuple(getattr(ProbeResult, f.name).__set__ for f in fields(ProbeResult))
+        """The same result on another clock."""
+        return msgspec.structs.replace(self, started_at=started_at, duration=duration)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,8 +152,8 @@ class Timer:
         series: tuple[Series, ...] = (),
     ) -> ProbeResult:
         # An ok result has no message to redact (every healthy check of the daemon comes here).
-        return ProbeResult(target, probe, self.started_at, time.monotonic() - self._t0, True, "", "", values, labels,
-                           series)  # fmt: skip
+        return ProbeResult(target, probe, self.started_at, time.monotonic() - self._t0, True, "", "",
+                           {} if values is None else values, {} if labels is None else labels, series)  # fmt: skip
 
     def fail(
         self,
@@ -194,8 +165,8 @@ class Timer:
         labels: dict[str, str] | None = None,
     ) -> ProbeResult:
         # messages are stored, logged and exported: never a URL's password
-        return ProbeResult(target, probe, self.started_at, self.elapsed(), False, reason, redact(message), values,
-                           labels)  # fmt: skip
+        return ProbeResult(target, probe, self.started_at, self.elapsed(), False, reason, redact(message),
+                           {} if values is None else values, {} if labels is None else labels)  # fmt: skip
 
 
 def remaining(deadline: float) -> float:
