@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Annotated
 
+import msgspec
 from msgspec import Meta
 
 from kernel.errors import ProbeSetupError
@@ -72,9 +73,8 @@ class _Waiter:
     done: threading.Event = field(default_factory=threading.Event)
 
 
-@dataclass(slots=True)
-class _Slot:
-    """One echo request in flight."""
+class _Slot(msgspec.Struct):
+    """One echo request in flight (a msgspec struct: built in C, one per packet)."""
 
     address: str
     job: Job
@@ -187,8 +187,9 @@ class IcmpEngine:
                 if slot.rtt is not None:
                     self.duplicates += 1
                     continue
-                slot.rtt = max(0.0, (rx_ns - slot.sent_ns) / 1e9)
-                slot.job.rtts[slot.index] = slot.rtt
+                rtt = (rx_ns - slot.sent_ns) / 1e9
+                slot.rtt = rtt = rtt if rtt > 0.0 else 0.0  # a clock stepped back: no negative time
+                slot.job.rtts[slot.index] = rtt
                 waiter = slot.waiter
                 waiter.outstanding -= 1
                 if waiter.outstanding == 0 and not waiter.sending:
@@ -265,11 +266,16 @@ class IcmpEngine:
         slots: list[_Slot] = []
         # One lock round for the whole round's sequence numbers, not one per packet.
         with self._lock:
-            planned = []
+            planned, pending, seq = [], self._pending, self._seq
             for job in jobs:
-                slot = _Slot(job.address, job, index, self._next_seq(), waiter)
-                self._pending[slot.seq] = slot
+                # The next number, unless it is still in flight (after a wrap): then the careful path.
+                seq = (seq + 1) & 0xFFFF
+                if seq in pending:
+                    self._seq = seq
+                    seq = self._next_seq()
+                slot = pending[seq] = _Slot(job.address, job, index, seq, waiter)
                 planned.append(slot)
+            self._seq = seq
             waiter.outstanding += len(planned)
         start = time.monotonic()
         pace, ident, monotonic, time_ns = self.pace, self._ident, time.monotonic, time.time_ns

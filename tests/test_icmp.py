@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from probes import icmpwire
 from probes import result as r
-from probes.icmp import IcmpEngine, IcmpRequest, IcmpSettings
+from probes.icmp import IcmpEngine, IcmpRequest, IcmpSettings, _Slot, _Waiter
+from probes.icmpreplies import Job
 from tests.conftest import need_binary, need_root
 
 
@@ -71,6 +72,20 @@ def test_past_its_deadline_a_batch_sends_nothing_more(engine: IcmpEngine) -> Non
     assert {(res.success, res.reason, res.message) for res in results} == {
         (False, r.TIMEOUT, "deadline reached before all packets were sent")
     }
+
+
+def test_sequence_numbers_wrap_around_the_ones_still_in_flight(engine: IcmpEngine) -> None:
+    # Another batch's requests still in flight hold 0xFFF3 and 0x0002; a batch that wraps past
+    # them must number its own requests around them, or a reply would be credited to the wrong one.
+    other = Job("other", IcmpSettings(address="192.0.2.1"), 1, rtts=[None])
+    held = {seq: _Slot("192.0.2.1", other, 0, seq, _Waiter()) for seq in (0xFFF3, 0x0002)}
+    engine._pending.update(held)
+    engine._seq = 0xFFF0
+    reqs = [IcmpRequest(f"t{i}", IcmpSettings(address=a), 1) for i, a in enumerate(loopback(40))]
+    results = engine.probe_batch(reqs, deadline=time.monotonic() + 3.0)
+    assert [(res.target, res.success) for res in results] == [(f"t{i}", True) for i in range(40)]
+    assert engine._pending == held, "a request in flight was overwritten or dropped"
+    assert engine._seq == (0xFFF0 + 42) & 0xFFFF, "40 numbers used, two skipped"
 
 
 def test_ipv6_loopback(engine: IcmpEngine) -> None:
