@@ -19,7 +19,7 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -85,6 +85,9 @@ class _Slot(msgspec.Struct):
     rtt: float | None = None
 
 
+# Targets' addresses whose parsed form an engine keeps (a daemon's whole configuration and then some).
+_LITERALS_KEPT = 65536
+
 # A batch request whose settings are IcmpSettings (probes.batch).
 IcmpRequest = BatchRequest
 
@@ -109,6 +112,7 @@ class IcmpEngine:
         self._sockets: dict[int, socket.socket] = {}
         self._threads: list[threading.Thread] = []
         self._setup_error: ProbeSetupError | None = None
+        self._literals: dict[str, tuple[int, str] | None] = {}  # address -> (family, canonical text)
         self._resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="icmp-resolve")
         self.duplicates = 0
         self._senders = 0  # batches currently sending (they drain the socket themselves)
@@ -206,10 +210,13 @@ class IcmpEngine:
         raise ProbeSetupError(r.INTERNAL, "more than 65535 ICMP echo requests in flight")
 
     def _resolve(self, jobs: Sequence[Job], deadline: float) -> None:
-        literal = wire.literal
-        named: list[tuple[Job, str]] = []
+        known, named = self._literals, list[tuple[Job, str]]()
+        if len(known) > _LITERALS_KEPT:
+            known.clear()  # addresses no longer configured go; a cycle refills the rest
         for job in jobs:
-            got = literal(job.settings.address)
+            address = job.settings.address
+            # A dict, not the lru_cache of wire.literal: its bookkeeping per hit cost more than the lookup.
+            got = known[address] if address in known else known.setdefault(address, wire.literal(address))
             if got is None:
                 named.append((job, job.settings.address))
             else:
@@ -260,7 +267,8 @@ class IcmpEngine:
             # Late replies find no slot and are ignored: they count as lost.
             for slot in slots:
                 self._pending.pop(slot.seq, None)
-        return [summarise(job, timer) for job in jobs]
+        duration = timer.elapsed()
+        return [summarise(job, timer, duration) for job in jobs]
 
     def _send_round(self, jobs: Sequence[Job], index: int, deadline: float, waiter: _Waiter) -> list[_Slot]:
         slots: list[_Slot] = []
@@ -279,8 +287,10 @@ class IcmpEngine:
             waiter.outstanding += len(planned)
         start = time.monotonic()
         pace, ident, monotonic, time_ns = self.pace, self._ident, time.monotonic, time.time_ns
-        request, sockets = wire.echo_request, self._sockets
-        late = False
+        sockets, requester = self._sockets, wire.requester
+        late, family, size = False, -1, -1
+        sock: socket.socket | None = None
+        request: Callable[[int], bytes]  # set at the first packet: no family is -1
         for n, job in enumerate(jobs):
             # The clock is read every 64th packet; once past the deadline, nothing more is sent.
             if late or (n & 63 == 0 and monotonic() >= deadline):
@@ -289,8 +299,10 @@ class IcmpEngine:
                 job.error_reason = job.error_reason or r.TIMEOUT
                 job.error_message = job.error_message or "deadline reached before all packets were sent"
                 continue
-            family = job.family
-            sock = sockets.get(family) or self._open(family)
+            if job.family != family or job.settings.size != size:
+                # A batch is nearly always one kind of request: socket and packet maker change with it.
+                family, size = job.family, job.settings.size
+                sock, request = sockets.get(family) or self._open(family), requester(family, ident, size)
             if sock is None:
                 self._unplan(planned[n], waiter)
                 job.error_reason = r.PERMISSION if self._setup_error else r.UNREACHABLE
@@ -304,7 +316,7 @@ class IcmpEngine:
             if n & 31 == 31:
                 self._drain(sock, family, 64)
             slot = planned[n]
-            packet = request(family, ident, slot.seq, job.settings.size)
+            packet = request(slot.seq)
             slot.sent_ns = time_ns()
             try:
                 sock.sendto(packet, (job.address, 0))

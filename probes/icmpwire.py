@@ -9,7 +9,7 @@ import ipaddress
 import socket
 import struct
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from concurrent.futures import TimeoutError as FutureTimeout
 
@@ -77,37 +77,41 @@ def _payload(size: int) -> bytes:
 
 
 @functools.lru_cache(maxsize=64)
-def _template(family: int, ident: int, size: int) -> tuple[bytes, int]:
-    """The payload of ``size`` bytes and the ones' complement sum of a request with sequence 0.
+def requester(family: int, ident: int, size: int) -> Callable[[int], bytes]:
+    """The echo request of a sequence number, for one family, identifier and payload size.
 
-    ping3 sums the bytes once; each packet then adds its sequence number to that sum (RFC 1624's
-    incremental update), which costs a few integer operations instead of a pass over the packet.
+    ping3 sums the header and payload once; each packet then adds its sequence number to that sum
+    (RFC 1624's incremental update), a few integer operations instead of a pass over the packet.
+    One function per kind of request, made once: the engine calls it for every packet it sends.
     """
-    payload = _payload(size)
+    payload, pack = _payload(size), HEADER.pack
     if family == socket.AF_INET6:
-        return payload, 0
-    return payload, ~ping3.checksum(HEADER.pack(ECHO_REQUEST_V4, 0, 0, ident, 0) + payload) & 0xFFFF
+        # The kernel fills in the ICMPv6 checksum for raw ICMPv6 sockets.
+        return lambda seq: pack(ECHO_REQUEST_V6, 0, 0, ident, seq) + payload
+    # ping3 sums little-endian 16-bit words; a ones' complement sum does not depend on the byte
+    # order (RFC 1071), so the same sum byte-swapped is the one of the big-endian words the header
+    # is packed in, and the sequence number, a big-endian word, adds to it as it is.
+    little = ~ping3.checksum(pack(ECHO_REQUEST_V4, 0, 0, ident, 0) + payload) & 0xFFFF
+    base = ((little & 0xFF) << 8) | (little >> 8)
+
+    def request_v4(seq: int) -> bytes:
+        total = base + seq
+        total = (total & 0xFFFF) + (total >> 16)
+        return pack(ECHO_REQUEST_V4, 0, ~total & 0xFFFF, ident, seq) + payload
+
+    return request_v4
 
 
 def echo_request(family: int, ident: int, seq: int, size: int) -> bytes:
-    payload, base = _template(family, ident, size)
-    if family == socket.AF_INET6:
-        # The kernel fills in the ICMPv6 checksum for raw ICMPv6 sockets.
-        return HEADER.pack(ECHO_REQUEST_V6, 0, 0, ident, seq) + payload
-    # ping3 sums 16-bit words little-endian, and the header is packed big-endian: the sequence
-    # number enters the sum byte-swapped; the result goes out through htons, as ping3's own does.
-    total = base + (((seq & 0xFF) << 8) | (seq >> 8))
-    total = (total & 0xFFFF) + (total >> 16)
-    return HEADER.pack(ECHO_REQUEST_V4, 0, socket.htons(~total & 0xFFFF), ident, seq) + payload
+    return requester(family, ident, size)(seq)
 
 
 def normalise(address: str) -> str:
     return address.split("%", 1)[0]
 
 
-@functools.lru_cache(maxsize=65536)
 def literal(address: str) -> tuple[int, str] | None:
-    """(family, canonical text) of an IP literal, None for a host name; cached, as it runs per target per cycle."""
+    """(family, canonical text) of an IP literal, None for a host name (the engine keeps each answer)."""
     try:
         return socket.AF_INET, socket.inet_ntop(socket.AF_INET, socket.inet_pton(socket.AF_INET, address))
     except OSError:
@@ -150,27 +154,31 @@ def read_replies(sock: socket.socket, family: int, ident: int, limit: int, out: 
 
     One loop, no call per datagram: at thousands of replies a cycle, a function call and the
     tuples of a general parser were a tenth of the engine's instructions (callgrind)."""
-    recvmsg, ancsize, v4 = sock.recvmsg, ANCSIZE, family == socket.AF_INET
+    # Into one buffer, read and parsed datagram by datagram: no bytes object made per reply.
+    recvmsg, ancsize, v4, data = sock.recvmsg_into, ANCSIZE, family == socket.AF_INET, bytearray(2048)
+    into = [data]
     reply_type, id_seq, timespec, stamp = (ECHO_REPLY_V4 if v4 else ECHO_REPLY_V6), _ID_SEQ, TIMESPEC, SO_TIMESTAMPNS
+    sol = socket.SOL_SOCKET
     count = 0
     for count in range(limit):
         try:
-            data, ancdata, _flags, addr = recvmsg(2048, ancsize)
+            size, ancdata, _flags, addr = recvmsg(into, ancsize)
         except BlockingIOError:
             return count
         except OSError:
             return -1
         # IPv4 raw sockets deliver the IP header; IPv6 ones do not.
         offset = (data[0] & 0x0F) * 4 if v4 else 0
-        if len(data) < offset + 8 or data[offset] != reply_type:
+        if size < offset + 8 or data[offset] != reply_type:
             continue
         got, seq = id_seq.unpack_from(data, offset + 4)
         if got != ident:
             continue
-        rx_ns = 0
-        for level, ctype, cdata in ancdata:
-            if ctype == stamp and level == socket.SOL_SOCKET:
-                sec, nsec = timespec.unpack_from(cdata)
-                rx_ns = sec * 1_000_000_000 + nsec
-        out.append((seq, addr[0] if v4 else normalise(addr[0]), rx_ns or time.time_ns()))
+        # The socket asks for one kind of ancillary data, the receive time, so it comes first.
+        if ancdata and (stamped := ancdata[0])[1] == stamp and stamped[0] == sol:
+            sec, nsec = timespec.unpack_from(stamped[2])
+            rx_ns = sec * 1_000_000_000 + nsec
+        else:
+            rx_ns = time.time_ns()
+        out.append((seq, addr[0] if v4 else normalise(addr[0]), rx_ns))
     return count
