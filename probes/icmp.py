@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import msgspec
 from msgspec import Meta
@@ -92,10 +92,8 @@ _LITERALS_KEPT = 65536
 IcmpRequest = BatchRequest
 
 
-def _icmp_settings(settings: Settings) -> IcmpSettings:
-    if not isinstance(settings, IcmpSettings):
-        raise TypeError(f"an ICMP batch takes IcmpSettings, not {type(settings).__name__}")
-    return settings
+def _not_icmp(settings: Settings) -> NoReturn:
+    raise TypeError(f"an ICMP batch takes IcmpSettings, not {type(settings).__name__}")
 
 
 class IcmpEngine:
@@ -209,20 +207,24 @@ class IcmpEngine:
                 return self._seq
         raise ProbeSetupError(r.INTERNAL, "more than 65535 ICMP echo requests in flight")
 
-    def _resolve(self, jobs: Sequence[Job], deadline: float) -> None:
-        known, named = self._literals, list[tuple[Job, str]]()
+    def _jobs(self, requests: Sequence[IcmpRequest], deadline: float) -> list[Job]:
+        """Each request's job, its address parsed (once per engine) or its host name resolved by
+        ``deadline``; a name that does not resolve is the job's DNS failure."""
+        known, jobs, named = self._literals, list[Job](), list[tuple[Job, str]]()
         if len(known) > _LITERALS_KEPT:
             known.clear()  # addresses no longer configured go; a cycle refills the rest
-        for job in jobs:
-            address = job.settings.address
-            # A dict, not the lru_cache of wire.literal: its bookkeeping per hit cost more than the lookup.
+        for q in requests:
+            settings = q.settings if isinstance(q.settings, IcmpSettings) else _not_icmp(q.settings)
+            address = settings.address
+            # A dict, not an lru_cache: its bookkeeping per hit cost more than the lookup.
             got = known[address] if address in known else known.setdefault(address, wire.literal(address))
             if got is None:
-                named.append((job, job.settings.address))
+                jobs.append(job := Job(q.target, settings, q.packets, rtts=[None] * q.packets))
+                named.append((job, address))
             else:
-                job.family, job.address = got
+                jobs.append(Job(q.target, settings, q.packets, got[0], got[1], rtts=[None] * q.packets))
         if not named:
-            return
+            return jobs
         resolved = wire.resolve(self._resolver, {name for _job, name in named}, deadline)
         for job, name in named:
             found = resolved[name]
@@ -230,6 +232,7 @@ class IcmpEngine:
                 job.error_reason, job.error_message = r.DNS, f"{name}: {found}"
             else:
                 job.family, job.address = found
+        return jobs
 
     def probe_batch(self, requests: Sequence[IcmpRequest], *, deadline: float) -> list[ProbeResult]:
         """Probe every request once per packet; return one result per request, in order.
@@ -238,8 +241,7 @@ class IcmpEngine:
         waits for replies until ``deadline`` (monotonic) at the latest.
         """
         timer = Timer()
-        jobs = [Job(q.target, _icmp_settings(q.settings), q.packets, rtts=[None] * q.packets) for q in requests]
-        self._resolve(jobs, deadline)
+        jobs = self._jobs(requests, deadline)
         slots: list[_Slot] = []
         waiter = _Waiter()
         rounds = max((j.packets for j in jobs), default=0)
@@ -291,11 +293,11 @@ class IcmpEngine:
         late, family, size = False, -1, -1
         sock: socket.socket | None = None
         request: Callable[[int], bytes]  # set at the first packet: no family is -1
-        for n, job in enumerate(jobs):
+        for n, (job, slot) in enumerate(zip(jobs, planned, strict=True)):
             # The clock is read every 64th packet; once past the deadline, nothing more is sent.
             if late or (n & 63 == 0 and monotonic() >= deadline):
                 late = True
-                self._unplan(planned[n], waiter)
+                self._unplan(slot, waiter)
                 job.error_reason = job.error_reason or r.TIMEOUT
                 job.error_message = job.error_message or "deadline reached before all packets were sent"
                 continue
@@ -304,7 +306,7 @@ class IcmpEngine:
                 family, size = job.family, job.settings.size
                 sock, request = sockets.get(family) or self._open(family), requester(family, ident, size)
             if sock is None:
-                self._unplan(planned[n], waiter)
+                self._unplan(slot, waiter)
                 job.error_reason = r.PERMISSION if self._setup_error else r.UNREACHABLE
                 job.error_message = str(self._setup_error) if self._setup_error else "IPv6 is not available here"
                 continue
@@ -315,7 +317,6 @@ class IcmpEngine:
                     time.sleep(ahead)
             if n & 31 == 31:
                 self._drain(sock, family, 64)
-            slot = planned[n]
             packet = request(slot.seq)
             slot.sent_ns = time_ns()
             try:
