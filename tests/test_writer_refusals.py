@@ -134,3 +134,49 @@ def test_a_failure_of_another_kind_while_isolating_leaves_the_rest_to_retry(url:
     assert sorted(r.target for r in store.results_between(at - 1, at + 1)) == ["a", "b", "flaky"]
     assert len((tmp_path / REFUSED_FILE).read_text().splitlines()) == 1
     store.close()
+
+
+def test_a_rule_refusing_most_of_a_write_costs_a_few_log_lines_and_a_bounded_file(
+    url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A rule a DBA adds refuses every result of a kind: 750 of a cycle's 1,000 are refused, and the
+    # next cycle's too. Each is counted and the rest stored, as for one; the log names the first ten
+    # of a write and the rest in one line (not 750 lines a cycle), and the refused file stops
+    # growing at its cap (that rule, left alone, would fill the disk), saying so.
+    store = Store(url, "cdc")
+    store.migrate()
+    with store.engine.begin() as conn:
+        if store.dialect == "postgresql":
+            conn.execute(sa.text("ALTER TABLE probe_results ADD CONSTRAINT refuse_bad CHECK (target NOT LIKE 'bad-%')"))
+        else:
+            conn.execute(sa.text("CREATE TRIGGER refuse_bad BEFORE INSERT ON probe_results WHEN NEW.target LIKE "
+                                 "'bad-%' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"))  # fmt: skip
+    monkeypatch.setattr("monitor.runtime.writer.REFUSED_KEPT_BYTES", 100_000)
+    stats = DaemonStats(version="test")
+    writer = StoreWriter(store, stats, str(tmp_path))
+    writer.start()
+    try:
+        with caplog.at_level("ERROR"):
+            for minute in range(2):
+                named = [f"{'good' if i % 4 == 0 else 'bad'}-{i}" for i in range(1000)]
+                writer.submit(Batch([result(name, minute) for name in named], []))
+            end = time.monotonic() + 120
+            while (stats.store_writes < 2 or stats.store_pending) and time.monotonic() < end:
+                time.sleep(0.05)
+    finally:
+        writer.stop()
+    assert (stats.store_writes, stats.store_pending, stats.store_errors) == (2, 0, 0), stats
+    assert (stats.store_refused, stats.store_results_written) == (1500, 500)
+    at = T0.timestamp()
+    assert sorted(r.target for r in store.results_between(at - 1, at + 3600)) == sorted(
+        f"good-{i}" for i in range(0, 1000, 4) for _minute in range(2)
+    )
+    told = [m for m in caplog.messages if m.startswith("the store refuses")]
+    assert len(told) == 2 * 11, told[:3]
+    assert "the store refuses 740 more items of that write" in told[10], told[10]
+    kept = (tmp_path / REFUSED_FILE).read_bytes()
+    assert 0 < len(kept) <= 100_000 and kept.endswith(b"\n")
+    lines = [json.loads(line) for line in kept.splitlines()]
+    assert {k["results"][0]["target"][:4] for k in lines} == {"bad-"} and len(lines) < 1500
+    assert "the rest not" in told[10] and "reached its cap of 0.0953674 MiB" in told[-1], told[-1]
+    store.close()

@@ -40,6 +40,10 @@ MAX_PENDING_RESULTS = 200_000
 SPILL_FILE = "pending-results.spill"
 # Items the store refused for what they hold, one JSON line each, beside the spill file.
 REFUSED_FILE = "refused-results.jsonl"
+# Beyond this size the refused file takes no more (a rule refusing every result would fill the disk).
+REFUSED_KEPT_BYTES = 64 << 20
+# Refused items of one write named one by one in the log; the rest in one line.
+TOLD_REFUSALS = 10
 # After a write failed for want of room, the store is kept lean this long.
 TIGHT_FOR = 3600.0
 
@@ -62,6 +66,24 @@ def _named(item: Batch) -> str:
         z = item.zone_samples[0]
         return f"zone {z.zone}'s sample of {datetime.fromtimestamp(z.ts, UTC).isoformat()}"
     return f"finding {item.findings[0].id}" if item.findings else "nothing"
+
+
+def _keep_refused(path: str, refused: list[tuple[Batch, Exception]]) -> str:
+    """Append each refused item to ``path`` as a JSON line, with when and why; what became of them."""
+    try:
+        room = REFUSED_KEPT_BYTES - (os.path.getsize(path) if os.path.exists(path) else 0)
+        lines = [json.dumps({"refused_at": time.time(), "why": short(exc), **item.described()}, default=str) + "\n"
+                 for item, exc in refused]  # fmt: skip
+        with open(path, "a", encoding="utf-8") as fh:
+            for n, line in enumerate(lines):
+                room -= len(line.encode())
+                if room < 0:
+                    full = f"{path} reached its cap of {REFUSED_KEPT_BYTES / 2**20:g} MiB"
+                    return f"the first {n} kept, the rest not: {full}" if n else f"not kept: {full}"
+                fh.write(line)
+    except OSError as err:
+        return f"cannot be kept in {path}: {err.strerror}"
+    return f"kept in {path}"
 
 
 class StoreWriter:
@@ -175,47 +197,51 @@ class StoreWriter:
     def _isolate(self, batch: Batch, refusal: Exception) -> Exception | None:
         """The head batch, refused by the database for what it holds (no retry mends that, and every
         later batch waits behind it): written again in halves, down to the single items refused,
-        which are set aside (``_refuse``). None once the rest is stored; else the failure of another
+        which are set aside (``_set_aside``). None once the rest is stored; else the failure of another
         kind that stopped it, the batch's unwritten parts left at the head of the queue."""
         log.error("the store refused a write of %d results for what it holds (%s): writing it in parts to find "
                   "what it refuses", len(batch.results), short(refusal))  # fmt: skip
-        todo = [batch]  # a stack: the next part on top
-        for _ in range(2 * batch.size() + 1):  # the halving tree of n items has at most 2n - 1 parts
-            if not todo:
-                break
-            part = todo.pop()
-            try:
-                self._write(part)
-                self.stats.add("store_results_written", len(part.results))
-            except Exception as exc:
-                if not refused_data(exc):
-                    rest = self._pending[0] = Batch.joined([part, *reversed(todo)])
-                    if id(batch) in self._spilled:  # the spill file goes once what it held is stored
-                        self._spilled.discard(id(batch))
-                        self._spilled.add(id(rest))
-                    return exc
-                if part.size() <= 1:
-                    self._refuse(part, exc)
-                else:
-                    todo.extend(reversed(part.halves()))
-        return None
+        todo, refused = [batch], list[tuple[Batch, Exception]]()  # todo: a stack, the next part on top
+        try:
+            for _ in range(2 * batch.size() + 1):  # the halving tree of n items has at most 2n - 1 parts
+                if not todo:
+                    break
+                part = todo.pop()
+                try:
+                    self._write(part)
+                    self.stats.add("store_results_written", len(part.results))
+                except Exception as exc:
+                    if not refused_data(exc):
+                        rest = self._pending[0] = Batch.joined([part, *reversed(todo)])
+                        if id(batch) in self._spilled:  # the spill file goes once what it held is stored
+                            self._spilled.discard(id(batch))
+                            self._spilled.add(id(rest))
+                        return exc
+                    if part.size() <= 1:
+                        refused.append((part, exc))
+                    else:
+                        todo.extend(reversed(part.halves()))
+            return None
+        finally:
+            self._set_aside(refused)
 
-    def _refuse(self, item: Batch, exc: Exception) -> None:
-        """One item the store refuses: named in the log, counted, and kept, with why, as a line of
-        REFUSED_FILE beside the store: measured, so an auditor can still read it."""
-        what = _named(item)
-        self.stats.add("store_refused", item.size())
+    def _set_aside(self, refused: list[tuple[Batch, Exception]]) -> None:
+        """Items the store refuses: counted, kept with why as lines of REFUSED_FILE beside the store
+        (measured, so an auditor can still read them) while the file is under REFUSED_KEPT_BYTES, and
+        named in the log, the first TOLD_REFUSALS of a write one by one and the rest in one line: a
+        rule that refuses every result of a cycle would otherwise log thousands of lines a minute."""
+        if not refused:
+            return
+        self.stats.add("store_refused", sum(item.size() for item, _exc in refused))
         kept = "not kept (no state folder)"
         if self.spill is not None:
             path = os.path.join(os.path.dirname(self.spill.path), REFUSED_FILE)
-            line = json.dumps({"refused_at": time.time(), "why": short(exc), **item.described()}, default=str)
-            try:
-                with open(path, "a", encoding="utf-8") as fh:
-                    fh.write(line + "\n")
-                kept = f"kept in {path}"
-            except OSError as err:
-                kept = f"cannot be kept in {path}: {err.strerror}"
-        log.error("the store refuses %s: %s; %s", what, short(exc), kept)
+            kept = _keep_refused(path, refused)
+        for item, exc in refused[:TOLD_REFUSALS]:
+            log.error("the store refuses %s: %s; %s", _named(item), short(exc), kept)
+        if len(refused) > TOLD_REFUSALS:
+            log.error("the store refuses %d more items of that write (%s); %s", len(refused) - TOLD_REFUSALS,
+                      short(refused[-1][1]), kept)  # fmt: skip
 
     def _failed(self, exc: Exception, final: bool) -> None:
         self.stats.store_errors += 1
