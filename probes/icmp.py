@@ -87,6 +87,7 @@ class _Slot(msgspec.Struct):
 
 # Targets' addresses whose parsed form an engine keeps (a daemon's whole configuration and then some).
 _LITERALS_KEPT = 65536
+_UNSEEN: tuple[int, str] = (-1, "")  # not parsed yet (a parsed address is (family, text), a name None)
 
 # A batch request whose settings are IcmpSettings (probes.batch).
 IcmpRequest = BatchRequest
@@ -216,8 +217,11 @@ class IcmpEngine:
         for q in requests:
             settings = q.settings if isinstance(q.settings, IcmpSettings) else _not_icmp(q.settings)
             address = settings.address
-            # A dict, not an lru_cache: its bookkeeping per hit cost more than the lookup.
-            got = known[address] if address in known else known.setdefault(address, wire.literal(address))
+            # A dict, not an lru_cache: its bookkeeping per hit cost more than the lookup. One get,
+            # not a test then an index: another batch's thread may clear it in between.
+            got = known.get(address, _UNSEEN)
+            if got is _UNSEEN:
+                got = known.setdefault(address, wire.literal(address))
             if got is None:
                 jobs.append(job := Job(q.target, settings, q.packets, rtts=[None] * q.packets))
                 named.append((job, address))

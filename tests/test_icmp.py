@@ -88,6 +88,21 @@ def test_sequence_numbers_wrap_around_the_ones_still_in_flight(engine: IcmpEngin
     assert engine._seq == (0xFFF0 + 42) & 0xFFFF, "40 numbers used, two skipped"
 
 
+def test_parsed_addresses_kept_stay_bounded_as_configurations_change(
+    engine: IcmpEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The engine keeps each address it parsed; a daemon reloaded with other targets for months
+    # must not keep every address it ever probed.
+    monkeypatch.setattr("probes.icmp._LITERALS_KEPT", 100)
+    everyone = loopback(400)
+    for k in range(5):
+        part = everyone[k * 80 : (k + 1) * 80]
+        reqs = [IcmpRequest(f"t{i}", IcmpSettings(address=a), 1) for i, a in enumerate(part)]
+        results = engine.probe_batch(reqs, deadline=time.monotonic() + 3.0)
+        assert all(res.success for res in results)
+        assert len(engine._literals) <= 100 + 80
+
+
 def test_ipv6_loopback(engine: IcmpEngine) -> None:
     [res] = engine.probe_batch([IcmpRequest("v6", IcmpSettings(address="::1"), 2)], deadline=time.monotonic() + 2)
     assert res.success, res.message
