@@ -4,6 +4,7 @@ frozen, never in a manifest; the month itself is closed later as if no preview h
 from __future__ import annotations
 
 import io
+import re
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +53,34 @@ def test_a_preview_is_marked_and_leaves_no_trace(
     assert main(["report", "month", "--config", str(conf), "--month", "2025-01", "--format", "html"]) == 0
     closed = (tmp_path / "reports" / "2025-01" / "zonas-digitales-2025-01.es.html").read_text()
     assert "PRELIMINAR" not in closed and "preliminar" not in (tmp_path / "reports/2025-01/MANIFEST.sha256").read_text()
+
+
+def tables(html: str) -> list[list[str]]:
+    """Each table of a report page as its cells' text, in order."""
+    return [[re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<t[dh][^>]*>.*?</t[dh]>", table, re.S)]
+            for table in re.findall(r"<table.*?</table>", html, re.S)]  # fmt: skip
+
+
+def test_a_preview_shows_the_figures_the_close_freezes(
+    filled: tuple[st.Store, cfg.Config], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The preview computes the month from the store as it stands; the close freezes it first and
+    # renders what it reads back. Every figure of the month must be the same in both: only the
+    # date on the page and the trend's months before (which a preview does not freeze) differ.
+    store, _ = filled
+    conf = config_file(store, tmp_path)
+    argv = ["report", "month", "--config", str(conf), "--month", "2025-01", "--format", "html"]
+    assert main([*argv, "--preview"]) == 0 and main(argv) == 0
+    capsys.readouterr()
+    seen = tables((tmp_path / "reports/preliminar/zonas-digitales-2025-01.preliminar.es.html").read_text())
+    closed = tables((tmp_path / "reports/2025-01/zonas-digitales-2025-01.es.html").read_text())
+    assert len(seen) == len(closed) > 5
+    [trend] = [k for k, cells in enumerate(closed) if cells[:2] == ["Mes", "Disponibilidad"]]
+    assert seen[trend][seen[trend].index("2025-01") :] == closed[trend][closed[trend].index("2025-01") :]
+    same = [k for k in range(len(closed)) if k != trend and not any(c.startswith("Fecha:") for c in closed[k])]
+    assert len(same) == len(closed) - 2 and any("99,70 %" in cells for cells in (seen[k] for k in same))
+    for k in same:
+        assert seen[k] == closed[k], (k, seen[k][:12], closed[k][:12])
 
 
 def test_the_current_month_needs_preview(
