@@ -180,3 +180,37 @@ def test_a_rule_refusing_most_of_a_write_costs_a_few_log_lines_and_a_bounded_fil
     assert {k["results"][0]["target"][:4] for k in lines} == {"bad-"} and len(lines) < 1500
     assert "the rest not" in told[10] and "reached its cap of 0.0953674 MiB" in told[-1], told[-1]
     store.close()
+
+
+def test_refused_items_meeting_a_full_disk_are_counted_and_said_and_the_writer_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The state folder's disk is full when the store refuses an item: it cannot be kept in the
+    # refused file. It is counted and the log says it could not be kept and why; the rest of the
+    # write and the next cycle are stored all the same (the store lives on another disk).
+    from tests.test_disk_full import fill, small_disk
+
+    with small_disk(tmp_path / "state") as state:
+        store = Store(f"sqlite:///{tmp_path}/vigia.db", "cdc")
+        store.migrate()
+        refuse(store, "probe_results", "poison")
+        fill(state)
+        stats = DaemonStats(version="test")
+        writer = StoreWriter(store, stats, str(state))
+        writer.start()
+        try:
+            with caplog.at_level("ERROR"):
+                writer.submit(Batch([result("a", 0), result("poison", 0), result("b", 0)], []))
+                writer.submit(Batch([result("a", 1)], []))
+                end = time.monotonic() + 30
+                while (stats.store_writes < 2 or stats.store_pending) and time.monotonic() < end:
+                    time.sleep(0.05)
+        finally:
+            writer.stop()
+        assert (stats.store_writes, stats.store_pending, stats.store_refused, stats.store_results_written) == (
+            2, 0, 1, 3), stats  # fmt: skip
+        [told] = [m for m in caplog.messages if m.startswith("the store refuses")]
+        assert "poison's tcp result" in told and "cannot be kept in" in told and "No space left" in told, told
+        at = T0.timestamp()
+        assert sorted(r.target for r in store.results_between(at - 1, at + 3600)) == ["a", "a", "b"]
+        store.close()
