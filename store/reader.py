@@ -25,7 +25,7 @@ from domain.zone_state import DEGRADED, FAILED, OK
 from kernel.month import Month
 from store import chunks, spans
 from store.agents import Agents
-from store.backends import reading, writing
+from store.backends import insert_for, reading, writing
 from store.corrections import Corrections
 from store.incidents import Incidents
 from store.maintenance import Windows
@@ -220,21 +220,29 @@ class Reader:
 
     def frozen(self, key: str, kind: str, compute: Compute | None, *, refreeze: bool = False) -> dict[str, Any] | None:
         """The month's figures of ``kind``: computed and stored once, read back ever after.
-        ``compute`` None: only what was frozen (None if nothing was)."""
+        ``compute`` None: only what was frozen (None if nothing was).
+
+        Two closes of one month at once (a timer and a person, two instances on one PostgreSQL)
+        freeze it once: each computes outside any transaction (a close takes seconds, and on SQLite
+        a read transaction held across it could not turn into a write once the other committed),
+        then stores its figures only if none are there, and both return the figures stored first.
+        ``refreeze`` replaces them: an operator's deliberate act."""
         t = month_snapshots
         where = (t.c.instance == self.instance, t.c.month == key, t.c.kind == kind)
-        with writing(self.engine) as conn:
+        with reading(self.engine) as conn:
             row = conn.execute(sa.select(t.c.data).where(*where)).scalar_one_or_none()
-            if row is not None and not (refreeze and compute is not None):
-                return dict(json.loads(row))
-            if compute is None:
-                return None
-            text = json.dumps(compute(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-            conn.execute(t.delete().where(*where))
-            conn.execute(
-                t.insert().values(instance=self.instance, month=key, kind=kind, data=text, created_at=time.time())
-            )
-        return dict(json.loads(text))
+        if row is not None and not (refreeze and compute is not None):
+            return dict(json.loads(row))
+        if compute is None:
+            return None
+        text = json.dumps(compute(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        values = {"instance": self.instance, "month": key, "kind": kind, "data": text, "created_at": time.time()}
+        with writing(self.engine) as conn:
+            if refreeze:
+                conn.execute(t.delete().where(*where))
+            conn.execute(insert_for(self.engine.dialect.name, t).values(**values).on_conflict_do_nothing())
+            stored = conn.execute(sa.select(t.c.data).where(*where)).scalar_one()
+        return dict(json.loads(stored))
 
 
 class GroupReader(Reader):
