@@ -211,18 +211,23 @@ def preview(
     configured: Sequence[Maintenance] = (),
 ) -> list[Path]:
     """The month so far, marked preliminary on every page, in ``out_dir``/preliminar: computed from
-    the store now, never frozen (nothing is written to the store), never in a month's manifest; no
+    the store now, never frozen (nothing is written to the store), its trends over the months
+    already closed, never in a month's manifest; no
     open data (a month's CSV is published once, closed). Each run replaces the last preview."""
     now = datetime.now(UTC)
     progress.say(f"{month}: the figures so far, from the store")
     figures = month_figures(reader, zones, month.year, month.month, tz, now.timestamp(), configured)
+    # The trends' earlier months as their closes froze them; a month not closed yet is left out,
+    # since freezing it here would be a write, which a preview never makes.
+    earlier = (reader.frozen(str(month.shift(-back)), "zones", None) for back in range(11, 0, -1))
+    history = [thaw(body) for body in earlier if body is not None]
     folder = Path(out_dir) / "preliminar"
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for lang in opts.languages:
         html = render(
-            figures, lang=lang, header=opts.header, generated=now, incident_classes=opts.incident_classes,
-            preliminary=True,
+            figures, lang=lang, header=opts.header, generated=now, history=history,
+            incident_classes=opts.incident_classes, preliminary=True,
         )  # fmt: skip
         base = f"zonas-digitales-{month}.preliminar.{lang}"
         progress.say(f"{base}: rendering")

@@ -65,20 +65,27 @@ def test_a_preview_shows_the_figures_the_close_freezes(
     filled: tuple[st.Store, cfg.Config], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # The preview computes the month from the store as it stands; the close freezes it first and
-    # renders what it reads back. Every figure of the month must be the same in both: only the
-    # date on the page and the trend's months before (which a preview does not freeze) differ.
+    # renders what it reads back. Every figure of the month must be the same in both, and the trend
+    # over the months already frozen (December's close froze it and the eleven before): only the
+    # date on the page differs. Before any close, a preview's trend has its own month alone (it
+    # freezes none).
     store, _ = filled
     conf = config_file(store, tmp_path)
-    argv = ["report", "month", "--config", str(conf), "--month", "2025-01", "--format", "html"]
-    assert main([*argv, "--preview"]) == 0 and main(argv) == 0
+    argv = ["report", "month", "--config", str(conf), "--format", "html", "--month"]
+    page = tmp_path / "reports/preliminar/zonas-digitales-2025-01.preliminar.es.html"
+    assert main([*argv, "2025-01", "--preview"]) == 0
+    alone = tables(page.read_text())
+    assert main([*argv, "2024-12"]) == 0
+    assert main([*argv, "2025-01", "--preview"]) == 0 and main([*argv, "2025-01"]) == 0
     capsys.readouterr()
-    seen = tables((tmp_path / "reports/preliminar/zonas-digitales-2025-01.preliminar.es.html").read_text())
+    seen = tables(page.read_text())
     closed = tables((tmp_path / "reports/2025-01/zonas-digitales-2025-01.es.html").read_text())
     assert len(seen) == len(closed) > 5
     [trend] = [k for k, cells in enumerate(closed) if cells[:2] == ["Mes", "Disponibilidad"]]
-    assert seen[trend][seen[trend].index("2025-01") :] == closed[trend][closed[trend].index("2025-01") :]
-    same = [k for k in range(len(closed)) if k != trend and not any(c.startswith("Fecha:") for c in closed[k])]
-    assert len(same) == len(closed) - 2 and any("99,70 %" in cells for cells in (seen[k] for k in same))
+    assert [c for c in alone[trend] if c[:2] == "20"] == ["2025-01"]
+    assert [c for c in seen[trend] if c[:2] == "20"] == [str(Month(2025, 1).shift(-back)) for back in range(11, -1, -1)]
+    same = [k for k in range(len(closed)) if not any(c.startswith("Fecha:") for c in closed[k])]
+    assert len(same) == len(closed) - 1 and any("99,70 %" in cells for cells in (seen[k] for k in same))
     for k in same:
         assert seen[k] == closed[k], (k, seen[k][:12], closed[k][:12])
 
